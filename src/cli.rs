@@ -1,0 +1,101 @@
+//! The command line (clap derive types only; the work is in `cmd`).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "logtrack",
+    version,
+    about = "Batch log monitoring: parse logs, detect anomalies, write reports",
+    after_help = "Exit codes: 0 the job ran; 1 an alert at or above --fail-on fired; 2 the job could not run."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct Global {
+    /// PostgreSQL URL (else LOGTRACK_DATABASE_URL, else the job's [database]).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Work in memory even when a database is configured.
+    #[arg(long, global = true)]
+    pub no_db: bool,
+    /// Where reports are written (default: the job's [report].dir, else reports/).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Reference time for inactivity rules: an RFC 3339 instant or `end-of-data`
+    /// (default: the wall clock).
+    #[arg(long, global = true, value_name = "T")]
+    pub now: Option<String>,
+    /// Exit with 1 when an alert of this severity or higher fires
+    /// (low, medium, high, critical).
+    #[arg(long, global = true, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print more detail (every reject, per-rule timings).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Format of the messages on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Parse only: print normalized records on stdout.
+    Parse(ParseArgs),
+    /// Load and check a job file; report every problem with its key path.
+    Validate(ValidateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The job file (TOML, YAML or JSON).
+    pub job: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ValidateArgs {
+    /// The job file (TOML, YAML or JSON).
+    pub job: PathBuf,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    Jsonl,
+    Csv,
+}
+
+#[derive(Args, Debug)]
+pub struct ParseArgs {
+    /// Input format: common, combined, nginx, clf, apache:<LogFormat>,
+    /// nginx:<log_format>, hdfs, hdfs-csv, cloudtrail, auto.
+    #[arg(long, short, default_value = "auto")]
+    pub format: String,
+    /// Service name for formats that carry none.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Time zone for formats whose time stamps carry no offset (IANA name or +HH:MM).
+    #[arg(long, default_value = "UTC")]
+    pub timezone: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Jsonl)]
+    pub output: Output,
+    /// Files or globs to parse; `-` reads stdin. .gz and .zst are read transparently.
+    #[arg(required = true)]
+    pub files: Vec<String>,
+}

@@ -1,0 +1,93 @@
+//! Human durations: `"90s"`, `"5m"`, `"2h"`, `"1d"`, `"1h30m"`.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A duration in whole seconds, written with units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HumanDuration(pub i64);
+
+impl HumanDuration {
+    pub fn secs(self) -> i64 {
+        self.0
+    }
+}
+
+impl FromStr for HumanDuration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad =
+            || format!("invalid duration {s:?} (expected e.g. \"90s\", \"5m\", \"2h\", \"1d\")");
+        let t = s.trim();
+        if t.is_empty() {
+            return Err(bad());
+        }
+        let b = t.as_bytes();
+        let mut i = 0;
+        let mut total: i64 = 0;
+        while i < b.len() {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if start == i {
+                return Err(bad());
+            }
+            let n: i64 = t[start..i].parse().map_err(|_| bad())?;
+            let ustart = i;
+            while i < b.len() && b[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            let unit = match &t[ustart..i] {
+                "s" | "sec" | "secs" => 1,
+                "m" | "min" | "mins" => 60,
+                "h" | "hr" | "hrs" => 3600,
+                "d" => 86_400,
+                "w" => 7 * 86_400,
+                _ => return Err(bad()),
+            };
+            total = n
+                .checked_mul(unit)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(bad)?;
+        }
+        Ok(HumanDuration(total))
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
+        if s != 0 && s % 86_400 == 0 {
+            write!(f, "{}d", s / 86_400)
+        } else if s != 0 && s % 3600 == 0 {
+            write!(f, "{}h", s / 3600)
+        } else if s != 0 && s % 60 == 0 {
+            write!(f, "{}m", s / 60)
+        } else {
+            write!(f, "{s}s")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let d = |s: &str| s.parse::<HumanDuration>().map(|d| d.0);
+        assert_eq!(d("90s"), Ok(90));
+        assert_eq!(d("5m"), Ok(300));
+        assert_eq!(d("2h"), Ok(7200));
+        assert_eq!(d("1h30m"), Ok(5400));
+        assert_eq!(d("30d"), Ok(2_592_000));
+        assert_eq!(
+            d("5 minutes").unwrap_err(),
+            r#"invalid duration "5 minutes" (expected e.g. "90s", "5m", "2h", "1d")"#
+        );
+        assert!(d("5").is_err());
+        assert!(d("m").is_err());
+        assert_eq!(HumanDuration(300).to_string(), "5m");
+    }
+}

@@ -1,0 +1,968 @@
+//! Job files: loading with figment (built-in defaults, `config/logtrack.toml`,
+//! the job file, `LOGTRACK_*` variables, command-line flags — later layers
+//! win), then one validation pass that turns the raw tree into a [`Job`] and
+//! reports *every* problem with its key path (`rules[2].window: ...`).
+//!
+//! Validation reads the merged tree key by key instead of deriving
+//! `Deserialize`, so one bad value does not hide the others, unknown keys are
+//! named (with a suggestion), and the old tool's keys (`rule_type`,
+//! `window_minutes`, `window_seconds`, `max_idle_minutes`) are accepted.
+
+mod duration;
+
+pub use duration::HumanDuration;
+
+use crate::parse::{Format, Tz};
+use figment::providers::{Env, Format as _, Json, Serialized, Toml, Yaml};
+use figment::value::{Dict, Value};
+use figment::Figment;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// Site settings, merged under every job.
+pub const SITE_CONFIG: &str = "config/logtrack.toml";
+
+/// Severity of an alert (not of a log record).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AlertSeverity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl AlertSeverity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertSeverity::Low => "low",
+            AlertSeverity::Medium => "medium",
+            AlertSeverity::High => "high",
+            AlertSeverity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for AlertSeverity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AlertSeverity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "low" => AlertSeverity::Low,
+            "medium" => AlertSeverity::Medium,
+            "high" => AlertSeverity::High,
+            "critical" => AlertSeverity::Critical,
+            _ => {
+                return Err(format!(
+                    "unknown severity {s:?} (expected low, medium, high or critical)"
+                ))
+            }
+        })
+    }
+}
+
+/// What an alert's group is split by.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GroupKey {
+    Service,
+    User,
+    Host,
+    ClientIp,
+    /// `fields.<key>`
+    Field(String),
+}
+
+impl GroupKey {
+    pub fn name(&self) -> String {
+        match self {
+            GroupKey::Service => "service".into(),
+            GroupKey::User => "user".into(),
+            GroupKey::Host => "host".into(),
+            GroupKey::ClientIp => "client_ip".into(),
+            GroupKey::Field(k) => format!("fields.{k}"),
+        }
+    }
+}
+
+impl FromStr for GroupKey {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "service" => GroupKey::Service,
+            "user" => GroupKey::User,
+            "host" => GroupKey::Host,
+            "client_ip" => GroupKey::ClientIp,
+            _ => match s.strip_prefix("fields.") {
+                Some(k) if !k.is_empty() => GroupKey::Field(k.to_string()),
+                _ => {
+                    return Err(format!(
+                        "unknown group key {s:?} (expected service, user, host, client_ip or fields.<key>)"
+                    ))
+                }
+            },
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RuleKind {
+    KeywordThreshold {
+        keyword: String,
+        case_sensitive: bool,
+        threshold: u64,
+        window: HumanDuration,
+    },
+    RepeatedMessage {
+        message: Option<String>,
+        threshold: u64,
+        window: HumanDuration,
+    },
+    UserThreshold {
+        message: String,
+        case_sensitive: bool,
+        threshold: u64,
+        window: HumanDuration,
+    },
+    RateSpike {
+        threshold: u64,
+        window: HumanDuration,
+    },
+    Inactivity {
+        max_idle: HumanDuration,
+    },
+    ZscoreAnomaly {
+        threshold: f64,
+        window: HumanDuration,
+        baseline_windows: u32,
+    },
+}
+
+impl RuleKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            RuleKind::KeywordThreshold { .. } => "keyword_threshold",
+            RuleKind::RepeatedMessage { .. } => "repeated_message",
+            RuleKind::UserThreshold { .. } => "user_threshold",
+            RuleKind::RateSpike { .. } => "rate_spike",
+            RuleKind::Inactivity { .. } => "inactivity",
+            RuleKind::ZscoreAnomaly { .. } => "zscore_anomaly",
+        }
+    }
+}
+
+pub const RULE_TYPES: &str =
+    "keyword_threshold, repeated_message, user_threshold, rate_spike, inactivity, zscore_anomaly";
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    pub id: String,
+    pub kind: RuleKind,
+    pub service: Option<String>,
+    pub group_by: Vec<GroupKey>,
+    pub severity: AlertSeverity,
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceSpec {
+    pub path: String,
+    pub format: Format,
+    pub service: Option<String>,
+    pub timezone: Tz,
+    pub max_reject_ratio: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Json,
+    Md,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportSpec {
+    pub dir: PathBuf,
+    pub formats: Vec<ReportFormat>,
+}
+
+/// A checked job, ready to run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Job {
+    pub name: String,
+    pub database_url: Option<String>,
+    pub sources: Vec<SourceSpec>,
+    pub rules: Vec<Rule>,
+    pub report: ReportSpec,
+}
+
+/// Every problem found in a job file, each with its key path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problems(pub Vec<String>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            f.write_str(p)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+/// Command-line settings that override the job (the last layer).
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub database_url: Option<String>,
+    pub report_dir: Option<PathBuf>,
+}
+
+/// Loads a job file through every layer and validates it.
+pub fn load(job_path: &Path, overrides: &Overrides) -> Result<Job, Problems> {
+    let fig = figment(job_path, overrides).map_err(|e| Problems(vec![e]))?;
+    let dict: Dict = fig.extract().map_err(|e| Problems(figment_errors(e)))?;
+    let stem = job_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    validate(&dict, &stem)
+}
+
+fn figment_errors(e: figment::Error) -> Vec<String> {
+    e.into_iter().map(|e| e.to_string()).collect()
+}
+
+fn figment(job_path: &Path, overrides: &Overrides) -> Result<Figment, String> {
+    let mut fig = Figment::from(Serialized::defaults(serde_json::json!({
+        "report": { "dir": "reports", "formats": ["json", "md"] }
+    })));
+    if Path::new(SITE_CONFIG).exists() {
+        fig = fig.merge(Toml::file(SITE_CONFIG));
+    }
+    let shown = job_path.display();
+    let text = std::fs::read_to_string(job_path).map_err(|e| format!("{shown}: {e}"))?;
+    let ext = job_path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    fig = match ext.as_str() {
+        "toml" => fig.merge(Toml::string(&text)),
+        "yaml" | "yml" => fig.merge(Yaml::string(&text)),
+        "json" if text.trim_start().starts_with('[') => {
+            // The old tool's rules_config.json: a bare array of rules.
+            let rules: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| format!("{shown}: {e}"))?;
+            fig.merge(Serialized::defaults(serde_json::json!({ "rules": rules })))
+        }
+        "json" => fig.merge(Json::string(&text)),
+        _ => {
+            return Err(format!(
+                "{shown}: unknown job file type {ext:?} (expected .toml, .yaml, .yml or .json)"
+            ))
+        }
+    };
+    fig = fig.merge(Env::prefixed("LOGTRACK_").filter_map(|k| {
+        let k = k.as_str().to_ascii_lowercase();
+        match k.as_str() {
+            "database_url" => Some("database.url".into()),
+            "report_dir" => Some("report.dir".into()),
+            "name" => Some(k.into()),
+            _ if k.contains("__") => Some(k.replace("__", ".").into()),
+            _ => None,
+        }
+    }));
+    if let Some(url) = &overrides.database_url {
+        fig = fig.merge(Serialized::default("database.url", url));
+    }
+    if let Some(dir) = &overrides.report_dir {
+        fig = fig.merge(Serialized::default("report.dir", dir.to_string_lossy()));
+    }
+    Ok(fig)
+}
+
+/// Collects problems while reading a tree.
+struct Checker {
+    problems: Vec<String>,
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::String(_, s) => format!("{s:?}"),
+        Value::Char(_, c) => format!("{c:?}"),
+        Value::Bool(_, b) => b.to_string(),
+        Value::Num(_, n) => num_f64(n)
+            .map(|f| f.to_string())
+            .unwrap_or_else(|| "a number".into()),
+        Value::Empty(..) => "nothing".into(),
+        Value::Dict(..) => "a table".into(),
+        Value::Array(..) => "a list".into(),
+    }
+}
+
+impl Checker {
+    fn err(&mut self, path: &str, msg: impl fmt::Display) {
+        self.problems.push(format!("{path}: {msg}"));
+    }
+
+    fn unknown_keys(&mut self, dict: &Dict, path: &str, known: &[&str]) {
+        for k in dict.keys() {
+            if !known.contains(&k.as_str()) {
+                let at = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match known.iter().find(|c| edit_distance(c, k) <= 2) {
+                    Some(s) => self.err(&at, format!("unknown key (did you mean {s:?}?)")),
+                    None => self.err(&at, "unknown key"),
+                }
+            }
+        }
+    }
+
+    fn string(&mut self, dict: &Dict, key: &str, path: &str) -> Option<String> {
+        match dict.get(key)? {
+            Value::String(_, s) => Some(s.clone()),
+            Value::Num(..) | Value::Bool(..) | Value::Char(..) => Some(describe(&dict[key])),
+            other => {
+                self.err(
+                    &join(path, key),
+                    format!("expected text, found {}", describe(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn parsed<T: FromStr<Err = String>>(
+        &mut self,
+        dict: &Dict,
+        key: &str,
+        path: &str,
+    ) -> Option<T> {
+        let s = self.string(dict, key, path)?;
+        match s.parse() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.err(&join(path, key), e);
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, dict: &Dict, key: &str, path: &str) -> Option<f64> {
+        match dict.get(key)? {
+            Value::Num(_, n) => num_f64(n),
+            Value::String(_, s) if s.trim().parse::<f64>().is_ok() => s.trim().parse().ok(),
+            other => {
+                self.err(
+                    &join(path, key),
+                    format!("expected a number, found {}", describe(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn positive_int(&mut self, dict: &Dict, key: &str, path: &str) -> Option<u64> {
+        let n = self.number(dict, key, path)?;
+        if n >= 1.0 && n.fract() == 0.0 && n < 1e15 {
+            Some(n as u64)
+        } else {
+            self.err(
+                &join(path, key),
+                format!("expected a whole number of at least 1, found {n}"),
+            );
+            None
+        }
+    }
+
+    fn boolean(&mut self, dict: &Dict, key: &str, path: &str) -> Option<bool> {
+        match dict.get(key)? {
+            Value::Bool(_, b) => Some(*b),
+            Value::String(_, s) if s == "true" || s == "false" => Some(s == "true"),
+            other => {
+                self.err(
+                    &join(path, key),
+                    format!("expected true or false, found {}", describe(other)),
+                );
+                None
+            }
+        }
+    }
+
+    /// A duration from `key` ("5m") or from the old tool's numeric aliases.
+    fn duration(
+        &mut self,
+        dict: &Dict,
+        key: &str,
+        aliases: &[(&str, i64)],
+        path: &str,
+    ) -> Option<HumanDuration> {
+        let given: Vec<&str> = std::iter::once(key)
+            .chain(aliases.iter().map(|a| a.0))
+            .filter(|k| dict.contains_key(*k))
+            .collect();
+        if given.len() > 1 {
+            self.err(path, format!("give only one of {}", given.join(", ")));
+            return None;
+        }
+        let d = if dict.contains_key(key) {
+            match dict.get(key)? {
+                Value::String(..) => self.parsed::<HumanDuration>(dict, key, path)?,
+                other => {
+                    self.err(
+                        &join(path, key),
+                        format!(
+                            "expected a duration such as \"5m\", found {}",
+                            describe(other)
+                        ),
+                    );
+                    return None;
+                }
+            }
+        } else {
+            let (alias, unit) = aliases.iter().find(|(a, _)| dict.contains_key(*a))?;
+            let n = self.number(dict, alias, path)?;
+            HumanDuration((n * *unit as f64).round() as i64)
+        };
+        if d.0 < 1 {
+            self.err(&join(path, key), "must be at least 1s");
+            return None;
+        }
+        Some(d)
+    }
+}
+
+fn num_f64(n: &figment::value::Num) -> Option<f64> {
+    n.to_i128()
+        .map(|i| i as f64)
+        .or_else(|| n.to_u128().map(|u| u as f64))
+        .or_else(|| n.to_f64())
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "database",
+    "sources",
+    "rules",
+    "rules_file",
+    "report",
+];
+const SOURCE_KEYS: &[&str] = &["path", "format", "service", "timezone", "max_reject_ratio"];
+const RULE_KEYS: &[&str] = &[
+    "id",
+    "rule_id",
+    "name",
+    "type",
+    "rule_type",
+    "description",
+    "service",
+    "group_by",
+    "severity",
+    "keyword",
+    "case_sensitive",
+    "message",
+    "threshold",
+    "window",
+    "window_minutes",
+    "window_seconds",
+    "max_idle",
+    "max_idle_minutes",
+    "max_idle_seconds",
+    "baseline_windows",
+    "enabled",
+];
+
+/// Checks a merged job tree. `default_name` names a job without `name`.
+pub fn validate(dict: &Dict, default_name: &str) -> Result<Job, Problems> {
+    let mut c = Checker {
+        problems: Vec::new(),
+    };
+    c.unknown_keys(dict, "", TOP_KEYS);
+    let name = c
+        .string(dict, "name", "")
+        .unwrap_or_else(|| default_name.to_string());
+
+    let database_url = match dict.get("database") {
+        None => None,
+        Some(Value::Dict(_, d)) => {
+            c.unknown_keys(d, "database", &["url"]);
+            c.string(d, "url", "database").filter(|u| !u.is_empty())
+        }
+        Some(other) => {
+            c.err(
+                "database",
+                format!("expected a table, found {}", describe(other)),
+            );
+            None
+        }
+    };
+
+    let mut sources = Vec::new();
+    for (i, s) in list(&mut c, dict, "sources").iter().enumerate() {
+        let path = format!("sources[{i}]");
+        let Value::Dict(_, d) = s else {
+            c.err(&path, format!("expected a table, found {}", describe(s)));
+            continue;
+        };
+        c.unknown_keys(d, &path, SOURCE_KEYS);
+        let file = c.string(d, "path", &path);
+        if file.is_none() && !d.contains_key("path") {
+            c.err(&path, "missing key \"path\"");
+        }
+        let format = if d.contains_key("format") {
+            c.parsed::<Format>(d, "format", &path)
+        } else {
+            Some(Format::Auto)
+        };
+        let timezone = if d.contains_key("timezone") {
+            c.parsed::<Tz>(d, "timezone", &path)
+        } else {
+            Some(Tz::default())
+        };
+        let ratio = match c.number(d, "max_reject_ratio", &path) {
+            Some(r) if (0.0..=1.0).contains(&r) => Some(r),
+            Some(r) => {
+                c.err(
+                    &join(&path, "max_reject_ratio"),
+                    format!("expected a ratio between 0 and 1, found {r}"),
+                );
+                None
+            }
+            None => Some(0.5),
+        };
+        let service = c.string(d, "service", &path);
+        if let (Some(path), Some(format), Some(timezone), Some(max_reject_ratio)) =
+            (file, format, timezone, ratio)
+        {
+            sources.push(SourceSpec {
+                path,
+                format,
+                service,
+                timezone,
+                max_reject_ratio,
+            });
+        }
+    }
+
+    let mut raw_rules: Vec<(String, Value)> = list(&mut c, dict, "rules")
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (format!("rules[{i}]"), v))
+        .collect();
+    if let Some(file) = c.string(dict, "rules_file", "") {
+        match load_rules_file(&file) {
+            Ok(values) => raw_rules.extend(
+                values
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("rules_file[{i}]"), v)),
+            ),
+            Err(e) => c.err("rules_file", e),
+        }
+    }
+    let mut rules: Vec<Rule> = Vec::new();
+    for (path, v) in raw_rules {
+        let Value::Dict(_, d) = &v else {
+            c.err(&path, format!("expected a table, found {}", describe(&v)));
+            continue;
+        };
+        if let Some(rule) = rule(&mut c, d, &path) {
+            if rules.iter().any(|r| r.id == rule.id) {
+                c.err(&path, format!("duplicate rule id {:?}", rule.id));
+            } else if d.get("enabled").and_then(|e| e.to_bool()) != Some(false) {
+                rules.push(rule);
+            }
+        }
+    }
+
+    let report = match dict.get("report") {
+        Some(Value::Dict(_, d)) => {
+            c.unknown_keys(d, "report", &["dir", "formats"]);
+            let dir = PathBuf::from(
+                c.string(d, "dir", "report")
+                    .unwrap_or_else(|| "reports".into()),
+            );
+            let mut formats = Vec::new();
+            for (i, f) in list(&mut c, d, "formats").iter().enumerate() {
+                match f.as_str() {
+                    Some("json") => formats.push(ReportFormat::Json),
+                    Some("md") | Some("markdown") => formats.push(ReportFormat::Md),
+                    _ => c.err(
+                        &format!("report.formats[{i}]"),
+                        format!(
+                            "unknown report format {} (expected \"json\" or \"md\")",
+                            describe(f)
+                        ),
+                    ),
+                }
+            }
+            ReportSpec { dir, formats }
+        }
+        _ => ReportSpec {
+            dir: "reports".into(),
+            formats: vec![ReportFormat::Json, ReportFormat::Md],
+        },
+    };
+
+    if c.problems.is_empty() {
+        Ok(Job {
+            name,
+            database_url,
+            sources,
+            rules,
+            report,
+        })
+    } else {
+        Err(Problems(c.problems))
+    }
+}
+
+fn list(c: &mut Checker, dict: &Dict, key: &str) -> Vec<Value> {
+    match dict.get(key) {
+        None => Vec::new(),
+        Some(Value::Array(_, items)) => items.clone(),
+        Some(other) => {
+            c.err(key, format!("expected a list, found {}", describe(other)));
+            Vec::new()
+        }
+    }
+}
+
+fn load_rules_file(path: &str) -> Result<Vec<Value>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let fig = Figment::from(Serialized::defaults(serde_json::json!({
+        "rules": serde_json::from_str::<serde_json::Value>(&text).map_err(|e| format!("{path}: {e}"))?
+    })));
+    let dict: Dict = fig.extract().map_err(|e| format!("{path}: {e}"))?;
+    match dict.get("rules") {
+        Some(Value::Array(_, items)) => Ok(items.clone()),
+        _ => Err(format!("{path}: expected a JSON array of rules")),
+    }
+}
+
+fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
+    c.unknown_keys(d, path, RULE_KEYS);
+    let before = c.problems.len();
+    let id = ["id", "rule_id", "name"]
+        .iter()
+        .find_map(|k| c.string(d, k, path));
+    if id.is_none() {
+        c.err(path, "missing key \"id\"");
+    }
+    let type_key = if d.contains_key("type") {
+        "type"
+    } else {
+        "rule_type"
+    };
+    let kind_name = c.string(d, type_key, path);
+    if kind_name.is_none() && !d.contains_key(type_key) {
+        c.err(path, "missing key \"type\"");
+    }
+    let service = c.string(d, "service", path);
+    let severity = if d.contains_key("severity") {
+        c.parsed(d, "severity", path)
+    } else {
+        Some(AlertSeverity::Medium)
+    };
+    let description = c.string(d, "description", path);
+    let group_by: Option<Vec<GroupKey>> = match d.get("group_by") {
+        None => None,
+        Some(Value::String(_, s)) => s
+            .parse()
+            .map(|g| vec![g])
+            .map_err(|e| c.err(&join(path, "group_by"), e))
+            .ok(),
+        Some(Value::Array(_, items)) => {
+            let mut keys = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                match item.as_str().map(str::parse::<GroupKey>) {
+                    Some(Ok(k)) => keys.push(k),
+                    Some(Err(e)) => c.err(&format!("{path}.group_by[{i}]"), e),
+                    None => c.err(
+                        &format!("{path}.group_by[{i}]"),
+                        format!("expected text, found {}", describe(item)),
+                    ),
+                }
+            }
+            Some(keys)
+        }
+        Some(other) => {
+            c.err(
+                &join(path, "group_by"),
+                format!("expected a list of keys, found {}", describe(other)),
+            );
+            None
+        }
+    };
+    let window = |c: &mut Checker| {
+        let w = c.duration(
+            d,
+            "window",
+            &[("window_minutes", 60), ("window_seconds", 1)],
+            path,
+        );
+        if w.is_none()
+            && !["window", "window_minutes", "window_seconds"]
+                .iter()
+                .any(|k| d.contains_key(*k))
+        {
+            c.err(path, "missing key \"window\"");
+        }
+        w
+    };
+    let threshold = |c: &mut Checker| {
+        let t = c.positive_int(d, "threshold", path);
+        if t.is_none() && !d.contains_key("threshold") {
+            c.err(path, "missing key \"threshold\"");
+        }
+        t
+    };
+    let required = |c: &mut Checker, key: &str| {
+        let v = c.string(d, key, path).filter(|s| !s.is_empty());
+        if v.is_none() {
+            c.err(path, format!("missing key {key:?}"));
+        }
+        v
+    };
+    let case_sensitive = c.boolean(d, "case_sensitive", path).unwrap_or(false);
+    let kind = match kind_name.as_deref() {
+        None => None,
+        Some("keyword_threshold") => {
+            let keyword = required(c, "keyword");
+            let (t, w) = (threshold(c), window(c));
+            Some(RuleKind::KeywordThreshold {
+                keyword: keyword?,
+                case_sensitive,
+                threshold: t?,
+                window: w?,
+            })
+        }
+        Some("repeated_message") => {
+            let message = c.string(d, "message", path);
+            let (t, w) = (threshold(c), window(c));
+            Some(RuleKind::RepeatedMessage {
+                message,
+                threshold: t?,
+                window: w?,
+            })
+        }
+        Some("user_threshold") => {
+            let message = required(c, "message");
+            let (t, w) = (threshold(c), window(c));
+            Some(RuleKind::UserThreshold {
+                message: message?,
+                case_sensitive,
+                threshold: t?,
+                window: w?,
+            })
+        }
+        Some("rate_spike") => {
+            let (t, w) = (threshold(c), window(c));
+            Some(RuleKind::RateSpike {
+                threshold: t?,
+                window: w?,
+            })
+        }
+        Some("inactivity") => {
+            let idle = c.duration(
+                d,
+                "max_idle",
+                &[("max_idle_minutes", 60), ("max_idle_seconds", 1)],
+                path,
+            );
+            if idle.is_none()
+                && !["max_idle", "max_idle_minutes", "max_idle_seconds"]
+                    .iter()
+                    .any(|k| d.contains_key(*k))
+            {
+                c.err(path, "missing key \"max_idle\"");
+            }
+            Some(RuleKind::Inactivity { max_idle: idle? })
+        }
+        Some("zscore_anomaly") => {
+            let t = match c.number(d, "threshold", path) {
+                Some(t) if t > 0.0 && t.is_finite() => Some(t),
+                Some(t) => {
+                    c.err(
+                        &join(path, "threshold"),
+                        format!("expected a positive number, found {t}"),
+                    );
+                    None
+                }
+                None if d.contains_key("threshold") => None,
+                None => Some(3.0),
+            };
+            let w = window(c);
+            let b = if d.contains_key("baseline_windows") {
+                c.positive_int(d, "baseline_windows", path)
+            } else {
+                Some(12)
+            };
+            let b = match b {
+                Some(b) if b < 2 || b > 10_000 => {
+                    c.err(
+                        &join(path, "baseline_windows"),
+                        format!("expected 2 to 10000, found {b}"),
+                    );
+                    None
+                }
+                other => other,
+            };
+            Some(RuleKind::ZscoreAnomaly {
+                threshold: t?,
+                window: w?,
+                baseline_windows: b? as u32,
+            })
+        }
+        Some(other) => {
+            c.err(
+                &join(path, type_key),
+                format!("unknown rule type {other:?} (expected one of: {RULE_TYPES})"),
+            );
+            None
+        }
+    };
+    if c.problems.len() > before {
+        return None;
+    }
+    let kind = kind?;
+    let group_by = group_by.unwrap_or_else(|| match kind {
+        RuleKind::UserThreshold { .. } => vec![GroupKey::User],
+        _ => vec![GroupKey::Service],
+    });
+    Some(Rule {
+        id: id?,
+        kind,
+        service,
+        group_by,
+        severity: severity?,
+        description,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(toml: &str) -> Result<Job, Problems> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("job.toml");
+        std::fs::write(&p, toml).unwrap();
+        load(&p, &Overrides::default())
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key_path() {
+        let err = check(
+            r#"
+            [[sources]]
+            path = "x.log"
+            format = "apache2"
+            timezone = "Mars/Base"
+
+            [[rules]]
+            id = "a"
+            type = "keyword_threshold"
+            keyword = "error"
+            threshold = 0
+            window = "5 minutes"
+
+            [[rules]]
+            id = "b"
+            type = "rate_spike"
+            thresold = 3
+            window = "1m"
+            "#,
+        )
+        .unwrap_err();
+        let want = [
+            r#"sources[0].format: unknown format "apache2" (expected one of: common, combined, nginx, clf, apache:<LogFormat>, nginx:<log_format>, hdfs, hdfs-csv, cloudtrail, auto)"#,
+            r#"sources[0].timezone: unknown time zone "Mars/Base" (expected an IANA name such as "Europe/Berlin", "UTC", or an offset such as "+02:00")"#,
+            "rules[0].threshold: expected a whole number of at least 1, found 0",
+            r#"rules[0].window: invalid duration "5 minutes" (expected e.g. "90s", "5m", "2h", "1d")"#,
+            r#"rules[1].thresold: unknown key (did you mean "threshold"?)"#,
+            r#"rules[1]: missing key "threshold""#,
+        ];
+        assert_eq!(err.0, want);
+    }
+
+    #[test]
+    fn legacy_keys_are_aliases() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("rules_config.json");
+        std::fs::write(
+            &p,
+            r#"[{"id":"idle","rule_type":"inactivity","service":"hdfs","max_idle_minutes":10},
+                {"id":"burst","rule_type":"keyword_threshold","keyword":"error","threshold":3,"window_minutes":5,"severity":"high"},
+                {"id":"z","rule_type":"zscore_anomaly","threshold":3,"window_seconds":60,"baseline_windows":5}]"#,
+        )
+        .unwrap();
+        let job = load(&p, &Overrides::default()).unwrap();
+        assert_eq!(job.rules.len(), 3);
+        assert_eq!(
+            job.rules[0].kind,
+            RuleKind::Inactivity {
+                max_idle: HumanDuration(600)
+            }
+        );
+        assert_eq!(job.rules[1].severity, AlertSeverity::High);
+        assert_eq!(
+            job.rules[2].kind,
+            RuleKind::ZscoreAnomaly {
+                threshold: 3.0,
+                window: HumanDuration(60),
+                baseline_windows: 5
+            }
+        );
+    }
+
+    #[test]
+    fn conflicting_window_keys() {
+        let err = check(
+            r#"[[rules]]
+            id = "a"
+            type = "rate_spike"
+            threshold = 3
+            window = "1m"
+            window_minutes = 1
+            "#,
+        )
+        .unwrap_err();
+        assert_eq!(err.0, ["rules[0]: give only one of window, window_minutes"]);
+    }
+}

@@ -1,0 +1,535 @@
+//! Apache/Nginx Common and Combined Log Format, hand-split with `memchr`.
+//!
+//! ```text
+//! [vhost[:port] ]client[, client...] ident user [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 2326 ["referer" "user-agent" [extra...]]
+//! ```
+//!
+//! The part before the time stamp follows Filebeat's nginx pattern: an
+//! optional `vhost[:port]`, then one address or an X-Forwarded-For list
+//! (comma separated, possibly quoted, possibly followed by one more address),
+//! then `ident` and `user`. The client is the first public IP of the list,
+//! else its first entry; a hostname or `unix:` is kept as logged.
+
+use super::time::{parse_clf_time, Tz};
+use super::{excerpt, opt_text, text, Outcome, Parser, Record, Severity, Value};
+use memchr::{memchr, memchr2};
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `%h %l %u %t "%r" %>s %b`; anything after is kept in `extra`.
+    Common,
+    /// Common plus `"referer" "user-agent"` (missing ones are null).
+    Combined,
+    /// Either, line by line (same as `Combined`, which accepts both).
+    Either,
+}
+
+pub struct ClfParser {
+    mode: Mode,
+    service: String,
+    tz: Tz,
+}
+
+impl ClfParser {
+    pub fn new(mode: Mode, service: String, tz: Tz) -> Self {
+        ClfParser { mode, service, tz }
+    }
+}
+
+/// At most this many whitespace-separated tokens before the time stamp.
+const MAX_PREFIX_TOKENS: usize = 16;
+
+impl Parser for ClfParser {
+    fn parse<'a>(&'a self, line: &'a [u8]) -> Outcome<'a> {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Outcome::Skip;
+        }
+        match parse_line(self, line) {
+            Ok(r) => Outcome::Record(r),
+            Err(reason) => Outcome::Reject(reason),
+        }
+    }
+}
+
+fn parse_line<'a>(p: &'a ClfParser, line: &'a [u8]) -> Result<Record<'a>, String> {
+    // The time stamp: the first '[' preceded by a space.
+    let mut search = 0;
+    let open = loop {
+        let Some(i) = memchr(b'[', &line[search..]).map(|i| i + search) else {
+            return Err(format!("no [time] field in {}", excerpt(line)));
+        };
+        if i > 0 && line[i - 1] == b' ' {
+            break i;
+        }
+        search = i + 1;
+    };
+    let close = memchr(b']', &line[open..])
+        .map(|i| i + open)
+        .ok_or_else(|| "unterminated [time] field".to_string())?;
+    let time_raw = &line[open + 1..close];
+    let ts = parse_clf_time(time_raw, &p.tz).ok_or_else(|| {
+        format!(
+            "time {} is not a CLF time (dd/Mon/yyyy:HH:MM:SS +zzzz)",
+            excerpt(time_raw)
+        )
+    })?;
+
+    let prefix = Prefix::split(&line[..open])?;
+
+    // "request"
+    let mut rest = &line[close + 1..];
+    rest = skip_spaces(rest);
+    let (request, after) = match rest.first() {
+        Some(b'"') => scan_quoted(&rest[1..]).ok_or("unterminated quoted request line")?,
+        _ => return Err("missing quoted request line after the time".into()),
+    };
+    let request = unescape(request);
+    rest = skip_spaces(after);
+
+    // status and bytes
+    let (status_raw, r) = next_token(rest);
+    if status_raw.is_empty() {
+        return Err("missing status after the request line".into());
+    }
+    let status = parse_status(status_raw)?;
+    let (bytes_raw, r) = next_token(skip_spaces(r));
+    let bytes = parse_count(bytes_raw, "bytes")?;
+    rest = skip_spaces(r);
+
+    let (mut referer, mut user_agent) = (None, None);
+    if p.mode != Mode::Common {
+        if rest.first() == Some(&b'"') {
+            let (v, r) = scan_quoted(&rest[1..]).ok_or("unterminated quoted referer")?;
+            referer = opt_cow(unescape(v));
+            rest = skip_spaces(r);
+            if rest.first() == Some(&b'"') {
+                let (v, r) = scan_quoted(&rest[1..]).ok_or("unterminated quoted user agent")?;
+                user_agent = opt_cow(unescape(v));
+                rest = skip_spaces(r);
+            }
+        }
+    }
+    let extra = split_extra(rest)?;
+
+    let (method, path, protocol) = request_parts(&request);
+    let mut fields = Vec::with_capacity(12);
+    fields.push((Cow::Borrowed("client_ip"), Value::str(prefix.client)));
+    fields.push((
+        Cow::Borrowed("ident"),
+        Value::opt_str(opt_text(prefix.ident)),
+    ));
+    fields.push((Cow::Borrowed("method"), Value::opt_str(method)));
+    fields.push((Cow::Borrowed("path"), Value::opt_str(path)));
+    fields.push((Cow::Borrowed("protocol"), Value::opt_str(protocol)));
+    fields.push((
+        Cow::Borrowed("status"),
+        status.map_or(Value::Null, |s| Value::Int(s as i64)),
+    ));
+    fields.push((
+        Cow::Borrowed("bytes"),
+        bytes.map_or(Value::Null, Value::Int),
+    ));
+    fields.push((Cow::Borrowed("referer"), Value::opt_str(referer)));
+    fields.push((Cow::Borrowed("user_agent"), Value::opt_str(user_agent)));
+    if prefix.list.len() > 1 {
+        let list = prefix.list.iter().map(|a| Value::str(text(a))).collect();
+        fields.push((Cow::Borrowed("client_list"), Value::List(list)));
+    }
+    if let Some(port) = prefix.vhost_port {
+        fields.push((Cow::Borrowed("port"), Value::str(text(port))));
+    }
+    if !extra.is_empty() {
+        fields.push((Cow::Borrowed("extra"), Value::List(extra)));
+    }
+    Ok(Record {
+        ts: Some(ts),
+        service: Cow::Borrowed(&p.service),
+        host: prefix.vhost.map(text),
+        severity: status.map(Severity::from_http_status),
+        message: request,
+        user: opt_text(prefix.user),
+        fields,
+    })
+}
+
+/// The tokens before the time stamp.
+struct Prefix<'a> {
+    vhost: Option<&'a [u8]>,
+    vhost_port: Option<&'a [u8]>,
+    list: Vec<&'a [u8]>,
+    client: Cow<'a, str>,
+    ident: &'a [u8],
+    user: &'a [u8],
+}
+
+impl<'a> Prefix<'a> {
+    fn split(b: &'a [u8]) -> Result<Prefix<'a>, String> {
+        let mut toks: [&[u8]; MAX_PREFIX_TOKENS] = [&[]; MAX_PREFIX_TOKENS];
+        let mut n = 0;
+        for t in b
+            .split(|c| *c == b' ' || *c == b'\t')
+            .filter(|t| !t.is_empty())
+        {
+            if n == MAX_PREFIX_TOKENS {
+                return Err(format!(
+                    "too many fields before the time stamp in {}",
+                    excerpt(b)
+                ));
+            }
+            toks[n] = t;
+            n += 1;
+        }
+        if n < 3 {
+            return Err(format!(
+                "expected client, ident and user before the time stamp, found {}",
+                excerpt(b)
+            ));
+        }
+        let (ident, user) = (toks[n - 2], toks[n - 1]);
+        let mut addrs = &toks[..n - 2];
+        let (mut vhost, mut vhost_port) = (None, None);
+        if addrs.len() >= 2 && addrs[0][0] != b'"' && !addrs[0].ends_with(b",") {
+            let (h, port) = split_host_port(addrs[0]);
+            vhost = Some(h);
+            vhost_port = port;
+            addrs = &addrs[1..];
+        }
+        let list: Vec<&[u8]> = addrs
+            .iter()
+            .map(|a| trim_list_punct(a))
+            .filter(|a| !a.is_empty())
+            .collect();
+        let client = match list.as_slice() {
+            [] => return Err("empty client address".into()),
+            [one] => text(one),
+            many => text(
+                many.iter()
+                    .find(|a| is_public_ip(a))
+                    .copied()
+                    .unwrap_or(many[0]),
+            ),
+        };
+        Ok(Prefix {
+            vhost,
+            vhost_port,
+            list,
+            client,
+            ident,
+            user,
+        })
+    }
+}
+
+/// Strips the quotes and commas around an entry of an address list.
+fn trim_list_punct(a: &[u8]) -> &[u8] {
+    let start = a
+        .iter()
+        .position(|c| *c != b'"' && *c != b',')
+        .unwrap_or(a.len());
+    let end = a
+        .iter()
+        .rposition(|c| *c != b'"' && *c != b',')
+        .map_or(start, |i| i + 1);
+    &a[start..end.max(start)]
+}
+
+/// `example.com:80` → (`example.com`, `80`); an IPv6 address stays whole.
+fn split_host_port(b: &[u8]) -> (&[u8], Option<&[u8]>) {
+    if let Some(i) = b.iter().rposition(|c| *c == b':') {
+        let port = &b[i + 1..];
+        let host = &b[..i];
+        if !port.is_empty() && port.iter().all(u8::is_ascii_digit) && !host.contains(&b':') {
+            return (host, Some(port));
+        }
+    }
+    (b, None)
+}
+
+fn is_public_ip(b: &[u8]) -> bool {
+    let Ok(s) = std::str::from_utf8(b) else {
+        return false;
+    };
+    match s.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => {
+            let o = ip.octets();
+            !(ip.is_private()
+                || ip.is_loopback()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                || ip.is_documentation()
+                || (o[0] == 100 && (o[1] & 0xc0) == 64))
+        }
+        Ok(IpAddr::V6(ip)) => {
+            let s0 = ip.segments()[0];
+            !(ip.is_loopback()
+                || ip.is_unspecified()
+                || (s0 & 0xfe00) == 0xfc00
+                || (s0 & 0xffc0) == 0xfe80)
+        }
+        Err(_) => false,
+    }
+}
+
+#[inline]
+pub(crate) fn skip_spaces(b: &[u8]) -> &[u8] {
+    let i = b
+        .iter()
+        .position(|c| *c != b' ' && *c != b'\t')
+        .unwrap_or(b.len());
+    &b[i..]
+}
+
+#[inline]
+fn next_token(b: &[u8]) -> (&[u8], &[u8]) {
+    let i = memchr2(b' ', b'\t', b).unwrap_or(b.len());
+    (&b[..i], &b[i..])
+}
+
+/// Scans a quoted value whose opening quote is already consumed. Returns the
+/// raw inside (escapes intact) and what follows the closing quote. A quote
+/// counts as closing when it is not backslash-escaped and is followed by a
+/// space or the end of the line; this tolerates a bare `"` inside a junk
+/// request line.
+pub(crate) fn scan_quoted(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut i = 0;
+    while let Some(j) = memchr2(b'"', b'\\', &b[i..]) {
+        let k = i + j;
+        if b[k] == b'\\' {
+            i = k + 2;
+            if i > b.len() {
+                return None;
+            }
+            continue;
+        }
+        if k + 1 == b.len() || b[k + 1] == b' ' || b[k + 1] == b'\t' {
+            return Some((&b[..k], &b[k + 1..]));
+        }
+        i = k + 1;
+    }
+    None
+}
+
+/// Undoes Apache's `\"` and `\\` escapes; other escapes (`\x16`) stay as logged.
+pub(crate) fn unescape(b: &[u8]) -> Cow<'_, str> {
+    if memchr(b'\\', b).is_none() {
+        return text(b);
+    }
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() && (b[i + 1] == b'"' || b[i + 1] == b'\\') {
+            out.push(b[i + 1]);
+            i += 2;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+pub(crate) fn opt_cow(s: Cow<'_, str>) -> Option<Cow<'_, str>> {
+    if s.is_empty() || s == "-" {
+        None
+    } else {
+        Some(s)
+    }
+}
+
+/// A status code: three digits, or `-` (unknown).
+pub(crate) fn parse_status(b: &[u8]) -> Result<Option<u16>, String> {
+    if b == b"-" {
+        return Ok(None);
+    }
+    match super::time::num(b) {
+        Some(n) if b.len() == 3 && (100..=999).contains(&n) => Ok(Some(n as u16)),
+        _ => Err(format!("status {} is not a number", excerpt(b))),
+    }
+}
+
+/// A byte count: digits, or `-` (none sent).
+pub(crate) fn parse_count(b: &[u8], what: &str) -> Result<Option<i64>, String> {
+    if b == b"-" {
+        return Ok(None);
+    }
+    if b.is_empty() {
+        return Err(format!("missing {what}"));
+    }
+    if b.len() <= 18 && b.iter().all(u8::is_ascii_digit) {
+        Ok(Some(b.iter().fold(0i64, |n, c| n * 10 + (c - b'0') as i64)))
+    } else {
+        Err(format!("{what} {} is not a number", excerpt(b)))
+    }
+}
+
+/// Trailing fields after the user agent: quoted or bare tokens, kept as text.
+fn split_extra(mut rest: &[u8]) -> Result<Vec<Value<'_>>, String> {
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        if rest[0] == b'"' {
+            let (v, r) = scan_quoted(&rest[1..]).ok_or("unterminated quoted trailing field")?;
+            out.push(Value::opt_str(opt_cow(unescape(v))));
+            rest = skip_spaces(r);
+        } else {
+            let (v, r) = next_token(rest);
+            out.push(Value::opt_str(opt_text(v)));
+            rest = skip_spaces(r);
+        }
+    }
+    Ok(out)
+}
+
+/// Splits a request line into method, target and protocol. All three are
+/// `None` when the line is `-`, empty or junk (no upper-case method followed
+/// by a target); the line itself is still the record's message.
+pub(crate) fn request_parts<'a>(
+    req: &Cow<'a, str>,
+) -> (
+    Option<Cow<'a, str>>,
+    Option<Cow<'a, str>>,
+    Option<Cow<'a, str>>,
+) {
+    let s: &str = req;
+    let Some(sp) = s.find(' ') else {
+        return (None, None, None);
+    };
+    let method = &s[..sp];
+    let valid_method = !method.is_empty()
+        && method.len() <= 20
+        && method
+            .bytes()
+            .all(|c| c.is_ascii_uppercase() || c == b'-' || c == b'_');
+    let after = s[sp + 1..].trim_start_matches(' ');
+    if !valid_method || after.is_empty() {
+        return (None, None, None);
+    }
+    let (target, protocol) = match after.rfind(' ') {
+        Some(i) if after[i + 1..].starts_with("HTTP/") => {
+            (after[..i].trim_end_matches(' '), Some(&after[i + 1..]))
+        }
+        _ => (after, None),
+    };
+    if target.is_empty() {
+        return (None, None, None);
+    }
+    let sub = |part: &str| -> Cow<'a, str> {
+        match req {
+            Cow::Borrowed(b) => {
+                let start = part.as_ptr() as usize - b.as_ptr() as usize;
+                Cow::Borrowed(&b[start..start + part.len()])
+            }
+            Cow::Owned(_) => Cow::Owned(part.to_string()),
+        }
+    };
+    (Some(sub(method)), Some(sub(target)), protocol.map(sub))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Record<'_>, String> {
+        let p = Box::leak(Box::new(ClfParser::new(
+            Mode::Combined,
+            "apache".into(),
+            Tz::default(),
+        )));
+        match p.parse(line.as_bytes()) {
+            Outcome::Record(r) => Ok(r),
+            Outcome::Reject(e) => Err(e),
+            Outcome::Skip => Err("skip".into()),
+        }
+    }
+
+    fn field<'r>(r: &'r Record<'_>, k: &str) -> Option<String> {
+        r.field(k).and_then(|v| v.to_text()).map(|s| s.into_owned())
+    }
+
+    #[test]
+    fn log_line_valid() {
+        let r = parse(
+            r#"127.0.0.1 - john [20/Jan/2020:21:32:14 -0700] "GET /index.html HTTP/1.1" 200 1024"#,
+        )
+        .unwrap();
+        assert_eq!(r.ts.unwrap().to_rfc3339(), "2020-01-21T04:32:14Z");
+        assert_eq!(r.user.as_deref(), Some("john"));
+        assert_eq!(r.message, "GET /index.html HTTP/1.1");
+        assert_eq!(field(&r, "path").as_deref(), Some("/index.html"));
+        assert_eq!(field(&r, "status").as_deref(), Some("200"));
+        assert_eq!(r.severity, Some(Severity::Info));
+    }
+
+    #[test]
+    fn log_line_invalid_status() {
+        let e = parse(r#"1.2.3.4 - - [20/Jan/2020:21:32:14 -0700] "GET / HTTP/1.1" 2x0 1024"#)
+            .unwrap_err();
+        assert_eq!(e, r#"status "2x0" is not a number"#);
+    }
+
+    #[test]
+    fn log_line_invalid_timestamp() {
+        let e = parse(r#"1.2.3.4 - - [20/Jan/2020 21:32:14] "GET / HTTP/1.1" 200 1"#).unwrap_err();
+        assert_eq!(
+            e,
+            r#"time "20/Jan/2020 21:32:14" is not a CLF time (dd/Mon/yyyy:HH:MM:SS +zzzz)"#
+        );
+    }
+
+    #[test]
+    fn escaped_quotes_in_user_agent() {
+        let r = parse(r#"::1 - - [20/Jan/2020:21:32:14 +0000] "GET /a HTTP/1.1" 404 - "-" "Mozilla \"X\" \\ 1""#)
+            .unwrap();
+        assert_eq!(
+            field(&r, "user_agent").as_deref(),
+            Some(r#"Mozilla "X" \ 1"#)
+        );
+        assert_eq!(field(&r, "client_ip").as_deref(), Some("::1"));
+        assert_eq!(field(&r, "bytes"), None);
+        assert_eq!(r.severity, Some(Severity::Warn));
+    }
+
+    #[test]
+    fn junk_request_is_kept() {
+        let r =
+            parse(r#"1.2.3.4 - - [20/Jan/2020:21:32:14 +0000] "\x16\x03\x01\x00" 400 0"#).unwrap();
+        assert_eq!(r.message, r"\x16\x03\x01\x00");
+        assert_eq!(field(&r, "method"), None);
+        let r = parse(r#"1.2.3.4 - - [20/Jan/2020:21:32:14 +0000] "-" 408 -"#).unwrap();
+        assert_eq!(r.message, "-");
+        assert_eq!(field(&r, "path"), None);
+        let r = parse(r#"1.2.3.4 - - [20/Jan/2020:21:32:14 +0000] "" 400 0 "-" "-""#).unwrap();
+        assert_eq!(r.message, "");
+    }
+
+    #[test]
+    fn forwarded_lists_pick_first_public() {
+        let r = parse(r#""10.5.102.222, 199.96.1.1, 204.246.1.1" 10.2.1.185 - - [22/Jan/2016:13:18:29 +0000] "GET / HTTP/1.1" 200 1 "-" "-""#).unwrap();
+        assert_eq!(field(&r, "client_ip").as_deref(), Some("199.96.1.1"));
+        assert_eq!(r.host, None);
+        let r = parse(
+            r#"example.com:80 unix: - - [26/Feb/2019:15:39:42 +0100] "hello" 400 173 "-" "-""#,
+        )
+        .unwrap();
+        assert_eq!(field(&r, "client_ip").as_deref(), Some("unix:"));
+        assert_eq!(r.host.as_deref(), Some("example.com"));
+        assert_eq!(field(&r, "port").as_deref(), Some("80"));
+    }
+
+    #[test]
+    fn truncated_user_agent_is_rejected() {
+        let e = parse(r#"1.2.3.4 - - [20/Jan/2020:21:32:14 +0000] "GET / HTTP/1.1" 200 1 "-" "Mozilla/5.0 (compatible"#).unwrap_err();
+        assert_eq!(e, "unterminated quoted user agent");
+    }
+
+    #[test]
+    fn trailing_fields_are_kept() {
+        let r = parse(
+            r#"1.2.3.4 - - [20/Jan/2020:21:32:14 +0000] "GET / HTTP/1.1" 200 1 "-" "UA" "-" 0.003"#,
+        )
+        .unwrap();
+        assert_eq!(field(&r, "extra").as_deref(), Some(r#"[null,"0.003"]"#));
+    }
+}

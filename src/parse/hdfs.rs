@@ -1,0 +1,318 @@
+//! HDFS logs: raw lines (`081109 203518 143 INFO dfs.DataNode$DataXceiver: ...`)
+//! and loghub's structured CSV
+//! (`LineId,Date,Time,Pid,Level,Component,Content,EventId,EventTemplate[,ParameterList]`).
+//!
+//! Dates are `yyMMdd` (two-digit years: 69–99 → 19xx, else 20xx, as POSIX
+//! `%y`) in the source's time zone. Block ids (`blk_-123`, possibly several
+//! per line) are collected into `fields.block_ids`, each once, in order.
+
+use super::time::{civil_to_secs, num, Timestamp, Tz};
+use super::{excerpt, text, Outcome, Parser, Record, Severity, Value};
+use memchr::memmem;
+use std::borrow::Cow;
+
+pub struct HdfsParser {
+    service: String,
+    tz: Tz,
+}
+
+impl HdfsParser {
+    pub fn new(service: String, tz: Tz) -> Self {
+        HdfsParser { service, tz }
+    }
+}
+
+/// `yyMMdd` + `HHmmss` (each left-padded with zeros when shorter: loghub's
+/// corrected CSV lost them) to a UTC instant.
+fn hdfs_time(date: &[u8], time: &[u8], tz: &Tz) -> Result<Timestamp, String> {
+    let bad = || {
+        format!(
+            "date/time {} {} is not yyMMdd HHmmss",
+            excerpt(date),
+            excerpt(time)
+        )
+    };
+    if date.is_empty() || date.len() > 6 || time.is_empty() || time.len() > 6 {
+        return Err(bad());
+    }
+    let d = num(date).ok_or_else(bad)?;
+    let t = num(time).ok_or_else(bad)?;
+    let yy = (d / 10_000) as i64;
+    let year = if yy >= 69 { 1900 + yy } else { 2000 + yy };
+    let local = civil_to_secs(
+        year,
+        d / 100 % 100,
+        d % 100,
+        t / 10_000,
+        t / 100 % 100,
+        t % 100,
+    )
+    .ok_or_else(bad)?;
+    Ok(Timestamp::from_secs(tz.local_to_utc(local)))
+}
+
+/// Every distinct `blk_<id>` in the content, in order of appearance.
+pub fn block_ids(content: &[u8]) -> Vec<Value<'_>> {
+    let mut out: Vec<&[u8]> = Vec::new();
+    for i in memmem::find_iter(content, b"blk_") {
+        let start = i + 4;
+        let mut end = start;
+        if content.get(end) == Some(&b'-') {
+            end += 1;
+        }
+        let digits = content[end..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if digits == 0 {
+            continue;
+        }
+        let id = &content[i..end + digits];
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out.into_iter().map(|b| Value::str(text(b))).collect()
+}
+
+fn level(b: &[u8]) -> Result<Severity, String> {
+    Severity::from_level(b).ok_or_else(|| format!("level {} is not a log level", excerpt(b)))
+}
+
+impl Parser for HdfsParser {
+    fn parse<'a>(&'a self, line: &'a [u8]) -> Outcome<'a> {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            return Outcome::Skip;
+        }
+        match self.parse_line(line) {
+            Ok(r) => Outcome::Record(r),
+            Err(e) => Outcome::Reject(e),
+        }
+    }
+}
+
+impl HdfsParser {
+    fn parse_line<'a>(&'a self, line: &'a [u8]) -> Result<Record<'a>, String> {
+        let mut it = line.splitn(5, |c| *c == b' ');
+        let (Some(date), Some(time), Some(pid), Some(lvl), Some(rest)) =
+            (it.next(), it.next(), it.next(), it.next(), it.next())
+        else {
+            return Err(format!(
+                "expected \"yyMMdd HHmmss pid LEVEL component: content\", found {}",
+                excerpt(line)
+            ));
+        };
+        if date.len() != 6 || time.len() != 6 {
+            return Err(format!(
+                "date/time {} {} is not yyMMdd HHmmss",
+                excerpt(date),
+                excerpt(time)
+            ));
+        }
+        let ts = hdfs_time(date, time, &self.tz)?;
+        if pid.is_empty() || !pid.iter().all(u8::is_ascii_digit) {
+            return Err(format!("pid {} is not a number", excerpt(pid)));
+        }
+        let severity = level(lvl)?;
+        let (component, content) = match memmem::find(rest, b": ") {
+            Some(i) => (&rest[..i], &rest[i + 2..]),
+            None => match rest.strip_suffix(b":") {
+                Some(c) => (c, &b""[..]),
+                None => return Err(format!("no \"component: \" in {}", excerpt(rest))),
+            },
+        };
+        Ok(Record {
+            ts: Some(ts),
+            service: Cow::Borrowed(&self.service),
+            host: None,
+            severity: Some(severity),
+            message: text(content),
+            user: None,
+            fields: vec![
+                (
+                    Cow::Borrowed("pid"),
+                    Value::Int(num(pid).map_or(-1, i64::from)),
+                ),
+                (Cow::Borrowed("component"), Value::str(text(component))),
+                (Cow::Borrowed("block_ids"), Value::List(block_ids(content))),
+            ],
+        })
+    }
+}
+
+/// loghub's structured CSV. The header line is skipped; columns are taken by
+/// position (the loghub layout), with the optional tenth `ParameterList`.
+pub struct HdfsCsvParser {
+    service: String,
+    tz: Tz,
+}
+
+impl HdfsCsvParser {
+    pub fn new(service: String, tz: Tz) -> Self {
+        HdfsCsvParser { service, tz }
+    }
+}
+
+/// Splits one CSV line (RFC 4180 quoting). Quoted cells that contain a
+/// doubled quote are unescaped into owned strings.
+fn csv_cells(line: &[u8]) -> Result<Vec<Cow<'_, str>>, String> {
+    let mut cells = Vec::with_capacity(10);
+    let mut i = 0;
+    loop {
+        if line.get(i) == Some(&b'"') {
+            let mut j = i + 1;
+            let mut owned: Option<Vec<u8>> = None;
+            loop {
+                match line.get(j) {
+                    None => return Err("unterminated quoted CSV cell".into()),
+                    Some(b'"') if line.get(j + 1) == Some(&b'"') => {
+                        owned
+                            .get_or_insert_with(|| line[i + 1..j].to_vec())
+                            .push(b'"');
+                        j += 2;
+                    }
+                    Some(b'"') => break,
+                    Some(c) => {
+                        if let Some(o) = owned.as_mut() {
+                            o.push(*c);
+                        }
+                        j += 1;
+                    }
+                }
+            }
+            cells.push(match owned {
+                Some(o) => Cow::Owned(String::from_utf8_lossy(&o).into_owned()),
+                None => text(&line[i + 1..j]),
+            });
+            i = j + 1;
+            match line.get(i) {
+                None => return Ok(cells),
+                Some(b',') => i += 1,
+                Some(_) => {
+                    return Err(format!(
+                        "text after a closing quote in CSV cell {}",
+                        cells.len()
+                    ))
+                }
+            }
+        } else {
+            let end = memchr::memchr(b',', &line[i..]).map_or(line.len(), |k| i + k);
+            cells.push(text(&line[i..end]));
+            if end == line.len() {
+                return Ok(cells);
+            }
+            i = end + 1;
+        }
+    }
+}
+
+impl Parser for HdfsCsvParser {
+    fn parse<'a>(&'a self, line: &'a [u8]) -> Outcome<'a> {
+        if line.iter().all(u8::is_ascii_whitespace) || line.starts_with(b"LineId,") {
+            return Outcome::Skip;
+        }
+        match self.parse_line(line) {
+            Ok(r) => Outcome::Record(r),
+            Err(e) => Outcome::Reject(e),
+        }
+    }
+}
+
+impl HdfsCsvParser {
+    fn parse_line<'a>(&'a self, line: &'a [u8]) -> Result<Record<'a>, String> {
+        let cells = csv_cells(line)?;
+        if cells.len() != 9 && cells.len() != 10 {
+            return Err(format!(
+                "expected 9 or 10 CSV columns (LineId,Date,Time,Pid,Level,Component,Content,EventId,EventTemplate), found {}",
+                cells.len()
+            ));
+        }
+        let mut cells = cells.into_iter();
+        let mut next = || cells.next().expect("column count checked");
+        let (line_id, date, time, pid, lvl) = (next(), next(), next(), next(), next());
+        let (component, content, event_id, template) = (next(), next(), next(), next());
+        let params = cells.next();
+        let ts = hdfs_time(date.as_bytes(), time.as_bytes(), &self.tz)?;
+        let severity = level(lvl.as_bytes())?;
+        let int = |s: &str, what: &str| {
+            s.parse::<i64>()
+                .map_err(|_| format!("{what} {} is not a number", excerpt(s.as_bytes())))
+        };
+        let mut fields = vec![
+            (Cow::Borrowed("pid"), Value::Int(int(&pid, "Pid")?)),
+            (Cow::Borrowed("component"), Value::Str(component)),
+            (Cow::Borrowed("block_ids"), Value::Null),
+            (
+                Cow::Borrowed("line_id"),
+                Value::Int(int(&line_id, "LineId")?),
+            ),
+            (Cow::Borrowed("event_id"), Value::Str(event_id)),
+            (Cow::Borrowed("event_template"), Value::Str(template)),
+        ];
+        let ids: Vec<Value<'a>> = block_ids(content.as_bytes())
+            .into_iter()
+            .map(|v| match v {
+                Value::Str(s) => Value::Str(Cow::Owned(s.into_owned())),
+                _ => Value::Null,
+            })
+            .collect();
+        fields[2].1 = Value::List(ids);
+        if let Some(p) = params {
+            fields.push((Cow::Borrowed("parameters"), Value::Str(p)));
+        }
+        Ok(Record {
+            ts: Some(ts),
+            service: Cow::Borrowed(&self.service),
+            host: None,
+            severity: Some(severity),
+            message: content,
+            user: None,
+            fields,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_line_with_negative_and_repeated_blocks() {
+        let p = HdfsParser::new("hdfs".into(), Tz::default());
+        let line = b"081109 214043 2561 INFO dfs.DataNode: Deleting block blk_-6952295868487656571 file /mnt/hadoop/dfs/data/current/subdir10/blk_-6952295868487656571";
+        let Outcome::Record(r) = p.parse(line) else {
+            panic!()
+        };
+        assert_eq!(r.ts.unwrap().to_rfc3339(), "2008-11-09T21:40:43Z");
+        assert_eq!(
+            r.field("block_ids"),
+            Some(&Value::List(vec![Value::str("blk_-6952295868487656571")]))
+        );
+        assert_eq!(r.severity, Some(Severity::Info));
+    }
+
+    #[test]
+    fn csv_dates_without_leading_zeros_are_padded() {
+        let p = HdfsCsvParser::new("hdfs".into(), Tz::default());
+        let line = b"7,81110,117,13,INFO,dfs.DataNode$PacketResponder,Received block blk_1 of size 91178 from /10.250.10.6,E11,Received block <*> of size <*> from /<*>";
+        let Outcome::Record(r) = p.parse(line) else {
+            panic!()
+        };
+        assert_eq!(r.ts.unwrap().to_rfc3339(), "2008-11-10T00:01:17Z");
+    }
+
+    #[test]
+    fn csv_quoted_parameter_list() {
+        let cells = csv_cells(br#"1,"a,b","say ""hi""",x"#).unwrap();
+        assert_eq!(cells, vec!["1", "a,b", r#"say "hi""#, "x"]);
+    }
+
+    #[test]
+    fn bad_level_is_named() {
+        let p = HdfsParser::new("hdfs".into(), Tz::default());
+        let Outcome::Reject(e) = p.parse(b"081109 214043 2561 LOUD dfs.DataNode: x") else {
+            panic!()
+        };
+        assert_eq!(e, r#"level "LOUD" is not a log level"#);
+    }
+}

@@ -1,0 +1,342 @@
+//! Parsing: one unit of input (a line, or one CloudTrail event) in, one
+//! normalized [`Record`] out, borrowing from the input wherever it can.
+//!
+//! A [`Parser`] never fails a whole file: a unit it cannot read becomes an
+//! [`Outcome::Reject`] carrying the reason, and the caller records the reject
+//! with its provenance and moves on. Framing (finding the units) is the
+//! `source` module's job; parsers see one unit at a time.
+
+pub mod auto;
+pub mod clf;
+pub mod cloudtrail;
+pub mod custom;
+pub mod hdfs;
+pub mod time;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+pub use time::{Timestamp, Tz};
+
+/// Severity levels of the normalized record, lowest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 6] = [
+        Severity::Trace,
+        Severity::Debug,
+        Severity::Info,
+        Severity::Warn,
+        Severity::Error,
+        Severity::Fatal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Trace => "trace",
+            Severity::Debug => "debug",
+            Severity::Info => "info",
+            Severity::Warn => "warn",
+            Severity::Error => "error",
+            Severity::Fatal => "fatal",
+        }
+    }
+
+    /// Reads a level as logged (`INFO`, `WARNING`, `err`, `CRITICAL`...).
+    pub fn from_level(b: &[u8]) -> Option<Severity> {
+        let mut k = [0u8; 8];
+        if b.len() > k.len() {
+            return None;
+        }
+        for (d, s) in k.iter_mut().zip(b) {
+            *d = s.to_ascii_lowercase();
+        }
+        Some(match &k[..b.len()] {
+            b"trace" | b"finest" | b"finer" => Severity::Trace,
+            b"debug" | b"fine" => Severity::Debug,
+            b"info" | b"notice" | b"config" => Severity::Info,
+            b"warn" | b"warning" => Severity::Warn,
+            b"error" | b"err" | b"severe" => Severity::Error,
+            b"fatal" | b"crit" | b"critical" | b"alert" | b"emerg" | b"panic" => Severity::Fatal,
+            _ => return None,
+        })
+    }
+
+    /// Access logs: 5xx is `error`, 4xx `warn`, anything else `info`.
+    pub fn from_http_status(status: u16) -> Severity {
+        match status {
+            500..=599 => Severity::Error,
+            400..=499 => Severity::Warn,
+            _ => Severity::Info,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|l| l.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!(
+                    "unknown severity {s:?} (expected trace, debug, info, warn, error or fatal)"
+                )
+            })
+    }
+}
+
+/// A field value of the normalized record.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value<'a> {
+    Null,
+    Str(Cow<'a, str>),
+    Int(i64),
+    Float(f64),
+    List(Vec<Value<'a>>),
+}
+
+impl<'a> Value<'a> {
+    pub fn str(s: impl Into<Cow<'a, str>>) -> Self {
+        Value::Str(s.into())
+    }
+
+    /// `None` becomes `Null`.
+    pub fn opt_str(s: Option<Cow<'a, str>>) -> Self {
+        s.map_or(Value::Null, Value::Str)
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value as text, for grouping and matching (`None` for null).
+    pub fn to_text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Value::Null => None,
+            Value::Str(s) => Some(Cow::Borrowed(s)),
+            Value::Int(i) => Some(Cow::Owned(i.to_string())),
+            Value::Float(f) => Some(Cow::Owned(f.to_string())),
+            Value::List(_) => {
+                let mut out = Vec::new();
+                crate::output::write_value(&mut out, self);
+                Some(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
+            }
+        }
+    }
+}
+
+/// One normalized log record (DESIGN.md, "The normalized record").
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record<'a> {
+    pub ts: Option<Timestamp>,
+    pub service: Cow<'a, str>,
+    pub host: Option<Cow<'a, str>>,
+    pub severity: Option<Severity>,
+    pub message: Cow<'a, str>,
+    pub user: Option<Cow<'a, str>>,
+    /// Format-specific fields, in a fixed order per format.
+    pub fields: Vec<(Cow<'a, str>, Value<'a>)>,
+}
+
+impl<'a> Record<'a> {
+    pub fn field(&self, key: &str) -> Option<&Value<'a>> {
+        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+/// What a parser makes of one unit.
+#[derive(Debug)]
+pub enum Outcome<'a> {
+    Record(Record<'a>),
+    /// Not a record and not a problem: a blank line, a CSV header.
+    Skip,
+    /// The unit could not be read; the reason names what was wrong.
+    Reject(String),
+}
+
+/// Where a unit came from. `line` is 1-based; `index` is the 1-based
+/// position of an event inside a JSON document (CloudTrail), else `None`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Provenance {
+    pub line: u64,
+    pub index: Option<u64>,
+    pub byte_offset: u64,
+}
+
+/// Turns one unit of input into a record. Implementations must not panic on
+/// any input; everything they cannot read is an [`Outcome::Reject`].
+pub trait Parser: Send + Sync {
+    fn parse<'a>(&'a self, unit: &'a [u8]) -> Outcome<'a>;
+}
+
+/// How the input of a format is cut into units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    Lines,
+    /// JSON documents: `{"Records":[...]}`, arrays, or one object per line.
+    Json,
+}
+
+/// The formats of DESIGN.md's table.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Format {
+    Common,
+    Combined,
+    /// `nginx`: combined, with `nginx` as the default service.
+    Nginx,
+    Clf,
+    /// `apache:<LogFormat>`
+    Apache(String),
+    /// `nginx:<log_format>`
+    NginxCustom(String),
+    Hdfs,
+    HdfsCsv,
+    Cloudtrail,
+    Auto,
+}
+
+impl Format {
+    pub const NAMES: &'static str =
+        "common, combined, nginx, clf, apache:<LogFormat>, nginx:<log_format>, hdfs, hdfs-csv, cloudtrail, auto";
+
+    pub fn framing(&self) -> Framing {
+        match self {
+            Format::Cloudtrail => Framing::Json,
+            _ => Framing::Lines,
+        }
+    }
+
+    /// The service records get when neither the format nor the source names one.
+    pub fn default_service(&self) -> &'static str {
+        match self {
+            Format::Nginx | Format::NginxCustom(_) => "nginx",
+            Format::Hdfs | Format::HdfsCsv => "hdfs",
+            Format::Cloudtrail => "cloudtrail",
+            _ => "apache",
+        }
+    }
+
+    /// Builds the parser. `Auto` must be resolved first (see [`auto::sniff`]).
+    pub fn parser(&self, opts: &ParserOptions) -> Result<Box<dyn Parser>, String> {
+        let service = opts
+            .service
+            .clone()
+            .unwrap_or_else(|| self.default_service().to_string());
+        let tz = opts.timezone.clone();
+        Ok(match self {
+            Format::Common => Box::new(clf::ClfParser::new(clf::Mode::Common, service, tz)),
+            Format::Combined | Format::Nginx => {
+                Box::new(clf::ClfParser::new(clf::Mode::Combined, service, tz))
+            }
+            Format::Clf => Box::new(clf::ClfParser::new(clf::Mode::Either, service, tz)),
+            Format::Apache(f) => Box::new(custom::CustomParser::apache(f, service, tz)?),
+            Format::NginxCustom(f) => Box::new(custom::CustomParser::nginx(f, service, tz)?),
+            Format::Hdfs => Box::new(hdfs::HdfsParser::new(service, tz)),
+            Format::HdfsCsv => Box::new(hdfs::HdfsCsvParser::new(service, tz)),
+            Format::Cloudtrail => Box::new(cloudtrail::CloudtrailParser::new(opts.service.clone())),
+            Format::Auto => {
+                return Err("format \"auto\" must be resolved from the input first".into())
+            }
+        })
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(f) = s.strip_prefix("apache:") {
+            custom::CustomParser::apache(f, String::new(), Tz::default())?;
+            return Ok(Format::Apache(f.to_string()));
+        }
+        if let Some(f) = s.strip_prefix("nginx:") {
+            custom::CustomParser::nginx(f, String::new(), Tz::default())?;
+            return Ok(Format::NginxCustom(f.to_string()));
+        }
+        Ok(match s {
+            "common" => Format::Common,
+            "combined" => Format::Combined,
+            "nginx" => Format::Nginx,
+            "clf" => Format::Clf,
+            "hdfs" => Format::Hdfs,
+            "hdfs-csv" => Format::HdfsCsv,
+            "cloudtrail" => Format::Cloudtrail,
+            "auto" => Format::Auto,
+            _ => {
+                return Err(format!(
+                    "unknown format {s:?} (expected one of: {})",
+                    Format::NAMES
+                ))
+            }
+        })
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Format::Common => f.write_str("common"),
+            Format::Combined => f.write_str("combined"),
+            Format::Nginx => f.write_str("nginx"),
+            Format::Clf => f.write_str("clf"),
+            Format::Apache(s) => write!(f, "apache:{s}"),
+            Format::NginxCustom(s) => write!(f, "nginx:{s}"),
+            Format::Hdfs => f.write_str("hdfs"),
+            Format::HdfsCsv => f.write_str("hdfs-csv"),
+            Format::Cloudtrail => f.write_str("cloudtrail"),
+            Format::Auto => f.write_str("auto"),
+        }
+    }
+}
+
+/// Settings a source passes to its parser.
+#[derive(Clone, Debug, Default)]
+pub struct ParserOptions {
+    pub service: Option<String>,
+    pub timezone: Tz,
+}
+
+/// Bytes to text: borrowed when valid UTF-8, else lossily repaired.
+#[inline]
+pub fn text(b: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+/// Like [`text`], but `-` and empty become `None`.
+#[inline]
+pub fn opt_text(b: &[u8]) -> Option<Cow<'_, str>> {
+    if b.is_empty() || b == b"-" {
+        None
+    } else {
+        Some(text(b))
+    }
+}
+
+/// A short, printable excerpt of bad input for a reject reason.
+pub fn excerpt(b: &[u8]) -> String {
+    const MAX: usize = 40;
+    let s = String::from_utf8_lossy(&b[..b.len().min(MAX)]);
+    if b.len() > MAX {
+        format!("{s:?}...")
+    } else {
+        format!("{s:?}")
+    }
+}

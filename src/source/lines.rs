@@ -1,0 +1,201 @@
+//! Line framing: read big blocks, cut each at its last line end, carry the
+//! unfinished tail into the next block (ripgrep's `line_buffer` idea). Line
+//! ends are `\n`, `\r\n` and a lone `\r`.
+
+use super::Chunk;
+use memchr::{memchr2, memrchr};
+use std::io::{self, Read};
+
+/// A line longer than this is cut into pieces (each piece then counts as a
+/// line), so one runaway line cannot exhaust memory.
+pub const MAX_LINE: usize = 64 << 20;
+
+pub struct LineFramer<R> {
+    reader: R,
+    chunk_size: usize,
+    carry: Vec<u8>,
+    next_line: u64,
+    offset: u64,
+    eof: bool,
+    /// The previous chunk ended with `\r`: a `\n` starting this one is part of that line end.
+    pending_cr: bool,
+    notes: Vec<String>,
+}
+
+impl<R: Read + Send> LineFramer<R> {
+    pub fn new(reader: R, chunk_size: usize) -> Self {
+        LineFramer {
+            reader,
+            chunk_size,
+            carry: Vec::new(),
+            next_line: 1,
+            offset: 0,
+            eof: false,
+            pending_cr: false,
+            notes: Vec::new(),
+        }
+    }
+
+    fn fill(&mut self, data: &mut Vec<u8>, want: usize) -> io::Result<()> {
+        while data.len() < want && !self.eof {
+            let len = data.len();
+            data.resize(want, 0);
+            match self.reader.read(&mut data[len..]) {
+                Ok(0) => {
+                    data.truncate(len);
+                    self.eof = true;
+                }
+                Ok(n) => data.truncate(len + n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => data.truncate(len),
+                Err(e) => {
+                    data.truncate(len);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read + Send> super::Framer for LineFramer<R> {
+    fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        let mut data = std::mem::take(&mut self.carry);
+        data.reserve(self.chunk_size);
+        let mut want = self.chunk_size;
+        let cut = loop {
+            self.fill(&mut data, want)?;
+            if self.eof {
+                break data.len();
+            }
+            // Prefer the last '\n'; a file with only lone '\r' ends cuts at a
+            // '\r' that is not the last byte (it could be half of "\r\n").
+            if let Some(i) = memrchr(b'\n', &data) {
+                break i + 1;
+            }
+            if let Some(i) = memrchr(b'\r', &data[..data.len() - 1]) {
+                break i + 1;
+            }
+            if data.len() >= MAX_LINE {
+                self.notes.push(format!(
+                    "line {} is longer than {} MiB and was cut into pieces",
+                    self.next_line,
+                    MAX_LINE >> 20
+                ));
+                break data.len();
+            }
+            want = data.len() * 2;
+        };
+        if cut == 0 {
+            return Ok(None);
+        }
+        self.carry = data.split_off(cut);
+        let mut first_line = self.next_line;
+        let mut byte_offset = self.offset;
+        if self.pending_cr && data.first() == Some(&b'\n') {
+            // The "\r\n" straddled the cut: the '\n' belongs to the previous line.
+            data.remove(0);
+            first_line = self.next_line;
+            byte_offset += 1;
+            self.offset += 1;
+            if data.is_empty() {
+                self.pending_cr = false;
+                return self.next_chunk();
+            }
+        }
+        self.pending_cr = data.last() == Some(&b'\r');
+        self.next_line += count_lines(&data);
+        self.offset += data.len() as u64;
+        Ok(Some(Chunk {
+            data,
+            first_line,
+            byte_offset,
+            units: None,
+        }))
+    }
+
+    fn notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+}
+
+/// The number of lines in `data`: line ends (`\r\n` counting once), plus one
+/// for a final line without an end.
+pub fn count_lines(data: &[u8]) -> u64 {
+    let mut n = 0;
+    for_each_line(data, 1, |_, _, _| n += 1);
+    n
+}
+
+/// Calls `f(line, line_number, offset_in_data)` for each line, without its
+/// line end.
+#[inline]
+pub fn for_each_line(data: &[u8], first_line: u64, mut f: impl FnMut(&[u8], u64, usize)) {
+    let mut start = 0;
+    let mut no = first_line;
+    while start < data.len() {
+        match memchr2(b'\n', b'\r', &data[start..]) {
+            Some(i) => {
+                let end = start + i;
+                f(&data[start..end], no, start);
+                start = if data[end] == b'\r' && data.get(end + 1) == Some(&b'\n') {
+                    end + 2
+                } else {
+                    end + 1
+                };
+            }
+            None => {
+                f(&data[start..], no, start);
+                break;
+            }
+        }
+        no += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Framer;
+    use super::*;
+
+    fn frame(input: &[u8], chunk: usize) -> Vec<(u64, String)> {
+        let mut fr = LineFramer::new(input, chunk);
+        let mut out = Vec::new();
+        while let Some(c) = fr.next_chunk().unwrap() {
+            c.for_each_unit(|l, p| out.push((p.line, String::from_utf8_lossy(l).into_owned())));
+        }
+        out
+    }
+
+    #[test]
+    fn line_ends_of_every_kind() {
+        let want = vec![
+            (1, "a".into()),
+            (2, "b".into()),
+            (3, "c".into()),
+            (4, "".into()),
+            (5, "d".into()),
+        ];
+        assert_eq!(frame(b"a\r\nb\rc\n\nd", 1 << 20), want);
+        for chunk in 1..8 {
+            assert_eq!(frame(b"a\r\nb\rc\n\nd", chunk), want, "chunk size {chunk}");
+        }
+    }
+
+    #[test]
+    fn crlf_straddling_a_cut() {
+        let input = b"aaa\rbbb\r\nccc\r\n";
+        for chunk in 1..16 {
+            let got = frame(input, chunk);
+            assert_eq!(
+                got,
+                vec![(1, "aaa".into()), (2, "bbb".into()), (3, "ccc".into())],
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_input() {
+        assert!(frame(b"", 4).is_empty());
+    }
+}

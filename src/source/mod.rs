@@ -1,0 +1,193 @@
+//! Sources: finding the files a job names (globs, `-` for stdin), opening
+//! them (gzip and zstd detected by their magic bytes, not their names), and
+//! cutting the byte stream into [`Chunk`]s of whole units for the parsers.
+//!
+//! Framing is kept apart from parsing: [`lines::LineFramer`] cuts at line
+//! ends, [`json::JsonFramer`] at the elements of JSON documents (CloudTrail's
+//! `{"Records":[...]}`), so a parser only ever sees one unit.
+
+pub mod json;
+pub mod lines;
+
+use crate::parse::{Framing, Provenance};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path;
+
+/// Target size of one chunk of input handed to a parser thread.
+pub const CHUNK_SIZE: usize = 1 << 20;
+
+/// A run of whole units of one input, with where it starts.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    pub data: Vec<u8>,
+    /// Line number of the first byte of `data` (1-based).
+    pub first_line: u64,
+    /// Offset of `data[0]` in the (decompressed) input stream.
+    pub byte_offset: u64,
+    /// For JSON framing: the units inside `data`. `None`: split at line ends.
+    pub units: Option<Vec<UnitSpan>>,
+}
+
+/// One JSON unit inside a chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnitSpan {
+    pub start: usize,
+    pub end: usize,
+    pub line: u64,
+    pub index: u64,
+    pub byte_offset: u64,
+}
+
+impl Chunk {
+    /// Calls `f` for every unit of the chunk in order.
+    pub fn for_each_unit(&self, mut f: impl FnMut(&[u8], Provenance)) {
+        match &self.units {
+            Some(units) => {
+                for u in units {
+                    let prov = Provenance {
+                        line: u.line,
+                        index: Some(u.index),
+                        byte_offset: u.byte_offset,
+                    };
+                    f(&self.data[u.start..u.end], prov);
+                }
+            }
+            None => lines::for_each_line(&self.data, self.first_line, |line, no, off| {
+                let prov = Provenance {
+                    line: no,
+                    index: None,
+                    byte_offset: self.byte_offset + off as u64,
+                };
+                f(line, prov)
+            }),
+        }
+    }
+}
+
+/// Cuts an input into chunks. `next_chunk` returns `None` at the end.
+pub trait Framer: Send {
+    fn next_chunk(&mut self) -> io::Result<Option<Chunk>>;
+    /// Things worth telling the user that are not rejects (a digest file
+    /// skipped, a line longer than the chunk limit).
+    fn notes(&mut self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+pub fn framer(framing: Framing, input: Box<dyn Read + Send>) -> Box<dyn Framer> {
+    match framing {
+        Framing::Lines => Box::new(lines::LineFramer::new(input, CHUNK_SIZE)),
+        Framing::Json => Box::new(json::JsonFramer::new(input, CHUNK_SIZE)),
+    }
+}
+
+/// How an input is compressed, judged by its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    pub fn sniff(head: &[u8]) -> Compression {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// Opens a path (`-` is stdin) and undoes its compression. The returned
+/// reader is buffered, so callers can peek with `fill_buf` to sniff a format.
+pub fn open(path: &str) -> io::Result<BufReader<Box<dyn Read + Send>>> {
+    let raw: Box<dyn Read + Send> = if path == "-" {
+        Box::new(io::stdin())
+    } else {
+        Box::new(File::open(path)?)
+    };
+    let mut raw = BufReader::with_capacity(256 << 10, raw);
+    let head = raw.fill_buf()?;
+    let inner: Box<dyn Read + Send> = match Compression::sniff(head) {
+        Compression::None => Box::new(raw),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(raw)?),
+    };
+    Ok(BufReader::with_capacity(CHUNK_SIZE, inner))
+}
+
+/// Reads up to `n` bytes of the start of a buffered reader without consuming them.
+pub fn peek(reader: &mut BufReader<Box<dyn Read + Send>>) -> io::Result<&[u8]> {
+    reader.fill_buf()
+}
+
+/// Expands a source path: `-`, a plain path, or a glob. A plain path that
+/// does not exist and a glob that matches nothing are errors.
+pub fn discover(pattern: &str) -> Result<Vec<String>, String> {
+    if pattern == "-" {
+        return Ok(vec!["-".into()]);
+    }
+    let is_glob = pattern.contains(['*', '?', '[']);
+    if !is_glob {
+        return if Path::new(pattern).exists() {
+            Ok(vec![pattern.to_string()])
+        } else {
+            Err(format!("{pattern}: no such file"))
+        };
+    }
+    let paths = glob::glob(pattern).map_err(|e| format!("{pattern}: invalid glob: {e}"))?;
+    let mut out = Vec::new();
+    for p in paths {
+        match p {
+            Ok(p) if p.is_file() => out.push(p.to_string_lossy().into_owned()),
+            Ok(_) => {}
+            Err(e) => return Err(format!("{pattern}: {e}")),
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("{pattern}: no file matches"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn gzip_and_zstd_are_detected_by_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = b"a line\nanother\n";
+        let gz = dir.path().join("log.1");
+        let mut e = flate2::write::GzEncoder::new(File::create(&gz).unwrap(), Default::default());
+        e.write_all(plain).unwrap();
+        e.finish().unwrap();
+        let zs = dir.path().join("log.2");
+        std::fs::write(&zs, zstd::encode_all(&plain[..], 3).unwrap()).unwrap();
+        for p in [gz, zs] {
+            let mut s = Vec::new();
+            open(p.to_str().unwrap())
+                .unwrap()
+                .read_to_end(&mut s)
+                .unwrap();
+            assert_eq!(s, plain);
+        }
+    }
+
+    #[test]
+    fn discover_reports_missing_files() {
+        assert_eq!(
+            discover("/nonexistent/x.log").unwrap_err(),
+            "/nonexistent/x.log: no such file"
+        );
+        assert_eq!(
+            discover("/nonexistent/*.log").unwrap_err(),
+            "/nonexistent/*.log: no file matches"
+        );
+    }
+}

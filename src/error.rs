@@ -37,9 +37,7 @@ pub fn redact_url(url: &str) -> String {
     }
     if let Some(i) = out.find("password=") {
         let start = i + "password=".len();
-        let end = out[start..]
-            .find(['&', ' '])
-            .map_or(out.len(), |j| start + j);
+        let end = out[start..].find(['&', ' ']).map_or(out.len(), |j| start + j);
         out.replace_range(start..end, "***");
     }
     out
@@ -59,15 +57,9 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://lt:s3cret@db:5432/x"),
-            "postgres://lt:***@db:5432/x"
-        );
+        assert_eq!(redact_url("postgres://lt:s3cret@db:5432/x"), "postgres://lt:***@db:5432/x");
         assert_eq!(redact_url("postgres://lt@db/x"), "postgres://lt@db/x");
-        assert_eq!(
-            redact_url("host=db password=s3cret user=x"),
-            "host=db password=*** user=x"
-        );
+        assert_eq!(redact_url("host=db password=s3cret user=x"), "host=db password=*** user=x");
         assert_eq!(
             redact_url("postgres://db/x?password=s3cret&sslmode=require"),
             "postgres://db/x?password=***&sslmode=require"

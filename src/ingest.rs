@@ -59,6 +59,8 @@ pub struct Opened {
     pub path: Arc<str>,
     pub format: Format,
     pub parser: Arc<dyn Parser>,
+    /// Target chunk size for parallel parsing (tests make it small).
+    pub chunk_size: usize,
     reader: std::io::BufReader<Box<dyn std::io::Read + Send>>,
 }
 
@@ -79,12 +81,7 @@ pub fn open(path: &str, format: &Format, opts: &ParserOptions) -> anyhow::Result
         f => f.clone(),
     };
     let parser: Arc<dyn Parser> = Arc::from(format.parser(opts).map_err(anyhow::Error::msg)?);
-    Ok(Opened {
-        path: Arc::from(path),
-        format,
-        parser,
-        reader,
-    })
+    Ok(Opened { path: Arc::from(path), format, parser, chunk_size: source::CHUNK_SIZE, reader })
 }
 
 /// Parses every unit of `opened` in parallel. For each record `each` is
@@ -96,13 +93,8 @@ where
     F: Fn(&mut T, &Record<'_>, Provenance) + Send + Sync + 'static,
     C: FnMut(ChunkResult<T>) -> anyhow::Result<bool>,
 {
-    let Opened {
-        path,
-        format,
-        parser,
-        reader,
-    } = opened;
-    let framer = source::framer(format.framing(), Box::new(reader));
+    let Opened { path, format, parser, chunk_size, reader } = opened;
+    let framer = source::framer(format.framing(), Box::new(reader), chunk_size);
     let work_path = Arc::clone(&path);
     let work = Arc::new(move |chunk: Chunk| {
         let mut out = ChunkResult {
@@ -131,11 +123,8 @@ where
         });
         out
     });
-    let mut stats = SourceStats {
-        path: path.to_string(),
-        format: format.to_string(),
-        ..Default::default()
-    };
+    let mut stats =
+        SourceStats { path: path.to_string(), format: format.to_string(), ..Default::default() };
     let mut framer = pipeline::run(framer, work, |res: ChunkResult<T>| {
         stats.bytes += res.bytes;
         stats.lines += res.lines;
@@ -145,12 +134,7 @@ where
     })
     .with_context(|| format!("{path}: read failed"))?;
     stats.notes = framer.notes();
-    if stats
-        .notes
-        .iter()
-        .any(|n| n.contains("digest file skipped"))
-        && stats.lines == 0
-    {
+    if stats.notes.iter().any(|n| n.contains("digest file skipped")) && stats.lines == 0 {
         stats.skipped = true;
     }
     Ok(stats)

@@ -45,35 +45,33 @@ where
     for _ in 0..max {
         token_tx.send(()).expect("the receiver is alive");
     }
-    let reader = std::thread::Builder::new()
-        .name("logtrack-reader".into())
-        .spawn(move || {
-            let mut framer = framer;
-            let mut seq = 0u64;
-            while token_rx.recv().is_ok() {
-                match framer.next_chunk() {
-                    Ok(Some(chunk)) => {
-                        let tx = res_tx.clone();
-                        let work = Arc::clone(&work);
-                        let s = seq;
-                        rayon::spawn(move || {
-                            let out = work(chunk);
-                            let _ = tx.send((s, Msg::Data(out)));
-                        });
-                    }
-                    Ok(None) => {
-                        let _ = res_tx.send((seq, Msg::End));
-                        break;
-                    }
-                    Err(e) => {
-                        let _ = res_tx.send((seq, Msg::Failed(e)));
-                        break;
-                    }
+    let reader = std::thread::Builder::new().name("logtrack-reader".into()).spawn(move || {
+        let mut framer = framer;
+        let mut seq = 0u64;
+        while token_rx.recv().is_ok() {
+            match framer.next_chunk() {
+                Ok(Some(chunk)) => {
+                    let tx = res_tx.clone();
+                    let work = Arc::clone(&work);
+                    let s = seq;
+                    rayon::spawn(move || {
+                        let out = work(chunk);
+                        let _ = tx.send((s, Msg::Data(out)));
+                    });
                 }
-                seq += 1;
+                Ok(None) => {
+                    let _ = res_tx.send((seq, Msg::End));
+                    break;
+                }
+                Err(e) => {
+                    let _ = res_tx.send((seq, Msg::Failed(e)));
+                    break;
+                }
             }
-            framer
-        })?;
+            seq += 1;
+        }
+        framer
+    })?;
 
     let mut pending: BTreeMap<u64, Msg<T>> = BTreeMap::new();
     let mut expected = 0u64;
@@ -118,10 +116,7 @@ mod tests {
     #[test]
     fn results_come_back_in_input_order() {
         let input: String = (1..=5000).map(|i| format!("line {i}\n")).collect();
-        let framer = Box::new(LineFramer::new(
-            std::io::Cursor::new(input.into_bytes()),
-            97,
-        ));
+        let framer = Box::new(LineFramer::new(std::io::Cursor::new(input.into_bytes()), 97));
         let work = Arc::new(|c: Chunk| {
             let mut v = Vec::new();
             c.for_each_unit(|l, p| v.push((p.line, String::from_utf8_lossy(l).into_owned())));
@@ -143,10 +138,7 @@ mod tests {
     #[test]
     fn consumer_can_stop_early() {
         let input = "x\n".repeat(10_000);
-        let framer = Box::new(LineFramer::new(
-            std::io::Cursor::new(input.into_bytes()),
-            64,
-        ));
+        let framer = Box::new(LineFramer::new(std::io::Cursor::new(input.into_bytes()), 64));
         let mut seen = 0;
         run(framer, Arc::new(|c: Chunk| c.data.len()), |_| {
             seen += 1;

@@ -23,10 +23,7 @@ pub struct Messages {
 
 impl Messages {
     pub fn new(g: &Global) -> Self {
-        Messages {
-            quiet: g.quiet,
-            json: g.log_format == LogFormat::Json,
-        }
+        Messages { quiet: g.quiet, json: g.log_format == LogFormat::Json }
     }
 
     fn emit(&self, level: &str, msg: &str) {

@@ -7,10 +7,8 @@ use crate::error::{redact_url, Exit};
 
 pub fn run(args: &ValidateArgs, g: &Global) -> anyhow::Result<Exit> {
     let msgs = Messages::new(g);
-    let overrides = Overrides {
-        database_url: g.database_url.clone(),
-        report_dir: g.report_dir.clone(),
-    };
+    let overrides =
+        Overrides { database_url: g.database_url.clone(), report_dir: g.report_dir.clone() };
     match config::load(&args.job, &overrides) {
         Ok(job) => {
             let shown = args.job.display();
@@ -25,12 +23,7 @@ pub fn run(args: &ValidateArgs, g: &Global) -> anyhow::Result<Exit> {
                 msgs.info(&format!("  source {} ({})", s.path, s.format));
             }
             for r in &job.rules {
-                msgs.info(&format!(
-                    "  rule {} ({}, {})",
-                    r.id,
-                    r.kind.type_name(),
-                    r.severity
-                ));
+                msgs.info(&format!("  rule {} ({}, {})", r.id, r.kind.type_name(), r.severity));
             }
             let db = match &job.database_url {
                 Some(u) if !g.no_db => redact_url(u),
@@ -43,11 +36,7 @@ pub fn run(args: &ValidateArgs, g: &Global) -> anyhow::Result<Exit> {
             for p in &problems.0 {
                 msgs.error(&format!("{}: {p}", args.job.display()));
             }
-            msgs.error(&format!(
-                "{}: {} problem(s)",
-                args.job.display(),
-                problems.0.len()
-            ));
+            msgs.error(&format!("{}: {} problem(s)", args.job.display(), problems.0.len()));
             Ok(Exit::Failed)
         }
     }

@@ -46,10 +46,7 @@ impl FromStr for HumanDuration {
                 "w" => 7 * 86_400,
                 _ => return Err(bad()),
             };
-            total = n
-                .checked_mul(unit)
-                .and_then(|v| total.checked_add(v))
-                .ok_or_else(bad)?;
+            total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
         }
         Ok(HumanDuration(total))
     }

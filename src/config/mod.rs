@@ -228,10 +228,7 @@ pub struct Overrides {
 pub fn load(job_path: &Path, overrides: &Overrides) -> Result<Job, Problems> {
     let fig = figment(job_path, overrides).map_err(|e| Problems(vec![e]))?;
     let dict: Dict = fig.extract().map_err(|e| Problems(figment_errors(e)))?;
-    let stem = job_path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let stem = job_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     validate(&dict, &stem)
 }
 
@@ -248,11 +245,7 @@ fn figment(job_path: &Path, overrides: &Overrides) -> Result<Figment, String> {
     }
     let shown = job_path.display();
     let text = std::fs::read_to_string(job_path).map_err(|e| format!("{shown}: {e}"))?;
-    let ext = job_path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = job_path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     fig = match ext.as_str() {
         "toml" => fig.merge(Toml::string(&text)),
         "yaml" | "yml" => fig.merge(Yaml::string(&text)),
@@ -298,9 +291,7 @@ fn describe(v: &Value) -> String {
         Value::String(_, s) => format!("{s:?}"),
         Value::Char(_, c) => format!("{c:?}"),
         Value::Bool(_, b) => b.to_string(),
-        Value::Num(_, n) => num_f64(n)
-            .map(|f| f.to_string())
-            .unwrap_or_else(|| "a number".into()),
+        Value::Num(_, n) => num_f64(n).map(|f| f.to_string()).unwrap_or_else(|| "a number".into()),
         Value::Empty(..) => "nothing".into(),
         Value::Dict(..) => "a table".into(),
         Value::Array(..) => "a list".into(),
@@ -315,11 +306,7 @@ impl Checker {
     fn unknown_keys(&mut self, dict: &Dict, path: &str, known: &[&str]) {
         for k in dict.keys() {
             if !known.contains(&k.as_str()) {
-                let at = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
+                let at = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
                 match known.iter().find(|c| edit_distance(c, k) <= 2) {
                     Some(s) => self.err(&at, format!("unknown key (did you mean {s:?}?)")),
                     None => self.err(&at, "unknown key"),
@@ -333,10 +320,7 @@ impl Checker {
             Value::String(_, s) => Some(s.clone()),
             Value::Num(..) | Value::Bool(..) | Value::Char(..) => Some(describe(&dict[key])),
             other => {
-                self.err(
-                    &join(path, key),
-                    format!("expected text, found {}", describe(other)),
-                );
+                self.err(&join(path, key), format!("expected text, found {}", describe(other)));
                 None
             }
         }
@@ -363,10 +347,7 @@ impl Checker {
             Value::Num(_, n) => num_f64(n),
             Value::String(_, s) if s.trim().parse::<f64>().is_ok() => s.trim().parse().ok(),
             other => {
-                self.err(
-                    &join(path, key),
-                    format!("expected a number, found {}", describe(other)),
-                );
+                self.err(&join(path, key), format!("expected a number, found {}", describe(other)));
                 None
             }
         }
@@ -377,10 +358,7 @@ impl Checker {
         if n >= 1.0 && n.fract() == 0.0 && n < 1e15 {
             Some(n as u64)
         } else {
-            self.err(
-                &join(path, key),
-                format!("expected a whole number of at least 1, found {n}"),
-            );
+            self.err(&join(path, key), format!("expected a whole number of at least 1, found {n}"));
             None
         }
     }
@@ -421,10 +399,7 @@ impl Checker {
                 other => {
                     self.err(
                         &join(path, key),
-                        format!(
-                            "expected a duration such as \"5m\", found {}",
-                            describe(other)
-                        ),
+                        format!("expected a duration such as \"5m\", found {}", describe(other)),
                     );
                     return None;
                 }
@@ -443,10 +418,7 @@ impl Checker {
 }
 
 fn num_f64(n: &figment::value::Num) -> Option<f64> {
-    n.to_i128()
-        .map(|i| i as f64)
-        .or_else(|| n.to_u128().map(|u| u as f64))
-        .or_else(|| n.to_f64())
+    n.to_i128().map(|i| i as f64).or_else(|| n.to_u128().map(|u| u as f64)).or_else(|| n.to_f64())
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -463,25 +435,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + usize::from(ca != *cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
         }
         prev = cur;
     }
     prev[b.len()]
 }
 
-const TOP_KEYS: &[&str] = &[
-    "name",
-    "database",
-    "sources",
-    "rules",
-    "rules_file",
-    "report",
-];
+const TOP_KEYS: &[&str] = &["name", "database", "sources", "rules", "rules_file", "report"];
 const SOURCE_KEYS: &[&str] = &["path", "format", "service", "timezone", "max_reject_ratio"];
 const RULE_KEYS: &[&str] = &[
     "id",
@@ -509,13 +470,9 @@ const RULE_KEYS: &[&str] = &[
 
 /// Checks a merged job tree. `default_name` names a job without `name`.
 pub fn validate(dict: &Dict, default_name: &str) -> Result<Job, Problems> {
-    let mut c = Checker {
-        problems: Vec::new(),
-    };
+    let mut c = Checker { problems: Vec::new() };
     c.unknown_keys(dict, "", TOP_KEYS);
-    let name = c
-        .string(dict, "name", "")
-        .unwrap_or_else(|| default_name.to_string());
+    let name = c.string(dict, "name", "").unwrap_or_else(|| default_name.to_string());
 
     let database_url = match dict.get("database") {
         None => None,
@@ -524,10 +481,7 @@ pub fn validate(dict: &Dict, default_name: &str) -> Result<Job, Problems> {
             c.string(d, "url", "database").filter(|u| !u.is_empty())
         }
         Some(other) => {
-            c.err(
-                "database",
-                format!("expected a table, found {}", describe(other)),
-            );
+            c.err("database", format!("expected a table, found {}", describe(other)));
             None
         }
     };
@@ -569,13 +523,7 @@ pub fn validate(dict: &Dict, default_name: &str) -> Result<Job, Problems> {
         if let (Some(path), Some(format), Some(timezone), Some(max_reject_ratio)) =
             (file, format, timezone, ratio)
         {
-            sources.push(SourceSpec {
-                path,
-                format,
-                service,
-                timezone,
-                max_reject_ratio,
-            });
+            sources.push(SourceSpec { path, format, service, timezone, max_reject_ratio });
         }
     }
 
@@ -587,10 +535,7 @@ pub fn validate(dict: &Dict, default_name: &str) -> Result<Job, Problems> {
     if let Some(file) = c.string(dict, "rules_file", "") {
         match load_rules_file(&file) {
             Ok(values) => raw_rules.extend(
-                values
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, v)| (format!("rules_file[{i}]"), v)),
+                values.into_iter().enumerate().map(|(i, v)| (format!("rules_file[{i}]"), v)),
             ),
             Err(e) => c.err("rules_file", e),
         }
@@ -613,10 +558,8 @@ pub fn validate(dict: &Dict, default_name: &str) -> Result<Job, Problems> {
     let report = match dict.get("report") {
         Some(Value::Dict(_, d)) => {
             c.unknown_keys(d, "report", &["dir", "formats"]);
-            let dir = PathBuf::from(
-                c.string(d, "dir", "report")
-                    .unwrap_or_else(|| "reports".into()),
-            );
+            let dir =
+                PathBuf::from(c.string(d, "dir", "report").unwrap_or_else(|| "reports".into()));
             let mut formats = Vec::new();
             for (i, f) in list(&mut c, d, "formats").iter().enumerate() {
                 match f.as_str() {
@@ -640,13 +583,7 @@ pub fn validate(dict: &Dict, default_name: &str) -> Result<Job, Problems> {
     };
 
     if c.problems.is_empty() {
-        Ok(Job {
-            name,
-            database_url,
-            sources,
-            rules,
-            report,
-        })
+        Ok(Job { name, database_url, sources, rules, report })
     } else {
         Err(Problems(c.problems))
     }
@@ -678,17 +615,11 @@ fn load_rules_file(path: &str) -> Result<Vec<Value>, String> {
 fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
     c.unknown_keys(d, path, RULE_KEYS);
     let before = c.problems.len();
-    let id = ["id", "rule_id", "name"]
-        .iter()
-        .find_map(|k| c.string(d, k, path));
+    let id = ["id", "rule_id", "name"].iter().find_map(|k| c.string(d, k, path));
     if id.is_none() {
         c.err(path, "missing key \"id\"");
     }
-    let type_key = if d.contains_key("type") {
-        "type"
-    } else {
-        "rule_type"
-    };
+    let type_key = if d.contains_key("type") { "type" } else { "rule_type" };
     let kind_name = c.string(d, type_key, path);
     if kind_name.is_none() && !d.contains_key(type_key) {
         c.err(path, "missing key \"type\"");
@@ -702,11 +633,9 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
     let description = c.string(d, "description", path);
     let group_by: Option<Vec<GroupKey>> = match d.get("group_by") {
         None => None,
-        Some(Value::String(_, s)) => s
-            .parse()
-            .map(|g| vec![g])
-            .map_err(|e| c.err(&join(path, "group_by"), e))
-            .ok(),
+        Some(Value::String(_, s)) => {
+            s.parse().map(|g| vec![g]).map_err(|e| c.err(&join(path, "group_by"), e)).ok()
+        }
         Some(Value::Array(_, items)) => {
             let mut keys = Vec::new();
             for (i, item) in items.iter().enumerate() {
@@ -730,16 +659,9 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
         }
     };
     let window = |c: &mut Checker| {
-        let w = c.duration(
-            d,
-            "window",
-            &[("window_minutes", 60), ("window_seconds", 1)],
-            path,
-        );
+        let w = c.duration(d, "window", &[("window_minutes", 60), ("window_seconds", 1)], path);
         if w.is_none()
-            && !["window", "window_minutes", "window_seconds"]
-                .iter()
-                .any(|k| d.contains_key(*k))
+            && !["window", "window_minutes", "window_seconds"].iter().any(|k| d.contains_key(*k))
         {
             c.err(path, "missing key \"window\"");
         }
@@ -775,11 +697,7 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
         Some("repeated_message") => {
             let message = c.string(d, "message", path);
             let (t, w) = (threshold(c), window(c));
-            Some(RuleKind::RepeatedMessage {
-                message,
-                threshold: t?,
-                window: w?,
-            })
+            Some(RuleKind::RepeatedMessage { message, threshold: t?, window: w? })
         }
         Some("user_threshold") => {
             let message = required(c, "message");
@@ -793,10 +711,7 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
         }
         Some("rate_spike") => {
             let (t, w) = (threshold(c), window(c));
-            Some(RuleKind::RateSpike {
-                threshold: t?,
-                window: w?,
-            })
+            Some(RuleKind::RateSpike { threshold: t?, window: w? })
         }
         Some("inactivity") => {
             let idle = c.duration(
@@ -834,7 +749,7 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
                 Some(12)
             };
             let b = match b {
-                Some(b) if b < 2 || b > 10_000 => {
+                Some(b) if !(2..=10_000).contains(&b) => {
                     c.err(
                         &join(path, "baseline_windows"),
                         format!("expected 2 to 10000, found {b}"),
@@ -843,11 +758,7 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
                 }
                 other => other,
             };
-            Some(RuleKind::ZscoreAnomaly {
-                threshold: t?,
-                window: w?,
-                baseline_windows: b? as u32,
-            })
+            Some(RuleKind::ZscoreAnomaly { threshold: t?, window: w?, baseline_windows: b? as u32 })
         }
         Some(other) => {
             c.err(
@@ -865,14 +776,7 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
         RuleKind::UserThreshold { .. } => vec![GroupKey::User],
         _ => vec![GroupKey::Service],
     });
-    Some(Rule {
-        id: id?,
-        kind,
-        service,
-        group_by,
-        severity: severity?,
-        description,
-    })
+    Some(Rule { id: id?, kind, service, group_by, severity: severity?, description })
 }
 
 #[cfg(test)]
@@ -934,12 +838,7 @@ mod tests {
         .unwrap();
         let job = load(&p, &Overrides::default()).unwrap();
         assert_eq!(job.rules.len(), 3);
-        assert_eq!(
-            job.rules[0].kind,
-            RuleKind::Inactivity {
-                max_idle: HumanDuration(600)
-            }
-        );
+        assert_eq!(job.rules[0].kind, RuleKind::Inactivity { max_idle: HumanDuration(600) });
         assert_eq!(job.rules[1].severity, AlertSeverity::High);
         assert_eq!(
             job.rules[2].kind,

@@ -24,10 +24,7 @@ pub fn sniff(head: &[u8]) -> Option<Format> {
         .filter(|l| !l.trim_ascii().is_empty())
         .take(20)
         .collect();
-    if lines
-        .first()
-        .is_some_and(|l| l.starts_with(b"LineId,Date,Time,"))
-    {
+    if lines.first().is_some_and(|l| l.starts_with(b"LineId,Date,Time,")) {
         return Some(Format::HdfsCsv);
     }
     let candidates = [Format::Clf, Format::Hdfs, Format::HdfsCsv];
@@ -38,10 +35,7 @@ pub fn sniff(head: &[u8]) -> Option<Format> {
             Format::Clf => Box::new(ClfParser::new(Mode::Either, String::new(), Tz::default())),
             other => other.parser(&Default::default()).ok()?,
         };
-        let ok = lines
-            .iter()
-            .filter(|l| matches!(parser.parse(l), Outcome::Record(_)))
-            .count();
+        let ok = lines.iter().filter(|l| matches!(parser.parse(l), Outcome::Record(_))).count();
         if ok > best_ok {
             best_ok = ok;
             best = Some(f);
@@ -65,10 +59,7 @@ mod tests {
             sniff(b"1.2.3.4 - - [20/Jan/2020:21:32:14 -0700] \"GET / HTTP/1.1\" 200 1\n"),
             Some(Format::Clf)
         );
-        assert_eq!(
-            sniff(b"LineId,Date,Time,Pid,Level\n"),
-            Some(Format::HdfsCsv)
-        );
+        assert_eq!(sniff(b"LineId,Date,Time,Pid,Level\n"), Some(Format::HdfsCsv));
         assert_eq!(sniff(b"[Sun Dec 04 04:47:44 2005] [notice] hello\n"), None);
     }
 }

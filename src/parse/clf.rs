@@ -70,10 +70,7 @@ fn parse_line<'a>(p: &'a ClfParser, line: &'a [u8]) -> Result<Record<'a>, String
         .ok_or_else(|| "unterminated [time] field".to_string())?;
     let time_raw = &line[open + 1..close];
     let ts = parse_clf_time(time_raw, &p.tz).ok_or_else(|| {
-        format!(
-            "time {} is not a CLF time (dd/Mon/yyyy:HH:MM:SS +zzzz)",
-            excerpt(time_raw)
-        )
+        format!("time {} is not a CLF time (dd/Mon/yyyy:HH:MM:SS +zzzz)", excerpt(time_raw))
     })?;
 
     let prefix = Prefix::split(&line[..open])?;
@@ -99,16 +96,14 @@ fn parse_line<'a>(p: &'a ClfParser, line: &'a [u8]) -> Result<Record<'a>, String
     rest = skip_spaces(r);
 
     let (mut referer, mut user_agent) = (None, None);
-    if p.mode != Mode::Common {
+    if p.mode != Mode::Common && rest.first() == Some(&b'"') {
+        let (v, r) = scan_quoted(&rest[1..]).ok_or("unterminated quoted referer")?;
+        referer = opt_cow(unescape(v));
+        rest = skip_spaces(r);
         if rest.first() == Some(&b'"') {
-            let (v, r) = scan_quoted(&rest[1..]).ok_or("unterminated quoted referer")?;
-            referer = opt_cow(unescape(v));
+            let (v, r) = scan_quoted(&rest[1..]).ok_or("unterminated quoted user agent")?;
+            user_agent = opt_cow(unescape(v));
             rest = skip_spaces(r);
-            if rest.first() == Some(&b'"') {
-                let (v, r) = scan_quoted(&rest[1..]).ok_or("unterminated quoted user agent")?;
-                user_agent = opt_cow(unescape(v));
-                rest = skip_spaces(r);
-            }
         }
     }
     let extra = split_extra(rest)?;
@@ -116,21 +111,12 @@ fn parse_line<'a>(p: &'a ClfParser, line: &'a [u8]) -> Result<Record<'a>, String
     let (method, path, protocol) = request_parts(&request);
     let mut fields = Vec::with_capacity(12);
     fields.push((Cow::Borrowed("client_ip"), Value::str(prefix.client)));
-    fields.push((
-        Cow::Borrowed("ident"),
-        Value::opt_str(opt_text(prefix.ident)),
-    ));
+    fields.push((Cow::Borrowed("ident"), Value::opt_str(opt_text(prefix.ident))));
     fields.push((Cow::Borrowed("method"), Value::opt_str(method)));
     fields.push((Cow::Borrowed("path"), Value::opt_str(path)));
     fields.push((Cow::Borrowed("protocol"), Value::opt_str(protocol)));
-    fields.push((
-        Cow::Borrowed("status"),
-        status.map_or(Value::Null, |s| Value::Int(s as i64)),
-    ));
-    fields.push((
-        Cow::Borrowed("bytes"),
-        bytes.map_or(Value::Null, Value::Int),
-    ));
+    fields.push((Cow::Borrowed("status"), status.map_or(Value::Null, |s| Value::Int(s as i64))));
+    fields.push((Cow::Borrowed("bytes"), bytes.map_or(Value::Null, Value::Int)));
     fields.push((Cow::Borrowed("referer"), Value::opt_str(referer)));
     fields.push((Cow::Borrowed("user_agent"), Value::opt_str(user_agent)));
     if prefix.list.len() > 1 {
@@ -168,15 +154,9 @@ impl<'a> Prefix<'a> {
     fn split(b: &'a [u8]) -> Result<Prefix<'a>, String> {
         let mut toks: [&[u8]; MAX_PREFIX_TOKENS] = [&[]; MAX_PREFIX_TOKENS];
         let mut n = 0;
-        for t in b
-            .split(|c| *c == b' ' || *c == b'\t')
-            .filter(|t| !t.is_empty())
-        {
+        for t in b.split(|c| *c == b' ' || *c == b'\t').filter(|t| !t.is_empty()) {
             if n == MAX_PREFIX_TOKENS {
-                return Err(format!(
-                    "too many fields before the time stamp in {}",
-                    excerpt(b)
-                ));
+                return Err(format!("too many fields before the time stamp in {}", excerpt(b)));
             }
             toks[n] = t;
             n += 1;
@@ -196,42 +176,21 @@ impl<'a> Prefix<'a> {
             vhost_port = port;
             addrs = &addrs[1..];
         }
-        let list: Vec<&[u8]> = addrs
-            .iter()
-            .map(|a| trim_list_punct(a))
-            .filter(|a| !a.is_empty())
-            .collect();
+        let list: Vec<&[u8]> =
+            addrs.iter().map(|a| trim_list_punct(a)).filter(|a| !a.is_empty()).collect();
         let client = match list.as_slice() {
             [] => return Err("empty client address".into()),
             [one] => text(one),
-            many => text(
-                many.iter()
-                    .find(|a| is_public_ip(a))
-                    .copied()
-                    .unwrap_or(many[0]),
-            ),
+            many => text(many.iter().find(|a| is_public_ip(a)).copied().unwrap_or(many[0])),
         };
-        Ok(Prefix {
-            vhost,
-            vhost_port,
-            list,
-            client,
-            ident,
-            user,
-        })
+        Ok(Prefix { vhost, vhost_port, list, client, ident, user })
     }
 }
 
 /// Strips the quotes and commas around an entry of an address list.
 fn trim_list_punct(a: &[u8]) -> &[u8] {
-    let start = a
-        .iter()
-        .position(|c| *c != b'"' && *c != b',')
-        .unwrap_or(a.len());
-    let end = a
-        .iter()
-        .rposition(|c| *c != b'"' && *c != b',')
-        .map_or(start, |i| i + 1);
+    let start = a.iter().position(|c| *c != b'"' && *c != b',').unwrap_or(a.len());
+    let end = a.iter().rposition(|c| *c != b'"' && *c != b',').map_or(start, |i| i + 1);
     &a[start..end.max(start)]
 }
 
@@ -275,10 +234,7 @@ fn is_public_ip(b: &[u8]) -> bool {
 
 #[inline]
 pub(crate) fn skip_spaces(b: &[u8]) -> &[u8] {
-    let i = b
-        .iter()
-        .position(|c| *c != b' ' && *c != b'\t')
-        .unwrap_or(b.len());
+    let i = b.iter().position(|c| *c != b' ' && *c != b'\t').unwrap_or(b.len());
     &b[i..]
 }
 
@@ -382,16 +338,14 @@ fn split_extra(mut rest: &[u8]) -> Result<Vec<Value<'_>>, String> {
     Ok(out)
 }
 
+/// Method, target and protocol of a request line.
+pub(crate) type RequestParts<'a> =
+    (Option<Cow<'a, str>>, Option<Cow<'a, str>>, Option<Cow<'a, str>>);
+
 /// Splits a request line into method, target and protocol. All three are
 /// `None` when the line is `-`, empty or junk (no upper-case method followed
 /// by a target); the line itself is still the record's message.
-pub(crate) fn request_parts<'a>(
-    req: &Cow<'a, str>,
-) -> (
-    Option<Cow<'a, str>>,
-    Option<Cow<'a, str>>,
-    Option<Cow<'a, str>>,
-) {
+pub(crate) fn request_parts<'a>(req: &Cow<'a, str>) -> RequestParts<'a> {
     let s: &str = req;
     let Some(sp) = s.find(' ') else {
         return (None, None, None);
@@ -399,9 +353,7 @@ pub(crate) fn request_parts<'a>(
     let method = &s[..sp];
     let valid_method = !method.is_empty()
         && method.len() <= 20
-        && method
-            .bytes()
-            .all(|c| c.is_ascii_uppercase() || c == b'-' || c == b'_');
+        && method.bytes().all(|c| c.is_ascii_uppercase() || c == b'-' || c == b'_');
     let after = s[sp + 1..].trim_start_matches(' ');
     if !valid_method || after.is_empty() {
         return (None, None, None);
@@ -432,11 +384,7 @@ mod tests {
     use super::*;
 
     fn parse(line: &str) -> Result<Record<'_>, String> {
-        let p = Box::leak(Box::new(ClfParser::new(
-            Mode::Combined,
-            "apache".into(),
-            Tz::default(),
-        )));
+        let p = Box::leak(Box::new(ClfParser::new(Mode::Combined, "apache".into(), Tz::default())));
         match p.parse(line.as_bytes()) {
             Outcome::Record(r) => Ok(r),
             Outcome::Reject(e) => Err(e),
@@ -444,7 +392,7 @@ mod tests {
         }
     }
 
-    fn field<'r>(r: &'r Record<'_>, k: &str) -> Option<String> {
+    fn field(r: &Record<'_>, k: &str) -> Option<String> {
         r.field(k).and_then(|v| v.to_text()).map(|s| s.into_owned())
     }
 
@@ -482,10 +430,7 @@ mod tests {
     fn escaped_quotes_in_user_agent() {
         let r = parse(r#"::1 - - [20/Jan/2020:21:32:14 +0000] "GET /a HTTP/1.1" 404 - "-" "Mozilla \"X\" \\ 1""#)
             .unwrap();
-        assert_eq!(
-            field(&r, "user_agent").as_deref(),
-            Some(r#"Mozilla "X" \ 1"#)
-        );
+        assert_eq!(field(&r, "user_agent").as_deref(), Some(r#"Mozilla "X" \ 1"#));
         assert_eq!(field(&r, "client_ip").as_deref(), Some("::1"));
         assert_eq!(field(&r, "bytes"), None);
         assert_eq!(r.severity, Some(Severity::Warn));

@@ -120,14 +120,7 @@ struct Insight<'a> {
 /// IdentityCenterUser; else the principal id. Identities without a `type`
 /// (service events) fall through the same chain.
 fn user_of<'a>(id: Identity<'a>) -> (S<'a>, S<'a>, S<'a>, S<'a>) {
-    let issuer = || {
-        id.session_context
-            .as_ref()?
-            .session_issuer
-            .as_ref()?
-            .user_name
-            .clone()
-    };
+    let issuer = || id.session_context.as_ref()?.session_issuer.as_ref()?.user_name.clone();
     let user = match id.kind.as_deref() {
         Some("Root") => Some(Cow::Borrowed("root")),
         Some("AssumedRole" | "FederatedUser") => issuer().or_else(|| id.user_name.clone()),
@@ -178,54 +171,29 @@ impl Parser for CloudtrailParser {
         };
         let service = match &self.service {
             Some(s) => Cow::Borrowed(s.as_str()),
-            None => ev
-                .event_source
-                .or(insight_source)
-                .unwrap_or(Cow::Borrowed("cloudtrail")),
+            None => ev.event_source.or(insight_source).unwrap_or(Cow::Borrowed("cloudtrail")),
         };
         let message = ev.event_name.or(insight_name).unwrap_or(Cow::Borrowed(""));
-        let severity = if ev.error_code.is_some() {
-            Severity::Warn
-        } else {
-            Severity::Info
-        };
+        let severity = if ev.error_code.is_some() { Severity::Warn } else { Severity::Info };
         let mut fields = vec![
             (Cow::Borrowed("region"), Value::opt_str(ev.aws_region)),
-            (
-                Cow::Borrowed("source_ip"),
-                Value::opt_str(ev.source_ip_address),
-            ),
+            (Cow::Borrowed("source_ip"), Value::opt_str(ev.source_ip_address)),
             (Cow::Borrowed("user_agent"), Value::opt_str(ev.user_agent)),
             (Cow::Borrowed("event_id"), Value::opt_str(ev.event_id)),
             (Cow::Borrowed("request_id"), Value::opt_str(ev.request_id)),
             (Cow::Borrowed("event_type"), Value::opt_str(ev.event_type)),
             (Cow::Borrowed("error_code"), Value::opt_str(ev.error_code)),
-            (
-                Cow::Borrowed("error_message"),
-                Value::opt_str(ev.error_message),
-            ),
-            (
-                Cow::Borrowed("account_id"),
-                Value::opt_str(account_id.or(ev.recipient_account_id)),
-            ),
-            (
-                Cow::Borrowed("identity_type"),
-                Value::opt_str(identity_type),
-            ),
+            (Cow::Borrowed("error_message"), Value::opt_str(ev.error_message)),
+            (Cow::Borrowed("account_id"), Value::opt_str(account_id.or(ev.recipient_account_id))),
+            (Cow::Borrowed("identity_type"), Value::opt_str(identity_type)),
             (Cow::Borrowed("arn"), Value::opt_str(arn)),
         ];
         if ev.event_category.is_some() {
-            fields.push((
-                Cow::Borrowed("event_category"),
-                Value::opt_str(ev.event_category),
-            ));
+            fields.push((Cow::Borrowed("event_category"), Value::opt_str(ev.event_category)));
         }
         if insight_type.is_some() || insight_state.is_some() {
             fields.push((Cow::Borrowed("insight_type"), Value::opt_str(insight_type)));
-            fields.push((
-                Cow::Borrowed("insight_state"),
-                Value::opt_str(insight_state),
-            ));
+            fields.push((Cow::Borrowed("insight_state"), Value::opt_str(insight_state)));
         }
         Outcome::Record(Record {
             ts: Some(ts),
@@ -255,18 +223,12 @@ mod tests {
     fn user_per_identity_type() {
         let cases = [
             (r#"{"type":"IAMUser","userName":"alice"}"#, Some("alice")),
-            (
-                r#"{"type":"Root","arn":"arn:aws:iam::1:root"}"#,
-                Some("root"),
-            ),
+            (r#"{"type":"Root","arn":"arn:aws:iam::1:root"}"#, Some("root")),
             (
                 r#"{"type":"AssumedRole","principalId":"AROA:s","sessionContext":{"sessionIssuer":{"userName":"deployer"}}}"#,
                 Some("deployer"),
             ),
-            (
-                r#"{"type":"AWSService","invokedBy":"ec2.amazonaws.com"}"#,
-                Some("ec2.amazonaws.com"),
-            ),
+            (r#"{"type":"AWSService","invokedBy":"ec2.amazonaws.com"}"#, Some("ec2.amazonaws.com")),
             (
                 r#"{"type":"IdentityCenterUser","onBehalfOf":{"userId":"u-1","identityStoreArn":"x"}}"#,
                 Some("u-1"),
@@ -297,10 +259,7 @@ mod tests {
         );
         assert_eq!(r.service, "ec2.amazonaws.com");
         assert_eq!(r.message, "RunInstances");
-        assert_eq!(
-            r.field("insight_state").and_then(Value::as_str),
-            Some("Start")
-        );
+        assert_eq!(r.field("insight_state").and_then(Value::as_str), Some("Start"));
     }
 
     #[test]
@@ -310,9 +269,7 @@ mod tests {
         );
         assert_eq!(r.severity, Some(Severity::Warn));
         let p = CloudtrailParser::new(None);
-        let Outcome::Reject(e) = p.parse(br#"{"eventName":"X"}"#) else {
-            panic!()
-        };
+        let Outcome::Reject(e) = p.parse(br#"{"eventName":"X"}"#) else { panic!() };
         assert_eq!(e, "CloudTrail event has no eventTime");
     }
 }

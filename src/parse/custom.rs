@@ -62,13 +62,7 @@ fn named(name: &str, kind: Kind) -> Directive {
 /// `X-Forwarded-For` → `x_forwarded_for`.
 fn key_of(name: &str) -> String {
     name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
         .collect()
 }
 
@@ -237,11 +231,7 @@ impl CustomParser {
         if !pieces.iter().any(|p| matches!(p, Piece::Field(_))) {
             return Err(format!("format {format:?} has no directives"));
         }
-        Ok(CustomParser {
-            pieces,
-            service,
-            tz,
-        })
+        Ok(CustomParser { pieces, service, tz })
     }
 }
 
@@ -342,9 +332,7 @@ impl CustomParser {
         }
         let extra = line[pos..].trim_ascii();
         if !extra.is_empty() {
-            parts
-                .named
-                .push((Cow::Borrowed("extra"), Value::str(text(extra))));
+            parts.named.push((Cow::Borrowed("extra"), Value::str(text(extra))));
         }
         Ok(self.finish(parts, line))
     }
@@ -365,10 +353,7 @@ impl CustomParser {
                 let inner = raw.strip_prefix(b"[").unwrap_or(raw);
                 let inner = inner.strip_suffix(b"]").unwrap_or(inner);
                 p.ts = Some(parse_clf_time(inner, &self.tz).ok_or_else(|| {
-                    format!(
-                        "time {} is not a CLF time (dd/Mon/yyyy:HH:MM:SS +zzzz)",
-                        excerpt(raw)
-                    )
+                    format!("time {} is not a CLF time (dd/Mon/yyyy:HH:MM:SS +zzzz)", excerpt(raw))
                 })?);
             }
             Directive::IsoTime => {
@@ -439,10 +424,7 @@ impl CustomParser {
             Cow::Borrowed("status"),
             p.status.map_or(Value::Null, |s| Value::Int(s as i64)),
         ));
-        fields.push((
-            Cow::Borrowed("bytes"),
-            p.bytes.map_or(Value::Null, Value::Int),
-        ));
+        fields.push((Cow::Borrowed("bytes"), p.bytes.map_or(Value::Null, Value::Int)));
         fields.push((Cow::Borrowed("referer"), Value::opt_str(p.referer)));
         fields.push((Cow::Borrowed("user_agent"), Value::opt_str(p.user_agent)));
         fields.extend(p.named);
@@ -492,12 +474,9 @@ mod tests {
 
     #[test]
     fn apache_with_duration() {
-        let p = CustomParser::apache(
-            r#"%h %l %u %t \"%r\" %>s %b %D"#,
-            "apache".into(),
-            Tz::default(),
-        )
-        .unwrap();
+        let p =
+            CustomParser::apache(r#"%h %l %u %t \"%r\" %>s %b %D"#, "apache".into(), Tz::default())
+                .unwrap();
         let r = rec(
             &p,
             r#"10.0.0.1 - bob [10/Oct/2000:13:55:36 -0700] "GET /a?b=1 HTTP/1.0" 200 2326 5123"#,
@@ -519,18 +498,9 @@ mod tests {
         );
         let r = r.unwrap();
         assert_eq!(r.field("request_time"), Some(&Value::Float(0.004)));
-        assert_eq!(
-            r.field("upstream_response_time").and_then(Value::as_str),
-            Some("0.003")
-        );
-        assert_eq!(
-            r.field("ssl_protocol").and_then(Value::as_str),
-            Some("TLSv1.3")
-        );
-        assert_eq!(
-            r.field("user_agent").and_then(Value::as_str),
-            Some(r#"curl/8 "x""#)
-        );
+        assert_eq!(r.field("upstream_response_time").and_then(Value::as_str), Some("0.003"));
+        assert_eq!(r.field("ssl_protocol").and_then(Value::as_str), Some("TLSv1.3"));
+        assert_eq!(r.field("user_agent").and_then(Value::as_str), Some(r#"curl/8 "x""#));
         assert_eq!(r.severity, Some(Severity::Warn));
     }
 
@@ -538,11 +508,8 @@ mod tests {
     fn apache_method_and_url_compose_message() {
         let p =
             CustomParser::apache("%v %h %t %m %U%q %>s", "apache".into(), Tz::default()).unwrap();
-        let r = rec(
-            &p,
-            "shop.example 1.2.3.4 [10/Oct/2000:13:55:36 +0000] GET /cart?id=3 503",
-        )
-        .unwrap();
+        let r = rec(&p, "shop.example 1.2.3.4 [10/Oct/2000:13:55:36 +0000] GET /cart?id=3 503")
+            .unwrap();
         assert_eq!(r.message, "GET /cart?id=3");
         assert_eq!(r.host.as_deref(), Some("shop.example"));
         assert_eq!(r.severity, Some(Severity::Error));

@@ -25,13 +25,7 @@ impl HdfsParser {
 /// `yyMMdd` + `HHmmss` (each left-padded with zeros when shorter: loghub's
 /// corrected CSV lost them) to a UTC instant.
 fn hdfs_time(date: &[u8], time: &[u8], tz: &Tz) -> Result<Timestamp, String> {
-    let bad = || {
-        format!(
-            "date/time {} {} is not yyMMdd HHmmss",
-            excerpt(date),
-            excerpt(time)
-        )
-    };
+    let bad = || format!("date/time {} {} is not yyMMdd HHmmss", excerpt(date), excerpt(time));
     if date.is_empty() || date.len() > 6 || time.is_empty() || time.len() > 6 {
         return Err(bad());
     }
@@ -39,15 +33,8 @@ fn hdfs_time(date: &[u8], time: &[u8], tz: &Tz) -> Result<Timestamp, String> {
     let t = num(time).ok_or_else(bad)?;
     let yy = (d / 10_000) as i64;
     let year = if yy >= 69 { 1900 + yy } else { 2000 + yy };
-    let local = civil_to_secs(
-        year,
-        d / 100 % 100,
-        d % 100,
-        t / 10_000,
-        t / 100 % 100,
-        t % 100,
-    )
-    .ok_or_else(bad)?;
+    let local = civil_to_secs(year, d / 100 % 100, d % 100, t / 10_000, t / 100 % 100, t % 100)
+        .ok_or_else(bad)?;
     Ok(Timestamp::from_secs(tz.local_to_utc(local)))
 }
 
@@ -60,10 +47,7 @@ pub fn block_ids(content: &[u8]) -> Vec<Value<'_>> {
         if content.get(end) == Some(&b'-') {
             end += 1;
         }
-        let digits = content[end..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit())
-            .count();
+        let digits = content[end..].iter().take_while(|c| c.is_ascii_digit()).count();
         if digits == 0 {
             continue;
         }
@@ -129,10 +113,7 @@ impl HdfsParser {
             message: text(content),
             user: None,
             fields: vec![
-                (
-                    Cow::Borrowed("pid"),
-                    Value::Int(num(pid).map_or(-1, i64::from)),
-                ),
+                (Cow::Borrowed("pid"), Value::Int(num(pid).map_or(-1, i64::from))),
                 (Cow::Borrowed("component"), Value::str(text(component))),
                 (Cow::Borrowed("block_ids"), Value::List(block_ids(content))),
             ],
@@ -166,9 +147,7 @@ fn csv_cells(line: &[u8]) -> Result<Vec<Cow<'_, str>>, String> {
                 match line.get(j) {
                     None => return Err("unterminated quoted CSV cell".into()),
                     Some(b'"') if line.get(j + 1) == Some(&b'"') => {
-                        owned
-                            .get_or_insert_with(|| line[i + 1..j].to_vec())
-                            .push(b'"');
+                        owned.get_or_insert_with(|| line[i + 1..j].to_vec()).push(b'"');
                         j += 2;
                     }
                     Some(b'"') => break,
@@ -189,10 +168,7 @@ fn csv_cells(line: &[u8]) -> Result<Vec<Cow<'_, str>>, String> {
                 None => return Ok(cells),
                 Some(b',') => i += 1,
                 Some(_) => {
-                    return Err(format!(
-                        "text after a closing quote in CSV cell {}",
-                        cells.len()
-                    ))
+                    return Err(format!("text after a closing quote in CSV cell {}", cells.len()))
                 }
             }
         } else {
@@ -242,10 +218,7 @@ impl HdfsCsvParser {
             (Cow::Borrowed("pid"), Value::Int(int(&pid, "Pid")?)),
             (Cow::Borrowed("component"), Value::Str(component)),
             (Cow::Borrowed("block_ids"), Value::Null),
-            (
-                Cow::Borrowed("line_id"),
-                Value::Int(int(&line_id, "LineId")?),
-            ),
+            (Cow::Borrowed("line_id"), Value::Int(int(&line_id, "LineId")?)),
             (Cow::Borrowed("event_id"), Value::Str(event_id)),
             (Cow::Borrowed("event_template"), Value::Str(template)),
         ];
@@ -280,9 +253,7 @@ mod tests {
     fn raw_line_with_negative_and_repeated_blocks() {
         let p = HdfsParser::new("hdfs".into(), Tz::default());
         let line = b"081109 214043 2561 INFO dfs.DataNode: Deleting block blk_-6952295868487656571 file /mnt/hadoop/dfs/data/current/subdir10/blk_-6952295868487656571";
-        let Outcome::Record(r) = p.parse(line) else {
-            panic!()
-        };
+        let Outcome::Record(r) = p.parse(line) else { panic!() };
         assert_eq!(r.ts.unwrap().to_rfc3339(), "2008-11-09T21:40:43Z");
         assert_eq!(
             r.field("block_ids"),
@@ -295,9 +266,7 @@ mod tests {
     fn csv_dates_without_leading_zeros_are_padded() {
         let p = HdfsCsvParser::new("hdfs".into(), Tz::default());
         let line = b"7,81110,117,13,INFO,dfs.DataNode$PacketResponder,Received block blk_1 of size 91178 from /10.250.10.6,E11,Received block <*> of size <*> from /<*>";
-        let Outcome::Record(r) = p.parse(line) else {
-            panic!()
-        };
+        let Outcome::Record(r) = p.parse(line) else { panic!() };
         assert_eq!(r.ts.unwrap().to_rfc3339(), "2008-11-10T00:01:17Z");
     }
 

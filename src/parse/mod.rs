@@ -90,14 +90,9 @@ impl fmt::Display for Severity {
 impl FromStr for Severity {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Severity::ALL
-            .into_iter()
-            .find(|l| l.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                format!(
-                    "unknown severity {s:?} (expected trace, debug, info, warn, error or fatal)"
-                )
-            })
+        Severity::ALL.into_iter().find(|l| l.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
+            format!("unknown severity {s:?} (expected trace, debug, info, warn, error or fatal)")
+        })
     }
 }
 
@@ -237,10 +232,7 @@ impl Format {
 
     /// Builds the parser. `Auto` must be resolved first (see [`auto::sniff`]).
     pub fn parser(&self, opts: &ParserOptions) -> Result<Box<dyn Parser>, String> {
-        let service = opts
-            .service
-            .clone()
-            .unwrap_or_else(|| self.default_service().to_string());
+        let service = opts.service.clone().unwrap_or_else(|| self.default_service().to_string());
         let tz = opts.timezone.clone();
         Ok(match self {
             Format::Common => Box::new(clf::ClfParser::new(clf::Mode::Common, service, tz)),
@@ -280,12 +272,7 @@ impl FromStr for Format {
             "hdfs-csv" => Format::HdfsCsv,
             "cloudtrail" => Format::Cloudtrail,
             "auto" => Format::Auto,
-            _ => {
-                return Err(format!(
-                    "unknown format {s:?} (expected one of: {})",
-                    Format::NAMES
-                ))
-            }
+            _ => return Err(format!("unknown format {s:?} (expected one of: {})", Format::NAMES)),
         })
     }
 }

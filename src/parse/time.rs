@@ -20,11 +20,7 @@ pub struct Timestamp {
 
 impl Timestamp {
     pub const fn from_secs(secs: i64) -> Self {
-        Timestamp {
-            secs,
-            nanos: 0,
-            frac_digits: 0,
-        }
+        Timestamp { secs, nanos: 0, frac_digits: 0 }
     }
 
     /// Writes RFC 3339 with `Z`, e.g. `2020-01-21T04:32:14Z`.
@@ -99,11 +95,7 @@ impl Timestamp {
             [b'Z' | b'z'] => local,
             _ => local - parse_offset(rest)? as i64,
         };
-        Some(Timestamp {
-            secs,
-            nanos,
-            frac_digits,
-        })
+        Some(Timestamp { secs, nanos, frac_digits })
     }
 }
 
@@ -253,14 +245,7 @@ pub fn parse_clf_time(b: &[u8], tz: &Tz) -> Option<Timestamp> {
     if b[14] != b':' || b[17] != b':' {
         return None;
     }
-    let local = civil_to_secs(
-        y,
-        mo,
-        d,
-        num(&b[12..14])?,
-        num(&b[15..17])?,
-        num(&b[18..20])?,
-    )?;
+    let local = civil_to_secs(y, mo, d, num(&b[12..14])?, num(&b[15..17])?, num(&b[18..20])?)?;
     let mut i = 20;
     let (nanos, frac_digits) = parse_fraction(b, &mut i)?;
     let rest = &b[i..];
@@ -271,11 +256,7 @@ pub fn parse_clf_time(b: &[u8], tz: &Tz) -> Option<Timestamp> {
     } else {
         return None;
     };
-    Some(Timestamp {
-        secs,
-        nanos,
-        frac_digits,
-    })
+    Some(Timestamp { secs, nanos, frac_digits })
 }
 
 /// The time zone of a source whose time stamps carry no offset.
@@ -383,10 +364,7 @@ mod tests {
         let tz = Tz::default();
         let p = |s| Timestamp::parse_rfc3339(s, &tz).map(|t| t.to_rfc3339());
         assert_eq!(p("2023-07-10T11:42:18Z").unwrap(), "2023-07-10T11:42:18Z");
-        assert_eq!(
-            p("2023-07-10T13:42:18.5+02:00").unwrap(),
-            "2023-07-10T11:42:18.5Z"
-        );
+        assert_eq!(p("2023-07-10T13:42:18.5+02:00").unwrap(), "2023-07-10T11:42:18.5Z");
         assert_eq!(p("2023-07-10 11:42:18").unwrap(), "2023-07-10T11:42:18Z");
         assert!(p("2023-07-10").is_none());
         assert!(p("2023-13-10T11:42:18Z").is_none());

@@ -153,11 +153,7 @@ impl<R: Read + Send> JsonFramer<R> {
                 };
                 if c == b']' {
                     self.pos += 1;
-                    self.state = if in_records {
-                        State::RecordsTail
-                    } else {
-                        State::TopLevel
-                    };
+                    self.state = if in_records { State::RecordsTail } else { State::TopLevel };
                     return Step::Progress;
                 }
                 let start = self.pos;
@@ -207,8 +203,7 @@ impl<R: Read + Send> JsonFramer<R> {
     fn need_or_skip(&mut self) -> Step {
         if self.eof {
             self.pos = self.buf.len();
-            self.notes
-                .push("the CloudTrail document ends before its closing brace".into());
+            self.notes.push("the CloudTrail document ends before its closing brace".into());
             Step::Progress
         } else {
             Step::NeedMore
@@ -256,8 +251,7 @@ impl<R: Read + Send> JsonFramer<R> {
         if memmem::find(obj, b"\"digestStartTime\"").is_some()
             || memmem::find(obj, b"\"digestPublicKeyFingerprint\"").is_some()
         {
-            self.notes
-                .push("CloudTrail digest file skipped (it holds no events)".into());
+            self.notes.push("CloudTrail digest file skipped (it holds no events)".into());
             return Step::Progress;
         }
         Step::Unit(start, end)
@@ -381,11 +375,7 @@ mod tests {
         let mut out = Vec::new();
         while let Some(c) = f.next_chunk().unwrap() {
             c.for_each_unit(|u, p| {
-                out.push((
-                    p.line,
-                    p.index.unwrap(),
-                    String::from_utf8_lossy(u).into_owned(),
-                ))
+                out.push((p.line, p.index.unwrap(), String::from_utf8_lossy(u).into_owned()))
             });
         }
         (out, f.notes())
@@ -400,12 +390,7 @@ mod tests {
             let texts: Vec<&str> = got.iter().map(|(_, _, s)| s.as_str()).collect();
             assert_eq!(
                 texts,
-                [
-                    "{\"a\":\"x]}\\\"\"}",
-                    "{\"b\":[1,{}]}",
-                    "{\"c\":1}",
-                    "{\"d\":2}"
-                ],
+                ["{\"a\":\"x]}\\\"\"}", "{\"b\":[1,{}]}", "{\"c\":1}", "{\"d\":2}"],
                 "chunk {chunk}"
             );
             let lines: Vec<u64> = got.iter().map(|u| u.0).collect();
@@ -421,10 +406,7 @@ mod tests {
             16,
         );
         assert!(got.is_empty());
-        assert_eq!(
-            notes,
-            ["CloudTrail digest file skipped (it holds no events)"]
-        );
+        assert_eq!(notes, ["CloudTrail digest file skipped (it holds no events)"]);
     }
 
     #[test]

@@ -105,12 +105,7 @@ impl<R: Read + Send> super::Framer for LineFramer<R> {
         self.pending_cr = data.last() == Some(&b'\r');
         self.next_line += count_lines(&data);
         self.offset += data.len() as u64;
-        Ok(Some(Chunk {
-            data,
-            first_line,
-            byte_offset,
-            units: None,
-        }))
+        Ok(Some(Chunk { data, first_line, byte_offset, units: None }))
     }
 
     fn notes(&mut self) -> Vec<String> {

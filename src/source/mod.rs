@@ -75,10 +75,10 @@ pub trait Framer: Send {
     }
 }
 
-pub fn framer(framing: Framing, input: Box<dyn Read + Send>) -> Box<dyn Framer> {
+pub fn framer(framing: Framing, input: Box<dyn Read + Send>, chunk_size: usize) -> Box<dyn Framer> {
     match framing {
-        Framing::Lines => Box::new(lines::LineFramer::new(input, CHUNK_SIZE)),
-        Framing::Json => Box::new(json::JsonFramer::new(input, CHUNK_SIZE)),
+        Framing::Lines => Box::new(lines::LineFramer::new(input, chunk_size)),
+        Framing::Json => Box::new(json::JsonFramer::new(input, chunk_size)),
     }
 }
 
@@ -105,11 +105,8 @@ impl Compression {
 /// Opens a path (`-` is stdin) and undoes its compression. The returned
 /// reader is buffered, so callers can peek with `fill_buf` to sniff a format.
 pub fn open(path: &str) -> io::Result<BufReader<Box<dyn Read + Send>>> {
-    let raw: Box<dyn Read + Send> = if path == "-" {
-        Box::new(io::stdin())
-    } else {
-        Box::new(File::open(path)?)
-    };
+    let raw: Box<dyn Read + Send> =
+        if path == "-" { Box::new(io::stdin()) } else { Box::new(File::open(path)?) };
     let mut raw = BufReader::with_capacity(256 << 10, raw);
     let head = raw.fill_buf()?;
     let inner: Box<dyn Read + Send> = match Compression::sniff(head) {
@@ -171,20 +168,14 @@ mod tests {
         std::fs::write(&zs, zstd::encode_all(&plain[..], 3).unwrap()).unwrap();
         for p in [gz, zs] {
             let mut s = Vec::new();
-            open(p.to_str().unwrap())
-                .unwrap()
-                .read_to_end(&mut s)
-                .unwrap();
+            open(p.to_str().unwrap()).unwrap().read_to_end(&mut s).unwrap();
             assert_eq!(s, plain);
         }
     }
 
     #[test]
     fn discover_reports_missing_files() {
-        assert_eq!(
-            discover("/nonexistent/x.log").unwrap_err(),
-            "/nonexistent/x.log: no such file"
-        );
+        assert_eq!(discover("/nonexistent/x.log").unwrap_err(), "/nonexistent/x.log: no such file");
         assert_eq!(
             discover("/nonexistent/*.log").unwrap_err(),
             "/nonexistent/*.log: no file matches"

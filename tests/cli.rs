@@ -1,0 +1,138 @@
+//! The binary, as users and scripts call it: exit codes, messages on
+//! stderr, compressed and piped input.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn logtrack(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_logtrack")).args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn parse_prints_records_and_a_summary() {
+    let o = logtrack(&["parse", "--format", "combined", "tests/fixtures/combined/awkward.log"]);
+    assert_eq!(o.status.code(), Some(0), "rejects do not fail a parse");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 13);
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "tests/fixtures/combined/awkward.log:12 (byte 1015): status \"2x0\" is not a number"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "tests/fixtures/combined/awkward.log: 13 records, 4 rejected, 18 lines (combined)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn unreadable_file_exits_2_and_others_still_parse() {
+    let o = logtrack(&["parse", "missing.log", "tests/fixtures/common/golden.log"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("missing.log: no such file"));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 4);
+}
+
+#[test]
+fn unknown_format_names_the_choices() {
+    let o = logtrack(&["parse", "--format", "apache2", "tests/fixtures/common/golden.log"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown format \"apache2\" (expected one of: common, combined"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn gzip_zstd_and_stdin_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = std::fs::read("tests/fixtures/common/golden.log").unwrap();
+    // Names that do not say they are compressed: detection is by content.
+    let gz = dir.path().join("access.log.1");
+    let mut e =
+        flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), Default::default());
+    e.write_all(&plain).unwrap();
+    e.finish().unwrap();
+    let zst = dir.path().join("access.log.2.zst");
+    std::fs::write(&zst, zstd::encode_all(&plain[..], 3).unwrap()).unwrap();
+    let want = logtrack(&["parse", "tests/fixtures/common/golden.log"]).stdout;
+    let want = String::from_utf8(want).unwrap().replace("tests/fixtures/common/golden.log", "X");
+    for p in [&gz, &zst] {
+        let o = logtrack(&["parse", p.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0));
+        assert_eq!(String::from_utf8(o.stdout).unwrap().replace(p.to_str().unwrap(), "X"), want);
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["parse", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&plain).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8(o.stdout).unwrap().replace("\"-\"", "\"X\""), want);
+}
+
+#[test]
+fn csv_output_has_a_header_and_quotes() {
+    let o = logtrack(&["parse", "--output", "csv", "tests/fixtures/common/golden.log"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("ts,service,host,severity,message,user,fields,path,line,index"));
+    assert!(lines.next().unwrap().starts_with("2020-01-21T04:32:14Z,apache,,info,GET /index.html HTTP/1.1,john,\"{\"\"client_ip\"\":\"\"127.0.0.1\"\""));
+}
+
+#[test]
+fn broken_pipe_is_success() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["parse", "tests/data/elastic-apache/apache_logs_8001-9000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn validate_reports_every_problem_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("bad.yaml");
+    std::fs::write(
+        &job,
+        "sources:\n  - path: x.log\n    format: cloudtrail\nrules:\n  - id: a\n    type: rate_spike\n    threshold: 3\n    window: 5 minutes\n  - id: a\n    type: nonsense\n",
+    )
+    .unwrap();
+    let o = logtrack(&["validate", job.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("rules[0].window: invalid duration \"5 minutes\""), "{err}");
+    assert!(err.contains("rules[1].type: unknown rule type \"nonsense\""), "{err}");
+    assert!(err.contains("2 problem(s)"), "{err}");
+}
+
+#[test]
+fn validate_accepts_a_good_job_and_hides_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("good.toml");
+    std::fs::write(
+        &job,
+        "name = \"w\"\n[database]\nurl = \"postgres://lt:s3cret@localhost/lt\"\n[[sources]]\npath = \"a.log\"\nformat = \"combined\"\n[[rules]]\nid = \"r\"\ntype = \"rate_spike\"\nthreshold = 3\nwindow = \"1m\"\n",
+    )
+    .unwrap();
+    let o = logtrack(&["validate", job.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("job \"w\" is valid: 1 source(s), 1 rule(s)"), "{err}");
+    assert!(err.contains("postgres://lt:***@localhost/lt") && !err.contains("s3cret"), "{err}");
+}

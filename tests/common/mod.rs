@@ -1,0 +1,64 @@
+//! Shared test helpers: insta settings (snapshots in the top-level
+//! `snapshots/` folder, sorted maps) and rendering parsed files as text.
+#![allow(dead_code)]
+
+use logtrack::ingest::{self, ChunkResult};
+use logtrack::output;
+use logtrack::parse::{Format, ParserOptions};
+
+/// Insta settings every snapshot test uses.
+pub fn insta_settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+    s.set_prepend_module_to_snapshot(false);
+    s.set_sort_maps(true);
+    s.set_omit_expression(true);
+    s
+}
+
+/// Parses `path` and renders every record (as its JSON line) and every
+/// reject (`REJECT path:line (byte n): reason`) in input order.
+pub fn render(path: &str, format: &str, opts: &ParserOptions, chunk_size: Option<usize>) -> String {
+    let format: Format = format.parse().unwrap();
+    let mut opened = ingest::open(path, &format, opts).unwrap();
+    if let Some(c) = chunk_size {
+        opened.chunk_size = c;
+    }
+    let path_json = serde_json::to_string(path).unwrap();
+    let mut items: Vec<(u64, u64, String)> = Vec::new();
+    let stats = ingest::process(
+        opened,
+        move |buf: &mut Vec<(u64, u64, String)>, r, prov| {
+            let mut out = Vec::new();
+            output::write_record_json(&mut out, r, &path_json, prov);
+            buf.push((prov.line, prov.index.unwrap_or(0), String::from_utf8(out).unwrap()));
+        },
+        |res: ChunkResult<Vec<(u64, u64, String)>>| {
+            items.extend(res.value);
+            for rej in res.rejects {
+                items.push((rej.line, rej.index.unwrap_or(0), format!("REJECT {rej}\n")));
+            }
+            Ok(true)
+        },
+    )
+    .unwrap();
+    items.sort_by_key(|(l, i, _)| (*l, *i));
+    let mut text: String = items.into_iter().map(|(_, _, s)| s).collect();
+    text.push_str(&format!(
+        "# {} records, {} rejected, {} lines{}\n",
+        stats.records,
+        stats.rejected,
+        stats.lines,
+        stats.notes.iter().map(|n| format!("; note: {n}")).collect::<String>()
+    ));
+    text
+}
+
+/// Parses and returns the records as JSON values (rejects dropped).
+pub fn records(path: &str, format: &str) -> Vec<serde_json::Value> {
+    render(path, format, &ParserOptions::default(), None)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}

@@ -1,0 +1,90 @@
+//! Parser output, one readable snapshot per fixture: `<format>@<fixture>`.
+//! Fixtures in `tests/fixtures/<format>/` are hand-written awkward cases;
+//! a `.format` file beside a fixture holds its custom format string.
+
+mod common;
+
+use logtrack::parse::{ParserOptions, Tz};
+
+fn snapshot(format_dir: &str, fixture: &str, format: &str, opts: ParserOptions) {
+    let path = format!("tests/fixtures/{format_dir}/{fixture}");
+    snapshot_path(&path, &format!("{format_dir}@{fixture}"), format, opts);
+}
+
+fn snapshot_path(path: &str, name: &str, format: &str, opts: ParserOptions) {
+    let text = common::render(path, format, &opts, None);
+    // Chunked parallel parsing with tiny chunks must give the same result.
+    assert_eq!(common::render(path, format, &opts, Some(7)), text, "chunked parse of {path}");
+    common::insta_settings().bind(|| {
+        insta::assert_snapshot!(name.to_string(), text);
+    });
+}
+
+fn opts() -> ParserOptions {
+    ParserOptions::default()
+}
+
+#[test]
+fn combined_awkward() {
+    snapshot("combined", "awkward.log", "combined", opts());
+}
+
+#[test]
+fn common_golden() {
+    snapshot("common", "golden.log", "common", opts());
+}
+
+#[test]
+fn hdfs_awkward_in_a_named_zone() {
+    let opts =
+        ParserOptions { service: None, timezone: "America/Los_Angeles".parse::<Tz>().unwrap() };
+    snapshot("hdfs", "awkward.log", "hdfs", opts);
+}
+
+#[test]
+fn hdfs_csv_awkward() {
+    snapshot("hdfs-csv", "awkward.csv", "hdfs-csv", opts());
+}
+
+#[test]
+fn cloudtrail_identities() {
+    snapshot("cloudtrail", "identities.jsonl", "cloudtrail", opts());
+}
+
+#[test]
+fn cloudtrail_digest_is_skipped() {
+    snapshot("cloudtrail", "digest.json", "cloudtrail", opts());
+}
+
+#[test]
+fn apache_custom_format() {
+    let f = std::fs::read_to_string("tests/fixtures/apache/duration.format").unwrap();
+    snapshot("apache", "duration.log", &format!("apache:{}", f.trim_end()), opts());
+}
+
+#[test]
+fn nginx_custom_format() {
+    let f = std::fs::read_to_string("tests/fixtures/nginx/upstream.format").unwrap();
+    let opts = ParserOptions { service: Some("edge".into()), timezone: Tz::default() };
+    snapshot("nginx", "upstream.log", &format!("nginx:{}", f.trim_end()), opts);
+}
+
+#[test]
+fn real_cloudtrail_selection() {
+    snapshot_path(
+        "tests/data/cloudtrail/stratus-selection.json",
+        "cloudtrail@stratus-selection.json",
+        "cloudtrail",
+        opts(),
+    );
+}
+
+#[test]
+fn real_filebeat_nginx_with_hosts() {
+    snapshot_path(
+        "tests/data/filebeat-nginx/test-with-host.log",
+        "nginx@filebeat-test-with-host.log",
+        "nginx",
+        opts(),
+    );
+}

@@ -134,8 +134,8 @@ fn nginx_directive(name: &str) -> Directive {
         }
         "server_port" => named("port", Kind::Str),
         _ => match name.strip_prefix("http_") {
-            Some(h) => named(h, Kind::Str),
-            None => named(name, Kind::Str),
+            Some(h) => named(&key_of(h), Kind::Str),
+            None => named(&key_of(name), Kind::Str),
         },
     }
 }

@@ -304,7 +304,11 @@ pub struct ParserOptions {
 /// Bytes to text: borrowed when valid UTF-8, else lossily repaired.
 #[inline]
 pub fn text(b: &[u8]) -> Cow<'_, str> {
-    String::from_utf8_lossy(b)
+    // `from_utf8` has a word-at-a-time ASCII fast path; the lossy decoder does not.
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 /// Like [`text`], but `-` and empty become `None`.

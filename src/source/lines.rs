@@ -3,7 +3,7 @@
 //! ends are `\n`, `\r\n` and a lone `\r`.
 
 use super::Chunk;
-use memchr::{memchr2, memrchr};
+use memchr::{memchr, memchr2, memrchr};
 use std::io::{self, Read};
 
 /// A line longer than this is cut into pieces (each piece then counts as a
@@ -116,6 +116,11 @@ impl<R: Read + Send> super::Framer for LineFramer<R> {
 /// The number of lines in `data`: line ends (`\r\n` counting once), plus one
 /// for a final line without an end.
 pub fn count_lines(data: &[u8]) -> u64 {
+    if memchr(b'\r', data).is_none() {
+        // The common case: only '\n' ends (counted with SIMD).
+        let n = memchr::memchr_iter(b'\n', data).count() as u64;
+        return n + u64::from(data.last().is_some_and(|c| *c != b'\n'));
+    }
     let mut n = 0;
     for_each_line(data, 1, |_, _, _| n += 1);
     n
@@ -186,6 +191,15 @@ mod tests {
                 vec![(1, "aaa".into()), (2, "bbb".into()), (3, "ccc".into())],
                 "chunk {chunk}"
             );
+        }
+    }
+
+    #[test]
+    fn line_counts() {
+        for (input, n) in
+            [(&b""[..], 0), (b"a", 1), (b"a\n", 1), (b"a\nb", 2), (b"a\r\nb\r", 2), (b"\n\n", 2)]
+        {
+            assert_eq!(count_lines(input), n, "{input:?}");
         }
     }
 

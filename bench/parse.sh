@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Parse benchmark (make bench): throughput and peak memory on a generated
+# ~1 GiB combined log, side by side with `cat` (reading cost) and GoAccess
+# (a peer that parses the same format) when it is installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE=${BENCH_SIZE:-1G}
+DATA=bench-data/access_${SIZE}.log
+BIN=./target/release/logtrack
+mkdir -p bench-data
+if [ ! -f "$DATA" ]; then
+  echo "generating $DATA ..." >&2
+  python3 bench/gen_logs.py --size "$SIZE" --seed 42 --format combined --out "$DATA"
+fi
+cargo build --release --quiet --example parse_bench
+BYTES=$(stat -c %s "$DATA")
+MB=$(awk -v b="$BYTES" 'BEGIN{printf "%.0f", b/1e6}')
+LINES=$(wc -l < "$DATA")
+
+# runs CMD..., prints "seconds peak_rss_kib"
+measure() { /usr/bin/time -f "%e %M" -o /tmp/logtrack-bench.time "$@" > /dev/null 2>/tmp/logtrack-bench.err || true; cat /tmp/logtrack-bench.time | tail -1; }
+
+printf '%-44s %8s %8s %12s %10s\n' "run ($MB MB, $LINES lines)" "seconds" "MB/s" "records/s" "peak RSS"
+row() { printf '%-44s %8s %8s %12s %10s\n' "$@"; }
+
+read -r s rss < <(measure cat "$DATA")
+row "cat FILE > /dev/null (reading cost)" "$s" "$(awk -v m="$MB" -v s="$s" 'BEGIN{printf "%.0f", m/s}')" "-" "$((rss/1024)) MB"
+
+./target/release/examples/parse_bench "$DATA" combined | while IFS=$'\t' read -r name s mbs rps n; do
+  row "$name (in memory, JSON built)" "$s" "$mbs" "$rps" "-"
+done
+
+read -r lt rss < <(measure "$BIN" parse --format combined "$DATA")
+RECORDS=$(grep -o '[0-9]* records' /tmp/logtrack-bench.err | head -1 | cut -d' ' -f1)
+row "logtrack parse --format combined > /dev/null" "$lt" "$(awk -v m="$MB" -v s="$lt" 'BEGIN{printf "%.0f", m/s}')" "$(awk -v r="$RECORDS" -v s="$lt" 'BEGIN{printf "%.0f", r/s}')" "$((rss/1024)) MB"
+echo "records: $RECORDS; rejects: $(grep -o '[0-9]* rejected' /tmp/logtrack-bench.err | head -1)"
+
+if command -v goaccess >/dev/null 2>&1; then
+  read -r ga rss < <(measure goaccess "$DATA" --log-format=COMBINED -o /tmp/logtrack-bench-goaccess.json)
+  row "goaccess --log-format=COMBINED -o report.json" "$ga" "$(awk -v m="$MB" -v s="$ga" 'BEGIN{printf "%.0f", m/s}')" "-" "$((rss/1024)) MB"
+  echo "logtrack parse is $(awk -v a="$ga" -v b="$lt" 'BEGIN{printf "%.1f", a/b}')x faster than goaccess on the same file"
+else
+  echo "(goaccess not installed: apt-get install goaccess to compare)"
+fi

@@ -56,6 +56,8 @@ pub enum LogFormat {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run a job: read every source, detect, write reports.
+    Run(RunArgs),
     /// Parse only: print normalized records on stdout.
     Parse(ParseArgs),
     /// Load and check a job file; report every problem with its key path.

@@ -8,9 +8,11 @@
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod detect;
 pub mod error;
 pub mod ingest;
 pub mod output;
 pub mod parse;
 pub mod pipeline;
+pub mod report;
 pub mod source;

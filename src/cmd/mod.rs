@@ -1,6 +1,7 @@
 //! One module per subcommand; each is thin glue over the library stages.
 
 pub mod parse;
+pub mod run;
 
 pub mod validate;
 
@@ -10,6 +11,7 @@ use crate::error::Exit;
 pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     let g = &cli.global;
     match &cli.command {
+        Command::Run(a) => run::run(a, g),
         Command::Parse(a) => parse::run(a, g),
         Command::Validate(a) => validate::run(a, g),
     }

@@ -1,1 +1,271 @@
-//! placeholder
+//! `logtrack run JOB`: read every source, run every rule, write the
+//! reports. This version works in memory: a job with a `[database]` needs
+//! `--no-db` until the PostgreSQL store is available.
+
+use super::Messages;
+use crate::cli::{Global, RunArgs};
+use crate::config::{self, AlertSeverity, Job, Overrides, ReportFormat};
+use crate::detect::{self, Alert, Detector, FinishContext, Projection, Projector};
+use crate::error::{redact_url, Exit};
+use crate::ingest::{self, ChunkResult, Reject, SourceStats};
+use crate::parse::{ParserOptions, Timestamp, Tz};
+use crate::report::{self, Report, ReportWriter, Totals};
+use crate::source;
+use anyhow::Context;
+use std::sync::Arc;
+
+/// The reference time for inactivity rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Now {
+    WallClock,
+    EndOfData,
+    At(i64),
+}
+
+impl Now {
+    pub fn parse(s: Option<&str>) -> anyhow::Result<Now> {
+        match s {
+            None | Some("wall-clock") => Ok(Now::WallClock),
+            Some("end-of-data") => Ok(Now::EndOfData),
+            Some(t) => Timestamp::parse_rfc3339(t, &Tz::default())
+                .map(|ts| Now::At(ts.secs))
+                .with_context(|| {
+                    format!("--now {t:?}: expected an RFC 3339 time (2024-05-01T12:00:00Z) or end-of-data")
+                }),
+        }
+    }
+}
+
+fn wall_clock() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn rfc3339(secs: i64) -> String {
+    Timestamp::from_secs(secs).to_rfc3339()
+}
+
+/// Everything a run gathers while it reads its sources.
+struct Gathered {
+    sources: Vec<SourceStats>,
+    paths: Vec<Arc<str>>,
+    rejects: Vec<Reject>,
+    problems: Vec<String>,
+    failed: bool,
+    data_start: Option<i64>,
+    data_end: Option<i64>,
+}
+
+pub fn run(args: &RunArgs, g: &Global) -> anyhow::Result<Exit> {
+    let msgs = Messages::new(g);
+    let started = wall_clock();
+    let overrides =
+        Overrides { database_url: g.database_url.clone(), report_dir: g.report_dir.clone() };
+    let job = match config::load(&args.job, &overrides) {
+        Ok(job) => job,
+        Err(problems) => {
+            for p in &problems.0 {
+                msgs.error(&format!("{}: {p}", args.job.display()));
+            }
+            return Ok(Exit::Failed);
+        }
+    };
+    let fail_on = g
+        .fail_on
+        .as_deref()
+        .map(|s| s.parse::<AlertSeverity>().map_err(anyhow::Error::msg).context("--fail-on"))
+        .transpose()?;
+    let now = Now::parse(g.now.as_deref().or(job.now.as_deref()))?;
+    if let (Some(url), false) = (&job.database_url, g.no_db) {
+        anyhow::bail!(
+            "job {:?} names a database ({}), but this version of logtrack has no PostgreSQL store yet; run with --no-db to work in memory",
+            job.name,
+            redact_url(url)
+        );
+    }
+
+    let projectors: Arc<Vec<Projector>> = Arc::new(job.rules.iter().map(Projector::new).collect());
+    let mut detectors: Vec<Box<dyn Detector>> = job.rules.iter().map(detect::detector).collect();
+    let gathered = read_sources(&job, &projectors, &mut detectors, &msgs, g.verbose);
+
+    let reference = match now {
+        Now::WallClock => wall_clock(),
+        Now::At(t) => t,
+        Now::EndOfData => gathered.data_end.unwrap_or_else(wall_clock),
+    };
+    let ctx = FinishContext {
+        reference_time: reference,
+        data_start: gathered.data_start,
+        sources: gathered.paths.clone(),
+    };
+    let mut alerts: Vec<Alert> = detectors.into_iter().flat_map(|d| d.finish(&ctx)).collect();
+    alerts.sort_by(|a, b| {
+        (a.window_start, &a.rule_id, &a.group).cmp(&(b.window_start, &b.rule_id, &b.group))
+    });
+
+    let records = gathered.sources.iter().map(|s| s.records).sum();
+    let rejected = gathered.sources.iter().map(|s| s.rejected).sum();
+    let report = Report {
+        job: job.name.clone(),
+        started_at: rfc3339(started),
+        finished_at: rfc3339(wall_clock()),
+        reference_time: rfc3339(reference),
+        totals: Totals { records, rejected, alerts: alerts.len() as u64 },
+        sources: gathered.sources,
+        alerts,
+        rejects: gathered.rejects,
+        problems: gathered.problems,
+    };
+    let written = write_reports(&job, &report)?;
+    summarize(&report, &written, &msgs);
+
+    Ok(if gathered.failed {
+        Exit::Failed
+    } else if fail_on.is_some_and(|min| report.alerts.iter().any(|a| a.severity >= min)) {
+        Exit::AlertFired
+    } else {
+        Exit::Ok
+    })
+}
+
+fn read_sources(
+    job: &Job,
+    projectors: &Arc<Vec<Projector>>,
+    detectors: &mut [Box<dyn Detector>],
+    msgs: &Messages,
+    verbose: bool,
+) -> Gathered {
+    let mut g = Gathered {
+        sources: Vec::new(),
+        paths: Vec::new(),
+        rejects: Vec::new(),
+        problems: Vec::new(),
+        failed: false,
+        data_start: None,
+        data_end: None,
+    };
+    for (i, spec) in job.sources.iter().enumerate() {
+        let paths = match source::discover(&spec.path) {
+            Ok(p) => p,
+            Err(e) => {
+                let p = format!("sources[{i}]: {e}");
+                msgs.error(&p);
+                g.problems.push(p);
+                g.failed = true;
+                continue;
+            }
+        };
+        let opts = ParserOptions { service: spec.service.clone(), timezone: spec.timezone.clone() };
+        for path in paths {
+            let opened = match ingest::open(&path, &spec.format, &opts) {
+                Ok(o) => o,
+                Err(e) => {
+                    let p = format!("{e:#}");
+                    msgs.error(&p);
+                    g.problems.push(p);
+                    g.failed = true;
+                    continue;
+                }
+            };
+            let id = g.paths.len() as u32;
+            g.paths.push(Arc::clone(&opened.path));
+            let proj = Arc::clone(projectors);
+            let (mut start, mut end) = (g.data_start, g.data_end);
+            let rejects = &mut g.rejects;
+            let result = ingest::process(
+                opened,
+                move |acc: &mut Projection, r, prov| acc.observe(&proj, id, r, prov),
+                |res: ChunkResult<Projection>| {
+                    if let Some(t) = res.value.min_ts {
+                        start = Some(start.map_or(t, |s: i64| s.min(t)));
+                    }
+                    if let Some(t) = res.value.max_ts {
+                        end = Some(end.map_or(t, |e: i64| e.max(t)));
+                    }
+                    res.value.feed(detectors);
+                    for r in res.rejects {
+                        if verbose {
+                            msgs.warn(&format!("reject: {r}"));
+                        }
+                        if rejects.len() < report::REPORT_REJECTS {
+                            rejects.push(r);
+                        }
+                    }
+                    Ok(true)
+                },
+            );
+            g.data_start = start;
+            g.data_end = end;
+            match result {
+                Ok(stats) => {
+                    for note in &stats.notes {
+                        msgs.warn(&format!("{path}: {note}"));
+                    }
+                    let read = stats.records + stats.rejected;
+                    if read > 0 && stats.rejected as f64 / read as f64 > spec.max_reject_ratio {
+                        let p = format!(
+                            "{path}: {} of {} lines rejected (more than max_reject_ratio {}): is format \"{}\" right for this file?",
+                            stats.rejected, read, spec.max_reject_ratio, stats.format
+                        );
+                        msgs.warn(&p);
+                        g.problems.push(p);
+                    }
+                    g.sources.push(stats);
+                }
+                Err(e) => {
+                    let p = format!("{e:#}");
+                    msgs.error(&p);
+                    g.problems.push(p);
+                    g.failed = true;
+                }
+            }
+        }
+    }
+    g
+}
+
+fn write_reports(job: &Job, report: &Report) -> anyhow::Result<Vec<String>> {
+    let dir = &job.report.dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("report dir {}", dir.display()))?;
+    let mut written = Vec::new();
+    for f in &job.report.formats {
+        let writer: Box<dyn ReportWriter> = match f {
+            ReportFormat::Json => Box::new(report::Json),
+            ReportFormat::Md => Box::new(report::Markdown),
+        };
+        let path = dir.join(writer.file_name());
+        let bytes = writer.serialize(report)?;
+        // Write beside, then rename: a reader never sees half a report.
+        let tmp = dir.join(format!(".{}.tmp", writer.file_name()));
+        std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        written.push(path.display().to_string());
+    }
+    Ok(written)
+}
+
+fn summarize(r: &Report, written: &[String], msgs: &Messages) {
+    msgs.info(&format!(
+        "{}: {} file(s), {} records, {} rejected, {} alert(s) (reference time {})",
+        r.job,
+        r.sources.len(),
+        r.totals.records,
+        r.totals.rejected,
+        r.totals.alerts,
+        r.reference_time
+    ));
+    for a in &r.alerts {
+        let group: Vec<String> = a.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        msgs.info(&format!(
+            "  {:<8} {} [{}] {} .. {}: {}",
+            a.severity.as_str().to_uppercase(),
+            a.rule_id,
+            group.join(" "),
+            a.window_start,
+            a.window_end,
+            a.message
+        ));
+    }
+    for w in written {
+        msgs.info(&format!("report: {w}"));
+    }
+}

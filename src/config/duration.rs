@@ -53,17 +53,23 @@ impl FromStr for HumanDuration {
 }
 
 impl fmt::Display for HumanDuration {
+    /// Compound units, largest first: `5m`, `1h30m`, `15m40s`, `2d`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.0;
-        if s != 0 && s % 86_400 == 0 {
-            write!(f, "{}d", s / 86_400)
-        } else if s != 0 && s % 3600 == 0 {
-            write!(f, "{}h", s / 3600)
-        } else if s != 0 && s % 60 == 0 {
-            write!(f, "{}m", s / 60)
-        } else {
-            write!(f, "{s}s")
+        let mut s = self.0;
+        if s == 0 {
+            return f.write_str("0s");
         }
+        if s < 0 {
+            f.write_str("-")?;
+            s = -s;
+        }
+        for (unit, name) in [(86_400, "d"), (3600, "h"), (60, "m"), (1, "s")] {
+            if s >= unit {
+                write!(f, "{}{name}", s / unit)?;
+                s %= unit;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -86,5 +92,7 @@ mod tests {
         assert!(d("5").is_err());
         assert!(d("m").is_err());
         assert_eq!(HumanDuration(300).to_string(), "5m");
+        assert_eq!(HumanDuration(940).to_string(), "15m40s");
+        assert_eq!(HumanDuration(90_061).to_string(), "1d1h1m1s");
     }
 }

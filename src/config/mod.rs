@@ -193,6 +193,9 @@ pub struct ReportSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Job {
     pub name: String,
+    /// Reference time for inactivity rules (`--now` overrides it):
+    /// `end-of-data`, `wall-clock`, or an RFC 3339 instant.
+    pub now: Option<String>,
     pub database_url: Option<String>,
     pub sources: Vec<SourceSpec>,
     pub rules: Vec<Rule>,
@@ -442,7 +445,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-const TOP_KEYS: &[&str] = &["name", "database", "sources", "rules", "rules_file", "report"];
+const TOP_KEYS: &[&str] = &["name", "now", "database", "sources", "rules", "rules_file", "report"];
 const SOURCE_KEYS: &[&str] = &["path", "format", "service", "timezone", "max_reject_ratio"];
 const RULE_KEYS: &[&str] = &[
     "id",
@@ -473,6 +476,15 @@ pub fn validate(dict: &Dict, default_name: &str) -> Result<Job, Problems> {
     let mut c = Checker { problems: Vec::new() };
     c.unknown_keys(dict, "", TOP_KEYS);
     let name = c.string(dict, "name", "").unwrap_or_else(|| default_name.to_string());
+    let now = c.string(dict, "now", "");
+    if let Some(n) = &now {
+        let ok = n == "end-of-data"
+            || n == "wall-clock"
+            || crate::parse::Timestamp::parse_rfc3339(n, &Tz::default()).is_some();
+        if !ok {
+            c.err("now", format!("{n:?} is not end-of-data, wall-clock or an RFC 3339 time"));
+        }
+    }
 
     let database_url = match dict.get("database") {
         None => None,
@@ -583,7 +595,7 @@ pub fn validate(dict: &Dict, default_name: &str) -> Result<Job, Problems> {
     };
 
     if c.problems.is_empty() {
-        Ok(Job { name, database_url, sources, rules, report })
+        Ok(Job { name, now, database_url, sources, rules, report })
     } else {
         Err(Problems(c.problems))
     }

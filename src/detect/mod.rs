@@ -1,0 +1,430 @@
+//! Detectors: the six rule types over event time.
+//!
+//! Parsing threads *project* each record onto each rule ([`Projector`]): is
+//! it counted (service filter, keyword), and in which group. Projections are
+//! aggregated per group and per second ([`Counts`]: a count and the first few
+//! evidence lines of that second), so a detector's memory grows with the time
+//! span and the number of groups, not with the number of records, and input
+//! order does not matter (out-of-order lines, parallel chunks, several files
+//! give the same alerts).
+//!
+//! A [`Detector`] is fed counts (`observe`) and then asked for its alerts
+//! (`finish`) with the reference time passed in: no I/O, no clock, so its
+//! output is deterministic and can be snapshotted.
+
+mod inactivity;
+mod window;
+mod zscore;
+
+use crate::config::{AlertSeverity, GroupKey, Rule, RuleKind};
+use crate::parse::{Record, Timestamp, Value};
+use memchr::memmem;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// Evidence lines kept per group and second; an alert gathers up to
+/// [`MAX_EVIDENCE`] of them from the seconds of its window, in time order.
+pub const EVIDENCE_PER_SECOND: usize = 8;
+pub const MAX_EVIDENCE: usize = 20;
+
+/// Separates the values of a multi-key group in its encoded form.
+const GROUP_SEP: char = '\u{1f}';
+
+/// A line that caused a count: source (index into the run's list of
+/// inputs), line, and event index inside a JSON document (0: none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ev {
+    pub source: u32,
+    pub line: u32,
+    pub index: u32,
+}
+
+/// The records of one group in one second.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bucket {
+    pub count: u64,
+    len: u8,
+    ev: [Ev; EVIDENCE_PER_SECOND],
+}
+
+impl Bucket {
+    pub fn add(&mut self, ev: Ev) {
+        self.count += 1;
+        if (self.len as usize) < EVIDENCE_PER_SECOND {
+            self.ev[self.len as usize] = ev;
+            self.len += 1;
+        }
+    }
+
+    /// Adds `other`, which came later in input order.
+    pub fn merge(&mut self, other: &Bucket) {
+        self.count += other.count;
+        for ev in other.evidence() {
+            if (self.len as usize) < EVIDENCE_PER_SECOND {
+                self.ev[self.len as usize] = *ev;
+                self.len += 1;
+            }
+        }
+    }
+
+    pub fn evidence(&self) -> &[Ev] {
+        &self.ev[..self.len as usize]
+    }
+}
+
+/// Per group (encoded), per second: counts and evidence.
+#[derive(Clone, Debug, Default)]
+pub struct Counts {
+    pub groups: HashMap<String, HashMap<i64, Bucket>>,
+}
+
+impl Counts {
+    pub fn add(&mut self, group: &str, sec: i64, ev: Ev) {
+        let g = match self.groups.get_mut(group) {
+            Some(g) => g,
+            None => self.groups.entry(group.to_string()).or_default(),
+        };
+        g.entry(sec).or_default().add(ev);
+    }
+
+    /// Merges another aggregate (a later chunk) into this one.
+    pub fn merge(&mut self, other: Counts) {
+        for (group, secs) in other.groups {
+            let g = self.groups.entry(group).or_default();
+            for (sec, b) in secs {
+                g.entry(sec).or_default().merge(&b);
+            }
+        }
+    }
+
+    /// Groups in a stable order, each with its seconds sorted.
+    fn sorted(self) -> Vec<(String, Vec<(i64, Bucket)>)> {
+        let mut out: Vec<(String, Vec<(i64, Bucket)>)> = self
+            .groups
+            .into_iter()
+            .map(|(g, secs)| {
+                let mut v: Vec<(i64, Bucket)> = secs.into_iter().collect();
+                v.sort_unstable_by_key(|(s, _)| *s);
+                (g, v)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
+
+/// A line an alert points at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub path: Arc<str>,
+    pub line: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+}
+
+/// One alert: an episode of a rule in one group. Its identity is
+/// (rule id, group, window start).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Alert {
+    pub rule_id: String,
+    #[serde(rename = "type")]
+    pub rule_type: &'static str,
+    #[serde(serialize_with = "ser_display")]
+    pub severity: AlertSeverity,
+    pub group: BTreeMap<String, String>,
+    #[serde(serialize_with = "ser_ts")]
+    pub window_start: Timestamp,
+    #[serde(serialize_with = "ser_ts")]
+    pub window_end: Timestamp,
+    pub count: u64,
+    pub message: String,
+    pub evidence: Vec<Evidence>,
+}
+
+fn ser_ts<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339())
+}
+
+fn ser_display<S: serde::Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// What every detector needs at the end of a run.
+pub struct FinishContext {
+    /// `--now`: the reference time for trailing silences (seconds).
+    pub reference_time: i64,
+    /// The earliest record time of the whole run, if any.
+    pub data_start: Option<i64>,
+    /// Source paths by [`Ev::source`].
+    pub sources: Vec<Arc<str>>,
+}
+
+impl FinishContext {
+    fn evidence(&self, evs: impl IntoIterator<Item = Ev>) -> Vec<Evidence> {
+        evs.into_iter()
+            .take(MAX_EVIDENCE)
+            .map(|e| Evidence {
+                path: self
+                    .sources
+                    .get(e.source as usize)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::from("?")),
+                line: e.line as u64,
+                index: (e.index > 0).then_some(e.index as u64),
+            })
+            .collect()
+    }
+}
+
+/// A rule's detector: fed aggregated counts, then asked for alerts.
+pub trait Detector: Send {
+    fn rule(&self) -> &Rule;
+    /// Adds the counts of one group in one second. Calls may come in any
+    /// order; later calls for the same second add up.
+    fn observe(&mut self, group: &str, sec: i64, bucket: &Bucket);
+    /// Every alert of the data observed. `ctx.reference_time` is the only
+    /// notion of "now" a detector has.
+    fn finish(self: Box<Self>, ctx: &FinishContext) -> Vec<Alert>;
+}
+
+/// Builds the detector of a rule.
+pub fn detector(rule: &Rule) -> Box<dyn Detector> {
+    match &rule.kind {
+        RuleKind::KeywordThreshold { threshold, window, .. }
+        | RuleKind::RepeatedMessage { threshold, window, .. }
+        | RuleKind::UserThreshold { threshold, window, .. }
+        | RuleKind::RateSpike { threshold, window } => {
+            Box::new(window::WindowDetector::new(rule.clone(), *threshold, window.secs()))
+        }
+        RuleKind::Inactivity { max_idle } => {
+            Box::new(inactivity::InactivityDetector::new(rule.clone(), max_idle.secs()))
+        }
+        RuleKind::ZscoreAnomaly { threshold, window, baseline_windows } => Box::new(
+            zscore::ZscoreDetector::new(rule.clone(), *threshold, window.secs(), *baseline_windows),
+        ),
+    }
+}
+
+/// The names of a rule's group keys, as they appear in an alert's `group`.
+fn group_names(rule: &Rule) -> Vec<String> {
+    let mut names: Vec<String> = rule.group_by.iter().map(GroupKey::name).collect();
+    if matches!(rule.kind, RuleKind::RepeatedMessage { message: None, .. }) {
+        names.push("message".into());
+    }
+    names
+}
+
+/// Decodes an encoded group into the alert's `group` object.
+fn decode_group(names: &[String], encoded: &str) -> BTreeMap<String, String> {
+    names.iter().cloned().zip(encoded.split(GROUP_SEP).map(str::to_string)).collect()
+}
+
+enum Matcher {
+    All,
+    /// Substring of the message (and, with `with_severity`, of the severity
+    /// name too), case-insensitive unless `case_sensitive`.
+    Contains {
+        finder: Box<memmem::Finder<'static>>,
+        case_sensitive: bool,
+        with_severity: bool,
+    },
+    /// The message equals this text.
+    Equals(String),
+}
+
+/// Decides, in the parsing threads, whether a record counts for a rule and
+/// in which group.
+pub struct Projector {
+    service: Option<String>,
+    group_by: Vec<GroupKey>,
+    matcher: Matcher,
+    message_in_group: bool,
+}
+
+impl Projector {
+    pub fn new(rule: &Rule) -> Projector {
+        let contains = |text: &str, case_sensitive: bool, with_severity: bool| {
+            let needle = if case_sensitive { text.to_string() } else { text.to_ascii_lowercase() };
+            Matcher::Contains {
+                finder: Box::new(memmem::Finder::new(needle.as_bytes()).into_owned()),
+                case_sensitive,
+                with_severity,
+            }
+        };
+        let (matcher, message_in_group) = match &rule.kind {
+            RuleKind::KeywordThreshold { keyword, case_sensitive, .. } => {
+                (contains(keyword, *case_sensitive, true), false)
+            }
+            RuleKind::UserThreshold { message, case_sensitive, .. } => {
+                (contains(message, *case_sensitive, false), false)
+            }
+            RuleKind::RepeatedMessage { message: Some(m), .. } => {
+                (Matcher::Equals(m.trim().to_string()), false)
+            }
+            RuleKind::RepeatedMessage { message: None, .. } => (Matcher::All, true),
+            _ => (Matcher::All, false),
+        };
+        Projector {
+            service: rule.service.clone(),
+            group_by: rule.group_by.clone(),
+            matcher,
+            message_in_group,
+        }
+    }
+
+    /// Writes the record's encoded group into `key` and returns true when the
+    /// record counts for the rule. `scratch` is reused between calls.
+    pub fn project(&self, r: &Record<'_>, key: &mut String, scratch: &mut Vec<u8>) -> bool {
+        if let Some(s) = &self.service {
+            if r.service != *s {
+                return false;
+            }
+        }
+        match &self.matcher {
+            Matcher::All => {}
+            Matcher::Equals(m) => {
+                if r.message.trim() != m {
+                    return false;
+                }
+            }
+            Matcher::Contains { finder, case_sensitive, with_severity } => {
+                scratch.clear();
+                if *with_severity {
+                    if let Some(sev) = r.severity {
+                        scratch.extend_from_slice(sev.as_str().as_bytes());
+                        scratch.push(b' ');
+                    }
+                }
+                scratch.extend_from_slice(r.message.as_bytes());
+                if !case_sensitive {
+                    scratch.make_ascii_lowercase();
+                }
+                if finder.find(scratch).is_none() {
+                    return false;
+                }
+            }
+        }
+        key.clear();
+        for (i, g) in self.group_by.iter().enumerate() {
+            if i > 0 {
+                key.push(GROUP_SEP);
+            }
+            let ok = match g {
+                GroupKey::Service => push_value(key, Some(&r.service)),
+                GroupKey::User => push_value(key, r.user.as_deref()),
+                GroupKey::Host => push_value(key, r.host.as_deref()),
+                GroupKey::ClientIp => {
+                    let v = r.field("client_ip").or_else(|| r.field("source_ip"));
+                    push_field(key, v)
+                }
+                GroupKey::Field(k) => push_field(key, r.field(k)),
+            };
+            if !ok {
+                return false;
+            }
+        }
+        if self.message_in_group {
+            if !self.group_by.is_empty() {
+                key.push(GROUP_SEP);
+            }
+            key.push_str(&r.message.replace(GROUP_SEP, " "));
+        }
+        true
+    }
+}
+
+fn push_value(key: &mut String, v: Option<&str>) -> bool {
+    match v {
+        Some(s) => {
+            key.extend(s.chars().map(|c| if c == GROUP_SEP { ' ' } else { c }));
+            true
+        }
+        None => false,
+    }
+}
+
+fn push_field(key: &mut String, v: Option<&Value<'_>>) -> bool {
+    match v.and_then(Value::to_text) {
+        Some(t) => push_value(key, Some(&t)),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Building detector inputs by hand for tests.
+    use super::*;
+
+    /// Feeds `(group, second)` events (line = position + 1) to the rule's
+    /// detector and returns its alerts.
+    pub fn run(rule: &Rule, events: &[(&str, i64)], now: i64) -> Vec<Alert> {
+        let mut d = detector(rule);
+        for (i, (g, s)) in events.iter().enumerate() {
+            let mut b = Bucket::default();
+            b.add(Ev { source: 0, line: i as u32 + 1, index: 0 });
+            d.observe(g, *s, &b);
+        }
+        let ctx = FinishContext {
+            reference_time: now,
+            data_start: events.iter().map(|e| e.1).min(),
+            sources: vec![Arc::from("test.log")],
+        };
+        d.finish(&ctx)
+    }
+}
+
+/// What a parsing thread makes of one chunk for the detectors: per rule,
+/// the counts of the chunk, plus the chunk's time range.
+#[derive(Default)]
+pub struct Projection {
+    pub per_rule: Vec<Counts>,
+    pub min_ts: Option<i64>,
+    pub max_ts: Option<i64>,
+    key: String,
+    scratch: Vec<u8>,
+}
+
+impl Projection {
+    /// Projects one record onto every rule. Records without a time stamp
+    /// are not counted (no rule runs without event time).
+    pub fn observe(
+        &mut self,
+        projectors: &[Projector],
+        source: u32,
+        r: &Record<'_>,
+        prov: crate::parse::Provenance,
+    ) {
+        let Some(ts) = r.ts else { return };
+        let sec = ts.secs;
+        self.min_ts = Some(self.min_ts.map_or(sec, |m| m.min(sec)));
+        self.max_ts = Some(self.max_ts.map_or(sec, |m| m.max(sec)));
+        if self.per_rule.len() < projectors.len() {
+            self.per_rule.resize_with(projectors.len(), Counts::default);
+        }
+        let ev = Ev {
+            source,
+            line: prov.line.min(u32::MAX as u64) as u32,
+            index: prov.index.unwrap_or(0).min(u32::MAX as u64) as u32,
+        };
+        for (i, p) in projectors.iter().enumerate() {
+            if p.project(r, &mut self.key, &mut self.scratch) {
+                self.per_rule[i].add(&self.key, sec, ev);
+            }
+        }
+    }
+
+    /// Hands the chunk's counts to the detectors (same order as the projectors).
+    pub fn feed(self, detectors: &mut [Box<dyn Detector>]) {
+        for (counts, d) in self.per_rule.into_iter().zip(detectors.iter_mut()) {
+            for (group, secs) in counts.groups {
+                for (sec, b) in secs {
+                    d.observe(&group, sec, &b);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

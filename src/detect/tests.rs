@@ -1,0 +1,296 @@
+//! Detector scenarios, one snapshot per rule type (`<type>@scenarios`):
+//! bursts at window edges, exactly `threshold`, `threshold - 1`, separate
+//! and long bursts, groups, empty input, a single event. Out-of-order input
+//! is checked to give the same alerts as sorted input.
+
+use super::testutil::run;
+use super::*;
+use crate::config::{HumanDuration, Rule, RuleKind};
+use std::fmt::Write;
+
+fn rule(kind: RuleKind) -> Rule {
+    let group_by = match kind {
+        RuleKind::UserThreshold { .. } => vec![GroupKey::User],
+        _ => vec![GroupKey::Service],
+    };
+    Rule {
+        id: kind.type_name().to_string(),
+        kind,
+        service: None,
+        group_by,
+        severity: AlertSeverity::High,
+        description: None,
+    }
+}
+
+fn render(alerts: &[Alert]) -> String {
+    let mut s = String::new();
+    if alerts.is_empty() {
+        s.push_str("  (no alerts)\n");
+    }
+    for a in alerts {
+        let group: Vec<String> = a.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let ev: Vec<String> = a.evidence.iter().map(|e| e.line.to_string()).collect();
+        writeln!(
+            s,
+            "  [{}] {} .. {} count={} evidence=[{}]\n    {}",
+            group.join(" "),
+            a.window_start,
+            a.window_end,
+            a.count,
+            ev.join(","),
+            a.message
+        )
+        .unwrap();
+    }
+    s
+}
+
+/// `(group, seconds after 2024-01-01T00:00:00Z)`
+type Events = Vec<(&'static str, i64)>;
+
+const T0: i64 = 1_704_067_200;
+
+fn at(group: &'static str, secs: &[i64]) -> Events {
+    secs.iter().map(|s| (group, T0 + s)).collect()
+}
+
+fn scenarios(rule: &Rule, cases: &[(&str, Events, i64)]) -> String {
+    let mut out = String::new();
+    for (name, events, now) in cases {
+        let alerts = run(rule, events, T0 + now);
+        let mut reversed = events.clone();
+        reversed.reverse();
+        let rev_alerts = run(rule, &reversed, T0 + now);
+        assert_eq!(
+            alerts.iter().map(|a| (a.window_start, a.window_end, a.count)).collect::<Vec<_>>(),
+            rev_alerts.iter().map(|a| (a.window_start, a.window_end, a.count)).collect::<Vec<_>>(),
+            "{name}: reversed input changes the alerts"
+        );
+        writeln!(out, "{name}:").unwrap();
+        out.push_str(&render(&alerts));
+    }
+    out
+}
+
+fn snapshot(name: &str, text: String) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| insta::assert_snapshot!(name.to_string(), text));
+}
+
+fn window_cases() -> Vec<(&'static str, Events, i64)> {
+    let mut long: Vec<i64> = (0..1800).step_by(20).collect();
+    long.sort();
+    let mut groups = at("web", &[0, 10, 20]);
+    groups.extend(at("db", &[5, 400]));
+    vec![
+        ("empty input", vec![], 0),
+        ("a single event", at("web", &[0]), 0),
+        ("threshold - 1 within the window", at("web", &[0, 30]), 0),
+        ("exactly threshold within the window", at("web", &[0, 30, 60]), 0),
+        ("burst at both window edges (closed interval)", at("web", &[0, 150, 300]), 0),
+        ("one second past the edge", at("web", &[0, 150, 301]), 0),
+        ("two separate bursts", at("web", &[0, 1, 2, 1000, 1001, 1002]), 0),
+        ("bursts whose windows touch merge", at("web", &[0, 1, 2, 300, 301, 302]), 0),
+        ("a long burst is one alert", at("web", &long), 0),
+        ("groups are counted apart", groups, 0),
+        ("many records in one second", at("web", &[7; 25]), 0),
+    ]
+}
+
+#[test]
+fn sliding_window_rules() {
+    let w = HumanDuration(300);
+    let kinds = [
+        RuleKind::KeywordThreshold {
+            keyword: "error".into(),
+            case_sensitive: false,
+            threshold: 3,
+            window: w,
+        },
+        RuleKind::RepeatedMessage { message: Some("disk full".into()), threshold: 3, window: w },
+        RuleKind::UserThreshold {
+            message: "login failed".into(),
+            case_sensitive: false,
+            threshold: 3,
+            window: w,
+        },
+        RuleKind::RateSpike { threshold: 3, window: w },
+    ];
+    let rate = scenarios(&rule(kinds[3].clone()), &window_cases());
+    // The four sliding-window types share one mechanism: same episodes.
+    for k in &kinds[..3] {
+        let text = scenarios(&rule(k.clone()), &window_cases());
+        // Same windows, counts and evidence; messages and group names differ.
+        let strip = |t: &str| {
+            let kept: Vec<&str> = t.lines().filter(|l| !l.starts_with("    ")).collect();
+            kept.join("\n").replace("[user=", "[service=")
+        };
+        assert_eq!(strip(&text), strip(&rate), "{}", k.type_name());
+        snapshot(&format!("{}@scenarios", k.type_name()), text);
+    }
+    snapshot("rate_spike@scenarios", rate);
+}
+
+#[test]
+fn inactivity_rule() {
+    let mut r = rule(RuleKind::Inactivity { max_idle: HumanDuration(600) });
+    let text = scenarios(
+        &r,
+        &[
+            ("steady traffic, reference time right after", at("web", &[0, 300, 600, 900]), 901),
+            ("a gap longer than max_idle inside the data", at("web", &[0, 60, 1000, 1060]), 1061),
+            ("a gap of exactly max_idle is not a silence", at("web", &[0, 600]), 600),
+            ("trailing silence up to the reference time", at("web", &[0, 60]), 4000),
+            ("reference time before the data (replay with an old --now)", at("web", &[1000]), 0),
+            (
+                "two groups, one goes quiet",
+                {
+                    let mut e = at("web", &[0, 500, 1000]);
+                    e.extend(at("db", &[0]));
+                    e
+                },
+                1000,
+            ),
+        ],
+    );
+    r.service = Some("payments".into());
+    let silent = scenarios(&r, &[("a named service with no records at all", vec![], 3600)]);
+    snapshot("inactivity@scenarios", text + &silent);
+}
+
+#[test]
+fn zscore_rule() {
+    let r = rule(RuleKind::ZscoreAnomaly {
+        threshold: 3.0,
+        window: HumanDuration(60),
+        baseline_windows: 5,
+    });
+    // n records in each minute, starting at minute 0.
+    let per_minute = |counts: &[u64]| -> Events {
+        let mut e = Vec::new();
+        for (m, &n) in counts.iter().enumerate() {
+            for k in 0..n {
+                e.push(("web", T0 + m as i64 * 60 + k as i64 % 60));
+            }
+        }
+        e
+    };
+    let text = scenarios(
+        &r,
+        &[
+            ("not enough bins for a baseline", per_minute(&[5, 5, 5, 50]), 0),
+            ("steady then a spike", per_minute(&[10, 12, 9, 11, 10, 40]), 0),
+            (
+                "flat baseline: count above mean x threshold",
+                per_minute(&[10, 10, 10, 10, 10, 31]),
+                0,
+            ),
+            (
+                "flat baseline: exactly mean x threshold does not fire",
+                per_minute(&[10, 10, 10, 10, 10, 30]),
+                0,
+            ),
+            ("empty minutes count as zero", per_minute(&[4, 0, 0, 0, 0, 0, 9]), 0),
+            (
+                "every bin is evaluated, not only the last",
+                per_minute(&[10, 11, 9, 10, 10, 60, 10, 11, 9, 10, 10, 10, 70, 10]),
+                0,
+            ),
+        ],
+    );
+    snapshot("zscore_anomaly@scenarios", text);
+}
+
+#[test]
+fn projector_matches_keywords_groups_and_services() {
+    use crate::parse::{Record, Severity};
+    use std::borrow::Cow;
+    let rec = |service: &'static str,
+               sev: Option<Severity>,
+               msg: &'static str,
+               user: Option<&'static str>| Record {
+        ts: None,
+        service: Cow::Borrowed(service),
+        host: None,
+        severity: sev,
+        message: Cow::Borrowed(msg),
+        user: user.map(Cow::Borrowed),
+        fields: vec![(Cow::Borrowed("client_ip"), Value::str("10.0.0.1"))],
+    };
+    let mut kw = rule(RuleKind::KeywordThreshold {
+        keyword: "Error".into(),
+        case_sensitive: false,
+        threshold: 1,
+        window: HumanDuration(60),
+    });
+    kw.service = Some("apache".into());
+    let p = Projector::new(&kw);
+    let (mut key, mut scratch) = (String::new(), Vec::new());
+    // The severity counts as text: a 5xx access-log line matches "error".
+    assert!(p.project(
+        &rec("apache", Some(Severity::Error), "GET / HTTP/1.1", None),
+        &mut key,
+        &mut scratch
+    ));
+    assert_eq!(key, "apache");
+    assert!(p.project(&rec("apache", None, "disk ERROR on sda", None), &mut key, &mut scratch));
+    assert!(!p.project(
+        &rec("apache", Some(Severity::Info), "GET /", None),
+        &mut key,
+        &mut scratch
+    ));
+    assert!(!p.project(&rec("nginx", Some(Severity::Error), "x", None), &mut key, &mut scratch));
+    kw.kind = RuleKind::KeywordThreshold {
+        keyword: "Error".into(),
+        case_sensitive: true,
+        threshold: 1,
+        window: HumanDuration(60),
+    };
+    assert!(!Projector::new(&kw).project(
+        &rec("apache", None, "disk ERROR", None),
+        &mut key,
+        &mut scratch
+    ));
+
+    let mut ut = rule(RuleKind::UserThreshold {
+        message: "/admin".into(),
+        case_sensitive: false,
+        threshold: 1,
+        window: HumanDuration(60),
+    });
+    let p = Projector::new(&ut);
+    assert!(
+        !p.project(&rec("apache", None, "GET /admin", None), &mut key, &mut scratch),
+        "null user is not counted"
+    );
+    assert!(p.project(&rec("apache", None, "GET /admin", Some("root")), &mut key, &mut scratch));
+    assert_eq!(key, "root");
+    ut.group_by = vec![GroupKey::User, GroupKey::ClientIp];
+    assert!(Projector::new(&ut).project(
+        &rec("apache", None, "GET /admin", Some("root")),
+        &mut key,
+        &mut scratch
+    ));
+    assert_eq!(key, "root\u{1f}10.0.0.1");
+
+    let rm =
+        rule(RuleKind::RepeatedMessage { message: None, threshold: 1, window: HumanDuration(60) });
+    assert!(Projector::new(&rm).project(
+        &rec("hdfs", None, "same text", None),
+        &mut key,
+        &mut scratch
+    ));
+    assert_eq!(key, "hdfs\u{1f}same text");
+    assert_eq!(
+        decode_group(&group_names(&rm), &key),
+        [
+            ("message".to_string(), "same text".to_string()),
+            ("service".to_string(), "hdfs".to_string())
+        ]
+        .into()
+    );
+}

@@ -1,0 +1,211 @@
+//! Sliding windows over event time, shared by `keyword_threshold`,
+//! `repeated_message`, `user_threshold` and `rate_spike`.
+//!
+//! A window `[s, s + window]` (both ends included) is anchored at each
+//! second `s` that has a counted record; it *holds* when it contains at
+//! least `threshold` records. Holding windows that overlap or touch (the
+//! next anchor is at most `window` after the previous holding anchor) form
+//! one episode, and every episode is one alert: from its first holding
+//! anchor to the last record inside its last holding window, with the
+//! number of records in that span.
+
+use super::{decode_group, group_names, Alert, Bucket, Counts, Detector, FinishContext};
+use crate::config::{HumanDuration, Rule, RuleKind};
+use crate::parse::Timestamp;
+
+pub struct WindowDetector {
+    rule: Rule,
+    threshold: u64,
+    window: i64,
+    counts: Counts,
+}
+
+impl WindowDetector {
+    pub fn new(rule: Rule, threshold: u64, window: i64) -> Self {
+        WindowDetector { rule, threshold, window, counts: Counts::default() }
+    }
+}
+
+/// An episode over one group's sorted seconds: indexes of its first and last
+/// second, and its record count.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Episode {
+    pub first: usize,
+    pub last: usize,
+    pub count: u64,
+}
+
+/// Finds the episodes of sorted, distinct seconds with their counts.
+pub fn episodes(secs: &[(i64, u64)], threshold: u64, window: i64) -> Vec<Episode> {
+    let n = secs.len();
+    let mut prefix = Vec::with_capacity(n + 1);
+    prefix.push(0u64);
+    for (_, c) in secs {
+        prefix.push(prefix.last().expect("non-empty") + c);
+    }
+    let mut out: Vec<Episode> = Vec::new();
+    // The open episode: first index, last holding anchor, end index (exclusive).
+    let mut open: Option<(usize, i64, usize)> = None;
+    let mut j = 0;
+    for i in 0..n {
+        let s = secs[i].0;
+        if j < i {
+            j = i;
+        }
+        while j < n && secs[j].0 <= s + window {
+            j += 1;
+        }
+        if prefix[j] - prefix[i] < threshold {
+            continue;
+        }
+        match open {
+            Some((first, last_anchor, _)) if s <= last_anchor + window => {
+                open = Some((first, s, j))
+            }
+            _ => {
+                if let Some((first, _, end)) = open.take() {
+                    out.push(Episode { first, last: end - 1, count: prefix[end] - prefix[first] });
+                }
+                open = Some((i, s, j));
+            }
+        }
+    }
+    if let Some((first, _, end)) = open {
+        out.push(Episode { first, last: end - 1, count: prefix[end] - prefix[first] });
+    }
+    out
+}
+
+impl Detector for WindowDetector {
+    fn rule(&self) -> &Rule {
+        &self.rule
+    }
+
+    fn observe(&mut self, group: &str, sec: i64, bucket: &Bucket) {
+        let g = match self.counts.groups.get_mut(group) {
+            Some(g) => g,
+            None => self.counts.groups.entry(group.to_string()).or_default(),
+        };
+        g.entry(sec).or_default().merge(bucket);
+    }
+
+    fn finish(self: Box<Self>, ctx: &FinishContext) -> Vec<Alert> {
+        let names = group_names(&self.rule);
+        let window = HumanDuration(self.window);
+        let mut alerts = Vec::new();
+        for (group, secs) in self.counts.sorted() {
+            let counts: Vec<(i64, u64)> = secs.iter().map(|(s, b)| (*s, b.count)).collect();
+            for ep in episodes(&counts, self.threshold, self.window) {
+                let span = &secs[ep.first..=ep.last];
+                let group_obj = decode_group(&names, &group);
+                let message = describe(&self.rule, &group_obj, ep.count, window, self.threshold);
+                alerts.push(Alert {
+                    rule_id: self.rule.id.clone(),
+                    rule_type: self.rule.kind.type_name(),
+                    severity: self.rule.severity,
+                    group: group_obj,
+                    window_start: Timestamp::from_secs(span[0].0),
+                    window_end: Timestamp::from_secs(span[span.len() - 1].0),
+                    count: ep.count,
+                    message,
+                    evidence: ctx.evidence(span.iter().flat_map(|(_, b)| b.evidence().to_vec())),
+                });
+            }
+        }
+        alerts
+    }
+}
+
+fn describe(
+    rule: &Rule,
+    group: &std::collections::BTreeMap<String, String>,
+    count: u64,
+    window: HumanDuration,
+    threshold: u64,
+) -> String {
+    match &rule.kind {
+        RuleKind::KeywordThreshold { keyword, .. } => format!(
+            "{count} records containing {keyword:?} (threshold {threshold} within {window})"
+        ),
+        RuleKind::RepeatedMessage { message, .. } => {
+            let m = message.as_deref().or(group.get("message").map(String::as_str)).unwrap_or("");
+            format!("message {m:?} repeated {count} times (threshold {threshold} within {window})")
+        }
+        RuleKind::UserThreshold { message, .. } => {
+            let user = group.get("user").map(String::as_str).unwrap_or("?");
+            format!(
+                "user {user:?}: {count} messages containing {message:?} (threshold {threshold} within {window})"
+            )
+        }
+        _ => format!("{count} records (threshold {threshold} within {window})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The definition, written plainly: for each anchor second, count the
+    /// records in [s, s + w]; chain holding anchors at most `w` apart.
+    fn brute_force(events: &[i64], threshold: u64, w: i64) -> Vec<(i64, i64, u64)> {
+        let mut anchors: Vec<i64> = events.to_vec();
+        anchors.sort();
+        anchors.dedup();
+        let holding: Vec<i64> = anchors
+            .iter()
+            .copied()
+            .filter(|&s| {
+                events.iter().filter(|&&t| t >= s && t <= s + w).count() as u64 >= threshold
+            })
+            .collect();
+        let mut out: Vec<(i64, i64)> = Vec::new();
+        for s in holding {
+            match out.last_mut() {
+                Some((_, last)) if s <= *last + w => *last = s,
+                _ => out.push((s, s)),
+            }
+        }
+        out.into_iter()
+            .map(|(first, last_anchor)| {
+                let end = events.iter().copied().filter(|&t| t <= last_anchor + w).max().unwrap();
+                let count = events.iter().filter(|&&t| t >= first && t <= end).count() as u64;
+                (first, end, count)
+            })
+            .collect()
+    }
+
+    fn fast(events: &[i64], threshold: u64, w: i64) -> Vec<(i64, i64, u64)> {
+        let mut m = std::collections::BTreeMap::new();
+        for &e in events {
+            *m.entry(e).or_insert(0u64) += 1;
+        }
+        let secs: Vec<(i64, u64)> = m.into_iter().collect();
+        episodes(&secs, threshold, w)
+            .into_iter()
+            .map(|e| (secs[e.first].0, secs[e.last].0, e.count))
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn matches_brute_force(
+            events in proptest::collection::vec(0i64..300, 0..80),
+            threshold in 1u64..8,
+            w in 0i64..40,
+        ) {
+            prop_assert_eq!(fast(&events, threshold, w), brute_force(&events, threshold, w));
+        }
+
+        #[test]
+        fn input_order_does_not_matter(
+            mut events in proptest::collection::vec(0i64..300, 0..80),
+            threshold in 1u64..8,
+            w in 1i64..40,
+        ) {
+            let a = fast(&events, threshold, w);
+            events.reverse();
+            prop_assert_eq!(fast(&events, threshold, w), a);
+        }
+    }
+}

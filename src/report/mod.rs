@@ -1,0 +1,56 @@
+//! Reports: what a run did, as `report.json` (for machines) and
+//! `report.md` (a CI job summary). Writers are pure: a [`Report`] in, bytes
+//! out; the caller writes the files.
+
+mod md;
+
+use crate::detect::Alert;
+use crate::ingest::{Reject, SourceStats};
+use serde::Serialize;
+
+/// Rejects listed in a report (the count covers all of them).
+pub const REPORT_REJECTS: usize = 100;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Totals {
+    pub records: u64,
+    pub rejected: u64,
+    pub alerts: u64,
+}
+
+/// One run, as the report shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub job: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub reference_time: String,
+    pub sources: Vec<SourceStats>,
+    pub totals: Totals,
+    pub alerts: Vec<Alert>,
+    pub rejects: Vec<Reject>,
+    /// Things that went wrong without stopping the run: unreadable sources,
+    /// sources whose reject ratio suggests a wrong `format`.
+    pub problems: Vec<String>,
+}
+
+/// A report format.
+pub trait ReportWriter {
+    fn file_name(&self) -> &'static str;
+    fn serialize(&self, report: &Report) -> anyhow::Result<Vec<u8>>;
+}
+
+pub struct Json;
+
+impl ReportWriter for Json {
+    fn file_name(&self) -> &'static str {
+        "report.json"
+    }
+    fn serialize(&self, report: &Report) -> anyhow::Result<Vec<u8>> {
+        let mut v = serde_json::to_vec_pretty(report)?;
+        v.push(b'\n');
+        Ok(v)
+    }
+}
+
+pub use md::Markdown;

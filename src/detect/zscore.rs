@@ -35,30 +35,34 @@ impl Detector for ZscoreDetector {
         &self.rule
     }
 
-    /// Keeps one bucket per bin (not per second): memory grows with the
-    /// number of bins.
+    /// Keeps seconds (not bins) so that a bin's evidence is its earliest
+    /// records, whatever order the seconds arrive in.
     fn observe(&mut self, group: &str, sec: i64, bucket: &Bucket) {
-        let bin = sec.div_euclid(self.window) * self.window;
         let g = match self.counts.groups.get_mut(group) {
             Some(g) => g,
             None => self.counts.groups.entry(group.to_string()).or_default(),
         };
-        g.entry(bin).or_default().merge(bucket);
+        g.entry(sec).or_default().merge(bucket);
     }
 
     fn finish(self: Box<Self>, ctx: &FinishContext) -> Vec<Alert> {
         let names = group_names(&self.rule);
         let mut alerts = Vec::new();
         let (w, b) = (self.window, self.baseline);
-        for (group, bins) in self.counts.sorted() {
-            let by_bin: BTreeMap<i64, Bucket> = bins.into_iter().collect();
+        for (group, secs) in self.counts.sorted() {
+            // Seconds are sorted, so each bin lists its seconds in time order.
+            let mut by_bin: BTreeMap<i64, (u64, Vec<Bucket>)> = BTreeMap::new();
+            for (sec, b) in secs {
+                let bin = by_bin.entry(sec.div_euclid(w) * w).or_default();
+                bin.0 += b.count;
+                bin.1.push(b);
+            }
             let (Some(&first), Some(&last)) = (by_bin.keys().next(), by_bin.keys().last()) else {
                 continue;
             };
             let n = ((last - first) / w + 1) as usize;
-            let counts: Vec<u64> = (0..n)
-                .map(|i| by_bin.get(&(first + i as i64 * w)).map_or(0, |b| b.count))
-                .collect();
+            let counts: Vec<u64> =
+                (0..n).map(|i| by_bin.get(&(first + i as i64 * w)).map_or(0, |b| b.0)).collect();
             for i in b..n {
                 let base = &counts[i - b..i];
                 let mean = base.iter().sum::<u64>() as f64 / b as f64;
@@ -80,7 +84,10 @@ impl Detector for ZscoreDetector {
                     continue;
                 }
                 let start = first + i as i64 * w;
-                let bucket = by_bin.get(&start).copied().unwrap_or_default();
+                let evidence: Vec<super::Ev> = by_bin
+                    .get(&start)
+                    .map(|(_, bs)| bs.iter().flat_map(|b| b.evidence().to_vec()).collect())
+                    .unwrap_or_default();
                 alerts.push(Alert {
                     rule_id: self.rule.id.clone(),
                     rule_type: self.rule.kind.type_name(),
@@ -95,7 +102,7 @@ impl Detector for ZscoreDetector {
                         HumanDuration(w),
                         self.threshold
                     ),
-                    evidence: ctx.evidence(bucket.evidence().to_vec()),
+                    evidence: ctx.evidence(evidence),
                 });
             }
         }

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Writes the quickstart sample logs (deterministic: run it again, get the
+same bytes). One hour, 2026-03-14 10:00-11:00 UTC, in three formats, with
+these incidents planted in ordinary traffic:
+
+web (Apache combined, logged at +0100):
+  10:12:00-10:13:30  outage: 24 responses 500/503          -> web_5xx_spike
+  10:25:00-10:26:40  password guessing on /admin as "admin" -> admin_bruteforce
+                     (50 x 401 from one client)
+  10:40:00-10:41:00  a scanner: 150 x 404 from one client    -> scanner, web_volume
+  10:45:10-10:58:00  no requests at all (13 minutes)         -> web_down
+hdfs (raw HDFS, UTC):
+  10:33:00-10:34:30  the same IOException 14 times           -> hdfs_repeated_error
+cloudtrail ({"Records":[...]}):
+  10:50:00-10:50:50  one role lists IAM users/roles/policies
+                     30 times, many AccessDenied              -> iam_enumeration
+"""
+import json
+import random
+from datetime import datetime, timedelta, timezone
+
+rng = random.Random(20260314)
+START = datetime(2026, 3, 14, 10, 0, 0, tzinfo=timezone.utc)
+END = START + timedelta(hours=1)
+WEB_TZ = timezone(timedelta(hours=1))
+
+PAGES = ["/", "/index.html", "/products", "/products/42", "/cart", "/search?q=lamp",
+         "/static/app.js", "/static/site.css", "/img/logo.png", "/about", "/api/v1/items?page=2"]
+CLIENTS = ["198.51.100.%d" % i for i in range(2, 40)] + ["2001:db8::%x" % i for i in range(1, 6)]
+UAS = ["Mozilla/5.0 (X11; Linux x86_64) Firefox/123.0",
+       "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_3) Safari/605.1.15",
+       "curl/8.5.0"]
+
+
+def clf_time(t):
+    return t.astimezone(WEB_TZ).strftime("%d/%b/%Y:%H:%M:%S %z")
+
+
+def web_line(t, client, user, method, path, status, size, ua):
+    return '%s - %s [%s] "%s %s HTTP/1.1" %d %s "-" "%s"' % (
+        client, user or "-", clf_time(t), method, path, status, size, ua)
+
+
+def web():
+    lines = []
+    t = START
+    while t < END:
+        t += timedelta(seconds=rng.randint(3, 11))
+        if datetime(2026, 3, 14, 10, 45, 10, tzinfo=timezone.utc) <= t < datetime(2026, 3, 14, 10, 58, tzinfo=timezone.utc):
+            continue
+        if t >= END:
+            break
+        path = rng.choice(PAGES)
+        status = 304 if rng.random() < 0.1 else 200
+        lines.append((t, web_line(t, rng.choice(CLIENTS), None, "GET", path, status,
+                                  "-" if status == 304 else rng.randint(200, 40000), rng.choice(UAS))))
+    # A logged-in editor uses /admin normally, a few times.
+    for m in (5, 20, 35):
+        t = START + timedelta(minutes=m, seconds=17)
+        lines.append((t, web_line(t, "198.51.100.7", "alice", "GET", "/admin/pages", 200, 5120, UAS[0])))
+    # Outage: 5xx for ninety seconds.
+    for i in range(24):
+        t = START + timedelta(minutes=12, seconds=i * 4)
+        lines.append((t, web_line(t, rng.choice(CLIENTS), None, "GET", rng.choice(PAGES),
+                                  rng.choice([500, 503]), rng.randint(200, 600), rng.choice(UAS))))
+    # Password guessing against /admin.
+    for i in range(50):
+        t = START + timedelta(minutes=25, seconds=i * 2)
+        lines.append((t, web_line(t, "203.0.113.66", "admin", "POST", "/admin/login", 401, 381,
+                                  "python-requests/2.31")))
+    # A scanner walking well-known paths.
+    probes = ["/wp-login.php", "/.env", "/.git/config", "/phpmyadmin/", "/admin.php", "/backup.zip"]
+    for i in range(150):
+        t = START + timedelta(minutes=40, seconds=i * 0.4)
+        lines.append((t, web_line(t, "192.0.2.200", None, "GET", probes[i % len(probes)] + "?n=%d" % i,
+                                  404, 196, "Mozilla/5.0 zgrab/0.x")))
+    # Servers log at completion: a little out of order, as real logs are.
+    lines.sort(key=lambda x: (x[0] + timedelta(seconds=rng.choice([0, 0, 0, 1])), x[1]))
+    return "".join(l + "\n" for _, l in lines)
+
+
+def hdfs():
+    comps = [("INFO", "dfs.DataNode$PacketResponder", "PacketResponder %d for block blk_%d terminating"),
+             ("INFO", "dfs.FSNamesystem", "BLOCK* NameSystem.addStoredBlock: blockMap updated: 10.250.%d.%d:50010 is added to blk_%d size 67108864"),
+             ("INFO", "dfs.DataNode$DataXceiver", "Receiving block blk_%d src: /10.251.%d.%d:%d dest: /10.251.%d.%d:50010")]
+    out = []
+    t = START
+    while t < END:
+        t += timedelta(seconds=rng.randint(5, 20))
+        if t >= END:
+            break
+        lvl, comp, tmpl = rng.choice(comps)
+        n = tmpl.count("%d")
+        vals = [rng.randint(0, 2) if i == 0 and "PacketResponder" in tmpl else rng.randint(1, 250) for i in range(n)]
+        if "blk_%d" in tmpl:
+            idx = tmpl[:tmpl.index("blk_%d")].count("%d")
+            vals[idx] = rng.randint(-9 * 10**18, 9 * 10**18)
+        out.append((t, lvl, comp, tmpl % tuple(vals)))
+    for i in range(14):
+        t = START + timedelta(minutes=33, seconds=i * 6)
+        out.append((t, "WARN", "dfs.DataNode", "DataXceiver: java.io.IOException: Connection reset by peer"))
+    out.sort(key=lambda x: x[0])
+    return "".join("%s %s %s %s %s: %s\n" % (t.strftime("%y%m%d"), t.strftime("%H%M%S"), 143 + i % 7, lvl, comp, msg)
+                   for i, (t, lvl, comp, msg) in enumerate(out))
+
+
+def event(t, user, role, source, name, error=None):
+    ident = ({"type": "IAMUser", "principalId": "AIDA%s" % user.upper(), "arn": "arn:aws:iam::111122223333:user/%s" % user,
+              "accountId": "111122223333", "userName": user} if not role else
+             {"type": "AssumedRole", "principalId": "AROAEXAMPLE:%s" % user,
+              "arn": "arn:aws:sts::111122223333:assumed-role/%s/%s" % (role, user), "accountId": "111122223333",
+              "sessionContext": {"sessionIssuer": {"type": "Role", "userName": role,
+                                                   "arn": "arn:aws:iam::111122223333:role/%s" % role}}})
+    e = {"eventVersion": "1.08", "userIdentity": ident, "eventTime": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+         "eventSource": source, "eventName": name, "awsRegion": "eu-west-1",
+         "sourceIPAddress": "203.0.113.%d" % rng.randint(1, 50), "userAgent": "aws-cli/2.15.0",
+         "requestParameters": None, "responseElements": None,
+         "requestID": "%08x-0000-4000-8000-%012x" % (rng.getrandbits(32), rng.getrandbits(48)),
+         "eventID": "%08x-1111-4000-8000-%012x" % (rng.getrandbits(32), rng.getrandbits(48)),
+         "readOnly": True, "eventType": "AwsApiCall", "managementEvent": True,
+         "recipientAccountId": "111122223333", "eventCategory": "Management"}
+    if error:
+        e["errorCode"] = error
+        e["errorMessage"] = "User is not authorized to perform this action"
+    return e
+
+
+def cloudtrail():
+    calls = [("s3.amazonaws.com", "GetObject"), ("ec2.amazonaws.com", "DescribeInstances"),
+             ("sts.amazonaws.com", "GetCallerIdentity"), ("kms.amazonaws.com", "Decrypt"),
+             ("iam.amazonaws.com", "GetUser")]
+    recs = []
+    t = START
+    while t < END:
+        t += timedelta(seconds=rng.randint(20, 60))
+        if t >= END:
+            break
+        src, name = rng.choice(calls)
+        recs.append(event(t, rng.choice(["maria", "deploy-bot", "tom"]), None, src, name))
+    for i in range(30):
+        t = START + timedelta(minutes=50, seconds=i * 1.7)
+        name = ["ListUsers", "ListRoles", "ListPolicies", "ListAttachedUserPolicies", "GetAccountAuthorizationDetails"][i % 5]
+        recs.append(event(t, "i-0abc123", "ci-runner", "iam.amazonaws.com", name,
+                          "AccessDenied" if i % 3 else None))
+    rng.shuffle(recs)  # delivery files are not sorted
+    return json.dumps({"Records": recs}, separators=(",", ":")) + "\n"
+
+
+if __name__ == "__main__":
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    for sub, name, text in [("web", "access.log", web()), ("hdfs", "hdfs.log", hdfs()),
+                            ("cloudtrail", "111122223333_CloudTrail_eu-west-1_20260314T1000Z.json", cloudtrail())]:
+        os.makedirs(os.path.join(here, sub), exist_ok=True)
+        with open(os.path.join(here, sub, name), "w") as f:
+            f.write(text)

@@ -1,0 +1,188 @@
+//! `logtrack run` end to end, in memory, on the repository's samples.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn logtrack(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_logtrack")).args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn report(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+}
+
+fn alert_ids(r: &serde_json::Value) -> Vec<String> {
+    r["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["rule_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn quickstart_raises_the_planted_incidents() {
+    let dir = tempfile::tempdir().unwrap();
+    let o =
+        logtrack(&["run", "jobs/quickstart.toml", "--report-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = report(dir.path());
+    common::insta_settings().bind(|| {
+        insta::assert_json_snapshot!("quickstart@report", r, {
+            ".started_at" => "[run start]",
+            ".finished_at" => "[run end]",
+        });
+    });
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("| critical | admin_bruteforce | user=admin |"), "{md}");
+    assert!(stderr(&o).contains("quickstart: 3 file(s), 1042 records, 0 rejected, 8 alert(s)"));
+}
+
+#[test]
+fn fail_on_sets_exit_code_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = logtrack(&[
+        "run",
+        "jobs/quickstart.toml",
+        "--report-dir",
+        d,
+        "--fail-on",
+        "critical",
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o), "", "-q prints nothing but errors");
+    let o = logtrack(&["run", "jobs/legacy.toml", "--report-dir", d, "--fail-on", "bogus"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--fail-on: unknown severity \"bogus\""), "{}", stderr(&o));
+}
+
+fn write_job(dir: &Path, body: &str) -> String {
+    let p = dir.join("job.toml");
+    std::fs::write(&p, body).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn a_bad_source_is_reported_and_the_rest_still_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = write_job(
+        dir.path(),
+        r#"
+        now = "end-of-data"
+        [[sources]]
+        path = "samples/web/nothing-here-*.log"
+        [[sources]]
+        path = "samples/web/access.log"
+        format = "combined"
+        [[sources]]
+        path = "samples/hdfs/hdfs.log"
+        format = "combined"
+        [[rules]]
+        id = "scanner"
+        type = "rate_spike"
+        group_by = ["client_ip"]
+        threshold = 60
+        window = "1m"
+        "#,
+    );
+    let o = logtrack(&["run", &job, "--report-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "an unreadable source fails the run");
+    let err = stderr(&o);
+    assert!(err.contains("sources[0]: samples/web/nothing-here-*.log: no file matches"), "{err}");
+    assert!(err.contains("samples/hdfs/hdfs.log: 298 of 298 lines rejected (more than max_reject_ratio 0.5): is format \"combined\" right for this file?"), "{err}");
+    let r = report(dir.path());
+    assert_eq!(alert_ids(&r), ["scanner"]);
+    assert_eq!(r["problems"].as_array().unwrap().len(), 2);
+    assert_eq!(r["rejects"].as_array().unwrap().len(), 100, "the first 100 rejects are listed");
+    assert_eq!(r["totals"]["rejected"], 298);
+}
+
+#[test]
+fn out_of_order_and_split_input_gives_the_same_alerts() {
+    // The web log shuffled and split over two files, one gzipped.
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string("samples/web/access.log").unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let n = lines.len();
+    for i in 0..n {
+        lines.swap(i, (i * 7919 + 13) % n);
+    }
+    let (a, b) = lines.split_at(n / 2);
+    std::fs::write(dir.path().join("access.log"), a.join("\n") + "\n").unwrap();
+    let gz = std::fs::File::create(dir.path().join("access.log.1.gz")).unwrap();
+    let mut e = flate2::write::GzEncoder::new(gz, Default::default());
+    std::io::Write::write_all(&mut e, (b.join("\n") + "\n").as_bytes()).unwrap();
+    e.finish().unwrap();
+    let job = std::fs::read_to_string("jobs/quickstart.toml")
+        .unwrap()
+        .replace("samples/web/access.log*", &format!("{}/access.log*", dir.path().display()));
+    let job = write_job(dir.path(), &job);
+    let shuffled = dir.path().join("shuffled");
+    let sorted = dir.path().join("sorted");
+    assert_eq!(
+        logtrack(&["run", &job, "--report-dir", shuffled.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        logtrack(&["run", "jobs/quickstart.toml", "--report-dir", sorted.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let key = |r: &serde_json::Value| -> Vec<String> {
+        r["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} {} {} {} {}",
+                    a["rule_id"], a["group"], a["window_start"], a["window_end"], a["count"]
+                )
+            })
+            .collect()
+    };
+    assert_eq!(key(&report(&shuffled)), key(&report(&sorted)));
+}
+
+#[test]
+fn a_job_with_a_database_needs_no_db_for_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = write_job(dir.path(), "[database]\nurl = \"postgres://lt:hunter2@db.example/lt\"\n");
+    let o = logtrack(&["run", &job, "--report-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("postgres://lt:***@db.example/lt") && !err.contains("hunter2"), "{err}");
+    let o = logtrack(&["run", &job, "--no-db", "--report-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn inactivity_uses_the_wall_clock_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = write_job(
+        dir.path(),
+        "[[sources]]\npath = \"samples/hdfs/hdfs.log\"\nformat = \"hdfs\"\n[[rules]]\nid = \"idle\"\ntype = \"inactivity\"\nmax_idle = \"1h\"\n",
+    );
+    let d = dir.path().to_str().unwrap();
+    // The samples are from 2026-03-14: by the wall clock hdfs has gone quiet.
+    let o = logtrack(&["run", &job, "--report-dir", d]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(alert_ids(&report(dir.path())), ["idle"]);
+    let o = logtrack(&["run", &job, "--report-dir", d, "--now", "end-of-data"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(alert_ids(&report(dir.path())).is_empty());
+    let o = logtrack(&["run", &job, "--report-dir", d, "--now", "2026-03-14T12:30:00+01:00"]);
+    assert_eq!(o.status.code(), Some(0));
+    let r = report(dir.path());
+    assert_eq!(r["reference_time"], "2026-03-14T11:30:00Z");
+    assert!(alert_ids(&r).is_empty(), "30 minutes of silence is under max_idle");
+}

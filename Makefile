@@ -15,6 +15,7 @@ run: build
 
 bench: build
 	./bench/parse.sh
+	./bench/run.sh
 
 fmt:
 	$(CARGO) fmt --all

@@ -12,6 +12,7 @@ use crate::parse::{ParserOptions, Timestamp, Tz};
 use crate::report::{self, Report, ReportWriter, Totals};
 use crate::source;
 use anyhow::Context;
+use rayon::prelude::*;
 use std::sync::Arc;
 
 /// The reference time for inactivity rules.
@@ -97,7 +98,8 @@ pub fn run(args: &RunArgs, g: &Global) -> anyhow::Result<Exit> {
         data_start: gathered.data_start,
         sources: gathered.paths.clone(),
     };
-    let mut alerts: Vec<Alert> = detectors.into_iter().flat_map(|d| d.finish(&ctx)).collect();
+    let mut alerts: Vec<Alert> =
+        detectors.into_par_iter().flat_map_iter(|d| d.finish(&ctx)).collect();
     alerts.sort_by(|a, b| {
         (a.window_start, &a.rule_id, &a.group).cmp(&(b.window_start, &b.rule_id, &b.group))
     });

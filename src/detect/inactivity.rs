@@ -3,7 +3,7 @@
 //! named by the rule that has no records at all is silent since the start of
 //! the data (with a database: since its last stored record).
 
-use super::{decode_group, group_names, Alert, Bucket, Counts, Detector, FinishContext};
+use super::{decode_group, group_names, Alert, Counts, Detector, FinishContext};
 use crate::config::{GroupKey, HumanDuration, Rule};
 use crate::parse::Timestamp;
 
@@ -52,17 +52,13 @@ impl Detector for InactivityDetector {
         &self.rule
     }
 
-    fn observe(&mut self, group: &str, sec: i64, bucket: &Bucket) {
-        let g = match self.counts.groups.get_mut(group) {
-            Some(g) => g,
-            None => self.counts.groups.entry(group.to_string()).or_default(),
-        };
-        g.entry(sec).or_default().merge(bucket);
+    fn observe(&mut self, counts: Counts) {
+        self.counts.absorb(counts);
     }
 
     fn finish(self: Box<Self>, ctx: &FinishContext) -> Vec<Alert> {
         let mut alerts = Vec::new();
-        let named_service_silent = self.counts.groups.is_empty()
+        let named_service_silent = self.counts.is_empty()
             && self.rule.service.is_some()
             && self.rule.group_by == [GroupKey::Service];
         let counts = self.counts.clone();

@@ -20,12 +20,15 @@ use crate::config::{AlertSeverity, GroupKey, Rule, RuleKind};
 use crate::parse::{Record, Timestamp, Value};
 use memchr::memmem;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Evidence lines kept per group and second; an alert gathers up to
 /// [`MAX_EVIDENCE`] of them from the seconds of its window, in time order.
-pub const EVIDENCE_PER_SECOND: usize = 8;
+/// Two per second keeps a high-cardinality rule (say, per client IP over a
+/// gigabyte of logs, where almost every record is its own group-second) at
+/// 40 bytes a group-second.
+pub const EVIDENCE_PER_SECOND: usize = 2;
 pub const MAX_EVIDENCE: usize = 20;
 
 /// Separates the values of a multi-key group in its encoded form.
@@ -40,75 +43,142 @@ pub struct Ev {
     pub index: u32,
 }
 
-/// The records of one group in one second.
+/// The records of one group in one second: how many, and the first few.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bucket {
-    pub count: u64,
-    len: u8,
+    pub count: u32,
     ev: [Ev; EVIDENCE_PER_SECOND],
 }
 
 impl Bucket {
     pub fn add(&mut self, ev: Ev) {
-        self.count += 1;
-        if (self.len as usize) < EVIDENCE_PER_SECOND {
-            self.ev[self.len as usize] = ev;
-            self.len += 1;
+        if (self.count as usize) < EVIDENCE_PER_SECOND {
+            self.ev[self.count as usize] = ev;
         }
+        self.count = self.count.saturating_add(1);
     }
 
     /// Adds `other`, which came later in input order.
     pub fn merge(&mut self, other: &Bucket) {
-        self.count += other.count;
         for ev in other.evidence() {
-            if (self.len as usize) < EVIDENCE_PER_SECOND {
-                self.ev[self.len as usize] = *ev;
-                self.len += 1;
+            if (self.count as usize) < EVIDENCE_PER_SECOND {
+                self.ev[self.count as usize] = *ev;
             }
         }
+        self.count = self.count.saturating_add(other.count);
     }
 
     pub fn evidence(&self) -> &[Ev] {
-        &self.ev[..self.len as usize]
+        &self.ev[..(self.count as usize).min(EVIDENCE_PER_SECOND)]
     }
 }
 
-/// Per group (encoded), per second: counts and evidence.
+/// One group-second.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    sec: i64,
+    gid: u32,
+    bucket: Bucket,
+}
+
+/// Counts per group and second, in one flat list.
+///
+/// Groups are interned (a name is hashed once per chunk, not per record),
+/// and entries are appended as they arrive: input is mostly in time order,
+/// so a record usually lands in its group's newest entry. Out-of-order and
+/// cross-chunk duplicates are merged when the list is compacted (a stable
+/// sort by group and second, so evidence stays in input order), which keeps
+/// memory near the number of distinct group-seconds.
 #[derive(Clone, Debug, Default)]
 pub struct Counts {
-    pub groups: HashMap<String, HashMap<i64, Bucket>>,
+    names: rustc_hash::FxHashMap<String, u32>,
+    /// Per group id: index of its newest entry.
+    last: Vec<u32>,
+    entries: Vec<Entry>,
+    /// Length of `entries` after the last compaction.
+    compacted: usize,
 }
 
 impl Counts {
-    pub fn add(&mut self, group: &str, sec: i64, ev: Ev) {
-        let g = match self.groups.get_mut(group) {
-            Some(g) => g,
-            None => self.groups.entry(group.to_string()).or_default(),
-        };
-        g.entry(sec).or_default().add(ev);
+    pub fn is_empty(&self) -> bool {
+        self.last.is_empty()
     }
 
-    /// Merges another aggregate (a later chunk) into this one.
-    pub fn merge(&mut self, other: Counts) {
-        for (group, secs) in other.groups {
-            let g = self.groups.entry(group).or_default();
-            for (sec, b) in secs {
-                g.entry(sec).or_default().merge(&b);
-            }
+    fn intern(&mut self, group: &str) -> u32 {
+        match self.names.get(group) {
+            Some(&gid) => gid,
+            None => self.intern_owned(group.to_string()),
         }
     }
 
-    /// Groups in a stable order, each with its seconds sorted.
-    fn sorted(self) -> Vec<(String, Vec<(i64, Bucket)>)> {
-        let mut out: Vec<(String, Vec<(i64, Bucket)>)> = self
-            .groups
-            .into_iter()
-            .map(|(g, secs)| {
-                let mut v: Vec<(i64, Bucket)> = secs.into_iter().collect();
-                v.sort_unstable_by_key(|(s, _)| *s);
-                (g, v)
-            })
-            .collect();
+    fn intern_owned(&mut self, group: String) -> u32 {
+        let next = self.last.len() as u32;
+        let gid = *self.names.entry(group).or_insert(next);
+        if gid == next {
+            self.last.push(u32::MAX);
+        }
+        gid
+    }
+
+    fn push(&mut self, gid: u32, sec: i64, bucket: &Bucket) {
+        let last = self.last[gid as usize];
+        if let Some(e) = self.entries.get_mut(last as usize) {
+            if e.sec == sec {
+                e.bucket.merge(bucket);
+                return;
+            }
+        }
+        self.last[gid as usize] = self.entries.len() as u32;
+        self.entries.push(Entry { sec, gid, bucket: *bucket });
+        if self.entries.len() > 2 * self.compacted + (1 << 20) {
+            self.compact();
+        }
+    }
+
+    pub fn add(&mut self, group: &str, sec: i64, ev: Ev) {
+        let gid = self.intern(group);
+        let mut b = Bucket::default();
+        b.add(ev);
+        self.push(gid, sec, &b);
+    }
+
+    /// Adds everything in `other` (a later chunk, or stored history).
+    pub fn absorb(&mut self, other: Counts) {
+        let mut map = vec![0u32; other.last.len()];
+        for (name, gid) in other.names {
+            map[gid as usize] = self.intern_owned(name);
+        }
+        for e in &other.entries {
+            self.push(map[e.gid as usize], e.sec, &e.bucket);
+        }
+    }
+
+    fn compact(&mut self) {
+        self.entries.sort_by_key(|e| (e.gid, e.sec));
+        let mut out: Vec<Entry> = Vec::with_capacity(self.entries.len());
+        for e in self.entries.drain(..) {
+            match out.last_mut() {
+                Some(l) if l.gid == e.gid && l.sec == e.sec => l.bucket.merge(&e.bucket),
+                _ => out.push(e),
+            }
+        }
+        for (i, e) in out.iter().enumerate() {
+            self.last[e.gid as usize] = i as u32;
+        }
+        self.entries = out;
+        self.compacted = self.entries.len();
+    }
+
+    /// Groups by name, each with its seconds sorted and distinct.
+    fn sorted(mut self) -> Vec<(String, Vec<(i64, Bucket)>)> {
+        self.compact();
+        let mut out: Vec<(String, Vec<(i64, Bucket)>)> = vec![Default::default(); self.last.len()];
+        for (name, gid) in self.names {
+            out[gid as usize].0 = name;
+        }
+        for e in self.entries {
+            out[e.gid as usize].1.push((e.sec, e.bucket));
+        }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
@@ -180,9 +250,9 @@ impl FinishContext {
 /// A rule's detector: fed aggregated counts, then asked for alerts.
 pub trait Detector: Send {
     fn rule(&self) -> &Rule;
-    /// Adds the counts of one group in one second. Calls may come in any
-    /// order; later calls for the same second add up.
-    fn observe(&mut self, group: &str, sec: i64, bucket: &Bucket);
+    /// Adds counts (of one chunk, in input order). Counts for the same
+    /// group and second add up, whatever order they come in.
+    fn observe(&mut self, counts: Counts);
     /// Every alert of the data observed. `ctx.reference_time` is the only
     /// notion of "now" a detector has.
     fn finish(self: Box<Self>, ctx: &FinishContext) -> Vec<Alert>;
@@ -225,7 +295,7 @@ enum Matcher {
     /// Substring of the message (and, with `with_severity`, of the severity
     /// name too), case-insensitive unless `case_sensitive`.
     Contains {
-        finder: Box<memmem::Finder<'static>>,
+        needle: Box<memmem::Finder<'static>>,
         case_sensitive: bool,
         with_severity: bool,
     },
@@ -244,13 +314,10 @@ pub struct Projector {
 
 impl Projector {
     pub fn new(rule: &Rule) -> Projector {
-        let contains = |text: &str, case_sensitive: bool, with_severity: bool| {
-            let needle = if case_sensitive { text.to_string() } else { text.to_ascii_lowercase() };
-            Matcher::Contains {
-                finder: Box::new(memmem::Finder::new(needle.as_bytes()).into_owned()),
-                case_sensitive,
-                with_severity,
-            }
+        let contains = |text: &str, case_sensitive: bool, with_severity: bool| Matcher::Contains {
+            needle: Box::new(memmem::Finder::new(text.as_bytes()).into_owned()),
+            case_sensitive,
+            with_severity,
         };
         let (matcher, message_in_group) = match &rule.kind {
             RuleKind::KeywordThreshold { keyword, case_sensitive, .. } => {
@@ -274,35 +341,12 @@ impl Projector {
     }
 
     /// Writes the record's encoded group into `key` and returns true when the
-    /// record counts for the rule. `scratch` is reused between calls.
-    pub fn project(&self, r: &Record<'_>, key: &mut String, scratch: &mut Vec<u8>) -> bool {
+    /// record counts for the rule. The group is built first: it is cheaper
+    /// than the text match and often rules a record out (no user).
+    pub fn project(&self, r: &Record<'_>, key: &mut String) -> bool {
         if let Some(s) = &self.service {
             if r.service != *s {
                 return false;
-            }
-        }
-        match &self.matcher {
-            Matcher::All => {}
-            Matcher::Equals(m) => {
-                if r.message.trim() != m {
-                    return false;
-                }
-            }
-            Matcher::Contains { finder, case_sensitive, with_severity } => {
-                scratch.clear();
-                if *with_severity {
-                    if let Some(sev) = r.severity {
-                        scratch.extend_from_slice(sev.as_str().as_bytes());
-                        scratch.push(b' ');
-                    }
-                }
-                scratch.extend_from_slice(r.message.as_bytes());
-                if !case_sensitive {
-                    scratch.make_ascii_lowercase();
-                }
-                if finder.find(scratch).is_none() {
-                    return false;
-                }
             }
         }
         key.clear();
@@ -324,20 +368,59 @@ impl Projector {
                 return false;
             }
         }
+        match &self.matcher {
+            Matcher::All => {}
+            Matcher::Equals(m) => {
+                if r.message.trim() != m {
+                    return false;
+                }
+            }
+            Matcher::Contains { needle, case_sensitive, with_severity } => {
+                let find = |hay: &[u8]| {
+                    if *case_sensitive {
+                        needle.find(hay).is_some()
+                    } else {
+                        contains_ignore_ascii_case(hay, needle.needle())
+                    }
+                };
+                let in_severity =
+                    *with_severity && r.severity.is_some_and(|s| find(s.as_str().as_bytes()));
+                if !in_severity && !find(r.message.as_bytes()) {
+                    return false;
+                }
+            }
+        }
         if self.message_in_group {
             if !self.group_by.is_empty() {
                 key.push(GROUP_SEP);
             }
-            key.push_str(&r.message.replace(GROUP_SEP, " "));
+            push_value(key, Some(&r.message));
         }
         true
     }
 }
 
+/// ASCII case-insensitive substring search without copying the haystack:
+/// candidates are the positions of the needle's first byte in either case.
+pub fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
+    let Some(&first) = needle.first() else { return true };
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let last_start = hay.len() - needle.len();
+    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lo, up, &hay[..=last_start])
+        .any(|i| hay[i..i + needle.len()].eq_ignore_ascii_case(needle))
+}
+
 fn push_value(key: &mut String, v: Option<&str>) -> bool {
     match v {
+        Some(s) if s.contains(GROUP_SEP) => {
+            key.push_str(&s.replace(GROUP_SEP, " "));
+            true
+        }
         Some(s) => {
-            key.extend(s.chars().map(|c| if c == GROUP_SEP { ' ' } else { c }));
+            key.push_str(s);
             true
         }
         None => false,
@@ -361,9 +444,9 @@ pub(crate) mod testutil {
     pub fn run(rule: &Rule, events: &[(&str, i64)], now: i64) -> Vec<Alert> {
         let mut d = detector(rule);
         for (i, (g, s)) in events.iter().enumerate() {
-            let mut b = Bucket::default();
-            b.add(Ev { source: 0, line: i as u32 + 1, index: 0 });
-            d.observe(g, *s, &b);
+            let mut c = Counts::default();
+            c.add(g, *s, Ev { source: 0, line: i as u32 + 1, index: 0 });
+            d.observe(c);
         }
         let ctx = FinishContext {
             reference_time: now,
@@ -382,7 +465,6 @@ pub struct Projection {
     pub min_ts: Option<i64>,
     pub max_ts: Option<i64>,
     key: String,
-    scratch: Vec<u8>,
 }
 
 impl Projection {
@@ -408,7 +490,7 @@ impl Projection {
             index: prov.index.unwrap_or(0).min(u32::MAX as u64) as u32,
         };
         for (i, p) in projectors.iter().enumerate() {
-            if p.project(r, &mut self.key, &mut self.scratch) {
+            if p.project(r, &mut self.key) {
                 self.per_rule[i].add(&self.key, sec, ev);
             }
         }
@@ -417,11 +499,7 @@ impl Projection {
     /// Hands the chunk's counts to the detectors (same order as the projectors).
     pub fn feed(self, detectors: &mut [Box<dyn Detector>]) {
         for (counts, d) in self.per_rule.into_iter().zip(detectors.iter_mut()) {
-            for (group, secs) in counts.groups {
-                for (sec, b) in secs {
-                    d.observe(&group, sec, &b);
-                }
-            }
+            d.observe(counts);
         }
     }
 }

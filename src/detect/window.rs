@@ -9,7 +9,7 @@
 //! anchor to the last record inside its last holding window, with the
 //! number of records in that span.
 
-use super::{decode_group, group_names, Alert, Bucket, Counts, Detector, FinishContext};
+use super::{decode_group, group_names, Alert, Counts, Detector, FinishContext};
 use crate::config::{HumanDuration, Rule, RuleKind};
 use crate::parse::Timestamp;
 
@@ -81,12 +81,8 @@ impl Detector for WindowDetector {
         &self.rule
     }
 
-    fn observe(&mut self, group: &str, sec: i64, bucket: &Bucket) {
-        let g = match self.counts.groups.get_mut(group) {
-            Some(g) => g,
-            None => self.counts.groups.entry(group.to_string()).or_default(),
-        };
-        g.entry(sec).or_default().merge(bucket);
+    fn observe(&mut self, counts: Counts) {
+        self.counts.absorb(counts);
     }
 
     fn finish(self: Box<Self>, ctx: &FinishContext) -> Vec<Alert> {
@@ -94,7 +90,8 @@ impl Detector for WindowDetector {
         let window = HumanDuration(self.window);
         let mut alerts = Vec::new();
         for (group, secs) in self.counts.sorted() {
-            let counts: Vec<(i64, u64)> = secs.iter().map(|(s, b)| (*s, b.count)).collect();
+            let counts: Vec<(i64, u64)> =
+                secs.iter().map(|(s, b)| (*s, u64::from(b.count))).collect();
             for ep in episodes(&counts, self.threshold, self.window) {
                 let span = &secs[ep.first..=ep.last];
                 let group_obj = decode_group(&names, &group);

@@ -35,14 +35,8 @@ impl Detector for ZscoreDetector {
         &self.rule
     }
 
-    /// Keeps seconds (not bins) so that a bin's evidence is its earliest
-    /// records, whatever order the seconds arrive in.
-    fn observe(&mut self, group: &str, sec: i64, bucket: &Bucket) {
-        let g = match self.counts.groups.get_mut(group) {
-            Some(g) => g,
-            None => self.counts.groups.entry(group.to_string()).or_default(),
-        };
-        g.entry(sec).or_default().merge(bucket);
+    fn observe(&mut self, counts: Counts) {
+        self.counts.absorb(counts);
     }
 
     fn finish(self: Box<Self>, ctx: &FinishContext) -> Vec<Alert> {
@@ -54,7 +48,7 @@ impl Detector for ZscoreDetector {
             let mut by_bin: BTreeMap<i64, (u64, Vec<Bucket>)> = BTreeMap::new();
             for (sec, b) in secs {
                 let bin = by_bin.entry(sec.div_euclid(w) * w).or_default();
-                bin.0 += b.count;
+                bin.0 += u64::from(b.count);
                 bin.1.push(b);
             }
             let (Some(&first), Some(&last)) = (by_bin.keys().next(), by_bin.keys().last()) else {

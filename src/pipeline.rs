@@ -22,7 +22,7 @@ enum Msg<T> {
 /// How many chunks may be in flight: enough to keep every worker busy while
 /// the consumer works on the oldest.
 pub fn default_in_flight() -> usize {
-    2 * rayon::current_num_threads() + 2
+    4 * rayon::current_num_threads() + 4
 }
 
 /// Runs `work` over every chunk of `framer` in parallel and feeds the results

@@ -114,7 +114,9 @@ pub fn open(path: &str) -> io::Result<BufReader<Box<dyn Read + Send>>> {
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(raw)?),
     };
-    Ok(BufReader::with_capacity(CHUNK_SIZE, inner))
+    // Smaller than a chunk, so the framers' 1 MiB reads bypass this buffer
+    // (no second copy); large enough to sniff a format from.
+    Ok(BufReader::with_capacity(256 << 10, inner))
 }
 
 /// Reads up to `n` bytes of the start of a buffered reader without consuming them.

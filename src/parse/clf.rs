@@ -11,7 +11,7 @@
 //! else its first entry; a hostname or `unix:` is kept as logged.
 
 use super::time::{parse_clf_time, Tz};
-use super::{excerpt, opt_text, text, Outcome, Parser, Record, Severity, Value};
+use super::{excerpt, line_outcome, opt_text, text, Outcome, Parser, Record, Severity, Value};
 use memchr::{memchr, memchr2};
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -43,13 +43,7 @@ const MAX_PREFIX_TOKENS: usize = 16;
 
 impl Parser for ClfParser {
     fn parse<'a>(&'a self, line: &'a [u8]) -> Outcome<'a> {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            return Outcome::Skip;
-        }
-        match parse_line(self, line) {
-            Ok(r) => Outcome::Record(r),
-            Err(reason) => Outcome::Reject(reason),
-        }
+        line_outcome(line, || parse_line(self, line))
     }
 }
 

@@ -10,7 +10,7 @@
 
 use super::clf::{opt_cow, parse_count, parse_status, request_parts, unescape};
 use super::time::{parse_clf_time, Timestamp, Tz};
-use super::{excerpt, text, Outcome, Parser, Record, Severity, Value};
+use super::{excerpt, line_outcome, text, Outcome, Parser, Record, Severity, Value};
 use memchr::memmem;
 use std::borrow::Cow;
 
@@ -258,13 +258,7 @@ fn value_end(line: &[u8], pos: usize, quoted: bool, next_lit: Option<&[u8]>) -> 
 
 impl Parser for CustomParser {
     fn parse<'a>(&'a self, line: &'a [u8]) -> Outcome<'a> {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            return Outcome::Skip;
-        }
-        match self.parse_line(line) {
-            Ok(r) => Outcome::Record(r),
-            Err(e) => Outcome::Reject(e),
-        }
+        line_outcome(line, || self.parse_line(line))
     }
 }
 

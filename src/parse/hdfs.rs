@@ -7,7 +7,7 @@
 //! per line) are collected into `fields.block_ids`, each once, in order.
 
 use super::time::{civil_to_secs, num, Timestamp, Tz};
-use super::{excerpt, text, Outcome, Parser, Record, Severity, Value};
+use super::{excerpt, line_outcome, text, Outcome, Parser, Record, Severity, Value};
 use memchr::memmem;
 use std::borrow::Cow;
 
@@ -65,13 +65,7 @@ fn level(b: &[u8]) -> Result<Severity, String> {
 
 impl Parser for HdfsParser {
     fn parse<'a>(&'a self, line: &'a [u8]) -> Outcome<'a> {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            return Outcome::Skip;
-        }
-        match self.parse_line(line) {
-            Ok(r) => Outcome::Record(r),
-            Err(e) => Outcome::Reject(e),
-        }
+        line_outcome(line, || self.parse_line(line))
     }
 }
 
@@ -184,13 +178,10 @@ fn csv_cells(line: &[u8]) -> Result<Vec<Cow<'_, str>>, String> {
 
 impl Parser for HdfsCsvParser {
     fn parse<'a>(&'a self, line: &'a [u8]) -> Outcome<'a> {
-        if line.iter().all(u8::is_ascii_whitespace) || line.starts_with(b"LineId,") {
-            return Outcome::Skip;
+        if line.starts_with(b"LineId,") {
+            return Outcome::Skip; // the header
         }
-        match self.parse_line(line) {
-            Ok(r) => Outcome::Record(r),
-            Err(e) => Outcome::Reject(e),
-        }
+        line_outcome(line, || self.parse_line(line))
     }
 }
 

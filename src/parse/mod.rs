@@ -168,6 +168,21 @@ pub enum Outcome<'a> {
     Reject(String),
 }
 
+/// The usual shape of a line parser: a blank line is skipped, an error is
+/// a reject with its reason.
+pub fn line_outcome<'a>(
+    line: &[u8],
+    parse: impl FnOnce() -> Result<Record<'a>, String>,
+) -> Outcome<'a> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Outcome::Skip;
+    }
+    match parse() {
+        Ok(r) => Outcome::Record(r),
+        Err(reason) => Outcome::Reject(reason),
+    }
+}
+
 /// Where a unit came from. `line` is 1-based; `index` is the 1-based
 /// position of an event inside a JSON document (CloudTrail), else `None`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

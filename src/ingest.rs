@@ -84,35 +84,75 @@ pub fn open(path: &str, format: &Format, opts: &ParserOptions) -> anyhow::Result
     Ok(Opened { path: Arc::from(path), format, parser, chunk_size: source::CHUNK_SIZE, reader })
 }
 
+/// What the parsing threads build from the records of one chunk: `begin`
+/// gives an accumulator, `record` fills it, `end` turns it into what the
+/// consumer receives. All three run in a parsing thread.
+pub trait ChunkSink: Send + Sync + 'static {
+    type Acc;
+    type Out: Send + 'static;
+    fn begin(&self) -> Self::Acc;
+    fn record(&self, acc: &mut Self::Acc, r: &Record<'_>, prov: Provenance);
+    fn end(&self, acc: Self::Acc) -> Self::Out;
+}
+
+/// A sink from a closure over a per-chunk value that is sent on as is.
+struct FnSink<T, F>(F, std::marker::PhantomData<fn() -> T>);
+
+impl<T, F> ChunkSink for FnSink<T, F>
+where
+    T: Default + Send + 'static,
+    F: Fn(&mut T, &Record<'_>, Provenance) + Send + Sync + 'static,
+{
+    type Acc = T;
+    type Out = T;
+    fn begin(&self) -> T {
+        T::default()
+    }
+    fn record(&self, acc: &mut T, r: &Record<'_>, prov: Provenance) {
+        (self.0)(acc, r, prov)
+    }
+    fn end(&self, acc: T) -> T {
+        acc
+    }
+}
+
 /// Parses every unit of `opened` in parallel. For each record `each` is
 /// called with the chunk's accumulator; `consume` receives the chunk results
 /// in input order and returns `Ok(false)` to stop.
-pub fn process<T, F, C>(opened: Opened, each: F, mut consume: C) -> anyhow::Result<SourceStats>
+pub fn process<T, F, C>(opened: Opened, each: F, consume: C) -> anyhow::Result<SourceStats>
 where
     T: Default + Send + 'static,
     F: Fn(&mut T, &Record<'_>, Provenance) + Send + Sync + 'static,
     C: FnMut(ChunkResult<T>) -> anyhow::Result<bool>,
 {
+    process_with(opened, Arc::new(FnSink(each, std::marker::PhantomData)), consume)
+}
+
+/// [`process`] with a [`ChunkSink`].
+pub fn process_with<S, C>(
+    opened: Opened,
+    sink: Arc<S>,
+    mut consume: C,
+) -> anyhow::Result<SourceStats>
+where
+    S: ChunkSink,
+    C: FnMut(ChunkResult<S::Out>) -> anyhow::Result<bool>,
+{
     let Opened { path, format, parser, chunk_size, reader } = opened;
     let framer = source::framer(format.framing(), Box::new(reader), chunk_size);
     let work_path = Arc::clone(&path);
     let work = Arc::new(move |chunk: Chunk| {
-        let mut out = ChunkResult {
-            value: T::default(),
-            bytes: chunk.data.len() as u64,
-            lines: 0,
-            records: 0,
-            rejects: Vec::new(),
-        };
+        let mut acc = sink.begin();
+        let (mut lines, mut records, mut rejects) = (0, 0, Vec::new());
         chunk.for_each_unit(|unit, prov| {
-            out.lines += 1;
+            lines += 1;
             match parser.parse(unit) {
                 Outcome::Record(r) => {
-                    out.records += 1;
-                    each(&mut out.value, &r, prov);
+                    records += 1;
+                    sink.record(&mut acc, &r, prov);
                 }
                 Outcome::Skip => {}
-                Outcome::Reject(reason) => out.rejects.push(Reject {
+                Outcome::Reject(reason) => rejects.push(Reject {
                     path: Arc::clone(&work_path),
                     line: prov.line,
                     index: prov.index,
@@ -121,11 +161,17 @@ where
                 }),
             }
         });
-        out
+        ChunkResult {
+            value: sink.end(acc),
+            bytes: chunk.data.len() as u64,
+            lines,
+            records,
+            rejects,
+        }
     });
     let mut stats =
         SourceStats { path: path.to_string(), format: format.to_string(), ..Default::default() };
-    let mut framer = pipeline::run(framer, work, |res: ChunkResult<T>| {
+    let mut framer = pipeline::run(framer, work, |res: ChunkResult<S::Out>| {
         stats.bytes += res.bytes;
         stats.lines += res.lines;
         stats.records += res.records;

@@ -7,13 +7,15 @@ use crate::cli::{Global, RunArgs};
 use crate::config::{self, AlertSeverity, Job, Overrides, ReportFormat};
 use crate::detect::{self, Alert, Detector, FinishContext, Projection, Projector};
 use crate::error::{redact_url, Exit};
-use crate::ingest::{self, ChunkResult, Reject, SourceStats};
+use crate::ingest::{self, ChunkResult, ChunkSink, Reject, SourceStats};
 use crate::parse::{ParserOptions, Timestamp, Tz};
+use crate::parse::{Provenance, Record};
 use crate::report::{self, Report, ReportWriter, Totals};
 use crate::source;
 use anyhow::Context;
 use rayon::prelude::*;
 use std::sync::Arc;
+use std::sync::Mutex;
 
 /// The reference time for inactivity rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +45,33 @@ fn wall_clock() -> i64 {
 
 fn rfc3339(secs: i64) -> String {
     Timestamp::from_secs(secs).to_rfc3339()
+}
+
+/// Parsing threads count into a few shared [`Projection`]s, one per thread
+/// at a time, taken from and returned to a pool around each chunk. Counting
+/// is commutative, so nothing has to be merged per chunk in input order;
+/// the pool is handed to the detectors once, at the end.
+struct DetectSink {
+    projectors: Arc<Vec<Projector>>,
+    source: u32,
+    pool: Arc<Mutex<Vec<Projection>>>,
+}
+
+impl ChunkSink for DetectSink {
+    type Acc = Projection;
+    type Out = ();
+
+    fn begin(&self) -> Projection {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default()
+    }
+
+    fn record(&self, acc: &mut Projection, r: &Record<'_>, prov: Provenance) {
+        acc.observe(&self.projectors, self.source, r, prov);
+    }
+
+    fn end(&self, acc: Projection) {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(acc);
+    }
 }
 
 /// Everything a run gathers while it reads its sources.
@@ -136,6 +165,7 @@ fn read_sources(
     msgs: &Messages,
     verbose: bool,
 ) -> Gathered {
+    let pool: Arc<Mutex<Vec<Projection>>> = Arc::default();
     let mut g = Gathered {
         sources: Vec::new(),
         paths: Vec::new(),
@@ -168,35 +198,24 @@ fn read_sources(
                     continue;
                 }
             };
-            let id = g.paths.len() as u32;
+            let sink = Arc::new(DetectSink {
+                projectors: Arc::clone(projectors),
+                source: g.paths.len() as u32,
+                pool: Arc::clone(&pool),
+            });
             g.paths.push(Arc::clone(&opened.path));
-            let proj = Arc::clone(projectors);
-            let (mut start, mut end) = (g.data_start, g.data_end);
             let rejects = &mut g.rejects;
-            let result = ingest::process(
-                opened,
-                move |acc: &mut Projection, r, prov| acc.observe(&proj, id, r, prov),
-                |res: ChunkResult<Projection>| {
-                    if let Some(t) = res.value.min_ts {
-                        start = Some(start.map_or(t, |s: i64| s.min(t)));
+            let result = ingest::process_with(opened, sink, |res: ChunkResult<()>| {
+                for r in res.rejects {
+                    if verbose {
+                        msgs.warn(&format!("reject: {r}"));
                     }
-                    if let Some(t) = res.value.max_ts {
-                        end = Some(end.map_or(t, |e: i64| e.max(t)));
+                    if rejects.len() < report::REPORT_REJECTS {
+                        rejects.push(r);
                     }
-                    res.value.feed(detectors);
-                    for r in res.rejects {
-                        if verbose {
-                            msgs.warn(&format!("reject: {r}"));
-                        }
-                        if rejects.len() < report::REPORT_REJECTS {
-                            rejects.push(r);
-                        }
-                    }
-                    Ok(true)
-                },
-            );
-            g.data_start = start;
-            g.data_end = end;
+                }
+                Ok(true)
+            });
             match result {
                 Ok(stats) => {
                     for note in &stats.notes {
@@ -222,6 +241,16 @@ fn read_sources(
             }
         }
     }
+    let pool = std::mem::take(&mut *pool.lock().unwrap_or_else(|e| e.into_inner()));
+    for p in &pool {
+        if let Some(t) = p.min_ts {
+            g.data_start = Some(g.data_start.map_or(t, |s| s.min(t)));
+        }
+        if let Some(t) = p.max_ts {
+            g.data_end = Some(g.data_end.map_or(t, |e| e.max(t)));
+        }
+    }
+    Projection::feed_all(pool, detectors);
     g
 }
 

@@ -36,14 +36,18 @@ const GROUP_SEP: char = '\u{1f}';
 
 /// A line that caused a count: source (index into the run's list of
 /// inputs), line, and event index inside a JSON document (0: none).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Ordered by position, so "the first lines" of a second are well defined
+/// whatever order the records were counted in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Ev {
     pub source: u32,
     pub line: u32,
     pub index: u32,
 }
 
-/// The records of one group in one second: how many, and the first few.
+/// The records of one group in one second: how many, and the first few
+/// (by position in the input). Adding and merging are commutative, so
+/// counts can be gathered in any order and by any number of threads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bucket {
     pub count: u32,
@@ -52,20 +56,33 @@ pub struct Bucket {
 
 impl Bucket {
     pub fn add(&mut self, ev: Ev) {
-        if (self.count as usize) < EVIDENCE_PER_SECOND {
-            self.ev[self.count as usize] = ev;
-        }
+        self.keep(ev, (self.count as usize).min(EVIDENCE_PER_SECOND));
         self.count = self.count.saturating_add(1);
     }
 
-    /// Adds `other`, which came later in input order.
     pub fn merge(&mut self, other: &Bucket) {
+        let mut kept = (self.count as usize).min(EVIDENCE_PER_SECOND);
         for ev in other.evidence() {
-            if (self.count as usize) < EVIDENCE_PER_SECOND {
-                self.ev[self.count as usize] = *ev;
-            }
+            self.keep(*ev, kept);
+            kept = (kept + 1).min(EVIDENCE_PER_SECOND);
         }
         self.count = self.count.saturating_add(other.count);
+    }
+
+    /// Inserts `ev` among the `kept` smallest, keeping them sorted.
+    fn keep(&mut self, ev: Ev, kept: usize) {
+        let mut i = if kept < EVIDENCE_PER_SECOND {
+            kept
+        } else if ev < self.ev[kept - 1] {
+            kept - 1
+        } else {
+            return;
+        };
+        self.ev[i] = ev;
+        while i > 0 && self.ev[i] < self.ev[i - 1] {
+            self.ev.swap(i, i - 1);
+            i -= 1;
+        }
     }
 
     pub fn evidence(&self) -> &[Ev] {
@@ -144,6 +161,10 @@ impl Counts {
 
     /// Adds everything in `other` (a later chunk, or stored history).
     pub fn absorb(&mut self, other: Counts) {
+        if self.is_empty() {
+            *self = other;
+            return;
+        }
         let mut map = vec![0u32; other.last.len()];
         for (name, gid) in other.names {
             map[gid as usize] = self.intern_owned(name);
@@ -496,11 +517,21 @@ impl Projection {
         }
     }
 
-    /// Hands the chunk's counts to the detectors (same order as the projectors).
-    pub fn feed(self, detectors: &mut [Box<dyn Detector>]) {
-        for (counts, d) in self.per_rule.into_iter().zip(detectors.iter_mut()) {
-            d.observe(counts);
+    /// Hands the counts of several projections to the detectors (same order
+    /// as the projectors), one detector per thread.
+    pub fn feed_all(projections: Vec<Projection>, detectors: &mut [Box<dyn Detector>]) {
+        use rayon::prelude::*;
+        let mut per_rule: Vec<Vec<Counts>> = detectors.iter().map(|_| Vec::new()).collect();
+        for p in projections {
+            for (i, c) in p.per_rule.into_iter().enumerate() {
+                per_rule[i].push(c);
+            }
         }
+        detectors.par_iter_mut().zip(per_rule).for_each(|(d, counts)| {
+            for c in counts {
+                d.observe(c);
+            }
+        });
     }
 }
 

@@ -36,8 +36,10 @@ fn common_golden() {
 
 #[test]
 fn hdfs_awkward_in_a_named_zone() {
-    let opts =
-        ParserOptions { service: None, timezone: "America/Los_Angeles".parse::<Tz>().unwrap() };
+    let opts = ParserOptions {
+        timezone: "America/Los_Angeles".parse::<Tz>().unwrap(),
+        ..Default::default()
+    };
     snapshot("hdfs", "awkward.log", "hdfs", opts);
 }
 
@@ -65,7 +67,7 @@ fn apache_custom_format() {
 #[test]
 fn nginx_custom_format() {
     let f = std::fs::read_to_string("tests/fixtures/nginx/upstream.format").unwrap();
-    let opts = ParserOptions { service: Some("edge".into()), timezone: Tz::default() };
+    let opts = ParserOptions { service: Some("edge".into()), ..Default::default() };
     snapshot("nginx", "upstream.log", &format!("nginx:{}", f.trim_end()), opts);
 }
 

@@ -19,7 +19,7 @@ pub fn run(args: &ParseArgs, g: &Global) -> anyhow::Result<Exit> {
     let msgs = Messages::new(g);
     let format: Format = args.format.parse().map_err(anyhow::Error::msg).context("--format")?;
     let timezone: Tz = args.timezone.parse().map_err(anyhow::Error::msg).context("--timezone")?;
-    let opts = ParserOptions { service: args.service.clone(), timezone };
+    let opts = ParserOptions { service: args.service.clone(), timezone, lean: false };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.output == Output::Csv {

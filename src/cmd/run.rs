@@ -4,7 +4,7 @@
 
 use super::Messages;
 use crate::cli::{Global, RunArgs};
-use crate::config::{self, AlertSeverity, Job, Overrides, ReportFormat};
+use crate::config::{self, AlertSeverity, GroupKey, Job, Overrides, ReportFormat};
 use crate::detect::{self, Alert, Detector, FinishContext, Projection, Projector};
 use crate::error::{redact_url, Exit};
 use crate::ingest::{self, ChunkResult, ChunkSink, Reject, SourceStats};
@@ -186,7 +186,11 @@ fn read_sources(
                 continue;
             }
         };
-        let opts = ParserOptions { service: spec.service.clone(), timezone: spec.timezone.clone() };
+        // Access-log detail fields are only parsed when a rule groups by one.
+        let lean =
+            !job.rules.iter().any(|r| r.group_by.iter().any(|k| matches!(k, GroupKey::Field(_))));
+        let opts =
+            ParserOptions { service: spec.service.clone(), timezone: spec.timezone.clone(), lean };
         for path in paths {
             let opened = match ingest::open(&path, &spec.format, &opts) {
                 Ok(o) => o,

@@ -478,8 +478,9 @@ pub(crate) mod testutil {
     }
 }
 
-/// What a parsing thread makes of one chunk for the detectors: per rule,
-/// the counts of the chunk, plus the chunk's time range.
+/// What parsing threads count for the detectors: per rule, counts per group
+/// and second, plus the time range seen. One accumulates any number of
+/// chunks, in any order.
 #[derive(Default)]
 pub struct Projection {
     pub per_rule: Vec<Counts>,

@@ -30,11 +30,18 @@ pub struct ClfParser {
     mode: Mode,
     service: String,
     tz: Tz,
+    lean: bool,
 }
 
 impl ClfParser {
     pub fn new(mode: Mode, service: String, tz: Tz) -> Self {
-        ClfParser { mode, service, tz }
+        ClfParser { mode, service, tz, lean: false }
+    }
+
+    /// See [`super::ParserOptions::lean`].
+    pub fn lean(mut self, lean: bool) -> Self {
+        self.lean = lean;
+        self
     }
 }
 
@@ -92,16 +99,33 @@ fn parse_line<'a>(p: &'a ClfParser, line: &'a [u8]) -> Result<Record<'a>, String
     let (mut referer, mut user_agent) = (None, None);
     if p.mode != Mode::Common && rest.first() == Some(&b'"') {
         let (v, r) = scan_quoted(&rest[1..]).ok_or("unterminated quoted referer")?;
-        referer = opt_cow(unescape(v));
+        referer = (!p.lean).then(|| opt_cow(unescape(v))).flatten();
         rest = skip_spaces(r);
         if rest.first() == Some(&b'"') {
             let (v, r) = scan_quoted(&rest[1..]).ok_or("unterminated quoted user agent")?;
-            user_agent = opt_cow(unescape(v));
+            user_agent = (!p.lean).then(|| opt_cow(unescape(v))).flatten();
             rest = skip_spaces(r);
         }
     }
     let extra = split_extra(rest)?;
 
+    if p.lean {
+        // The same checks as below, and only the fields a detector can use
+        // without a `fields.*` group key.
+        let fields = vec![
+            (Cow::Borrowed("client_ip"), Value::str(prefix.client)),
+            (Cow::Borrowed("status"), status.map_or(Value::Null, |s| Value::Int(s as i64))),
+        ];
+        return Ok(Record {
+            ts: Some(ts),
+            service: Cow::Borrowed(&p.service),
+            host: prefix.vhost.map(text),
+            severity: status.map(Severity::from_http_status),
+            message: request,
+            user: opt_text(prefix.user),
+            fields,
+        });
+    }
     let (method, path, protocol) = request_parts(&request);
     let mut fields = Vec::with_capacity(12);
     fields.push((Cow::Borrowed("client_ip"), Value::str(prefix.client)));
@@ -376,6 +400,28 @@ pub(crate) fn request_parts<'a>(req: &Cow<'a, str>) -> RequestParts<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lean_records_agree_with_full_ones() {
+        let text = std::fs::read("tests/fixtures/combined/awkward.log").unwrap();
+        let full = ClfParser::new(Mode::Combined, "apache".into(), Tz::default());
+        let lean = ClfParser::new(Mode::Combined, "apache".into(), Tz::default()).lean(true);
+        for line in text.split(|c| *c == b'\n' || *c == b'\r') {
+            match (full.parse(line), lean.parse(line)) {
+                (Outcome::Record(f), Outcome::Record(l)) => {
+                    assert_eq!(
+                        (&f.ts, &f.service, &f.host, &f.severity),
+                        (&l.ts, &l.service, &l.host, &l.severity)
+                    );
+                    assert_eq!((&f.message, &f.user), (&l.message, &l.user));
+                    assert_eq!(f.field("client_ip"), l.field("client_ip"));
+                }
+                (Outcome::Reject(a), Outcome::Reject(b)) => assert_eq!(a, b),
+                (Outcome::Skip, Outcome::Skip) => {}
+                (a, b) => panic!("{a:?} vs {b:?}"),
+            }
+        }
+    }
 
     fn parse(line: &str) -> Result<Record<'_>, String> {
         let p = Box::leak(Box::new(ClfParser::new(Mode::Combined, "apache".into(), Tz::default())));

@@ -250,11 +250,15 @@ impl Format {
         let service = opts.service.clone().unwrap_or_else(|| self.default_service().to_string());
         let tz = opts.timezone.clone();
         Ok(match self {
-            Format::Common => Box::new(clf::ClfParser::new(clf::Mode::Common, service, tz)),
-            Format::Combined | Format::Nginx => {
-                Box::new(clf::ClfParser::new(clf::Mode::Combined, service, tz))
+            Format::Common => {
+                Box::new(clf::ClfParser::new(clf::Mode::Common, service, tz).lean(opts.lean))
             }
-            Format::Clf => Box::new(clf::ClfParser::new(clf::Mode::Either, service, tz)),
+            Format::Combined | Format::Nginx => {
+                Box::new(clf::ClfParser::new(clf::Mode::Combined, service, tz).lean(opts.lean))
+            }
+            Format::Clf => {
+                Box::new(clf::ClfParser::new(clf::Mode::Either, service, tz).lean(opts.lean))
+            }
             Format::Apache(f) => Box::new(custom::CustomParser::apache(f, service, tz)?),
             Format::NginxCustom(f) => Box::new(custom::CustomParser::nginx(f, service, tz)?),
             Format::Hdfs => Box::new(hdfs::HdfsParser::new(service, tz)),
@@ -314,6 +318,10 @@ impl fmt::Display for Format {
 pub struct ParserOptions {
     pub service: Option<String>,
     pub timezone: Tz,
+    /// Build only what detectors can use without a `fields.*` group key
+    /// (access logs: `client_ip` and `status`; the other fields are checked
+    /// but not kept). Same records otherwise, same rejects. For `run`.
+    pub lean: bool,
 }
 
 /// Bytes to text: borrowed when valid UTF-8, else lossily repaired.

@@ -175,6 +175,9 @@ fn read_sources(
         data_start: None,
         data_end: None,
     };
+    // Access-log detail fields are only parsed when a rule groups by one.
+    let lean =
+        !job.rules.iter().any(|r| r.group_by.iter().any(|k| matches!(k, GroupKey::Field(_))));
     for (i, spec) in job.sources.iter().enumerate() {
         let paths = match source::discover(&spec.path) {
             Ok(p) => p,
@@ -186,9 +189,6 @@ fn read_sources(
                 continue;
             }
         };
-        // Access-log detail fields are only parsed when a rule groups by one.
-        let lean =
-            !job.rules.iter().any(|r| r.group_by.iter().any(|k| matches!(k, GroupKey::Field(_))));
         let opts =
             ParserOptions { service: spec.service.clone(), timezone: spec.timezone.clone(), lean };
         for path in paths {

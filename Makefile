@@ -2,7 +2,7 @@
 CARGO ?= cargo
 JOB ?= jobs/quickstart.toml
 
-.PHONY: build test run bench fmt lint clean
+.PHONY: build test run bench fmt lint clean db-up db-down
 
 build:
 	$(CARGO) build --release
@@ -26,3 +26,10 @@ lint:
 
 clean:
 	$(CARGO) clean
+
+# A local PostgreSQL for users without Docker (see docker-compose.yml otherwise).
+db-up:
+	./scripts/pg.sh up
+
+db-down:
+	./scripts/pg.sh down

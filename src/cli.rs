@@ -62,6 +62,52 @@ pub enum Command {
     Parse(ParseArgs),
     /// Load and check a job file; report every problem with its key path.
     Validate(ValidateArgs),
+    /// Parse files and load them into PostgreSQL (no detection). Re-runs load
+    /// only what is new.
+    Ingest(IngestArgs),
+    /// Schema management.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Files or globs; `-` reads stdin (not checkpointed).
+    #[arg(required = true)]
+    pub files: Vec<String>,
+}
+
+/// How to read inputs given on the command line.
+#[derive(Args, Debug)]
+pub struct InputArgs {
+    /// Input format: common, combined, nginx, clf, apache:<LogFormat>,
+    /// nginx:<log_format>, hdfs, hdfs-csv, cloudtrail, auto.
+    #[arg(long, short, default_value = "auto")]
+    pub format: String,
+    /// Service name for formats that carry none.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Time zone for formats whose time stamps carry no offset (IANA name or +HH:MM).
+    #[arg(long, default_value = "UTC")]
+    pub timezone: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DbCommand {
+    /// Create the schema (apply every migration).
+    Init,
+    /// Apply pending migrations.
+    Migrate,
+    /// Show applied and pending migrations, and what the tables hold.
+    Status,
+    /// Drop every LogTrack table and its data (needs --yes).
+    Reset {
+        /// Really drop everything.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -84,16 +130,8 @@ pub enum Output {
 
 #[derive(Args, Debug)]
 pub struct ParseArgs {
-    /// Input format: common, combined, nginx, clf, apache:<LogFormat>,
-    /// nginx:<log_format>, hdfs, hdfs-csv, cloudtrail, auto.
-    #[arg(long, short, default_value = "auto")]
-    pub format: String,
-    /// Service name for formats that carry none.
-    #[arg(long)]
-    pub service: Option<String>,
-    /// Time zone for formats whose time stamps carry no offset (IANA name or +HH:MM).
-    #[arg(long, default_value = "UTC")]
-    pub timezone: String,
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Jsonl)]
     pub output: Output,

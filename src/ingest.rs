@@ -43,6 +43,11 @@ pub struct SourceStats {
     pub skipped: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Input position reached (bytes, lines), for checkpoints.
+    #[serde(skip)]
+    pub end_offset: u64,
+    #[serde(skip)]
+    pub end_lines: u64,
 }
 
 /// What one chunk produced: the caller's value plus the bookkeeping.
@@ -61,6 +66,8 @@ pub struct Opened {
     pub parser: Arc<dyn Parser>,
     /// Target chunk size for parallel parsing (tests make it small).
     pub chunk_size: usize,
+    /// Where reading starts (a resumed file); see [`Opened::skip`].
+    pub start: source::Start,
     reader: std::io::BufReader<Box<dyn std::io::Read + Send>>,
 }
 
@@ -81,7 +88,33 @@ pub fn open(path: &str, format: &Format, opts: &ParserOptions) -> anyhow::Result
         f => f.clone(),
     };
     let parser: Arc<dyn Parser> = Arc::from(format.parser(opts).map_err(anyhow::Error::msg)?);
-    Ok(Opened { path: Arc::from(path), format, parser, chunk_size: source::CHUNK_SIZE, reader })
+    Ok(Opened {
+        path: Arc::from(path),
+        format,
+        parser,
+        chunk_size: source::CHUNK_SIZE,
+        start: source::Start::default(),
+        reader,
+    })
+}
+
+impl Opened {
+    /// Skips the first `offset` bytes (`lines` lines), loaded by a previous
+    /// run. Returns false when the input is shorter than that (truncated or
+    /// replaced: the caller starts over).
+    pub fn skip(&mut self, offset: u64, lines: u64) -> std::io::Result<bool> {
+        use std::io::Read;
+        let skipped = std::io::copy(&mut (&mut self.reader).take(offset), &mut std::io::sink())?;
+        self.start.offset = offset;
+        self.start.lines = lines;
+        Ok(skipped == offset)
+    }
+
+    /// The decompressed first bytes of the input, without consuming them.
+    pub fn head(&mut self) -> std::io::Result<&[u8]> {
+        use std::io::BufRead;
+        self.reader.fill_buf()
+    }
 }
 
 /// What the parsing threads build from the records of one chunk: `begin`
@@ -138,8 +171,8 @@ where
     S: ChunkSink,
     C: FnMut(ChunkResult<S::Out>) -> anyhow::Result<bool>,
 {
-    let Opened { path, format, parser, chunk_size, reader } = opened;
-    let framer = source::framer(format.framing(), Box::new(reader), chunk_size);
+    let Opened { path, format, parser, chunk_size, start, reader } = opened;
+    let framer = source::resumed_framer(format.framing(), Box::new(reader), chunk_size, start);
     let work_path = Arc::clone(&path);
     let work = Arc::new(move |chunk: Chunk| {
         let mut acc = sink.begin();
@@ -180,6 +213,7 @@ where
     })
     .with_context(|| format!("{path}: read failed"))?;
     stats.notes = framer.notes();
+    (stats.end_offset, stats.end_lines) = framer.position();
     if stats.notes.iter().any(|n| n.contains("digest file skipped")) && stats.lines == 0 {
         stats.skipped = true;
     }

@@ -16,3 +16,4 @@ pub mod parse;
 pub mod pipeline;
 pub mod report;
 pub mod source;
+pub mod store;

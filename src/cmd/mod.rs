@@ -1,5 +1,7 @@
 //! One module per subcommand; each is thin glue over the library stages.
 
+pub mod db;
+pub mod ingest;
 pub mod parse;
 pub mod run;
 
@@ -14,7 +16,37 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Run(a) => run::run(a, g),
         Command::Parse(a) => parse::run(a, g),
         Command::Validate(a) => validate::run(a, g),
+        Command::Ingest(a) => ingest::run(a, g),
+        Command::Db(c) => db::run(c, g),
     }
+}
+
+/// The format and parser options given on the command line.
+pub fn input_options(
+    a: &crate::cli::InputArgs,
+) -> anyhow::Result<(crate::parse::Format, crate::parse::ParserOptions)> {
+    use anyhow::Context;
+    let format: crate::parse::Format =
+        a.format.parse().map_err(anyhow::Error::msg).context("--format")?;
+    let timezone: crate::parse::Tz =
+        a.timezone.parse().map_err(anyhow::Error::msg).context("--timezone")?;
+    Ok((format, crate::parse::ParserOptions { service: a.service.clone(), timezone, lean: false }))
+}
+
+/// Expands file arguments (globs, `-`). A pattern that matches nothing is
+/// reported and makes the exit code 2; the others still run.
+pub fn expand(patterns: &[String], msgs: &Messages, exit: &mut Exit) -> Vec<String> {
+    let mut out = Vec::new();
+    for pattern in patterns {
+        match crate::source::discover(pattern) {
+            Ok(paths) => out.extend(paths),
+            Err(e) => {
+                msgs.error(&e);
+                *exit = Exit::Failed;
+            }
+        }
+    }
+    out
 }
 
 /// Messages on stderr: plain lines, or JSON objects with `--log-format json`.

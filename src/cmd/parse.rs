@@ -7,9 +7,6 @@ use crate::cli::{Global, Output, ParseArgs};
 use crate::error::Exit;
 use crate::ingest::{self, ChunkResult};
 use crate::output;
-use crate::parse::{Format, ParserOptions, Tz};
-use crate::source;
-use anyhow::Context;
 use std::io::Write;
 
 /// Rejects shown per file on stderr (all of them with `-v`).
@@ -17,82 +14,70 @@ const SHOWN_REJECTS: u64 = 20;
 
 pub fn run(args: &ParseArgs, g: &Global) -> anyhow::Result<Exit> {
     let msgs = Messages::new(g);
-    let format: Format = args.format.parse().map_err(anyhow::Error::msg).context("--format")?;
-    let timezone: Tz = args.timezone.parse().map_err(anyhow::Error::msg).context("--timezone")?;
-    let opts = ParserOptions { service: args.service.clone(), timezone, lean: false };
+    let (format, opts) = super::input_options(&args.input)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if args.output == Output::Csv {
         out.write_all(output::CSV_HEADER.as_bytes())?;
     }
     let mut exit = Exit::Ok;
-    for pattern in &args.files {
-        let paths = match source::discover(pattern) {
-            Ok(p) => p,
+    for path in super::expand(&args.files, &msgs, &mut exit) {
+        let opened = match ingest::open(&path, &format, &opts) {
+            Ok(o) => o,
             Err(e) => {
-                msgs.error(&e);
+                msgs.error(&format!("{e:#}"));
                 exit = Exit::Failed;
                 continue;
             }
         };
-        for path in paths {
-            let opened = match ingest::open(&path, &format, &opts) {
-                Ok(o) => o,
-                Err(e) => {
-                    msgs.error(&format!("{e:#}"));
-                    exit = Exit::Failed;
-                    continue;
+        let path_json = {
+            let mut v = Vec::new();
+            output::write_json_str(&mut v, &path);
+            String::from_utf8(v).expect("JSON text is UTF-8")
+        };
+        let csv_path = path.clone();
+        let csv = args.output == Output::Csv;
+        let mut shown = 0u64;
+        let result = ingest::process(
+            opened,
+            move |buf: &mut Vec<u8>, r, prov| {
+                if csv {
+                    output::write_record_csv(buf, r, &csv_path, prov);
+                } else {
+                    output::write_record_json(buf, r, &path_json, prov);
                 }
-            };
-            let path_json = {
-                let mut v = Vec::new();
-                output::write_json_str(&mut v, &path);
-                String::from_utf8(v).expect("JSON text is UTF-8")
-            };
-            let csv_path = path.clone();
-            let csv = args.output == Output::Csv;
-            let mut shown = 0u64;
-            let result = ingest::process(
-                opened,
-                move |buf: &mut Vec<u8>, r, prov| {
-                    if csv {
-                        output::write_record_csv(buf, r, &csv_path, prov);
-                    } else {
-                        output::write_record_json(buf, r, &path_json, prov);
+            },
+            |res: ChunkResult<Vec<u8>>| {
+                out.write_all(&res.value)?;
+                for rej in &res.rejects {
+                    if g.verbose || shown < SHOWN_REJECTS {
+                        msgs.warn(&format!("reject: {rej}"));
                     }
-                },
-                |res: ChunkResult<Vec<u8>>| {
-                    out.write_all(&res.value)?;
-                    for rej in &res.rejects {
-                        if g.verbose || shown < SHOWN_REJECTS {
-                            msgs.warn(&format!("reject: {rej}"));
-                        }
-                        shown += 1;
-                    }
-                    Ok(true)
-                },
-            );
-            match result {
-                Ok(stats) => {
-                    if shown > SHOWN_REJECTS && !g.verbose {
-                        msgs.warn(&format!(
-                            "{path}: {} more rejects not shown (use -v)",
-                            shown - SHOWN_REJECTS
-                        ));
-                    }
-                    for note in &stats.notes {
-                        msgs.warn(&format!("{path}: {note}"));
-                    }
-                    msgs.info(&format!(
-                        "{path}: {} records, {} rejected, {} lines ({})",
-                        stats.records, stats.rejected, stats.lines, stats.format
+                    shown += 1;
+                }
+                Ok(true)
+            },
+        );
+        match result {
+            Ok(stats) => {
+                if shown > SHOWN_REJECTS && !g.verbose {
+                    msgs.warn(&format!(
+                        "{path}: {} more rejects not shown (use -v)",
+                        shown - SHOWN_REJECTS
                     ));
                 }
-                Err(e) if crate::error::is_broken_pipe(&e) => return Err(e),
-                Err(e) => {
-                    msgs.error(&format!("{e:#}"));
-                    exit = Exit::Failed;
+                for note in &stats.notes {
+                    msgs.warn(&format!("{path}: {note}"));
                 }
+                msgs.info(&format!(
+                    "{path}: {} records, {} rejected, {} lines ({})",
+                    stats.records, stats.rejected, stats.lines, stats.format
+                ));
+            }
+            Err(e) if crate::error::is_broken_pipe(&e) => return Err(e),
+            Err(e) => {
+                msgs.error(&format!("{e:#}"));
+                exit = Exit::Failed;
             }
         }
     }

@@ -1,6 +1,7 @@
 //! `logtrack run JOB`: read every source, run every rule, write the
 //! reports. This version works in memory: a job with a `[database]` needs
-//! `--no-db` until the PostgreSQL store is available.
+//! `--no-db` until `run` stores records and alerts (`logtrack ingest` loads
+//! records already).
 
 use super::Messages;
 use crate::cli::{Global, RunArgs};
@@ -107,7 +108,7 @@ pub fn run(args: &RunArgs, g: &Global) -> anyhow::Result<Exit> {
     let now = Now::parse(g.now.as_deref().or(job.now.as_deref()))?;
     if let (Some(url), false) = (&job.database_url, g.no_db) {
         anyhow::bail!(
-            "job {:?} names a database ({}), but this version of logtrack has no PostgreSQL store yet; run with --no-db to work in memory",
+            "job {:?} names a database ({}), but `logtrack run` does not store into PostgreSQL yet (`logtrack ingest` loads logs); run with --no-db to work in memory",
             job.name,
             redact_url(url)
         );

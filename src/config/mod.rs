@@ -791,6 +791,32 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
     Some(Rule { id: id?, kind, service, group_by, severity: severity?, description })
 }
 
+/// The database URL for commands without a job file: `--database-url`,
+/// else `LOGTRACK_DATABASE_URL`, else `[database] url` in the site config.
+pub fn database_url(flag: Option<&str>) -> anyhow::Result<String> {
+    if let Some(u) = flag.filter(|u| !u.is_empty()) {
+        return Ok(u.to_string());
+    }
+    if let Ok(u) = std::env::var("LOGTRACK_DATABASE_URL") {
+        if !u.is_empty() {
+            return Ok(u);
+        }
+    }
+    if Path::new(SITE_CONFIG).exists() {
+        let dict: Dict = Figment::from(Toml::file(SITE_CONFIG))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("{SITE_CONFIG}: {e}"))?;
+        if let Some(Value::Dict(_, d)) = dict.get("database") {
+            if let Some(Value::String(_, u)) = d.get("url") {
+                return Ok(u.clone());
+            }
+        }
+    }
+    anyhow::bail!(
+        "no database configured: pass --database-url, set LOGTRACK_DATABASE_URL, or set [database] url in {SITE_CONFIG}"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,6 +48,14 @@ pub struct JsonFramer<R> {
 }
 
 impl<R: Read + Send> JsonFramer<R> {
+    /// Continues an input whose first `offset` bytes (`lines` lines) were
+    /// already consumed (JSON lines that grew).
+    pub fn resume(mut self, offset: u64, lines: u64) -> Self {
+        self.buf_offset = offset;
+        self.line = lines + 1;
+        self
+    }
+
     pub fn new(reader: R, chunk_size: usize) -> Self {
         JsonFramer {
             reader,
@@ -362,6 +370,12 @@ impl<R: Read + Send> super::Framer for JsonFramer<R> {
 
     fn notes(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notes)
+    }
+
+    fn position(&self) -> (u64, u64) {
+        let lines = self.line - 1
+            + memchr::memchr_iter(b'\n', &self.buf[self.line_pos..self.pos]).count() as u64;
+        (self.buf_offset + self.pos as u64, lines)
     }
 }
 

@@ -19,6 +19,9 @@ pub struct LineFramer<R> {
     eof: bool,
     /// The previous chunk ended with `\r`: a `\n` starting this one is part of that line end.
     pending_cr: bool,
+    /// Leave a last line without a line end unread (it may still be being
+    /// written); `position` then stops before it.
+    hold_partial: bool,
     notes: Vec<String>,
 }
 
@@ -32,8 +35,19 @@ impl<R: Read + Send> LineFramer<R> {
             offset: 0,
             eof: false,
             pending_cr: false,
+            hold_partial: false,
             notes: Vec::new(),
         }
+    }
+
+    /// Continues an input whose first `offset` bytes (`lines` lines) were
+    /// already consumed by the caller, optionally holding back an
+    /// unterminated last line.
+    pub fn resume(mut self, offset: u64, lines: u64, hold_partial: bool) -> Self {
+        self.offset = offset;
+        self.next_line = lines + 1;
+        self.hold_partial = hold_partial;
+        self
     }
 
     fn fill(&mut self, data: &mut Vec<u8>, want: usize) -> io::Result<()> {
@@ -64,6 +78,19 @@ impl<R: Read + Send> super::Framer for LineFramer<R> {
         let mut want = self.chunk_size;
         let cut = loop {
             self.fill(&mut data, want)?;
+            if self.eof && self.hold_partial {
+                if data.last().is_some_and(|c| *c != b'\n' && *c != b'\r') {
+                    let end = memrchr(b'\n', &data).map_or(0, |i| i + 1);
+                    if end < data.len() {
+                        self.notes.push(format!(
+                            "line {} has no line end yet and was left for the next run",
+                            self.next_line + count_lines(&data[..end])
+                        ));
+                    }
+                    data.truncate(end);
+                }
+                break data.len();
+            }
             if self.eof {
                 break data.len();
             }
@@ -110,6 +137,10 @@ impl<R: Read + Send> super::Framer for LineFramer<R> {
 
     fn notes(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notes)
+    }
+
+    fn position(&self) -> (u64, u64) {
+        (self.offset, self.next_line - 1)
     }
 }
 

@@ -73,12 +73,40 @@ pub trait Framer: Send {
     fn notes(&mut self) -> Vec<String> {
         Vec::new()
     }
+    /// Bytes of the input consumed so far (whole units only) and the lines
+    /// they hold: what a checkpoint records.
+    fn position(&self) -> (u64, u64);
 }
 
 pub fn framer(framing: Framing, input: Box<dyn Read + Send>, chunk_size: usize) -> Box<dyn Framer> {
+    resumed_framer(framing, input, chunk_size, Start::default())
+}
+
+/// Where reading starts: after `offset` bytes holding `lines` lines that a
+/// previous run consumed (the caller has skipped them already).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Start {
+    pub offset: u64,
+    pub lines: u64,
+    /// Leave an unterminated last line for the next run (a live file).
+    pub hold_partial: bool,
+}
+
+pub fn resumed_framer(
+    framing: Framing,
+    input: Box<dyn Read + Send>,
+    chunk_size: usize,
+    start: Start,
+) -> Box<dyn Framer> {
     match framing {
-        Framing::Lines => Box::new(lines::LineFramer::new(input, chunk_size)),
-        Framing::Json => Box::new(json::JsonFramer::new(input, chunk_size)),
+        Framing::Lines => Box::new(lines::LineFramer::new(input, chunk_size).resume(
+            start.offset,
+            start.lines,
+            start.hold_partial,
+        )),
+        Framing::Json => {
+            Box::new(json::JsonFramer::new(input, chunk_size).resume(start.offset, start.lines))
+        }
     }
 }
 

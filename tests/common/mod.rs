@@ -62,3 +62,4 @@ pub fn records(path: &str, format: &str) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+pub mod pg;

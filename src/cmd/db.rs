@@ -1,0 +1,57 @@
+//! `logtrack db init|migrate|status|reset`: schema management.
+
+use super::Messages;
+use crate::cli::{DbCommand, Global};
+use crate::config;
+use crate::error::{redact_url, Exit};
+use crate::store::{self, migrate};
+
+pub fn run(cmd: &DbCommand, g: &Global) -> anyhow::Result<Exit> {
+    let msgs = Messages::new(g);
+    let url = config::database_url(g.database_url.as_deref())?;
+    let mut client = store::connect(&url)?;
+    match cmd {
+        DbCommand::Init | DbCommand::Migrate => {
+            let applied = migrate::apply(&mut client)?;
+            if applied.is_empty() {
+                msgs.info(&format!("{}: schema is up to date", redact_url(&url)));
+            }
+            for m in applied {
+                msgs.info(&format!("applied migration {m}"));
+            }
+        }
+        DbCommand::Status => {
+            let done = migrate::applied(&mut client)?;
+            for (version, name, _) in migrate::MIGRATIONS {
+                let state = if done.contains(version) { "applied" } else { "pending" };
+                println!("{version:04}_{name}\t{state}");
+            }
+            if done.contains(&1) {
+                let row = client.query_one(
+                    "SELECT (SELECT count(*) FROM logs), (SELECT count(*) FROM checkpoints),
+                            (SELECT count(*) FROM rejects), (SELECT count(*) FROM alerts),
+                            (SELECT count(*) FROM pg_inherits WHERE inhparent = 'logs'::regclass)",
+                    &[],
+                )?;
+                let n = |i: usize| row.get::<_, i64>(i);
+                println!(
+                    "logs: {} rows in {} partitions; checkpoints: {}; rejects: {}; alerts: {}",
+                    n(0),
+                    n(4),
+                    n(1),
+                    n(2),
+                    n(3)
+                );
+            }
+        }
+        DbCommand::Reset { yes } => {
+            if !yes {
+                msgs.error("db reset drops every LogTrack table and its data; pass --yes to do it");
+                return Ok(Exit::Failed);
+            }
+            migrate::reset(&mut client)?;
+            msgs.info(&format!("{}: every LogTrack table dropped", redact_url(&url)));
+        }
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,64 @@
+//! Migrations: the SQL files of `migrations/`, built into the binary,
+//! applied in order, each in its own transaction, and recorded in
+//! `schema_migrations`. A lock keeps two processes from migrating at once.
+
+use postgres::Client;
+
+/// (version, name, SQL), in order.
+pub const MIGRATIONS: &[(i32, &str, &str)] =
+    &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+
+/// Advisory lock key for migrations ("LTMIGRAT").
+const LOCK: i64 = 0x4c54_4d49_4752_4154;
+
+fn ensure_table(client: &mut Client) -> Result<(), postgres::Error> {
+    client.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    integer     PRIMARY KEY,
+             name       text        NOT NULL,
+             applied_at timestamptz NOT NULL DEFAULT now()
+         )",
+    )
+}
+
+/// Versions applied so far.
+pub fn applied(client: &mut Client) -> Result<Vec<i32>, postgres::Error> {
+    ensure_table(client)?;
+    Ok(client
+        .query("SELECT version FROM schema_migrations ORDER BY version", &[])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// Applies pending migrations; returns the names applied.
+pub fn apply(client: &mut Client) -> Result<Vec<String>, postgres::Error> {
+    client.execute("SELECT pg_advisory_lock($1)", &[&LOCK])?;
+    let result = (|| {
+        let done = applied(client)?;
+        let mut names = Vec::new();
+        for (version, name, sql) in MIGRATIONS {
+            if done.contains(version) {
+                continue;
+            }
+            let mut tx = client.transaction()?;
+            tx.batch_execute(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                &[version, name],
+            )?;
+            tx.commit()?;
+            names.push(format!("{version:04}_{name}"));
+        }
+        Ok(names)
+    })();
+    client.execute("SELECT pg_advisory_unlock($1)", &[&LOCK])?;
+    result
+}
+
+/// Drops every LogTrack table (and its data).
+pub fn reset(client: &mut Client) -> Result<(), postgres::Error> {
+    client.batch_execute(
+        "DROP TABLE IF EXISTS logs, checkpoints, rejects, alerts, rules, runs, users, schema_migrations CASCADE",
+    )
+}

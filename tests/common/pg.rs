@@ -1,0 +1,147 @@
+//! PostgreSQL for tests: `LOGTRACK_TEST_DATABASE_URL` when set, else a
+//! throwaway server started from the machine's own `initdb`/`postgres`
+//! (as the `postgres` user when running as root: PostgreSQL refuses root),
+//! on its own port and socket directory, stopped by a watchdog when the test
+//! process exits. Every test gets a database of its own.
+//!
+//! With neither possible a test is skipped with a notice, unless
+//! `LOGTRACK_REQUIRE_PG=1` (set by CI), which makes that a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// An admin URL (connects to the `postgres` database), or why there is none.
+fn server() -> &'static Result<String, String> {
+    static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
+    SERVER.get_or_init(|| match std::env::var("LOGTRACK_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Ok(url),
+        _ => start_server(),
+    })
+}
+
+/// A fresh, empty database for one test, or `None` (test skipped).
+pub fn database(test: &str) -> Option<String> {
+    let admin = match server() {
+        Ok(url) => url.clone(),
+        Err(why) => {
+            if std::env::var("LOGTRACK_REQUIRE_PG").as_deref() == Ok("1") {
+                panic!("PostgreSQL is required (LOGTRACK_REQUIRE_PG=1) but unavailable: {why}");
+            }
+            eprintln!(
+                "notice: skipping {test}: no PostgreSQL ({why}); set LOGTRACK_TEST_DATABASE_URL"
+            );
+            return None;
+        }
+    };
+    static N: AtomicU32 = AtomicU32::new(0);
+    let name = format!("lt_{}_{}_{}", test, std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+    let mut client =
+        postgres::Client::connect(&admin, postgres::NoTls).expect("connect to test server");
+    client.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).unwrap();
+    client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    Some(replace_db(&admin, &name))
+}
+
+fn replace_db(url: &str, db: &str) -> String {
+    // postgres://user@host:port/dbname?params
+    let (base, params) = match url.split_once('?') {
+        Some((b, p)) => (b, format!("?{p}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    format!("{base}/{db}{params}")
+}
+
+fn pg_bin_dir() -> Option<PathBuf> {
+    if let Ok(d) = std::env::var("LOGTRACK_PG_BIN") {
+        return Some(PathBuf::from(d));
+    }
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    dirs.sort();
+    dirs.pop().or_else(|| {
+        let out = Command::new("pg_config").arg("--bindir").output().ok()?;
+        Some(PathBuf::from(String::from_utf8(out.stdout).ok()?.trim()))
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// Runs a shell script as the user PostgreSQL will run as.
+fn sh(script: &str) -> Command {
+    let mut c = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--", "sh", "-c", script]);
+        c
+    } else {
+        let mut c = Command::new("sh");
+        c.args(["-c", script]);
+        c
+    };
+    c.env_remove("PGDATA");
+    c
+}
+
+fn start_server() -> Result<String, String> {
+    let bin = pg_bin_dir().ok_or("no initdb found (install PostgreSQL server binaries)")?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let dir = std::env::temp_dir().join(format!("logtrack-test-pg-{}-{port}", std::process::id()));
+    let d = dir.display();
+    let b = bin.display();
+    let init = sh(&format!(
+        "rm -rf {d} && mkdir -p {d} && {b}/initdb -D {d}/data -U postgres -A trust -E UTF8 --no-sync >{d}/initdb.log 2>&1"
+    ))
+    .status()
+    .map_err(|e| format!("cannot run initdb: {e}"))?;
+    if !init.success() {
+        let log = std::fs::read_to_string(dir.join("initdb.log")).unwrap_or_default();
+        return Err(format!("initdb failed: {}", log.lines().last().unwrap_or("")));
+    }
+    // The watchdog stops the server (and removes its files) when this test
+    // process is gone, so no server outlives the test run.
+    let me = std::process::id();
+    sh(&format!(
+        "{b}/postgres -D {d}/data -k {d} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off \
+         -c synchronous_commit=off -c full_page_writes=off >{d}/server.log 2>&1 & pg=$!; \
+         while [ -d /proc/{me} ] && kill -0 $pg 2>/dev/null; do sleep 0.5; done; \
+         kill -INT $pg 2>/dev/null; wait $pg; rm -rf {d}"
+    ))
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .map_err(|e| format!("cannot start postgres: {e}"))?;
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match postgres::Client::connect(&url, postgres::NoTls) {
+            Ok(_) => return Ok(url),
+            Err(e) if Instant::now() > deadline => {
+                let log =
+                    std::fs::read_to_string(Path::new(&dir).join("server.log")).unwrap_or_default();
+                return Err(format!(
+                    "server did not start: {e}; {}",
+                    log.lines().last().unwrap_or("")
+                ));
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}

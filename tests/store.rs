@@ -1,0 +1,206 @@
+//! The PostgreSQL store against a real server (see `tests/common/pg.rs`):
+//! migrations, binary COPY, checkpoints across re-runs, growth, truncation,
+//! rotation and compression, a held-back partial line, and kill -9.
+
+mod common;
+
+use common::pg;
+use std::io::Write;
+use std::process::{Command, Output};
+
+fn logtrack(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(args)
+        .env("LOGTRACK_DATABASE_URL", url)
+        .env("LOGTRACK_HOST", "test-host")
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    err
+}
+
+fn count(url: &str, sql: &str) -> i64 {
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    c.query_one(sql, &[]).unwrap().get(0)
+}
+
+macro_rules! db {
+    ($name:expr) => {
+        match pg::database($name) {
+            Some(url) => url,
+            None => return,
+        }
+    };
+}
+
+#[test]
+fn migrations_apply_once_and_reset_needs_yes() {
+    let url = db!("migrations");
+    let o = logtrack(&url, &["db", "status"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "0001_init\tpending\n");
+    assert!(ok(&logtrack(&url, &["db", "init"])).contains("applied migration 0001_init"));
+    assert!(ok(&logtrack(&url, &["db", "migrate"])).contains("schema is up to date"));
+    let o = logtrack(&url, &["db", "status"]);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("0001_init\tapplied\nlogs: 0 rows"));
+    let o = logtrack(&url, &["db", "reset"]);
+    assert_eq!(o.status.code(), Some(2));
+    ok(&logtrack(&url, &["db", "reset", "--yes"]));
+    assert_eq!(
+        String::from_utf8_lossy(&logtrack(&url, &["db", "status"]).stdout),
+        "0001_init\tpending\n"
+    );
+}
+
+#[test]
+fn copy_stores_every_field_exactly() {
+    let url = db!("copy_fields");
+    ok(&logtrack(&url, &["ingest", "--format", "combined", "tests/fixtures/combined/awkward.log"]));
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 13);
+    assert_eq!(count(&url, "SELECT count(*) FROM rejects"), 4);
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let row = c
+        .query_one(
+            "SELECT ts::text, service, host, severity, message, user_name, fields::text, source_line, source_index
+             FROM logs WHERE source_line = 3",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "2020-01-20 21:32:16+00");
+    assert_eq!(row.get::<_, String>(3), "error");
+    assert_eq!(row.get::<_, String>(4), "GET /v6 HTTP/2.0");
+    assert_eq!(row.get::<_, Option<String>>(5), None);
+    let fields: serde_json::Value = serde_json::from_str(&row.get::<_, String>(6)).unwrap();
+    assert_eq!(fields["user_agent"], "Mozilla/5.0 (X11; \"quoted\" UA) \\ end");
+    assert_eq!(fields["bytes"], serde_json::Value::Null);
+    assert_eq!(row.get::<_, i64>(7), 3);
+    assert_eq!(row.get::<_, Option<i64>>(8), None);
+    // Fractional seconds survive.
+    let t: String =
+        c.query_one("SELECT ts::text FROM logs WHERE source_line = 17", &[]).unwrap().get(0);
+    assert_eq!(t, "2020-01-20 16:02:28.123+00");
+    let reason: String =
+        c.query_one("SELECT reason FROM rejects WHERE source_line = 12", &[]).unwrap().get(0);
+    assert_eq!(reason, "status \"2x0\" is not a number");
+}
+
+#[test]
+fn rerun_skips_growth_resumes_truncation_restarts() {
+    let url = db!("checkpoints");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let lines: Vec<String> = std::fs::read_to_string("samples/web/access.log")
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    std::fs::write(&log, lines[..300].join("\n") + "\n").unwrap();
+    let p = log.to_str().unwrap();
+    assert!(ok(&logtrack(&url, &["ingest", "--format", "combined", p])).contains("300 rows loaded"));
+    assert!(ok(&logtrack(&url, &["ingest", "--format", "combined", p])).contains("nothing new"));
+    // The file grows, the last line still being written.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    write!(f, "{}\n{}", lines[300..400].join("\n"), &lines[400][..40]).unwrap();
+    drop(f);
+    let err = ok(&logtrack(&url, &["ingest", "--format", "combined", p]));
+    assert!(err.contains("100 rows loaded"), "{err}");
+    assert!(err.contains("line 401 has no line end yet"), "{err}");
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    writeln!(f, "{}", &lines[400][40..]).unwrap();
+    drop(f);
+    assert!(ok(&logtrack(&url, &["ingest", "--format", "combined", p])).contains("1 rows loaded"));
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 401);
+    assert_eq!(count(&url, "SELECT count(DISTINCT source_line) FROM logs"), 401);
+    assert_eq!(count(&url, "SELECT max(source_line) FROM logs"), 401);
+    // Truncated and rewritten (copytruncate): a new file.
+    std::fs::write(&log, lines[500..510].join("\n") + "\n").unwrap();
+    assert!(ok(&logtrack(&url, &["ingest", "--format", "combined", p])).contains("10 rows loaded"));
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 411);
+}
+
+#[test]
+fn rotated_then_compressed_file_is_not_loaded_twice() {
+    let url = db!("rotation");
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read("samples/web/access.log").unwrap();
+    let live = dir.path().join("access.log");
+    std::fs::write(&live, &text).unwrap();
+    ok(&logtrack(&url, &["ingest", "--format", "combined", live.to_str().unwrap()]));
+    // logrotate: access.log -> access.log.1, later gzipped to access.log.1.gz
+    let rotated = dir.path().join("access.log.1");
+    std::fs::rename(&live, &rotated).unwrap();
+    std::fs::write(&live, b"").unwrap();
+    let glob = format!("{}/access.log*", dir.path().display());
+    let err = ok(&logtrack(&url, &["ingest", "--format", "combined", &glob]));
+    assert!(err.contains("access.log.1: nothing new"), "{err}");
+    let gz = dir.path().join("access.log.1.gz");
+    let mut e =
+        flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), Default::default());
+    e.write_all(&text).unwrap();
+    e.finish().unwrap();
+    std::fs::remove_file(&rotated).unwrap();
+    let err = ok(&logtrack(&url, &["ingest", "--format", "combined", &glob]));
+    assert!(err.contains("access.log.1.gz: nothing new"), "{err}");
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 623);
+}
+
+#[test]
+fn kill_9_mid_copy_loses_and_doubles_nothing() {
+    let url = db!("kill9");
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.log");
+    // ~60 MB: long enough to kill the loader mid-COPY.
+    let sample = std::fs::read("samples/web/access.log").unwrap();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+    for _ in 0..770 {
+        f.write_all(&sample).unwrap();
+    }
+    drop(f);
+    let p = big.to_str().unwrap();
+    ok(&logtrack(&url, &["db", "init"]));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["ingest", "--format", "combined", p])
+        .env("LOGTRACK_DATABASE_URL", &url)
+        .env("LOGTRACK_HOST", "test-host")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the COPY is running, then kill -9.
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        let copying: i64 = c
+            .query_one("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY logs%'", &[])
+            .unwrap()
+            .get(0);
+        if copying > 0 || start.elapsed().as_secs() > 30 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the loader finished before it could be killed");
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 0, "a killed load leaves nothing visible");
+    assert_eq!(count(&url, "SELECT count(*) FROM checkpoints"), 0);
+    ok(&logtrack(&url, &["ingest", "--format", "combined", p]));
+    let rows = count(&url, "SELECT count(*) FROM logs");
+    assert_eq!(rows, 623 * 770);
+    assert_eq!(count(&url, "SELECT count(DISTINCT source_line) FROM logs"), rows);
+}
+
+#[test]
+fn database_errors_hide_the_password() {
+    let o = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["db", "status", "--database-url", "postgres://lt:s3cret@127.0.0.1:1/lt"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("cannot connect to postgres://lt:***@127.0.0.1:1/lt"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+}

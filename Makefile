@@ -16,6 +16,7 @@ run: build
 bench: build
 	./bench/parse.sh
 	./bench/run.sh
+	./bench/load.sh
 
 fmt:
 	$(CARGO) fmt --all

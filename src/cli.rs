@@ -68,6 +68,8 @@ pub enum Command {
     /// Schema management.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Print stored logs as a table.
+    Logs(LogsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -108,6 +110,31 @@ pub enum DbCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Retention: drop the daily partitions of `logs` older than a duration.
+    Prune {
+        /// e.g. 30d: partitions whose whole day ended before now minus this go.
+        #[arg(long, value_name = "DURATION")]
+        older_than: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Only this service.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Only this severity or higher (trace, debug, info, warn, error, fatal).
+    #[arg(long)]
+    pub severity: Option<String>,
+    /// Only records since this time: RFC 3339, or a duration back from now (e.g. 2h).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only messages containing this text (case-insensitive).
+    #[arg(long)]
+    pub grep: Option<String>,
+    /// At most this many records (the newest).
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
 }
 
 #[derive(Args, Debug)]

@@ -204,3 +204,47 @@ fn database_errors_hide_the_password() {
     assert!(err.contains("cannot connect to postgres://lt:***@127.0.0.1:1/lt"), "{err}");
     assert!(!err.contains("s3cret"), "{err}");
 }
+
+#[test]
+fn logs_filters_and_prune_drops_old_days() {
+    let url = db!("logs_prune");
+    ok(&logtrack(&url, &["ingest", "--format", "combined", "tests/fixtures/combined/awkward.log"]));
+    ok(&logtrack(&url, &["ingest", "samples/web/access.log"]));
+    let o = logtrack(&url, &["logs", "--service", "apache", "--severity", "error", "--grep", "V6"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[1].starts_with("2020-01-20T21:32:16Z  apache"), "{out}");
+    assert!(lines[1].ends_with("tests/fixtures/combined/awkward.log:3  GET /v6 HTTP/2.0"), "{out}");
+    let o = logtrack(
+        &url,
+        &[
+            "logs",
+            "--since",
+            "2026-03-14T10:59:00Z",
+            "--limit",
+            "2",
+            "--now",
+            "2026-03-14T11:00:00Z",
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().count(), 3, "the newest two, oldest first: {out}");
+    assert!(out.lines().nth(2).unwrap().contains("samples/web/access.log:623"), "{out}");
+    let o = logtrack(
+        &url,
+        &["logs", "--since", "1h", "--now", "2026-03-14T11:00:00Z", "--limit", "1000"],
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 624);
+    // The 2020 days go, 2026 stays.
+    let err = ok(&logtrack(
+        &url,
+        &["db", "prune", "--older-than", "30d", "--now", "2026-03-15T00:00:00Z"],
+    ));
+    assert!(
+        err.contains("dropped logs_20200120") && err.contains("dropped logs_20200121"),
+        "{err}"
+    );
+    assert!(err.contains("2 partition(s) dropped"), "{err}");
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 623);
+}

@@ -2,7 +2,7 @@
 
 use super::Messages;
 use crate::cli::{DbCommand, Global};
-use crate::config;
+use crate::config::{self, HumanDuration};
 use crate::error::{redact_url, Exit};
 use crate::store::{self, migrate};
 
@@ -51,6 +51,20 @@ pub fn run(cmd: &DbCommand, g: &Global) -> anyhow::Result<Exit> {
             }
             migrate::reset(&mut client)?;
             msgs.info(&format!("{}: every LogTrack table dropped", redact_url(&url)));
+        }
+        DbCommand::Prune { older_than } => {
+            let keep: HumanDuration = older_than.parse().map_err(anyhow::Error::msg)?;
+            let now = super::run::Now::parse(g.now.as_deref())?.at_or_wall_clock();
+            let cutoff = now - keep.secs();
+            let dropped = store::prune(&mut client, cutoff)?;
+            for name in &dropped {
+                msgs.info(&format!("dropped {name}"));
+            }
+            msgs.info(&format!(
+                "{} partition(s) dropped (kept everything after {})",
+                dropped.len(),
+                crate::parse::Timestamp::from_secs(cutoff)
+            ));
         }
     }
     Ok(Exit::Ok)

@@ -2,6 +2,7 @@
 
 pub mod db;
 pub mod ingest;
+pub mod logs;
 pub mod parse;
 pub mod run;
 
@@ -18,6 +19,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Validate(a) => validate::run(a, g),
         Command::Ingest(a) => ingest::run(a, g),
         Command::Db(c) => db::run(c, g),
+        Command::Logs(a) => logs::run(a, g),
     }
 }
 

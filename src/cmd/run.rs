@@ -40,6 +40,17 @@ impl Now {
     }
 }
 
+impl Now {
+    /// The instant, with `end-of-data` read as the wall clock (for commands
+    /// that have no data of their own).
+    pub fn at_or_wall_clock(self) -> i64 {
+        match self {
+            Now::At(t) => t,
+            _ => wall_clock(),
+        }
+    }
+}
+
 fn wall_clock() -> i64 {
     chrono::Utc::now().timestamp()
 }

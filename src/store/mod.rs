@@ -33,3 +33,28 @@ pub fn open(url: &str) -> anyhow::Result<Client> {
     migrate::apply(&mut client).context("applying migrations")?;
     Ok(client)
 }
+
+/// Drops the daily partitions of `logs` whose day ends at or before
+/// `cutoff` (seconds since the epoch). Returns their names.
+pub fn prune(client: &mut Client, cutoff: i64) -> anyhow::Result<Vec<String>> {
+    let rows = client.query(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'logs'::regclass ORDER BY c.relname",
+        &[],
+    )?;
+    let mut dropped = Vec::new();
+    for row in rows {
+        let name: String = row.get(0);
+        // logs_YYYYMMDD
+        let Some(day) = name.strip_prefix("logs_").filter(|d| d.len() == 8) else { continue };
+        let (Ok(y), Ok(m), Ok(d)) = (day[..4].parse(), day[4..6].parse(), day[6..].parse()) else {
+            continue;
+        };
+        let Some(start) = crate::parse::time::civil_to_secs(y, m, d, 0, 0, 0) else { continue };
+        if start + 86_400 <= cutoff {
+            client.batch_execute(&format!("DROP TABLE {name}"))?;
+            dropped.push(name);
+        }
+    }
+    Ok(dropped)
+}

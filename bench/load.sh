@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Load benchmark (make bench): `logtrack ingest` of the generated 1 GiB
+# combined log against `psql \copy` of the same rows (exported to CSV from
+# the first load) into the same table, in one run, on a throwaway server;
+# then a second ingest (nothing new) and row-by-row INSERTs (the old tool's
+# way) of 100k rows for scale.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=bench-data/access_1G.log
+[ -f "$DATA" ] || python3 bench/gen_logs.py --size 1G --seed 42 --format combined --out "$DATA"
+export LOGTRACK_PG_PORT=${LOGTRACK_PG_PORT:-54339}
+URL="postgres://postgres@127.0.0.1:$LOGTRACK_PG_PORT/postgres"
+export LOGTRACK_DATABASE_URL=$URL
+./scripts/pg.sh up >/dev/null
+trap './scripts/pg.sh down >/dev/null' EXIT
+BIN=./target/release/logtrack
+$BIN db reset --yes -q
+$BIN db init -q
+measure() { /usr/bin/time -f "%e %M" -o /tmp/logtrack-load.time "$@" > /dev/null 2>/tmp/logtrack-load.err; tail -1 /tmp/logtrack-load.time; }
+
+read -r lt rss < <(measure $BIN ingest --format combined "$DATA")
+ROWS=$(psql "$URL" -Atc "SELECT count(*) FROM logs")
+read -r again _ < <(measure $BIN ingest --format combined "$DATA")
+
+CSV=bench-data/logs.csv
+psql "$URL" -qc "\\copy logs TO '$CSV' WITH (FORMAT csv)"
+psql "$URL" -qc "TRUNCATE logs"
+read -r pc _ < <(measure psql "$URL" -qc "\\copy logs FROM '$CSV' WITH (FORMAT csv)")
+
+head -100000 "$CSV" > bench-data/logs_100k.csv
+python3 - "$URL" <<'PY' > /tmp/logtrack-insert.sql
+import csv, sys
+print("BEGIN;")
+for row in csv.reader(open("bench-data/logs_100k.csv")):
+    vals = ", ".join("NULL" if v == "" else "'" + v.replace("'", "''") + "'" for v in row)
+    print(f"INSERT INTO logs VALUES ({vals});")
+print("COMMIT;")
+PY
+psql "$URL" -qc "TRUNCATE logs"
+read -r ins _ < <(measure psql "$URL" -q -f /tmp/logtrack-insert.sql)
+
+printf '%-50s %10s %12s %10s\n' "load ($ROWS rows)" seconds "rows/s" "peak RSS"
+printf '%-50s %10s %12s %10s\n' "logtrack ingest (binary COPY, checkpoints)" "$lt" "$(awk -v r="$ROWS" -v s="$lt" 'BEGIN{printf "%.0f", r/s}')" "$((rss/1024)) MB"
+printf '%-50s %10s %12s %10s\n' "psql \\copy of the same rows (CSV)" "$pc" "$(awk -v r="$ROWS" -v s="$pc" 'BEGIN{printf "%.0f", r/s}')" "-"
+printf '%-50s %10s %12s %10s\n' "row-by-row INSERT, 100k rows, one transaction" "$ins" "$(awk -v s="$ins" 'BEGIN{printf "%.0f", 100000/s}')" "-"
+printf '%-50s %10s\n' "logtrack ingest again (nothing new)" "$again"
+echo "logtrack ingest loads at $(awk -v a="$pc" -v b="$lt" 'BEGIN{printf "%.2f", a/b}')x the rows/s of psql \\copy"

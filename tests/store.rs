@@ -248,3 +248,94 @@ fn logs_filters_and_prune_drops_old_days() {
     assert!(err.contains("2 partition(s) dropped"), "{err}");
     assert_eq!(count(&url, "SELECT count(*) FROM logs"), 623);
 }
+
+fn alert_keys(report: &std::path::Path) -> Vec<String> {
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
+            .unwrap();
+    r["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} {} {} {}",
+                a["rule_id"], a["group"], a["window_start"], a["window_end"], a["count"]
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn run_with_a_database_matches_memory_and_never_doubles_alerts() {
+    let url = db!("run_db");
+    let dir = tempfile::tempdir().unwrap();
+    let (mem, db1, db2) = (dir.path().join("mem"), dir.path().join("db1"), dir.path().join("db2"));
+    let o = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["run", "jobs/quickstart.toml", "--no-db", "--report-dir", mem.to_str().unwrap()])
+        .env("LOGTRACK_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    ok(&o);
+    ok(&logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", db1.to_str().unwrap()]));
+    assert_eq!(alert_keys(&db1), alert_keys(&mem));
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 1042);
+    // Nothing new: no rows, no new alerts, nothing doubled.
+    let err = ok(&logtrack(
+        &url,
+        &["run", "jobs/quickstart.toml", "--report-dir", db2.to_str().unwrap()],
+    ));
+    assert!(err.contains("0 records, 0 rejected, 0 alert(s)"), "{err}");
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 1042);
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 8);
+    assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'ok'"), 2);
+}
+
+#[test]
+fn an_episode_split_across_runs_is_one_alert() {
+    let url = db!("split_runs");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let text = std::fs::read_to_string("samples/web/access.log").unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // The 5xx burst runs from line 107 to 145: cut it in the middle.
+    std::fs::write(&log, lines[..125].join("\n") + "\n").unwrap();
+    let job = dir.path().join("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "name = \"split\"\nnow = \"end-of-data\"\n[[sources]]\npath = \"{}\"\nformat = \"combined\"\n\
+             [[rules]]\nid = \"e\"\ntype = \"keyword_threshold\"\nkeyword = \"error\"\nthreshold = 5\nwindow = \"2m\"\n\
+             [report]\ndir = \"{}\"\n",
+            log.display(),
+            dir.path().join("r").display()
+        ),
+    )
+    .unwrap();
+    let job = job.to_str().unwrap();
+    ok(&logtrack(&url, &["run", job]));
+    let first = count(&url, "SELECT count FROM alerts WHERE rule_id = 'e'");
+    assert!(first > 5 && first < 24, "{first}");
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    ok(&logtrack(&url, &["run", job]));
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE rule_id = 'e'"), 1);
+    assert_eq!(count(&url, "SELECT count FROM alerts WHERE rule_id = 'e'"), 24);
+}
+
+#[test]
+fn a_second_concurrent_run_of_a_job_is_refused() {
+    let url = db!("lock");
+    ok(&logtrack(&url, &["db", "init"]));
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.execute("SELECT pg_advisory_lock(hashtext('logtrack-job:quickstart')::bigint)", &[]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let o = logtrack(
+        &url,
+        &["run", "jobs/quickstart.toml", "--report-dir", dir.path().to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("job \"quickstart\" is already running"), "{err}");
+    // Another job runs meanwhile.
+    ok(&logtrack(&url, &["run", "jobs/legacy.toml", "--report-dir", dir.path().to_str().unwrap()]));
+}

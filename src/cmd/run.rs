@@ -1,18 +1,20 @@
 //! `logtrack run JOB`: read every source, run every rule, write the
-//! reports. This version works in memory: a job with a `[database]` needs
-//! `--no-db` until `run` stores records and alerts (`logtrack ingest` loads
-//! records already).
+//! reports. Without a database everything happens in memory. With one, new
+//! lines are loaded first (as `ingest` does), then every rule runs in the
+//! database over the new data plus the history it needs, and alerts are
+//! stored once per identity (rule id, group, window start).
 
 use super::Messages;
 use crate::cli::{Global, RunArgs};
-use crate::config::{self, AlertSeverity, GroupKey, Job, Overrides, ReportFormat};
+use crate::config::{self, AlertSeverity, GroupKey, Job, Overrides, ReportFormat, RuleKind};
 use crate::detect::{self, Alert, Detector, FinishContext, Projection, Projector};
-use crate::error::{redact_url, Exit};
+use crate::error::Exit;
 use crate::ingest::{self, ChunkResult, ChunkSink, Reject, SourceStats};
 use crate::parse::{ParserOptions, Timestamp, Tz};
 use crate::parse::{Provenance, Record};
 use crate::report::{self, Report, ReportWriter, Totals};
 use crate::source;
+use crate::store::{self, history, load::Loader};
 use anyhow::Context;
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -117,12 +119,8 @@ pub fn run(args: &RunArgs, g: &Global) -> anyhow::Result<Exit> {
         .map(|s| s.parse::<AlertSeverity>().map_err(anyhow::Error::msg).context("--fail-on"))
         .transpose()?;
     let now = Now::parse(g.now.as_deref().or(job.now.as_deref()))?;
-    if let (Some(url), false) = (&job.database_url, g.no_db) {
-        anyhow::bail!(
-            "job {:?} names a database ({}), but `logtrack run` does not store into PostgreSQL yet (`logtrack ingest` loads logs); run with --no-db to work in memory",
-            job.name,
-            redact_url(url)
-        );
+    if let (Some(url), false) = (job.database_url.clone(), g.no_db) {
+        return run_with_db(&job, &url, g, &msgs, fail_on, now, started);
     }
 
     let projectors: Arc<Vec<Projector>> = Arc::new(job.rules.iter().map(Projector::new).collect());
@@ -315,4 +313,245 @@ fn summarize(r: &Report, written: &[String], msgs: &Messages) {
     for w in written {
         msgs.info(&format!("report: {w}"));
     }
+}
+
+/// How far before the new data a rule must look to see whole episodes,
+/// baselines and the silences that end in it.
+fn lookback(rule: &config::Rule) -> i64 {
+    match &rule.kind {
+        RuleKind::KeywordThreshold { window, .. }
+        | RuleKind::RepeatedMessage { window, .. }
+        | RuleKind::UserThreshold { window, .. }
+        | RuleKind::RateSpike { window, .. } => window.secs(),
+        RuleKind::ZscoreAnomaly { window, baseline_windows, .. } => {
+            window.secs() * (i64::from(*baseline_windows) + 1)
+        }
+        RuleKind::Inactivity { max_idle } => max_idle.secs(),
+    }
+}
+
+fn run_with_db(
+    job: &Job,
+    url: &str,
+    g: &Global,
+    msgs: &Messages,
+    fail_on: Option<AlertSeverity>,
+    now: Now,
+    started: i64,
+) -> anyhow::Result<Exit> {
+    let mut loader = Loader::new(url)?;
+    let host = store::ingest_host();
+    // One run of a job at a time (on any host): a session-level lock.
+    let locked: bool = loader
+        .client()
+        .query_one(
+            "SELECT pg_try_advisory_lock(hashtext('logtrack-job:' || $1)::bigint)",
+            &[&job.name],
+        )?
+        .get(0);
+    if !locked {
+        anyhow::bail!(
+            "job {:?} is already running (another logtrack run holds its lock)",
+            job.name
+        );
+    }
+    let run_id: i64 = loader
+        .client()
+        .query_one(
+            "INSERT INTO runs (job, ingest_host, started_at, status) VALUES ($1, $2, to_timestamp($3), 'running') RETURNING id",
+            &[&job.name, &host, &(started as f64)],
+        )?
+        .get(0);
+
+    // 1. Load what is new.
+    let mut sources = Vec::new();
+    let mut problems = Vec::new();
+    let mut rejects: Vec<Reject> = Vec::new();
+    let mut failed = false;
+    let (mut new_min, mut new_max): (Option<i64>, Option<i64>) = (None, None);
+    for (i, spec) in job.sources.iter().enumerate() {
+        let paths = match source::discover(&spec.path) {
+            Ok(p) => p,
+            Err(e) => {
+                let p = format!("sources[{i}]: {e}");
+                msgs.error(&p);
+                problems.push(p);
+                failed = true;
+                continue;
+            }
+        };
+        let opts = ParserOptions {
+            service: spec.service.clone(),
+            timezone: spec.timezone.clone(),
+            lean: false,
+        };
+        for path in paths {
+            let result = ingest::open(&path, &spec.format, &opts).and_then(|opened| {
+                loader.load(
+                    &path,
+                    opened,
+                    || ingest::open(&path, &spec.format, &opts),
+                    |r| {
+                        if g.verbose {
+                            msgs.warn(&format!("reject: {r}"));
+                        }
+                        if rejects.len() < report::REPORT_REJECTS {
+                            rejects.push(r.clone());
+                        }
+                    },
+                )
+            });
+            match result {
+                Ok(loaded) => {
+                    if let Some(t) = loaded.min_ts {
+                        new_min = Some(new_min.map_or(t, |m| m.min(t)));
+                    }
+                    if let Some(t) = loaded.max_ts {
+                        new_max = Some(new_max.map_or(t, |m| m.max(t)));
+                    }
+                    for note in &loaded.stats.notes {
+                        msgs.warn(&format!("{path}: {note}"));
+                    }
+                    sources.push(loaded.stats);
+                }
+                Err(e) => {
+                    let p = format!("{e:#}");
+                    msgs.error(&p);
+                    problems.push(p);
+                    failed = true;
+                }
+            }
+        }
+    }
+
+    // 2. Detect over the new data and the history it needs.
+    let client = loader.client();
+    let data_end: Option<i64> = match new_max {
+        Some(t) => Some(t),
+        None => client
+            .query_one("SELECT floor(extract(epoch from max(ts)))::bigint FROM logs", &[])?
+            .get(0),
+    };
+    let data_start: Option<i64> = client
+        .query_one("SELECT floor(extract(epoch from min(ts)))::bigint FROM logs", &[])?
+        .get(0);
+    let reference = match now {
+        Now::WallClock => wall_clock(),
+        Now::At(t) => t,
+        Now::EndOfData => data_end.unwrap_or_else(wall_clock),
+    };
+    let mut paths = history::Paths::default();
+    let mut alerts: Vec<Alert> = Vec::new();
+    let mut per_rule = Vec::new();
+    for rule in &job.rules {
+        let mut d = detect::detector(rule);
+        let back = lookback(rule);
+        if let RuleKind::Inactivity { .. } = rule.kind {
+            // The last record before the new data, then the new data.
+            let from = new_min.map_or(reference + 1, |m| m - back - 1);
+            d.observe(history::last_before(client, rule, from, &mut paths)?);
+            if let (Some(_), Some(max)) = (new_min, new_max) {
+                d.observe(history::counts(client, rule, from, max + 1, &mut paths)?);
+            }
+        } else if let (Some(min), Some(max)) = (new_min, new_max) {
+            d.observe(history::counts(client, rule, min - back, max + back + 1, &mut paths)?);
+        }
+        per_rule.push(d);
+    }
+    let ctx = FinishContext { reference_time: reference, data_start, sources: paths.list.clone() };
+    for d in per_rule {
+        alerts.extend(d.finish(&ctx));
+    }
+    alerts.sort_by(|a, b| {
+        (a.window_start, &a.rule_id, &a.group).cmp(&(b.window_start, &b.rule_id, &b.group))
+    });
+
+    // 3. Store alerts once per identity; the report lists the new ones.
+    let mut new_alerts = Vec::new();
+    {
+        let mut tx = client.transaction()?;
+        for a in alerts {
+            let group = serde_json::to_string(&a.group)?;
+            let evidence = serde_json::to_string(&a.evidence)?;
+            let inserted: bool = tx
+                .query_one(
+                    "INSERT INTO alerts (rule_id, rule_type, severity, group_key, window_start, window_end,
+                                         count, message, evidence, job)
+                     VALUES ($1, $2, $3, $4::text::jsonb, $5::text::timestamptz, $6::text::timestamptz,
+                             $7, $8, $9::text::jsonb, $10)
+                     ON CONFLICT (rule_id, group_key, window_start) DO UPDATE SET
+                       window_end = EXCLUDED.window_end, count = EXCLUDED.count,
+                       message = EXCLUDED.message, evidence = EXCLUDED.evidence, last_seen = now()
+                     RETURNING (xmax = 0)",
+                    &[
+                        &a.rule_id,
+                        &a.rule_type,
+                        &a.severity.as_str(),
+                        &group,
+                        &a.window_start.to_rfc3339(),
+                        &a.window_end.to_rfc3339(),
+                        &(a.count as i64),
+                        &a.message,
+                        &evidence,
+                        &job.name,
+                    ],
+                )?
+                .get(0);
+            if inserted {
+                new_alerts.push(a);
+            }
+        }
+        for rule in &job.rules {
+            let def = serde_json::json!({
+                "type": rule.kind.type_name(), "service": rule.service, "severity": rule.severity.as_str(),
+                "group_by": rule.group_by.iter().map(|k| k.name()).collect::<Vec<_>>(),
+                "definition": format!("{:?}", rule.kind),
+            })
+            .to_string();
+            tx.execute(
+                "INSERT INTO rules (job, rule_id, rule_type, definition) VALUES ($1, $2, $3, $4::text::jsonb)
+                 ON CONFLICT (job, rule_id) DO UPDATE SET rule_type = EXCLUDED.rule_type, definition = EXCLUDED.definition",
+                &[&job.name, &rule.id, &rule.kind.type_name(), &def],
+            )?;
+        }
+        tx.commit()?;
+    }
+
+    let records: u64 = sources.iter().map(|s| s.records).sum();
+    let rejected: u64 = sources.iter().map(|s| s.rejected).sum();
+    let finished = wall_clock();
+    let status = if failed { "failed" } else { "ok" };
+    client.execute(
+        "UPDATE runs SET finished_at = to_timestamp($2), status = $3, records = $4, rejected = $5, alerts = $6,
+                         duration_ms = $7 WHERE id = $1",
+        &[
+            &run_id,
+            &(finished as f64),
+            &status,
+            &(records as i64),
+            &(rejected as i64),
+            &(new_alerts.len() as i64),
+            &((finished - started) * 1000),
+        ],
+    )?;
+    let report = Report {
+        job: job.name.clone(),
+        started_at: rfc3339(started),
+        finished_at: rfc3339(finished),
+        reference_time: rfc3339(reference),
+        totals: Totals { records, rejected, alerts: new_alerts.len() as u64 },
+        sources,
+        alerts: new_alerts,
+        rejects,
+        problems,
+    };
+    let written = write_reports(job, &report)?;
+    summarize(&report, &written, msgs);
+    Ok(if failed {
+        Exit::Failed
+    } else if fail_on.is_some_and(|min| report.alerts.iter().any(|a| a.severity >= min)) {
+        Exit::AlertFired
+    } else {
+        Exit::Ok
+    })
 }

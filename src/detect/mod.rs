@@ -159,6 +159,25 @@ impl Counts {
         self.push(gid, sec, &b);
     }
 
+    /// Adds `count` records of one group-second (counted elsewhere, e.g. by
+    /// the database) with some of their lines.
+    pub fn add_counted(&mut self, group_values: &[&str], sec: i64, count: u32, evidence: &[Ev]) {
+        let mut key = String::new();
+        for (i, v) in group_values.iter().enumerate() {
+            if i > 0 {
+                key.push(GROUP_SEP);
+            }
+            push_value(&mut key, Some(v));
+        }
+        let gid = self.intern(&key);
+        let mut b = Bucket::default();
+        for ev in evidence {
+            b.add(*ev);
+        }
+        b.count = count.max(b.count);
+        self.push(gid, sec, &b);
+    }
+
     /// Adds everything in `other` (a later chunk, or stored history).
     pub fn absorb(&mut self, other: Counts) {
         if self.is_empty() {
@@ -298,7 +317,7 @@ pub fn detector(rule: &Rule) -> Box<dyn Detector> {
 }
 
 /// The names of a rule's group keys, as they appear in an alert's `group`.
-fn group_names(rule: &Rule) -> Vec<String> {
+pub fn group_names(rule: &Rule) -> Vec<String> {
     let mut names: Vec<String> = rule.group_by.iter().map(GroupKey::name).collect();
     if matches!(rule.kind, RuleKind::RepeatedMessage { message: None, .. }) {
         names.push("message".into());

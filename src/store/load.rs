@@ -103,6 +103,8 @@ pub struct Rows {
     /// Records without a time stamp cannot be stored (logs is partitioned by time).
     untimed: Vec<Provenance>,
     json: Vec<u8>,
+    min_ts: Option<i64>,
+    max_ts: Option<i64>,
 }
 
 struct CopySink {
@@ -123,6 +125,8 @@ impl ChunkSink for CopySink {
             rows.untimed.push(prov);
             return;
         };
+        rows.min_ts = Some(rows.min_ts.map_or(ts.secs, |m| m.min(ts.secs)));
+        rows.max_ts = Some(rows.max_ts.map_or(ts.secs, |m| m.max(ts.secs)));
         let day = ts.secs.div_euclid(86_400);
         if !rows.days.contains(&day) {
             rows.days.push(day);
@@ -172,6 +176,9 @@ pub struct Loaded {
     pub stats: SourceStats,
     /// Rows written to `logs` by this run.
     pub rows: u64,
+    /// Time range of those rows (seconds).
+    pub min_ts: Option<i64>,
+    pub max_ts: Option<i64>,
 }
 
 impl Loader {
@@ -254,6 +261,7 @@ impl Loader {
             Arc::new(CopySink { path: Arc::clone(&opened.path), host: Arc::clone(&self.host) });
         let copy_sql = format!("COPY logs ({}) FROM STDIN (FORMAT binary)", COLUMNS.join(", "));
         let mut rows_loaded = 0u64;
+        let (mut min_ts, mut max_ts): (Option<i64>, Option<i64>) = (None, None);
         let mut untimed = 0u64;
         let mut tx_rejects: Vec<Reject> = Vec::new();
         // Partitions are created on the side connection, outside the transaction.
@@ -264,6 +272,12 @@ impl Loader {
         let mut stats = ingest::process_with(opened, sink, |res| {
             let rows = res.value;
             create_partitions(ddl, partitions, &rows.days)?;
+            if let Some(t) = rows.min_ts {
+                min_ts = Some(min_ts.map_or(t, |m| m.min(t)));
+            }
+            if let Some(t) = rows.max_ts {
+                max_ts = Some(max_ts.map_or(t, |m| m.max(t)));
+            }
             if rows.count > 0 {
                 let mut w = tx.copy_in(copy_sql.as_str())?;
                 w.write_all(COPY_HEADER)?;
@@ -326,7 +340,7 @@ impl Loader {
         if resumed.is_some() && stats.lines == 0 {
             stats.skipped = true;
         }
-        Ok(Loaded { stats, rows: rows_loaded })
+        Ok(Loaded { stats, rows: rows_loaded, min_ts, max_ts })
     }
 }
 

@@ -1,6 +1,7 @@
 //! The PostgreSQL store: connecting (the password never printed),
 //! migrations, and loading files with binary `COPY` and checkpoints.
 
+pub mod history;
 pub mod load;
 pub mod migrate;
 

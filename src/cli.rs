@@ -70,6 +70,12 @@ pub enum Command {
     Db(DbCommand),
     /// Print stored logs as a table.
     Logs(LogsArgs),
+    /// Run the job's rules over what the database holds (a time range).
+    Detect(RangeArgs),
+    /// Write the report of a time range from the database.
+    Report(RangeArgs),
+    /// Print stored alerts as a table.
+    Alerts(AlertsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -165,4 +171,30 @@ pub struct ParseArgs {
     /// Files or globs to parse; `-` reads stdin. .gz and .zst are read transparently.
     #[arg(required = true)]
     pub files: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RangeArgs {
+    /// The job file (TOML, YAML or JSON).
+    pub job: PathBuf,
+    /// From this time: RFC 3339, or a duration back from now (e.g. 24h).
+    /// Default: the oldest stored record.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Up to this time (same forms). Default: the newest stored record.
+    #[arg(long)]
+    pub until: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct AlertsArgs {
+    /// Only this rule.
+    #[arg(long)]
+    pub rule: Option<String>,
+    /// Only alerts whose window starts at or after this time (RFC 3339 or a duration back from now).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// At most this many (the newest).
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
 }

@@ -339,3 +339,49 @@ fn a_second_concurrent_run_of_a_job_is_refused() {
     // Another job runs meanwhile.
     ok(&logtrack(&url, &["run", "jobs/legacy.toml", "--report-dir", dir.path().to_str().unwrap()]));
 }
+
+#[test]
+fn detect_report_and_alerts_over_a_range() {
+    let url = db!("detect_range");
+    ok(&logtrack(
+        &url,
+        &["ingest", "--format", "combined", "--service", "apache", "samples/web/access.log"],
+    ));
+    ok(&logtrack(&url, &["ingest", "--format", "hdfs", "samples/hdfs/hdfs.log"]));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let err = ok(&logtrack(
+        &url,
+        &[
+            "detect",
+            "jobs/quickstart.toml",
+            "--since",
+            "2026-03-14T10:20:00Z",
+            "--until",
+            "2026-03-14T10:45:00Z",
+            "--report-dir",
+            d,
+        ],
+    ));
+    assert!(err.contains("5 alert(s) (5 new)"), "{err}");
+    let err = ok(&logtrack(&url, &["detect", "jobs/quickstart.toml", "--report-dir", d]));
+    assert!(err.contains("7 alert(s) (2 new)"), "{err}");
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 7);
+    let err = ok(&logtrack(
+        &url,
+        &["report", "jobs/quickstart.toml", "--since", "2026-03-14T10:30:00Z", "--report-dir", d],
+    ));
+    assert!(err.contains("4 alert(s)"), "{err}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(r["alerts"][0]["rule_id"], "hdfs_repeated_error");
+    assert_eq!(r["alerts"][0]["evidence"][0]["path"], "samples/hdfs/hdfs.log");
+    let o = logtrack(&url, &["alerts", "--rule", "scanner"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(
+        out.lines().nth(1).unwrap().starts_with("2026-03-14T10:40:00Z  medium    scanner"),
+        "{out}"
+    );
+}

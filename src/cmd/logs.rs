@@ -1,23 +1,12 @@
 //! `logtrack logs`: stored records as a table in the terminal.
 
 use crate::cli::{Global, LogsArgs};
-use crate::config::{self, HumanDuration};
+use crate::config;
 use crate::error::Exit;
-use crate::parse::{Severity, Timestamp, Tz};
+use crate::parse::{Severity, Timestamp};
 use crate::store;
 use anyhow::Context;
 use postgres::types::ToSql;
-
-/// `--since`: an RFC 3339 instant or a duration back from now.
-fn since(s: &str, now: i64) -> anyhow::Result<i64> {
-    if let Some(t) = Timestamp::parse_rfc3339(s, &Tz::default()) {
-        return Ok(t.secs);
-    }
-    let d: HumanDuration = s.parse().map_err(anyhow::Error::msg).with_context(|| {
-        format!("--since {s:?}: expected an RFC 3339 time or a duration such as \"2h\"")
-    })?;
-    Ok(now - d.secs())
-}
 
 /// Escapes LIKE wildcards.
 fn like_escape(s: &str) -> String {
@@ -44,7 +33,7 @@ pub fn run(a: &LogsArgs, g: &Global) -> anyhow::Result<Exit> {
         bind("severity = ANY(?)", Box::new(levels), &mut conds);
     }
     if let Some(s) = &a.since {
-        let t = Timestamp::from_secs(since(s, now)?).to_rfc3339();
+        let t = Timestamp::from_secs(super::time_arg("--since", s, now)?).to_rfc3339();
         bind("ts >= ?::text::timestamptz", Box::new(t), &mut conds);
     }
     if let Some(w) = &a.grep {

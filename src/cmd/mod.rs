@@ -1,6 +1,8 @@
 //! One module per subcommand; each is thin glue over the library stages.
 
+pub mod alerts;
 pub mod db;
+pub mod detect;
 pub mod ingest;
 pub mod logs;
 pub mod parse;
@@ -20,6 +22,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Ingest(a) => ingest::run(a, g),
         Command::Db(c) => db::run(c, g),
         Command::Logs(a) => logs::run(a, g),
+        Command::Detect(a) => detect::run(a, g, false),
+        Command::Report(a) => detect::run(a, g, true),
+        Command::Alerts(a) => alerts::run(a, g),
     }
 }
 
@@ -49,6 +54,17 @@ pub fn expand(patterns: &[String], msgs: &Messages, exit: &mut Exit) -> Vec<Stri
         }
     }
     out
+}
+
+/// A time argument: an RFC 3339 instant, or a duration back from `now`.
+pub fn time_arg(flag: &str, s: &str, now: i64) -> anyhow::Result<i64> {
+    if let Some(t) = crate::parse::Timestamp::parse_rfc3339(s, &Default::default()) {
+        return Ok(t.secs);
+    }
+    let d: crate::config::HumanDuration = s.parse().map_err(|_| {
+        anyhow::anyhow!("{flag} {s:?}: expected an RFC 3339 time or a duration such as \"2h\"")
+    })?;
+    Ok(now - d.secs())
 }
 
 /// Messages on stderr: plain lines, or JSON objects with `--log-format json`.

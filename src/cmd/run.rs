@@ -424,98 +424,11 @@ fn run_with_db(
         }
     }
 
-    // 2. Detect over the new data and the history it needs.
+    // 2. Detect over the new data and the history it needs; store alerts.
     let client = loader.client();
-    let data_end: Option<i64> = match new_max {
-        Some(t) => Some(t),
-        None => client
-            .query_one("SELECT floor(extract(epoch from max(ts)))::bigint FROM logs", &[])?
-            .get(0),
-    };
-    let data_start: Option<i64> = client
-        .query_one("SELECT floor(extract(epoch from min(ts)))::bigint FROM logs", &[])?
-        .get(0);
-    let reference = match now {
-        Now::WallClock => wall_clock(),
-        Now::At(t) => t,
-        Now::EndOfData => data_end.unwrap_or_else(wall_clock),
-    };
-    let mut paths = history::Paths::default();
-    let mut alerts: Vec<Alert> = Vec::new();
-    let mut per_rule = Vec::new();
-    for rule in &job.rules {
-        let mut d = detect::detector(rule);
-        let back = lookback(rule);
-        if let RuleKind::Inactivity { .. } = rule.kind {
-            // The last record before the new data, then the new data.
-            let from = new_min.map_or(reference + 1, |m| m - back - 1);
-            d.observe(history::last_before(client, rule, from, &mut paths)?);
-            if let (Some(_), Some(max)) = (new_min, new_max) {
-                d.observe(history::counts(client, rule, from, max + 1, &mut paths)?);
-            }
-        } else if let (Some(min), Some(max)) = (new_min, new_max) {
-            d.observe(history::counts(client, rule, min - back, max + back + 1, &mut paths)?);
-        }
-        per_rule.push(d);
-    }
-    let ctx = FinishContext { reference_time: reference, data_start, sources: paths.list.clone() };
-    for d in per_rule {
-        alerts.extend(d.finish(&ctx));
-    }
-    alerts.sort_by(|a, b| {
-        (a.window_start, &a.rule_id, &a.group).cmp(&(b.window_start, &b.rule_id, &b.group))
-    });
-
-    // 3. Store alerts once per identity; the report lists the new ones.
-    let mut new_alerts = Vec::new();
-    {
-        let mut tx = client.transaction()?;
-        for a in alerts {
-            let group = serde_json::to_string(&a.group)?;
-            let evidence = serde_json::to_string(&a.evidence)?;
-            let inserted: bool = tx
-                .query_one(
-                    "INSERT INTO alerts (rule_id, rule_type, severity, group_key, window_start, window_end,
-                                         count, message, evidence, job)
-                     VALUES ($1, $2, $3, $4::text::jsonb, $5::text::timestamptz, $6::text::timestamptz,
-                             $7, $8, $9::text::jsonb, $10)
-                     ON CONFLICT (rule_id, group_key, window_start) DO UPDATE SET
-                       window_end = EXCLUDED.window_end, count = EXCLUDED.count,
-                       message = EXCLUDED.message, evidence = EXCLUDED.evidence, last_seen = now()
-                     RETURNING (xmax = 0)",
-                    &[
-                        &a.rule_id,
-                        &a.rule_type,
-                        &a.severity.as_str(),
-                        &group,
-                        &a.window_start.to_rfc3339(),
-                        &a.window_end.to_rfc3339(),
-                        &(a.count as i64),
-                        &a.message,
-                        &evidence,
-                        &job.name,
-                    ],
-                )?
-                .get(0);
-            if inserted {
-                new_alerts.push(a);
-            }
-        }
-        for rule in &job.rules {
-            let def = serde_json::json!({
-                "type": rule.kind.type_name(), "service": rule.service, "severity": rule.severity.as_str(),
-                "group_by": rule.group_by.iter().map(|k| k.name()).collect::<Vec<_>>(),
-                "definition": format!("{:?}", rule.kind),
-            })
-            .to_string();
-            tx.execute(
-                "INSERT INTO rules (job, rule_id, rule_type, definition) VALUES ($1, $2, $3, $4::text::jsonb)
-                 ON CONFLICT (job, rule_id) DO UPDATE SET rule_type = EXCLUDED.rule_type, definition = EXCLUDED.definition",
-                &[&job.name, &rule.id, &rule.kind.type_name(), &def],
-            )?;
-        }
-        tx.commit()?;
-    }
+    let new_range = new_min.zip(new_max);
+    let (alerts, reference) = detect_in_db(client, &job.rules, new_range, now)?;
+    let new_alerts = store_alerts(client, job, alerts)?;
 
     let records: u64 = sources.iter().map(|s| s.records).sum();
     let rejected: u64 = sources.iter().map(|s| s.rejected).sum();
@@ -554,4 +467,110 @@ fn run_with_db(
     } else {
         Exit::Ok
     })
+}
+
+/// Runs rules in the database over `range` (seconds, inclusive) plus the
+/// history each rule needs before it; with no range only inactivity rules
+/// have anything to say (silences up to the reference time).
+pub(crate) fn detect_in_db(
+    client: &mut postgres::Client,
+    rules: &[config::Rule],
+    range: Option<(i64, i64)>,
+    now: Now,
+) -> anyhow::Result<(Vec<Alert>, i64)> {
+    let data_end: Option<i64> = match range {
+        Some((_, max)) => Some(max),
+        None => client
+            .query_one("SELECT floor(extract(epoch from max(ts)))::bigint FROM logs", &[])?
+            .get(0),
+    };
+    let data_start: Option<i64> = client
+        .query_one("SELECT floor(extract(epoch from min(ts)))::bigint FROM logs", &[])?
+        .get(0);
+    let reference = match now {
+        Now::WallClock => wall_clock(),
+        Now::At(t) => t,
+        Now::EndOfData => data_end.unwrap_or_else(wall_clock),
+    };
+    let mut paths = history::Paths::default();
+    let mut detectors = Vec::new();
+    for rule in rules {
+        let mut d = detect::detector(rule);
+        let back = lookback(rule);
+        if let RuleKind::Inactivity { .. } = rule.kind {
+            // Each group's last record before the range, then the range.
+            let from = range.map_or(reference + 1, |(min, _)| min - back - 1);
+            d.observe(history::last_before(client, rule, from, &mut paths)?);
+            if let Some((_, max)) = range {
+                d.observe(history::counts(client, rule, from, max + 1, &mut paths)?);
+            }
+        } else if let Some((min, max)) = range {
+            d.observe(history::counts(client, rule, min - back, max + back + 1, &mut paths)?);
+        }
+        detectors.push(d);
+    }
+    let ctx = FinishContext { reference_time: reference, data_start, sources: paths.list.clone() };
+    let mut alerts: Vec<Alert> = detectors.into_iter().flat_map(|d| d.finish(&ctx)).collect();
+    alerts.sort_by(|a, b| {
+        (a.window_start, &a.rule_id, &a.group).cmp(&(b.window_start, &b.rule_id, &b.group))
+    });
+    Ok((alerts, reference))
+}
+
+/// Stores alerts once per identity (rule id, group, window start): a known
+/// one is updated (its window may have grown), a new one inserted. Also
+/// records the job's rules. Returns the new alerts.
+pub(crate) fn store_alerts(
+    client: &mut postgres::Client,
+    job: &Job,
+    alerts: Vec<Alert>,
+) -> anyhow::Result<Vec<Alert>> {
+    let mut new_alerts = Vec::new();
+    let mut tx = client.transaction()?;
+    for a in alerts {
+        let group = serde_json::to_string(&a.group)?;
+        let evidence = serde_json::to_string(&a.evidence)?;
+        let inserted: bool = tx
+            .query_one(
+                "INSERT INTO alerts (rule_id, rule_type, severity, group_key, window_start, window_end,
+                                     count, message, evidence, job)
+                 VALUES ($1, $2, $3, $4::text::jsonb, $5::text::timestamptz, $6::text::timestamptz,
+                         $7, $8, $9::text::jsonb, $10)
+                 ON CONFLICT (rule_id, group_key, window_start) DO UPDATE SET
+                   window_end = EXCLUDED.window_end, count = EXCLUDED.count,
+                   message = EXCLUDED.message, evidence = EXCLUDED.evidence, last_seen = now()
+                 RETURNING (xmax = 0)",
+                &[
+                    &a.rule_id,
+                    &a.rule_type,
+                    &a.severity.as_str(),
+                    &group,
+                    &a.window_start.to_rfc3339(),
+                    &a.window_end.to_rfc3339(),
+                    &(a.count as i64),
+                    &a.message,
+                    &evidence,
+                    &job.name,
+                ],
+            )?
+            .get(0);
+        if inserted {
+            new_alerts.push(a);
+        }
+    }
+    for rule in &job.rules {
+        let def = serde_json::json!({
+            "type": rule.kind.type_name(), "service": rule.service, "severity": rule.severity.as_str(),
+            "group_by": rule.group_by.iter().map(|k| k.name()).collect::<Vec<_>>(),
+            "definition": format!("{:?}", rule.kind),
+        })
+        .to_string();
+        tx.execute(
+            "INSERT INTO rules (job, rule_id, rule_type, definition) VALUES ($1, $2, $3, $4::text::jsonb)
+             ON CONFLICT (job, rule_id) DO UPDATE SET rule_type = EXCLUDED.rule_type, definition = EXCLUDED.definition",
+            &[&job.name, &rule.id, &rule.kind.type_name(), &def],
+        )?;
+    }
+    tx.commit()?;
+    Ok(new_alerts)
 }

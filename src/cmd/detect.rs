@@ -15,7 +15,7 @@ use crate::detect::{Alert, Evidence};
 use crate::error::Exit;
 use crate::ingest::{Reject, SourceStats};
 use crate::parse::Timestamp;
-use crate::report::{self, Report, ReportWriter, Totals};
+use crate::report::{self, Report, Totals};
 use crate::store;
 use anyhow::Context;
 use std::sync::Arc;
@@ -131,16 +131,8 @@ pub fn run(a: &RangeArgs, g: &Global, report_only: bool) -> anyhow::Result<Exit>
         rejects,
         problems: Vec::new(),
     };
-    std::fs::create_dir_all(&job.report.dir)?;
-    for f in &job.report.formats {
-        let w: Box<dyn ReportWriter> = match f {
-            config::ReportFormat::Json => Box::new(report::Json),
-            config::ReportFormat::Md => Box::new(report::Markdown),
-        };
-        let path = job.report.dir.join(w.file_name());
-        std::fs::write(&path, w.serialize(&report)?)
-            .with_context(|| format!("writing {}", path.display()))?;
-        msgs.info(&format!("report: {}", path.display()));
+    for path in super::run::write_reports(&job, &report)? {
+        msgs.info(&format!("report: {path}"));
     }
     msgs.info(&format!(
         "{}: {} .. {}: {} records, {} alert(s){}",
@@ -151,18 +143,7 @@ pub fn run(a: &RangeArgs, g: &Global, report_only: bool) -> anyhow::Result<Exit>
         report.alerts.len(),
         if report_only { String::new() } else { format!(" ({new_count} new)") }
     ));
-    for a in &report.alerts {
-        let group: Vec<String> = a.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        msgs.info(&format!(
-            "  {:<8} {} [{}] {} .. {}: {}",
-            a.severity.as_str().to_uppercase(),
-            a.rule_id,
-            group.join(" "),
-            a.window_start,
-            a.window_end,
-            a.message
-        ));
-    }
+    super::run::print_alerts(&report.alerts, &msgs);
     Ok(if fail_on.is_some_and(|min| report.alerts.iter().any(|a| a.severity >= min)) {
         Exit::AlertFired
     } else {

@@ -268,7 +268,23 @@ fn read_sources(
     g
 }
 
-fn write_reports(job: &Job, report: &Report) -> anyhow::Result<Vec<String>> {
+/// One line per alert on stderr.
+pub(crate) fn print_alerts(alerts: &[Alert], msgs: &Messages) {
+    for a in alerts {
+        let group: Vec<String> = a.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        msgs.info(&format!(
+            "  {:<8} {} [{}] {} .. {}: {}",
+            a.severity.as_str().to_uppercase(),
+            a.rule_id,
+            group.join(" "),
+            a.window_start,
+            a.window_end,
+            a.message
+        ));
+    }
+}
+
+pub(crate) fn write_reports(job: &Job, report: &Report) -> anyhow::Result<Vec<String>> {
     let dir = &job.report.dir;
     std::fs::create_dir_all(dir).with_context(|| format!("report dir {}", dir.display()))?;
     let mut written = Vec::new();
@@ -298,18 +314,7 @@ fn summarize(r: &Report, written: &[String], msgs: &Messages) {
         r.totals.alerts,
         r.reference_time
     ));
-    for a in &r.alerts {
-        let group: Vec<String> = a.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        msgs.info(&format!(
-            "  {:<8} {} [{}] {} .. {}: {}",
-            a.severity.as_str().to_uppercase(),
-            a.rule_id,
-            group.join(" "),
-            a.window_start,
-            a.window_end,
-            a.message
-        ));
-    }
+    print_alerts(&r.alerts, msgs);
     for w in written {
         msgs.info(&format!("report: {w}"));
     }

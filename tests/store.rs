@@ -385,3 +385,25 @@ fn detect_report_and_alerts_over_a_range() {
         "{out}"
     );
 }
+
+#[test]
+fn sslmode_require_encrypts_the_connection() {
+    let url = db!("tls");
+    let ssl = |u: &str| -> Result<bool, String> {
+        let mut c = logtrack::store::connect(u).map_err(|e| format!("{e:#}"))?;
+        Ok(c.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+            .unwrap()
+            .get(0))
+    };
+    match ssl(&format!("{url}?sslmode=require")) {
+        Ok(on) => assert!(on, "sslmode=require gave a plain connection"),
+        Err(e) if e.contains("TLS") && std::env::var("LOGTRACK_TEST_DATABASE_URL").is_ok() => {
+            eprintln!("notice: the test server does not offer TLS: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    }
+    assert_eq!(ssl(&format!("{url}?sslmode=disable")), Ok(false));
+    // The CLI works over TLS too.
+    ok(&logtrack(&format!("{url}?sslmode=require"), &["db", "init"]));
+}

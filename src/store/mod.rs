@@ -7,15 +7,54 @@ pub mod migrate;
 
 use crate::error::redact_url;
 use anyhow::Context;
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 /// Connects, naming the (redacted) URL in the error.
+///
+/// TLS follows the URL's `sslmode`, as libpq does: `disable` never,
+/// `prefer` (the default) when the server offers it, `require` always
+/// (encrypted, certificate not checked), `verify-ca`/`verify-full` always,
+/// with the certificate checked against the system's roots (and, for
+/// `verify-full`, the host name).
 pub fn connect(url: &str) -> anyhow::Result<Client> {
-    Client::connect(url, NoTls).map_err(|e| {
+    let fail = |e: &dyn std::fmt::Display| {
         // The driver's message can quote the connection string: redact it too.
-        let msg = redact_url(&e.to_string());
-        anyhow::anyhow!("cannot connect to {}: {msg}", redact_url(url))
-    })
+        anyhow::anyhow!("cannot connect to {}: {}", redact_url(url), redact_url(&e.to_string()))
+    };
+    let (url_for_driver, verify_ca, verify_host) = match sslmode(url).as_deref() {
+        Some("verify-full") => (with_sslmode(url, "require"), true, true),
+        Some("verify-ca") => (with_sslmode(url, "require"), true, false),
+        _ => (url.to_string(), false, false),
+    };
+    let tls = native_tls::TlsConnector::builder()
+        .danger_accept_invalid_certs(!verify_ca)
+        .danger_accept_invalid_hostnames(!verify_host)
+        .build()
+        .map_err(|e| fail(&e))?;
+    Client::connect(&url_for_driver, postgres_native_tls::MakeTlsConnector::new(tls))
+        .map_err(|e| fail(&e))
+}
+
+fn sslmode(url: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|kv| kv.strip_prefix("sslmode=").map(str::to_string))
+}
+
+/// The URL with its `sslmode` replaced (the driver knows only disable, prefer, require).
+fn with_sslmode(url: &str, mode: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else { return url.to_string() };
+    let params: Vec<String> =
+        query
+            .split('&')
+            .map(|kv| {
+                if kv.starts_with("sslmode=") {
+                    format!("sslmode={mode}")
+                } else {
+                    kv.to_string()
+                }
+            })
+            .collect();
+    format!("{base}?{}", params.join("&"))
 }
 
 /// This host's name, which keys checkpoints (a job may run on many hosts).

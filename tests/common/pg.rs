@@ -105,8 +105,12 @@ fn start_server() -> Result<String, String> {
     let dir = std::env::temp_dir().join(format!("logtrack-test-pg-{}-{port}", std::process::id()));
     let d = dir.display();
     let b = bin.display();
+    // A self-signed certificate, so that TLS (sslmode=require) can be tested.
     let init = sh(&format!(
-        "rm -rf {d} && mkdir -p {d} && {b}/initdb -D {d}/data -U postgres -A trust -E UTF8 --no-sync >{d}/initdb.log 2>&1"
+        "rm -rf {d} && mkdir -p {d} && {b}/initdb -D {d}/data -U postgres -A trust -E UTF8 --no-sync >{d}/initdb.log 2>&1 \
+         && openssl req -new -x509 -days 2 -nodes -subj /CN=localhost -keyout {d}/data/server.key \
+              -out {d}/data/server.crt >>{d}/initdb.log 2>&1 && chmod 600 {d}/data/server.key \
+         && echo 'ssl = on' >> {d}/data/postgresql.conf"
     ))
     .status()
     .map_err(|e| format!("cannot run initdb: {e}"))?;

@@ -23,7 +23,7 @@ ROWS=$(psql "$URL" -Atc "SELECT count(*) FROM logs")
 read -r again _ < <(measure $BIN ingest --format combined "$DATA")
 
 CSV=bench-data/logs.csv
-psql "$URL" -qc "\\copy logs TO '$CSV' WITH (FORMAT csv)"
+psql "$URL" -qc "\\copy (SELECT * FROM logs) TO '$CSV' WITH (FORMAT csv)"
 psql "$URL" -qc "TRUNCATE logs"
 read -r pc _ < <(measure psql "$URL" -qc "\\copy logs FROM '$CSV' WITH (FORMAT csv)")
 

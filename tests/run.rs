@@ -137,20 +137,7 @@ fn out_of_order_and_split_input_gives_the_same_alerts() {
             .code(),
         Some(0)
     );
-    let key = |r: &serde_json::Value| -> Vec<String> {
-        r["alerts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| {
-                format!(
-                    "{} {} {} {} {}",
-                    a["rule_id"], a["group"], a["window_start"], a["window_end"], a["count"]
-                )
-            })
-            .collect()
-    };
-    assert_eq!(key(&report(&shuffled)), key(&report(&sorted)));
+    assert_eq!(common::alert_keys(&shuffled), common::alert_keys(&sorted));
 }
 
 #[test]

@@ -249,23 +249,6 @@ fn logs_filters_and_prune_drops_old_days() {
     assert_eq!(count(&url, "SELECT count(*) FROM logs"), 623);
 }
 
-fn alert_keys(report: &std::path::Path) -> Vec<String> {
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
-            .unwrap();
-    r["alerts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            format!(
-                "{} {} {} {} {}",
-                a["rule_id"], a["group"], a["window_start"], a["window_end"], a["count"]
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn run_with_a_database_matches_memory_and_never_doubles_alerts() {
     let url = db!("run_db");
@@ -278,7 +261,7 @@ fn run_with_a_database_matches_memory_and_never_doubles_alerts() {
         .unwrap();
     ok(&o);
     ok(&logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", db1.to_str().unwrap()]));
-    assert_eq!(alert_keys(&db1), alert_keys(&mem));
+    assert_eq!(common::alert_keys(&db1), common::alert_keys(&mem));
     assert_eq!(count(&url, "SELECT count(*) FROM logs"), 1042);
     // Nothing new: no rows, no new alerts, nothing doubled.
     let err = ok(&logtrack(

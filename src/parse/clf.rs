@@ -109,44 +109,38 @@ fn parse_line<'a>(p: &'a ClfParser, line: &'a [u8]) -> Result<Record<'a>, String
     }
     let extra = split_extra(rest)?;
 
-    if p.lean {
-        // The same checks as below, and only the fields a detector can use
+    let status_value = status.map_or(Value::Null, |s| Value::Int(s as i64));
+    let fields = if p.lean {
+        // The same checks were made; keep only what a detector can use
         // without a `fields.*` group key.
-        let fields = vec![
+        vec![
             (Cow::Borrowed("client_ip"), Value::str(prefix.client)),
-            (Cow::Borrowed("status"), status.map_or(Value::Null, |s| Value::Int(s as i64))),
-        ];
-        return Ok(Record {
-            ts: Some(ts),
-            service: Cow::Borrowed(&p.service),
-            host: prefix.vhost.map(text),
-            severity: status.map(Severity::from_http_status),
-            message: request,
-            user: opt_text(prefix.user),
-            fields,
-        });
-    }
-    let (method, path, protocol) = request_parts(&request);
-    let mut fields = Vec::with_capacity(12);
-    fields.push((Cow::Borrowed("client_ip"), Value::str(prefix.client)));
-    fields.push((Cow::Borrowed("ident"), Value::opt_str(opt_text(prefix.ident))));
-    fields.push((Cow::Borrowed("method"), Value::opt_str(method)));
-    fields.push((Cow::Borrowed("path"), Value::opt_str(path)));
-    fields.push((Cow::Borrowed("protocol"), Value::opt_str(protocol)));
-    fields.push((Cow::Borrowed("status"), status.map_or(Value::Null, |s| Value::Int(s as i64))));
-    fields.push((Cow::Borrowed("bytes"), bytes.map_or(Value::Null, Value::Int)));
-    fields.push((Cow::Borrowed("referer"), Value::opt_str(referer)));
-    fields.push((Cow::Borrowed("user_agent"), Value::opt_str(user_agent)));
-    if prefix.list.len() > 1 {
-        let list = prefix.list.iter().map(|a| Value::str(text(a))).collect();
-        fields.push((Cow::Borrowed("client_list"), Value::List(list)));
-    }
-    if let Some(port) = prefix.vhost_port {
-        fields.push((Cow::Borrowed("port"), Value::str(text(port))));
-    }
-    if !extra.is_empty() {
-        fields.push((Cow::Borrowed("extra"), Value::List(extra)));
-    }
+            (Cow::Borrowed("status"), status_value),
+        ]
+    } else {
+        let (method, path, protocol) = request_parts(&request);
+        let mut fields = Vec::with_capacity(12);
+        fields.push((Cow::Borrowed("client_ip"), Value::str(prefix.client)));
+        fields.push((Cow::Borrowed("ident"), Value::opt_str(opt_text(prefix.ident))));
+        fields.push((Cow::Borrowed("method"), Value::opt_str(method)));
+        fields.push((Cow::Borrowed("path"), Value::opt_str(path)));
+        fields.push((Cow::Borrowed("protocol"), Value::opt_str(protocol)));
+        fields.push((Cow::Borrowed("status"), status_value));
+        fields.push((Cow::Borrowed("bytes"), bytes.map_or(Value::Null, Value::Int)));
+        fields.push((Cow::Borrowed("referer"), Value::opt_str(referer)));
+        fields.push((Cow::Borrowed("user_agent"), Value::opt_str(user_agent)));
+        if prefix.list.len() > 1 {
+            let list = prefix.list.iter().map(|a| Value::str(text(a))).collect();
+            fields.push((Cow::Borrowed("client_list"), Value::List(list)));
+        }
+        if let Some(port) = prefix.vhost_port {
+            fields.push((Cow::Borrowed("port"), Value::str(text(port))));
+        }
+        if !extra.is_empty() {
+            fields.push((Cow::Borrowed("extra"), Value::List(extra)));
+        }
+        fields
+    };
     Ok(Record {
         ts: Some(ts),
         service: Cow::Borrowed(&p.service),

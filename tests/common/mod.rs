@@ -54,6 +54,24 @@ pub fn render(path: &str, format: &str, opts: &ParserOptions, chunk_size: Option
     text
 }
 
+/// The alerts of a `report.json` in a directory, one comparable line each
+/// (evidence left out).
+pub fn alert_keys(report_dir: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(report_dir.join("report.json")).unwrap();
+    let r: serde_json::Value = serde_json::from_str(&text).unwrap();
+    r["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} {} {} {}",
+                a["rule_id"], a["group"], a["window_start"], a["window_end"], a["count"]
+            )
+        })
+        .collect()
+}
+
 /// Parses and returns the records as JSON values (rejects dropped).
 pub fn records(path: &str, format: &str) -> Vec<serde_json::Value> {
     render(path, format, &ParserOptions::default(), None)

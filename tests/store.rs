@@ -390,3 +390,41 @@ fn sslmode_require_encrypts_the_connection() {
     // The CLI works over TLS too.
     ok(&logtrack(&format!("{url}?sslmode=require"), &["db", "init"]));
 }
+
+#[test]
+fn a_silence_that_began_in_an_earlier_run_is_found() {
+    let url = db!("silence_runs");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let text = std::fs::read_to_string("samples/web/access.log").unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Line 606 is the last request before the 13-minute outage.
+    std::fs::write(&log, lines[..606].join("\n") + "\n").unwrap();
+    let job = dir.path().join("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "name = \"idle\"\n[[sources]]\npath = \"{}\"\nformat = \"combined\"\nservice = \"apache\"\n\
+             [[rules]]\nid = \"down\"\ntype = \"inactivity\"\nservice = \"apache\"\nmax_idle = \"10m\"\n\
+             [report]\ndir = \"{}\"\n",
+            log.display(),
+            dir.path().join("r").display()
+        ),
+    )
+    .unwrap();
+    let job = job.to_str().unwrap();
+    ok(&logtrack(&url, &["run", job, "--now", "2026-03-14T10:50:00Z"]));
+    assert_eq!(
+        count(&url, "SELECT count(*) FROM alerts"),
+        0,
+        "5 minutes of silence is not yet one"
+    );
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    ok(&logtrack(&url, &["run", job, "--now", "end-of-data"]));
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let row = c.query_one("SELECT window_start::text, window_end::text FROM alerts", &[]).unwrap();
+    assert_eq!(
+        (row.get::<_, String>(0), row.get::<_, String>(1)),
+        ("2026-03-14 10:45:06+00".to_string(), "2026-03-14 10:58:04+00".to_string())
+    );
+}

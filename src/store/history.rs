@@ -163,8 +163,15 @@ pub fn last_before(
     let group_cols: Vec<String> = q.groups.iter().map(|g| format!("{g}::text")).collect();
     let conds = q.conds.join(" AND ");
     let rest = "floor(extract(epoch from ts))::bigint, source_path, source_line, coalesce(source_index, 0)";
-    let sql = if n == 0 {
-        format!("SELECT {rest} FROM logs WHERE {conds} ORDER BY ts DESC, source_path, source_line LIMIT 1")
+    // One group only (no split, or split by the one service the rule
+    // filters on): the newest row, which the (service, ts) index finds at once.
+    let single =
+        n == 0 || (rule.service.is_some() && rule.group_by == [GroupKey::Service] && n == 1);
+    let sql = if single {
+        let groups = if n == 0 { String::new() } else { format!("{}, ", group_cols.join(", ")) };
+        format!(
+            "SELECT {groups}{rest} FROM logs WHERE {conds} ORDER BY ts DESC, source_path, source_line LIMIT 1"
+        )
     } else {
         let groups = group_cols.join(", ");
         format!(

@@ -235,12 +235,7 @@ fn read_sources(
                     for note in &stats.notes {
                         msgs.warn(&format!("{path}: {note}"));
                     }
-                    let read = stats.records + stats.rejected;
-                    if read > 0 && stats.rejected as f64 / read as f64 > spec.max_reject_ratio {
-                        let p = format!(
-                            "{path}: {} of {} lines rejected (more than max_reject_ratio {}): is format \"{}\" right for this file?",
-                            stats.rejected, read, spec.max_reject_ratio, stats.format
-                        );
+                    if let Some(p) = reject_ratio_problem(&path, &stats, spec) {
                         msgs.warn(&p);
                         g.problems.push(p);
                     }
@@ -266,6 +261,22 @@ fn read_sources(
     }
     Projection::feed_all(pool, detectors);
     g
+}
+
+/// A source whose share of rejects exceeds its `max_reject_ratio`: nearly
+/// always a wrong `format`.
+fn reject_ratio_problem(
+    path: &str,
+    stats: &SourceStats,
+    spec: &config::SourceSpec,
+) -> Option<String> {
+    let read = stats.records + stats.rejected;
+    (read > 0 && stats.rejected as f64 / read as f64 > spec.max_reject_ratio).then(|| {
+        format!(
+            "{path}: {} of {} lines rejected (more than max_reject_ratio {}): is format \"{}\" right for this file?",
+            stats.rejected, read, spec.max_reject_ratio, stats.format
+        )
+    })
 }
 
 /// One line per alert on stderr.
@@ -416,6 +427,10 @@ fn run_with_db(
                     }
                     for note in &loaded.stats.notes {
                         msgs.warn(&format!("{path}: {note}"));
+                    }
+                    if let Some(p) = reject_ratio_problem(&path, &loaded.stats, spec) {
+                        msgs.warn(&p);
+                        problems.push(p);
                     }
                     sources.push(loaded.stats);
                 }

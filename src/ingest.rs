@@ -109,12 +109,6 @@ impl Opened {
         self.start.lines = lines;
         Ok(skipped == offset)
     }
-
-    /// The decompressed first bytes of the input, without consuming them.
-    pub fn head(&mut self) -> std::io::Result<&[u8]> {
-        use std::io::BufRead;
-        self.reader.fill_buf()
-    }
 }
 
 /// What the parsing threads build from the records of one chunk: `begin`

@@ -10,7 +10,7 @@
 use super::run::{detect_in_db, store_alerts, Now};
 use super::Messages;
 use crate::cli::{Global, RangeArgs};
-use crate::config::{self, AlertSeverity, Overrides};
+
 use crate::detect::{Alert, Evidence};
 use crate::error::Exit;
 use crate::ingest::{Reject, SourceStats};
@@ -37,25 +37,11 @@ fn rule_type(s: &str) -> &'static str {
 pub fn run(a: &RangeArgs, g: &Global, report_only: bool) -> anyhow::Result<Exit> {
     let msgs = Messages::new(g);
     let started = chrono::Utc::now().timestamp();
-    let overrides =
-        Overrides { database_url: g.database_url.clone(), report_dir: g.report_dir.clone() };
-    let job = match config::load(&a.job, &overrides) {
-        Ok(job) => job,
-        Err(problems) => {
-            for p in &problems.0 {
-                msgs.error(&format!("{}: {p}", a.job.display()));
-            }
-            return Ok(Exit::Failed);
-        }
-    };
+    let Some(job) = super::load_job(&a.job, g, &msgs) else { return Ok(Exit::Failed) };
     let url = job.database_url.clone().context(
         "this command reads the database: set [database] url in the job, LOGTRACK_DATABASE_URL, or --database-url",
     )?;
-    let fail_on = g
-        .fail_on
-        .as_deref()
-        .map(|s| s.parse::<AlertSeverity>().map_err(anyhow::Error::msg).context("--fail-on"))
-        .transpose()?;
+    let fail_on = super::fail_on(g)?;
     let mut client = store::open(&url)?;
     let now = Now::parse(g.now.as_deref().or(job.now.as_deref()))?;
     let wall = now.at_or_wall_clock();
@@ -144,11 +130,7 @@ pub fn run(a: &RangeArgs, g: &Global, report_only: bool) -> anyhow::Result<Exit>
         if report_only { String::new() } else { format!(" ({new_count} new)") }
     ));
     super::run::print_alerts(&report.alerts, &msgs);
-    Ok(if fail_on.is_some_and(|min| report.alerts.iter().any(|a| a.severity >= min)) {
-        Exit::AlertFired
-    } else {
-        Exit::Ok
-    })
+    Ok(super::run::exit_code(false, fail_on, &report.alerts))
 }
 
 /// Alerts of a job whose window starts in [since, until].

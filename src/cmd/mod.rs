@@ -56,6 +56,33 @@ pub fn expand(patterns: &[String], msgs: &Messages, exit: &mut Exit) -> Vec<Stri
     out
 }
 
+/// Loads a job with the command line's overrides; every problem is printed
+/// with its key path and `None` returned (exit 2).
+pub fn load_job(path: &std::path::Path, g: &Global, msgs: &Messages) -> Option<crate::config::Job> {
+    let overrides = crate::config::Overrides {
+        database_url: g.database_url.clone(),
+        report_dir: g.report_dir.clone(),
+    };
+    match crate::config::load(path, &overrides) {
+        Ok(job) => Some(job),
+        Err(problems) => {
+            for p in &problems.0 {
+                msgs.error(&format!("{}: {p}", path.display()));
+            }
+            None
+        }
+    }
+}
+
+/// `--fail-on SEVERITY`.
+pub fn fail_on(g: &Global) -> anyhow::Result<Option<crate::config::AlertSeverity>> {
+    use anyhow::Context;
+    g.fail_on
+        .as_deref()
+        .map(|s| s.parse().map_err(anyhow::Error::msg).context("--fail-on"))
+        .transpose()
+}
+
 /// A time argument: an RFC 3339 instant, or a duration back from `now`.
 pub fn time_arg(flag: &str, s: &str, now: i64) -> anyhow::Result<i64> {
     if let Some(t) = crate::parse::Timestamp::parse_rfc3339(s, &Default::default()) {

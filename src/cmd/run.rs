@@ -6,7 +6,7 @@
 
 use super::Messages;
 use crate::cli::{Global, RunArgs};
-use crate::config::{self, AlertSeverity, GroupKey, Job, Overrides, ReportFormat, RuleKind};
+use crate::config::{self, AlertSeverity, GroupKey, Job, ReportFormat, RuleKind};
 use crate::detect::{self, Alert, Detector, FinishContext, Projection, Projector};
 use crate::error::Exit;
 use crate::ingest::{self, ChunkResult, ChunkSink, Reject, SourceStats};
@@ -89,6 +89,7 @@ impl ChunkSink for DetectSink {
 }
 
 /// Everything a run gathers while it reads its sources.
+#[derive(Default)]
 struct Gathered {
     sources: Vec<SourceStats>,
     paths: Vec<Arc<str>>,
@@ -99,25 +100,73 @@ struct Gathered {
     data_end: Option<i64>,
 }
 
+impl Gathered {
+    /// A source that could not be read: reported, listed in the report, and
+    /// the run's exit code becomes 2. The other sources still run.
+    fn fail(&mut self, msgs: &Messages, problem: String) {
+        msgs.error(&problem);
+        self.problems.push(problem);
+        self.failed = true;
+    }
+
+    /// Keeps the first rejects for the report.
+    fn reject(&mut self, r: &Reject, msgs: &Messages, verbose: bool) {
+        if verbose {
+            msgs.warn(&format!("reject: {r}"));
+        }
+        if self.rejects.len() < report::REPORT_REJECTS {
+            self.rejects.push(r.clone());
+        }
+    }
+
+    /// A finished source: its notes, a reject-ratio problem, its counts.
+    fn finish_source(&mut self, msgs: &Messages, spec: &config::SourceSpec, stats: SourceStats) {
+        for note in &stats.notes {
+            msgs.warn(&format!("{}: {note}", stats.path));
+        }
+        let read = stats.records + stats.rejected;
+        if read > 0 && stats.rejected as f64 / read as f64 > spec.max_reject_ratio {
+            let p = format!(
+                "{}: {} of {} lines rejected (more than max_reject_ratio {}): is format \"{}\" right for this file?",
+                stats.path, stats.rejected, read, spec.max_reject_ratio, stats.format
+            );
+            msgs.warn(&p);
+            self.problems.push(p);
+        }
+        self.sources.push(stats);
+    }
+}
+
+/// Every input of a job, in order, with its source and parser options. A
+/// source path that matches nothing is recorded as a failure.
+fn inputs<'j>(
+    job: &'j Job,
+    lean: bool,
+    g: &mut Gathered,
+    msgs: &Messages,
+) -> Vec<(&'j config::SourceSpec, ParserOptions, String)> {
+    let mut out = Vec::new();
+    for (i, spec) in job.sources.iter().enumerate() {
+        match source::discover(&spec.path) {
+            Ok(paths) => {
+                let opts = ParserOptions {
+                    service: spec.service.clone(),
+                    timezone: spec.timezone.clone(),
+                    lean,
+                };
+                out.extend(paths.into_iter().map(|p| (spec, opts.clone(), p)));
+            }
+            Err(e) => g.fail(msgs, format!("sources[{i}]: {e}")),
+        }
+    }
+    out
+}
+
 pub fn run(args: &RunArgs, g: &Global) -> anyhow::Result<Exit> {
     let msgs = Messages::new(g);
     let started = wall_clock();
-    let overrides =
-        Overrides { database_url: g.database_url.clone(), report_dir: g.report_dir.clone() };
-    let job = match config::load(&args.job, &overrides) {
-        Ok(job) => job,
-        Err(problems) => {
-            for p in &problems.0 {
-                msgs.error(&format!("{}: {p}", args.job.display()));
-            }
-            return Ok(Exit::Failed);
-        }
-    };
-    let fail_on = g
-        .fail_on
-        .as_deref()
-        .map(|s| s.parse::<AlertSeverity>().map_err(anyhow::Error::msg).context("--fail-on"))
-        .transpose()?;
+    let Some(job) = super::load_job(&args.job, g, &msgs) else { return Ok(Exit::Failed) };
+    let fail_on = super::fail_on(g)?;
     let now = Now::parse(g.now.as_deref().or(job.now.as_deref()))?;
     if let (Some(url), false) = (job.database_url.clone(), g.no_db) {
         return run_with_db(&job, &url, g, &msgs, fail_on, now, started);
@@ -159,13 +208,7 @@ pub fn run(args: &RunArgs, g: &Global) -> anyhow::Result<Exit> {
     let written = write_reports(&job, &report)?;
     summarize(&report, &written, &msgs);
 
-    Ok(if gathered.failed {
-        Exit::Failed
-    } else if fail_on.is_some_and(|min| report.alerts.iter().any(|a| a.severity >= min)) {
-        Exit::AlertFired
-    } else {
-        Exit::Ok
-    })
+    Ok(exit_code(gathered.failed, fail_on, &report.alerts))
 }
 
 fn read_sources(
@@ -176,78 +219,33 @@ fn read_sources(
     verbose: bool,
 ) -> Gathered {
     let pool: Arc<Mutex<Vec<Projection>>> = Arc::default();
-    let mut g = Gathered {
-        sources: Vec::new(),
-        paths: Vec::new(),
-        rejects: Vec::new(),
-        problems: Vec::new(),
-        failed: false,
-        data_start: None,
-        data_end: None,
-    };
+    let mut g = Gathered::default();
     // Access-log detail fields are only parsed when a rule groups by one.
     let lean =
         !job.rules.iter().any(|r| r.group_by.iter().any(|k| matches!(k, GroupKey::Field(_))));
-    for (i, spec) in job.sources.iter().enumerate() {
-        let paths = match source::discover(&spec.path) {
-            Ok(p) => p,
+    for (spec, opts, path) in inputs(job, lean, &mut g, msgs) {
+        let opened = match ingest::open(&path, &spec.format, &opts) {
+            Ok(o) => o,
             Err(e) => {
-                let p = format!("sources[{i}]: {e}");
-                msgs.error(&p);
-                g.problems.push(p);
-                g.failed = true;
+                g.fail(msgs, format!("{e:#}"));
                 continue;
             }
         };
-        let opts =
-            ParserOptions { service: spec.service.clone(), timezone: spec.timezone.clone(), lean };
-        for path in paths {
-            let opened = match ingest::open(&path, &spec.format, &opts) {
-                Ok(o) => o,
-                Err(e) => {
-                    let p = format!("{e:#}");
-                    msgs.error(&p);
-                    g.problems.push(p);
-                    g.failed = true;
-                    continue;
-                }
-            };
-            let sink = Arc::new(DetectSink {
-                projectors: Arc::clone(projectors),
-                source: g.paths.len() as u32,
-                pool: Arc::clone(&pool),
-            });
-            g.paths.push(Arc::clone(&opened.path));
-            let rejects = &mut g.rejects;
-            let result = ingest::process_with(opened, sink, |res: ChunkResult<()>| {
-                for r in res.rejects {
-                    if verbose {
-                        msgs.warn(&format!("reject: {r}"));
-                    }
-                    if rejects.len() < report::REPORT_REJECTS {
-                        rejects.push(r);
-                    }
-                }
-                Ok(true)
-            });
-            match result {
-                Ok(stats) => {
-                    for note in &stats.notes {
-                        msgs.warn(&format!("{path}: {note}"));
-                    }
-                    if let Some(p) = reject_ratio_problem(&path, &stats, spec) {
-                        msgs.warn(&p);
-                        g.problems.push(p);
-                    }
-                    g.sources.push(stats);
-                }
-                Err(e) => {
-                    let p = format!("{e:#}");
-                    msgs.error(&p);
-                    g.problems.push(p);
-                    g.failed = true;
-                }
+        let sink = Arc::new(DetectSink {
+            projectors: Arc::clone(projectors),
+            source: g.paths.len() as u32,
+            pool: Arc::clone(&pool),
+        });
+        g.paths.push(Arc::clone(&opened.path));
+        let result = ingest::process_with(opened, sink, |res: ChunkResult<()>| {
+            for r in &res.rejects {
+                g.reject(r, msgs, verbose);
             }
+            Ok(true)
+        });
+        match result {
+            Ok(stats) => g.finish_source(msgs, spec, stats),
+            Err(e) => g.fail(msgs, format!("{e:#}")),
         }
     }
     let pool = std::mem::take(&mut *pool.lock().unwrap_or_else(|e| e.into_inner()));
@@ -263,20 +261,16 @@ fn read_sources(
     g
 }
 
-/// A source whose share of rejects exceeds its `max_reject_ratio`: nearly
-/// always a wrong `format`.
-fn reject_ratio_problem(
-    path: &str,
-    stats: &SourceStats,
-    spec: &config::SourceSpec,
-) -> Option<String> {
-    let read = stats.records + stats.rejected;
-    (read > 0 && stats.rejected as f64 / read as f64 > spec.max_reject_ratio).then(|| {
-        format!(
-            "{path}: {} of {} lines rejected (more than max_reject_ratio {}): is format \"{}\" right for this file?",
-            stats.rejected, read, spec.max_reject_ratio, stats.format
-        )
-    })
+/// grep's exit codes: 2 when a source failed, 1 when an alert at or above
+/// `--fail-on` fired, else 0.
+pub(crate) fn exit_code(failed: bool, fail_on: Option<AlertSeverity>, alerts: &[Alert]) -> Exit {
+    if failed {
+        Exit::Failed
+    } else if fail_on.is_some_and(|min| alerts.iter().any(|a| a.severity >= min)) {
+        Exit::AlertFired
+    } else {
+        Exit::Ok
+    }
 }
 
 /// One line per alert on stderr.
@@ -380,67 +374,29 @@ fn run_with_db(
         .get(0);
 
     // 1. Load what is new.
-    let mut sources = Vec::new();
-    let mut problems = Vec::new();
-    let mut rejects: Vec<Reject> = Vec::new();
-    let mut failed = false;
+    let verbose = g.verbose;
+    let mut got = Gathered::default();
     let (mut new_min, mut new_max): (Option<i64>, Option<i64>) = (None, None);
-    for (i, spec) in job.sources.iter().enumerate() {
-        let paths = match source::discover(&spec.path) {
-            Ok(p) => p,
-            Err(e) => {
-                let p = format!("sources[{i}]: {e}");
-                msgs.error(&p);
-                problems.push(p);
-                failed = true;
-                continue;
-            }
-        };
-        let opts = ParserOptions {
-            service: spec.service.clone(),
-            timezone: spec.timezone.clone(),
-            lean: false,
-        };
-        for path in paths {
-            let result = ingest::open(&path, &spec.format, &opts).and_then(|opened| {
-                loader.load(
-                    &path,
-                    opened,
-                    || ingest::open(&path, &spec.format, &opts),
-                    |r| {
-                        if g.verbose {
-                            msgs.warn(&format!("reject: {r}"));
-                        }
-                        if rejects.len() < report::REPORT_REJECTS {
-                            rejects.push(r.clone());
-                        }
-                    },
-                )
-            });
-            match result {
-                Ok(loaded) => {
-                    if let Some(t) = loaded.min_ts {
-                        new_min = Some(new_min.map_or(t, |m| m.min(t)));
-                    }
-                    if let Some(t) = loaded.max_ts {
-                        new_max = Some(new_max.map_or(t, |m| m.max(t)));
-                    }
-                    for note in &loaded.stats.notes {
-                        msgs.warn(&format!("{path}: {note}"));
-                    }
-                    if let Some(p) = reject_ratio_problem(&path, &loaded.stats, spec) {
-                        msgs.warn(&p);
-                        problems.push(p);
-                    }
-                    sources.push(loaded.stats);
+    for (spec, opts, path) in inputs(job, false, &mut got, msgs) {
+        let result = ingest::open(&path, &spec.format, &opts).and_then(|opened| {
+            loader.load(
+                &path,
+                opened,
+                || ingest::open(&path, &spec.format, &opts),
+                |r| got.reject(r, msgs, verbose),
+            )
+        });
+        match result {
+            Ok(loaded) => {
+                if let Some(t) = loaded.min_ts {
+                    new_min = Some(new_min.map_or(t, |m| m.min(t)));
                 }
-                Err(e) => {
-                    let p = format!("{e:#}");
-                    msgs.error(&p);
-                    problems.push(p);
-                    failed = true;
+                if let Some(t) = loaded.max_ts {
+                    new_max = Some(new_max.map_or(t, |m| m.max(t)));
                 }
+                got.finish_source(msgs, spec, loaded.stats);
             }
+            Err(e) => got.fail(msgs, format!("{e:#}")),
         }
     }
 
@@ -450,10 +406,10 @@ fn run_with_db(
     let (alerts, reference) = detect_in_db(client, &job.rules, new_range, now)?;
     let new_alerts = store_alerts(client, job, alerts)?;
 
-    let records: u64 = sources.iter().map(|s| s.records).sum();
-    let rejected: u64 = sources.iter().map(|s| s.rejected).sum();
+    let records: u64 = got.sources.iter().map(|s| s.records).sum();
+    let rejected: u64 = got.sources.iter().map(|s| s.rejected).sum();
     let finished = wall_clock();
-    let status = if failed { "failed" } else { "ok" };
+    let status = if got.failed { "failed" } else { "ok" };
     client.execute(
         "UPDATE runs SET finished_at = to_timestamp($2), status = $3, records = $4, rejected = $5, alerts = $6,
                          duration_ms = $7 WHERE id = $1",
@@ -473,20 +429,14 @@ fn run_with_db(
         finished_at: rfc3339(finished),
         reference_time: rfc3339(reference),
         totals: Totals { records, rejected, alerts: new_alerts.len() as u64 },
-        sources,
+        sources: got.sources,
         alerts: new_alerts,
-        rejects,
-        problems,
+        rejects: got.rejects,
+        problems: got.problems,
     };
     let written = write_reports(job, &report)?;
     summarize(&report, &written, msgs);
-    Ok(if failed {
-        Exit::Failed
-    } else if fail_on.is_some_and(|min| report.alerts.iter().any(|a| a.severity >= min)) {
-        Exit::AlertFired
-    } else {
-        Exit::Ok
-    })
+    Ok(exit_code(got.failed, fail_on, &report.alerts))
 }
 
 /// Runs rules in the database over `range` (seconds, inclusive) plus the

@@ -48,10 +48,6 @@ impl InactivityDetector {
 }
 
 impl Detector for InactivityDetector {
-    fn rule(&self) -> &Rule {
-        &self.rule
-    }
-
     fn observe(&mut self, counts: Counts) {
         self.counts.absorb(counts);
     }

@@ -289,7 +289,6 @@ impl FinishContext {
 
 /// A rule's detector: fed aggregated counts, then asked for alerts.
 pub trait Detector: Send {
-    fn rule(&self) -> &Rule;
     /// Adds counts (of one chunk, in input order). Counts for the same
     /// group and second add up, whatever order they come in.
     fn observe(&mut self, counts: Counts);

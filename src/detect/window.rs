@@ -77,10 +77,6 @@ pub fn episodes(secs: &[(i64, u64)], threshold: u64, window: i64) -> Vec<Episode
 }
 
 impl Detector for WindowDetector {
-    fn rule(&self) -> &Rule {
-        &self.rule
-    }
-
     fn observe(&mut self, counts: Counts) {
         self.counts.absorb(counts);
     }

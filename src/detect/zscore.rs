@@ -31,10 +31,6 @@ impl ZscoreDetector {
 }
 
 impl Detector for ZscoreDetector {
-    fn rule(&self) -> &Rule {
-        &self.rule
-    }
-
     fn observe(&mut self, counts: Counts) {
         self.counts.absorb(counts);
     }

@@ -1,6 +1,11 @@
 //! Reading one source end to end: open, pick the format (sniffing for
 //! `auto`), frame, parse in parallel, and hand each chunk's results to the
 //! caller in order, while counting lines, records and rejects.
+//!
+//! A record whose time stamp falls outside [`MIN_TS`]..[`MAX_TS`] (years
+//! 1970 to 2199) is a reject: such times are typos or hostile input, and
+//! they would otherwise ask detectors for bins across millennia and the
+//! store for partitions PostgreSQL cannot bound.
 
 use crate::parse::{auto, Format, Outcome, Parser, ParserOptions, Provenance, Record};
 use crate::pipeline;
@@ -9,6 +14,22 @@ use anyhow::Context;
 use serde::Serialize;
 use std::fmt;
 use std::sync::Arc;
+
+/// The earliest time stamp accepted (1970-01-01T00:00:00Z).
+pub const MIN_TS: i64 = 0;
+/// The first time stamp refused (2200-01-01T00:00:00Z).
+pub const MAX_TS: i64 = 7_258_118_400;
+
+/// Why a record's time stamp is refused, if it is.
+pub fn ts_out_of_range(r: &Record<'_>) -> Option<String> {
+    let ts = r.ts?;
+    (!(MIN_TS..MAX_TS).contains(&ts.secs)).then(|| {
+        format!(
+            "time stamp {} is outside the supported range 1970-01-01 to 2199-12-31",
+            ts.to_rfc3339()
+        )
+    })
+}
 
 /// A unit that did not parse, with where it was.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -48,6 +69,9 @@ pub struct SourceStats {
     pub end_offset: u64,
     #[serde(skip)]
     pub end_lines: u64,
+    /// The bytes just before `end_offset` (up to 1 KiB), for checkpoints.
+    #[serde(skip)]
+    pub end_tail: Vec<u8>,
 }
 
 /// What one chunk produced: the caller's value plus the bookkeeping.
@@ -95,6 +119,34 @@ pub fn open(path: &str, format: &Format, opts: &ParserOptions) -> anyhow::Result
         chunk_size: source::CHUNK_SIZE,
         start: source::Start::default(),
         reader,
+    })
+}
+
+/// An input read from `start.offset` on by `reader`, whose format is picked
+/// from `head` (the content's first bytes) when it is `auto`.
+pub fn open_at(
+    path: &str,
+    head: &[u8],
+    reader: Box<dyn std::io::Read + Send>,
+    start: source::Start,
+    format: &Format,
+    opts: &ParserOptions,
+) -> anyhow::Result<Opened> {
+    let format = match format {
+        Format::Auto if head.is_empty() => Format::Clf,
+        Format::Auto => auto::sniff(head).with_context(|| {
+            format!("{path}: cannot tell the format from the first lines; set the source's format")
+        })?,
+        f => f.clone(),
+    };
+    let parser: Arc<dyn Parser> = Arc::from(format.parser(opts).map_err(anyhow::Error::msg)?);
+    Ok(Opened {
+        path: Arc::from(path),
+        format,
+        parser,
+        chunk_size: source::CHUNK_SIZE,
+        start,
+        reader: std::io::BufReader::with_capacity(256 << 10, reader),
     })
 }
 
@@ -171,23 +223,31 @@ where
     let work = Arc::new(move |chunk: Chunk| {
         let mut acc = sink.begin();
         let (mut lines, mut records, mut rejects) = (0, 0, Vec::new());
+        let reject = |prov: Provenance, reason| Reject {
+            path: Arc::clone(&work_path),
+            line: prov.line,
+            index: prov.index,
+            byte_offset: prov.byte_offset,
+            reason,
+        };
         chunk.for_each_unit(|unit, prov| {
             lines += 1;
             match parser.parse(unit) {
-                Outcome::Record(r) => {
-                    records += 1;
-                    sink.record(&mut acc, &r, prov);
-                }
+                Outcome::Record(r) => match ts_out_of_range(&r) {
+                    None => {
+                        records += 1;
+                        sink.record(&mut acc, &r, prov);
+                    }
+                    Some(reason) => rejects.push(reject(prov, reason)),
+                },
                 Outcome::Skip => {}
-                Outcome::Reject(reason) => rejects.push(Reject {
-                    path: Arc::clone(&work_path),
-                    line: prov.line,
-                    index: prov.index,
-                    byte_offset: prov.byte_offset,
-                    reason,
-                }),
+                Outcome::Reject(reason) => rejects.push(reject(prov, reason)),
             }
         });
+        for (prov, reason) in &chunk.rejects {
+            lines += 1;
+            rejects.push(reject(*prov, reason.clone()));
+        }
         ChunkResult {
             value: sink.end(acc),
             bytes: chunk.data.len() as u64,
@@ -208,6 +268,7 @@ where
     .with_context(|| format!("{path}: read failed"))?;
     stats.notes = framer.notes();
     (stats.end_offset, stats.end_lines) = framer.position();
+    stats.end_tail = framer.tail();
     if stats.notes.iter().any(|n| n.contains("digest file skipped")) && stats.lines == 0 {
         stats.skipped = true;
     }

@@ -5,7 +5,6 @@ use super::Messages;
 use crate::cli::{Global, IngestArgs};
 use crate::config;
 use crate::error::Exit;
-use crate::ingest;
 use crate::store::load::Loader;
 
 pub fn run(args: &IngestArgs, g: &Global) -> anyhow::Result<Exit> {
@@ -15,17 +14,10 @@ pub fn run(args: &IngestArgs, g: &Global) -> anyhow::Result<Exit> {
     let mut loader = Loader::new(&url)?;
     let mut exit = Exit::Ok;
     for path in super::expand(&args.files, &msgs, &mut exit) {
-        let result = ingest::open(&path, &format, &opts).and_then(|opened| {
-            loader.load(
-                &path,
-                opened,
-                || ingest::open(&path, &format, &opts),
-                |r| {
-                    if g.verbose {
-                        msgs.warn(&format!("reject: {r}"));
-                    }
-                },
-            )
+        let result = loader.load(&path, &format, &opts, |r| {
+            if g.verbose {
+                msgs.warn(&format!("reject: {r}"));
+            }
         });
         match result {
             Ok(loaded) => {

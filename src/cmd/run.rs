@@ -354,10 +354,7 @@ fn run_with_db(
     // One run of a job at a time (on any host): a session-level lock.
     let locked: bool = loader
         .client()
-        .query_one(
-            "SELECT pg_try_advisory_lock(hashtext('logtrack-job:' || $1)::bigint)",
-            &[&job.name],
-        )?
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&store::lock_key("job", &job.name)])?
         .get(0);
     if !locked {
         anyhow::bail!(
@@ -378,14 +375,7 @@ fn run_with_db(
     let mut got = Gathered::default();
     let (mut new_min, mut new_max): (Option<i64>, Option<i64>) = (None, None);
     for (spec, opts, path) in inputs(job, false, &mut got, msgs) {
-        let result = ingest::open(&path, &spec.format, &opts).and_then(|opened| {
-            loader.load(
-                &path,
-                opened,
-                || ingest::open(&path, &spec.format, &opts),
-                |r| got.reject(r, msgs, verbose),
-            )
-        });
+        let result = loader.load(&path, &spec.format, &opts, |r| got.reject(r, msgs, verbose));
         match result {
             Ok(loaded) => {
                 if let Some(t) = loaded.min_ts {
@@ -506,7 +496,7 @@ pub(crate) fn store_alerts(
                                      count, message, evidence, job)
                  VALUES ($1, $2, $3, $4::text::jsonb, $5::text::timestamptz, $6::text::timestamptz,
                          $7, $8, $9::text::jsonb, $10)
-                 ON CONFLICT (rule_id, group_key, window_start) DO UPDATE SET
+                 ON CONFLICT (job, rule_id, group_key, window_start) DO UPDATE SET
                    window_end = EXCLUDED.window_end, count = EXCLUDED.count,
                    message = EXCLUDED.message, evidence = EXCLUDED.evidence, last_seen = now()
                  RETURNING (xmax = 0)",

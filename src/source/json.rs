@@ -8,10 +8,22 @@
 //! memory, so a `Records` document of hundreds of MB is never held whole.
 //! Bytes that are not JSON become a unit of their own, up to the next line
 //! end, which the parser then rejects with a reason.
+//!
+//! Memory is bounded on any input: a value (or a non-JSON run) longer than
+//! [`MAX_VALUE`] is not buffered; it is scanned to its end with constant
+//! memory and becomes a reject naming its size and offset. With
+//! `hold_partial` (a live JSON-lines file), an event at the end of the input
+//! that is not closed yet is left for the next run, as a line without its
+//! line end is.
 
 use super::{Chunk, UnitSpan};
+use crate::parse::Provenance;
 use memchr::{memchr, memmem};
 use std::io::{self, Read};
+
+/// The longest JSON value (one CloudTrail event) read; longer ones are
+/// rejected without being held in memory.
+pub const MAX_VALUE: usize = 64 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -27,8 +39,93 @@ enum State {
 
 enum Step {
     Unit(usize, usize),
+    /// A value too long to hold starts here: scan past it with `Scan`.
+    TooLong(usize, Scan),
+    /// An unfinished event at the end of a live input: stop before it.
+    Held(usize),
     Progress,
     NeedMore,
+}
+
+/// Finds the end of a value without holding it: the state of a scan that
+/// has seen some of the value's bytes.
+#[derive(Clone, Copy, Debug)]
+enum Scan {
+    /// Inside `{...}` or `[...]`.
+    Nested { depth: usize, in_str: bool, esc: bool },
+    /// Inside a string (past its opening quote).
+    Str { esc: bool },
+    /// A bare scalar, up to a delimiter.
+    Scalar,
+    /// Not JSON: up to the line end.
+    Line,
+}
+
+impl Scan {
+    fn new(first: u8, not_json: bool) -> Scan {
+        match first {
+            _ if not_json => Scan::Line,
+            b'{' | b'[' => Scan::Nested { depth: 0, in_str: false, esc: false },
+            b'"' => Scan::Str { esc: false },
+            _ => Scan::Scalar,
+        }
+    }
+
+    /// Feeds the next bytes of the value; returns the index just past its
+    /// end when the value ends inside `b`.
+    fn feed(&mut self, b: &[u8]) -> Option<usize> {
+        match self {
+            Scan::Line => memchr(b'\n', b).map(|i| i + 1),
+            Scan::Scalar => {
+                b.iter().position(|c| matches!(c, b',' | b']' | b'}') || c.is_ascii_whitespace())
+            }
+            Scan::Str { esc } => {
+                for (i, &c) in b.iter().enumerate() {
+                    if *esc {
+                        *esc = false;
+                    } else if c == b'\\' {
+                        *esc = true;
+                    } else if c == b'"' {
+                        return Some(i + 1);
+                    }
+                }
+                None
+            }
+            Scan::Nested { depth, in_str, esc } => {
+                for (i, &c) in b.iter().enumerate() {
+                    if *in_str {
+                        if *esc {
+                            *esc = false;
+                        } else if c == b'\\' {
+                            *esc = true;
+                        } else if c == b'"' {
+                            *in_str = false;
+                        }
+                        continue;
+                    }
+                    match c {
+                        b'"' => *in_str = true,
+                        b'{' | b'[' => *depth += 1,
+                        b'}' | b']' => {
+                            *depth = depth.saturating_sub(1);
+                            if *depth == 0 {
+                                return Some(i + 1);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                None
+            }
+        }
+    }
+}
+
+/// A value being skipped because it is longer than [`MAX_VALUE`].
+struct Skipping {
+    scan: Scan,
+    prov: Provenance,
+    bytes: u64,
 }
 
 pub struct JsonFramer<R> {
@@ -44,15 +141,26 @@ pub struct JsonFramer<R> {
     index: u64,
     state: State,
     eof: bool,
+    /// Leave an unfinished last event for the next run.
+    hold_partial: bool,
+    /// The input stopped at an unfinished event (`hold_partial`).
+    held: bool,
+    skipping: Option<Skipping>,
+    /// Rejects found while framing, for the next chunk.
+    rejects: Vec<(Provenance, String)>,
+    /// Bytes dropped from the front of `buf` (for `tail`).
+    tail: super::Tail,
     notes: Vec<String>,
 }
 
 impl<R: Read + Send> JsonFramer<R> {
-    /// Continues an input whose first `offset` bytes (`lines` lines) were
-    /// already consumed (JSON lines that grew).
-    pub fn resume(mut self, offset: u64, lines: u64) -> Self {
-        self.buf_offset = offset;
-        self.line = lines + 1;
+    /// Continues an input whose first `start.offset` bytes were already
+    /// consumed (JSON lines that grew).
+    pub fn resume(mut self, start: super::Start) -> Self {
+        self.buf_offset = start.offset;
+        self.line = start.lines + 1;
+        self.hold_partial = start.hold_partial;
+        self.tail.push(&start.before);
         self
     }
 
@@ -68,6 +176,11 @@ impl<R: Read + Send> JsonFramer<R> {
             index: 0,
             state: State::TopLevel,
             eof: false,
+            hold_partial: false,
+            held: false,
+            skipping: None,
+            rejects: Vec::new(),
+            tail: super::Tail::default(),
             notes: Vec::new(),
         }
     }
@@ -85,6 +198,7 @@ impl<R: Read + Send> JsonFramer<R> {
         }
         let keep_from = self.pos;
         self.line_at(keep_from);
+        self.tail.push(&self.buf[..keep_from]);
         self.buf.drain(..keep_from);
         self.buf_offset += keep_from as u64;
         self.pos = 0;
@@ -149,7 +263,7 @@ impl<R: Read + Send> JsonFramer<R> {
                                 self.pos = self.buf.len();
                                 Step::Unit(start, self.buf.len())
                             }
-                            None => Step::NeedMore,
+                            None => self.need_more(start, true),
                         }
                     }
                 }
@@ -174,7 +288,7 @@ impl<R: Read + Send> JsonFramer<R> {
                         self.pos = self.buf.len();
                         Step::Unit(start, self.buf.len())
                     }
-                    None => Step::NeedMore,
+                    None => self.need_more(start, false),
                 }
             }
             State::RecordsTail => {
@@ -189,7 +303,7 @@ impl<R: Read + Send> JsonFramer<R> {
                 }
                 // "key": value
                 let Some(key_end) = value_end(&self.buf, self.pos) else {
-                    return self.need_or_skip();
+                    return self.need_or_skip(self.pos);
                 };
                 let mut p = key_end;
                 while p < self.buf.len()
@@ -202,17 +316,27 @@ impl<R: Read + Send> JsonFramer<R> {
                         self.pos = end;
                         Step::Progress
                     }
-                    _ => self.need_or_skip(),
+                    _ => self.need_or_skip(self.pos),
                 }
             }
         }
     }
 
-    fn need_or_skip(&mut self) -> Step {
+    fn need_or_skip(&mut self, start: usize) -> Step {
         if self.eof {
             self.pos = self.buf.len();
             self.notes.push("the CloudTrail document ends before its closing brace".into());
             Step::Progress
+        } else {
+            self.need_more(start, false)
+        }
+    }
+
+    /// The value at `start` is not complete in the buffer: read more, or,
+    /// when it is already too long to hold, skip it.
+    fn need_more(&self, start: usize, not_json: bool) -> Step {
+        if self.buf.len() - start > MAX_VALUE {
+            Step::TooLong(start, Scan::new(self.buf[start], not_json))
         } else {
             Step::NeedMore
         }
@@ -251,8 +375,9 @@ impl<R: Read + Send> JsonFramer<R> {
         }
         let end = match value_end(&self.buf, start) {
             Some(end) => end,
+            None if self.eof && self.hold_partial => return Step::Held(start),
             None if self.eof => self.buf.len(),
-            None => return Step::NeedMore,
+            None => return self.need_more(start, false),
         };
         self.pos = end;
         let obj = &self.buf[start..end];
@@ -283,7 +408,9 @@ fn value_end(b: &[u8], start: usize) -> Option<usize> {
                     }
                     b'{' | b'[' => depth += 1,
                     b'}' | b']' => {
-                        depth -= 1;
+                        // A stray closer in a value that is not JSON: it
+                        // ends there (the parser rejects it).
+                        depth = depth.saturating_sub(1);
                         if depth == 0 {
                             return Some(i + 1);
                         }
@@ -315,14 +442,57 @@ fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
     None
 }
 
+impl<R: Read + Send> JsonFramer<R> {
+    /// Scans past the value being skipped, dropping what it has read.
+    /// Returns false while the value goes on past the input read so far.
+    fn skip_long_value(&mut self) -> io::Result<bool> {
+        let Some(sk) = self.skipping.as_mut() else { return Ok(true) };
+        let avail = &self.buf[self.pos..];
+        let fed = sk.scan.feed(avail);
+        let avail_len = avail.len();
+        let mut unfinished = false;
+        match fed {
+            Some(n) => {
+                sk.bytes += n as u64;
+                self.pos += n;
+            }
+            None => {
+                sk.bytes += avail_len as u64;
+                let line_scan = matches!(sk.scan, Scan::Line);
+                self.pos = self.buf.len();
+                if self.refill()? {
+                    return Ok(false);
+                }
+                unfinished = !line_scan;
+            }
+        }
+        let sk = self.skipping.take().expect("set above");
+        let ended = if unfinished { " (the input ends inside it)" } else { "" };
+        self.rejects.push((
+            sk.prov,
+            format!(
+                "value of {} bytes at byte {} is longer than the {} MiB limit{ended}",
+                sk.bytes,
+                sk.prov.byte_offset,
+                MAX_VALUE >> 20
+            ),
+        ));
+        Ok(true)
+    }
+}
+
 impl<R: Read + Send> super::Framer for JsonFramer<R> {
     fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
         let mut data = Vec::with_capacity(self.chunk_size + 4096);
         let mut units = Vec::new();
         let mut first_offset = None;
         loop {
-            if data.len() >= self.chunk_size {
+            if data.len() >= self.chunk_size || self.held || !self.rejects.is_empty() {
                 break;
+            }
+            if self.skipping.is_some() {
+                self.skip_long_value()?;
+                continue;
             }
             match self.step() {
                 Step::Unit(s, e) => {
@@ -341,6 +511,26 @@ impl<R: Read + Send> super::Framer for JsonFramer<R> {
                     });
                     data.push(b'\n');
                 }
+                Step::TooLong(s, scan) => {
+                    self.index += 1;
+                    let prov = Provenance {
+                        line: self.line_at(s),
+                        index: Some(self.index),
+                        byte_offset: self.buf_offset + s as u64,
+                    };
+                    // A string's scan starts past its opening quote.
+                    let quote = usize::from(matches!(scan, Scan::Str { .. }));
+                    self.pos = s + quote;
+                    self.skipping = Some(Skipping { scan, prov, bytes: quote as u64 });
+                }
+                Step::Held(s) => {
+                    self.pos = s;
+                    let line = self.line_at(s);
+                    self.notes.push(format!(
+                        "the event at line {line} is not finished yet and was left for the next run"
+                    ));
+                    self.held = true;
+                }
                 Step::Progress => {}
                 Step::NeedMore => {
                     if !self.refill()? {
@@ -356,15 +546,17 @@ impl<R: Read + Send> super::Framer for JsonFramer<R> {
                 }
             }
         }
-        if units.is_empty() {
+        let rejects = std::mem::take(&mut self.rejects);
+        if units.is_empty() && rejects.is_empty() {
             return Ok(None);
         }
-        let first_line = units[0].line;
+        let first_line = units.first().map_or_else(|| rejects[0].0.line, |u| u.line);
         Ok(Some(Chunk {
             data,
             first_line,
             byte_offset: first_offset.unwrap_or(0),
             units: Some(units),
+            rejects,
         }))
     }
 
@@ -376,6 +568,10 @@ impl<R: Read + Send> super::Framer for JsonFramer<R> {
         let lines = self.line - 1
             + memchr::memchr_iter(b'\n', &self.buf[self.line_pos..self.pos]).count() as u64;
         (self.buf_offset + self.pos as u64, lines)
+    }
+
+    fn tail(&self) -> Vec<u8> {
+        self.tail.with(&self.buf[..self.pos])
     }
 }
 

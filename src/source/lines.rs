@@ -22,6 +22,7 @@ pub struct LineFramer<R> {
     /// Leave a last line without a line end unread (it may still be being
     /// written); `position` then stops before it.
     hold_partial: bool,
+    tail: super::Tail,
     notes: Vec<String>,
 }
 
@@ -36,17 +37,19 @@ impl<R: Read + Send> LineFramer<R> {
             eof: false,
             pending_cr: false,
             hold_partial: false,
+            tail: super::Tail::default(),
             notes: Vec::new(),
         }
     }
 
-    /// Continues an input whose first `offset` bytes (`lines` lines) were
-    /// already consumed by the caller, optionally holding back an
-    /// unterminated last line.
-    pub fn resume(mut self, offset: u64, lines: u64, hold_partial: bool) -> Self {
-        self.offset = offset;
-        self.next_line = lines + 1;
-        self.hold_partial = hold_partial;
+    /// Continues an input whose first `start.offset` bytes were already
+    /// consumed by the caller, optionally holding back an unterminated last
+    /// line.
+    pub fn resume(mut self, start: super::Start) -> Self {
+        self.offset = start.offset;
+        self.next_line = start.lines + 1;
+        self.hold_partial = start.hold_partial;
+        self.tail.push(&start.before);
         self
     }
 
@@ -124,15 +127,17 @@ impl<R: Read + Send> super::Framer for LineFramer<R> {
             first_line = self.next_line;
             byte_offset += 1;
             self.offset += 1;
+            self.tail.push(b"\n");
             if data.is_empty() {
                 self.pending_cr = false;
                 return self.next_chunk();
             }
         }
         self.pending_cr = data.last() == Some(&b'\r');
+        self.tail.push(&data);
         self.next_line += count_lines(&data);
         self.offset += data.len() as u64;
-        Ok(Some(Chunk { data, first_line, byte_offset, units: None }))
+        Ok(Some(Chunk { data, first_line, byte_offset, units: None, rejects: Vec::new() }))
     }
 
     fn notes(&mut self) -> Vec<String> {
@@ -141,6 +146,10 @@ impl<R: Read + Send> super::Framer for LineFramer<R> {
 
     fn position(&self) -> (u64, u64) {
         (self.offset, self.next_line - 1)
+    }
+
+    fn tail(&self) -> Vec<u8> {
+        self.tail.with(&[])
     }
 }
 

@@ -6,6 +6,7 @@
 //! ends, [`json::JsonFramer`] at the elements of JSON documents (CloudTrail's
 //! `{"Records":[...]}`), so a parser only ever sees one unit.
 
+pub mod identity;
 pub mod json;
 pub mod lines;
 
@@ -27,6 +28,9 @@ pub struct Chunk {
     pub byte_offset: u64,
     /// For JSON framing: the units inside `data`. `None`: split at line ends.
     pub units: Option<Vec<UnitSpan>>,
+    /// Units the framer itself rejected (a value too long to hold), each
+    /// counted as one unit read.
+    pub rejects: Vec<(Provenance, String)>,
 }
 
 /// One JSON unit inside a chunk.
@@ -76,6 +80,34 @@ pub trait Framer: Send {
     /// Bytes of the input consumed so far (whole units only) and the lines
     /// they hold: what a checkpoint records.
     fn position(&self) -> (u64, u64);
+    /// The last bytes (up to [`identity::FP_LEN`]) before [`Framer::position`]:
+    /// the tail a checkpoint recognises the file by.
+    fn tail(&self) -> Vec<u8>;
+}
+
+/// Keeps the last [`identity::FP_LEN`] bytes of what is appended.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Tail(Vec<u8>);
+
+impl Tail {
+    pub(crate) fn push(&mut self, data: &[u8]) {
+        let keep = identity::FP_LEN;
+        if data.len() >= keep {
+            self.0.clear();
+            self.0.extend_from_slice(&data[data.len() - keep..]);
+        } else {
+            self.0.extend_from_slice(data);
+            let excess = self.0.len().saturating_sub(keep);
+            self.0.drain(..excess);
+        }
+    }
+
+    /// The kept bytes followed by `more`, cut to the last `FP_LEN`.
+    pub(crate) fn with(&self, more: &[u8]) -> Vec<u8> {
+        let mut t = self.clone();
+        t.push(more);
+        t.0
+    }
 }
 
 pub fn framer(framing: Framing, input: Box<dyn Read + Send>, chunk_size: usize) -> Box<dyn Framer> {
@@ -84,12 +116,15 @@ pub fn framer(framing: Framing, input: Box<dyn Read + Send>, chunk_size: usize) 
 
 /// Where reading starts: after `offset` bytes holding `lines` lines that a
 /// previous run consumed (the caller has skipped them already).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Start {
     pub offset: u64,
     pub lines: u64,
-    /// Leave an unterminated last line for the next run (a live file).
+    /// Leave an unfinished last unit for the next run (a live file): a line
+    /// without its line end, a JSON-lines event without its closing brace.
     pub hold_partial: bool,
+    /// The bytes just before `offset` (for [`Framer::tail`]).
+    pub before: Vec<u8>,
 }
 
 pub fn resumed_framer(
@@ -99,14 +134,8 @@ pub fn resumed_framer(
     start: Start,
 ) -> Box<dyn Framer> {
     match framing {
-        Framing::Lines => Box::new(lines::LineFramer::new(input, chunk_size).resume(
-            start.offset,
-            start.lines,
-            start.hold_partial,
-        )),
-        Framing::Json => {
-            Box::new(json::JsonFramer::new(input, chunk_size).resume(start.offset, start.lines))
-        }
+        Framing::Lines => Box::new(lines::LineFramer::new(input, chunk_size).resume(start)),
+        Framing::Json => Box::new(json::JsonFramer::new(input, chunk_size).resume(start)),
     }
 }
 

@@ -7,24 +7,39 @@
 //! the file is visible and the next run loads it again — nothing is lost and
 //! nothing doubled.
 //!
-//! Checkpoints are keyed by host and by a fingerprint of the file's first
-//! bytes (read through any compression): a re-run skips what is loaded, a
-//! file that grew is resumed at the byte it reached, a truncated or replaced
-//! file starts over, and a rotated file found under another name (or
-//! compressed after rotation) is recognised and not loaded twice.
+//! Which checkpoint a file continues follows the rules of
+//! [`crate::source::identity`] (growth from any size, rotation by rename,
+//! compression after rotation, copytruncate, replacement, equal heads).
+//!
+//! Concurrency — overlapping cron runs, two jobs sharing a source, many
+//! hosts — is handled in two steps, so that each byte range of a file is
+//! loaded by exactly one loader:
+//!
+//! 1. *Resolve*, in a short transaction holding a transaction-level
+//!    advisory lock for this host: find the checkpoint the file continues,
+//!    or insert one at offset 0 for a new file. Two loaders of one new file
+//!    thus agree on one checkpoint row instead of each making its own.
+//! 2. *Load*, in the file's transaction: lock that row (`FOR UPDATE`; a
+//!    second loader waits for the first to commit or roll back, with a note),
+//!    read the offset it holds *now*, check again that the file still
+//!    extends it, COPY from there, move the checkpoint, commit.
+//!
+//! A file that changed while another loader held it (so that it no longer
+//! extends the checkpoint) is left for the next run, with a note; nothing
+//! of it is lost. Records dated outside 1970–2199 are rejects (see
+//! [`crate::ingest`]), so every row falls in a day partition PostgreSQL can
+//! bound.
 
 use crate::ingest::{self, ChunkSink, Opened, Reject, SourceStats};
 use crate::output;
-use crate::parse::{Provenance, Record};
-use crate::source::{self, Compression};
+use crate::parse::{Format, ParserOptions, Provenance, Record};
+use crate::source::identity::{self, Probe, Recorded};
+use crate::source::Start;
 use anyhow::Context;
-use postgres::Client;
+use postgres::{Client, Transaction};
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::Arc;
-
-/// Bytes of a file's beginning that identify it.
-pub const FP_LEN: usize = 1024;
 
 /// The columns of `logs` in COPY order (one list for the statement and the encoder).
 pub const COLUMNS: &[&str] = &[
@@ -45,27 +60,6 @@ const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 const COPY_TRAILER: &[u8] = &[0xff, 0xff];
 /// Seconds from 1970-01-01 to PostgreSQL's epoch 2000-01-01.
 const PG_EPOCH: i64 = 946_684_800;
-
-/// FNV-1a, 64 bits: a stable hash for fingerprints.
-pub fn fingerprint(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
-}
-
-/// The first `FP_LEN` decompressed bytes of a file (fewer if it is shorter).
-fn head(path: &str) -> anyhow::Result<Vec<u8>> {
-    let mut r = source::open(path).with_context(|| format!("{path}: cannot open"))?;
-    let mut buf = Vec::with_capacity(FP_LEN);
-    r.by_ref()
-        .take(FP_LEN as u64)
-        .read_to_end(&mut buf)
-        .with_context(|| format!("{path}: cannot read"))?;
-    Ok(buf)
-}
 
 /// Appends one field: length and bytes, or -1 for NULL. NUL bytes, which
 /// PostgreSQL text cannot hold, become U+FFFD.
@@ -181,6 +175,24 @@ pub struct Loaded {
     pub max_ts: Option<i64>,
 }
 
+const CHECKPOINT_COLUMNS: &str =
+    "id, path, dev, inode, compressed, byte_offset, lines, head_len, head_hash, tail_hash";
+
+fn recorded(row: &postgres::Row) -> Recorded {
+    Recorded {
+        id: row.get(0),
+        path: row.get(1),
+        dev: row.get(2),
+        inode: row.get(3),
+        compressed: row.get(4),
+        offset: row.get::<_, i64>(5) as u64,
+        lines: row.get::<_, i64>(6) as u64,
+        head_len: row.get::<_, i32>(7) as usize,
+        head_hash: row.get(8),
+        tail_hash: row.get(9),
+    }
+}
+
 impl Loader {
     pub fn new(url: &str) -> anyhow::Result<Loader> {
         let client = super::open(url)?;
@@ -197,151 +209,206 @@ impl Loader {
         &mut self.client
     }
 
-    /// Loads what is new in `path`. `reopen` opens it again from the start
-    /// (for a file that turned out shorter than its checkpoint).
+    /// Loads what is new in `path` (`-`: all of standard input, which has
+    /// no checkpoint).
     pub fn load(
         &mut self,
         path: &str,
-        mut opened: Opened,
-        reopen: impl Fn() -> anyhow::Result<Opened>,
-        mut on_reject: impl FnMut(&Reject),
+        format: &Format,
+        opts: &ParserOptions,
+        on_reject: impl FnMut(&Reject),
     ) -> anyhow::Result<Loaded> {
-        let stdin = path == "-";
-        let head = if stdin { Vec::new() } else { head(path)? };
-        let fp = fingerprint(&head);
-        let fp_len = head.len() as i32;
-        let host = self.host.to_string();
-
-        // Where a previous run got to with this file, under any name.
-        let mut resumed = None;
-        if !stdin {
-            let rows = if head.len() == FP_LEN {
-                self.client.query(
-                    "SELECT byte_offset, lines, fingerprint FROM checkpoints
-                     WHERE ingest_host = $1 AND fingerprint = $2",
-                    &[&host, &fp],
-                )?
-            } else {
-                // A short file that grew has a checkpoint on a shorter prefix.
-                self.client.query(
-                    "SELECT byte_offset, lines, fingerprint FROM checkpoints
-                     WHERE ingest_host = $1 AND path = $2 AND fp_len <= $3 AND fp_len > 0
-                       AND fingerprint = ANY($4)
-                     ORDER BY fp_len DESC LIMIT 1",
-                    &[
-                        &host,
-                        &path,
-                        &fp_len,
-                        &(1..=head.len()).map(|n| fingerprint(&head[..n])).collect::<Vec<_>>(),
-                    ],
-                )?
-            };
-            if let Some(row) = rows.first() {
-                let (offset, lines, old_fp): (i64, i64, String) =
-                    (row.get(0), row.get(1), row.get(2));
-                if opened.skip(offset as u64, lines as u64)? {
-                    resumed = Some(old_fp);
-                } else {
-                    opened = reopen()?; // truncated or replaced: a new file
-                }
-            }
-        }
-        let raw_compressed = !stdin
-            && std::fs::File::open(path)
-                .and_then(|mut f| {
-                    let mut m = [0u8; 4];
-                    let n = f.read(&mut m)?;
-                    Ok(Compression::sniff(&m[..n]) != Compression::None)
-                })
-                .unwrap_or(false);
-        // A live, uncompressed file may be mid-line at its end: leave that for later.
-        opened.start.hold_partial = !stdin && !raw_compressed;
-
-        let sink =
-            Arc::new(CopySink { path: Arc::clone(&opened.path), host: Arc::clone(&self.host) });
-        let copy_sql = format!("COPY logs ({}) FROM STDIN (FORMAT binary)", COLUMNS.join(", "));
-        let mut rows_loaded = 0u64;
-        let (mut min_ts, mut max_ts): (Option<i64>, Option<i64>) = (None, None);
-        let mut untimed = 0u64;
-        let mut tx_rejects: Vec<Reject> = Vec::new();
-        // Partitions are created on the side connection, outside the transaction.
-        let partitions = &mut self.partitions;
-        let ddl = &mut self.ddl;
-        let mut tx = self.client.transaction()?;
-        let opened_path = Arc::clone(&opened.path);
-        let mut stats = ingest::process_with(opened, sink, |res| {
-            let rows = res.value;
-            create_partitions(ddl, partitions, &rows.days)?;
-            if let Some(t) = rows.min_ts {
-                min_ts = Some(min_ts.map_or(t, |m| m.min(t)));
-            }
-            if let Some(t) = rows.max_ts {
-                max_ts = Some(max_ts.map_or(t, |m| m.max(t)));
-            }
-            if rows.count > 0 {
-                let mut w = tx.copy_in(copy_sql.as_str())?;
-                w.write_all(COPY_HEADER)?;
-                w.write_all(&rows.bytes)?;
-                w.write_all(COPY_TRAILER)?;
-                w.finish()?;
-                rows_loaded += rows.count;
-            }
-            for prov in rows.untimed {
-                untimed += 1;
-                tx_rejects.push(Reject {
-                    path: Arc::clone(&opened_path),
-                    line: prov.line,
-                    index: prov.index,
-                    byte_offset: prov.byte_offset,
-                    reason: "the record has no time stamp, so it cannot be stored".into(),
-                });
-            }
-            tx_rejects.extend(res.rejects);
-            for r in tx_rejects.drain(..) {
-                tx.execute(
-                    "INSERT INTO rejects (source_path, source_line, source_index, byte_offset, reason, ingest_host)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                    &[&&*r.path, &(r.line as i64), &r.index.map(|i| i as i64), &(r.byte_offset as i64), &r.reason, &host],
-                )?;
-                on_reject(&r);
-            }
-            Ok(true)
-        })?;
-        stats.records -= untimed;
-        stats.rejected += untimed;
-        if !stdin && stats.end_offset > 0 {
-            if let Some(old) = resumed.as_ref().filter(|old| **old != fp) {
-                // The short file grew: its checkpoint moves to the longer prefix.
-                tx.execute(
-                    "DELETE FROM checkpoints WHERE ingest_host = $1 AND fingerprint = $2",
-                    &[&host, old],
-                )?;
-            }
-            tx.execute(
-                "INSERT INTO checkpoints (ingest_host, fingerprint, fp_len, path, byte_offset, lines, records, rejected)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (ingest_host, fingerprint) DO UPDATE SET
-                   fp_len = EXCLUDED.fp_len, path = EXCLUDED.path, byte_offset = EXCLUDED.byte_offset,
-                   lines = EXCLUDED.lines, records = checkpoints.records + EXCLUDED.records,
-                   rejected = checkpoints.rejected + EXCLUDED.rejected, updated_at = now()",
-                &[
-                    &host,
-                    &fp,
-                    &fp_len,
-                    &path,
-                    &(stats.end_offset as i64),
-                    &(stats.end_lines as i64),
-                    &(stats.records as i64),
-                    &(stats.rejected as i64),
-                ],
+        if path == "-" {
+            let opened = ingest::open(path, format, opts)?;
+            let mut tx = self.client.transaction()?;
+            let loaded = copy_rows(
+                &mut tx,
+                &mut self.ddl,
+                &mut self.partitions,
+                &self.host,
+                opened,
+                on_reject,
             )?;
+            tx.commit().context("-: commit")?;
+            return Ok(loaded);
         }
+        let probe = Probe::open(path).with_context(|| format!("{path}: cannot open"))?;
+        let empty = |notes: Vec<String>| -> anyhow::Result<Loaded> {
+            let opened = ingest::open(path, format, opts)?;
+            let stats = SourceStats {
+                path: path.to_string(),
+                format: opened.format.to_string(),
+                skipped: true,
+                notes,
+                ..Default::default()
+            };
+            Ok(Loaded { stats, rows: 0, min_ts: None, max_ts: None })
+        };
+        if probe.head.is_empty() {
+            return empty(Vec::new());
+        }
+        let id = self.resolve(&probe).with_context(|| format!("{path}: finding its checkpoint"))?;
+
+        let host = self.host.to_string();
+        let mut tx = self.client.transaction()?;
+        let mut notes = Vec::new();
+        let select = format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE ingest_host = $1 AND id = $2 FOR UPDATE"
+        );
+        let row = match tx.query_opt(&format!("{select} SKIP LOCKED"), &[&host, &id])? {
+            Some(row) => row,
+            None => {
+                notes.push("another loader was loading this file; waited for it".to_string());
+                tx.query_one(&select, &[&host, &id])?
+            }
+        };
+        let cp = recorded(&row);
+        let reader = if probe.extends(&cp)? { probe.reader_at(cp.offset)? } else { None };
+        let Some((reader, before)) = reader else {
+            notes.push(
+                "the file changed while another loader held it; it is left for the next run"
+                    .to_string(),
+            );
+            return empty(notes);
+        };
+        let start = Start {
+            offset: cp.offset,
+            lines: cp.lines,
+            // A live, uncompressed file may end mid-line: leave that for later.
+            hold_partial: !probe.compressed(),
+            before,
+        };
+        let opened = ingest::open_at(path, &probe.head, reader, start, format, opts)?;
+        let mut loaded =
+            copy_rows(&mut tx, &mut self.ddl, &mut self.partitions, &self.host, opened, on_reject)?;
+        let stats = &mut loaded.stats;
+        let (head_len, head_hash, tail_hash) =
+            identity::marks(&probe.head, &stats.end_tail, stats.end_offset);
+        tx.execute(
+            "UPDATE checkpoints SET path = $3, dev = $4, inode = $5, compressed = $6, byte_offset = $7,
+                    lines = $8, head_len = $9, head_hash = $10, tail_hash = $11,
+                    records = records + $12, rejected = rejected + $13, updated_at = now()
+             WHERE ingest_host = $1 AND id = $2",
+            &[
+                &host,
+                &id,
+                &path,
+                &probe.dev,
+                &probe.inode,
+                &probe.compressed(),
+                &(stats.end_offset as i64),
+                &(stats.end_lines as i64),
+                &(head_len as i32),
+                &head_hash,
+                &tail_hash,
+                &(stats.records as i64),
+                &(stats.rejected as i64),
+            ],
+        )?;
         tx.commit().with_context(|| format!("{path}: commit"))?;
-        if resumed.is_some() && stats.lines == 0 {
+        if cp.offset > 0 && stats.lines == 0 {
             stats.skipped = true;
         }
-        Ok(Loaded { stats, rows: rows_loaded, min_ts, max_ts })
+        notes.append(&mut stats.notes);
+        stats.notes = notes;
+        Ok(loaded)
     }
+
+    /// Step 1: the id of the checkpoint `probe` continues, made at offset 0
+    /// for a new file; under this host's lock, so that concurrent loaders
+    /// of one file agree.
+    fn resolve(&mut self, probe: &Probe) -> anyhow::Result<i64> {
+        let host = self.host.to_string();
+        let mut tx = self.client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&super::lock_key("files", &host)])?;
+        let hashes = identity::prefix_hashes(&probe.head);
+        let rows = tx.query(
+            &format!(
+                "SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE ingest_host = $1 AND head_hash = ANY($2)"
+            ),
+            &[&host, &hashes],
+        )?;
+        let candidates: Vec<Recorded> = rows
+            .iter()
+            .map(recorded)
+            .filter(|c| hashes.get(c.head_len) == Some(&c.head_hash))
+            .collect();
+        let id = match probe.choose(&candidates)? {
+            Some(c) => c.id,
+            None => {
+                let nothing = identity::hash(b"");
+                tx.query_one(
+                    "INSERT INTO checkpoints (ingest_host, path, dev, inode, compressed, byte_offset, lines,
+                                              head_len, head_hash, tail_hash)
+                     VALUES ($1, $2, $3, $4, $5, 0, 0, 0, $6, $6) RETURNING id",
+                    &[&host, &probe.path, &probe.dev, &probe.inode, &probe.compressed(), &nothing],
+                )?
+                .get(0)
+            }
+        };
+        tx.commit()?;
+        Ok(id)
+    }
+}
+
+/// COPYs the rows of `opened` (and stores its rejects) inside `tx`.
+fn copy_rows(
+    tx: &mut Transaction<'_>,
+    ddl: &mut Client,
+    partitions: &mut HashSet<i64>,
+    host: &Arc<str>,
+    opened: Opened,
+    mut on_reject: impl FnMut(&Reject),
+) -> anyhow::Result<Loaded> {
+    let sink = Arc::new(CopySink { path: Arc::clone(&opened.path), host: Arc::clone(host) });
+    let copy_sql = format!("COPY logs ({}) FROM STDIN (FORMAT binary)", COLUMNS.join(", "));
+    let mut rows_loaded = 0u64;
+    let (mut min_ts, mut max_ts): (Option<i64>, Option<i64>) = (None, None);
+    let mut untimed = 0u64;
+    let mut tx_rejects: Vec<Reject> = Vec::new();
+    let opened_path = Arc::clone(&opened.path);
+    let host: &str = host;
+    let mut stats = ingest::process_with(opened, sink, |res| {
+        let rows = res.value;
+        create_partitions(ddl, partitions, &rows.days)?;
+        if let Some(t) = rows.min_ts {
+            min_ts = Some(min_ts.map_or(t, |m| m.min(t)));
+        }
+        if let Some(t) = rows.max_ts {
+            max_ts = Some(max_ts.map_or(t, |m| m.max(t)));
+        }
+        if rows.count > 0 {
+            let mut w = tx.copy_in(copy_sql.as_str())?;
+            w.write_all(COPY_HEADER)?;
+            w.write_all(&rows.bytes)?;
+            w.write_all(COPY_TRAILER)?;
+            w.finish()?;
+            rows_loaded += rows.count;
+        }
+        for prov in rows.untimed {
+            untimed += 1;
+            tx_rejects.push(Reject {
+                path: Arc::clone(&opened_path),
+                line: prov.line,
+                index: prov.index,
+                byte_offset: prov.byte_offset,
+                reason: "the record has no time stamp, so it cannot be stored".into(),
+            });
+        }
+        tx_rejects.extend(res.rejects);
+        for r in tx_rejects.drain(..) {
+            tx.execute(
+                "INSERT INTO rejects (source_path, source_line, source_index, byte_offset, reason, ingest_host)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&&*r.path, &(r.line as i64), &r.index.map(|i| i as i64), &(r.byte_offset as i64), &r.reason, &host],
+            )?;
+            on_reject(&r);
+        }
+        Ok(true)
+    })?;
+    stats.records -= untimed;
+    stats.rejected += untimed;
+    Ok(Loaded { stats, rows: rows_loaded, min_ts, max_ts })
 }
 
 /// Creates the daily partitions of `logs` that `days` need and this

@@ -5,8 +5,11 @@
 use postgres::Client;
 
 /// (version, name, SQL), in order.
-pub const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/0001_init.sql")),
+    (2, "file_identity", include_str!("../../migrations/0002_file_identity.sql")),
+    (3, "alerts_per_job", include_str!("../../migrations/0003_alerts_per_job.sql")),
+];
 
 /// Advisory lock key for migrations ("LTMIGRAT").
 const LOCK: i64 = 0x4c54_4d49_4752_4154;

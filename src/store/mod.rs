@@ -67,6 +67,18 @@ pub fn ingest_host() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
+/// A 64-bit advisory lock key for `kind` and `name` (`files` and a host,
+/// `job` and a job name): distinct names never share a lock by accident,
+/// as they could with PostgreSQL's 32-bit `hashtext`.
+pub fn lock_key(kind: &str, name: &str) -> i64 {
+    let mut h = crate::source::identity::Fnv::default();
+    h.update(b"logtrack-");
+    h.update(kind.as_bytes());
+    h.update(b":");
+    h.update(name.as_bytes());
+    h.finish()
+}
+
 /// Connects and applies pending migrations.
 pub fn open(url: &str) -> anyhow::Result<Client> {
     let mut client = connect(url)?;

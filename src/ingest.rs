@@ -265,7 +265,7 @@ where
         stats.rejected += res.rejects.len() as u64;
         consume(res)
     })
-    .with_context(|| format!("{path}: read failed"))?;
+    .with_context(|| path.to_string())?;
     stats.notes = framer.notes();
     (stats.end_offset, stats.end_lines) = framer.position();
     stats.end_tail = framer.tail();

@@ -379,10 +379,17 @@ fn copy_rows(
         }
         if rows.count > 0 {
             let mut w = tx.copy_in(copy_sql.as_str())?;
-            w.write_all(COPY_HEADER)?;
-            w.write_all(&rows.bytes)?;
-            w.write_all(COPY_TRAILER)?;
-            w.finish()?;
+            let written = w
+                .write_all(COPY_HEADER)
+                .and_then(|()| w.write_all(&rows.bytes))
+                .and_then(|()| w.write_all(COPY_TRAILER));
+            // When the server ends the COPY with an error, writing fails
+            // with "connection closed"; finishing gives the server's reason.
+            match (written, w.finish()) {
+                (_, Err(e)) => return Err(anyhow::Error::new(e).context("COPY failed")),
+                (Err(e), Ok(_)) => return Err(anyhow::Error::new(e).context("COPY failed")),
+                (Ok(()), Ok(_)) => {}
+            }
             rows_loaded += rows.count;
         }
         for prov in rows.untimed {

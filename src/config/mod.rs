@@ -410,15 +410,29 @@ impl Checker {
         } else {
             let (alias, unit) = aliases.iter().find(|(a, _)| dict.contains_key(*a))?;
             let n = self.number(dict, alias, path)?;
-            HumanDuration((n * *unit as f64).round() as i64)
+            let secs = n * *unit as f64;
+            if !(secs.is_finite() && secs <= MAX_DURATION.0 as f64) {
+                self.err(&join(path, alias), format!("must be at most {MAX_DURATION}, found {n}"));
+                return None;
+            }
+            HumanDuration(secs.round() as i64)
         };
         if d.0 < 1 {
             self.err(&join(path, key), "must be at least 1s");
             return None;
         }
+        if d > MAX_DURATION {
+            self.err(&join(path, key), format!("must be at most {MAX_DURATION}, found {d}"));
+            return None;
+        }
         Some(d)
     }
 }
+
+/// The longest window, idle time or duration a rule may give: longer ones
+/// are almost surely a unit mistake, and bounding them keeps every
+/// `start + window` far from overflow.
+pub const MAX_DURATION: HumanDuration = HumanDuration(366 * 86_400);
 
 fn num_f64(n: &figment::value::Num) -> Option<f64> {
     n.to_i128().map(|i| i as f64).or_else(|| n.to_u128().map(|u| u as f64)).or_else(|| n.to_f64())
@@ -901,5 +915,37 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.0, ["rules[0]: give only one of window, window_minutes"]);
+    }
+
+    #[test]
+    fn durations_are_bounded() {
+        let err = check(
+            r#"[[rules]]
+            id = "a"
+            type = "rate_spike"
+            threshold = 3
+            window_seconds = 1e30
+
+            [[rules]]
+            id = "b"
+            type = "inactivity"
+            max_idle = "400d"
+
+            [[rules]]
+            id = "c"
+            type = "rate_spike"
+            threshold = 3
+            window_minutes = -5
+            "#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.0,
+            [
+                "rules[0].window_seconds: must be at most 366d, found 1000000000000000000000000000000",
+                "rules[1].max_idle: must be at most 366d, found 400d",
+                "rules[2].window: must be at least 1s",
+            ]
+        );
     }
 }

@@ -43,6 +43,14 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// Writes one line to stderr. A stderr that is closed, full or a broken
+/// pipe (some supervisors) must not stop a run, so write errors are ignored.
+pub fn say(line: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(line.as_bytes()).and_then(|()| err.write_all(b"\n"));
+}
+
 /// True when an error chain ends in a broken pipe (`logtrack parse | head`).
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use logtrack::cli::Cli;
-use logtrack::error::{is_broken_pipe, Exit};
+use logtrack::error::{is_broken_pipe, say, Exit};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         // `logtrack parse ... | head` is a success.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("logtrack: error: {e:#}");
+            say(&format!("logtrack: error: {e:#}"));
             Exit::Failed.into()
         }
     }

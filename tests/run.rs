@@ -174,3 +174,54 @@ fn inactivity_uses_the_wall_clock_by_default() {
     assert_eq!(r["reference_time"], "2026-03-14T11:30:00Z");
     assert!(alert_ids(&r).is_empty(), "30 minutes of silence is under max_idle");
 }
+
+#[test]
+fn an_unwritable_report_dir_fails_with_the_alerts_on_stdout() {
+    let o = logtrack(&["run", "jobs/quickstart.toml", "--report-dir", "/dev/null/reports"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("report dir /dev/null/reports"), "{err}");
+    assert!(err.contains("the 8 alert(s) of this run follow on stdout"), "{err}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().count(), 8, "{out}");
+    assert!(out.lines().all(|l| l.contains(" .. ")), "{out}");
+}
+
+#[test]
+fn a_failing_stderr_does_not_stop_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["run", "jobs/quickstart.toml", "--report-dir", dir.path().to_str().unwrap()])
+        .stderr(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(alert_ids(&report(dir.path())).len(), 8);
+}
+
+#[test]
+fn report_files_leave_no_temporary_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // Two jobs sharing one report directory at the same moment.
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_logtrack"))
+                .args(["run", "jobs/quickstart.toml", "--report-dir", d])
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert_eq!(c.wait().unwrap().code(), Some(0));
+    }
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["report.json", "report.md"]);
+    assert_eq!(alert_ids(&report(dir.path())).len(), 8);
+}

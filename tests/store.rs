@@ -41,16 +41,16 @@ macro_rules! db {
 fn migrations_apply_once_and_reset_needs_yes() {
     let url = db!("migrations");
     let o = logtrack(&url, &["db", "status"]);
-    let pending = "0001_init\tpending\n0002_file_identity\tpending\n0003_alerts_per_job\tpending\n";
+    let pending = "0001_init\tpending\n0002_file_identity\tpending\n0003_alerts_per_job\tpending\n\
+                   0004_runs_pending_detection\tpending\n";
     assert_eq!(String::from_utf8_lossy(&o.stdout), pending);
     let err = ok(&logtrack(&url, &["db", "init"]));
     assert!(err.contains("applied migration 0001_init"), "{err}");
-    assert!(err.contains("applied migration 0003_alerts_per_job"), "{err}");
+    assert!(err.contains("applied migration 0004_runs_pending_detection"), "{err}");
     assert!(ok(&logtrack(&url, &["db", "migrate"])).contains("schema is up to date"));
     let o = logtrack(&url, &["db", "status"]);
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("0003_alerts_per_job\tapplied\nlogs: 0 rows")
-    );
+    assert!(String::from_utf8_lossy(&o.stdout)
+        .contains("0004_runs_pending_detection\tapplied\nlogs: 0 rows"));
     let o = logtrack(&url, &["db", "reset"]);
     assert_eq!(o.status.code(), Some(2));
     ok(&logtrack(&url, &["db", "reset", "--yes"]));
@@ -430,4 +430,62 @@ fn a_silence_that_began_in_an_earlier_run_is_found() {
         (row.get::<_, String>(0), row.get::<_, String>(1)),
         ("2026-03-14 10:45:06+00".to_string(), "2026-03-14 10:58:04+00".to_string())
     );
+}
+
+#[test]
+fn alerts_stay_new_until_a_report_shows_them() {
+    let url = db!("report_fails");
+    let dir = tempfile::tempdir().unwrap();
+    let o = logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", "/dev/null/r"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("report dir /dev/null/r"), "{err}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 8);
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 0);
+    assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'failed'"), 1);
+    // The records are loaded; the alerts are raised again, as new.
+    let r = dir.path().join("r");
+    let err =
+        ok(&logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", r.to_str().unwrap()]));
+    assert!(err.contains("0 records"), "{err}");
+    assert_eq!(common::alert_keys(&r).len(), 8);
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 8);
+    assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'ok'"), 1);
+}
+
+#[test]
+fn a_killed_run_does_not_stay_running() {
+    let url = db!("stale_run");
+    ok(&logtrack(&url, &["db", "init"]));
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.execute(
+        "INSERT INTO runs (job, ingest_host, started_at, status) VALUES ('quickstart', 'h', now(), 'running')",
+        &[],
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    ok(&logtrack(
+        &url,
+        &["run", "jobs/quickstart.toml", "--report-dir", dir.path().to_str().unwrap()],
+    ));
+    assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'running'"), 0);
+    assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'failed'"), 1);
+}
+
+#[test]
+fn two_jobs_with_one_rule_id_keep_their_own_alerts() {
+    let url = db!("alerts_per_job");
+    let dir = tempfile::tempdir().unwrap();
+    let quick = std::fs::read_to_string("jobs/quickstart.toml").unwrap();
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, quick.replace("name = \"quickstart\"", "name = \"other\"")).unwrap();
+    let d = dir.path().join("r");
+    let d = d.to_str().unwrap();
+    ok(&logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", d]));
+    assert_eq!(common::alert_keys(std::path::Path::new(d)).len(), 8);
+    // The other job detects over the same stored records.
+    let err = ok(&logtrack(&url, &["detect", other.to_str().unwrap(), "--report-dir", d]));
+    assert!(err.contains("8 alert(s) (8 new)"), "{err}");
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'quickstart'"), 8);
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'other'"), 8);
 }

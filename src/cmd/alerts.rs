@@ -4,6 +4,7 @@ use crate::cli::{AlertsArgs, Global};
 use crate::config;
 use crate::error::Exit;
 use crate::store;
+use std::io::Write;
 
 pub fn run(a: &AlertsArgs, g: &Global) -> anyhow::Result<Exit> {
     let url = config::database_url(g.database_url.as_deref())?;
@@ -21,12 +22,15 @@ pub fn run(a: &AlertsArgs, g: &Global) -> anyhow::Result<Exit> {
          ) newest ORDER BY 7, 3",
         &[&a.rule, &since.map(|s| s as f64), &a.limit.max(0)],
     )?;
-    println!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "{:<20}  {:<8}  {:<22}  {:<30}  {:>6}  message",
         "window start (UTC)", "severity", "rule", "group", "count"
-    );
+    )?;
     for r in &rows {
-        println!(
+        writeln!(
+            out,
             "{:<20}  {:<8}  {:<22}  {:<30}  {:>6}  {}",
             r.get::<_, String>(0),
             r.get::<_, String>(1),
@@ -34,10 +38,10 @@ pub fn run(a: &AlertsArgs, g: &Global) -> anyhow::Result<Exit> {
             r.get::<_, String>(3),
             r.get::<_, i64>(4),
             r.get::<_, String>(5)
-        );
+        )?;
     }
     if rows.is_empty() {
-        eprintln!("no alerts match");
+        crate::error::say("no alerts match");
     }
     Ok(Exit::Ok)
 }

@@ -5,6 +5,7 @@ use crate::cli::{DbCommand, Global};
 use crate::config::{self, HumanDuration};
 use crate::error::{redact_url, Exit};
 use crate::store::{self, migrate};
+use std::io::Write;
 
 pub fn run(cmd: &DbCommand, g: &Global) -> anyhow::Result<Exit> {
     let msgs = Messages::new(g);
@@ -22,9 +23,10 @@ pub fn run(cmd: &DbCommand, g: &Global) -> anyhow::Result<Exit> {
         }
         DbCommand::Status => {
             let done = migrate::applied(&mut client)?;
+            let mut out = std::io::stdout().lock();
             for (version, name, _) in migrate::MIGRATIONS {
                 let state = if done.contains(version) { "applied" } else { "pending" };
-                println!("{version:04}_{name}\t{state}");
+                writeln!(out, "{version:04}_{name}\t{state}")?;
             }
             if done.contains(&1) {
                 let row = client.query_one(
@@ -34,14 +36,15 @@ pub fn run(cmd: &DbCommand, g: &Global) -> anyhow::Result<Exit> {
                     &[],
                 )?;
                 let n = |i: usize| row.get::<_, i64>(i);
-                println!(
+                writeln!(
+                    out,
                     "logs: {} rows in {} partitions; checkpoints: {}; rejects: {}; alerts: {}",
                     n(0),
                     n(4),
                     n(1),
                     n(2),
                     n(3)
-                );
+                )?;
             }
         }
         DbCommand::Reset { yes } => {

@@ -67,16 +67,18 @@ pub fn run(a: &RangeArgs, g: &Global, report_only: bool) -> anyhow::Result<Exit>
         .transpose()?
         .unwrap_or(newest);
 
-    let (alerts, reference, new_count) = if report_only {
-        (stored_alerts(&mut client, &job.name, since, until)?, wall, 0)
+    let (alerts, reference) = if report_only {
+        (stored_alerts(&mut client, &job.name, since, until)?, wall)
     } else {
-        let (alerts, reference) = detect_in_db(&mut client, &job.rules, Some((since, until)), now)?;
-        let new = store_alerts(&mut client, &job, alerts.clone())?;
-        (alerts, reference, new.len())
+        detect_in_db(&mut client, &job.rules, Some((since, until)), now)?
     };
+    // New alerts become known only once the report that shows them is written.
+    let mut tx = client.transaction()?;
+    let new_count =
+        if report_only { 0 } else { store_alerts(&mut tx, &job, alerts.clone())?.len() };
 
     let mut sources = Vec::new();
-    for r in client.query(
+    for r in tx.query(
         "SELECT source_path, count(*) FROM logs WHERE ts >= to_timestamp($1) AND ts < to_timestamp($2)
          GROUP BY source_path ORDER BY source_path",
         &[&(since as f64), &((until + 1) as f64)],
@@ -91,7 +93,7 @@ pub fn run(a: &RangeArgs, g: &Global, report_only: bool) -> anyhow::Result<Exit>
         });
     }
     let mut rejects = Vec::new();
-    for r in client.query(
+    for r in tx.query(
         "SELECT source_path, source_line, source_index, byte_offset, reason FROM rejects
          WHERE created_at >= to_timestamp($1) AND created_at < to_timestamp($2)
          ORDER BY created_at, source_path, source_line LIMIT $3",
@@ -117,7 +119,9 @@ pub fn run(a: &RangeArgs, g: &Global, report_only: bool) -> anyhow::Result<Exit>
         rejects,
         problems: Vec::new(),
     };
-    for path in super::run::write_reports(&job, &report)? {
+    let written = super::run::write_reports_or_print(&job, &report, &msgs)?;
+    tx.commit()?;
+    for path in written {
         msgs.info(&format!("report: {path}"));
     }
     msgs.info(&format!(

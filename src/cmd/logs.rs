@@ -7,6 +7,7 @@ use crate::parse::{Severity, Timestamp};
 use crate::store;
 use anyhow::Context;
 use postgres::types::ToSql;
+use std::io::Write;
 
 /// Escapes LIKE wildcards.
 fn like_escape(s: &str) -> String {
@@ -51,21 +52,27 @@ pub fn run(a: &LogsArgs, g: &Global) -> anyhow::Result<Exit> {
     );
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
     let rows = client.query(sql.as_str(), &refs)?;
-    println!("{:<20}  {:<16}  {:<5}  {:<28}  message", "time (UTC)", "service", "level", "source");
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<20}  {:<16}  {:<5}  {:<28}  message",
+        "time (UTC)", "service", "level", "source"
+    )?;
     for r in &rows {
         let msg: String = r.get(4);
         let msg: String = msg.chars().take(120).collect();
-        println!(
+        writeln!(
+            out,
             "{:<20}  {:<16}  {:<5}  {:<28}  {}",
             r.get::<_, String>(0),
             r.get::<_, String>(1),
             r.get::<_, String>(2),
             r.get::<_, String>(3),
             msg
-        );
+        )?;
     }
     if rows.is_empty() {
-        eprintln!("no records match");
+        crate::error::say("no records match");
     }
     Ok(Exit::Ok)
 }

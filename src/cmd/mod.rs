@@ -108,11 +108,11 @@ impl Messages {
     fn emit(&self, level: &str, msg: &str) {
         if self.json {
             let line = serde_json::json!({ "level": level, "message": msg });
-            eprintln!("{line}");
+            crate::error::say(&line.to_string());
         } else if level == "info" {
-            eprintln!("{msg}");
+            crate::error::say(msg);
         } else {
-            eprintln!("logtrack: {level}: {msg}");
+            crate::error::say(&format!("logtrack: {level}: {msg}"));
         }
     }
 

@@ -205,7 +205,7 @@ pub fn run(args: &RunArgs, g: &Global) -> anyhow::Result<Exit> {
         rejects: gathered.rejects,
         problems: gathered.problems,
     };
-    let written = write_reports(&job, &report)?;
+    let written = write_reports_or_print(&job, &report, &msgs)?;
     summarize(&report, &written, &msgs);
 
     Ok(exit_code(gathered.failed, fail_on, &report.alerts))
@@ -276,17 +276,41 @@ pub(crate) fn exit_code(failed: bool, fail_on: Option<AlertSeverity>, alerts: &[
 /// One line per alert on stderr.
 pub(crate) fn print_alerts(alerts: &[Alert], msgs: &Messages) {
     for a in alerts {
-        let group: Vec<String> = a.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        msgs.info(&format!(
-            "  {:<8} {} [{}] {} .. {}: {}",
-            a.severity.as_str().to_uppercase(),
-            a.rule_id,
-            group.join(" "),
-            a.window_start,
-            a.window_end,
-            a.message
-        ));
+        msgs.info(&format!("  {}", alert_line(a)));
     }
+}
+
+fn alert_line(a: &Alert) -> String {
+    let group: Vec<String> = a.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!(
+        "{:<8} {} [{}] {} .. {}: {}",
+        a.severity.as_str().to_uppercase(),
+        a.rule_id,
+        group.join(" "),
+        a.window_start,
+        a.window_end,
+        a.message
+    )
+}
+
+/// Writes the reports; when that fails, the run's alerts go to stdout (so
+/// that they are seen) and the error is returned (exit 2).
+pub(crate) fn write_reports_or_print(
+    job: &Job,
+    report: &Report,
+    msgs: &Messages,
+) -> anyhow::Result<Vec<String>> {
+    write_reports(job, report).inspect_err(|_| {
+        use std::io::Write;
+        msgs.error(&format!(
+            "the report could not be written; the {} alert(s) of this run follow on stdout",
+            report.alerts.len()
+        ));
+        let mut out = std::io::stdout().lock();
+        for a in &report.alerts {
+            let _ = writeln!(out, "{}", alert_line(a));
+        }
+    })
 }
 
 pub(crate) fn write_reports(job: &Job, report: &Report) -> anyhow::Result<Vec<String>> {
@@ -300,13 +324,42 @@ pub(crate) fn write_reports(job: &Job, report: &Report) -> anyhow::Result<Vec<St
         };
         let path = dir.join(writer.file_name());
         let bytes = writer.serialize(report)?;
-        // Write beside, then rename: a reader never sees half a report.
-        let tmp = dir.join(format!(".{}.tmp", writer.file_name()));
-        std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        write_atomically(dir, &path, &bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
         written.push(path.display().to_string());
     }
+    // The renames are durable once the directory is.
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing report dir {}", dir.display()))?;
     Ok(written)
+}
+
+/// Writes beside, syncs, then renames: a reader never sees half a report,
+/// and a crash leaves the old one or the new one. The temporary name is
+/// unique to this process, so jobs sharing a report directory do not
+/// overwrite each other's temporary files.
+fn write_atomically(
+    dir: &std::path::Path,
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 fn summarize(r: &Report, written: &[String], msgs: &Messages) {
@@ -362,14 +415,52 @@ fn run_with_db(
             job.name
         );
     }
+    // Holding the lock, no other run of this job is alive: a row still
+    // `running` belongs to a run that was killed.
+    loader.client().execute(
+        "UPDATE runs SET status = 'failed', finished_at = now() WHERE job = $1 AND status = 'running'",
+        &[&job.name],
+    )?;
     let run_id: i64 = loader
         .client()
         .query_one(
-            "INSERT INTO runs (job, ingest_host, started_at, status) VALUES ($1, $2, to_timestamp($3), 'running') RETURNING id",
+            "INSERT INTO runs (job, ingest_host, started_at, status, detected)
+             VALUES ($1, $2, to_timestamp($3), 'running', false) RETURNING id",
             &[&job.name, &host, &(started as f64)],
         )?
         .get(0);
+    loader.run_id = Some(run_id);
+    let result = load_detect_report(job, &mut loader, g, msgs, fail_on, now, started, run_id);
+    if result.is_err() {
+        // The run's connection may be what failed: mark it on a new one.
+        let marked = store::connect(url).and_then(|mut c| {
+            c.execute(
+                "UPDATE runs SET status = 'failed', finished_at = now(),
+                        duration_ms = (extract(epoch from now() - started_at) * 1000)::bigint
+                 WHERE id = $1",
+                &[&run_id],
+            )?;
+            Ok(())
+        });
+        if let Err(e) = marked {
+            msgs.warn(&format!("run {run_id} could not be marked failed: {e:#}"));
+        }
+    }
+    result
+}
 
+/// The body of a run with a database, after its `runs` row is written.
+#[allow(clippy::too_many_arguments)]
+fn load_detect_report(
+    job: &Job,
+    loader: &mut Loader,
+    g: &Global,
+    msgs: &Messages,
+    fail_on: Option<AlertSeverity>,
+    now: Now,
+    started: i64,
+    run_id: i64,
+) -> anyhow::Result<Exit> {
     // 1. Load what is new.
     let verbose = g.verbose;
     let mut got = Gathered::default();
@@ -390,17 +481,29 @@ fn run_with_db(
         }
     }
 
-    // 2. Detect over the new data and the history it needs; store alerts.
+    // 2. Detect over the new data, and over what earlier runs loaded but
+    // never reported (they failed), with the history each rule needs.
     let client = loader.client();
-    let new_range = new_min.zip(new_max);
-    let (alerts, reference) = detect_in_db(client, &job.rules, new_range, now)?;
-    let new_alerts = store_alerts(client, job, alerts)?;
+    let pending = client.query_one(
+        "SELECT floor(extract(epoch from min(data_from)))::bigint, floor(extract(epoch from max(data_to)))::bigint
+         FROM runs WHERE job = $1 AND NOT detected",
+        &[&job.name],
+    )?;
+    let (pending_min, pending_max): (Option<i64>, Option<i64>) = (pending.get(0), pending.get(1));
+    let lo = [new_min, pending_min].into_iter().flatten().min();
+    let hi = [new_max, pending_max].into_iter().flatten().max();
+    let (alerts, reference) = detect_in_db(client, &job.rules, lo.zip(hi), now)?;
 
+    // 3. Store the alerts, write the report, and only then commit: an
+    // alert is known (not new next run) only once a report has shown it.
+    let mut tx = client.transaction()?;
+    let new_alerts = store_alerts(&mut tx, job, alerts)?;
+    tx.execute("UPDATE runs SET detected = true WHERE job = $1 AND NOT detected", &[&job.name])?;
     let records: u64 = got.sources.iter().map(|s| s.records).sum();
     let rejected: u64 = got.sources.iter().map(|s| s.rejected).sum();
     let finished = wall_clock();
     let status = if got.failed { "failed" } else { "ok" };
-    client.execute(
+    tx.execute(
         "UPDATE runs SET finished_at = to_timestamp($2), status = $3, records = $4, rejected = $5, alerts = $6,
                          duration_ms = $7 WHERE id = $1",
         &[
@@ -424,7 +527,8 @@ fn run_with_db(
         rejects: got.rejects,
         problems: got.problems,
     };
-    let written = write_reports(job, &report)?;
+    let written = write_reports_or_print(job, &report, msgs)?;
+    tx.commit().context("storing the run's alerts")?;
     summarize(&report, &written, msgs);
     Ok(exit_code(got.failed, fail_on, &report.alerts))
 }
@@ -477,16 +581,16 @@ pub(crate) fn detect_in_db(
     Ok((alerts, reference))
 }
 
-/// Stores alerts once per identity (rule id, group, window start): a known
-/// one is updated (its window may have grown), a new one inserted. Also
-/// records the job's rules. Returns the new alerts.
+/// Stores alerts once per identity (job, rule id, group, window start) in
+/// `tx`: a known one is updated (its window may have grown), a new one
+/// inserted. Also records the job's rules. Returns the new alerts; the
+/// caller commits once they are reported.
 pub(crate) fn store_alerts(
-    client: &mut postgres::Client,
+    tx: &mut postgres::Transaction<'_>,
     job: &Job,
     alerts: Vec<Alert>,
 ) -> anyhow::Result<Vec<Alert>> {
     let mut new_alerts = Vec::new();
-    let mut tx = client.transaction()?;
     for a in alerts {
         let group = serde_json::to_string(&a.group)?;
         let evidence = serde_json::to_string(&a.evidence)?;
@@ -531,6 +635,5 @@ pub(crate) fn store_alerts(
             &[&job.name, &rule.id, &rule.kind.type_name(), &def],
         )?;
     }
-    tx.commit()?;
     Ok(new_alerts)
 }

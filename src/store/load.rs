@@ -163,6 +163,9 @@ pub struct Loader {
     ddl: Client,
     host: Arc<str>,
     partitions: HashSet<i64>,
+    /// The `runs` row whose loaded time range each file's transaction
+    /// extends (so that a run failing later leaves its range known).
+    pub run_id: Option<i64>,
 }
 
 /// What loading one input did.
@@ -202,6 +205,7 @@ impl Loader {
             ddl,
             host: Arc::from(super::ingest_host()),
             partitions: HashSet::new(),
+            run_id: None,
         })
     }
 
@@ -229,6 +233,7 @@ impl Loader {
                 opened,
                 on_reject,
             )?;
+            note_range(&mut tx, self.run_id, &loaded)?;
             tx.commit().context("-: commit")?;
             return Ok(loaded);
         }
@@ -305,7 +310,9 @@ impl Loader {
                 &(stats.rejected as i64),
             ],
         )?;
+        note_range(&mut tx, self.run_id, &loaded)?;
         tx.commit().with_context(|| format!("{path}: commit"))?;
+        let stats = &mut loaded.stats;
         if cp.offset > 0 && stats.lines == 0 {
             stats.skipped = true;
         }
@@ -349,6 +356,23 @@ impl Loader {
         tx.commit()?;
         Ok(id)
     }
+}
+
+/// Widens the run's loaded time range by what a file's transaction loaded.
+fn note_range(
+    tx: &mut Transaction<'_>,
+    run_id: Option<i64>,
+    loaded: &Loaded,
+) -> anyhow::Result<()> {
+    if let (Some(run), Some(from), Some(to)) = (run_id, loaded.min_ts, loaded.max_ts) {
+        tx.execute(
+            "UPDATE runs SET data_from = least(data_from, to_timestamp($2)),
+                             data_to = greatest(data_to, to_timestamp($3))
+             WHERE id = $1",
+            &[&run, &(from as f64), &(to as f64)],
+        )?;
+    }
+    Ok(())
 }
 
 /// COPYs the rows of `opened` (and stores its rejects) inside `tx`.

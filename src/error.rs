@@ -22,25 +22,174 @@ impl From<Exit> for ExitCode {
     }
 }
 
-/// A database URL with its password replaced by `***`, for messages.
+/// A database URL or key=value connection string with every password
+/// replaced by `***`, for messages.
+///
+/// It reads the string as the driver does (`tokio_postgres::Config`'s
+/// parsers, which follow libpq), but errs towards hiding more: in a URL the
+/// user information runs to the *last* `@` (a password may hold an `@`
+/// that the driver would take as the end), and every `password` parameter
+/// is masked, not only the one the driver keeps. A key=value string that
+/// does not parse is masked from its first `password` on.
 pub fn redact_url(url: &str) -> String {
-    // postgres://user:secret@host/db  and  key=value style "password=secret".
-    let mut out = url.to_string();
-    if let Some(scheme_end) = out.find("://") {
-        let rest_start = scheme_end + 3;
-        let auth_end = out[rest_start..].find('@').map(|i| rest_start + i);
-        if let Some(at) = auth_end {
-            if let Some(colon) = out[rest_start..at].find(':') {
-                out.replace_range(rest_start + colon + 1..at, "***");
+    for scheme in ["postgres://", "postgresql://"] {
+        if let Some(rest) = url.strip_prefix(scheme) {
+            return format!("{scheme}{}", redact_url_rest(rest));
+        }
+    }
+    redact_key_values(url)
+}
+
+fn redact_url_rest(rest: &str) -> String {
+    let mut out = rest.to_string();
+    // user:password@host — to the last '@', wherever it is.
+    if let Some(at) = out.rfind('@') {
+        if let Some(colon) = out[..at].find(':') {
+            out.replace_range(colon + 1..at, "***");
+        }
+    }
+    // ?password=...&... (the key may be percent-encoded).
+    let Some(q) = out.find('?') else { return out };
+    let params: Vec<String> = out[q + 1..]
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if percent_decoded(k).trim().eq_ignore_ascii_case("password") => {
+                format!("{k}=***")
+            }
+            _ => kv.to_string(),
+        })
+        .collect();
+    format!("{}?{}", &out[..q], params.join("&"))
+}
+
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
             }
         }
     }
-    if let Some(i) = out.find("password=") {
-        let start = i + "password=".len();
-        let end = out[start..].find(['&', ' ']).map_or(out.len(), |j| start + j);
-        out.replace_range(start..end, "***");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `host=db password = 'a b' user=x`: the driver's grammar (keyword, `=`
+/// with optional spaces, a value that is 'quoted' or runs to white space,
+/// backslash escapes in both).
+fn redact_key_values(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    let ws = |c: u8| c.is_ascii_whitespace();
+    let fallback = || match s.to_ascii_lowercase().find("password") {
+        Some(p) => format!("{}password ***", &s[..p]),
+        None => s.to_string(),
+    };
+    loop {
+        let start = i;
+        while i < b.len() && ws(b[i]) {
+            i += 1;
+        }
+        let key_start = i;
+        while i < b.len() && !ws(b[i]) && b[i] != b'=' {
+            i += 1;
+        }
+        let key = &s[key_start..i];
+        if key.is_empty() {
+            out.push_str(&s[start..]);
+            return out;
+        }
+        while i < b.len() && ws(b[i]) {
+            i += 1;
+        }
+        if b.get(i) != Some(&b'=') {
+            return fallback();
+        }
+        i += 1;
+        while i < b.len() && ws(b[i]) {
+            i += 1;
+        }
+        let value_start = i;
+        if b.get(i) == Some(&b'\'') {
+            i += 1;
+            loop {
+                match b.get(i) {
+                    None => return fallback(),
+                    Some(b'\\') => i += 2,
+                    Some(b'\'') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(_) => i += 1,
+                }
+            }
+        } else {
+            while i < b.len() && !ws(b[i]) {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+        }
+        if value_start == i {
+            return fallback();
+        }
+        let i_end = i.min(b.len());
+        out.push_str(&s[start..value_start]);
+        if key.eq_ignore_ascii_case("password") {
+            out.push_str("***");
+        } else {
+            out.push_str(&s[value_start..i_end]);
+        }
+        i = i_end;
     }
-    out
+}
+
+/// Any text that may quote a connection string (a driver's message, a
+/// configuration file's syntax error with the offending line): URLs and
+/// `password` parameters in it are masked, and a quoted source line that
+/// holds either is left out.
+pub fn redact_text(text: &str) -> String {
+    let secret = |l: &str| l.contains("://") || l.to_ascii_lowercase().contains("password");
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let is_source = line.trim_start().split_once('|').is_some_and(|(n, _)| {
+            let n = n.trim();
+            !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit())
+        });
+        if is_source && secret(line) {
+            let (n, _) = line.split_once('|').expect("checked above");
+            out.push(format!("{n}| (line not shown: it holds a database URL or password)"));
+        } else if secret(line) {
+            out.push(redact_words(line));
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    out.join("\n")
+}
+
+/// Masks each connection-string-like part of one line.
+fn redact_words(line: &str) -> String {
+    if let Some(p) = line.find("postgres") {
+        let end = line[p..].find(['"', '\'', ' ', '`']).map_or(line.len(), |e| p + e);
+        return format!(
+            "{}{}{}",
+            redact_words(&line[..p]),
+            redact_url(&line[p..end]),
+            redact_words(&line[end..])
+        );
+    }
+    match line.to_ascii_lowercase().find("password") {
+        Some(p) => format!("{}{}", &line[..p], redact_key_values(&line[p..])),
+        None => line.to_string(),
+    }
 }
 
 /// Writes one line to stderr. A stderr that is closed, full or a broken
@@ -72,6 +221,39 @@ mod tests {
             redact_url("postgres://db/x?password=s3cret&sslmode=require"),
             "postgres://db/x?password=***&sslmode=require"
         );
+    }
+
+    #[test]
+    fn hostile_passwords_are_redacted() {
+        let cases = [
+            ("host=db password = s3cret user=x", "host=db password = *** user=x"),
+            ("host=db password='s3 cret' user=x", "host=db password=*** user=x"),
+            ("host=db password='it\\'s s3cret' user=x", "host=db password=*** user=x"),
+            ("password=one host=db password=two", "password=*** host=db password=***"),
+            ("postgres://lt:p@ss@db:5432/x", "postgres://lt:***@db:5432/x"),
+            ("postgresql://lt:s3cret@db/x", "postgresql://lt:***@db/x"),
+            (
+                "postgres://db/x?password=a&sslmode=require&password=b",
+                "postgres://db/x?password=***&sslmode=require&password=***",
+            ),
+            ("postgres://db/x?pass%77ord=s3cret", "postgres://db/x?pass%77ord=***"),
+            ("host=db password='unterminated s3cret", "host=db password ***"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact_url(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn quoted_config_lines_with_secrets_are_hidden() {
+        let msg = "TOML parse error at line 3, column 32\n  |\n3 | url = \"postgres://u:s3cret@h/db\n  |   ^\ninvalid basic string";
+        let got = redact_text(msg);
+        assert!(!got.contains("s3cret"), "{got}");
+        assert!(got.contains("3 | (line not shown"), "{got}");
+        assert!(got.contains("invalid basic string"), "{got}");
+        let driver =
+            "error connecting to server: invalid password=s3cret for postgres://u:s3cret@h/db";
+        assert!(!redact_text(driver).contains("s3cret"), "{}", redact_text(driver));
     }
 
     #[test]

@@ -136,3 +136,25 @@ fn validate_accepts_a_good_job_and_hides_the_password() {
     assert!(err.contains("job \"w\" is valid: 1 source(s), 1 rule(s)"), "{err}");
     assert!(err.contains("postgres://lt:***@localhost/lt") && !err.contains("s3cret"), "{err}");
 }
+
+#[test]
+fn a_syntax_error_on_the_url_line_does_not_show_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("job.toml");
+    std::fs::write(&job, "name = \"x\"\n[database]\nurl = \"postgres://lt:s3cret@db/x\n").unwrap();
+    let o = logtrack(&["validate", job.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("TOML parse error at line 3"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    let o = logtrack(&[
+        "db",
+        "status",
+        "--database-url",
+        "host=127.0.0.1 port=1 user=x password = 's3 cret' password=two",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("password = *** password=***"), "{err}");
+    assert!(!err.contains("s3") && !err.contains("two"), "{err}");
+}

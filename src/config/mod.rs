@@ -235,8 +235,10 @@ pub fn load(job_path: &Path, overrides: &Overrides) -> Result<Job, Problems> {
     validate(&dict, &stem)
 }
 
+/// figment's messages, which may quote a line of the file (a syntax error
+/// on the `url` line): secrets are masked.
 fn figment_errors(e: figment::Error) -> Vec<String> {
-    e.into_iter().map(|e| e.to_string()).collect()
+    e.into_iter().map(|e| crate::error::redact_text(&e.to_string())).collect()
 }
 
 fn figment(job_path: &Path, overrides: &Overrides) -> Result<Figment, String> {
@@ -817,9 +819,9 @@ pub fn database_url(flag: Option<&str>) -> anyhow::Result<String> {
         }
     }
     if Path::new(SITE_CONFIG).exists() {
-        let dict: Dict = Figment::from(Toml::file(SITE_CONFIG))
-            .extract()
-            .map_err(|e| anyhow::anyhow!("{SITE_CONFIG}: {e}"))?;
+        let dict: Dict = Figment::from(Toml::file(SITE_CONFIG)).extract().map_err(|e| {
+            anyhow::anyhow!("{SITE_CONFIG}: {}", crate::error::redact_text(&e.to_string()))
+        })?;
         if let Some(Value::Dict(_, d)) = dict.get("database") {
             if let Some(Value::String(_, u)) = d.get("url") {
                 return Ok(u.clone());

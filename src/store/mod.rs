@@ -5,7 +5,7 @@ pub mod history;
 pub mod load;
 pub mod migrate;
 
-use crate::error::redact_url;
+use crate::error::{redact_text, redact_url};
 use anyhow::Context;
 use postgres::Client;
 
@@ -19,7 +19,7 @@ use postgres::Client;
 pub fn connect(url: &str) -> anyhow::Result<Client> {
     let fail = |e: &dyn std::fmt::Display| {
         // The driver's message can quote the connection string: redact it too.
-        anyhow::anyhow!("cannot connect to {}: {}", redact_url(url), redact_url(&e.to_string()))
+        anyhow::anyhow!("cannot connect to {}: {}", redact_url(url), redact_text(&e.to_string()))
     };
     let (url_for_driver, verify_ca, verify_host) = match sslmode(url).as_deref() {
         Some("verify-full") => (with_sslmode(url, "require"), true, true),

@@ -225,3 +225,26 @@ fn report_files_leave_no_temporary_files() {
     assert_eq!(names, ["report.json", "report.md"]);
     assert_eq!(alert_ids(&report(dir.path())).len(), 8);
 }
+
+#[test]
+fn a_file_named_by_two_sources_is_read_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "name = \"twice\"\nnow = \"end-of-data\"\n\
+             [[sources]]\npath = \"samples/web/access.log\"\nformat = \"combined\"\n\
+             [[sources]]\npath = \"samples/web/*.log\"\nformat = \"combined\"\n\
+             [report]\ndir = \"{}\"\n",
+            dir.path().join("r").display()
+        ),
+    )
+    .unwrap();
+    let o = logtrack(&["run", job.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("named again by sources[1]; read once"), "{}", stderr(&o));
+    let r = report(&dir.path().join("r"));
+    assert_eq!(r["totals"]["records"], 623);
+    assert_eq!(r["sources"].as_array().unwrap().len(), 1);
+}

@@ -46,7 +46,12 @@ pub fn expand(patterns: &[String], msgs: &Messages, exit: &mut Exit) -> Vec<Stri
     let mut out = Vec::new();
     for pattern in patterns {
         match crate::source::discover(pattern) {
-            Ok(paths) => out.extend(paths),
+            Ok(found) => {
+                for w in &found.warnings {
+                    msgs.warn(w);
+                }
+                out.extend(found.paths)
+            }
             Err(e) => {
                 msgs.error(&e);
                 *exit = Exit::Failed;

@@ -138,23 +138,45 @@ impl Gathered {
 }
 
 /// Every input of a job, in order, with its source and parser options. A
-/// source path that matches nothing is recorded as a failure.
+/// source path that matches nothing is recorded as a failure; a directory
+/// that cannot be read is a problem (its readable neighbours still run). A
+/// file named twice (two sources, overlapping globs, a link) is read once,
+/// for the first source that names it.
 fn inputs<'j>(
     job: &'j Job,
     lean: bool,
     g: &mut Gathered,
     msgs: &Messages,
 ) -> Vec<(&'j config::SourceSpec, ParserOptions, String)> {
+    use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
+    let mut seen = std::collections::HashMap::new();
     for (i, spec) in job.sources.iter().enumerate() {
         match source::discover(&spec.path) {
-            Ok(paths) => {
+            Ok(found) => {
+                for w in found.warnings {
+                    let p = format!("sources[{i}]: {w}");
+                    msgs.warn(&p);
+                    g.problems.push(p);
+                }
                 let opts = ParserOptions {
                     service: spec.service.clone(),
                     timezone: spec.timezone.clone(),
                     lean,
                 };
-                out.extend(paths.into_iter().map(|p| (spec, opts.clone(), p)));
+                for p in found.paths {
+                    let id = std::fs::metadata(&p).ok().map(|m| (m.dev(), m.ino()));
+                    if let Some(first) = id.and_then(|id| seen.get(&id)) {
+                        msgs.warn(&format!(
+                            "{p}: named again by sources[{i}]; read once, as {first}"
+                        ));
+                        continue;
+                    }
+                    if let Some(id) = id {
+                        seen.insert(id, p.clone());
+                    }
+                    out.push((spec, opts.clone(), p));
+                }
             }
             Err(e) => g.fail(msgs, format!("sources[{i}]: {e}")),
         }

@@ -13,7 +13,7 @@ pub mod lines;
 use crate::parse::{Framing, Provenance};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Target size of one chunk of input handed to a parser thread.
 pub const CHUNK_SIZE: usize = 1 << 20;
@@ -181,33 +181,139 @@ pub fn peek(reader: &mut BufReader<Box<dyn Read + Send>>) -> io::Result<&[u8]> {
     reader.fill_buf()
 }
 
-/// Expands a source path: `-`, a plain path, or a glob. A plain path that
-/// does not exist and a glob that matches nothing are errors.
-pub fn discover(pattern: &str) -> Result<Vec<String>, String> {
+/// The files a source path names, and what could not be looked at.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Discovered {
+    pub paths: Vec<String>,
+    /// Directories that could not be read (their files are missing from
+    /// `paths`; the readable ones are all there).
+    pub warnings: Vec<String>,
+}
+
+/// Expands a source path: `-`, a plain path, or a glob (`*`, `?`, `[..]`,
+/// and `**` for any depth of directories). A plain path that does not
+/// exist and a glob that matches nothing are errors. A directory that
+/// cannot be read is a warning and the walk goes on; `**` enters each
+/// directory once, so symbolic-link loops end. Paths come sorted.
+pub fn discover(pattern: &str) -> Result<Discovered, String> {
     if pattern == "-" {
-        return Ok(vec!["-".into()]);
+        return Ok(Discovered { paths: vec!["-".into()], warnings: Vec::new() });
     }
     let is_glob = pattern.contains(['*', '?', '[']);
     if !is_glob {
         return if Path::new(pattern).exists() {
-            Ok(vec![pattern.to_string()])
+            Ok(Discovered { paths: vec![pattern.to_string()], warnings: Vec::new() })
         } else {
             Err(format!("{pattern}: no such file"))
         };
     }
-    let paths = glob::glob(pattern).map_err(|e| format!("{pattern}: invalid glob: {e}"))?;
-    let mut out = Vec::new();
-    for p in paths {
-        match p {
-            Ok(p) if p.is_file() => out.push(p.to_string_lossy().into_owned()),
-            Ok(_) => {}
-            Err(e) => return Err(format!("{pattern}: {e}")),
-        }
+    let (base, relative) = match pattern.strip_prefix('/') {
+        Some(rest) => (PathBuf::from("/"), rest),
+        None => (PathBuf::new(), pattern),
+    };
+    let mut comps = Vec::new();
+    for part in relative.split('/') {
+        comps.push(match part {
+            "**" => Comp::AnyDirs,
+            p if p.contains(['*', '?', '[']) => Comp::Glob(
+                glob::Pattern::new(p).map_err(|e| format!("{pattern}: invalid glob: {e}"))?,
+            ),
+            p => Comp::Literal(p.to_string()),
+        });
     }
-    if out.is_empty() {
+    let mut walk = Walk::default();
+    walk.walk(&base, &comps);
+    let mut paths: Vec<String> =
+        walk.files.into_iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    paths.dedup();
+    if paths.is_empty() && walk.warnings.is_empty() {
         return Err(format!("{pattern}: no file matches"));
     }
-    Ok(out)
+    Ok(Discovered { paths, warnings: walk.warnings })
+}
+
+enum Comp {
+    Literal(String),
+    Glob(glob::Pattern),
+    /// `**`: zero or more directories.
+    AnyDirs,
+}
+
+#[derive(Default)]
+struct Walk {
+    files: Vec<PathBuf>,
+    warnings: Vec<String>,
+    /// Directories `**` has entered (device, inode).
+    entered: std::collections::HashSet<(u64, u64)>,
+}
+
+impl Walk {
+    fn walk(&mut self, dir: &Path, comps: &[Comp]) {
+        let Some((first, rest)) = comps.split_first() else { return };
+        let join = |name: &str| {
+            if dir.as_os_str().is_empty() {
+                PathBuf::from(name)
+            } else {
+                dir.join(name)
+            }
+        };
+        match first {
+            Comp::Literal(name) => {
+                // "" is the root ("/x") or a doubled slash.
+                let path = if name.is_empty() { dir.to_path_buf() } else { join(name) };
+                self.step(path, rest);
+            }
+            Comp::Glob(pat) => {
+                for name in self.list(dir) {
+                    if pat.matches(&name) {
+                        self.step(join(&name), rest);
+                    }
+                }
+            }
+            Comp::AnyDirs => {
+                use std::os::unix::fs::MetadataExt;
+                let here = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+                let Ok(meta) = std::fs::metadata(here) else { return };
+                if !self.entered.insert((meta.dev(), meta.ino())) {
+                    return; // a link back to a directory already walked
+                }
+                self.walk(dir, rest);
+                for name in self.list(dir) {
+                    let sub = join(&name);
+                    if sub.is_dir() {
+                        self.walk(&sub, comps);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Where one component led: a file at the end, a directory to go on in.
+    fn step(&mut self, path: PathBuf, rest: &[Comp]) {
+        if rest.is_empty() {
+            if path.is_file() {
+                self.files.push(path);
+            }
+        } else if path.is_dir() || path.as_os_str().is_empty() {
+            self.walk(&path, rest);
+        }
+    }
+
+    /// The names in a directory, sorted; an unreadable one is a warning.
+    fn list(&mut self, dir: &Path) -> Vec<String> {
+        let here = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let entries = match std::fs::read_dir(here) {
+            Ok(e) => e,
+            Err(e) => {
+                self.warnings.push(format!("{}: cannot read directory: {e}", here.display()));
+                return Vec::new();
+            }
+        };
+        let mut names: Vec<String> =
+            entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    }
 }
 
 #[cfg(test)]
@@ -239,5 +345,50 @@ mod tests {
             discover("/nonexistent/*.log").unwrap_err(),
             "/nonexistent/*.log: no file matches"
         );
+    }
+
+    fn touch(p: &Path) {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, "x\n").unwrap();
+    }
+
+    #[test]
+    fn globs_walk_any_depth_once_through_symlink_loops() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        touch(&d.join("a.log"));
+        touch(&d.join("x/b.log"));
+        touch(&d.join("x/y/c.log"));
+        touch(&d.join("x/y/c.txt"));
+        std::os::unix::fs::symlink(d, d.join("x/y/loop")).unwrap();
+        std::os::unix::fs::symlink(d.join("x"), d.join("x/back")).unwrap();
+        let got = discover(&format!("{}/**/*.log", d.display())).unwrap();
+        let want: Vec<String> = ["a.log", "x/b.log", "x/y/c.log"]
+            .iter()
+            .map(|f| d.join(f).display().to_string())
+            .collect();
+        assert_eq!(got.paths, want);
+        assert!(got.warnings.is_empty());
+        let got = discover(&format!("{}/x/*/c.*", d.display())).unwrap();
+        assert_eq!(got.paths.len(), 2);
+    }
+
+    #[test]
+    fn an_unreadable_directory_is_a_warning_and_the_walk_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        touch(&d.join("a/x.log"));
+        touch(&d.join("c/y.log"));
+        // Permissions do not stop root (CI): list a directory that is gone
+        // by the time it is read, as one removed mid-walk is.
+        let mut walk = Walk::default();
+        let comps = [Comp::Glob(glob::Pattern::new("*.log").unwrap())];
+        for sub in ["a", "b", "c"] {
+            walk.walk(&d.join(sub), &comps);
+        }
+        assert_eq!(walk.files, [d.join("a/x.log"), d.join("c/y.log")]);
+        assert_eq!(walk.warnings.len(), 1);
+        assert!(walk.warnings[0]
+            .starts_with(&format!("{}: cannot read directory", d.join("b").display())));
     }
 }

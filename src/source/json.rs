@@ -23,7 +23,7 @@ use std::io::{self, Read};
 
 /// The longest JSON value (one CloudTrail event) read; longer ones are
 /// rejected without being held in memory.
-pub const MAX_VALUE: usize = 64 << 20;
+pub const MAX_VALUE: usize = 8 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -119,6 +119,14 @@ impl Scan {
             }
         }
     }
+}
+
+/// The reject reason for a value longer than [`MAX_VALUE`].
+fn too_long(bytes: u64, offset: u64, more: &str) -> String {
+    format!(
+        "value of {bytes} bytes at byte {offset} is longer than the {} MiB limit{more}",
+        MAX_VALUE >> 20
+    )
 }
 
 /// A value being skipped because it is longer than [`MAX_VALUE`].
@@ -468,15 +476,7 @@ impl<R: Read + Send> JsonFramer<R> {
         }
         let sk = self.skipping.take().expect("set above");
         let ended = if unfinished { " (the input ends inside it)" } else { "" };
-        self.rejects.push((
-            sk.prov,
-            format!(
-                "value of {} bytes at byte {} is longer than the {} MiB limit{ended}",
-                sk.bytes,
-                sk.prov.byte_offset,
-                MAX_VALUE >> 20
-            ),
-        ));
+        self.rejects.push((sk.prov, too_long(sk.bytes, sk.prov.byte_offset, ended)));
         Ok(true)
     }
 }
@@ -495,6 +495,16 @@ impl<R: Read + Send> super::Framer for JsonFramer<R> {
                 continue;
             }
             match self.step() {
+                Step::Unit(s, e) if e - s > MAX_VALUE => {
+                    // Complete, but too long to pass on.
+                    self.index += 1;
+                    let prov = Provenance {
+                        line: self.line_at(s),
+                        index: Some(self.index),
+                        byte_offset: self.buf_offset + s as u64,
+                    };
+                    self.rejects.push((prov, too_long((e - s) as u64, prov.byte_offset, "")));
+                }
                 Step::Unit(s, e) => {
                     self.index += 1;
                     let line = self.line_at(s);
@@ -624,5 +634,51 @@ mod tests {
         let (got, _) = units("not json\n{\"Records\":[{\"a\":1},{\"b\":", 4);
         let texts: Vec<&str> = got.iter().map(|(_, _, s)| s.as_str()).collect();
         assert_eq!(texts, ["not json", "{\"a\":1}", "{\"b\":"]);
+    }
+
+    #[test]
+    fn a_value_over_the_limit_is_one_reject_and_reading_goes_on() {
+        for (input, kind) in [
+            (
+                format!("{{\"Records\":[{{\"a\":\"{}\"}},{{\"b\":1}}]}}", "x".repeat(MAX_VALUE)),
+                "object",
+            ),
+            (format!("[\"{}\",{{\"b\":1}}]", "x".repeat(MAX_VALUE)), "string"),
+            (format!("{}\n{{\"b\":1}}\n", "x".repeat(MAX_VALUE + 1)), "not json"),
+        ] {
+            let mut f = JsonFramer::new(input.as_bytes(), 1 << 16);
+            let (mut texts, mut rejects) = (Vec::new(), Vec::new());
+            while let Some(c) = f.next_chunk().unwrap() {
+                c.for_each_unit(|u, _| texts.push(String::from_utf8_lossy(u).into_owned()));
+                rejects.extend(c.rejects);
+            }
+            assert!(texts == ["{\"b\":1}"], "{kind}: {} units", texts.len());
+            assert_eq!(rejects.len(), 1, "{kind}");
+            assert!(
+                rejects[0].1.contains("is longer than the 8 MiB limit"),
+                "{kind}: {}",
+                rejects[0].1
+            );
+            assert_eq!(rejects[0].0.index, Some(1), "{kind}");
+            assert_eq!(f.position().0, input.len() as u64, "{kind}");
+        }
+    }
+
+    #[test]
+    fn an_unfinished_last_event_of_a_live_file_is_held_back() {
+        let input = "{\"a\":1}\n{\"b\":[1,";
+        let start = crate::source::Start { hold_partial: true, ..Default::default() };
+        let mut f = JsonFramer::new(input.as_bytes(), 4).resume(start);
+        let mut texts = Vec::new();
+        while let Some(c) = f.next_chunk().unwrap() {
+            c.for_each_unit(|u, _| texts.push(String::from_utf8_lossy(u).into_owned()));
+        }
+        assert_eq!(texts, ["{\"a\":1}"]);
+        assert_eq!(f.position(), (8, 1));
+        assert_eq!(f.tail(), b"{\"a\":1}\n");
+        assert_eq!(
+            f.notes(),
+            ["the event at line 2 is not finished yet and was left for the next run"]
+        );
     }
 }

@@ -6,9 +6,10 @@ use super::Chunk;
 use memchr::{memchr, memchr2, memrchr};
 use std::io::{self, Read};
 
-/// A line longer than this is cut into pieces (each piece then counts as a
-/// line), so one runaway line cannot exhaust memory.
-pub const MAX_LINE: usize = 64 << 20;
+/// A line longer than this is not held: it is read past with constant
+/// memory and becomes one reject naming its size, so one runaway line
+/// cannot exhaust memory.
+pub const MAX_LINE: usize = 8 << 20;
 
 pub struct LineFramer<R> {
     reader: R,
@@ -74,6 +75,51 @@ impl<R: Read + Send> LineFramer<R> {
     }
 }
 
+impl<R: Read + Send> LineFramer<R> {
+    /// `data` is the start of a line longer than [`MAX_LINE`] (it holds no
+    /// line end): reads to its end without keeping it and returns a chunk
+    /// with no data and one reject.
+    fn skip_long_line(&mut self, mut data: Vec<u8>) -> io::Result<Chunk> {
+        let (line, byte_offset) = (self.next_line, self.offset);
+        let mut len = 0u64;
+        loop {
+            match memchr2(b'\n', b'\r', &data) {
+                Some(i) => {
+                    let crlf = data[i] == b'\r' && data.get(i + 1) == Some(&b'\n');
+                    let end = i + 1 + usize::from(crlf);
+                    // A '\r' at the very end may be half of "\r\n".
+                    self.pending_cr = data[i] == b'\r' && end == data.len();
+                    len += i as u64;
+                    self.tail.push(&data[..end]);
+                    self.offset += len + (end - i) as u64;
+                    self.carry = data.split_off(end);
+                    break;
+                }
+                None => {
+                    len += data.len() as u64;
+                    self.tail.push(&data);
+                    data.clear();
+                    self.fill(&mut data, self.chunk_size)?;
+                    if data.is_empty() {
+                        self.offset += len;
+                        break;
+                    }
+                }
+            }
+        }
+        self.next_line += 1;
+        let prov = crate::parse::Provenance { line, index: None, byte_offset };
+        let reason = format!("line of {len} bytes is longer than the {} MiB limit", MAX_LINE >> 20);
+        Ok(Chunk {
+            data: Vec::new(),
+            first_line: line,
+            byte_offset,
+            units: None,
+            rejects: vec![(prov, reason)],
+        })
+    }
+}
+
 impl<R: Read + Send> super::Framer for LineFramer<R> {
     fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
         let mut data = std::mem::take(&mut self.carry);
@@ -106,12 +152,7 @@ impl<R: Read + Send> super::Framer for LineFramer<R> {
                 break i + 1;
             }
             if data.len() >= MAX_LINE {
-                self.notes.push(format!(
-                    "line {} is longer than {} MiB and was cut into pieces",
-                    self.next_line,
-                    MAX_LINE >> 20
-                ));
-                break data.len();
+                return self.skip_long_line(data).map(Some);
             }
             want = data.len() * 2;
         };
@@ -241,6 +282,27 @@ mod tests {
         {
             assert_eq!(count_lines(input), n, "{input:?}");
         }
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_one_reject_and_reading_goes_on() {
+        let mut input = b"first\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', MAX_LINE + 5));
+        input.extend_from_slice(b"\r\nlast\n");
+        let mut fr = LineFramer::new(&input[..], 1 << 16);
+        let (mut lines, mut rejects) = (Vec::new(), Vec::new());
+        while let Some(c) = fr.next_chunk().unwrap() {
+            c.for_each_unit(|l, p| lines.push((p.line, String::from_utf8_lossy(l).into_owned())));
+            rejects.extend(c.rejects);
+        }
+        assert_eq!(lines, [(1, "first".to_string()), (3, "last".to_string())]);
+        assert_eq!(rejects.len(), 1);
+        assert_eq!((rejects[0].0.line, rejects[0].0.byte_offset), (2, 6));
+        assert_eq!(
+            rejects[0].1,
+            format!("line of {} bytes is longer than the 8 MiB limit", MAX_LINE + 5)
+        );
+        assert_eq!(fr.position(), (input.len() as u64, 3));
     }
 
     #[test]

@@ -3,11 +3,14 @@
 //! text, detector events, COPY rows), and the calling thread consumes the
 //! results strictly in input order.
 //!
-//! At most `max_in_flight` chunks exist at once (read, being worked on, or
-//! waiting to be consumed), so memory stays bounded whatever the input size,
-//! and a slow consumer (a database) slows the reader instead of piling up.
+//! Chunks in flight (read, being worked on, or waiting to be consumed) are
+//! bounded by a budget of tokens: a chunk costs one token per started
+//! [`CHUNK_SIZE`] of its data (a chunk that holds one 8 MiB line costs 8),
+//! so the bytes in flight stay under about `max_in_flight` MiB whatever the
+//! input, and a slow consumer (a database) slows the reader instead of
+//! piling up.
 
-use crate::source::{Chunk, Framer};
+use crate::source::{Chunk, Framer, CHUNK_SIZE};
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::mpsc;
@@ -40,7 +43,7 @@ where
     C: FnMut(T) -> anyhow::Result<bool>,
 {
     let max = default_in_flight();
-    let (res_tx, res_rx) = mpsc::channel::<(u64, Msg<T>)>();
+    let (res_tx, res_rx) = mpsc::channel::<(u64, usize, Msg<T>)>();
     let (token_tx, token_rx) = mpsc::sync_channel::<()>(max);
     for _ in 0..max {
         token_tx.send(()).expect("the receiver is alive");
@@ -48,23 +51,30 @@ where
     let reader = std::thread::Builder::new().name("logtrack-reader".into()).spawn(move || {
         let mut framer = framer;
         let mut seq = 0u64;
-        while token_rx.recv().is_ok() {
+        'read: while token_rx.recv().is_ok() {
             match framer.next_chunk() {
                 Ok(Some(chunk)) => {
+                    // A big chunk waits for the tokens its size costs.
+                    let cost = chunk.data.len().div_ceil(CHUNK_SIZE).clamp(1, max);
+                    for _ in 1..cost {
+                        if token_rx.recv().is_err() {
+                            break 'read;
+                        }
+                    }
                     let tx = res_tx.clone();
                     let work = Arc::clone(&work);
                     let s = seq;
                     rayon::spawn(move || {
                         let out = work(chunk);
-                        let _ = tx.send((s, Msg::Data(out)));
+                        let _ = tx.send((s, cost, Msg::Data(out)));
                     });
                 }
                 Ok(None) => {
-                    let _ = res_tx.send((seq, Msg::End));
+                    let _ = res_tx.send((seq, 1, Msg::End));
                     break;
                 }
                 Err(e) => {
-                    let _ = res_tx.send((seq, Msg::Failed(e)));
+                    let _ = res_tx.send((seq, 1, Msg::Failed(e)));
                     break;
                 }
             }
@@ -73,14 +83,16 @@ where
         framer
     })?;
 
-    let mut pending: BTreeMap<u64, Msg<T>> = BTreeMap::new();
+    let mut pending: BTreeMap<u64, (usize, Msg<T>)> = BTreeMap::new();
     let mut expected = 0u64;
     let outcome = 'outer: loop {
-        while let Some(msg) = pending.remove(&expected) {
+        while let Some((cost, msg)) = pending.remove(&expected) {
             match msg {
                 Msg::Data(t) => match consume(t) {
                     Ok(true) => {
-                        let _ = token_tx.send(());
+                        for _ in 0..cost {
+                            let _ = token_tx.send(());
+                        }
                         expected += 1;
                     }
                     Ok(false) => break 'outer Ok(()),
@@ -91,8 +103,8 @@ where
             }
         }
         match res_rx.recv() {
-            Ok((seq, msg)) => {
-                pending.insert(seq, msg);
+            Ok((seq, cost, msg)) => {
+                pending.insert(seq, (cost, msg));
             }
             Err(_) => break Err(anyhow::anyhow!("the reader thread stopped unexpectedly")),
         }
@@ -133,6 +145,22 @@ mod tests {
             assert_eq!(*no, i as u64 + 1);
             assert_eq!(text, &format!("line {}", i + 1));
         }
+    }
+
+    #[test]
+    fn chunks_bigger_than_the_budget_still_flow() {
+        // Each chunk costs more tokens than exist: it waits for all of them.
+        let big = CHUNK_SIZE * (default_in_flight() + 3);
+        let input = "y".repeat(CHUNK_SIZE - 1) + "\n";
+        let input = input.repeat(big / CHUNK_SIZE * 3);
+        let framer = Box::new(LineFramer::new(std::io::Cursor::new(input.into_bytes()), big));
+        let mut lines = 0;
+        run(framer, Arc::new(|c: Chunk| super::super::source::lines::count_lines(&c.data)), |n| {
+            lines += n;
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(lines as usize, big / CHUNK_SIZE * 3);
     }
 
     #[test]

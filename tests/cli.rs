@@ -158,3 +158,60 @@ fn a_syntax_error_on_the_url_line_does_not_show_the_password() {
     assert!(err.contains("password = *** password=***"), "{err}");
     assert!(!err.contains("s3") && !err.contains("two"), "{err}");
 }
+
+#[test]
+fn one_enormous_json_value_is_a_reject_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trail.json.zst");
+    let mut doc = b"{\"Records\":[{\"big\":\"".to_vec();
+    doc.resize(doc.len() + (40 << 20), b'x');
+    doc.extend_from_slice(
+        b"\"},{\"eventTime\":\"2023-07-10T11:00:00Z\",\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"GetObject\",\"userIdentity\":{\"type\":\"Root\"}}]}",
+    );
+    std::fs::write(&path, zstd::encode_all(&doc[..], 3).unwrap()).unwrap();
+    let p = path.to_str().unwrap();
+    let o = logtrack(&["parse", "--format", "cloudtrail", p]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
+    let err = stderr(&o);
+    let want = format!(
+        "{p}:1 (event 1) (byte 12): value of {} bytes at byte 12 is longer than the 8 MiB limit",
+        (40 << 20) + 10
+    );
+    assert!(err.contains(&want), "{err}");
+}
+
+#[test]
+fn records_dated_centuries_apart_are_rejects_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("years.log");
+    std::fs::write(
+        &log,
+        "1.2.3.4 - - [01/Jan/0001:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1\n\
+         1.2.3.4 - - [31/Dec/9999:23:59:59 +0000] \"GET / HTTP/1.1\" 200 1\n\
+         1.2.3.4 - - [10/Oct/2023:13:55:36 +0000] \"GET / HTTP/1.1\" 200 1\n",
+    )
+    .unwrap();
+    let job = dir.path().join("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "name = \"years\"\nnow = \"end-of-data\"\n[[sources]]\npath = \"{}\"\nformat = \"combined\"\n\
+             [[rules]]\nid = \"z\"\ntype = \"zscore_anomaly\"\nwindow_seconds = 1\nbaseline_windows = 10000\n\
+             [report]\ndir = \"{}\"\n",
+            log.display(),
+            dir.path().join("r").display()
+        ),
+    )
+    .unwrap();
+    let o = logtrack(&["run", "-v", job.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("1 records, 2 rejected"), "{err}");
+    assert!(
+        err.contains(
+            "years.log:1 (byte 0): time stamp 0001-01-01T00:00:00Z is outside the supported range"
+        ),
+        "{err}"
+    );
+}

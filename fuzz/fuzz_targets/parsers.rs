@@ -1,0 +1,48 @@
+//! Every format's parser over arbitrary input, framed as `logtrack` frames
+//! it: the first byte picks the format. Parsers must never panic; whatever
+//! they cannot read is a reject. Records that parse must also survive JSON
+//! output and the time-range check.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use logtrack::parse::{auto, Format, Outcome, ParserOptions};
+use logtrack::{ingest, output, source};
+
+const FORMATS: &[&str] = &[
+    "common",
+    "combined",
+    "clf",
+    "hdfs",
+    "hdfs-csv",
+    "cloudtrail",
+    "auto",
+    "apache:%h %l %u %t \"%r\" %>s %b %D \"%{Referer}i\"",
+    "nginx:$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent $request_time",
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, input)) = data.split_first() else { return };
+    let mut format: Format = FORMATS[pick as usize % FORMATS.len()].parse().unwrap();
+    if format == Format::Auto {
+        match auto::sniff(input) {
+            Some(f) => format = f,
+            None => return,
+        }
+    }
+    let tz = if pick & 0x80 != 0 { "Europe/Berlin" } else { "UTC" };
+    let opts = ParserOptions { timezone: tz.parse().unwrap(), lean: pick & 0x40 != 0, ..Default::default() };
+    let parser = format.parser(&opts).unwrap();
+    let chunk = 1 + (pick as usize % 7) * 13;
+    let mut framer = source::framer(format.framing(), Box::new(std::io::Cursor::new(input.to_vec())), chunk);
+    let mut out = Vec::new();
+    while let Ok(Some(c)) = framer.next_chunk() {
+        c.for_each_unit(|unit, prov| {
+            if let Outcome::Record(r) = parser.parse(unit) {
+                let _ = ingest::ts_out_of_range(&r);
+                out.clear();
+                output::write_record_json(&mut out, &r, "\"fuzz\"", prov);
+                assert!(std::str::from_utf8(&out).is_ok());
+            }
+        });
+    }
+});

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# make fuzz: builds the cargo-fuzz targets (fuzz/) and runs each for
+# FUZZ_SECONDS (default 30) from a seed corpus made of tests/data, the test
+# fixtures and the jobs. A crash leaves its input in fuzz/artifacts/<target>/
+# and fails the run; turn it into a test before fixing it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${FUZZ_SECONDS:-30}
+targets=${FUZZ_TARGETS:-"parsers line_framer json_framer job_file"}
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+# cargo fuzz passes nightly-only flags (sanitizer coverage); the stable
+# toolchain accepts them with RUSTC_BOOTSTRAP.
+export RUSTC_BOOTSTRAP=1
+
+corpus=fuzz/corpus
+# seed TARGET SELECTOR FILE...: the first input byte picks a format or a
+# chunk size in every target.
+seed() {
+  local target=$1 sel=$2
+  shift 2
+  mkdir -p "$corpus/$target"
+  for f in "$@"; do
+    { printf "\\x$sel"; head -c 65536 "$f"; } >"$corpus/$target/seed-$sel-$(basename "$f")"
+  done
+}
+# Parser formats by selector: 00 common, 01 combined, 02 clf, 03 hdfs,
+# 04 hdfs-csv, 05 cloudtrail, 06 auto.
+seed parsers 00 tests/fixtures/common/*.log
+seed parsers 01 tests/fixtures/combined/*.log tests/data/filebeat-nginx/*.log tests/data/elastic-apache/apache_logs_*
+seed parsers 02 tests/data/filebeat-apache/*.log
+seed parsers 03 tests/fixtures/hdfs/*.log tests/data/loghub-hdfs/HDFS_2k.log
+seed parsers 04 tests/fixtures/hdfs-csv/*.csv tests/data/loghub-hdfs/*.csv
+seed parsers 05 tests/fixtures/cloudtrail/* tests/data/cloudtrail/*.json
+seed parsers 06 samples/web/access.log samples/hdfs/hdfs.log
+seed line_framer 05 tests/fixtures/combined/*.log tests/data/loghub-apache-error/*.log
+seed line_framer 85 tests/fixtures/hdfs/*.log
+seed json_framer 07 tests/fixtures/cloudtrail/* tests/data/cloudtrail/*.json
+seed json_framer 87 tests/fixtures/cloudtrail/identities.jsonl
+seed job_file 00 jobs/*.toml bench/run.toml config/logtrack.toml
+seed job_file 02 jobs/legacy/rules_config.json
+
+for t in $targets; do
+  echo "== fuzz $t for ${secs}s"
+  cargo fuzz run -O "$t" "$corpus/$t" -- -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 2>&1 \
+    | grep -E '^(==|INFO: Seed|#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|SUMMARY|.*panicked)' || true
+  if [ -n "$(ls -A "fuzz/artifacts/$t" 2>/dev/null)" ]; then
+    echo "fuzz $t: crash inputs in fuzz/artifacts/$t" >&2
+    exit 1
+  fi
+done

@@ -2,7 +2,7 @@
 CARGO ?= cargo
 JOB ?= jobs/quickstart.toml
 
-.PHONY: build test run bench fmt lint clean db-up db-down
+.PHONY: build test run bench fmt lint fuzz clean db-up db-down
 
 build:
 	$(CARGO) build --release
@@ -17,6 +17,10 @@ bench: build
 	./bench/parse.sh
 	./bench/run.sh
 	./bench/load.sh
+
+# cargo-fuzz targets (fuzz/), each run FUZZ_SECONDS (default 30).
+fuzz:
+	./scripts/fuzz.sh
 
 fmt:
 	$(CARGO) fmt --all

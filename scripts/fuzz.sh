@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make fuzz: builds the cargo-fuzz targets (fuzz/) and runs each for
-# FUZZ_SECONDS (default 30) from a seed corpus made of tests/data, the test
+# FUZZ_SECONDS (default 30; FUZZ_SEED fixes libFuzzer's seed) from a seed corpus made of tests/data, the test
 # fixtures and the jobs. A crash leaves its input in fuzz/artifacts/<target>/
 # and fails the run; turn it into a test before fixing it.
 set -euo pipefail
@@ -41,7 +41,7 @@ seed job_file 02 jobs/legacy/rules_config.json
 
 for t in $targets; do
   echo "== fuzz $t for ${secs}s"
-  cargo fuzz run -O "$t" "$corpus/$t" -- -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 2>&1 \
+  cargo fuzz run -O "$t" "$corpus/$t" -- -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 ${FUZZ_SEED:+-seed=$FUZZ_SEED} 2>&1 \
     | grep -E '^(==|INFO: Seed|#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|SUMMARY|.*panicked)' || true
   if [ -n "$(ls -A "fuzz/artifacts/$t" 2>/dev/null)" ]; then
     echo "fuzz $t: crash inputs in fuzz/artifacts/$t" >&2

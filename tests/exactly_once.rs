@@ -392,3 +392,30 @@ fn a_failing_write_mid_copy_loses_and_doubles_nothing() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("No space left on device"), "{o:?}");
     assert_failed_cleanly_then_converges(&url, &p, &o, "failing trigger");
 }
+
+#[test]
+fn the_server_stopped_mid_copy_loses_and_doubles_nothing() {
+    let Some(server) = pg::OwnServer::start("stopped") else { return };
+    let url = server.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let p = big_log(dir.path());
+    ok(&logtrack(&url, &["db", "init"]));
+    fault_at_row(&url, 100_000, "PERFORM pg_sleep(30)");
+    let child = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["ingest", "--format", "combined", &p])
+        .env("LOGTRACK_DATABASE_URL", &url)
+        .env("LOGTRACK_HOST", "test-host")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'";
+    let start = std::time::Instant::now();
+    while count(&url, sleeping) == 0 && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    server.down("immediate");
+    let o = child.wait_with_output().unwrap();
+    server.up().unwrap();
+    drop_fault(&url);
+    assert_failed_cleanly_then_converges(&url, &p, &o, "server stopped");
+}

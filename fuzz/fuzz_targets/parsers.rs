@@ -30,10 +30,15 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let tz = if pick & 0x80 != 0 { "Europe/Berlin" } else { "UTC" };
-    let opts = ParserOptions { timezone: tz.parse().unwrap(), lean: pick & 0x40 != 0, ..Default::default() };
+    let opts = ParserOptions {
+        timezone: tz.parse().unwrap(),
+        lean: pick & 0x40 != 0,
+        ..Default::default()
+    };
     let parser = format.parser(&opts).unwrap();
     let chunk = 1 + (pick as usize % 7) * 13;
-    let mut framer = source::framer(format.framing(), Box::new(std::io::Cursor::new(input.to_vec())), chunk);
+    let mut framer =
+        source::framer(format.framing(), Box::new(std::io::Cursor::new(input.to_vec())), chunk);
     let mut out = Vec::new();
     while let Ok(Some(c)) = framer.next_chunk() {
         c.for_each_unit(|unit, prov| {

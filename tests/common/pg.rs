@@ -149,3 +149,86 @@ fn start_server() -> Result<String, String> {
         }
     }
 }
+
+/// A server of a test's own, which the test may stop and start again (the
+/// shared one cannot be stopped under the other tests). Stopped and removed
+/// on drop.
+pub struct OwnServer {
+    dir: PathBuf,
+    bin: PathBuf,
+    pub url: String,
+}
+
+impl OwnServer {
+    /// `None` (test skipped) as for [`database`].
+    pub fn start(test: &str) -> Option<OwnServer> {
+        let made = (|| -> Result<OwnServer, String> {
+            let bin = pg_bin_dir().ok_or("no initdb found")?;
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map_err(|e| e.to_string())?
+                .port();
+            let dir = std::env::temp_dir().join(format!("logtrack-own-pg-{test}-{port}"));
+            let s = OwnServer {
+                url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+                dir,
+                bin,
+            };
+            let (d, b) = (s.dir.display(), s.bin.display());
+            let ok = sh(&format!(
+                "rm -rf {d} && mkdir -p {d} && {b}/initdb -D {d}/data -U postgres -A trust -E UTF8 --no-sync >{d}/initdb.log 2>&1 \
+                 && echo \"port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{d}'\nfsync = off\" >> {d}/data/postgresql.conf"
+            ))
+            .status()
+            .map_err(|e| e.to_string())?;
+            if !ok.success() {
+                return Err("initdb failed".into());
+            }
+            s.up()?;
+            Ok(s)
+        })();
+        match made {
+            Ok(s) => Some(s),
+            Err(why) => {
+                if std::env::var("LOGTRACK_REQUIRE_PG").as_deref() == Ok("1") {
+                    panic!("PostgreSQL is required (LOGTRACK_REQUIRE_PG=1) but unavailable: {why}");
+                }
+                eprintln!("notice: skipping {test}: no PostgreSQL ({why})");
+                None
+            }
+        }
+    }
+
+    /// Starts the server and waits until it takes connections.
+    pub fn up(&self) -> Result<(), String> {
+        let (d, b) = (self.dir.display(), self.bin.display());
+        let ok = sh(&format!("{b}/pg_ctl -D {d}/data -l {d}/server.log -w start >/dev/null"))
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !ok.success() {
+            return Err("pg_ctl start failed".into());
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while postgres::Client::connect(&self.url, postgres::NoTls).is_err() {
+            if Instant::now() > deadline {
+                return Err("the server did not come up".into());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
+    /// Stops the server the way a crash or an operator would: `immediate`
+    /// (no shutdown checkpoint) or `fast` (sessions terminated).
+    pub fn down(&self, mode: &str) {
+        let (d, b) = (self.dir.display(), self.bin.display());
+        let _ = sh(&format!("{b}/pg_ctl -D {d}/data -m {mode} -w stop >/dev/null 2>&1")).status();
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.down("immediate");
+        let _ = sh(&format!("rm -rf {}", self.dir.display())).status();
+    }
+}

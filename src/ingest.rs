@@ -98,28 +98,13 @@ pub struct Opened {
 /// Opens `path` and builds its parser; `auto` is resolved from the content.
 pub fn open(path: &str, format: &Format, opts: &ParserOptions) -> anyhow::Result<Opened> {
     let mut reader = source::open(path).with_context(|| format!("{path}: cannot open"))?;
-    let format = match format {
+    let head = match format {
         Format::Auto => {
-            let head = source::peek(&mut reader).with_context(|| format!("{path}: cannot read"))?;
-            if head.is_empty() {
-                Format::Clf
-            } else {
-                auto::sniff(head).with_context(|| {
-                    format!("{path}: cannot tell the format from the first lines; set the source's format")
-                })?
-            }
+            source::peek(&mut reader).with_context(|| format!("{path}: cannot read"))?.to_vec()
         }
-        f => f.clone(),
+        _ => Vec::new(),
     };
-    let parser: Arc<dyn Parser> = Arc::from(format.parser(opts).map_err(anyhow::Error::msg)?);
-    Ok(Opened {
-        path: Arc::from(path),
-        format,
-        parser,
-        chunk_size: source::CHUNK_SIZE,
-        start: source::Start::default(),
-        reader,
-    })
+    build(path, &head, reader, source::Start::default(), format, opts)
 }
 
 /// An input read from `start.offset` on by `reader`, whose format is picked
@@ -128,6 +113,18 @@ pub fn open_at(
     path: &str,
     head: &[u8],
     reader: Box<dyn std::io::Read + Send>,
+    start: source::Start,
+    format: &Format,
+    opts: &ParserOptions,
+) -> anyhow::Result<Opened> {
+    let reader = std::io::BufReader::with_capacity(256 << 10, reader);
+    build(path, head, reader, start, format, opts)
+}
+
+fn build(
+    path: &str,
+    head: &[u8],
+    reader: std::io::BufReader<Box<dyn std::io::Read + Send>>,
     start: source::Start,
     format: &Format,
     opts: &ParserOptions,
@@ -146,7 +143,7 @@ pub fn open_at(
         parser,
         chunk_size: source::CHUNK_SIZE,
         start,
-        reader: std::io::BufReader::with_capacity(256 << 10, reader),
+        reader,
     })
 }
 

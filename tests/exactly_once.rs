@@ -7,33 +7,13 @@
 
 mod common;
 
-use common::pg;
+use common::pg::{self, count, logtrack, ok};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-fn logtrack(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_logtrack"))
-        .args(args)
-        .env("LOGTRACK_DATABASE_URL", url)
-        .env("LOGTRACK_HOST", "test-host")
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(0), "{err}");
-    err
-}
-
 fn ingest(url: &str, path: &str) -> String {
     ok(&logtrack(url, &["ingest", "--format", "combined", path]))
-}
-
-fn count(url: &str, sql: &str) -> i64 {
-    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
-    c.query_one(sql, &[]).unwrap().get(0)
 }
 
 /// Rows stored, and distinct messages among them (every line [`lines`]
@@ -75,15 +55,6 @@ fn gzip(from: &Path, to: &Path) {
         flate2::write::GzEncoder::new(std::fs::File::create(to).unwrap(), Default::default());
     e.write_all(&std::fs::read(from).unwrap()).unwrap();
     e.finish().unwrap();
-}
-
-macro_rules! db {
-    ($name:expr) => {
-        match pg::database($name) {
-            Some(url) => url,
-            None => return,
-        }
-    };
 }
 
 #[test]
@@ -319,6 +290,24 @@ fn assert_failed_cleanly_then_converges(url: &str, path: &str, o: &Output, what:
     assert_eq!(count(url, "SELECT count(DISTINCT source_line) FROM logs"), BIG_ROWS, "{what}");
 }
 
+/// Starts an ingest of `path` and returns once its COPY sleeps in the
+/// trigger [`fault_at_row`] made (`pg_sleep`).
+fn ingest_until_the_fault(url: &str, path: &str) -> std::process::Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["ingest", "--format", "combined", path])
+        .env("LOGTRACK_DATABASE_URL", url)
+        .env("LOGTRACK_HOST", "test-host")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'";
+    let start = std::time::Instant::now();
+    while count(url, sleeping) == 0 && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child
+}
+
 /// A trigger on `logs` that runs `action` (PL/pgSQL) when the `n`th row
 /// arrives, to make a fault happen mid-COPY; `drop_fault` removes it.
 fn fault_at_row(url: &str, n: i64, action: &str) {
@@ -347,18 +336,7 @@ fn a_connection_killed_mid_copy_loses_and_doubles_nothing() {
     let p = big_log(dir.path());
     ok(&logtrack(&url, &["db", "init"]));
     fault_at_row(&url, 100_000, "PERFORM pg_sleep(30)");
-    let child = Command::new(env!("CARGO_BIN_EXE_logtrack"))
-        .args(["ingest", "--format", "combined", &p])
-        .env("LOGTRACK_DATABASE_URL", &url)
-        .env("LOGTRACK_HOST", "test-host")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'";
-    let start = std::time::Instant::now();
-    while count(&url, sleeping) == 0 && start.elapsed().as_secs() < 60 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let child = ingest_until_the_fault(&url, &p);
     count(&url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
     let o = child.wait_with_output().unwrap();
     drop_fault(&url);
@@ -401,18 +379,7 @@ fn the_server_stopped_mid_copy_loses_and_doubles_nothing() {
     let p = big_log(dir.path());
     ok(&logtrack(&url, &["db", "init"]));
     fault_at_row(&url, 100_000, "PERFORM pg_sleep(30)");
-    let child = Command::new(env!("CARGO_BIN_EXE_logtrack"))
-        .args(["ingest", "--format", "combined", &p])
-        .env("LOGTRACK_DATABASE_URL", &url)
-        .env("LOGTRACK_HOST", "test-host")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'";
-    let start = std::time::Instant::now();
-    while count(&url, sleeping) == 0 && start.elapsed().as_secs() < 60 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let child = ingest_until_the_fault(&url, &p);
     server.down("immediate");
     let o = child.wait_with_output().unwrap();
     server.up().unwrap();

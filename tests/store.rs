@@ -4,38 +4,9 @@
 
 mod common;
 
-use common::pg;
+use common::pg::{count, logtrack, ok};
 use std::io::Write;
-use std::process::{Command, Output};
-
-fn logtrack(url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_logtrack"))
-        .args(args)
-        .env("LOGTRACK_DATABASE_URL", url)
-        .env("LOGTRACK_HOST", "test-host")
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert_eq!(o.status.code(), Some(0), "{err}");
-    err
-}
-
-fn count(url: &str, sql: &str) -> i64 {
-    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
-    c.query_one(sql, &[]).unwrap().get(0)
-}
-
-macro_rules! db {
-    ($name:expr) => {
-        match pg::database($name) {
-            Some(url) => url,
-            None => return,
-        }
-    };
-}
+use std::process::Command;
 
 #[test]
 fn migrations_apply_once_and_reset_needs_yes() {

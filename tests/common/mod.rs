@@ -81,3 +81,14 @@ pub fn records(path: &str, format: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 pub mod pg;
+
+/// A fresh database for this test, or return (test skipped; see `pg`).
+#[macro_export]
+macro_rules! db {
+    ($name:expr) => {
+        match common::pg::database($name) {
+            Some(url) => url,
+            None => return,
+        }
+    };
+}

@@ -150,6 +150,29 @@ fn start_server() -> Result<String, String> {
     }
 }
 
+/// Runs the binary against the database `url`, as host `test-host`.
+pub fn logtrack(url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(args)
+        .env("LOGTRACK_DATABASE_URL", url)
+        .env("LOGTRACK_HOST", "test-host")
+        .output()
+        .unwrap()
+}
+
+/// Asserts exit 0 and returns stderr.
+pub fn ok(o: &std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    err
+}
+
+/// One `bigint` from a query.
+pub fn count(url: &str, sql: &str) -> i64 {
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    c.query_one(sql, &[]).unwrap().get(0)
+}
+
 /// A server of a test's own, which the test may stop and start again (the
 /// shared one cannot be stopped under the other tests). Stopped and removed
 /// on drop.

@@ -32,12 +32,21 @@ impl From<Exit> for ExitCode {
 /// is masked, not only the one the driver keeps. A key=value string that
 /// does not parse is masked from its first `password` on.
 pub fn redact_url(url: &str) -> String {
-    for scheme in ["postgres://", "postgresql://"] {
-        if let Some(rest) = url.strip_prefix(scheme) {
-            return format!("{scheme}{}", redact_url_rest(rest));
+    let mut out = match ["postgres://", "postgresql://"].iter().find(|s| url.starts_with(**s)) {
+        Some(scheme) => format!("{scheme}{}", redact_url_rest(&url[scheme.len()..])),
+        None => redact_key_values(url),
+    };
+    // And whatever password the driver itself reads from it, wherever it
+    // still stands (a safety net under the rules above).
+    let config: Result<postgres::Config, _> = url.parse();
+    if let Some(pw) = config.ok().as_ref().and_then(|c| c.get_password()) {
+        if let Ok(pw) = std::str::from_utf8(pw) {
+            if pw.len() >= 3 {
+                out = out.replace(pw, "***");
+            }
         }
     }
-    redact_key_values(url)
+    out
 }
 
 fn redact_url_rest(rest: &str) -> String {

@@ -386,3 +386,32 @@ fn the_server_stopped_mid_copy_loses_and_doubles_nothing() {
     drop_fault(&url);
     assert_failed_cleanly_then_converges(&url, &p, &o, "server stopped");
 }
+
+#[test]
+fn a_json_lines_file_being_written_loses_no_event() {
+    let url = db!("json_lines_live");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("trail.jsonl");
+    let event = |i: usize| {
+        format!(
+            "{{\"eventVersion\":\"1.08\",\"eventTime\":\"2023-07-10T11:00:{:02}Z\",\"eventSource\":\"s3.amazonaws.com\",\
+             \"eventName\":\"GetObject{i}\",\"awsRegion\":\"us-east-1\",\"userIdentity\":{{\"type\":\"Root\"}}}}\n",
+            i % 60
+        )
+    };
+    let text: String = (0..5).map(event).collect();
+    // The fifth event is cut in the middle.
+    let cut = text.len() - 40;
+    std::fs::write(&log, &text[..cut]).unwrap();
+    let p = log.to_str().unwrap();
+    let err = ok(&logtrack(&url, &["ingest", "--format", "cloudtrail", p]));
+    assert!(err.contains("4 rows loaded, 0 rejected"), "{err}");
+    assert!(err.contains("the event at line 5 is not finished yet"), "{err}");
+    append(&log, &text[cut..]);
+    append(&log, &event(5));
+    let err = ok(&logtrack(&url, &["ingest", "--format", "cloudtrail", p]));
+    assert!(err.contains("2 rows loaded, 0 rejected"), "{err}");
+    assert_eq!(rows(&url), (6, 6));
+    assert_eq!(count(&url, "SELECT count(*) FROM rejects"), 0);
+    assert_eq!(count(&url, "SELECT max(source_line) FROM logs"), 6);
+}

@@ -8,9 +8,10 @@
 -- and whether it was compressed.
 --
 -- Old rows are kept: their fingerprint was the same FNV-1a hash over the
--- first fp_len bytes; they have no tail hash, device or inode (matched by
--- head alone, as before). Citus: distributed by ingest_host, which is in
--- the primary key.
+-- first fp_len bytes (which may pass the offset: a partial last line); they
+-- have no tail hash, device or inode and are matched by that head alone, as
+-- before, until their next load rewrites them. Citus: distributed by
+-- ingest_host, which is in the primary key.
 ALTER TABLE checkpoints RENAME TO checkpoints_v1;
 
 CREATE TABLE checkpoints (
@@ -38,7 +39,6 @@ COMMENT ON COLUMN checkpoints.tail_hash IS 'FNV-1a 64 of the up to 1024 bytes be
 INSERT INTO checkpoints (ingest_host, path, byte_offset, lines, head_len, head_hash, records, rejected, updated_at)
 SELECT ingest_host, path, byte_offset, lines, fp_len, ('x' || fingerprint)::bit(64)::bigint,
        records, rejected, updated_at
-FROM checkpoints_v1
-WHERE byte_offset >= fp_len;
+FROM checkpoints_v1;
 
 DROP TABLE checkpoints_v1;

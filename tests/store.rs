@@ -460,3 +460,40 @@ fn two_jobs_with_one_rule_id_keep_their_own_alerts() {
     assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'quickstart'"), 8);
     assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'other'"), 8);
 }
+
+#[test]
+fn checkpoints_of_version_1_still_hold_after_the_upgrade() {
+    let url = db!("upgrade_v1");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let text = std::fs::read_to_string("samples/web/access.log").unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let loaded = lines[..300].join("\n") + "\n";
+    // A partial line after the loaded part, as a live file has.
+    std::fs::write(&log, format!("{loaded}{}", &lines[300][..30])).unwrap();
+    let p = log.to_str().unwrap();
+    // The schema and a checkpoint as version 1 wrote them.
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute(include_str!("../migrations/0001_init.sql")).unwrap();
+    c.batch_execute(
+        "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,
+                                         applied_at timestamptz NOT NULL DEFAULT now());
+         INSERT INTO schema_migrations (version, name) VALUES (1, 'init');",
+    )
+    .unwrap();
+    let head = &std::fs::read(&log).unwrap()[..1024];
+    let fp = format!("{:016x}", logtrack::source::identity::hash(head) as u64);
+    c.execute(
+        "INSERT INTO checkpoints (ingest_host, fingerprint, fp_len, path, byte_offset, lines, records, rejected)
+         VALUES ('test-host', $1, 1024, $2, $3, 300, 300, 0)",
+        &[&fp, &p, &(loaded.len() as i64)],
+    )
+    .unwrap();
+    let err = ok(&logtrack(&url, &["ingest", "--format", "combined", p]));
+    assert!(err.contains("access.log: nothing new"), "{err}");
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 0, "{err}");
+    std::fs::write(&log, lines[..310].join("\n") + "\n").unwrap();
+    let err = ok(&logtrack(&url, &["ingest", "--format", "combined", p]));
+    assert!(err.contains("10 rows loaded"), "{err}");
+    assert_eq!(count(&url, "SELECT min(source_line) FROM logs"), 301);
+}

@@ -105,7 +105,8 @@ pub struct Recorded {
     pub lines: u64,
     pub head_len: usize,
     pub head_hash: i64,
-    /// `None` for checkpoints written before tails were recorded.
+    /// `None` for checkpoints written before tails were recorded (their
+    /// head hash covers `head_len` bytes, which may pass the offset).
     pub tail_hash: Option<i64>,
 }
 
@@ -222,13 +223,19 @@ impl Probe {
             return Ok(false);
         }
         let head_len = (c.offset as usize).min(FP_LEN);
+        // Checkpoints from before tails were recorded hashed the head as
+        // read then (up to 1 KiB, possibly past the offset): that length.
+        let Some(tail_hash) = c.tail_hash else {
+            return Ok(
+                self.head.len() >= c.head_len && hash(&self.head[..c.head_len]) == c.head_hash
+            );
+        };
         if c.head_len != head_len
             || self.head.len() < head_len
             || hash(&self.head[..head_len]) != c.head_hash
         {
             return Ok(false);
         }
-        let Some(tail_hash) = c.tail_hash else { return Ok(true) };
         match self.window(c.offset - head_len as u64, c.offset)? {
             Some(tail) => Ok(hash(&tail) == tail_hash),
             None => Ok(false),
@@ -363,6 +370,32 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         let p = Probe::open(path.to_str().unwrap()).unwrap();
         assert_eq!(p.choose(std::slice::from_ref(&c)).unwrap(), None);
+    }
+
+    #[test]
+    fn a_checkpoint_from_before_tails_matches_by_its_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        // Loaded up to byte 8 while 11 bytes were there (a partial line).
+        std::fs::write(&path, "one\ntwo\nthr").unwrap();
+        let old = Recorded {
+            id: 1,
+            path: path.to_str().unwrap().into(),
+            dev: None,
+            inode: None,
+            compressed: false,
+            offset: 8,
+            lines: 2,
+            head_len: 11,
+            head_hash: hash(b"one\ntwo\nthr"),
+            tail_hash: None,
+        };
+        std::fs::write(&path, "one\ntwo\nthree\n").unwrap();
+        let p = Probe::open(path.to_str().unwrap()).unwrap();
+        assert_eq!(p.choose(std::slice::from_ref(&old)).unwrap(), Some(&old));
+        std::fs::write(&path, "one\ntwo\nTHREE\n").unwrap();
+        let p = Probe::open(path.to_str().unwrap()).unwrap();
+        assert_eq!(p.choose(std::slice::from_ref(&old)).unwrap(), None);
     }
 
     #[test]

@@ -62,33 +62,18 @@ fn redact_url_rest(rest: &str) -> String {
     let params: Vec<String> = out[q + 1..]
         .split('&')
         .map(|kv| match kv.split_once('=') {
-            Some((k, _)) if percent_decoded(k).trim().eq_ignore_ascii_case("password") => {
+            Some((k, _))
+                if percent_encoding::percent_decode_str(k)
+                    .decode_utf8_lossy()
+                    .trim()
+                    .eq_ignore_ascii_case("password") =>
+            {
                 format!("{k}=***")
             }
             _ => kv.to_string(),
         })
         .collect();
     format!("{}?{}", &out[..q], params.join("&"))
-}
-
-fn percent_decoded(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `host=db password = 'a b' user=x`: the driver's grammar (keyword, `=`

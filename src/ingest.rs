@@ -121,6 +121,18 @@ pub fn open_at(
     build(path, head, reader, start, format, opts)
 }
 
+/// The format of an input whose content starts with `head`: `auto` is
+/// sniffed from it (an empty input reads as `clf`).
+pub fn resolve_format(path: &str, head: &[u8], format: &Format) -> anyhow::Result<Format> {
+    Ok(match format {
+        Format::Auto if head.is_empty() => Format::Clf,
+        Format::Auto => auto::sniff(head).with_context(|| {
+            format!("{path}: cannot tell the format from the first lines; set the source's format")
+        })?,
+        f => f.clone(),
+    })
+}
+
 fn build(
     path: &str,
     head: &[u8],
@@ -129,13 +141,7 @@ fn build(
     format: &Format,
     opts: &ParserOptions,
 ) -> anyhow::Result<Opened> {
-    let format = match format {
-        Format::Auto if head.is_empty() => Format::Clf,
-        Format::Auto => auto::sniff(head).with_context(|| {
-            format!("{path}: cannot tell the format from the first lines; set the source's format")
-        })?,
-        f => f.clone(),
-    };
+    let format = resolve_format(path, head, format)?;
     let parser: Arc<dyn Parser> = Arc::from(format.parser(opts).map_err(anyhow::Error::msg)?);
     Ok(Opened {
         path: Arc::from(path),
@@ -145,19 +151,6 @@ fn build(
         start,
         reader,
     })
-}
-
-impl Opened {
-    /// Skips the first `offset` bytes (`lines` lines), loaded by a previous
-    /// run. Returns false when the input is shorter than that (truncated or
-    /// replaced: the caller starts over).
-    pub fn skip(&mut self, offset: u64, lines: u64) -> std::io::Result<bool> {
-        use std::io::Read;
-        let skipped = std::io::copy(&mut (&mut self.reader).take(offset), &mut std::io::sink())?;
-        self.start.offset = offset;
-        self.start.lines = lines;
-        Ok(skipped == offset)
-    }
 }
 
 /// What the parsing threads build from the records of one chunk: `begin`

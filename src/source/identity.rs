@@ -164,11 +164,10 @@ impl Probe {
     fn reader_from_start(&self) -> io::Result<Box<dyn Read + Send>> {
         // By `pread` from 0: clones of one handle share its position.
         let raw = ReadAt { file: self.file.try_clone()?, pos: 0 };
-        let raw = io::BufReader::with_capacity(256 << 10, raw);
         Ok(match self.compression {
-            Compression::None => Box::new(ReadAt { file: self.file.try_clone()?, pos: 0 }),
-            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(raw)),
-            Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(raw)?),
+            Compression::None => Box::new(raw),
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(raw)),
+            Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(raw)?),
         })
     }
 
@@ -176,14 +175,15 @@ impl Probe {
     /// `None` when the content is shorter than `offset`.
     pub fn reader_at(&self, offset: u64) -> io::Result<Option<Resumed>> {
         let back = (offset as usize).min(FP_LEN);
-        let Some(before) = self.window(offset - back as u64, offset)? else { return Ok(None) };
         if self.compression == Compression::None {
+            let Some(before) = self.window(offset - back as u64, offset)? else { return Ok(None) };
             let r = ReadAt { file: self.file.try_clone()?, pos: offset };
             return Ok(Some((Box::new(r), before)));
         }
+        // Compressed: one pass, reading the bytes before `offset` on the way.
         let mut r = self.reader_from_start()?;
-        let skipped = io::copy(&mut (&mut r).take(offset), &mut io::sink())?;
-        Ok((skipped == offset).then_some((r, before)))
+        let before = read_after(&mut r, offset - back as u64, back)?;
+        Ok(before.map(|b| (r, b)))
     }
 
     /// Bytes `[start, end)` of the decompressed content, or `None` when it
@@ -193,53 +193,47 @@ impl Probe {
         if end as usize <= self.head.len() {
             return Ok(Some(self.head[start as usize..end as usize].to_vec()));
         }
-        let mut buf = vec![0u8; want];
-        let got = match self.compression {
-            Compression::None => read_full_at(&self.file, &mut buf, start)?,
-            _ => {
-                let mut r = self.reader_from_start()?;
-                let skipped = io::copy(&mut (&mut r).take(start), &mut io::sink())?;
-                if skipped < start {
-                    return Ok(None);
-                }
-                let mut got = 0;
-                while got < want {
-                    match r.read(&mut buf[got..]) {
-                        Ok(0) => break,
-                        Ok(n) => got += n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                got
-            }
-        };
-        Ok((got == want).then_some(buf))
+        if self.compression == Compression::None {
+            let mut buf = vec![0u8; want];
+            let got = read_full_at(&self.file, &mut buf, start)?;
+            return Ok((got == want).then_some(buf));
+        }
+        read_after(&mut self.reader_from_start()?, start, want)
     }
 
     /// Rule 1: does this file's content extend what `c` recorded?
     pub fn extends(&self, c: &Recorded) -> io::Result<bool> {
-        if self.compression == Compression::None && self.len < c.offset {
+        if !self.head_matches(c) {
             return Ok(false);
         }
-        let head_len = (c.offset as usize).min(FP_LEN);
+        let Some(tail_hash) = c.tail_hash else { return Ok(true) };
+        let back = (c.offset as usize).min(FP_LEN) as u64;
+        Ok(self.window(c.offset - back, c.offset)?.is_some_and(|tail| hash(&tail) == tail_hash))
+    }
+
+    /// Rule 1 checked on the way to `c`'s offset (one pass through a
+    /// compressed file): the content from there on, or `None` when this
+    /// file does not extend `c`.
+    pub fn resume(&self, c: &Recorded) -> io::Result<Option<Resumed>> {
+        if !self.head_matches(c) {
+            return Ok(None);
+        }
+        let resumed = self.reader_at(c.offset)?;
+        Ok(resumed.filter(|(_, before)| c.tail_hash.is_none_or(|t| hash(before) == t)))
+    }
+
+    /// The head part of rule 1 (and the length, where it is known).
+    fn head_matches(&self, c: &Recorded) -> bool {
+        if self.compression == Compression::None && self.len < c.offset {
+            return false;
+        }
         // Checkpoints from before tails were recorded hashed the head as
         // read then (up to 1 KiB, possibly past the offset): that length.
-        let Some(tail_hash) = c.tail_hash else {
-            return Ok(
-                self.head.len() >= c.head_len && hash(&self.head[..c.head_len]) == c.head_hash
-            );
-        };
-        if c.head_len != head_len
-            || self.head.len() < head_len
-            || hash(&self.head[..head_len]) != c.head_hash
-        {
-            return Ok(false);
-        }
-        match self.window(c.offset - head_len as u64, c.offset)? {
-            Some(tail) => Ok(hash(&tail) == tail_hash),
-            None => Ok(false),
-        }
+        let head_len =
+            if c.tail_hash.is_none() { c.head_len } else { (c.offset as usize).min(FP_LEN) };
+        c.head_len == head_len
+            && self.head.len() >= head_len
+            && hash(&self.head[..head_len]) == c.head_hash
     }
 
     /// Rule 4's question: is `c`'s own file still where it was recorded,
@@ -271,6 +265,16 @@ impl Probe {
         ];
         Ok(rules.iter().find_map(|rule| extended.iter().copied().find(|c| rule(c))))
     }
+}
+
+/// Skips `skip` bytes of `r`, then reads `want`; `None` if it ends first.
+fn read_after(r: &mut dyn Read, skip: u64, want: usize) -> io::Result<Option<Vec<u8>>> {
+    if io::copy(&mut r.take(skip), &mut io::sink())? < skip {
+        return Ok(None);
+    }
+    let mut buf = Vec::with_capacity(want);
+    r.take(want as u64).read_to_end(&mut buf)?;
+    Ok((buf.len() == want).then_some(buf))
 }
 
 fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {

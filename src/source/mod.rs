@@ -225,6 +225,7 @@ pub fn discover(pattern: &str) -> Result<Discovered, String> {
     walk.walk(&base, &comps);
     let mut paths: Vec<String> =
         walk.files.into_iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    paths.sort();
     paths.dedup();
     if paths.is_empty() && walk.warnings.is_empty() {
         return Err(format!("{pattern}: no file matches"));
@@ -243,8 +244,10 @@ enum Comp {
 struct Walk {
     files: Vec<PathBuf>,
     warnings: Vec<String>,
-    /// Directories `**` has entered (device, inode).
-    entered: std::collections::HashSet<(u64, u64)>,
+    /// Directories each `**` has entered: (device, inode, components
+    /// left), so that one `**` enters a directory once while a later `**`
+    /// of the same pattern may enter it too.
+    entered: std::collections::HashSet<(u64, u64, usize)>,
 }
 
 impl Walk {
@@ -274,7 +277,7 @@ impl Walk {
                 use std::os::unix::fs::MetadataExt;
                 let here = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
                 let Ok(meta) = std::fs::metadata(here) else { return };
-                if !self.entered.insert((meta.dev(), meta.ino())) {
+                if !self.entered.insert((meta.dev(), meta.ino(), comps.len())) {
                     return; // a link back to a directory already walked
                 }
                 self.walk(dir, rest);
@@ -371,6 +374,17 @@ mod tests {
         assert!(got.warnings.is_empty());
         let got = discover(&format!("{}/x/*/c.*", d.display())).unwrap();
         assert_eq!(got.paths.len(), 2);
+        // A second `**` walks what the first one walked too.
+        let got = discover(&format!("{}/**/**/*.log", d.display())).unwrap();
+        assert_eq!(got.paths, want);
+        // Links are followed (each `**` enters a directory once), so a file
+        // may be named under two paths; a run reads it once (by inode).
+        let got = discover(&format!("{}/**/y/**/*.log", d.display())).unwrap();
+        let want: Vec<String> = ["x/y/c.log", "x/y/loop/a.log", "x/y/loop/x/b.log"]
+            .iter()
+            .map(|f| d.join(f).display().to_string())
+            .collect();
+        assert_eq!(got.paths, want);
     }
 
     #[test]

@@ -239,10 +239,9 @@ impl Loader {
         }
         let probe = Probe::open(path).with_context(|| format!("{path}: cannot open"))?;
         let empty = |notes: Vec<String>| -> anyhow::Result<Loaded> {
-            let opened = ingest::open(path, format, opts)?;
             let stats = SourceStats {
                 path: path.to_string(),
-                format: opened.format.to_string(),
+                format: ingest::resolve_format(path, &probe.head, format)?.to_string(),
                 skipped: true,
                 notes,
                 ..Default::default()
@@ -268,8 +267,7 @@ impl Loader {
             }
         };
         let cp = recorded(&row);
-        let reader = if probe.extends(&cp)? { probe.reader_at(cp.offset)? } else { None };
-        let Some((reader, before)) = reader else {
+        let Some((reader, before)) = probe.resume(&cp)? else {
             notes.push(
                 "the file changed while another loader held it; it is left for the next run"
                     .to_string(),
@@ -286,7 +284,7 @@ impl Loader {
         let opened = ingest::open_at(path, &probe.head, reader, start, format, opts)?;
         let mut loaded =
             copy_rows(&mut tx, &mut self.ddl, &mut self.partitions, &self.host, opened, on_reject)?;
-        let stats = &mut loaded.stats;
+        let stats = &loaded.stats;
         let (head_len, head_hash, tail_hash) =
             identity::marks(&probe.head, &stats.end_tail, stats.end_offset);
         tx.execute(

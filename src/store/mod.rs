@@ -68,8 +68,8 @@ pub fn ingest_host() -> String {
 }
 
 /// A 64-bit advisory lock key for `kind` and `name` (`files` and a host,
-/// `job` and a job name): distinct names never share a lock by accident,
-/// as they could with PostgreSQL's 32-bit `hashtext`.
+/// `job` and a job name): 64 bits, so that distinct names sharing a lock
+/// by accident is far less likely than with PostgreSQL's 32-bit `hashtext`.
 pub fn lock_key(kind: &str, name: &str) -> i64 {
     let mut h = crate::source::identity::Fnv::default();
     h.update(b"logtrack-");

@@ -43,12 +43,12 @@ pub struct Global {
     #[arg(short, long, global = true)]
     pub verbose: bool,
     /// Format of the messages on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    #[arg(long, global = true, value_enum, default_value_t = MessageFormat::Text)]
+    pub log_format: MessageFormat,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum LogFormat {
+pub enum MessageFormat {
     #[default]
     Text,
     Json,

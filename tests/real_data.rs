@@ -4,9 +4,9 @@
 
 mod common;
 
-use logtrack::ingest;
 use logtrack::output;
 use logtrack::parse::{Format, Outcome, ParserOptions};
+use logtrack::read;
 use logtrack::source::lines::for_each_line;
 use serde_json::Value;
 
@@ -192,7 +192,7 @@ fn cloudtrail_files_all_parse() {
 
 #[test]
 fn apache_error_log_is_not_mistaken_for_an_access_log() {
-    let err = ingest::open(
+    let err = read::open(
         "tests/data/loghub-apache-error/Apache_head30.log",
         &Format::Auto,
         &Default::default(),

@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
     while let Ok(Some(c)) = framer.next_chunk() {
         c.for_each_unit(|unit, prov| {
             if let Outcome::Record(r) = parser.parse(unit) {
-                let _ = ingest::ts_out_of_range(&r);
+                let _ = read::ts_out_of_range(&r);
                 out.clear();
                 output::write_record_json(&mut out, &r, "\"fuzz\"", prov);
                 assert!(std::str::from_utf8(&out).is_ok());

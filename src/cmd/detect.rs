@@ -13,8 +13,8 @@ use crate::cli::{Global, RangeArgs};
 
 use crate::detect::{Alert, Evidence};
 use crate::error::Exit;
-use crate::ingest::{Reject, SourceStats};
 use crate::parse::Timestamp;
+use crate::read::{Reject, SourceStats};
 use crate::report::{self, Report, Totals};
 use crate::store;
 use anyhow::Context;

@@ -10,7 +10,7 @@ pub mod run;
 
 pub mod validate;
 
-use crate::cli::{Cli, Command, Global, LogFormat};
+use crate::cli::{Cli, Command, Global, MessageFormat};
 use crate::error::Exit;
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
@@ -107,7 +107,7 @@ pub struct Messages {
 
 impl Messages {
     pub fn new(g: &Global) -> Self {
-        Messages { quiet: g.quiet, json: g.log_format == LogFormat::Json }
+        Messages { quiet: g.quiet, json: g.log_format == MessageFormat::Json }
     }
 
     fn emit(&self, level: &str, msg: &str) {

@@ -5,8 +5,8 @@
 use super::Messages;
 use crate::cli::{Global, Output, ParseArgs};
 use crate::error::Exit;
-use crate::ingest::{self, ChunkResult};
 use crate::output;
+use crate::read::{self, ChunkResult};
 use std::io::Write;
 
 /// Rejects shown per file on stderr (all of them with `-v`).
@@ -22,7 +22,7 @@ pub fn run(args: &ParseArgs, g: &Global) -> anyhow::Result<Exit> {
     }
     let mut exit = Exit::Ok;
     for path in super::expand(&args.files, &msgs, &mut exit) {
-        let opened = match ingest::open(&path, &format, &opts) {
+        let opened = match read::open(&path, &format, &opts) {
             Ok(o) => o,
             Err(e) => {
                 msgs.error(&format!("{e:#}"));
@@ -38,7 +38,7 @@ pub fn run(args: &ParseArgs, g: &Global) -> anyhow::Result<Exit> {
         let csv_path = path.clone();
         let csv = args.output == Output::Csv;
         let mut shown = 0u64;
-        let result = ingest::process(
+        let result = read::process(
             opened,
             move |buf: &mut Vec<u8>, r, prov| {
                 if csv {

@@ -7,11 +7,11 @@
 use super::Messages;
 use crate::cli::{Global, RunArgs};
 use crate::config::{self, AlertSeverity, GroupKey, Job, ReportFormat, RuleKind};
-use crate::detect::{self, Alert, Detector, FinishContext, Projection, Projector};
+use crate::detect::{self, Alert, Detector, FinishContext, RuleMatch, Tally};
 use crate::error::Exit;
-use crate::ingest::{self, ChunkResult, ChunkSink, Reject, SourceStats};
 use crate::parse::{ParserOptions, Timestamp, Tz};
 use crate::parse::{Provenance, Record};
+use crate::read::{self, ChunkResult, ChunkSink, Reject, SourceStats};
 use crate::report::{self, Report, ReportWriter, Totals};
 use crate::source;
 use crate::store::{self, history, load::Loader};
@@ -61,29 +61,29 @@ fn rfc3339(secs: i64) -> String {
     Timestamp::from_secs(secs).to_rfc3339()
 }
 
-/// Parsing threads count into a few shared [`Projection`]s, one per thread
+/// Parsing threads count into a few shared [`Tally`]s, one per thread
 /// at a time, taken from and returned to a pool around each chunk. Counting
 /// is commutative, so nothing has to be merged per chunk in input order;
 /// the pool is handed to the detectors once, at the end.
 struct DetectSink {
-    projectors: Arc<Vec<Projector>>,
+    matches: Arc<Vec<RuleMatch>>,
     source: u32,
-    pool: Arc<Mutex<Vec<Projection>>>,
+    pool: Arc<Mutex<Vec<Tally>>>,
 }
 
 impl ChunkSink for DetectSink {
-    type Acc = Projection;
+    type Acc = Tally;
     type Out = ();
 
-    fn begin(&self) -> Projection {
+    fn begin(&self) -> Tally {
         self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default()
     }
 
-    fn record(&self, acc: &mut Projection, r: &Record<'_>, prov: Provenance) {
-        acc.observe(&self.projectors, self.source, r, prov);
+    fn record(&self, acc: &mut Tally, r: &Record<'_>, prov: Provenance) {
+        acc.observe(&self.matches, self.source, r, prov);
     }
 
-    fn end(&self, acc: Projection) {
+    fn end(&self, acc: Tally) {
         self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(acc);
     }
 }
@@ -194,9 +194,9 @@ pub fn run(args: &RunArgs, g: &Global) -> anyhow::Result<Exit> {
         return run_with_db(&job, &url, g, &msgs, fail_on, now, started);
     }
 
-    let projectors: Arc<Vec<Projector>> = Arc::new(job.rules.iter().map(Projector::new).collect());
+    let matches: Arc<Vec<RuleMatch>> = Arc::new(job.rules.iter().map(RuleMatch::new).collect());
     let mut detectors: Vec<Box<dyn Detector>> = job.rules.iter().map(detect::detector).collect();
-    let gathered = read_sources(&job, &projectors, &mut detectors, &msgs, g.verbose);
+    let gathered = read_sources(&job, &matches, &mut detectors, &msgs, g.verbose);
 
     let reference = match now {
         Now::WallClock => wall_clock(),
@@ -235,18 +235,18 @@ pub fn run(args: &RunArgs, g: &Global) -> anyhow::Result<Exit> {
 
 fn read_sources(
     job: &Job,
-    projectors: &Arc<Vec<Projector>>,
+    matches: &Arc<Vec<RuleMatch>>,
     detectors: &mut [Box<dyn Detector>],
     msgs: &Messages,
     verbose: bool,
 ) -> Gathered {
-    let pool: Arc<Mutex<Vec<Projection>>> = Arc::default();
+    let pool: Arc<Mutex<Vec<Tally>>> = Arc::default();
     let mut g = Gathered::default();
     // Access-log detail fields are only parsed when a rule groups by one.
     let lean =
         !job.rules.iter().any(|r| r.group_by.iter().any(|k| matches!(k, GroupKey::Field(_))));
     for (spec, opts, path) in inputs(job, lean, &mut g, msgs) {
-        let opened = match ingest::open(&path, &spec.format, &opts) {
+        let opened = match read::open(&path, &spec.format, &opts) {
             Ok(o) => o,
             Err(e) => {
                 g.fail(msgs, format!("{e:#}"));
@@ -254,12 +254,12 @@ fn read_sources(
             }
         };
         let sink = Arc::new(DetectSink {
-            projectors: Arc::clone(projectors),
+            matches: Arc::clone(matches),
             source: g.paths.len() as u32,
             pool: Arc::clone(&pool),
         });
         g.paths.push(Arc::clone(&opened.path));
-        let result = ingest::process_with(opened, sink, |res: ChunkResult<()>| {
+        let result = read::process_with(opened, sink, |res: ChunkResult<()>| {
             for r in &res.rejects {
                 g.reject(r, msgs, verbose);
             }
@@ -279,7 +279,7 @@ fn read_sources(
             g.data_end = Some(g.data_end.map_or(t, |e| e.max(t)));
         }
     }
-    Projection::feed_all(pool, detectors);
+    Tally::feed_all(pool, detectors);
     g
 }
 

@@ -24,7 +24,7 @@ impl InactivityDetector {
         start: i64,
         end: i64,
         ctx: &FinishContext,
-        ev: Vec<super::Ev>,
+        ev: Vec<super::LineRef>,
         trailing: bool,
     ) -> Alert {
         let names = group_names(&self.rule);

@@ -1,6 +1,6 @@
 //! Detectors: the six rule types over event time.
 //!
-//! Parsing threads *project* each record onto each rule ([`Projector`]): is
+//! Parsing threads *project* each record onto each rule ([`RuleMatch`]): is
 //! it counted (service filter, keyword), and in which group. Projections are
 //! aggregated per group and per second ([`Counts`]: a count and the first few
 //! evidence lines of that second), so a detector's memory grows with the time
@@ -39,7 +39,7 @@ const GROUP_SEP: char = '\u{1f}';
 /// Ordered by position, so "the first lines" of a second are well defined
 /// whatever order the records were counted in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Ev {
+pub struct LineRef {
     pub source: u32,
     pub line: u32,
     pub index: u32,
@@ -51,11 +51,11 @@ pub struct Ev {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bucket {
     pub count: u32,
-    ev: [Ev; EVIDENCE_PER_SECOND],
+    ev: [LineRef; EVIDENCE_PER_SECOND],
 }
 
 impl Bucket {
-    pub fn add(&mut self, ev: Ev) {
+    pub fn add(&mut self, ev: LineRef) {
         self.keep(ev, (self.count as usize).min(EVIDENCE_PER_SECOND));
         self.count = self.count.saturating_add(1);
     }
@@ -70,7 +70,7 @@ impl Bucket {
     }
 
     /// Inserts `ev` among the `kept` smallest, keeping them sorted.
-    fn keep(&mut self, ev: Ev, kept: usize) {
+    fn keep(&mut self, ev: LineRef, kept: usize) {
         let mut i = if kept < EVIDENCE_PER_SECOND {
             kept
         } else if ev < self.ev[kept - 1] {
@@ -85,7 +85,7 @@ impl Bucket {
         }
     }
 
-    pub fn evidence(&self) -> &[Ev] {
+    pub fn evidence(&self) -> &[LineRef] {
         &self.ev[..(self.count as usize).min(EVIDENCE_PER_SECOND)]
     }
 }
@@ -152,7 +152,7 @@ impl Counts {
         }
     }
 
-    pub fn add(&mut self, group: &str, sec: i64, ev: Ev) {
+    pub fn add(&mut self, group: &str, sec: i64, ev: LineRef) {
         let gid = self.intern(group);
         let mut b = Bucket::default();
         b.add(ev);
@@ -161,7 +161,13 @@ impl Counts {
 
     /// Adds `count` records of one group-second (counted elsewhere, e.g. by
     /// the database) with some of their lines.
-    pub fn add_counted(&mut self, group_values: &[&str], sec: i64, count: u32, evidence: &[Ev]) {
+    pub fn add_counted(
+        &mut self,
+        group_values: &[&str],
+        sec: i64,
+        count: u32,
+        evidence: &[LineRef],
+    ) {
         let mut key = String::new();
         for (i, v) in group_values.iter().enumerate() {
             if i > 0 {
@@ -266,12 +272,12 @@ pub struct FinishContext {
     pub reference_time: i64,
     /// The earliest record time of the whole run, if any.
     pub data_start: Option<i64>,
-    /// Source paths by [`Ev::source`].
+    /// Source paths by [`LineRef::source`].
     pub sources: Vec<Arc<str>>,
 }
 
 impl FinishContext {
-    fn evidence(&self, evs: impl IntoIterator<Item = Ev>) -> Vec<Evidence> {
+    fn evidence(&self, evs: impl IntoIterator<Item = LineRef>) -> Vec<Evidence> {
         evs.into_iter()
             .take(MAX_EVIDENCE)
             .map(|e| Evidence {
@@ -344,15 +350,15 @@ enum Matcher {
 
 /// Decides, in the parsing threads, whether a record counts for a rule and
 /// in which group.
-pub struct Projector {
+pub struct RuleMatch {
     service: Option<String>,
     group_by: Vec<GroupKey>,
     matcher: Matcher,
     message_in_group: bool,
 }
 
-impl Projector {
-    pub fn new(rule: &Rule) -> Projector {
+impl RuleMatch {
+    pub fn new(rule: &Rule) -> RuleMatch {
         let contains = |text: &str, case_sensitive: bool, with_severity: bool| Matcher::Contains {
             needle: Box::new(memmem::Finder::new(text.as_bytes()).into_owned()),
             case_sensitive,
@@ -371,7 +377,7 @@ impl Projector {
             RuleKind::RepeatedMessage { message: None, .. } => (Matcher::All, true),
             _ => (Matcher::All, false),
         };
-        Projector {
+        RuleMatch {
             service: rule.service.clone(),
             group_by: rule.group_by.clone(),
             matcher,
@@ -484,7 +490,7 @@ pub(crate) mod testutil {
         let mut d = detector(rule);
         for (i, (g, s)) in events.iter().enumerate() {
             let mut c = Counts::default();
-            c.add(g, *s, Ev { source: 0, line: i as u32 + 1, index: 0 });
+            c.add(g, *s, LineRef { source: 0, line: i as u32 + 1, index: 0 });
             d.observe(c);
         }
         let ctx = FinishContext {
@@ -500,19 +506,19 @@ pub(crate) mod testutil {
 /// and second, plus the time range seen. One accumulates any number of
 /// chunks, in any order.
 #[derive(Default)]
-pub struct Projection {
+pub struct Tally {
     pub per_rule: Vec<Counts>,
     pub min_ts: Option<i64>,
     pub max_ts: Option<i64>,
     key: String,
 }
 
-impl Projection {
+impl Tally {
     /// Projects one record onto every rule. Records without a time stamp
     /// are not counted (no rule runs without event time).
     pub fn observe(
         &mut self,
-        projectors: &[Projector],
+        matches: &[RuleMatch],
         source: u32,
         r: &Record<'_>,
         prov: crate::parse::Provenance,
@@ -521,15 +527,15 @@ impl Projection {
         let sec = ts.secs;
         self.min_ts = Some(self.min_ts.map_or(sec, |m| m.min(sec)));
         self.max_ts = Some(self.max_ts.map_or(sec, |m| m.max(sec)));
-        if self.per_rule.len() < projectors.len() {
-            self.per_rule.resize_with(projectors.len(), Counts::default);
+        if self.per_rule.len() < matches.len() {
+            self.per_rule.resize_with(matches.len(), Counts::default);
         }
-        let ev = Ev {
+        let ev = LineRef {
             source,
             line: prov.line.min(u32::MAX as u64) as u32,
             index: prov.index.unwrap_or(0).min(u32::MAX as u64) as u32,
         };
-        for (i, p) in projectors.iter().enumerate() {
+        for (i, p) in matches.iter().enumerate() {
             if p.project(r, &mut self.key) {
                 self.per_rule[i].add(&self.key, sec, ev);
             }
@@ -537,8 +543,8 @@ impl Projection {
     }
 
     /// Hands the counts of several projections to the detectors (same order
-    /// as the projectors), one detector per thread.
-    pub fn feed_all(projections: Vec<Projection>, detectors: &mut [Box<dyn Detector>]) {
+    /// as the matches), one detector per thread.
+    pub fn feed_all(projections: Vec<Tally>, detectors: &mut [Box<dyn Detector>]) {
         use rayon::prelude::*;
         let mut per_rule: Vec<Vec<Counts>> = detectors.iter().map(|_| Vec::new()).collect();
         for p in projections {

@@ -228,7 +228,7 @@ fn projector_matches_keywords_groups_and_services() {
         window: HumanDuration(60),
     });
     kw.service = Some("apache".into());
-    let p = Projector::new(&kw);
+    let p = RuleMatch::new(&kw);
     let mut key = String::new();
     // The severity counts as text: a 5xx access-log line matches "error".
     assert!(p.project(&rec("apache", Some(Severity::Error), "GET / HTTP/1.1", None), &mut key));
@@ -242,7 +242,7 @@ fn projector_matches_keywords_groups_and_services() {
         threshold: 1,
         window: HumanDuration(60),
     };
-    assert!(!Projector::new(&kw).project(&rec("apache", None, "disk ERROR", None), &mut key));
+    assert!(!RuleMatch::new(&kw).project(&rec("apache", None, "disk ERROR", None), &mut key));
 
     let mut ut = rule(RuleKind::UserThreshold {
         message: "/admin".into(),
@@ -250,7 +250,7 @@ fn projector_matches_keywords_groups_and_services() {
         threshold: 1,
         window: HumanDuration(60),
     });
-    let p = Projector::new(&ut);
+    let p = RuleMatch::new(&ut);
     assert!(
         !p.project(&rec("apache", None, "GET /admin", None), &mut key),
         "null user is not counted"
@@ -258,12 +258,12 @@ fn projector_matches_keywords_groups_and_services() {
     assert!(p.project(&rec("apache", None, "GET /admin", Some("root")), &mut key));
     assert_eq!(key, "root");
     ut.group_by = vec![GroupKey::User, GroupKey::ClientIp];
-    assert!(Projector::new(&ut).project(&rec("apache", None, "GET /admin", Some("root")), &mut key));
+    assert!(RuleMatch::new(&ut).project(&rec("apache", None, "GET /admin", Some("root")), &mut key));
     assert_eq!(key, "root\u{1f}10.0.0.1");
 
     let rm =
         rule(RuleKind::RepeatedMessage { message: None, threshold: 1, window: HumanDuration(60) });
-    assert!(Projector::new(&rm).project(&rec("hdfs", None, "same text", None), &mut key));
+    assert!(RuleMatch::new(&rm).project(&rec("hdfs", None, "same text", None), &mut key));
     assert_eq!(key, "hdfs\u{1f}same text");
     assert!(contains_ignore_ascii_case(b"Disk ERROR", b"error"));
     assert!(contains_ignore_ascii_case(b"error", b"ERROR"));

@@ -92,7 +92,7 @@ impl Detector for ZscoreDetector {
                 if !fires {
                     continue;
                 }
-                let evidence: Vec<super::Ev> = by_bin
+                let evidence: Vec<super::LineRef> = by_bin
                     .get(&start)
                     .map(|(_, bs)| bs.iter().flat_map(|b| b.evidence().to_vec()).collect())
                     .unwrap_or_default();

@@ -5,7 +5,7 @@
 mod md;
 
 use crate::detect::Alert;
-use crate::ingest::{Reject, SourceStats};
+use crate::read::{Reject, SourceStats};
 use serde::Serialize;
 
 /// Rejects listed in a report (the count covers all of them).

@@ -5,13 +5,13 @@
 //! baselines, and silences that started before this run's data.
 
 use crate::config::{GroupKey, Rule, RuleKind};
-use crate::detect::{Counts, Ev};
+use crate::detect::{Counts, LineRef};
 use postgres::types::ToSql;
 use postgres::Client;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Source paths seen in evidence, numbered for [`Ev::source`].
+/// Source paths seen in evidence, numbered for [`LineRef::source`].
 #[derive(Default)]
 pub struct Paths {
     pub list: Vec<Arc<str>>,
@@ -137,11 +137,11 @@ pub fn counts(
         let ps: Vec<String> = row.get(n + 2);
         let ls: Vec<i64> = row.get(n + 3);
         let is: Vec<i64> = row.get(n + 4);
-        let ev: Vec<Ev> = ps
+        let ev: Vec<LineRef> = ps
             .iter()
             .zip(&ls)
             .zip(&is)
-            .map(|((p, l), i)| Ev { source: paths.id(p), line: *l as u32, index: *i as u32 })
+            .map(|((p, l), i)| LineRef { source: paths.id(p), line: *l as u32, index: *i as u32 })
             .collect();
         out.add_counted(&refs, sec, count.min(u32::MAX as i64) as u32, &ev);
     }
@@ -184,7 +184,7 @@ pub fn last_before(
     for row in client.query(sql.as_str(), &refs)? {
         let values: Vec<String> = (0..n).map(|i| row.get::<_, String>(i)).collect();
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
-        let ev = Ev {
+        let ev = LineRef {
             source: paths.id(&row.get::<_, String>(n + 1)),
             line: row.get::<_, i64>(n + 2) as u32,
             index: row.get::<_, i64>(n + 3) as u32,

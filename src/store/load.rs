@@ -27,12 +27,12 @@
 //! A file that changed while another loader held it (so that it no longer
 //! extends the checkpoint) is left for the next run, with a note; nothing
 //! of it is lost. Records dated outside 1970–2199 are rejects (see
-//! [`crate::ingest`]), so every row falls in a day partition PostgreSQL can
+//! [`crate::read`]), so every row falls in a day partition PostgreSQL can
 //! bound.
 
-use crate::ingest::{self, ChunkSink, Opened, Reject, SourceStats};
 use crate::output;
 use crate::parse::{Format, ParserOptions, Provenance, Record};
+use crate::read::{self, ChunkSink, Opened, Reject, SourceStats};
 use crate::source::identity::{self, Probe, Recorded};
 use crate::source::Start;
 use anyhow::Context;
@@ -223,7 +223,7 @@ impl Loader {
         on_reject: impl FnMut(&Reject),
     ) -> anyhow::Result<Loaded> {
         if path == "-" {
-            let opened = ingest::open(path, format, opts)?;
+            let opened = read::open(path, format, opts)?;
             let mut tx = self.client.transaction()?;
             let loaded = copy_rows(
                 &mut tx,
@@ -241,7 +241,7 @@ impl Loader {
         let empty = |notes: Vec<String>| -> anyhow::Result<Loaded> {
             let stats = SourceStats {
                 path: path.to_string(),
-                format: ingest::resolve_format(path, &probe.head, format)?.to_string(),
+                format: read::resolve_format(path, &probe.head, format)?.to_string(),
                 skipped: true,
                 notes,
                 ..Default::default()
@@ -281,7 +281,7 @@ impl Loader {
             hold_partial: !probe.compressed(),
             before,
         };
-        let opened = ingest::open_at(path, &probe.head, reader, start, format, opts)?;
+        let opened = read::open_at(path, &probe.head, reader, start, format, opts)?;
         let mut loaded =
             copy_rows(&mut tx, &mut self.ddl, &mut self.partitions, &self.host, opened, on_reject)?;
         let stats = &loaded.stats;
@@ -390,7 +390,7 @@ fn copy_rows(
     let mut tx_rejects: Vec<Reject> = Vec::new();
     let opened_path = Arc::clone(&opened.path);
     let host: &str = host;
-    let mut stats = ingest::process_with(opened, sink, |res| {
+    let mut stats = read::process_with(opened, sink, |res| {
         let rows = res.value;
         create_partitions(ddl, partitions, &rows.days)?;
         if let Some(t) = rows.min_ts {

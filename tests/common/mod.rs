@@ -2,9 +2,9 @@
 //! `snapshots/` folder, sorted maps) and rendering parsed files as text.
 #![allow(dead_code)]
 
-use logtrack::ingest::{self, ChunkResult};
 use logtrack::output;
 use logtrack::parse::{Format, ParserOptions};
+use logtrack::read::{self, ChunkResult};
 
 /// Insta settings every snapshot test uses.
 pub fn insta_settings() -> insta::Settings {
@@ -20,13 +20,13 @@ pub fn insta_settings() -> insta::Settings {
 /// reject (`REJECT path:line (byte n): reason`) in input order.
 pub fn render(path: &str, format: &str, opts: &ParserOptions, chunk_size: Option<usize>) -> String {
     let format: Format = format.parse().unwrap();
-    let mut opened = ingest::open(path, &format, opts).unwrap();
+    let mut opened = read::open(path, &format, opts).unwrap();
     if let Some(c) = chunk_size {
         opened.chunk_size = c;
     }
     let path_json = serde_json::to_string(path).unwrap();
     let mut items: Vec<(u64, u64, String)> = Vec::new();
-    let stats = ingest::process(
+    let stats = read::process(
         opened,
         move |buf: &mut Vec<(u64, u64, String)>, r, prov| {
             let mut out = Vec::new();

@@ -1,7 +1,93 @@
-//! Exit codes (they follow grep) and helpers for messages that must never
-//! show a secret.
+//! Errors with their context (which file, rule, statement), exit codes
+//! (they follow grep), and helpers for messages that must never show a
+//! secret.
+//!
+//! A run's failures are [`Error`]s; the command line turns whatever error
+//! ends a command into exit code 2 in one place (`main`), and
+//! `run::exit_code` decides between 0, 1 and 2 for a run that finished.
+//! A parser's reason for rejecting a line is not an error but data (a
+//! `String` in the report), and a job file's problems are a list
+//! (`config::Problems`), each naming its key.
 
 use std::process::ExitCode;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file that could not be opened, read or written.
+    #[error("{path}: {what}")]
+    File {
+        path: String,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A statement that failed, named by what it was for.
+    #[error("{what}")]
+    Db {
+        what: String,
+        #[source]
+        source: postgres::Error,
+    },
+    /// A stream to or from the database (COPY) that failed.
+    #[error("{what}")]
+    DbStream {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server sent what no PostgreSQL sends.
+    #[error("{0}")]
+    Protocol(String),
+    /// One rule's detection failed.
+    #[error("rule {rule:?}")]
+    Rule {
+        rule: String,
+        #[source]
+        source: Box<Error>,
+    },
+    /// A path pattern that cannot be used.
+    #[error("{pattern}: {reason}")]
+    Pattern { pattern: String, reason: String },
+    /// A format that cannot be used (`apache:...` with a bad directive).
+    #[error("format {format:?}: {reason}")]
+    Format { format: String, reason: String },
+    /// A run of the same job holds its lock.
+    #[error("job {0:?} is already running (another logtrack run holds its lock)")]
+    JobLocked(String),
+    /// A command needs a database and none is configured.
+    #[error("this command reads the database: set [database] url in the job, LOGTRACK_DATABASE_URL, or --database-url")]
+    NoDatabase,
+}
+
+impl Error {
+    /// For `map_err`: a failed statement, named.
+    pub fn db(what: impl Into<String>) -> impl FnOnce(postgres::Error) -> Error {
+        let what = what.into();
+        move |source| Error::Db { what, source }
+    }
+
+    /// For `map_err`: a failed COPY stream, named.
+    pub fn db_io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+        let what = what.into();
+        move |source| Error::DbStream { what, source }
+    }
+
+    /// For `map_err`: a file operation that failed.
+    pub fn file(
+        path: impl Into<String>,
+        what: &'static str,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::File { path, what, source }
+    }
+
+    /// This error, as part of rule `rule`'s detection.
+    pub fn in_rule(self, rule: &str) -> Error {
+        Error::Rule { rule: rule.to_string(), source: Box::new(self) }
+    }
+}
 
 /// `0`: the job ran. `1`: it ran and an alert at or above `--fail-on` fired.
 /// `2`: it could not run or failed.

@@ -15,5 +15,6 @@ pub mod parse;
 pub mod pipeline;
 pub mod read;
 pub mod report;
+pub mod run;
 pub mod source;
 pub mod store;

@@ -1,9 +1,9 @@
 //! `logtrack db init|migrate|status|reset`: schema management.
 
-use super::Messages;
 use crate::cli::{DbCommand, Global};
 use crate::config::{self, HumanDuration};
 use crate::error::{redact_url, Exit};
+use crate::run::Messages;
 use crate::store::{self, migrate};
 use std::io::Write;
 
@@ -57,7 +57,7 @@ pub fn run(cmd: &DbCommand, g: &Global) -> anyhow::Result<Exit> {
         }
         DbCommand::Prune { older_than } => {
             let keep: HumanDuration = older_than.parse().map_err(anyhow::Error::msg)?;
-            let now = super::run::Now::parse(g.now.as_deref())?.at_or_wall_clock();
+            let now = crate::run::Now::parse(g.now.as_deref())?.at_or_wall_clock();
             let cutoff = now - keep.secs();
             let dropped = store::prune(&mut client, cutoff)?;
             for name in &dropped {

@@ -1,10 +1,10 @@
 //! `logtrack ingest`: parse files and load them into PostgreSQL with binary
 //! COPY, one transaction per file with its checkpoint. No detection.
 
-use super::Messages;
 use crate::cli::{Global, IngestArgs};
 use crate::config;
 use crate::error::Exit;
+use crate::run::Messages;
 use crate::store::load::Loader;
 
 pub fn run(args: &IngestArgs, g: &Global) -> anyhow::Result<Exit> {

@@ -6,12 +6,13 @@ pub mod detect;
 pub mod ingest;
 pub mod logs;
 pub mod parse;
+pub mod report;
 pub mod run;
-
 pub mod validate;
 
-use crate::cli::{Cli, Command, Global, MessageFormat};
-use crate::error::Exit;
+use crate::cli::{Cli, Command, Global, RangeArgs};
+use crate::error::{Error, Exit};
+use crate::run::{Messages, Now, Settings};
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     let g = &cli.global;
@@ -22,8 +23,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Ingest(a) => ingest::run(a, g),
         Command::Db(c) => db::run(c, g),
         Command::Logs(a) => logs::run(a, g),
-        Command::Detect(a) => detect::run(a, g, false),
-        Command::Report(a) => detect::run(a, g, true),
+        Command::Detect(a) => detect::run(a, g),
+        Command::Report(a) => report::run(a, g),
         Command::Alerts(a) => alerts::run(a, g),
     }
 }
@@ -79,13 +80,29 @@ pub fn load_job(path: &std::path::Path, g: &Global, msgs: &Messages) -> Option<c
     }
 }
 
-/// `--fail-on SEVERITY`.
-pub fn fail_on(g: &Global) -> anyhow::Result<Option<crate::config::AlertSeverity>> {
+/// `--now`, `--fail-on` and `--verbose`, with the job's `now` under `--now`.
+pub fn settings(g: &Global, job: &crate::config::Job) -> anyhow::Result<Settings> {
     use anyhow::Context;
-    g.fail_on
+    let fail_on = g
+        .fail_on
         .as_deref()
         .map(|s| s.parse().map_err(anyhow::Error::msg).context("--fail-on"))
-        .transpose()
+        .transpose()?;
+    let now = Now::parse(g.now.as_deref().or(job.now.as_deref()))?;
+    Ok(Settings { now, fail_on, verbose: g.verbose })
+}
+
+/// The job's database, for commands that need one.
+pub fn database_url(job: &crate::config::Job) -> Result<&str, Error> {
+    job.database_url.as_deref().ok_or(Error::NoDatabase)
+}
+
+/// `--since` and `--until` (durations count back from `--now`).
+pub fn range(a: &RangeArgs, now: Now) -> anyhow::Result<(Option<i64>, Option<i64>)> {
+    let wall = now.at_or_wall_clock();
+    let t =
+        |flag: &str, v: &Option<String>| v.as_deref().map(|s| time_arg(flag, s, wall)).transpose();
+    Ok((t("--since", &a.since)?, t("--until", &a.until)?))
 }
 
 /// A time argument: an RFC 3339 instant, or a duration back from `now`.
@@ -97,43 +114,4 @@ pub fn time_arg(flag: &str, s: &str, now: i64) -> anyhow::Result<i64> {
         anyhow::anyhow!("{flag} {s:?}: expected an RFC 3339 time or a duration such as \"2h\"")
     })?;
     Ok(now - d.secs())
-}
-
-/// Messages on stderr: plain lines, or JSON objects with `--log-format json`.
-pub struct Messages {
-    quiet: bool,
-    json: bool,
-}
-
-impl Messages {
-    pub fn new(g: &Global) -> Self {
-        Messages { quiet: g.quiet, json: g.log_format == MessageFormat::Json }
-    }
-
-    fn emit(&self, level: &str, msg: &str) {
-        if self.json {
-            let line = serde_json::json!({ "level": level, "message": msg });
-            crate::error::say(&line.to_string());
-        } else if level == "info" {
-            crate::error::say(msg);
-        } else {
-            crate::error::say(&format!("logtrack: {level}: {msg}"));
-        }
-    }
-
-    pub fn info(&self, msg: &str) {
-        if !self.quiet {
-            self.emit("info", msg);
-        }
-    }
-
-    pub fn warn(&self, msg: &str) {
-        if !self.quiet {
-            self.emit("warning", msg);
-        }
-    }
-
-    pub fn error(&self, msg: &str) {
-        self.emit("error", msg);
-    }
 }

@@ -2,11 +2,11 @@
 //! a summary per file on stderr. Rejects never stop the run; an unreadable
 //! file is reported and makes the exit code 2.
 
-use super::Messages;
 use crate::cli::{Global, Output, ParseArgs};
 use crate::error::Exit;
 use crate::output;
 use crate::read::{self, ChunkResult};
+use crate::run::Messages;
 use std::io::Write;
 
 /// Rejects shown per file on stderr (all of them with `-v`).

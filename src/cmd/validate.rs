@@ -1,9 +1,9 @@
 //! `logtrack validate JOB`: load and check a job file.
 
-use super::Messages;
 use crate::cli::{Global, ValidateArgs};
 use crate::config::{self, Overrides};
 use crate::error::{redact_url, Exit};
+use crate::run::Messages;
 
 pub fn run(args: &ValidateArgs, g: &Global) -> anyhow::Result<Exit> {
     let msgs = Messages::new(g);

@@ -155,6 +155,62 @@ impl RuleKind {
     }
 }
 
+impl RuleKind {
+    /// The `&'static` name of a stored rule type (`"unknown"` for a name
+    /// this version does not know).
+    pub fn type_name_of(name: &str) -> &'static str {
+        RULE_TYPES.split(", ").find(|t| *t == name).unwrap_or("unknown")
+    }
+}
+
+impl Rule {
+    /// The rule as JSON with the job file's keys (durations as written
+    /// back: `5m`), as the `rules` table stores it.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let mut v = json!({
+            "id": self.id,
+            "type": self.kind.type_name(),
+            "severity": self.severity.as_str(),
+            "group_by": self.group_by.iter().map(GroupKey::name).collect::<Vec<_>>(),
+        });
+        let o = v.as_object_mut().expect("an object");
+        if let Some(s) = &self.service {
+            o.insert("service".into(), json!(s));
+        }
+        if let Some(d) = &self.description {
+            o.insert("description".into(), json!(d));
+        }
+        let d = |h: &HumanDuration| json!(h.to_string());
+        let kind = match &self.kind {
+            RuleKind::KeywordThreshold { keyword, case_sensitive, threshold, window } => json!({
+                "keyword": keyword, "case_sensitive": case_sensitive,
+                "threshold": threshold, "window": d(window),
+            }),
+            RuleKind::RepeatedMessage { message, threshold, window } => {
+                json!({ "message": message, "threshold": threshold, "window": d(window) })
+            }
+            RuleKind::UserThreshold { message, case_sensitive, threshold, window } => json!({
+                "message": message, "case_sensitive": case_sensitive,
+                "threshold": threshold, "window": d(window),
+            }),
+            RuleKind::RateSpike { threshold, window } => {
+                json!({ "threshold": threshold, "window": d(window) })
+            }
+            RuleKind::Inactivity { max_idle } => json!({ "max_idle": d(max_idle) }),
+            RuleKind::ZscoreAnomaly { threshold, window, baseline_windows } => json!({
+                "threshold": threshold, "window": d(window), "baseline_windows": baseline_windows,
+            }),
+        };
+        for (k, val) in kind.as_object().expect("an object") {
+            if !val.is_null() {
+                o.insert(k.clone(), val.clone());
+            }
+        }
+        v
+    }
+}
+
 pub const RULE_TYPES: &str =
     "keyword_threshold, repeated_message, user_threshold, rate_spike, inactivity, zscore_anomaly";
 

@@ -10,12 +10,11 @@ use crate::parse::Timestamp;
 pub struct InactivityDetector {
     rule: Rule,
     max_idle: i64,
-    counts: Counts,
 }
 
 impl InactivityDetector {
     pub fn new(rule: Rule, max_idle: i64) -> Self {
-        InactivityDetector { rule, max_idle, counts: Counts::default() }
+        InactivityDetector { rule, max_idle }
     }
 
     fn alert(
@@ -48,16 +47,11 @@ impl InactivityDetector {
 }
 
 impl Detector for InactivityDetector {
-    fn observe(&mut self, counts: Counts) {
-        self.counts.absorb(counts);
-    }
-
-    fn finish(self: Box<Self>, ctx: &FinishContext) -> Vec<Alert> {
+    fn alerts(&self, counts: Counts, ctx: &FinishContext) -> Vec<Alert> {
         let mut alerts = Vec::new();
-        let named_service_silent = self.counts.is_empty()
+        let named_service_silent = counts.is_empty()
             && self.rule.service.is_some()
             && self.rule.group_by == [GroupKey::Service];
-        let counts = self.counts.clone();
         for (group, secs) in counts.sorted() {
             for pair in secs.windows(2) {
                 let ((a, ba), (b, bb)) = (pair[0], pair[1]);

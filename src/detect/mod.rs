@@ -17,6 +17,7 @@ mod window;
 mod zscore;
 
 use crate::config::{AlertSeverity, GroupKey, Rule, RuleKind};
+use crate::parse::time::TimeSpan;
 use crate::parse::{Record, Timestamp, Value};
 use memchr::memmem;
 use serde::Serialize;
@@ -293,14 +294,13 @@ impl FinishContext {
     }
 }
 
-/// A rule's detector: fed aggregated counts, then asked for alerts.
-pub trait Detector: Send {
-    /// Adds counts (of one chunk, in input order). Counts for the same
-    /// group and second add up, whatever order they come in.
-    fn observe(&mut self, counts: Counts);
-    /// Every alert of the data observed. `ctx.reference_time` is the only
-    /// notion of "now" a detector has.
-    fn finish(self: Box<Self>, ctx: &FinishContext) -> Vec<Alert>;
+/// A rule's detector: a pure function from the rule's counts (gathered in
+/// any order, by any number of threads, from files or from the database)
+/// and the end-of-run context to its alerts.
+pub trait Detector: Send + Sync {
+    /// Every alert of `counts`. `ctx.reference_time` is the only notion of
+    /// "now" a detector has.
+    fn alerts(&self, counts: Counts, ctx: &FinishContext) -> Vec<Alert>;
 }
 
 /// Builds the detector of a rule.
@@ -335,6 +335,7 @@ fn decode_group(names: &[String], encoded: &str) -> BTreeMap<String, String> {
     names.iter().cloned().zip(encoded.split(GROUP_SEP).map(str::to_string)).collect()
 }
 
+#[derive(Clone)]
 enum Matcher {
     All,
     /// Substring of the message (and, with `with_severity`, of the severity
@@ -348,13 +349,55 @@ enum Matcher {
     Equals(String),
 }
 
-/// Decides, in the parsing threads, whether a record counts for a rule and
-/// in which group.
+/// What a rule matches: whether a record counts for it and in which group.
+///
+/// This is the one definition of a rule's matching. In memory the parsing
+/// threads apply it to each parsed record; with a database the stored rows
+/// of the range are read back and it is applied to them in the same way
+/// (see `store::scan`), so both paths count the same records in the same
+/// groups.
+#[derive(Clone)]
 pub struct RuleMatch {
     service: Option<String>,
     group_by: Vec<GroupKey>,
     matcher: Matcher,
     message_in_group: bool,
+    /// Seconds `[from, to)` this rule counts (all when `None`).
+    range: Option<(i64, i64)>,
+}
+
+/// The parts of a record a rule reads: what a reader of stored rows must
+/// fetch for it. `service` and the time are always read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reads {
+    /// The group holds the service (filtering on it is not counted here).
+    pub service: bool,
+    pub host: bool,
+    pub user: bool,
+    pub severity: bool,
+    pub message: bool,
+    /// Keys of `fields`, sorted, without duplicates.
+    pub fields: Vec<String>,
+}
+
+impl Reads {
+    fn field(&mut self, k: &str) {
+        if let Err(i) = self.fields.binary_search_by(|f| f.as_str().cmp(k)) {
+            self.fields.insert(i, k.to_string());
+        }
+    }
+
+    /// Everything `self` or `other` reads.
+    pub fn union(&mut self, other: &Reads) {
+        self.service |= other.service;
+        self.host |= other.host;
+        self.user |= other.user;
+        self.severity |= other.severity;
+        self.message |= other.message;
+        for k in &other.fields {
+            self.field(k);
+        }
+    }
 }
 
 impl RuleMatch {
@@ -382,7 +425,65 @@ impl RuleMatch {
             group_by: rule.group_by.clone(),
             matcher,
             message_in_group,
+            range: None,
         }
+    }
+
+    /// The same match, counting only records with `from <= ts < to` (seconds).
+    pub fn within(mut self, from: i64, to: i64) -> RuleMatch {
+        self.range = Some((from, to));
+        self
+    }
+
+    pub fn range(&self) -> Option<(i64, i64)> {
+        self.range
+    }
+
+    /// The same match over all time.
+    pub fn unbounded(&self) -> RuleMatch {
+        RuleMatch { range: None, ..self.clone() }
+    }
+
+    pub fn in_range(&self, sec: i64) -> bool {
+        self.range.is_none_or(|(from, to)| from <= sec && sec < to)
+    }
+
+    /// The service a record must have, if the rule names one.
+    pub fn service(&self) -> Option<&str> {
+        self.service.as_deref()
+    }
+
+    /// What the group of a record is made of.
+    pub fn group_reads(&self) -> Reads {
+        let mut r = Reads::default();
+        for g in &self.group_by {
+            match g {
+                GroupKey::Service => r.service = true,
+                GroupKey::User => r.user = true,
+                GroupKey::Host => r.host = true,
+                GroupKey::ClientIp => {
+                    r.field("client_ip");
+                    r.field("source_ip");
+                }
+                GroupKey::Field(k) => r.field(k),
+            }
+        }
+        r.message = self.message_in_group;
+        r
+    }
+
+    /// Everything the match reads of a record.
+    pub fn reads(&self) -> Reads {
+        let mut r = self.group_reads();
+        match &self.matcher {
+            Matcher::All => {}
+            Matcher::Equals(_) => r.message = true,
+            Matcher::Contains { with_severity, .. } => {
+                r.message = true;
+                r.severity |= *with_severity;
+            }
+        }
+        r
     }
 
     /// Writes the record's encoded group into `key` and returns true when the
@@ -487,35 +588,35 @@ pub(crate) mod testutil {
     /// Feeds `(group, second)` events (line = position + 1) to the rule's
     /// detector and returns its alerts.
     pub fn run(rule: &Rule, events: &[(&str, i64)], now: i64) -> Vec<Alert> {
-        let mut d = detector(rule);
+        let mut counts = Counts::default();
         for (i, (g, s)) in events.iter().enumerate() {
             let mut c = Counts::default();
             c.add(g, *s, LineRef { source: 0, line: i as u32 + 1, index: 0 });
-            d.observe(c);
+            counts.absorb(c);
         }
         let ctx = FinishContext {
             reference_time: now,
             data_start: events.iter().map(|e| e.1).min(),
             sources: vec![Arc::from("test.log")],
         };
-        d.finish(&ctx)
+        detector(rule).alerts(counts, &ctx)
     }
 }
 
-/// What parsing threads count for the detectors: per rule, counts per group
-/// and second, plus the time range seen. One accumulates any number of
-/// chunks, in any order.
+/// What parsing threads (or the readers of stored rows) count for the
+/// detectors: per rule, counts per group and second, plus the time span
+/// seen. One accumulates any number of chunks, in any order; tallies of
+/// several threads are merged with [`Tally::merge`].
 #[derive(Default)]
 pub struct Tally {
-    pub per_rule: Vec<Counts>,
-    pub min_ts: Option<i64>,
-    pub max_ts: Option<i64>,
+    per_rule: Vec<Counts>,
+    pub span: TimeSpan,
     key: String,
 }
 
 impl Tally {
-    /// Projects one record onto every rule. Records without a time stamp
-    /// are not counted (no rule runs without event time).
+    /// Counts one record for every rule that matches it. Records without a
+    /// time stamp are not counted (no rule runs without event time).
     pub fn observe(
         &mut self,
         matches: &[RuleMatch],
@@ -525,38 +626,58 @@ impl Tally {
     ) {
         let Some(ts) = r.ts else { return };
         let sec = ts.secs;
-        self.min_ts = Some(self.min_ts.map_or(sec, |m| m.min(sec)));
-        self.max_ts = Some(self.max_ts.map_or(sec, |m| m.max(sec)));
+        self.span.add(sec);
         if self.per_rule.len() < matches.len() {
             self.per_rule.resize_with(matches.len(), Counts::default);
         }
-        let ev = LineRef {
+        let at = LineRef {
             source,
             line: prov.line.min(u32::MAX as u64) as u32,
             index: prov.index.unwrap_or(0).min(u32::MAX as u64) as u32,
         };
-        for (i, p) in matches.iter().enumerate() {
-            if p.project(r, &mut self.key) {
-                self.per_rule[i].add(&self.key, sec, ev);
+        for (i, m) in matches.iter().enumerate() {
+            if m.in_range(sec) && m.project(r, &mut self.key) {
+                self.per_rule[i].add(&self.key, sec, at);
             }
         }
     }
 
-    /// Hands the counts of several projections to the detectors (same order
-    /// as the matches), one detector per thread.
-    pub fn feed_all(projections: Vec<Tally>, detectors: &mut [Box<dyn Detector>]) {
-        use rayon::prelude::*;
-        let mut per_rule: Vec<Vec<Counts>> = detectors.iter().map(|_| Vec::new()).collect();
-        for p in projections {
-            for (i, c) in p.per_rule.into_iter().enumerate() {
-                per_rule[i].push(c);
+    /// Adds counts of rule `i` gathered elsewhere.
+    pub fn absorb(&mut self, i: usize, counts: Counts) {
+        if self.per_rule.len() <= i {
+            self.per_rule.resize_with(i + 1, Counts::default);
+        }
+        self.per_rule[i].absorb(counts);
+    }
+
+    /// The counts of rule `i`, leaving none.
+    pub fn take(&mut self, i: usize) -> Counts {
+        self.per_rule.get_mut(i).map(std::mem::take).unwrap_or_default()
+    }
+
+    /// One tally of several.
+    pub fn merge(tallies: Vec<Tally>) -> Tally {
+        let mut out = Tally::default();
+        for t in tallies {
+            out.span.merge(t.span);
+            for (i, c) in t.per_rule.into_iter().enumerate() {
+                out.absorb(i, c);
             }
         }
-        detectors.par_iter_mut().zip(per_rule).for_each(|(d, counts)| {
-            for c in counts {
-                d.observe(c);
-            }
-        });
+        out
+    }
+
+    /// The alerts of every rule (detectors in the order of the matches the
+    /// tally counted with), one detector per thread.
+    pub fn alerts(self, detectors: &[Box<dyn Detector>], ctx: &FinishContext) -> Vec<Alert> {
+        use rayon::prelude::*;
+        let mut per_rule = self.per_rule;
+        per_rule.resize_with(detectors.len(), Counts::default);
+        detectors
+            .par_iter()
+            .zip(per_rule)
+            .flat_map_iter(|(d, counts)| d.alerts(counts, ctx))
+            .collect()
     }
 }
 

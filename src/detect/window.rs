@@ -17,12 +17,11 @@ pub struct WindowDetector {
     rule: Rule,
     threshold: u64,
     window: i64,
-    counts: Counts,
 }
 
 impl WindowDetector {
     pub fn new(rule: Rule, threshold: u64, window: i64) -> Self {
-        WindowDetector { rule, threshold, window, counts: Counts::default() }
+        WindowDetector { rule, threshold, window }
     }
 }
 
@@ -77,15 +76,11 @@ pub fn episodes(secs: &[(i64, u64)], threshold: u64, window: i64) -> Vec<Episode
 }
 
 impl Detector for WindowDetector {
-    fn observe(&mut self, counts: Counts) {
-        self.counts.absorb(counts);
-    }
-
-    fn finish(self: Box<Self>, ctx: &FinishContext) -> Vec<Alert> {
+    fn alerts(&self, counts: Counts, ctx: &FinishContext) -> Vec<Alert> {
         let names = group_names(&self.rule);
         let window = HumanDuration(self.window);
         let mut alerts = Vec::new();
-        for (group, secs) in self.counts.sorted() {
+        for (group, secs) in counts.sorted() {
             let counts: Vec<(i64, u64)> =
                 secs.iter().map(|(s, b)| (*s, u64::from(b.count))).collect();
             for ep in episodes(&counts, self.threshold, self.window) {

@@ -21,31 +21,20 @@ pub struct ZscoreDetector {
     threshold: f64,
     window: i64,
     baseline: usize,
-    counts: Counts,
 }
 
 impl ZscoreDetector {
     pub fn new(rule: Rule, threshold: f64, window: i64, baseline: u32) -> Self {
-        ZscoreDetector {
-            rule,
-            threshold,
-            window,
-            baseline: baseline as usize,
-            counts: Counts::default(),
-        }
+        ZscoreDetector { rule, threshold, window, baseline: baseline as usize }
     }
 }
 
 impl Detector for ZscoreDetector {
-    fn observe(&mut self, counts: Counts) {
-        self.counts.absorb(counts);
-    }
-
-    fn finish(self: Box<Self>, ctx: &FinishContext) -> Vec<Alert> {
+    fn alerts(&self, counts: Counts, ctx: &FinishContext) -> Vec<Alert> {
         let names = group_names(&self.rule);
         let mut alerts = Vec::new();
         let (w, b) = (self.window, self.baseline);
-        for (group, secs) in self.counts.sorted() {
+        for (group, secs) in counts.sorted() {
             // Seconds are sorted, so each bin lists its seconds in time order.
             let mut by_bin: BTreeMap<i64, (u64, Vec<Bucket>)> = BTreeMap::new();
             for (sec, b) in secs {

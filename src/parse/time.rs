@@ -198,6 +198,35 @@ fn days_in_month(y: i64, m: u32) -> u32 {
     }
 }
 
+/// The earliest and latest of some instants (seconds), or nothing yet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimeSpan(Option<(i64, i64)>);
+
+impl TimeSpan {
+    pub fn add(&mut self, t: i64) {
+        self.0 = Some(self.0.map_or((t, t), |(lo, hi)| (lo.min(t), hi.max(t))));
+    }
+
+    pub fn merge(&mut self, other: TimeSpan) {
+        if let Some((lo, hi)) = other.0 {
+            self.add(lo);
+            self.add(hi);
+        }
+    }
+
+    pub fn min(self) -> Option<i64> {
+        self.0.map(|(lo, _)| lo)
+    }
+
+    pub fn max(self) -> Option<i64> {
+        self.0.map(|(_, hi)| hi)
+    }
+
+    pub fn bounds(self) -> Option<(i64, i64)> {
+        self.0
+    }
+}
+
 /// Seconds since the epoch of a wall-clock time read as UTC; `None` when a
 /// field is out of range (month 13, 31 April, hour 24...). Second 60 (a leap
 /// second) is accepted and folds into the next minute.

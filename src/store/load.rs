@@ -31,6 +31,7 @@
 //! bound.
 
 use crate::output;
+use crate::parse::time::TimeSpan;
 use crate::parse::{Format, ParserOptions, Provenance, Record};
 use crate::read::{self, ChunkSink, Opened, Reject, SourceStats};
 use crate::source::identity::{self, Probe, Recorded};
@@ -97,8 +98,7 @@ pub struct Rows {
     /// Records without a time stamp cannot be stored (logs is partitioned by time).
     untimed: Vec<Provenance>,
     json: Vec<u8>,
-    min_ts: Option<i64>,
-    max_ts: Option<i64>,
+    span: TimeSpan,
 }
 
 struct CopySink {
@@ -119,8 +119,7 @@ impl ChunkSink for CopySink {
             rows.untimed.push(prov);
             return;
         };
-        rows.min_ts = Some(rows.min_ts.map_or(ts.secs, |m| m.min(ts.secs)));
-        rows.max_ts = Some(rows.max_ts.map_or(ts.secs, |m| m.max(ts.secs)));
+        rows.span.add(ts.secs);
         let day = ts.secs.div_euclid(86_400);
         if !rows.days.contains(&day) {
             rows.days.push(day);
@@ -174,8 +173,7 @@ pub struct Loaded {
     /// Rows written to `logs` by this run.
     pub rows: u64,
     /// Time range of those rows (seconds).
-    pub min_ts: Option<i64>,
-    pub max_ts: Option<i64>,
+    pub span: TimeSpan,
 }
 
 const CHECKPOINT_COLUMNS: &str =
@@ -246,7 +244,7 @@ impl Loader {
                 notes,
                 ..Default::default()
             };
-            Ok(Loaded { stats, rows: 0, min_ts: None, max_ts: None })
+            Ok(Loaded { stats, rows: 0, span: TimeSpan::default() })
         };
         if probe.head.is_empty() {
             return empty(Vec::new());
@@ -290,7 +288,7 @@ impl Loader {
         tx.execute(
             "UPDATE checkpoints SET path = $3, dev = $4, inode = $5, compressed = $6, byte_offset = $7,
                     lines = $8, head_len = $9, head_hash = $10, tail_hash = $11,
-                    records = records + $12, rejected = rejected + $13, updated_at = now()
+                    records = records + $12, rejected = rejected + $13, format = $14, updated_at = now()
              WHERE ingest_host = $1 AND id = $2",
             &[
                 &host,
@@ -306,6 +304,7 @@ impl Loader {
                 &tail_hash,
                 &(stats.records as i64),
                 &(stats.rejected as i64),
+                &stats.format,
             ],
         )?;
         note_range(&mut tx, self.run_id, &loaded)?;
@@ -362,7 +361,7 @@ fn note_range(
     run_id: Option<i64>,
     loaded: &Loaded,
 ) -> anyhow::Result<()> {
-    if let (Some(run), Some(from), Some(to)) = (run_id, loaded.min_ts, loaded.max_ts) {
+    if let (Some(run), Some((from, to))) = (run_id, loaded.span.bounds()) {
         tx.execute(
             "UPDATE runs SET data_from = least(data_from, to_timestamp($2)),
                              data_to = greatest(data_to, to_timestamp($3))
@@ -385,7 +384,7 @@ fn copy_rows(
     let sink = Arc::new(CopySink { path: Arc::clone(&opened.path), host: Arc::clone(host) });
     let copy_sql = format!("COPY logs ({}) FROM STDIN (FORMAT binary)", COLUMNS.join(", "));
     let mut rows_loaded = 0u64;
-    let (mut min_ts, mut max_ts): (Option<i64>, Option<i64>) = (None, None);
+    let mut span = TimeSpan::default();
     let mut untimed = 0u64;
     let mut tx_rejects: Vec<Reject> = Vec::new();
     let opened_path = Arc::clone(&opened.path);
@@ -393,12 +392,7 @@ fn copy_rows(
     let mut stats = read::process_with(opened, sink, |res| {
         let rows = res.value;
         create_partitions(ddl, partitions, &rows.days)?;
-        if let Some(t) = rows.min_ts {
-            min_ts = Some(min_ts.map_or(t, |m| m.min(t)));
-        }
-        if let Some(t) = rows.max_ts {
-            max_ts = Some(max_ts.map_or(t, |m| m.max(t)));
-        }
+        span.merge(rows.span);
         if rows.count > 0 {
             let mut w = tx.copy_in(copy_sql.as_str())?;
             let written = w
@@ -437,7 +431,7 @@ fn copy_rows(
     })?;
     stats.records -= untimed;
     stats.rejected += untimed;
-    Ok(Loaded { stats, rows: rows_loaded, min_ts, max_ts })
+    Ok(Loaded { stats, rows: rows_loaded, span })
 }
 
 /// Creates the daily partitions of `logs` that `days` need and this

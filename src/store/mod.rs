@@ -1,9 +1,11 @@
 //! The PostgreSQL store: connecting (the password never printed),
 //! migrations, and loading files with binary `COPY` and checkpoints.
 
-pub mod history;
+pub mod alerts;
 pub mod load;
 pub mod migrate;
+pub mod runs;
+pub mod scan;
 
 use crate::error::{redact_text, redact_url};
 use anyhow::Context;

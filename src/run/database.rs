@@ -1,0 +1,91 @@
+//! A run with a database: new lines are loaded first (as `ingest` does),
+//! then every rule runs over the stored rows of the new data plus the
+//! history it needs ([`super::stored`]), and alerts are stored once per
+//! identity (rule id, group, window start) in the transaction that commits
+//! after the report is written.
+
+use super::inputs::{inputs, SourceLog};
+use super::{assemble, exit_code, output, stored, wall_clock, Messages, Settings};
+use crate::config::Job;
+use crate::error::{Error, Exit};
+use crate::parse::time::TimeSpan;
+use crate::store::{self, alerts, load::Loader, runs};
+
+pub(super) fn run(
+    job: &Job,
+    url: &str,
+    s: &Settings,
+    msgs: &Messages,
+    started: i64,
+) -> anyhow::Result<Exit> {
+    let mut loader = Loader::new(url)?;
+    let run_id = runs::begin(loader.client(), &job.name, &store::ingest_host(), started)?;
+    loader.run_id = Some(run_id);
+    let result = load_detect_report(job, &mut loader, s, msgs, started, run_id);
+    if result.is_err() {
+        if let Err(e) = runs::mark_failed(url, run_id) {
+            msgs.warn(&format!("run {run_id} could not be marked failed: {e:#}"));
+        }
+    }
+    result
+}
+
+/// The body of a run with a database, after its `runs` row is written.
+fn load_detect_report(
+    job: &Job,
+    loader: &mut Loader,
+    s: &Settings,
+    msgs: &Messages,
+    started: i64,
+    run_id: i64,
+) -> anyhow::Result<Exit> {
+    // 1. Load what is new.
+    let mut log = SourceLog::default();
+    let mut new = TimeSpan::default();
+    for input in inputs(job, false, &mut log, msgs) {
+        let loaded = loader
+            .load(&input.path, &input.spec.format, &input.opts, |r| log.reject(r, msgs, s.verbose));
+        match loaded {
+            Ok(loaded) => {
+                new.merge(loaded.span);
+                log.finish_source(msgs, input.spec, loaded.stats);
+            }
+            Err(e) => log.fail(msgs, format!("{e:#}")),
+        }
+    }
+
+    // 2. Detect over the new data, and over what earlier runs loaded but
+    // never reported (they failed), with the history each rule needs.
+    let client = loader.client();
+    let mut range = new;
+    if let Some((from, to)) = runs::pending(client, &job.name)? {
+        range.add(from);
+        range.add(to);
+    }
+    let (alerts, reference) = stored::detect(client, &job.rules, range.bounds(), s.now)?;
+
+    // 3. Store the alerts, write the report, and only then commit: an
+    // alert is known (not new next run) only once a report has shown it.
+    let mut tx = client.transaction().map_err(Error::db("starting the alerts transaction"))?;
+    let new_alerts = alerts::store(&mut tx, job, alerts)?;
+    let finished = wall_clock();
+    let parts = log.parts;
+    runs::finish(
+        &mut tx,
+        &job.name,
+        &runs::Finished {
+            id: run_id,
+            finished,
+            duration_ms: (finished - started) * 1000,
+            failed: log.failed,
+            records: parts.sources.iter().map(|s| s.records).sum(),
+            rejected: parts.sources.iter().map(|s| s.rejected).sum(),
+            alerts: new_alerts.len() as u64,
+        },
+    )?;
+    let report = assemble(job, started, reference, parts, new_alerts);
+    let written = output::write_or_print(job, &report, msgs)?;
+    tx.commit().map_err(Error::db("storing the run's alerts"))?;
+    output::summarize(&report, &written, msgs);
+    Ok(exit_code(log.failed, s.fail_on, &report.alerts))
+}

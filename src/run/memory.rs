@@ -1,0 +1,86 @@
+//! A run without a database: parsing threads count every record for every
+//! rule as they parse it, and nothing is kept but the counts.
+
+use super::inputs::{inputs, sorted_paths, SourceLog};
+use super::{assemble, exit_code, output, sort_alerts, Messages, Settings};
+use crate::config::{GroupKey, Job};
+use crate::detect::{self, Detector, FinishContext, RuleMatch, Tally};
+use crate::error::Exit;
+use crate::parse::{Provenance, Record};
+use crate::read::{self, ChunkResult, ChunkSink};
+use std::sync::{Arc, Mutex};
+
+/// The detect sink. Parsing threads count into a few shared [`Tally`]s,
+/// one per thread at a time, taken from and returned to a pool around each
+/// chunk. Counting is commutative, so nothing has to be merged per chunk in
+/// input order; the pool is merged once, at the end.
+struct TallySink {
+    matches: Arc<Vec<RuleMatch>>,
+    source: u32,
+    pool: Arc<Mutex<Vec<Tally>>>,
+}
+
+impl ChunkSink for TallySink {
+    type Acc = Tally;
+    type Out = ();
+
+    fn begin(&self) -> Tally {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default()
+    }
+
+    fn record(&self, acc: &mut Tally, r: &Record<'_>, prov: Provenance) {
+        acc.observe(&self.matches, self.source, r, prov);
+    }
+
+    fn end(&self, acc: Tally) {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(acc);
+    }
+}
+
+pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> anyhow::Result<Exit> {
+    let mut log = SourceLog::default();
+    // Access-log detail fields are only parsed when a rule groups by one.
+    let lean =
+        !job.rules.iter().any(|r| r.group_by.iter().any(|k| matches!(k, GroupKey::Field(_))));
+    let inputs = inputs(job, lean, &mut log, msgs);
+    let paths = sorted_paths(&inputs);
+    let matches: Arc<Vec<RuleMatch>> = Arc::new(job.rules.iter().map(RuleMatch::new).collect());
+    let pool: Arc<Mutex<Vec<Tally>>> = Arc::default();
+    for input in &inputs {
+        let opened = match read::open(&input.path, &input.spec.format, &input.opts) {
+            Ok(o) => o,
+            Err(e) => {
+                log.fail(msgs, format!("{e:#}"));
+                continue;
+            }
+        };
+        let source = paths.binary_search_by(|p| (**p).cmp(input.path.as_str())).unwrap_or(0);
+        let sink = Arc::new(TallySink {
+            matches: Arc::clone(&matches),
+            source: source as u32,
+            pool: Arc::clone(&pool),
+        });
+        let result = read::process_with(opened, sink, |res: ChunkResult<()>| {
+            for r in &res.rejects {
+                log.reject(r, msgs, s.verbose);
+            }
+            Ok(true)
+        });
+        match result {
+            Ok(stats) => log.finish_source(msgs, input.spec, stats),
+            Err(e) => log.fail(msgs, format!("{e:#}")),
+        }
+    }
+    let tally = Tally::merge(std::mem::take(&mut *pool.lock().unwrap_or_else(|e| e.into_inner())));
+
+    let reference = s.now.resolve(tally.span.max());
+    let ctx =
+        FinishContext { reference_time: reference, data_start: tally.span.min(), sources: paths };
+    let detectors: Vec<Box<dyn Detector>> = job.rules.iter().map(detect::detector).collect();
+    let mut alerts = tally.alerts(&detectors, &ctx);
+    sort_alerts(&mut alerts);
+    let report = assemble(job, started, reference, log.parts, alerts);
+    let written = output::write_or_print(job, &report, msgs)?;
+    output::summarize(&report, &written, msgs);
+    Ok(exit_code(log.failed, s.fail_on, &report.alerts))
+}

@@ -1,0 +1,149 @@
+//! The run engine: one run of a job, from its sources to its report.
+//!
+//! Every command that detects or reports goes through here; the commands
+//! in `cmd` only read their arguments. A run:
+//!
+//! 1. finds the job's inputs ([`inputs`]: globs, each file once);
+//! 2. reads them through a sink: in memory, parsing threads count each
+//!    record for every rule ([`memory`]); with a database, the loader
+//!    COPYs new lines into `logs` ([`database`]);
+//! 3. counts what each rule matches. There is one definition of that,
+//!    [`crate::detect::RuleMatch`]: in memory it sees parsed records, with a
+//!    database it sees the stored rows of the range, which
+//!    [`crate::store::scan`] hands back ([`stored`]);
+//! 4. fixes the reference time ([`Now`]), runs the detectors, orders the
+//!    alerts ([`sort_alerts`]);
+//! 5. assembles the report ([`assemble`]), writes it, and only then (with
+//!    a database) commits the alerts as known;
+//! 6. returns the exit code ([`exit_code`]).
+
+mod database;
+mod inputs;
+mod memory;
+mod messages;
+mod output;
+mod stored;
+
+pub use messages::Messages;
+pub use output::print_alerts;
+pub use stored::{detect_range, report_range};
+
+use crate::config::{AlertSeverity, Job};
+use crate::detect::Alert;
+use crate::error::Exit;
+use crate::parse::{Timestamp, Tz};
+use crate::read::{Reject, SourceStats};
+use crate::report::{Report, Totals};
+use anyhow::Context;
+
+/// The reference time for inactivity rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Now {
+    WallClock,
+    EndOfData,
+    At(i64),
+}
+
+impl Now {
+    pub fn parse(s: Option<&str>) -> anyhow::Result<Now> {
+        match s {
+            None | Some("wall-clock") => Ok(Now::WallClock),
+            Some("end-of-data") => Ok(Now::EndOfData),
+            Some(t) => Timestamp::parse_rfc3339(t, &Tz::default())
+                .map(|ts| Now::At(ts.secs))
+                .with_context(|| {
+                    format!("--now {t:?}: expected an RFC 3339 time (2024-05-01T12:00:00Z) or end-of-data")
+                }),
+        }
+    }
+
+    /// The instant, with `end-of-data` read as the wall clock (for commands
+    /// that have no data of their own).
+    pub fn at_or_wall_clock(self) -> i64 {
+        self.resolve(None)
+    }
+
+    /// The instant for data that ends at `data_end`.
+    pub fn resolve(self, data_end: Option<i64>) -> i64 {
+        match self {
+            Now::WallClock => wall_clock(),
+            Now::At(t) => t,
+            Now::EndOfData => data_end.unwrap_or_else(wall_clock),
+        }
+    }
+}
+
+/// What the command line and the job decide about a run besides the job.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    pub now: Now,
+    pub fail_on: Option<AlertSeverity>,
+    /// Every reject on stderr as it is found.
+    pub verbose: bool,
+}
+
+pub(crate) fn wall_clock() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// `logtrack run`: in memory, or through the database at `db`.
+pub fn run(job: &Job, db: Option<&str>, s: &Settings, msgs: &Messages) -> anyhow::Result<Exit> {
+    let started = wall_clock();
+    match db {
+        Some(url) => database::run(job, url, s, msgs, started),
+        None => memory::run(job, s, msgs, started),
+    }
+}
+
+/// grep's exit codes: 2 when a source failed, 1 when an alert at or above
+/// `--fail-on` fired, else 0.
+pub fn exit_code(failed: bool, fail_on: Option<AlertSeverity>, alerts: &[Alert]) -> Exit {
+    if failed {
+        Exit::Failed
+    } else if fail_on.is_some_and(|min| alerts.iter().any(|a| a.severity >= min)) {
+        Exit::AlertFired
+    } else {
+        Exit::Ok
+    }
+}
+
+/// Alerts in report order: by window start, then rule id, then group.
+pub fn sort_alerts(alerts: &mut [Alert]) {
+    alerts.sort_by(|a, b| {
+        (a.window_start, &a.rule_id, &a.group).cmp(&(b.window_start, &b.rule_id, &b.group))
+    });
+}
+
+/// What goes into a report besides the alerts.
+#[derive(Default)]
+pub(crate) struct Parts {
+    pub sources: Vec<SourceStats>,
+    pub rejects: Vec<Reject>,
+    pub problems: Vec<String>,
+}
+
+/// The report of a run: its totals are the sums over its sources.
+pub(crate) fn assemble(
+    job: &Job,
+    started: i64,
+    reference: i64,
+    parts: Parts,
+    alerts: Vec<Alert>,
+) -> Report {
+    let rfc3339 = |t: i64| Timestamp::from_secs(t).to_rfc3339();
+    Report {
+        job: job.name.clone(),
+        started_at: rfc3339(started),
+        finished_at: rfc3339(wall_clock()),
+        reference_time: rfc3339(reference),
+        totals: Totals {
+            records: parts.sources.iter().map(|s| s.records).sum(),
+            rejected: parts.sources.iter().map(|s| s.rejected).sum(),
+            alerts: alerts.len() as u64,
+        },
+        sources: parts.sources,
+        alerts,
+        rejects: parts.rejects,
+        problems: parts.problems,
+    }
+}

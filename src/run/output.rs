@@ -1,0 +1,113 @@
+//! Writing a run's reports, and what a run says on stderr.
+
+use super::Messages;
+use crate::config::{Job, ReportFormat};
+use crate::detect::Alert;
+use crate::error::Error;
+use crate::report::{self, Report, ReportWriter};
+
+/// One line per alert on stderr.
+pub fn print_alerts(alerts: &[Alert], msgs: &Messages) {
+    for a in alerts {
+        msgs.info(&format!("  {}", alert_line(a)));
+    }
+}
+
+fn alert_line(a: &Alert) -> String {
+    let group: Vec<String> = a.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!(
+        "{:<8} {} [{}] {} .. {}: {}",
+        a.severity.as_str().to_uppercase(),
+        a.rule_id,
+        group.join(" "),
+        a.window_start,
+        a.window_end,
+        a.message
+    )
+}
+
+/// Writes the reports; when that fails, the run's alerts go to stdout (so
+/// that they are seen) and the error is returned (exit 2).
+pub(super) fn write_or_print(
+    job: &Job,
+    report: &Report,
+    msgs: &Messages,
+) -> crate::error::Result<Vec<String>> {
+    write_reports(job, report).inspect_err(|_| {
+        use std::io::Write;
+        msgs.error(&format!(
+            "the report could not be written; the {} alert(s) of this run follow on stdout",
+            report.alerts.len()
+        ));
+        let mut out = std::io::stdout().lock();
+        for a in &report.alerts {
+            let _ = writeln!(out, "{}", alert_line(a));
+        }
+    })
+}
+
+fn write_reports(job: &Job, report: &Report) -> crate::error::Result<Vec<String>> {
+    let dir = &job.report.dir;
+    std::fs::create_dir_all(dir)
+        .map_err(Error::file(format!("report dir {}", dir.display()), "cannot create"))?;
+    let mut written = Vec::new();
+    for f in &job.report.formats {
+        let writer: Box<dyn ReportWriter> = match f {
+            ReportFormat::Json => Box::new(report::Json),
+            ReportFormat::Md => Box::new(report::Markdown),
+        };
+        let path = dir.join(writer.file_name());
+        let bytes = writer.serialize(report);
+        write_atomically(dir, &path, &bytes)
+            .map_err(Error::file(path.display().to_string(), "cannot write the report"))?;
+        written.push(path.display().to_string());
+    }
+    // The renames are durable once the directory is.
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::file(format!("report dir {}", dir.display()), "cannot sync"))?;
+    Ok(written)
+}
+
+/// Writes beside, syncs, then renames: a reader never sees half a report,
+/// and a crash leaves the old one or the new one. The temporary name is
+/// unique to this process, so jobs sharing a report directory do not
+/// overwrite each other's temporary files.
+fn write_atomically(
+    dir: &std::path::Path,
+    path: &std::path::Path,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let tmp = dir.join(format!(".{name}.{}.{nanos}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+pub(super) fn summarize(r: &Report, written: &[String], msgs: &Messages) {
+    msgs.info(&format!(
+        "{}: {} file(s), {} records, {} rejected, {} alert(s) (reference time {})",
+        r.job,
+        r.sources.len(),
+        r.totals.records,
+        r.totals.rejected,
+        r.totals.alerts,
+        r.reference_time
+    ));
+    print_alerts(&r.alerts, msgs);
+    for w in written {
+        msgs.info(&format!("report: {w}"));
+    }
+}

@@ -1,0 +1,159 @@
+//! Detection and reports over what the database holds: the stored rows of
+//! a range are counted by the rules' own matches ([`crate::store::scan`]),
+//! with the history each rule needs before the range.
+
+use super::{assemble, exit_code, output, sort_alerts, wall_clock, Messages, Now, Parts, Settings};
+use crate::config::{Job, Rule, RuleKind};
+use crate::detect::{self, Alert, Detector, FinishContext, RuleMatch, Tally};
+use crate::error::{Error, Exit, Result};
+use crate::parse::Timestamp;
+use crate::store::{self, alerts, runs, scan};
+use std::sync::Arc;
+
+/// How far before the new data a rule must look to see whole episodes,
+/// baselines and the silences that end in it.
+fn lookback(rule: &Rule) -> i64 {
+    match &rule.kind {
+        RuleKind::KeywordThreshold { window, .. }
+        | RuleKind::RepeatedMessage { window, .. }
+        | RuleKind::UserThreshold { window, .. }
+        | RuleKind::RateSpike { window, .. } => window.secs(),
+        RuleKind::ZscoreAnomaly { window, baseline_windows, .. } => {
+            window.secs() * (i64::from(*baseline_windows) + 1)
+        }
+        RuleKind::Inactivity { max_idle } => max_idle.secs(),
+    }
+}
+
+/// Runs `rules` over the stored rows of `range` (seconds, inclusive) plus
+/// the history each rule needs around it; with no range only inactivity
+/// rules have anything to say (silences up to the reference time).
+/// Returns the alerts in report order and the reference time.
+pub(super) fn detect(
+    client: &mut postgres::Client,
+    rules: &[Rule],
+    range: Option<(i64, i64)>,
+    now: Now,
+) -> Result<(Vec<Alert>, i64)> {
+    let stored = runs::data_range(client)?;
+    let data_end = range.map(|r| r.1).or(stored.map(|r| r.1));
+    let reference = now.resolve(data_end);
+    // Each rule counts its own range; the rows of all of them are read once.
+    let mut union: Option<(i64, i64)> = None;
+    let mut matches = Vec::new();
+    for rule in rules {
+        let back = lookback(rule);
+        let (from, to) = match (&rule.kind, range) {
+            (RuleKind::Inactivity { .. }, Some((min, max))) => (min - back - 1, max + 1),
+            (_, Some((min, max))) => (min - back, max + back + 1),
+            (_, None) => (0, 0),
+        };
+        if from < to {
+            union = Some(union.map_or((from, to), |(a, b)| (a.min(from), b.max(to))));
+        }
+        matches.push(RuleMatch::new(rule).within(from, to));
+    }
+    let matches = Arc::new(matches);
+    let (mut tally, mut paths) = match union {
+        Some((from, to)) => {
+            let mut paths = scan::paths(client, from, to)?;
+            (scan::tally(client, &matches, from, to, &mut paths)?, paths)
+        }
+        None => (Tally::default(), scan::Paths::default()),
+    };
+    // Silences that started before the range: each group's last record.
+    for (i, rule) in rules.iter().enumerate() {
+        if let RuleKind::Inactivity { .. } = rule.kind {
+            let before = range.map_or(reference + 1, |(min, _)| min - lookback(rule) - 1);
+            let last = scan::last_before(client, &matches[i], before, &mut paths)
+                .map_err(|e| e.in_rule(&rule.id))?;
+            tally.absorb(i, last);
+        }
+    }
+    let ctx = FinishContext {
+        reference_time: reference,
+        data_start: stored.map(|r| r.0),
+        sources: paths.list,
+    };
+    let detectors: Vec<Box<dyn Detector>> = rules.iter().map(detect::detector).collect();
+    let mut alerts = tally.alerts(&detectors, &ctx);
+    sort_alerts(&mut alerts);
+    Ok((alerts, reference))
+}
+
+/// `logtrack detect`: every rule over `[since, until]` (default: all that
+/// is stored), alerts stored once per identity, the range's report.
+pub fn detect_range(
+    job: &Job,
+    url: &str,
+    since: Option<i64>,
+    until: Option<i64>,
+    s: &Settings,
+    msgs: &Messages,
+) -> anyhow::Result<Exit> {
+    over_range(job, url, since, until, s, msgs, true)
+}
+
+/// `logtrack report`: the report of `[since, until]` from what is stored:
+/// the alerts whose window starts in it, records and rejects per source.
+pub fn report_range(
+    job: &Job,
+    url: &str,
+    since: Option<i64>,
+    until: Option<i64>,
+    s: &Settings,
+    msgs: &Messages,
+) -> anyhow::Result<Exit> {
+    over_range(job, url, since, until, s, msgs, false)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn over_range(
+    job: &Job,
+    url: &str,
+    since: Option<i64>,
+    until: Option<i64>,
+    s: &Settings,
+    msgs: &Messages,
+    detecting: bool,
+) -> anyhow::Result<Exit> {
+    let started = wall_clock();
+    let mut client = store::open(url)?;
+    let Some((oldest, newest)) = runs::data_range(&mut client)? else {
+        msgs.info("the database holds no records yet");
+        return Ok(Exit::Ok);
+    };
+    let (since, until) = (since.unwrap_or(oldest), until.unwrap_or(newest));
+    let (alerts, reference) = if detecting {
+        detect(&mut client, &job.rules, Some((since, until)), s.now)?
+    } else {
+        (alerts::stored(&mut client, &job.name, since, until)?, s.now.at_or_wall_clock())
+    };
+    // New alerts become known only once the report that shows them is written.
+    let mut tx = client.transaction().map_err(Error::db("starting the alerts transaction"))?;
+    let new =
+        if detecting { Some(alerts::store(&mut tx, job, alerts.clone())?.len()) } else { None };
+    let parts = Parts {
+        sources: runs::sources(&mut tx, since, until)?,
+        rejects: runs::rejects(&mut tx, since, until)?,
+        problems: Vec::new(),
+    };
+    let report = assemble(job, started, reference, parts, alerts);
+    let written = output::write_or_print(job, &report, msgs)?;
+    tx.commit().map_err(Error::db("storing the alerts"))?;
+    for path in written {
+        msgs.info(&format!("report: {path}"));
+    }
+    msgs.info(&format!(
+        "{}: {} .. {}: {} records, {} rejected, {} alert(s){}",
+        job.name,
+        Timestamp::from_secs(since),
+        Timestamp::from_secs(until),
+        report.totals.records,
+        report.totals.rejected,
+        report.alerts.len(),
+        new.map(|n| format!(" ({n} new)")).unwrap_or_default()
+    ));
+    output::print_alerts(&report.alerts, msgs);
+    Ok(exit_code(false, s.fail_on, &report.alerts))
+}

@@ -1,0 +1,173 @@
+//! Job runs as stored: the job lock, the `runs` rows, the range that
+//! earlier runs loaded but never reported, and what `logtrack report`
+//! shows of a time range (sources and rejects as loaded).
+
+use crate::error::{Error, Result};
+use crate::read::{Reject, SourceStats};
+use crate::report::REPORT_REJECTS;
+use postgres::{Client, GenericClient};
+use std::sync::Arc;
+
+/// Takes the session-level lock of `job` (one run of a job at a time, on
+/// any host), marks rows left `running` by killed runs as failed, and
+/// inserts this run's row. Returns its id.
+pub fn begin(client: &mut Client, job: &str, host: &str, started: i64) -> Result<i64> {
+    let locked: bool = client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&super::lock_key("job", job)])
+        .map_err(Error::db("taking the job lock"))?
+        .get(0);
+    if !locked {
+        return Err(Error::JobLocked(job.to_string()));
+    }
+    // Holding the lock, no other run of this job is alive: a row still
+    // `running` belongs to a run that was killed.
+    client
+        .execute(
+            "UPDATE runs SET status = 'failed', finished_at = now() WHERE job = $1 AND status = 'running'",
+            &[&job],
+        )
+        .map_err(Error::db("marking killed runs failed"))?;
+    Ok(client
+        .query_one(
+            "INSERT INTO runs (job, ingest_host, started_at, status, detected)
+             VALUES ($1, $2, to_timestamp($3), 'running', false) RETURNING id",
+            &[&job, &host, &(started as f64)],
+        )
+        .map_err(Error::db("recording the run"))?
+        .get(0))
+}
+
+/// Marks run `id` failed (on a connection of its own: the run's may be
+/// what failed).
+pub fn mark_failed(url: &str, id: i64) -> anyhow::Result<()> {
+    super::connect(url)?
+        .execute(
+            "UPDATE runs SET status = 'failed', finished_at = now(),
+                    duration_ms = (extract(epoch from now() - started_at) * 1000)::bigint
+             WHERE id = $1",
+            &[&id],
+        )
+        .map_err(Error::db("marking the run failed"))?;
+    Ok(())
+}
+
+/// The data range (seconds) that runs of `job` loaded but never reported.
+pub fn pending(client: &mut Client, job: &str) -> Result<Option<(i64, i64)>> {
+    let row = client
+        .query_one(
+            "SELECT floor(extract(epoch from min(data_from)))::bigint, floor(extract(epoch from max(data_to)))::bigint
+             FROM runs WHERE job = $1 AND NOT detected",
+            &[&job],
+        )
+        .map_err(Error::db("finding unreported data"))?;
+    Ok(row.get::<_, Option<i64>>(0).zip(row.get::<_, Option<i64>>(1)))
+}
+
+/// What a finished run counted.
+pub struct Finished {
+    pub id: i64,
+    pub finished: i64,
+    pub duration_ms: i64,
+    pub failed: bool,
+    pub records: u64,
+    pub rejected: u64,
+    pub alerts: u64,
+}
+
+/// Records the end of a run and marks the job's data detected, in the
+/// transaction that stores its alerts.
+pub fn finish(tx: &mut impl GenericClient, job: &str, f: &Finished) -> Result<()> {
+    tx.execute("UPDATE runs SET detected = true WHERE job = $1 AND NOT detected", &[&job])
+        .map_err(Error::db("marking the data detected"))?;
+    tx.execute(
+        "UPDATE runs SET finished_at = to_timestamp($2), status = $3, records = $4, rejected = $5, alerts = $6,
+                         duration_ms = $7 WHERE id = $1",
+        &[
+            &f.id,
+            &(f.finished as f64),
+            &if f.failed { "failed" } else { "ok" },
+            &(f.records as i64),
+            &(f.rejected as i64),
+            &(f.alerts as i64),
+            &f.duration_ms,
+        ],
+    )
+    .map_err(Error::db("recording the run's end"))?;
+    Ok(())
+}
+
+/// The first and last record time stored (seconds), if any.
+pub fn data_range(client: &mut impl GenericClient) -> Result<Option<(i64, i64)>> {
+    let row = client
+        .query_one(
+            "SELECT floor(extract(epoch from min(ts)))::bigint, floor(extract(epoch from max(ts)))::bigint FROM logs",
+            &[],
+        )
+        .map_err(Error::db("finding the stored time range"))?;
+    Ok(row.get::<_, Option<i64>>(0).zip(row.get::<_, Option<i64>>(1)))
+}
+
+/// The sources of a range as stored: per path, the records whose time is
+/// in `[since, until]`, the rejects loaded in it (a reject has no event
+/// time: it is counted by when it was loaded), and the format the file was
+/// last read as (`unknown` for rows loaded before formats were recorded,
+/// or from standard input). A range of stored rows has no byte size: the
+/// bytes are 0, and the lines are the records and rejects.
+pub fn sources(
+    client: &mut impl GenericClient,
+    since: i64,
+    until: i64,
+) -> Result<Vec<SourceStats>> {
+    let rows = client
+        .query(
+            "WITH r AS (
+                 SELECT source_path AS path, count(*) AS records FROM logs
+                 WHERE ts >= to_timestamp($1) AND ts < to_timestamp($2) GROUP BY source_path),
+             j AS (
+                 SELECT source_path AS path, count(*) AS rejected FROM rejects
+                 WHERE created_at >= to_timestamp($1) AND created_at < to_timestamp($2) GROUP BY source_path)
+             SELECT coalesce(r.path, j.path), coalesce(r.records, 0), coalesce(j.rejected, 0),
+                    (SELECT c.format FROM checkpoints c WHERE c.path = coalesce(r.path, j.path)
+                       AND c.format IS NOT NULL ORDER BY c.updated_at DESC LIMIT 1)
+             FROM r FULL JOIN j ON r.path = j.path ORDER BY 1",
+            &[&(since as f64), &((until + 1) as f64)],
+        )
+        .map_err(Error::db("counting the range's records and rejects per source"))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let records = r.get::<_, i64>(1) as u64;
+            let rejected = r.get::<_, i64>(2) as u64;
+            SourceStats {
+                path: r.get(0),
+                format: r.get::<_, Option<String>>(3).unwrap_or_else(|| "unknown".into()),
+                lines: records + rejected,
+                records,
+                rejected,
+                ..Default::default()
+            }
+        })
+        .collect())
+}
+
+/// The first rejects loaded in `[since, until]`.
+pub fn rejects(client: &mut impl GenericClient, since: i64, until: i64) -> Result<Vec<Reject>> {
+    let rows = client
+        .query(
+            "SELECT source_path, source_line, source_index, byte_offset, reason FROM rejects
+             WHERE created_at >= to_timestamp($1) AND created_at < to_timestamp($2)
+             ORDER BY created_at, source_path, source_line LIMIT $3",
+            &[&(since as f64), &((until + 1) as f64), &(REPORT_REJECTS as i64)],
+        )
+        .map_err(Error::db("reading the range's rejects"))?;
+    Ok(rows
+        .iter()
+        .map(|r| Reject {
+            path: Arc::from(r.get::<_, String>(0)),
+            line: r.get::<_, i64>(1) as u64,
+            index: r.get::<_, Option<i64>>(2).map(|i| i as u64),
+            byte_offset: r.get::<_, i64>(3) as u64,
+            reason: r.get(4),
+        })
+        .collect())
+}

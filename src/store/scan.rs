@@ -1,0 +1,459 @@
+//! Detection over stored records: PostgreSQL hands back the rows of a time
+//! range and the rules' own [`RuleMatch`]es count them, exactly as parsing
+//! threads count parsed records in memory. There is no second definition of
+//! what a rule matches (no SQL `LIKE`, `lower` or `btrim` standing in for
+//! the Rust match): an in-memory run and a run over the database count the
+//! same records in the same groups.
+//!
+//! The rules the database is trusted with are plain and exact:
+//!
+//! - the time range (`ts >= from AND ts < to`, whole seconds);
+//! - a service equality, pushed down only when every rule names a service
+//!   (the match checks it again);
+//! - for silences that start before the range, the newest row of every
+//!   distinct combination of the columns a rule groups by
+//!   ([`last_before`]): the rule's group is a function of those columns, so
+//!   the newest row of each of its groups is among them.
+//!
+//! Rows come in binary `COPY` (no text escaping to undo), are cut into
+//! blocks of whole rows by the calling thread and decoded and counted by a
+//! worker per core. A stored row is the record the loader wrote: the same
+//! service, host, user, severity name and message, and fields as JSON that
+//! are read back into the same values (numbers as numbers, so their text is
+//! the same). NUL bytes, which PostgreSQL text cannot hold, were stored as
+//! U+FFFD: a rule that matches on a NUL byte can only match in memory.
+//!
+//! Evidence lines are ordered by source path (then line and event), in
+//! memory and here alike, so both pick the same first lines of a second.
+
+use crate::detect::{Counts, Reads, RuleMatch, Tally};
+use crate::error::{Error, Result};
+use crate::parse::{Provenance, Record, Severity, Timestamp, Value};
+use postgres::Client;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::{mpsc, Arc, Mutex};
+
+/// Seconds from 1970-01-01 to PostgreSQL's epoch 2000-01-01.
+const PG_EPOCH: i64 = 946_684_800;
+/// Rows are handed to the workers in blocks of about this many bytes.
+const BLOCK: usize = 1 << 20;
+
+/// Source paths numbered in path order, for [`LineRef::source`].
+#[derive(Default)]
+pub struct Paths {
+    pub list: Vec<Arc<str>>,
+    index: HashMap<Arc<str>, u32>,
+}
+
+impl Paths {
+    /// The paths, numbered in sorted order.
+    pub fn sorted(mut paths: Vec<String>) -> Paths {
+        paths.sort();
+        paths.dedup();
+        let mut out = Paths::default();
+        for p in paths {
+            out.id(&p);
+        }
+        out
+    }
+
+    /// The number of `path`, given the next one if it is new.
+    pub fn id(&mut self, path: &str) -> u32 {
+        if let Some(&i) = self.index.get(path) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        let p: Arc<str> = Arc::from(path);
+        self.list.push(Arc::clone(&p));
+        self.index.insert(p, i);
+        i
+    }
+}
+
+/// The source paths of the rows with `from <= ts < to`, numbered in order.
+pub fn paths(client: &mut Client, from: i64, to: i64) -> Result<Paths> {
+    let rows = client
+        .query(
+            "SELECT DISTINCT source_path FROM logs WHERE ts >= to_timestamp($1) AND ts < to_timestamp($2)",
+            &[&(from as f64), &((to) as f64)],
+        )
+        .map_err(Error::db("listing the source paths of the range"))?;
+    Ok(Paths::sorted(rows.iter().map(|r| r.get(0)).collect()))
+}
+
+/// The columns fetched, in order: the fixed ones, then what `reads` needs.
+struct Layout {
+    sql: String,
+    host: Option<usize>,
+    user: Option<usize>,
+    severity: Option<usize>,
+    message: Option<usize>,
+    /// (key, column) of each field read.
+    fields: Vec<(String, usize)>,
+    columns: usize,
+}
+
+impl Layout {
+    fn new(reads: &Reads) -> Layout {
+        let mut cols: Vec<String> =
+            ["ts", "service", "source_path", "source_line", "coalesce(source_index, 0)"]
+                .map(String::from)
+                .to_vec();
+        let mut add = |on: bool, col: &str| {
+            on.then(|| {
+                cols.push(col.to_string());
+                cols.len() - 1
+            })
+        };
+        let host = add(reads.host, "host");
+        let user = add(reads.user, "user_name");
+        let severity = add(reads.severity, "severity");
+        let message = add(reads.message, "message");
+        let mut fields = Vec::new();
+        for k in &reads.fields {
+            cols.push(format!("fields -> {}", quote_literal(k)));
+            fields.push((k.clone(), cols.len() - 1));
+        }
+        Layout { sql: cols.join(", "), host, user, severity, message, fields, columns: cols.len() }
+    }
+}
+
+/// A SQL string literal (field keys come from job files).
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Counts the rows with `from <= ts < to` for every rule in `matches`
+/// (each also bounded by its own range), numbering sources by `paths`.
+pub fn tally(
+    client: &mut Client,
+    matches: &Arc<Vec<RuleMatch>>,
+    from: i64,
+    to: i64,
+    paths: &mut Paths,
+) -> Result<Tally> {
+    let mut reads = Reads::default();
+    for m in matches.iter() {
+        reads.union(&m.reads());
+    }
+    let layout = Arc::new(Layout::new(&reads));
+    let services: Option<Vec<String>> =
+        matches.iter().map(|m| m.service().map(quote_literal)).collect();
+    let service_filter = match services {
+        Some(list) if !list.is_empty() => format!(" AND service IN ({})", list.join(", ")),
+        _ => String::new(),
+    };
+    let sql = format!(
+        "COPY (SELECT {} FROM logs WHERE ts >= to_timestamp({from}) AND ts < to_timestamp({to}){service_filter}) \
+         TO STDOUT (FORMAT binary)",
+        layout.sql
+    );
+    let stream = client.copy_out(sql.as_str()).map_err(Error::db("reading stored rows"))?;
+    let paths_shared = Arc::new(Mutex::new(std::mem::take(paths)));
+    let result = count_rows(stream, matches, &layout, &paths_shared);
+    *paths = std::mem::take(&mut *paths_shared.lock().unwrap_or_else(|e| e.into_inner()));
+    result
+}
+
+/// Cuts the COPY stream into blocks of whole rows and counts them on a
+/// worker per core.
+fn count_rows(
+    mut stream: impl Read,
+    matches: &Arc<Vec<RuleMatch>>,
+    layout: &Arc<Layout>,
+    paths: &Arc<Mutex<Paths>>,
+) -> Result<Tally> {
+    let workers = rayon::current_num_threads().max(1);
+    let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(2 * workers);
+    let rx = Arc::new(Mutex::new(rx));
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let rx = Arc::clone(&rx);
+                scope.spawn(move || -> Result<Tally> {
+                    let mut w = Worker::new(matches, layout, paths);
+                    loop {
+                        let block = match rx.lock().unwrap_or_else(|e| e.into_inner()).recv() {
+                            Ok(b) => b,
+                            Err(_) => return Ok(w.tally),
+                        };
+                        w.block(&block)?;
+                    }
+                })
+            })
+            .collect();
+        let read = split_blocks(&mut stream, layout.columns, |block| tx.send(block).is_ok());
+        drop(tx);
+        let mut tallies = Vec::new();
+        for h in handles {
+            tallies.push(h.join().map_err(|_| Error::Protocol("a row counter panicked".into()))??);
+        }
+        read?;
+        Ok(Tally::merge(tallies))
+    })
+}
+
+/// Reads the binary COPY stream and hands on blocks of whole rows (each
+/// row: a field count, then per field a length, -1 for NULL, and bytes).
+fn split_blocks(
+    stream: &mut impl Read,
+    columns: usize,
+    mut send: impl FnMut(Vec<u8>) -> bool,
+) -> Result<()> {
+    let bad = |what: &str| Error::Protocol(format!("unexpected COPY data from the server: {what}"));
+    // The driver hands over one message (often one row) per read: gather
+    // them in `buf`, whose rows from `start` to `end` are known whole.
+    let mut scratch = vec![0u8; 256 << 10];
+    let mut buf: Vec<u8> = Vec::with_capacity(2 * BLOCK);
+    let (mut start, mut end) = (0, 0);
+    let mut header_done = false;
+    loop {
+        let n = stream.read(&mut scratch).map_err(Error::db_io("reading stored rows"))?;
+        let eof = n == 0;
+        buf.extend_from_slice(&scratch[..n]);
+        if !header_done {
+            if buf.len() < 19 {
+                if eof {
+                    return Err(bad("short header"));
+                }
+                continue;
+            }
+            if !buf.starts_with(b"PGCOPY\n\xff\r\n\0") {
+                return Err(bad("signature"));
+            }
+            let ext = u32::from_be_bytes(buf[15..19].try_into().expect("4 bytes")) as usize;
+            if buf.len() < 19 + ext {
+                continue;
+            }
+            (start, end) = (19 + ext, 19 + ext);
+            header_done = true;
+        }
+        let mut trailer = false;
+        while let Some(n) = buf.get(end..end + 2) {
+            let n = i16::from_be_bytes([n[0], n[1]]);
+            if n == -1 {
+                trailer = true;
+                break;
+            }
+            if n as usize != columns {
+                return Err(bad("field count"));
+            }
+            let mut p = end + 2;
+            let mut whole = true;
+            for _ in 0..columns {
+                let Some(l) = buf.get(p..p + 4) else {
+                    whole = false;
+                    break;
+                };
+                let l = i32::from_be_bytes(l.try_into().expect("4 bytes"));
+                p += 4 + l.max(0) as usize;
+                if p > buf.len() {
+                    whole = false;
+                    break;
+                }
+            }
+            if !whole {
+                break;
+            }
+            end = p;
+        }
+        if end - start >= BLOCK || trailer || eof {
+            let rest = buf[end..].to_vec();
+            let mut block = std::mem::replace(&mut buf, rest);
+            block.truncate(end);
+            block.drain(..start);
+            (start, end) = (0, 0);
+            if !block.is_empty() && !send(block) {
+                return Ok(());
+            }
+        }
+        if trailer {
+            return Ok(());
+        }
+        if eof {
+            return Err(bad("no trailer"));
+        }
+    }
+}
+
+/// One counting thread.
+struct Worker<'a> {
+    matches: &'a [RuleMatch],
+    layout: &'a Layout,
+    paths: &'a Mutex<Paths>,
+    tally: Tally,
+    last_path: Vec<u8>,
+    last_id: u32,
+}
+
+impl<'a> Worker<'a> {
+    fn new(
+        matches: &'a Arc<Vec<RuleMatch>>,
+        layout: &'a Arc<Layout>,
+        paths: &'a Arc<Mutex<Paths>>,
+    ) -> Self {
+        Worker {
+            matches,
+            layout,
+            paths,
+            tally: Tally::default(),
+            last_path: Vec::new(),
+            last_id: 0,
+        }
+    }
+
+    fn block(&mut self, block: &[u8]) -> Result<()> {
+        let mut p = 0;
+        let mut cols: Vec<Option<&[u8]>> = Vec::with_capacity(self.layout.columns);
+        while p < block.len() {
+            p += 2;
+            cols.clear();
+            for _ in 0..self.layout.columns {
+                let l = i32::from_be_bytes(block[p..p + 4].try_into().expect("whole rows"));
+                p += 4;
+                if l < 0 {
+                    cols.push(None);
+                } else {
+                    cols.push(Some(&block[p..p + l as usize]));
+                    p += l as usize;
+                }
+            }
+            self.row(&cols)?;
+        }
+        Ok(())
+    }
+
+    fn row(&mut self, cols: &[Option<&[u8]>]) -> Result<()> {
+        let at = |i: Option<usize>| i.and_then(|i| cols[i]);
+        let micros = int(cols[0])?;
+        let secs = PG_EPOCH + micros.div_euclid(1_000_000);
+        let nanos = (micros.rem_euclid(1_000_000) * 1000) as u32;
+        let path = cols[2].ok_or_else(|| bad("null path"))?;
+        if path != self.last_path.as_slice() || self.last_path.is_empty() {
+            let p = std::str::from_utf8(path).map_err(|_| bad("path is not UTF-8"))?;
+            self.last_id = self.paths.lock().unwrap_or_else(|e| e.into_inner()).id(p);
+            self.last_path = path.to_vec();
+        }
+        let mut fields = Vec::with_capacity(self.layout.fields.len());
+        for (k, i) in &self.layout.fields {
+            if let Some(json) = cols[*i] {
+                fields.push((Cow::Borrowed(k.as_str()), jsonb_value(json)?));
+            }
+        }
+        let record = Record {
+            ts: Some(Timestamp { secs, nanos, frac_digits: 6 }),
+            service: Cow::Borrowed(text(cols[1])?.ok_or_else(|| bad("null service"))?),
+            host: text(at(self.layout.host))?.map(Cow::Borrowed),
+            severity: text(at(self.layout.severity))?.and_then(|s| s.parse::<Severity>().ok()),
+            message: Cow::Borrowed(text(at(self.layout.message))?.unwrap_or("")),
+            user: text(at(self.layout.user))?.map(Cow::Borrowed),
+            fields,
+        };
+        let index = int(cols[4])?;
+        let prov = Provenance {
+            line: int(cols[3])?.max(0) as u64,
+            index: (index > 0).then_some(index as u64),
+            byte_offset: 0,
+        };
+        self.tally.observe(self.matches, self.last_id, &record, prov);
+        Ok(())
+    }
+}
+
+fn bad(what: &str) -> Error {
+    Error::Protocol(format!("unexpected stored row: {what}"))
+}
+
+fn int(c: Option<&[u8]>) -> Result<i64> {
+    let b = c.ok_or_else(|| bad("null"))?;
+    Ok(i64::from_be_bytes(b.try_into().map_err(|_| bad("integer width"))?))
+}
+
+fn text(c: Option<&[u8]>) -> Result<Option<&str>> {
+    c.map(|b| std::str::from_utf8(b).map_err(|_| bad("text is not UTF-8"))).transpose()
+}
+
+/// A field read back from `jsonb` (binary: a version byte, then JSON text)
+/// as the value the parser made.
+fn jsonb_value(b: &[u8]) -> Result<Value<'_>> {
+    let (&version, json) = b.split_first().ok_or_else(|| bad("empty jsonb"))?;
+    if version != 1 {
+        return Err(bad("jsonb version"));
+    }
+    // The common case, a plain string, is borrowed.
+    if let [b'"', inner @ .., b'"'] = json {
+        if !inner.contains(&b'\\') {
+            let s = std::str::from_utf8(inner).map_err(|_| bad("jsonb is not UTF-8"))?;
+            return Ok(Value::Str(Cow::Borrowed(s)));
+        }
+    }
+    let v: serde_json::Value = serde_json::from_slice(json).map_err(|_| bad("jsonb text"))?;
+    Ok(from_json(v))
+}
+
+fn from_json(v: serde_json::Value) -> Value<'static> {
+    use serde_json::Value as J;
+    match v {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Str(Cow::Owned(b.to_string())),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        J::String(s) => Value::Str(Cow::Owned(s)),
+        J::Array(items) => Value::List(items.into_iter().map(from_json).collect()),
+        J::Object(_) => Value::Str(Cow::Owned(v.to_string())),
+    }
+}
+
+/// For a silence that started before `before` (seconds): the newest row
+/// before it of each distinct combination of the columns `m` groups by,
+/// counted by `m` (unbounded in time) as one record each.
+pub fn last_before(
+    client: &mut Client,
+    m: &RuleMatch,
+    before: i64,
+    paths: &mut Paths,
+) -> Result<Counts> {
+    let group = m.group_reads();
+    let mut by: Vec<String> = Vec::new();
+    // A service the rule filters on is the same in every row.
+    if group.service && m.service().is_none() {
+        by.push("service".into());
+    }
+    for (on, col) in [(group.host, "host"), (group.user, "user_name"), (group.message, "message")] {
+        if on {
+            by.push(col.into());
+        }
+    }
+    for k in &group.fields {
+        by.push(format!("fields -> {}", quote_literal(k)));
+    }
+    let layout = Arc::new(Layout::new(&m.reads()));
+    let mut conds = format!("ts < to_timestamp({before})");
+    if let Some(s) = m.service() {
+        conds.push_str(&format!(" AND service = {}", quote_literal(s)));
+    }
+    let select = if by.is_empty() {
+        // One group: the newest row, which the (service, ts) index finds at once.
+        format!(
+            "SELECT {} FROM logs WHERE {conds} ORDER BY ts DESC, source_path, source_line LIMIT 1",
+            layout.sql
+        )
+    } else {
+        let by = by.join(", ");
+        format!(
+            "SELECT DISTINCT ON ({by}) {} FROM logs WHERE {conds} ORDER BY {by}, ts DESC, source_path, source_line",
+            layout.sql
+        )
+    };
+    let copy = format!("COPY ({select}) TO STDOUT (FORMAT binary)");
+    let stream = client.copy_out(copy.as_str()).map_err(Error::db("reading the last rows"))?;
+    let shared = Arc::new(Mutex::new(std::mem::take(paths)));
+    let matches = Arc::new(vec![m.unbounded()]);
+    let result = count_rows(stream, &matches, &layout, &shared);
+    *paths = std::mem::take(&mut *shared.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok(result?.take(0))
+}

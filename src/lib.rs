@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod config;
 pub mod detect;
 pub mod error;
+pub mod json;
 pub mod output;
 pub mod parse;
 pub mod pipeline;

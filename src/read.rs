@@ -259,7 +259,8 @@ where
     stats.notes = framer.notes();
     (stats.end_offset, stats.end_lines) = framer.position();
     stats.end_tail = framer.tail();
-    if stats.notes.iter().any(|n| n.contains("digest file skipped")) && stats.lines == 0 {
+    // A digest file, and nothing else: skipped, not empty.
+    if framer.digests() > 0 && stats.lines == 0 {
         stats.skipped = true;
     }
     Ok(stats)

@@ -119,16 +119,18 @@ fn parse_line<'a>(p: &'a ClfParser, line: &'a [u8]) -> Result<Record<'a>, String
         ]
     } else {
         let (method, path, protocol) = request_parts(&request);
-        let mut fields = Vec::with_capacity(12);
-        fields.push((Cow::Borrowed("client_ip"), Value::str(prefix.client)));
-        fields.push((Cow::Borrowed("ident"), Value::opt_str(opt_text(prefix.ident))));
-        fields.push((Cow::Borrowed("method"), Value::opt_str(method)));
-        fields.push((Cow::Borrowed("path"), Value::opt_str(path)));
-        fields.push((Cow::Borrowed("protocol"), Value::opt_str(protocol)));
-        fields.push((Cow::Borrowed("status"), status_value));
-        fields.push((Cow::Borrowed("bytes"), bytes.map_or(Value::Null, Value::Int)));
-        fields.push((Cow::Borrowed("referer"), Value::opt_str(referer)));
-        fields.push((Cow::Borrowed("user_agent"), Value::opt_str(user_agent)));
+        let mut fields = AccessFields {
+            client_ip: Some(prefix.client),
+            ident: opt_text(prefix.ident),
+            method,
+            path,
+            protocol,
+            status,
+            bytes,
+            referer,
+            user_agent,
+        }
+        .into_fields(3);
         if prefix.list.len() > 1 {
             let list = prefix.list.iter().map(|a| Value::str(text(a))).collect();
             fields.push((Cow::Borrowed("client_list"), Value::List(list)));
@@ -150,6 +152,40 @@ fn parse_line<'a>(p: &'a ClfParser, line: &'a [u8]) -> Result<Record<'a>, String
         user: opt_text(prefix.user),
         fields,
     })
+}
+
+/// The fields every access-log record has, in their fixed order (the
+/// `combined` formats and custom Apache/nginx formats alike).
+pub(crate) struct AccessFields<'a> {
+    pub client_ip: Option<Cow<'a, str>>,
+    pub ident: Option<Cow<'a, str>>,
+    pub method: Option<Cow<'a, str>>,
+    pub path: Option<Cow<'a, str>>,
+    pub protocol: Option<Cow<'a, str>>,
+    pub status: Option<u16>,
+    pub bytes: Option<i64>,
+    pub referer: Option<Cow<'a, str>>,
+    pub user_agent: Option<Cow<'a, str>>,
+}
+
+impl<'a> AccessFields<'a> {
+    /// The nine fields, with room for `more`.
+    pub fn into_fields(self, more: usize) -> Vec<(Cow<'a, str>, Value<'a>)> {
+        let mut f = Vec::with_capacity(9 + more);
+        f.push((Cow::Borrowed("client_ip"), Value::opt_str(self.client_ip)));
+        f.push((Cow::Borrowed("ident"), Value::opt_str(self.ident)));
+        f.push((Cow::Borrowed("method"), Value::opt_str(self.method)));
+        f.push((Cow::Borrowed("path"), Value::opt_str(self.path)));
+        f.push((Cow::Borrowed("protocol"), Value::opt_str(self.protocol)));
+        f.push((
+            Cow::Borrowed("status"),
+            self.status.map_or(Value::Null, |s| Value::Int(s as i64)),
+        ));
+        f.push((Cow::Borrowed("bytes"), self.bytes.map_or(Value::Null, Value::Int)));
+        f.push((Cow::Borrowed("referer"), Value::opt_str(self.referer)));
+        f.push((Cow::Borrowed("user_agent"), Value::opt_str(self.user_agent)));
+        f
+    }
 }
 
 /// The tokens before the time stamp.

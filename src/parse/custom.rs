@@ -408,19 +408,18 @@ impl CustomParser {
                 (p.method, path, p.protocol, message)
             }
         };
-        let mut fields = Vec::with_capacity(9 + p.named.len());
-        fields.push((Cow::Borrowed("client_ip"), Value::opt_str(p.client)));
-        fields.push((Cow::Borrowed("ident"), Value::opt_str(p.ident)));
-        fields.push((Cow::Borrowed("method"), Value::opt_str(method)));
-        fields.push((Cow::Borrowed("path"), Value::opt_str(path)));
-        fields.push((Cow::Borrowed("protocol"), Value::opt_str(protocol)));
-        fields.push((
-            Cow::Borrowed("status"),
-            p.status.map_or(Value::Null, |s| Value::Int(s as i64)),
-        ));
-        fields.push((Cow::Borrowed("bytes"), p.bytes.map_or(Value::Null, Value::Int)));
-        fields.push((Cow::Borrowed("referer"), Value::opt_str(p.referer)));
-        fields.push((Cow::Borrowed("user_agent"), Value::opt_str(p.user_agent)));
+        let mut fields = super::clf::AccessFields {
+            client_ip: p.client,
+            ident: p.ident,
+            method,
+            path,
+            protocol,
+            status: p.status,
+            bytes: p.bytes,
+            referer: p.referer,
+            user_agent: p.user_agent,
+        }
+        .into_fields(p.named.len());
         fields.extend(p.named);
         Record {
             ts: p.ts,

@@ -123,6 +123,29 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// Appends the value as JSON (a float that is not finite is `null`).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Str(s) => crate::json::write_json_str(out, s),
+            Value::Int(i) => crate::json::write_int(out, *i),
+            Value::Float(f) if f.is_finite() => {
+                let _ = std::io::Write::write_fmt(out, format_args!("{f}"));
+            }
+            Value::Float(_) => out.extend_from_slice(b"null"),
+            Value::List(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write_json(out);
+                }
+                out.push(b']');
+            }
+        }
+    }
+
     /// The value as text, for grouping and matching (`None` for null).
     pub fn to_text(&self) -> Option<Cow<'_, str>> {
         match self {
@@ -132,7 +155,7 @@ impl<'a> Value<'a> {
             Value::Float(f) => Some(Cow::Owned(f.to_string())),
             Value::List(_) => {
                 let mut out = Vec::new();
-                crate::output::write_value(&mut out, self);
+                self.write_json(&mut out);
                 Some(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
             }
         }

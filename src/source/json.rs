@@ -159,6 +159,8 @@ pub struct JsonFramer<R> {
     /// Bytes dropped from the front of `buf` (for `tail`).
     tail: super::Tail,
     notes: Vec<String>,
+    /// Digest documents passed over.
+    digests: u64,
 }
 
 impl<R: Read + Send> JsonFramer<R> {
@@ -190,6 +192,7 @@ impl<R: Read + Send> JsonFramer<R> {
             rejects: Vec::new(),
             tail: super::Tail::default(),
             notes: Vec::new(),
+            digests: 0,
         }
     }
 
@@ -393,6 +396,7 @@ impl<R: Read + Send> JsonFramer<R> {
             || memmem::find(obj, b"\"digestPublicKeyFingerprint\"").is_some()
         {
             self.notes.push("CloudTrail digest file skipped (it holds no events)".into());
+            self.digests += 1;
             return Step::Progress;
         }
         Step::Unit(start, end)
@@ -572,6 +576,10 @@ impl<R: Read + Send> super::Framer for JsonFramer<R> {
 
     fn notes(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notes)
+    }
+
+    fn digests(&self) -> u64 {
+        self.digests
     }
 
     fn position(&self) -> (u64, u64) {

@@ -77,6 +77,10 @@ pub trait Framer: Send {
     fn notes(&mut self) -> Vec<String> {
         Vec::new()
     }
+    /// CloudTrail digest documents passed over (they hold no events).
+    fn digests(&self) -> u64 {
+        0
+    }
     /// Bytes of the input consumed so far (whole units only) and the lines
     /// they hold: what a checkpoint records.
     fn position(&self) -> (u64, u64);

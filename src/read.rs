@@ -142,7 +142,7 @@ fn build(
     opts: &ParserOptions,
 ) -> anyhow::Result<Opened> {
     let format = resolve_format(path, head, format)?;
-    let parser: Arc<dyn Parser> = Arc::from(format.parser(opts).map_err(anyhow::Error::msg)?);
+    let parser: Arc<dyn Parser> = Arc::from(format.parser(opts)?);
     Ok(Opened {
         path: Arc::from(path),
         format,

@@ -54,7 +54,7 @@ pub fn expand(patterns: &[String], msgs: &Messages, exit: &mut Exit) -> Vec<Stri
                 out.extend(found.paths)
             }
             Err(e) => {
-                msgs.error(&e);
+                msgs.error(&e.to_string());
                 *exit = Exit::Failed;
             }
         }

@@ -269,7 +269,8 @@ impl Format {
     }
 
     /// Builds the parser. `Auto` must be resolved first (see [`auto::sniff`]).
-    pub fn parser(&self, opts: &ParserOptions) -> Result<Box<dyn Parser>, String> {
+    pub fn parser(&self, opts: &ParserOptions) -> crate::error::Result<Box<dyn Parser>> {
+        let bad = |reason: String| crate::error::Error::Format { format: self.to_string(), reason };
         let service = opts.service.clone().unwrap_or_else(|| self.default_service().to_string());
         let tz = opts.timezone.clone();
         Ok(match self {
@@ -282,14 +283,16 @@ impl Format {
             Format::Clf => {
                 Box::new(clf::ClfParser::new(clf::Mode::Either, service, tz).lean(opts.lean))
             }
-            Format::Apache(f) => Box::new(custom::CustomParser::apache(f, service, tz)?),
-            Format::NginxCustom(f) => Box::new(custom::CustomParser::nginx(f, service, tz)?),
+            Format::Apache(f) => {
+                Box::new(custom::CustomParser::apache(f, service, tz).map_err(bad)?)
+            }
+            Format::NginxCustom(f) => {
+                Box::new(custom::CustomParser::nginx(f, service, tz).map_err(bad)?)
+            }
             Format::Hdfs => Box::new(hdfs::HdfsParser::new(service, tz)),
             Format::HdfsCsv => Box::new(hdfs::HdfsCsvParser::new(service, tz)),
             Format::Cloudtrail => Box::new(cloudtrail::CloudtrailParser::new(opts.service.clone())),
-            Format::Auto => {
-                return Err("format \"auto\" must be resolved from the input first".into())
-            }
+            Format::Auto => return Err(bad("it must be resolved from the input first".into())),
         })
     }
 }

@@ -199,7 +199,9 @@ pub struct Discovered {
 /// exist and a glob that matches nothing are errors. A directory that
 /// cannot be read is a warning and the walk goes on; `**` enters each
 /// directory once, so symbolic-link loops end. Paths come sorted.
-pub fn discover(pattern: &str) -> Result<Discovered, String> {
+pub fn discover(pattern: &str) -> crate::error::Result<Discovered> {
+    let fail =
+        |reason: String| crate::error::Error::Pattern { pattern: pattern.to_string(), reason };
     if pattern == "-" {
         return Ok(Discovered { paths: vec!["-".into()], warnings: Vec::new() });
     }
@@ -208,7 +210,7 @@ pub fn discover(pattern: &str) -> Result<Discovered, String> {
         return if Path::new(pattern).exists() {
             Ok(Discovered { paths: vec![pattern.to_string()], warnings: Vec::new() })
         } else {
-            Err(format!("{pattern}: no such file"))
+            Err(fail("no such file".into()))
         };
     }
     let (base, relative) = match pattern.strip_prefix('/') {
@@ -219,9 +221,9 @@ pub fn discover(pattern: &str) -> Result<Discovered, String> {
     for part in relative.split('/') {
         comps.push(match part {
             "**" => Comp::AnyDirs,
-            p if p.contains(['*', '?', '[']) => Comp::Glob(
-                glob::Pattern::new(p).map_err(|e| format!("{pattern}: invalid glob: {e}"))?,
-            ),
+            p if p.contains(['*', '?', '[']) => {
+                Comp::Glob(glob::Pattern::new(p).map_err(|e| fail(format!("invalid glob: {e}")))?)
+            }
             p => Comp::Literal(p.to_string()),
         });
     }
@@ -232,7 +234,7 @@ pub fn discover(pattern: &str) -> Result<Discovered, String> {
     paths.sort();
     paths.dedup();
     if paths.is_empty() && walk.warnings.is_empty() {
-        return Err(format!("{pattern}: no file matches"));
+        return Err(fail("no file matches".into()));
     }
     Ok(Discovered { paths, warnings: walk.warnings })
 }
@@ -347,9 +349,12 @@ mod tests {
 
     #[test]
     fn discover_reports_missing_files() {
-        assert_eq!(discover("/nonexistent/x.log").unwrap_err(), "/nonexistent/x.log: no such file");
         assert_eq!(
-            discover("/nonexistent/*.log").unwrap_err(),
+            discover("/nonexistent/x.log").unwrap_err().to_string(),
+            "/nonexistent/x.log: no such file"
+        );
+        assert_eq!(
+            discover("/nonexistent/*.log").unwrap_err().to_string(),
             "/nonexistent/*.log: no file matches"
         );
     }

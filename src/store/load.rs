@@ -30,6 +30,7 @@
 //! [`crate::read`]), so every row falls in a day partition PostgreSQL can
 //! bound.
 
+use crate::error::Error;
 use crate::output;
 use crate::parse::time::TimeSpan;
 use crate::parse::{Format, ParserOptions, Provenance, Record};
@@ -394,16 +395,18 @@ fn copy_rows(
         create_partitions(ddl, partitions, &rows.days)?;
         span.merge(rows.span);
         if rows.count > 0 {
-            let mut w = tx.copy_in(copy_sql.as_str())?;
+            let mut w =
+                tx.copy_in(copy_sql.as_str()).map_err(Error::db("starting a COPY into logs"))?;
             let written = w
                 .write_all(COPY_HEADER)
                 .and_then(|()| w.write_all(&rows.bytes))
                 .and_then(|()| w.write_all(COPY_TRAILER));
             // When the server ends the COPY with an error, writing fails
             // with "connection closed"; finishing gives the server's reason.
+            let what = || format!("COPY of the rows of {opened_path} into logs");
             match (written, w.finish()) {
-                (_, Err(e)) => return Err(anyhow::Error::new(e).context("COPY failed")),
-                (Err(e), Ok(_)) => return Err(anyhow::Error::new(e).context("COPY failed")),
+                (_, Err(e)) => return Err(Error::db(what())(e).into()),
+                (Err(e), Ok(_)) => return Err(Error::db_io(what())(e).into()),
                 (Ok(()), Ok(_)) => {}
             }
             rows_loaded += rows.count;
@@ -424,7 +427,8 @@ fn copy_rows(
                 "INSERT INTO rejects (source_path, source_line, source_index, byte_offset, reason, ingest_host)
                  VALUES ($1, $2, $3, $4, $5, $6)",
                 &[&&*r.path, &(r.line as i64), &r.index.map(|i| i as i64), &(r.byte_offset as i64), &r.reason, &host],
-            )?;
+            )
+            .map_err(Error::db(format!("storing a reject of {opened_path}")))?;
             on_reject(&r);
         }
         Ok(true)

@@ -22,6 +22,11 @@ read -r lt rss < <(measure $BIN ingest --format combined "$DATA")
 ROWS=$(psql "$URL" -Atc "SELECT count(*) FROM logs")
 read -r again _ < <(measure $BIN ingest --format combined "$DATA")
 
+# Detection over the stored rows (bench/run.toml's six rules), against
+# psql reading the same columns of the same rows out with COPY.
+read -r det drss < <(measure $BIN detect bench/run.toml --report-dir bench-data/reports-detect)
+read -r cpo _ < <(measure psql "$URL" -qc "COPY (SELECT ts, service, source_path, source_line, source_index, severity, message, fields -> 'client_ip', fields -> 'source_ip' FROM logs) TO STDOUT (FORMAT binary)")
+
 CSV=bench-data/logs.csv
 psql "$URL" -qc "\\copy (SELECT * FROM logs) TO '$CSV' WITH (FORMAT csv)"
 psql "$URL" -qc "TRUNCATE logs"
@@ -44,4 +49,7 @@ printf '%-50s %10s %12s %10s\n' "logtrack ingest (binary COPY, checkpoints)" "$l
 printf '%-50s %10s %12s %10s\n' "psql \\copy of the same rows (CSV)" "$pc" "$(awk -v r="$ROWS" -v s="$pc" 'BEGIN{printf "%.0f", r/s}')" "-"
 printf '%-50s %10s %12s %10s\n' "row-by-row INSERT, 100k rows, one transaction" "$ins" "$(awk -v s="$ins" 'BEGIN{printf "%.0f", 100000/s}')" "-"
 printf '%-50s %10s\n' "logtrack ingest again (nothing new)" "$again"
+printf '%-50s %10s %12s %10s\n' "logtrack detect bench/run.toml (6 rules, all rows)" "$det" "$(awk -v r="$ROWS" -v s="$det" 'BEGIN{printf "%.0f", r/s}')" "$((drss/1024)) MB"
+printf '%-50s %10s %12s %10s\n' "psql COPY of the columns detect reads" "$cpo" "$(awk -v r="$ROWS" -v s="$cpo" 'BEGIN{printf "%.0f", r/s}')" "-"
+echo "logtrack detect takes $(awk -v a="$det" -v b="$cpo" 'BEGIN{printf "%.2f", a/b}')x the time psql takes to read the same rows out"
 echo "logtrack ingest loads at $(awk -v a="$pc" -v b="$lt" 'BEGIN{printf "%.2f", a/b}')x the rows/s of psql \\copy"

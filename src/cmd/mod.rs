@@ -12,7 +12,7 @@ pub mod validate;
 
 use crate::cli::{Cli, Command, Global, RangeArgs};
 use crate::error::{Error, Exit};
-use crate::run::{Messages, Now, Settings};
+use crate::run::{Messages, Now, RangeWork, Settings};
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     let g = &cli.global;
@@ -92,17 +92,18 @@ pub fn settings(g: &Global, job: &crate::config::Job) -> anyhow::Result<Settings
     Ok(Settings { now, fail_on, verbose: g.verbose })
 }
 
-/// The job's database, for commands that need one.
-pub fn database_url(job: &crate::config::Job) -> Result<&str, Error> {
-    job.database_url.as_deref().ok_or(Error::NoDatabase)
-}
-
-/// `--since` and `--until` (durations count back from `--now`).
-pub fn range(a: &RangeArgs, now: Now) -> anyhow::Result<(Option<i64>, Option<i64>)> {
-    let wall = now.at_or_wall_clock();
+/// `detect` and `report`: the job over a time range of the database
+/// (`--since` and `--until`: durations count back from `--now`).
+fn over_range(a: &RangeArgs, g: &Global, work: RangeWork) -> anyhow::Result<Exit> {
+    let msgs = Messages::new(g);
+    let Some(job) = load_job(&a.job, g, &msgs) else { return Ok(Exit::Failed) };
+    let settings = settings(g, &job)?;
+    let url = job.database_url.as_deref().ok_or(Error::NoDatabase)?;
+    let wall = settings.now.at_or_wall_clock();
     let t =
         |flag: &str, v: &Option<String>| v.as_deref().map(|s| time_arg(flag, s, wall)).transpose();
-    Ok((t("--since", &a.since)?, t("--until", &a.until)?))
+    let range = (t("--since", &a.since)?, t("--until", &a.until)?);
+    crate::run::over_range(&job, url, range, work, &settings, &msgs)
 }
 
 /// A time argument: an RFC 3339 instant, or a duration back from `now`.

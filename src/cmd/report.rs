@@ -4,13 +4,8 @@
 
 use crate::cli::{Global, RangeArgs};
 use crate::error::Exit;
-use crate::run::{self as engine, Messages};
+use crate::run::RangeWork;
 
 pub fn run(a: &RangeArgs, g: &Global) -> anyhow::Result<Exit> {
-    let msgs = Messages::new(g);
-    let Some(job) = super::load_job(&a.job, g, &msgs) else { return Ok(Exit::Failed) };
-    let settings = super::settings(g, &job)?;
-    let url = super::database_url(&job)?;
-    let (since, until) = super::range(a, settings.now)?;
-    engine::report_range(&job, url, since, until, &settings, &msgs)
+    super::over_range(a, g, RangeWork::Report)
 }

@@ -26,7 +26,7 @@ mod stored;
 
 pub use messages::Messages;
 pub use output::print_alerts;
-pub use stored::{detect_range, report_range};
+pub use stored::{over_range, RangeWork};
 
 use crate::config::{AlertSeverity, Job};
 use crate::detect::Alert;

@@ -81,42 +81,27 @@ pub(super) fn detect(
     Ok((alerts, reference))
 }
 
-/// `logtrack detect`: every rule over `[since, until]` (default: all that
-/// is stored), alerts stored once per identity, the range's report.
-pub fn detect_range(
-    job: &Job,
-    url: &str,
-    since: Option<i64>,
-    until: Option<i64>,
-    s: &Settings,
-    msgs: &Messages,
-) -> anyhow::Result<Exit> {
-    over_range(job, url, since, until, s, msgs, true)
+/// What a command does over a stored time range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeWork {
+    /// `logtrack detect`: every rule over the range (plus the history each
+    /// needs), alerts stored once per identity, the range's report.
+    Detect,
+    /// `logtrack report`: the range's report from what is stored: the
+    /// alerts whose window starts in it, records and rejects per source.
+    Report,
 }
 
-/// `logtrack report`: the report of `[since, until]` from what is stored:
-/// the alerts whose window starts in it, records and rejects per source.
-pub fn report_range(
+/// `work` over `[since, until]` (seconds; default: all that is stored).
+pub fn over_range(
     job: &Job,
     url: &str,
-    since: Option<i64>,
-    until: Option<i64>,
+    (since, until): (Option<i64>, Option<i64>),
+    work: RangeWork,
     s: &Settings,
     msgs: &Messages,
 ) -> anyhow::Result<Exit> {
-    over_range(job, url, since, until, s, msgs, false)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn over_range(
-    job: &Job,
-    url: &str,
-    since: Option<i64>,
-    until: Option<i64>,
-    s: &Settings,
-    msgs: &Messages,
-    detecting: bool,
-) -> anyhow::Result<Exit> {
+    let detecting = work == RangeWork::Detect;
     let started = wall_clock();
     let mut client = store::open(url)?;
     let Some((oldest, newest)) = runs::data_range(&mut client)? else {

@@ -497,3 +497,89 @@ fn checkpoints_of_version_1_still_hold_after_the_upgrade() {
     assert!(err.contains("10 rows loaded"), "{err}");
     assert_eq!(count(&url, "SELECT min(source_line) FROM logs"), 301);
 }
+
+#[test]
+fn report_from_the_database_counts_every_reject_per_source() {
+    let url = db!("honest_report");
+    let dir = tempfile::tempdir().unwrap();
+    // 150 bad lines among 20 good ones, in a file read as `combined`; a
+    // second file, all good, read as `common`.
+    let good = |i: u32| {
+        format!("10.0.0.{i} - - [14/Mar/2026:10:00:{:02} +0000] \"GET /{i} HTTP/1.1\" 200 5 \"-\" \"x\"\n", i % 60)
+    };
+    let mut mixed = String::new();
+    for i in 0..170 {
+        if i % 17 == 0 || i % 17 == 1 {
+            mixed.push_str(&good(i));
+        } else {
+            mixed.push_str(&format!("not a log line {i}\n"));
+        }
+    }
+    let mixed_path = dir.path().join("mixed.log");
+    std::fs::write(&mixed_path, &mixed).unwrap();
+    let common_path = dir.path().join("common.log");
+    std::fs::write(
+        &common_path,
+        "10.0.0.1 - - [14/Mar/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 5\n",
+    )
+    .unwrap();
+    let job = dir.path().join("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "name = \"honest\"\n[[sources]]\npath = {:?}\nformat = \"combined\"\nservice = \"web\"\nmax_reject_ratio = 1.0\n\
+             [[sources]]\npath = {:?}\nformat = \"common\"\nservice = \"web\"\n\
+             [[rules]]\nid = \"errors\"\ntype = \"keyword_threshold\"\nkeyword = \"error\"\nthreshold = 5\nwindow = \"1m\"\n",
+            mixed_path.to_str().unwrap(),
+            common_path.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let reports = dir.path().join("reports");
+    let d = reports.to_str().unwrap();
+    ok(&logtrack(&url, &["run", job.to_str().unwrap(), "--report-dir", d, "--now", "end-of-data"]));
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(run["totals"]["rejected"], 150);
+
+    ok(&logtrack(&url, &["report", job.to_str().unwrap(), "--report-dir", d]));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("report.json")).unwrap())
+            .unwrap();
+    // Every reject counted, though the report lists only the first 100.
+    assert_eq!(r["totals"]["rejected"], 150, "{r}");
+    assert_eq!(r["totals"]["records"], 21, "{r}");
+    assert_eq!(r["rejects"].as_array().unwrap().len(), 100);
+    let sources = r["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 2, "{r}");
+    let by_path = |p: &std::path::Path| {
+        sources.iter().find(|s| s["path"] == p.to_str().unwrap()).cloned().unwrap()
+    };
+    let m = by_path(&mixed_path);
+    assert_eq!(
+        (m["format"].as_str(), m["records"].as_u64(), m["rejected"].as_u64()),
+        (Some("combined"), Some(20), Some(150))
+    );
+    assert_eq!(m["lines"], 170);
+    let c = by_path(&common_path);
+    assert_eq!(
+        (c["format"].as_str(), c["records"].as_u64(), c["rejected"].as_u64()),
+        (Some("common"), Some(1), Some(0))
+    );
+
+    // The rule is stored as JSON with the job file's keys.
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let def: String = client
+        .query_one(
+            "SELECT definition::text FROM rules WHERE job = 'honest' AND rule_id = 'errors'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let def: serde_json::Value = serde_json::from_str(&def).unwrap();
+    assert_eq!(def["keyword"], "error");
+    assert_eq!(def["window"], "1m");
+    assert_eq!(def["threshold"], 5);
+    assert_eq!(def["type"], "keyword_threshold");
+}

@@ -108,6 +108,8 @@ pub fn over_range(
         msgs.info("the database holds no records yet");
         return Ok(Exit::Ok);
     };
+    // Rejects have no event time: those loaded in the range given.
+    let loaded = runs::Loaded { since, until };
     let (since, until) = (since.unwrap_or(oldest), until.unwrap_or(newest));
     let (alerts, reference) = if detecting {
         detect(&mut client, &job.rules, Some((since, until)), s.now)?
@@ -119,8 +121,8 @@ pub fn over_range(
     let new =
         if detecting { Some(alerts::store(&mut tx, job, alerts.clone())?.len()) } else { None };
     let parts = Parts {
-        sources: runs::sources(&mut tx, since, until)?,
-        rejects: runs::rejects(&mut tx, since, until)?,
+        sources: runs::sources(&mut tx, since, until, loaded)?,
+        rejects: runs::rejects(&mut tx, loaded)?,
         problems: Vec::new(),
     };
     let report = assemble(job, started, reference, parts, alerts);

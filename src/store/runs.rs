@@ -107,31 +107,57 @@ pub fn data_range(client: &mut impl GenericClient) -> Result<Option<(i64, i64)>>
     Ok(row.get::<_, Option<i64>>(0).zip(row.get::<_, Option<i64>>(1)))
 }
 
+/// When rejects were loaded: a reject has no event time, so a range
+/// counts the rejects loaded in it; an open end is unbounded.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Loaded {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+impl Loaded {
+    /// `created_at` in the range, as SQL over parameters `$a` and `$a+1`.
+    fn sql(a: usize) -> String {
+        format!(
+            "(${a}::float8 IS NULL OR created_at >= to_timestamp(${a}))
+             AND (${b}::float8 IS NULL OR created_at < to_timestamp(${b}))",
+            b = a + 1
+        )
+    }
+
+    /// The values of those parameters (seconds, `until` inclusive).
+    fn params(self) -> (Option<f64>, Option<f64>) {
+        (self.since.map(|t| t as f64), self.until.map(|t| (t + 1) as f64))
+    }
+}
+
 /// The sources of a range as stored: per path, the records whose time is
-/// in `[since, until]`, the rejects loaded in it (a reject has no event
-/// time: it is counted by when it was loaded), and the format the file was
-/// last read as (`unknown` for rows loaded before formats were recorded,
-/// or from standard input). A range of stored rows has no byte size: the
-/// bytes are 0, and the lines are the records and rejects.
+/// in `[since, until]`, the rejects loaded in `loaded`, and the format the
+/// file was last read as (`unknown` for rows loaded before formats were
+/// recorded, or from standard input). A range of stored rows has no byte
+/// size: the bytes are 0, and the lines are the records and rejects.
 pub fn sources(
     client: &mut impl GenericClient,
     since: i64,
     until: i64,
+    loaded: Loaded,
 ) -> Result<Vec<SourceStats>> {
+    let (from, to) = loaded.params();
+    let sql = format!(
+        "WITH r AS (
+             SELECT source_path AS path, count(*) AS records FROM logs
+             WHERE ts >= to_timestamp($1) AND ts < to_timestamp($2) GROUP BY source_path),
+         j AS (
+             SELECT source_path AS path, count(*) AS rejected FROM rejects
+             WHERE {} GROUP BY source_path)
+         SELECT coalesce(r.path, j.path), coalesce(r.records, 0), coalesce(j.rejected, 0),
+                (SELECT c.format FROM checkpoints c WHERE c.path = coalesce(r.path, j.path)
+                   AND c.format IS NOT NULL ORDER BY c.updated_at DESC LIMIT 1)
+         FROM r FULL JOIN j ON r.path = j.path ORDER BY 1",
+        Loaded::sql(3)
+    );
     let rows = client
-        .query(
-            "WITH r AS (
-                 SELECT source_path AS path, count(*) AS records FROM logs
-                 WHERE ts >= to_timestamp($1) AND ts < to_timestamp($2) GROUP BY source_path),
-             j AS (
-                 SELECT source_path AS path, count(*) AS rejected FROM rejects
-                 WHERE created_at >= to_timestamp($1) AND created_at < to_timestamp($2) GROUP BY source_path)
-             SELECT coalesce(r.path, j.path), coalesce(r.records, 0), coalesce(j.rejected, 0),
-                    (SELECT c.format FROM checkpoints c WHERE c.path = coalesce(r.path, j.path)
-                       AND c.format IS NOT NULL ORDER BY c.updated_at DESC LIMIT 1)
-             FROM r FULL JOIN j ON r.path = j.path ORDER BY 1",
-            &[&(since as f64), &((until + 1) as f64)],
-        )
+        .query(&sql, &[&(since as f64), &((until + 1) as f64), &from, &to])
         .map_err(Error::db("counting the range's records and rejects per source"))?;
     Ok(rows
         .iter()
@@ -150,15 +176,16 @@ pub fn sources(
         .collect())
 }
 
-/// The first rejects loaded in `[since, until]`.
-pub fn rejects(client: &mut impl GenericClient, since: i64, until: i64) -> Result<Vec<Reject>> {
+/// The first rejects loaded in `loaded`.
+pub fn rejects(client: &mut impl GenericClient, loaded: Loaded) -> Result<Vec<Reject>> {
+    let (from, to) = loaded.params();
+    let sql = format!(
+        "SELECT source_path, source_line, source_index, byte_offset, reason FROM rejects
+         WHERE {} ORDER BY created_at, source_path, source_line LIMIT $3",
+        Loaded::sql(1)
+    );
     let rows = client
-        .query(
-            "SELECT source_path, source_line, source_index, byte_offset, reason FROM rejects
-             WHERE created_at >= to_timestamp($1) AND created_at < to_timestamp($2)
-             ORDER BY created_at, source_path, source_line LIMIT $3",
-            &[&(since as f64), &((until + 1) as f64), &(REPORT_REJECTS as i64)],
-        )
+        .query(&sql, &[&from, &to, &(REPORT_REJECTS as i64)])
         .map_err(Error::db("reading the range's rejects"))?;
     Ok(rows
         .iter()

@@ -1,16 +1,18 @@
 //! Detectors: the six rule types over event time.
 //!
-//! Parsing threads *project* each record onto each rule ([`RuleMatch`]): is
-//! it counted (service filter, keyword), and in which group. Projections are
-//! aggregated per group and per second ([`Counts`]: a count and the first few
-//! evidence lines of that second), so a detector's memory grows with the time
-//! span and the number of groups, not with the number of records, and input
-//! order does not matter (out-of-order lines, parallel chunks, several files
-//! give the same alerts).
+//! Each record is matched against each rule ([`RuleMatch`], the one
+//! definition of what a rule matches, used for parsed records and for rows
+//! read back from the database alike): is it counted (service filter,
+//! keyword), and in which group. Matches are tallied per group and per
+//! second ([`Tally`] of [`Counts`]: a count and the first few evidence
+//! lines of that second), so a detector's memory grows with the time span
+//! and the number of groups, not with the number of records, and input
+//! order does not matter (out-of-order lines, parallel chunks, several
+//! files give the same alerts).
 //!
-//! A [`Detector`] is fed counts (`observe`) and then asked for its alerts
-//! (`finish`) with the reference time passed in: no I/O, no clock, so its
-//! output is deterministic and can be snapshotted.
+//! A [`Detector`] turns a rule's counts into alerts with the reference
+//! time passed in: no I/O, no clock, so its output is deterministic and can
+//! be snapshotted.
 
 mod inactivity;
 mod window;
@@ -157,31 +159,6 @@ impl Counts {
         let gid = self.intern(group);
         let mut b = Bucket::default();
         b.add(ev);
-        self.push(gid, sec, &b);
-    }
-
-    /// Adds `count` records of one group-second (counted elsewhere, e.g. by
-    /// the database) with some of their lines.
-    pub fn add_counted(
-        &mut self,
-        group_values: &[&str],
-        sec: i64,
-        count: u32,
-        evidence: &[LineRef],
-    ) {
-        let mut key = String::new();
-        for (i, v) in group_values.iter().enumerate() {
-            if i > 0 {
-                key.push(GROUP_SEP);
-            }
-            push_value(&mut key, Some(v));
-        }
-        let gid = self.intern(&key);
-        let mut b = Bucket::default();
-        for ev in evidence {
-            b.add(*ev);
-        }
-        b.count = count.max(b.count);
         self.push(gid, sec, &b);
     }
 
@@ -433,10 +410,6 @@ impl RuleMatch {
     pub fn within(mut self, from: i64, to: i64) -> RuleMatch {
         self.range = Some((from, to));
         self
-    }
-
-    pub fn range(&self) -> Option<(i64, i64)> {
-        self.range
     }
 
     /// The same match over all time.

@@ -167,8 +167,10 @@ fn count_rows(
 ) -> Result<Tally> {
     let workers = rayon::current_num_threads().max(1);
     let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(2 * workers);
-    let rx = Arc::new(Mutex::new(rx));
     std::thread::scope(|scope| {
+        // Only the workers hold the receiver: when they have all stopped (on
+        // a bad row), sending fails and reading stops instead of blocking.
+        let rx = Arc::new(Mutex::new(rx));
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 let rx = Arc::clone(&rx);
@@ -184,6 +186,7 @@ fn count_rows(
                 })
             })
             .collect();
+        drop(rx);
         let read = split_blocks(&mut stream, layout.columns, |block| tx.send(block).is_ok());
         drop(tx);
         let mut tallies = Vec::new();
@@ -456,4 +459,104 @@ pub fn last_before(
     let result = count_rows(stream, &matches, &layout, &shared);
     *paths = std::mem::take(&mut *shared.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(result?.take(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A binary COPY stream of `rows` rows of two text columns.
+    fn copy_stream(rows: usize) -> (Vec<u8>, Vec<u8>) {
+        let mut out = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0".to_vec();
+        let start = out.len();
+        for i in 0..rows {
+            out.extend_from_slice(&2i16.to_be_bytes());
+            let v = format!("value {i}").repeat(i % 7);
+            out.extend_from_slice(&(v.len() as i32).to_be_bytes());
+            out.extend_from_slice(v.as_bytes());
+            out.extend_from_slice(&(-1i32).to_be_bytes());
+        }
+        let body = out[start..].to_vec();
+        out.extend_from_slice(&(-1i16).to_be_bytes());
+        (out, body)
+    }
+
+    /// Hands out a few bytes per read (1 to 13 then 4096), as the driver
+    /// hands out one message per read.
+    struct Trickle(Vec<u8>, usize, usize);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let want = if self.2 % 14 == 13 { 4096 } else { self.2 % 14 + 1 };
+            let n = want.min(buf.len()).min(self.0.len() - self.1);
+            self.2 += 1;
+            buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+            self.1 += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn blocks_hold_whole_rows_whatever_the_reads() {
+        let (stream, body) = copy_stream(60_000);
+        let mut blocks = Vec::new();
+        split_blocks(&mut Trickle(stream, 0, 0), 2, |b| {
+            blocks.push(b);
+            true
+        })
+        .unwrap();
+        assert!(blocks.len() > 1, "the rows span several blocks");
+        // Each block parses as whole rows on its own.
+        for b in &blocks {
+            let mut p = 0;
+            while p < b.len() {
+                assert_eq!(i16::from_be_bytes([b[p], b[p + 1]]), 2);
+                p += 2;
+                for _ in 0..2 {
+                    let l = i32::from_be_bytes(b[p..p + 4].try_into().unwrap());
+                    p += 4 + l.max(0) as usize;
+                }
+            }
+            assert_eq!(p, b.len());
+        }
+        assert_eq!(blocks.concat(), body);
+    }
+
+    #[test]
+    fn a_cut_stream_is_an_error_not_a_hang() {
+        let (stream, _) = copy_stream(100);
+        let cut = stream[..stream.len() - 7].to_vec();
+        let err = split_blocks(&mut Trickle(cut, 0, 0), 2, |_| true).unwrap_err();
+        assert!(err.to_string().contains("no trailer"), "{err}");
+        let err = split_blocks(&mut &b"PGCOPY\n"[..], 2, |_| true).unwrap_err();
+        assert!(err.to_string().contains("short header"), "{err}");
+        let (stream, _) = copy_stream(3);
+        let err = split_blocks(&mut &stream[..], 3, |_| true).unwrap_err();
+        assert!(err.to_string().contains("field count"), "{err}");
+    }
+
+    #[test]
+    fn stored_fields_read_back_as_the_values_the_parser_made() {
+        let back = |json: &str| {
+            let mut b = vec![1u8];
+            b.extend_from_slice(json.as_bytes());
+            jsonb_value(&b).unwrap().to_text().map(|t| t.into_owned())
+        };
+        for (v, text) in [
+            (Value::str("10.0.0.1"), "10.0.0.1"),
+            (Value::str("a \"q\" é"), "a \"q\" é"),
+            (Value::Int(503), "503"),
+            (Value::Float(0.012), "0.012"),
+            (Value::Float(1e-7), "0.0000001"),
+            (Value::List(vec![Value::str("a"), Value::Int(1)]), r#"["a",1]"#),
+        ] {
+            let mut json = Vec::new();
+            v.write_json(&mut json);
+            assert_eq!(v.to_text().as_deref(), Some(text));
+            assert_eq!(back(std::str::from_utf8(&json).unwrap()).as_deref(), Some(text));
+        }
+        // jsonb prints arrays with spaces; the value read back is the same.
+        assert_eq!(back(r#"["a", 1]"#).as_deref(), Some(r#"["a",1]"#));
+        assert_eq!(back("null"), None);
+    }
 }

@@ -2,8 +2,12 @@
 //!
 //! The pipeline, stage by stage: [`config`] loads and checks a job file;
 //! [`source`] finds, opens and frames inputs; [`parse`] turns units into
-//! normalized records; [`pipeline`] runs parsing in parallel in input order;
-//! [`output`] writes records. `cmd` holds one module per subcommand.
+//! normalized records; [`read`] reads one source end to end through a sink,
+//! on [`pipeline`]'s parallel workers in input order; [`detect`] matches
+//! records against rules and turns counts into alerts; [`store`] loads
+//! PostgreSQL and reads stored rows back; [`run`] is the engine that owns
+//! one run from sources to report ([`report`]); [`output`] writes records.
+//! `cmd` holds one thin module per subcommand.
 
 pub mod cli;
 pub mod cmd;

@@ -98,13 +98,19 @@ pub enum Exit {
     Failed,
 }
 
-impl From<Exit> for ExitCode {
-    fn from(e: Exit) -> ExitCode {
-        ExitCode::from(match e {
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
             Exit::Ok => 0,
             Exit::AlertFired => 1,
             Exit::Failed => 2,
-        })
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e.code())
     }
 }
 

@@ -37,10 +37,11 @@ fn quickstart_raises_the_planted_incidents() {
         insta::assert_json_snapshot!("quickstart@report", r, {
             ".started_at" => "[run start]",
             ".finished_at" => "[run end]",
+            ".duration_ms" => "[duration]",
         });
     });
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
-    assert!(md.contains("| critical | admin_bruteforce | user=admin |"), "{md}");
+    assert!(md.contains("| critical | admin\\_bruteforce | user=admin |"), "{md}");
     assert!(stderr(&o).contains("quickstart: 3 file(s), 1042 records, 0 rejected, 8 alert(s)"));
 }
 
@@ -222,7 +223,7 @@ fn report_files_leave_no_temporary_files() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["report.json", "report.md"]);
+    assert_eq!(names, ["report.html", "report.json", "report.md"]);
     assert_eq!(alert_ids(&report(dir.path())).len(), 8);
 }
 

@@ -237,6 +237,7 @@ pub struct SourceSpec {
 pub enum ReportFormat {
     Json,
     Md,
+    Html,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -299,7 +300,7 @@ fn figment_errors(e: figment::Error) -> Vec<String> {
 
 fn figment(job_path: &Path, overrides: &Overrides) -> Result<Figment, String> {
     let mut fig = Figment::from(Serialized::defaults(serde_json::json!({
-        "report": { "dir": "reports", "formats": ["json", "md"] }
+        "report": { "dir": "reports", "formats": ["json", "md", "html"] }
     })));
     if Path::new(SITE_CONFIG).exists() {
         fig = fig.merge(Toml::file(SITE_CONFIG));
@@ -649,10 +650,11 @@ pub fn validate(dict: &Dict, default_name: &str) -> Result<Job, Problems> {
                 match f.as_str() {
                     Some("json") => formats.push(ReportFormat::Json),
                     Some("md") | Some("markdown") => formats.push(ReportFormat::Md),
+                    Some("html") => formats.push(ReportFormat::Html),
                     _ => c.err(
                         &format!("report.formats[{i}]"),
                         format!(
-                            "unknown report format {} (expected \"json\" or \"md\")",
+                            "unknown report format {} (expected \"json\", \"md\" or \"html\")",
                             describe(f)
                         ),
                     ),
@@ -662,7 +664,7 @@ pub fn validate(dict: &Dict, default_name: &str) -> Result<Job, Problems> {
         }
         _ => ReportSpec {
             dir: "reports".into(),
-            formats: vec![ReportFormat::Json, ReportFormat::Md],
+            formats: vec![ReportFormat::Json, ReportFormat::Md, ReportFormat::Html],
         },
     };
 

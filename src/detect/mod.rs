@@ -215,7 +215,13 @@ pub struct Evidence {
     pub line: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<u64>,
+    /// The line's text (at most [`EVIDENCE_TEXT`] bytes), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
+
+/// Bytes of an evidence line's text kept in reports.
+pub const EVIDENCE_TEXT: usize = 240;
 
 /// One alert: an episode of a rule in one group. Its identity is
 /// (rule id, group, window start).
@@ -266,6 +272,7 @@ impl FinishContext {
                     .unwrap_or_else(|| Arc::from("?")),
                 line: e.line as u64,
                 index: (e.index > 0).then_some(e.index as u64),
+                text: None,
             })
             .collect()
     }

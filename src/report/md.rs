@@ -5,9 +5,44 @@ use std::fmt::Write;
 
 pub struct Markdown;
 
-/// Escapes text for a Markdown table cell.
+/// Text from the logs in a Markdown table cell or list item: HTML is
+/// escaped (`<img onerror=...>` shows as text), and so is every character
+/// that Markdown would read as formatting, a link or an image.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ").replace('`', "'")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\n' | '\r' => out.push(' '),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '!' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text in a code span: shown as is, so only what ends the span or the
+/// table cell is replaced.
+fn code(s: &str) -> String {
+    let t: String = s
+        .chars()
+        .map(|c| {
+            if c == '`' {
+                '\''
+            } else if c.is_control() {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    format!("`{}`", t.replace('|', "\\|"))
 }
 
 impl ReportWriter for Markdown {
@@ -55,10 +90,13 @@ fn render(r: &Report) -> Result<String, std::fmt::Error> {
         writeln!(s, "|---|---|---|---|---:|---|---|")?;
         for a in &r.alerts {
             let group: Vec<String> = a.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let ev = a
-                .evidence
-                .first()
-                .map_or(String::new(), |e| format!("`{}:{}`", cell(&e.path), e.line));
+            let ev = a.evidence.first().map_or(String::new(), |e| {
+                let at = code(&format!("{}:{}", e.path, e.line));
+                match &e.text {
+                    Some(t) => format!("{at} {}", code(t)),
+                    None => at,
+                }
+            });
             writeln!(
                 s,
                 "| {} | {} | {} | {} – {} | {} | {} | {} |",
@@ -81,8 +119,8 @@ fn render(r: &Report) -> Result<String, std::fmt::Error> {
     for src in &r.sources {
         writeln!(
             s,
-            "| `{}` | {} | {} | {} | {} |",
-            cell(&src.path),
+            "| {} | {} | {} | {} | {} |",
+            code(&src.path),
             cell(&src.format),
             src.lines,
             src.records,
@@ -94,8 +132,35 @@ fn render(r: &Report) -> Result<String, std::fmt::Error> {
         writeln!(s, "## Rejects (first {})", r.rejects.len().min(20))?;
         writeln!(s)?;
         for rej in r.rejects.iter().take(20) {
-            writeln!(s, "- `{}:{}`: {}", cell(&rej.path), rej.line, cell(&rej.reason))?;
+            writeln!(
+                s,
+                "- {}: {}",
+                code(&format!("{}:{}", rej.path, rej.line)),
+                cell(&rej.reason)
+            )?;
         }
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_text_cannot_become_html_or_markdown() {
+        let hostile = "<img src=x onerror=alert(1)> [click](http://x) ![i](y) **b** `c` |d| \\e\nf";
+        let c = cell(hostile);
+        assert!(!c.contains('<') && !c.contains('>'), "{c}");
+        assert!(c.contains("&lt;img src=x onerror=alert(1)&gt;"), "{c}");
+        assert!(c.contains("\\[click\\](http://x)"), "{c}");
+        assert!(c.contains("\\!\\[i\\]"), "{c}");
+        assert!(
+            c.contains("\\*\\*b\\*\\*") && c.contains("\\`c\\`") && c.contains("\\|d\\|"),
+            "{c}"
+        );
+        assert!(!c.contains('\n'), "{c}");
+        let k = code("a`b|c\nd");
+        assert_eq!(k, "`a'b\\|c d`");
+    }
 }

@@ -1,8 +1,10 @@
-//! Reports: what a run did, as `report.json` (for machines) and
-//! `report.md` (a CI job summary). Writers are pure: a [`Report`] in, bytes
+//! Reports: what a run did, as `report.json` (for machines), `report.md`
+//! (a CI job summary) and `report.html` (charts and tables, one file). Writers are pure: a [`Report`] in, bytes
 //! out; the caller writes the files.
 
+mod html;
 mod md;
+pub mod overview;
 
 use crate::detect::Alert;
 use crate::read::{Reject, SourceStats};
@@ -24,7 +26,15 @@ pub struct Report {
     pub job: String,
     pub started_at: String,
     pub finished_at: String,
+    pub duration_ms: i64,
+    /// The time range asked for (`--since`/`--until`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
     pub reference_time: String,
+    /// The run's exit code (0 ok, 1 an alert at `--fail-on`, 2 failed).
+    pub exit_code: u8,
     pub sources: Vec<SourceStats>,
     pub totals: Totals,
     pub alerts: Vec<Alert>,
@@ -32,6 +42,8 @@ pub struct Report {
     /// Things that went wrong without stopping the run: unreadable sources,
     /// sources whose reject ratio suggests a wrong `format`.
     pub problems: Vec<String>,
+    /// Volume and severities over time, top values.
+    pub overview: overview::Overview,
 }
 
 /// A report format.
@@ -53,4 +65,5 @@ impl ReportWriter for Json {
     }
 }
 
+pub use html::Html;
 pub use md::Markdown;

@@ -69,7 +69,10 @@ fn load_detect_report(
     let mut tx = client.transaction().map_err(Error::db("starting the alerts transaction"))?;
     let new_alerts = alerts::store(&mut tx, job, alerts)?;
     let finished = wall_clock();
-    let parts = log.parts;
+    let mut parts = log.parts;
+    if let Some((from, to)) = new.bounds() {
+        parts.overview = store::overview::overview(&mut tx, from, to)?;
+    }
     runs::finish(
         &mut tx,
         &job.name,
@@ -83,7 +86,7 @@ fn load_detect_report(
             alerts: new_alerts.len() as u64,
         },
     )?;
-    let report = assemble(job, started, reference, parts, new_alerts);
+    let report = assemble(job, s, (started, reference), parts, new_alerts, log.failed);
     let written = output::write_or_print(job, &report, msgs)?;
     tx.commit().map_err(Error::db("storing the run's alerts"))?;
     output::summarize(&report, &written, msgs);

@@ -6,34 +6,48 @@ use super::{assemble, exit_code, output, sort_alerts, Messages, Settings};
 use crate::config::{GroupKey, Job};
 use crate::detect::{self, Detector, FinishContext, RuleMatch, Tally};
 use crate::error::Exit;
-use crate::parse::{Provenance, Record};
+use crate::parse::{Format, Provenance, Record};
 use crate::read::{self, ChunkResult, ChunkSink};
+use crate::report::overview::{OverviewAcc, SourceKind};
 use std::sync::{Arc, Mutex};
 
 /// The detect sink. Parsing threads count into a few shared [`Tally`]s,
 /// one per thread at a time, taken from and returned to a pool around each
 /// chunk. Counting is commutative, so nothing has to be merged per chunk in
 /// input order; the pool is merged once, at the end.
+/// The report's overview is counted alongside, in the same accumulators.
 struct TallySink {
     matches: Arc<Vec<RuleMatch>>,
     source: u32,
-    pool: Arc<Mutex<Vec<Tally>>>,
+    kind: SourceKind,
+    pool: Arc<Mutex<Vec<Acc>>>,
 }
 
+type Acc = (Tally, OverviewAcc);
+
 impl ChunkSink for TallySink {
-    type Acc = Tally;
+    type Acc = Acc;
     type Out = ();
 
-    fn begin(&self) -> Tally {
+    fn begin(&self) -> Acc {
         self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default()
     }
 
-    fn record(&self, acc: &mut Tally, r: &Record<'_>, prov: Provenance) {
-        acc.observe(&self.matches, self.source, r, prov);
+    fn record(&self, acc: &mut Acc, r: &Record<'_>, prov: Provenance) {
+        acc.0.observe(&self.matches, self.source, r, prov);
+        acc.1.observe(self.kind, r);
     }
 
-    fn end(&self, acc: Tally) {
+    fn end(&self, acc: Acc) {
         self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(acc);
+    }
+}
+
+fn source_kind(format: &Format) -> SourceKind {
+    match format {
+        Format::Cloudtrail => SourceKind::Cloudtrail,
+        Format::Hdfs | Format::HdfsCsv => SourceKind::Hdfs,
+        _ => SourceKind::Access,
     }
 }
 
@@ -45,7 +59,7 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
     let inputs = inputs(job, lean, &mut log, msgs);
     let paths = sorted_paths(&inputs);
     let matches: Arc<Vec<RuleMatch>> = Arc::new(job.rules.iter().map(RuleMatch::new).collect());
-    let pool: Arc<Mutex<Vec<Tally>>> = Arc::default();
+    let pool: Arc<Mutex<Vec<Acc>>> = Arc::default();
     for input in &inputs {
         let opened = match read::open(&input.path, &input.spec.format, &input.opts) {
             Ok(o) => o,
@@ -58,6 +72,7 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
         let sink = Arc::new(TallySink {
             matches: Arc::clone(&matches),
             source: source as u32,
+            kind: source_kind(&opened.format),
             pool: Arc::clone(&pool),
         });
         let result = read::process_with(opened, sink, |res: ChunkResult<()>| {
@@ -71,7 +86,14 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
             Err(e) => log.fail(msgs, format!("{e:#}")),
         }
     }
-    let tally = Tally::merge(std::mem::take(&mut *pool.lock().unwrap_or_else(|e| e.into_inner())));
+    let (tallies, overviews): (Vec<Tally>, Vec<OverviewAcc>) =
+        std::mem::take(&mut *pool.lock().unwrap_or_else(|e| e.into_inner())).into_iter().unzip();
+    let tally = Tally::merge(tallies);
+    let mut overview = OverviewAcc::default();
+    for o in overviews {
+        overview.merge(o);
+    }
+    log.parts.overview = overview.finish();
 
     let reference = s.now.resolve(tally.span.max());
     let ctx =
@@ -79,7 +101,8 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
     let detectors: Vec<Box<dyn Detector>> = job.rules.iter().map(detect::detector).collect();
     let mut alerts = tally.alerts(&detectors, &ctx);
     sort_alerts(&mut alerts);
-    let report = assemble(job, started, reference, log.parts, alerts);
+    super::evidence::fill_text(&mut alerts);
+    let report = assemble(job, s, (started, reference), log.parts, alerts, log.failed);
     let written = output::write_or_print(job, &report, msgs)?;
     output::summarize(&report, &written, msgs);
     Ok(exit_code(log.failed, s.fail_on, &report.alerts))

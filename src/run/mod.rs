@@ -18,6 +18,7 @@
 //! 6. returns the exit code ([`exit_code`]).
 
 mod database;
+mod evidence;
 mod inputs;
 mod memory;
 mod messages;
@@ -33,6 +34,7 @@ use crate::detect::Alert;
 use crate::error::Exit;
 use crate::parse::{Timestamp, Tz};
 use crate::read::{Reject, SourceStats};
+use crate::report::overview::Overview;
 use crate::report::{Report, Totals};
 use anyhow::Context;
 
@@ -76,6 +78,8 @@ impl Now {
 /// What the command line and the job decide about a run besides the job.
 #[derive(Clone, Copy, Debug)]
 pub struct Settings {
+    /// When the command started (for the report's duration).
+    pub started: std::time::Instant,
     pub now: Now,
     pub fail_on: Option<AlertSeverity>,
     /// Every reject on stderr as it is found.
@@ -120,21 +124,32 @@ pub(crate) struct Parts {
     pub sources: Vec<SourceStats>,
     pub rejects: Vec<Reject>,
     pub problems: Vec<String>,
+    pub overview: Overview,
+    /// The time range asked for, if any (seconds).
+    pub since: Option<i64>,
+    pub until: Option<i64>,
 }
 
 /// The report of a run: its totals are the sums over its sources.
+/// `failed`: a source could not be read (the exit code it gets is in the
+/// report).
 pub(crate) fn assemble(
     job: &Job,
-    started: i64,
-    reference: i64,
+    s: &Settings,
+    (started, reference): (i64, i64),
     parts: Parts,
     alerts: Vec<Alert>,
+    failed: bool,
 ) -> Report {
     let rfc3339 = |t: i64| Timestamp::from_secs(t).to_rfc3339();
     Report {
         job: job.name.clone(),
         started_at: rfc3339(started),
         finished_at: rfc3339(wall_clock()),
+        duration_ms: s.started.elapsed().as_millis() as i64,
+        exit_code: exit_code(failed, s.fail_on, &alerts).code(),
+        since: parts.since.map(rfc3339),
+        until: parts.until.map(rfc3339),
         reference_time: rfc3339(reference),
         totals: Totals {
             records: parts.sources.iter().map(|s| s.records).sum(),
@@ -145,5 +160,6 @@ pub(crate) fn assemble(
         alerts,
         rejects: parts.rejects,
         problems: parts.problems,
+        overview: parts.overview,
     }
 }

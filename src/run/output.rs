@@ -55,6 +55,7 @@ fn write_reports(job: &Job, report: &Report) -> crate::error::Result<Vec<String>
         let writer: Box<dyn ReportWriter> = match f {
             ReportFormat::Json => Box::new(report::Json),
             ReportFormat::Md => Box::new(report::Markdown),
+            ReportFormat::Html => Box::new(report::Html),
         };
         let path = dir.join(writer.file_name());
         let bytes = writer.serialize(report);

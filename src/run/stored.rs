@@ -78,6 +78,7 @@ pub(super) fn detect(
     let detectors: Vec<Box<dyn Detector>> = rules.iter().map(detect::detector).collect();
     let mut alerts = tally.alerts(&detectors, &ctx);
     sort_alerts(&mut alerts);
+    super::evidence::fill_text(&mut alerts);
     Ok((alerts, reference))
 }
 
@@ -123,9 +124,12 @@ pub fn over_range(
     let parts = Parts {
         sources: runs::sources(&mut tx, since, until, loaded)?,
         rejects: runs::rejects(&mut tx, loaded)?,
-        problems: Vec::new(),
+        overview: store::overview::overview(&mut tx, since, until)?,
+        since: Some(since),
+        until: Some(until),
+        ..Parts::default()
     };
-    let report = assemble(job, started, reference, parts, alerts);
+    let report = assemble(job, s, (started, reference), parts, alerts, false);
     let written = output::write_or_print(job, &report, msgs)?;
     tx.commit().map_err(Error::db("storing the alerts"))?;
     for path in written {

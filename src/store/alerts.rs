@@ -89,6 +89,7 @@ pub fn stored(
             path: String,
             line: u64,
             index: Option<u64>,
+            text: Option<String>,
         }
         let evidence: Vec<Stored> =
             serde_json::from_str(&r.get::<_, String>(8)).map_err(|_| bad("evidence"))?;
@@ -103,7 +104,12 @@ pub fn stored(
             message: r.get(7),
             evidence: evidence
                 .into_iter()
-                .map(|e| Evidence { path: Arc::from(e.path), line: e.line, index: e.index })
+                .map(|e| Evidence {
+                    path: Arc::from(e.path),
+                    line: e.line,
+                    index: e.index,
+                    text: e.text,
+                })
                 .collect(),
         });
     }

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod load;
 pub mod migrate;
+pub mod overview;
 pub mod runs;
 pub mod scan;
 

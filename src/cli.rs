@@ -147,6 +147,13 @@ pub struct LogsArgs {
 pub struct RunArgs {
     /// The job file (TOML, YAML or JSON).
     pub job: PathBuf,
+    /// Only records from this time on: RFC 3339, or a duration back from
+    /// --now such as "24h" (overrides the job's `since`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only records up to this time (same forms; overrides the job's `until`).
+    #[arg(long)]
+    pub until: Option<String>,
 }
 
 #[derive(Args, Debug)]

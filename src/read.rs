@@ -61,6 +61,9 @@ pub struct SourceStats {
     pub lines: u64,
     pub records: u64,
     pub rejected: u64,
+    /// Records left out by the run's time range (`--since`/`--until`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub outside_range: u64,
     pub skipped: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -74,12 +77,17 @@ pub struct SourceStats {
     pub end_tail: Vec<u8>,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// What one chunk produced: the caller's value plus the bookkeeping.
 pub struct ChunkResult<T> {
     pub value: T,
     pub bytes: u64,
     pub lines: u64,
     pub records: u64,
+    pub outside_range: u64,
     pub rejects: Vec<Reject>,
 }
 
@@ -90,8 +98,11 @@ pub struct Opened {
     pub parser: Arc<dyn Parser>,
     /// Target chunk size for parallel parsing (tests make it small).
     pub chunk_size: usize,
-    /// Where reading starts (a resumed file); see [`Opened::skip`].
+    /// Where reading starts (a resumed file).
     pub start: source::Start,
+    /// Only records with a time stamp in `[from, to)` (seconds) go to the
+    /// sink; the others are counted as outside the range.
+    pub range: Option<(i64, i64)>,
     reader: std::io::BufReader<Box<dyn std::io::Read + Send>>,
 }
 
@@ -149,6 +160,7 @@ fn build(
         parser,
         chunk_size: source::CHUNK_SIZE,
         start,
+        range: None,
         reader,
     })
 }
@@ -207,12 +219,17 @@ where
     S: ChunkSink,
     C: FnMut(ChunkResult<S::Out>) -> anyhow::Result<bool>,
 {
-    let Opened { path, format, parser, chunk_size, start, reader } = opened;
+    let Opened { path, format, parser, chunk_size, start, range, reader } = opened;
     let framer = source::resumed_framer(format.framing(), Box::new(reader), chunk_size, start);
     let work_path = Arc::clone(&path);
     let work = Arc::new(move |chunk: Chunk| {
         let mut acc = sink.begin();
-        let (mut lines, mut records, mut rejects) = (0, 0, Vec::new());
+        let (mut lines, mut records, mut outside, mut rejects) = (0, 0, 0, Vec::new());
+        let in_range = |r: &Record<'_>| match (range, r.ts) {
+            (None, _) => true,
+            (Some((from, to)), Some(ts)) => from <= ts.secs && ts.secs < to,
+            (Some(_), None) => false,
+        };
         let reject = |prov: Provenance, reason| Reject {
             path: Arc::clone(&work_path),
             line: prov.line,
@@ -224,6 +241,7 @@ where
             lines += 1;
             match parser.parse(unit) {
                 Outcome::Record(r) => match ts_out_of_range(&r) {
+                    None if !in_range(&r) => outside += 1,
                     None => {
                         records += 1;
                         sink.record(&mut acc, &r, prov);
@@ -243,6 +261,7 @@ where
             bytes: chunk.data.len() as u64,
             lines,
             records,
+            outside_range: outside,
             rejects,
         }
     });
@@ -252,6 +271,7 @@ where
         stats.bytes += res.bytes;
         stats.lines += res.lines;
         stats.records += res.records;
+        stats.outside_range += res.outside_range;
         stats.rejected += res.rejects.len() as u64;
         consume(res)
     })

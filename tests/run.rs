@@ -249,3 +249,49 @@ fn a_file_named_by_two_sources_is_read_once() {
     assert_eq!(r["totals"]["records"], 623);
     assert_eq!(r["sources"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_time_range_limits_what_is_counted_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = logtrack(&[
+        "run",
+        "jobs/quickstart.toml",
+        "--since",
+        "2026-03-14T10:30:00Z",
+        "--until",
+        "2026-03-14T10:45:00Z",
+        "--report-dir",
+        d,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = report(dir.path());
+    assert_eq!(alert_ids(&r), ["hdfs_repeated_error", "scanner"]);
+    assert_eq!(r["since"], "2026-03-14T10:30:00Z");
+    assert_eq!(r["until"], "2026-03-14T10:45:00Z");
+    let sources = r["sources"].as_array().unwrap();
+    let inside: u64 = sources.iter().map(|s| s["records"].as_u64().unwrap()).sum();
+    let outside: u64 = sources.iter().map(|s| s["outside_range"].as_u64().unwrap()).sum();
+    assert_eq!((inside, inside + outside), (385, 1042));
+    assert_eq!(r["totals"]["records"], 385);
+    // Volume is charted for the range only.
+    let bins: u64 = r["overview"]["volume"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|v| v.as_array().unwrap().iter().map(|n| n.as_u64().unwrap()))
+        .sum();
+    assert_eq!(bins, 385);
+
+    // The job file may set it; a bad value names its key.
+    let job = dir.path().join("job.toml");
+    let text = std::fs::read_to_string("jobs/quickstart.toml").unwrap();
+    std::fs::write(&job, format!("since = \"yesterday\"\n{text}")).unwrap();
+    let o = logtrack(&["validate", job.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("since: \"yesterday\" is not an RFC 3339 time or a duration"),
+        "{}",
+        stderr(&o)
+    );
+}

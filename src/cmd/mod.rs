@@ -89,7 +89,14 @@ pub fn settings(g: &Global, job: &crate::config::Job) -> anyhow::Result<Settings
         .map(|s| s.parse().map_err(anyhow::Error::msg).context("--fail-on"))
         .transpose()?;
     let now = Now::parse(g.now.as_deref().or(job.now.as_deref()))?;
-    Ok(Settings { started: std::time::Instant::now(), now, fail_on, verbose: g.verbose })
+    Ok(Settings {
+        started: std::time::Instant::now(),
+        now,
+        fail_on,
+        verbose: g.verbose,
+        since: None,
+        until: None,
+    })
 }
 
 /// `detect` and `report`: the job over a time range of the database

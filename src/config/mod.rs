@@ -253,6 +253,10 @@ pub struct Job {
     /// Reference time for inactivity rules (`--now` overrides it):
     /// `end-of-data`, `wall-clock`, or an RFC 3339 instant.
     pub now: Option<String>,
+    /// Only records from this time on (RFC 3339 or a duration back from now).
+    pub since: Option<String>,
+    /// Only records up to this time.
+    pub until: Option<String>,
     pub database_url: Option<String>,
     pub sources: Vec<SourceSpec>,
     pub rules: Vec<Rule>,
@@ -518,7 +522,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-const TOP_KEYS: &[&str] = &["name", "now", "database", "sources", "rules", "rules_file", "report"];
+const TOP_KEYS: &[&str] =
+    &["name", "now", "since", "until", "database", "sources", "rules", "rules_file", "report"];
 const SOURCE_KEYS: &[&str] = &["path", "format", "service", "timezone", "max_reject_ratio"];
 const RULE_KEYS: &[&str] = &[
     "id",
@@ -558,6 +563,20 @@ pub fn validate(dict: &Dict, default_name: &str) -> Result<Job, Problems> {
             c.err("now", format!("{n:?} is not end-of-data, wall-clock or an RFC 3339 time"));
         }
     }
+
+    // `since`/`until`: an RFC 3339 time or a duration back from now.
+    let mut bound = |key: &str| {
+        let v = c.string(dict, key, "");
+        if let Some(t) = &v {
+            let ok = crate::parse::Timestamp::parse_rfc3339(t, &Tz::default()).is_some()
+                || t.parse::<HumanDuration>().is_ok();
+            if !ok {
+                c.err(key, format!("{t:?} is not an RFC 3339 time or a duration such as \"24h\""));
+            }
+        }
+        v
+    };
+    let (since, until) = (bound("since"), bound("until"));
 
     let database_url = match dict.get("database") {
         None => None,
@@ -669,7 +688,7 @@ pub fn validate(dict: &Dict, default_name: &str) -> Result<Job, Problems> {
     };
 
     if c.problems.is_empty() {
-        Ok(Job { name, now, database_url, sources, rules, report })
+        Ok(Job { name, now, since, until, database_url, sources, rules, report })
     } else {
         Err(Problems(c.problems))
     }

@@ -62,7 +62,16 @@ fn load_detect_report(
         range.add(from);
         range.add(to);
     }
-    let (alerts, reference) = stored::detect(client, &job.rules, range.bounds(), s.now)?;
+    // A time range limits detection and the report (every new line is
+    // still loaded: a checkpoint never skips lines).
+    let bounds = range.bounds().and_then(|(lo, hi)| match s.range() {
+        None => Some((lo, hi)),
+        Some((from, to)) => {
+            let (lo, hi) = (lo.max(from), hi.min(to - 1));
+            (lo <= hi).then_some((lo, hi))
+        }
+    });
+    let (alerts, reference) = stored::detect(client, &job.rules, bounds, s.now)?;
 
     // 3. Store the alerts, write the report, and only then commit: an
     // alert is known (not new next run) only once a report has shown it.
@@ -71,8 +80,15 @@ fn load_detect_report(
     let finished = wall_clock();
     let mut parts = log.parts;
     if let Some((from, to)) = new.bounds() {
-        parts.overview = store::overview::overview(&mut tx, from, to)?;
+        let (from, to) = match s.range() {
+            Some((a, b)) => (from.max(a), to.min(b - 1)),
+            None => (from, to),
+        };
+        if from <= to {
+            parts.overview = store::overview::overview(&mut tx, from, to)?;
+        }
     }
+    (parts.since, parts.until) = (s.since, s.until);
     runs::finish(
         &mut tx,
         &job.name,

@@ -61,13 +61,14 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
     let matches: Arc<Vec<RuleMatch>> = Arc::new(job.rules.iter().map(RuleMatch::new).collect());
     let pool: Arc<Mutex<Vec<Acc>>> = Arc::default();
     for input in &inputs {
-        let opened = match read::open(&input.path, &input.spec.format, &input.opts) {
+        let mut opened = match read::open(&input.path, &input.spec.format, &input.opts) {
             Ok(o) => o,
             Err(e) => {
                 log.fail(msgs, format!("{e:#}"));
                 continue;
             }
         };
+        opened.range = s.range();
         let source = paths.binary_search_by(|p| (**p).cmp(input.path.as_str())).unwrap_or(0);
         let sink = Arc::new(TallySink {
             matches: Arc::clone(&matches),
@@ -94,6 +95,7 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
         overview.merge(o);
     }
     log.parts.overview = overview.finish();
+    (log.parts.since, log.parts.until) = (s.since, s.until);
 
     let reference = s.now.resolve(tally.span.max());
     let ctx =

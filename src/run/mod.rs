@@ -84,6 +84,17 @@ pub struct Settings {
     pub fail_on: Option<AlertSeverity>,
     /// Every reject on stderr as it is found.
     pub verbose: bool,
+    /// Only records in `[since, until]` (seconds) are counted and reported.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+impl Settings {
+    /// The time range as `[from, to)`, when one is set.
+    pub fn range(&self) -> Option<(i64, i64)> {
+        (self.since.is_some() || self.until.is_some())
+            .then(|| (self.since.unwrap_or(i64::MIN), self.until.map_or(i64::MAX, |u| u + 1)))
+    }
 }
 
 pub(crate) fn wall_clock() -> i64 {

@@ -36,6 +36,10 @@ pub struct Global {
     /// (low, medium, high, critical).
     #[arg(long, global = true, value_name = "SEVERITY")]
     pub fail_on: Option<String>,
+    /// Also write a JUnit XML file: one test case per rule, failing when it
+    /// raised an alert at or above --fail-on.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Print only errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,

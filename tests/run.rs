@@ -295,3 +295,51 @@ fn a_time_range_limits_what_is_counted_and_reported() {
         stderr(&o)
     );
 }
+
+#[test]
+fn quickstart_markdown_and_junit_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let o = logtrack(&[
+        "run",
+        "jobs/quickstart.toml",
+        "--report-dir",
+        d,
+        "--fail-on",
+        "high",
+        "--junit",
+        junit.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    let md: String = md
+        .lines()
+        .map(|l| {
+            if l.starts_with("Run ") {
+                "Run [run start] → [run end], reference time 2026-03-14T10:59:57Z."
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    // Volatile attributes: the run's duration and start.
+    let mut stable = String::new();
+    for part in xml.split('"').collect::<Vec<_>>().chunks(2) {
+        stable.push_str(part[0]);
+        if let Some(v) = part.get(1) {
+            let volatile = part[0].ends_with("time=") || part[0].ends_with("timestamp=");
+            stable.push('"');
+            stable.push_str(if volatile { "[volatile]" } else { v });
+            stable.push('"');
+        }
+    }
+    common::insta_settings().bind(|| {
+        insta::assert_snapshot!("quickstart@report.md", md);
+        insta::assert_snapshot!("quickstart@junit.xml", stable);
+    });
+    assert!(xml.contains(r#"failures="4""#), "{xml}");
+}

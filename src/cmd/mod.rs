@@ -96,6 +96,7 @@ pub fn settings(g: &Global, job: &crate::config::Job) -> anyhow::Result<Settings
         verbose: g.verbose,
         since: None,
         until: None,
+        junit: g.junit.clone(),
     })
 }
 

@@ -3,6 +3,7 @@
 //! out; the caller writes the files.
 
 mod html;
+pub mod junit;
 mod md;
 pub mod overview;
 

@@ -103,7 +103,7 @@ fn load_detect_report(
         },
     )?;
     let report = assemble(job, s, (started, reference), parts, new_alerts, log.failed);
-    let written = output::write_or_print(job, &report, msgs)?;
+    let written = output::write_or_print(job, s, &report, msgs)?;
     tx.commit().map_err(Error::db("storing the run's alerts"))?;
     output::summarize(&report, &written, msgs);
     Ok(exit_code(log.failed, s.fail_on, &report.alerts))

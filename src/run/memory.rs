@@ -105,7 +105,7 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
     sort_alerts(&mut alerts);
     super::evidence::fill_text(&mut alerts);
     let report = assemble(job, s, (started, reference), log.parts, alerts, log.failed);
-    let written = output::write_or_print(job, &report, msgs)?;
+    let written = output::write_or_print(job, s, &report, msgs)?;
     output::summarize(&report, &written, msgs);
     Ok(exit_code(log.failed, s.fail_on, &report.alerts))
 }

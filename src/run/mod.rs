@@ -76,7 +76,7 @@ impl Now {
 }
 
 /// What the command line and the job decide about a run besides the job.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     /// When the command started (for the report's duration).
     pub started: std::time::Instant,
@@ -87,6 +87,8 @@ pub struct Settings {
     /// Only records in `[since, until]` (seconds) are counted and reported.
     pub since: Option<i64>,
     pub until: Option<i64>,
+    /// Where to write a JUnit XML file too.
+    pub junit: Option<std::path::PathBuf>,
 }
 
 impl Settings {

@@ -1,6 +1,6 @@
 //! Writing a run's reports, and what a run says on stderr.
 
-use super::Messages;
+use super::{Messages, Settings};
 use crate::config::{Job, ReportFormat};
 use crate::detect::Alert;
 use crate::error::Error;
@@ -30,10 +30,11 @@ fn alert_line(a: &Alert) -> String {
 /// that they are seen) and the error is returned (exit 2).
 pub(super) fn write_or_print(
     job: &Job,
+    s: &Settings,
     report: &Report,
     msgs: &Messages,
 ) -> crate::error::Result<Vec<String>> {
-    write_reports(job, report).inspect_err(|_| {
+    write_reports(job, s, report).inspect_err(|_| {
         use std::io::Write;
         msgs.error(&format!(
             "the report could not be written; the {} alert(s) of this run follow on stdout",
@@ -46,7 +47,7 @@ pub(super) fn write_or_print(
     })
 }
 
-fn write_reports(job: &Job, report: &Report) -> crate::error::Result<Vec<String>> {
+fn write_reports(job: &Job, s: &Settings, report: &Report) -> crate::error::Result<Vec<String>> {
     let dir = &job.report.dir;
     std::fs::create_dir_all(dir)
         .map_err(Error::file(format!("report dir {}", dir.display()), "cannot create"))?;
@@ -61,6 +62,16 @@ fn write_reports(job: &Job, report: &Report) -> crate::error::Result<Vec<String>
         let bytes = writer.serialize(report);
         write_atomically(dir, &path, &bytes)
             .map_err(Error::file(path.display().to_string(), "cannot write the report"))?;
+        written.push(path.display().to_string());
+    }
+    if let Some(path) = &s.junit {
+        let bytes = report::junit::junit(report, &job.rules, s.fail_on);
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        write_atomically(dir, path, &bytes)
+            .map_err(Error::file(path.display().to_string(), "cannot write the JUnit file"))?;
         written.push(path.display().to_string());
     }
     // The renames are durable once the directory is.

@@ -130,7 +130,7 @@ pub fn over_range(
         ..Parts::default()
     };
     let report = assemble(job, s, (started, reference), parts, alerts, false);
-    let written = output::write_or_print(job, &report, msgs)?;
+    let written = output::write_or_print(job, s, &report, msgs)?;
     tx.commit().map_err(Error::db("storing the alerts"))?;
     for path in written {
         msgs.info(&format!("report: {path}"));

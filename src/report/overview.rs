@@ -11,8 +11,9 @@
 //! (the report says when counts are estimates).
 
 use crate::parse::{Record, Value};
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Values kept per "top" list while counting.
 pub const TOP_CAPACITY: usize = 2048;
@@ -96,6 +97,9 @@ pub enum SourceKind {
 pub struct OverviewAcc {
     /// service → minute → records.
     volume: HashMap<String, HashMap<i64, u64>>,
+    /// Records of the same service and minute as the last one, not yet
+    /// added to `volume` (most records follow one of the same minute).
+    run: Option<(String, i64, u64)>,
     /// (severity, minute) → records.
     severities: HashMap<(&'static str, i64), u64>,
     top: [TopK; 6],
@@ -106,11 +110,13 @@ impl OverviewAcc {
     pub fn observe(&mut self, kind: SourceKind, r: &Record<'_>) {
         if let Some(ts) = r.ts {
             let minute = ts.secs.div_euclid(60) * 60;
-            let per_minute = match self.volume.get_mut(r.service.as_ref()) {
-                Some(m) => m,
-                None => self.volume.entry(r.service.to_string()).or_default(),
-            };
-            *per_minute.entry(minute).or_default() += 1;
+            match &mut self.run {
+                Some((s, m, n)) if *m == minute && s.as_str() == r.service.as_ref() => *n += 1,
+                _ => {
+                    self.flush();
+                    self.run = Some((r.service.to_string(), minute, 1));
+                }
+            }
             let sev = r.severity.map_or("none", |s| s.as_str());
             *self.severities.entry((sev, minute)).or_default() += 1;
         }
@@ -154,7 +160,15 @@ impl OverviewAcc {
         }
     }
 
-    pub fn merge(&mut self, other: OverviewAcc) {
+    fn flush(&mut self) {
+        if let Some((service, minute, n)) = self.run.take() {
+            *self.volume.entry(service).or_default().entry(minute).or_default() += n;
+        }
+    }
+
+    pub fn merge(&mut self, mut other: OverviewAcc) {
+        self.flush();
+        other.flush();
         for (service, minutes) in other.volume {
             let mine = self.volume.entry(service).or_default();
             for (m, n) in minutes {
@@ -177,6 +191,7 @@ impl OverviewAcc {
 
     /// The overview, binned to at most [`MAX_BINS`] bins.
     pub fn finish(mut self) -> Overview {
+        self.flush();
         for (s, &n) in self.statuses.iter().enumerate() {
             if n > 0 {
                 self.top[3].add(&s.to_string(), n);

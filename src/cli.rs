@@ -22,6 +22,11 @@ pub struct Global {
     /// PostgreSQL URL (else LOGTRACK_DATABASE_URL, else the job's [database]).
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
+    /// Reports without the people and machines in the logs: IPs truncated
+    /// (/24, /48), user names replaced by a hash keyed by
+    /// LOGTRACK_ANONYMIZE_KEY.
+    #[arg(long, global = true)]
+    pub anonymize: bool,
     /// Work in memory even when a database is configured.
     #[arg(long, global = true)]
     pub no_db: bool,

@@ -343,3 +343,49 @@ fn quickstart_markdown_and_junit_snapshots() {
     });
     assert!(xml.contains(r#"failures="4""#), "{xml}");
 }
+
+#[test]
+fn anonymized_reports_hold_no_address_or_user_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let run = |key: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_logtrack"))
+            .args(["run", "jobs/quickstart.toml", "--anonymize", "--report-dir", d, "--junit"])
+            .arg(&junit)
+            .env("LOGTRACK_ANONYMIZE_KEY", key)
+            .output()
+            .unwrap()
+    };
+    let o = run("secret-1");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut everything = stderr(&o);
+    for f in ["report.json", "report.md", "report.html"] {
+        everything.push_str(&std::fs::read_to_string(dir.path().join(f)).unwrap());
+    }
+    everything.push_str(&std::fs::read_to_string(&junit).unwrap());
+    for secret in
+        ["192.0.2.200", "203.0.113.66", "198.51.100.13", "ci-runner", "user=admin", "\"admin\""]
+    {
+        assert!(!everything.contains(secret), "{secret} is in an anonymized report");
+    }
+    let r = report(dir.path());
+    let scanner =
+        r["alerts"].as_array().unwrap().iter().find(|a| a["rule_id"] == "scanner").unwrap();
+    assert_eq!(scanner["group"]["client_ip"], "192.0.2.0");
+    let brute = r["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["rule_id"] == "admin_bruteforce")
+        .unwrap();
+    let hashed = brute["group"]["user"].as_str().unwrap().to_string();
+    assert!(hashed.starts_with("user-"), "{hashed}");
+    assert!(brute["message"].as_str().unwrap().contains(&hashed));
+    assert!(brute["evidence"][0].get("text").is_none());
+    // Stable for one key, different for another.
+    run("secret-1");
+    assert_eq!(report(dir.path())["alerts"][1]["group"]["user"], hashed.as_str());
+    run("secret-2");
+    assert_ne!(report(dir.path())["alerts"][1]["group"]["user"], hashed.as_str());
+}

@@ -97,6 +97,7 @@ pub fn settings(g: &Global, job: &crate::config::Job) -> anyhow::Result<Settings
         since: None,
         until: None,
         junit: g.junit.clone(),
+        anonymize: g.anonymize,
     })
 }
 

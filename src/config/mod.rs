@@ -257,6 +257,8 @@ pub struct Job {
     pub since: Option<String>,
     /// Only records up to this time.
     pub until: Option<String>,
+    /// Reports without IP addresses and user names (see `report::anonymize`).
+    pub anonymize: bool,
     pub database_url: Option<String>,
     pub sources: Vec<SourceSpec>,
     pub rules: Vec<Rule>,
@@ -522,8 +524,18 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-const TOP_KEYS: &[&str] =
-    &["name", "now", "since", "until", "database", "sources", "rules", "rules_file", "report"];
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "now",
+    "since",
+    "until",
+    "anonymize",
+    "database",
+    "sources",
+    "rules",
+    "rules_file",
+    "report",
+];
 const SOURCE_KEYS: &[&str] = &["path", "format", "service", "timezone", "max_reject_ratio"];
 const RULE_KEYS: &[&str] = &[
     "id",
@@ -577,6 +589,7 @@ pub fn validate(dict: &Dict, default_name: &str) -> Result<Job, Problems> {
         v
     };
     let (since, until) = (bound("since"), bound("until"));
+    let anonymize = c.boolean(dict, "anonymize", "").unwrap_or(false);
 
     let database_url = match dict.get("database") {
         None => None,
@@ -688,7 +701,7 @@ pub fn validate(dict: &Dict, default_name: &str) -> Result<Job, Problems> {
     };
 
     if c.problems.is_empty() {
-        Ok(Job { name, now, since, until, database_url, sources, rules, report })
+        Ok(Job { name, now, since, until, anonymize, database_url, sources, rules, report })
     } else {
         Err(Problems(c.problems))
     }

@@ -34,6 +34,7 @@ use crate::detect::Alert;
 use crate::error::Exit;
 use crate::parse::{Timestamp, Tz};
 use crate::read::{Reject, SourceStats};
+use crate::report::anonymize::Anonymizer;
 use crate::report::overview::Overview;
 use crate::report::{Report, Totals};
 use anyhow::Context;
@@ -89,6 +90,8 @@ pub struct Settings {
     pub until: Option<i64>,
     /// Where to write a JUnit XML file too.
     pub junit: Option<std::path::PathBuf>,
+    /// Anonymize the reports (`--anonymize`, or the job's `anonymize`).
+    pub anonymize: bool,
 }
 
 impl Settings {
@@ -155,7 +158,7 @@ pub(crate) fn assemble(
     failed: bool,
 ) -> Report {
     let rfc3339 = |t: i64| Timestamp::from_secs(t).to_rfc3339();
-    Report {
+    let mut report = Report {
         job: job.name.clone(),
         started_at: rfc3339(started),
         finished_at: rfc3339(wall_clock()),
@@ -174,5 +177,11 @@ pub(crate) fn assemble(
         rejects: parts.rejects,
         problems: parts.problems,
         overview: parts.overview,
+    };
+    if s.anonymize || job.anonymize {
+        // Without a key of its own, the job's name keys the hashes.
+        let key = std::env::var("LOGTRACK_ANONYMIZE_KEY").unwrap_or_else(|_| job.name.clone());
+        Anonymizer::new(key.as_bytes()).report(&mut report);
     }
+    report
 }

@@ -3,7 +3,6 @@
 //! one reusable byte buffer with no intermediate values.
 
 use crate::parse::{Provenance, Record};
-use std::io::Write;
 
 pub use crate::json::{write_int, write_json_str};
 
@@ -70,23 +69,45 @@ pub fn write_record_json(out: &mut Vec<u8>, r: &Record<'_>, path_json: &str, pro
 /// The CSV header matching [`write_record_csv`].
 pub const CSV_HEADER: &str = "ts,service,host,severity,message,user,fields,path,line,index\n";
 
-/// Appends one CSV cell, quoted when it holds a comma, quote or line end.
-fn write_csv_cell(out: &mut Vec<u8>, s: &[u8]) {
-    if s.iter().any(|c| matches!(c, b',' | b'"' | b'\n' | b'\r')) {
-        out.push(b'"');
-        for &c in s {
-            if c == b'"' {
-                out.push(b'"');
-            }
-            out.push(c);
-        }
-        out.push(b'"');
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or
+/// carriage return first) gets a leading `'`, so that opening the CSV shows
+/// the text instead (OWASP's CSV injection advice). A number (`-5`) and a
+/// lone `-` are left as they are.
+fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = matches!(cell.as_bytes().first(), Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r'));
+    if risky && cell != "-" && cell.parse::<f64>().is_err() {
+        std::borrow::Cow::Owned(format!("'{cell}"))
     } else {
-        out.extend_from_slice(s);
+        std::borrow::Cow::Borrowed(cell)
     }
 }
 
-/// One record as a CSV row (RFC 4180); `fields` is a JSON object in one cell.
+/// The bytes a thread's CSV writer has flushed, taken after each row.
+#[derive(Clone, Default)]
+struct Flushed(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl std::io::Write for Flushed {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+thread_local! {
+    /// One CSV writer per thread (no allocation per row).
+    static CSV: (std::cell::RefCell<csv::Writer<Flushed>>, Flushed) = {
+        let out = Flushed::default();
+        let w = csv::WriterBuilder::new().has_headers(false).from_writer(out.clone());
+        (std::cell::RefCell::new(w), out)
+    };
+}
+
+/// One record as a CSV row (RFC 4180, written by the `csv` crate); `fields`
+/// is a JSON object in one cell; text cells are neutralised against
+/// spreadsheet formulas.
 pub fn write_record_csv(out: &mut Vec<u8>, r: &Record<'_>, path: &str, prov: Provenance) {
     let mut ts = Vec::with_capacity(32);
     if let Some(t) = r.ts {
@@ -94,23 +115,59 @@ pub fn write_record_csv(out: &mut Vec<u8>, r: &Record<'_>, path: &str, prov: Pro
     }
     let mut fields = Vec::with_capacity(256);
     write_fields(&mut fields, r);
-    let cells: [&[u8]; 7] = [
-        &ts,
-        r.service.as_bytes(),
-        r.host.as_deref().unwrap_or("").as_bytes(),
-        r.severity.map_or("", |s| s.as_str()).as_bytes(),
-        r.message.as_bytes(),
-        r.user.as_deref().unwrap_or("").as_bytes(),
-        &fields,
+    let (line, index) = (prov.line.to_string(), prov.index.map(|i| i.to_string()));
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let cells: [std::borrow::Cow<'_, str>; 10] = [
+        std::borrow::Cow::Owned(text(&ts)),
+        neutralise(&r.service),
+        neutralise(r.host.as_deref().unwrap_or("")),
+        std::borrow::Cow::Borrowed(r.severity.map_or("", |s| s.as_str())),
+        neutralise(&r.message),
+        neutralise(r.user.as_deref().unwrap_or("")),
+        std::borrow::Cow::Owned(text(&fields)),
+        neutralise(path),
+        std::borrow::Cow::Owned(line),
+        std::borrow::Cow::Owned(index.unwrap_or_default()),
     ];
-    for cell in cells {
-        write_csv_cell(out, cell);
-        out.push(b',');
+    CSV.with(|(w, flushed)| {
+        let mut w = w.borrow_mut();
+        // Writing to memory cannot fail.
+        let _ = w.write_record(cells.iter().map(|c| c.as_bytes()));
+        let _ = w.flush();
+        out.append(&mut flushed.0.borrow_mut());
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_rows_read_back_and_formulas_are_neutralised() {
+        use crate::parse::{Record, Value};
+        use std::borrow::Cow;
+        let r = Record {
+            ts: None,
+            service: Cow::Borrowed("=cmd|' /C calc'!A0"),
+            host: Some(Cow::Borrowed("-5")),
+            severity: None,
+            message: Cow::Borrowed("say \"hi\",\nthen go"),
+            user: Some(Cow::Borrowed("@admin")),
+            fields: vec![(Cow::Borrowed("status"), Value::Int(200))],
+        };
+        let mut out = Vec::new();
+        let prov = Provenance { line: 7, index: None, byte_offset: 0 };
+        write_record_csv(&mut out, &r, "-", prov);
+        write_record_csv(&mut out, &r, "+x.log", prov);
+        let mut rows = csv::ReaderBuilder::new().has_headers(false).from_reader(&out[..]);
+        let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(&rows[0][1], "'=cmd|' /C calc'!A0");
+        assert_eq!(&rows[0][2], "-5");
+        assert_eq!(&rows[0][4], "say \"hi\",\nthen go");
+        assert_eq!(&rows[0][5], "'@admin");
+        assert_eq!(&rows[0][6], r#"{"status":200}"#);
+        assert_eq!((&rows[0][7], &rows[0][8], &rows[0][9]), ("-", "7", ""));
+        assert_eq!(&rows[1][7], "'+x.log");
     }
-    write_csv_cell(out, path.as_bytes());
-    let _ = write!(out, ",{},", prov.line);
-    if let Some(i) = prov.index {
-        let _ = write!(out, "{i}");
-    }
-    out.push(b'\n');
 }

@@ -128,52 +128,65 @@ impl HdfsCsvParser {
     }
 }
 
-/// Splits one CSV line (RFC 4180 quoting). Quoted cells that contain a
-/// doubled quote are unescaped into owned strings.
-fn csv_cells(line: &[u8]) -> Result<Vec<Cow<'_, str>>, String> {
-    let mut cells = Vec::with_capacity(10);
-    let mut i = 0;
-    loop {
-        if line.get(i) == Some(&b'"') {
-            let mut j = i + 1;
-            let mut owned: Option<Vec<u8>> = None;
-            loop {
-                match line.get(j) {
-                    None => return Err("unterminated quoted CSV cell".into()),
-                    Some(b'"') if line.get(j + 1) == Some(&b'"') => {
-                        owned.get_or_insert_with(|| line[i + 1..j].to_vec()).push(b'"');
-                        j += 2;
+thread_local! {
+    /// A CSV reader per thread (the `csv` crate's core), reset for each
+    /// record: building one per record costs more than reading it.
+    static CSV: std::cell::RefCell<csv_core::Reader> = std::cell::RefCell::new(csv_core::Reader::new());
+}
+
+/// Splits one CSV record (RFC 4180 quoting; a quoted cell may hold line
+/// ends, which the framing keeps inside the record) with the `csv` crate's
+/// reader. Cells without quotes are borrowed.
+fn csv_cells(record: &[u8]) -> Result<Vec<Cow<'_, str>>, String> {
+    use csv_core::ReadFieldResult;
+    CSV.with(|r| {
+        let mut r = r.borrow_mut();
+        r.reset();
+        let mut cells = Vec::with_capacity(10);
+        let mut out = vec![0u8; record.len() + 1];
+        let mut input = record;
+        let mut at = 0; // offset of `input` in `record`
+        loop {
+            let (res, nin, nout) = r.read_field(input, &mut out);
+            let raw = &record[at..at + nin];
+            // A cell read as it stands is borrowed; one with quotes is unescaped.
+            let cell = if raw.first() == Some(&b'"') || memchr::memchr(b'"', raw).is_some() {
+                Cow::Owned(String::from_utf8_lossy(&out[..nout]).into_owned())
+            } else {
+                text(&record[at..at + nout])
+            };
+            input = &input[nin..];
+            at += nin;
+            match res {
+                ReadFieldResult::Field { record_end } => {
+                    cells.push(cell);
+                    if record_end {
+                        break;
                     }
-                    Some(b'"') => break,
-                    Some(c) => {
-                        if let Some(o) = owned.as_mut() {
-                            o.push(*c);
+                }
+                ReadFieldResult::InputEmpty => {
+                    // The end of the record: one more call finishes it.
+                    let (res, _, nout2) = r.read_field(&[], &mut out[nout..]);
+                    let cell = match cell {
+                        Cow::Owned(_) => {
+                            Cow::Owned(String::from_utf8_lossy(&out[..nout + nout2]).into_owned())
                         }
-                        j += 1;
+                        borrowed => borrowed,
+                    };
+                    if matches!(res, ReadFieldResult::Field { .. }) {
+                        cells.push(cell);
                     }
+                    break;
                 }
+                ReadFieldResult::OutputFull => return Err("CSV record too long".to_string()),
+                ReadFieldResult::End => break,
             }
-            cells.push(match owned {
-                Some(o) => Cow::Owned(String::from_utf8_lossy(&o).into_owned()),
-                None => text(&line[i + 1..j]),
-            });
-            i = j + 1;
-            match line.get(i) {
-                None => return Ok(cells),
-                Some(b',') => i += 1,
-                Some(_) => {
-                    return Err(format!("text after a closing quote in CSV cell {}", cells.len()))
-                }
-            }
-        } else {
-            let end = memchr::memchr(b',', &line[i..]).map_or(line.len(), |k| i + k);
-            cells.push(text(&line[i..end]));
-            if end == line.len() {
-                return Ok(cells);
-            }
-            i = end + 1;
         }
-    }
+        if !input.is_empty() {
+            return Err("more than one CSV record on one line".into());
+        }
+        Ok(cells)
+    })
 }
 
 impl Parser for HdfsCsvParser {
@@ -265,6 +278,14 @@ mod tests {
     fn csv_quoted_parameter_list() {
         let cells = csv_cells(br#"1,"a,b","say ""hi""",x"#).unwrap();
         assert_eq!(cells, vec!["1", "a,b", r#"say "hi""#, "x"]);
+    }
+
+    #[test]
+    fn csv_quoted_cell_with_a_line_end() {
+        let p = HdfsCsvParser::new("hdfs".into(), Tz::default());
+        let record = b"7,081110,117,13,INFO,dfs.DataNode,\"Exception in receiveBlock\njava.io.IOException: reset\",E11,\"x\"";
+        let Outcome::Record(r) = p.parse(record) else { panic!() };
+        assert_eq!(r.message, "Exception in receiveBlock\njava.io.IOException: reset");
     }
 
     #[test]

@@ -225,6 +225,9 @@ pub trait Parser: Send + Sync {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Framing {
     Lines,
+    /// CSV records: lines, except that a line end inside a quoted cell is
+    /// part of the record.
+    CsvRecords,
     /// JSON documents: `{"Records":[...]}`, arrays, or one object per line.
     Json,
 }
@@ -254,6 +257,7 @@ impl Format {
     pub fn framing(&self) -> Framing {
         match self {
             Format::Cloudtrail => Framing::Json,
+            Format::HdfsCsv => Framing::CsvRecords,
             _ => Framing::Lines,
         }
     }

@@ -520,7 +520,7 @@ impl<R: Read + Send> super::Framer for JsonFramer<R> {
                         start,
                         end: data.len(),
                         line,
-                        index: self.index,
+                        index: Some(self.index),
                         byte_offset,
                     });
                     data.push(b'\n');

@@ -2,8 +2,8 @@
 //! unfinished tail into the next block (ripgrep's `line_buffer` idea). Line
 //! ends are `\n`, `\r\n` and a lone `\r`.
 
-use super::Chunk;
-use memchr::{memchr, memchr2, memrchr};
+use super::{Chunk, UnitSpan};
+use memchr::{memchr, memchr2, memchr2_iter, memrchr};
 use std::io::{self, Read};
 
 /// A line longer than this is not held: it is read past with constant
@@ -25,6 +25,8 @@ pub struct LineFramer<R> {
     hold_partial: bool,
     tail: super::Tail,
     notes: Vec<String>,
+    /// CSV: a line end inside a quoted cell does not end the unit.
+    csv: bool,
 }
 
 impl<R: Read + Send> LineFramer<R> {
@@ -40,7 +42,31 @@ impl<R: Read + Send> LineFramer<R> {
             hold_partial: false,
             tail: super::Tail::default(),
             notes: Vec::new(),
+            csv: false,
         }
+    }
+
+    /// Units are CSV records: a line end inside a quoted cell (RFC 4180
+    /// quotes, `""` inside) belongs to the record. Records end at `\n` or
+    /// `\r\n`. A chunk always starts outside quotes, since it starts where
+    /// a record did.
+    pub fn csv_records(mut self) -> Self {
+        self.csv = true;
+        self
+    }
+
+    /// Where a chunk may be cut: after the last line end (outside quotes,
+    /// for CSV).
+    fn last_end(&self, data: &[u8]) -> Option<usize> {
+        if self.csv {
+            return csv_ends(data).last().map(|&e| e + 1);
+        }
+        // Prefer the last '\n'; a file with only lone '\r' ends cuts at a
+        // '\r' that is not the last byte (it could be half of "\r\n").
+        if let Some(i) = memrchr(b'\n', data) {
+            return Some(i + 1);
+        }
+        memrchr(b'\r', &data[..data.len().saturating_sub(1)]).map(|i| i + 1)
     }
 
     /// Continues an input whose first `start.offset` bytes were already
@@ -129,7 +155,10 @@ impl<R: Read + Send> super::Framer for LineFramer<R> {
             self.fill(&mut data, want)?;
             if self.eof && self.hold_partial {
                 if data.last().is_some_and(|c| *c != b'\n' && *c != b'\r') {
-                    let end = memrchr(b'\n', &data).map_or(0, |i| i + 1);
+                    let end = match self.csv {
+                        true => self.last_end(&data).unwrap_or(0),
+                        false => memrchr(b'\n', &data).map_or(0, |i| i + 1),
+                    };
                     if end < data.len() {
                         self.notes.push(format!(
                             "line {} has no line end yet and was left for the next run",
@@ -143,13 +172,8 @@ impl<R: Read + Send> super::Framer for LineFramer<R> {
             if self.eof {
                 break data.len();
             }
-            // Prefer the last '\n'; a file with only lone '\r' ends cuts at a
-            // '\r' that is not the last byte (it could be half of "\r\n").
-            if let Some(i) = memrchr(b'\n', &data) {
-                break i + 1;
-            }
-            if let Some(i) = memrchr(b'\r', &data[..data.len() - 1]) {
-                break i + 1;
+            if let Some(end) = self.last_end(&data) {
+                break end;
             }
             if data.len() >= MAX_LINE {
                 return self.skip_long_line(data).map(Some);
@@ -176,9 +200,10 @@ impl<R: Read + Send> super::Framer for LineFramer<R> {
         }
         self.pending_cr = data.last() == Some(&b'\r');
         self.tail.push(&data);
+        let units = self.csv.then(|| csv_units(&data, first_line, byte_offset));
         self.next_line += count_lines(&data);
         self.offset += data.len() as u64;
-        Ok(Some(Chunk { data, first_line, byte_offset, units: None, rejects: Vec::new() }))
+        Ok(Some(Chunk { data, first_line, byte_offset, units, rejects: Vec::new() }))
     }
 
     fn notes(&mut self) -> Vec<String> {
@@ -192,6 +217,50 @@ impl<R: Read + Send> super::Framer for LineFramer<R> {
     fn tail(&self) -> Vec<u8> {
         self.tail.with(&[])
     }
+}
+
+/// The positions of the `\n`s of `data` outside quotes (`data` starts
+/// outside quotes).
+fn csv_ends(data: &[u8]) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut inside = false;
+    for i in memchr2_iter(b'"', b'\n', data) {
+        match data[i] {
+            b'"' => inside = !inside,
+            _ if !inside => ends.push(i),
+            _ => {}
+        }
+    }
+    ends
+}
+
+/// The CSV records of a chunk: each without its line end, with the line it
+/// starts on (a record may span lines) and its offset.
+fn csv_units(data: &[u8], first_line: u64, byte_offset: u64) -> Vec<UnitSpan> {
+    let mut units = Vec::new();
+    let (mut start, mut line) = (0, first_line);
+    let ends = csv_ends(data);
+    let last = ends.last().map_or(0, |e| e + 1);
+    let bounds = ends
+        .iter()
+        .map(|&e| (e, e + 1))
+        .chain((last < data.len()).then_some((data.len(), data.len())));
+    for (end, next) in bounds {
+        let mut e = end;
+        if e > start && data[e - 1] == b'\r' {
+            e -= 1;
+        }
+        units.push(UnitSpan {
+            start,
+            end: e,
+            line,
+            index: None,
+            byte_offset: byte_offset + start as u64,
+        });
+        line += count_lines(&data[start..next]);
+        start = next;
+    }
+    units
 }
 
 /// The number of lines in `data`: line ends (`\r\n` counting once), plus one
@@ -259,6 +328,31 @@ mod tests {
         assert_eq!(frame(b"a\r\nb\rc\n\nd", 1 << 20), want);
         for chunk in 1..8 {
             assert_eq!(frame(b"a\r\nb\rc\n\nd", chunk), want, "chunk size {chunk}");
+        }
+    }
+
+    #[test]
+    fn csv_records_keep_quoted_line_ends_at_any_chunk_size() {
+        let input =
+            b"h,x\r\n1,\"a\nb\"\r\n2,\"say \"\"hi\"\"\n\nthere\"\n3,plain\n4,\"last\nno end\"";
+        let want = vec![
+            (1, "h,x".to_string()),
+            (2, "1,\"a\nb\"".to_string()),
+            (4, "2,\"say \"\"hi\"\"\n\nthere\"".to_string()),
+            (7, "3,plain".to_string()),
+            (8, "4,\"last\nno end\"".to_string()),
+        ];
+        for chunk in [1, 2, 3, 5, 8, 13, 1 << 20] {
+            let mut fr = LineFramer::new(&input[..], chunk).csv_records();
+            let mut out = Vec::new();
+            while let Some(c) = fr.next_chunk().unwrap() {
+                c.for_each_unit(|l, p| {
+                    assert_eq!(&input[p.byte_offset as usize..][..l.len()], l);
+                    out.push((p.line, String::from_utf8_lossy(l).into_owned()))
+                });
+            }
+            assert_eq!(out, want, "chunk size {chunk}");
+            assert_eq!(fr.position(), (input.len() as u64, 9));
         }
     }
 

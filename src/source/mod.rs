@@ -26,20 +26,22 @@ pub struct Chunk {
     pub first_line: u64,
     /// Offset of `data[0]` in the (decompressed) input stream.
     pub byte_offset: u64,
-    /// For JSON framing: the units inside `data`. `None`: split at line ends.
+    /// For JSON and CSV framing: the units inside `data`. `None`: split at
+    /// line ends.
     pub units: Option<Vec<UnitSpan>>,
     /// Units the framer itself rejected (a value too long to hold), each
     /// counted as one unit read.
     pub rejects: Vec<(Provenance, String)>,
 }
 
-/// One JSON unit inside a chunk.
+/// One unit inside a chunk (a JSON event, a CSV record).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UnitSpan {
     pub start: usize,
     pub end: usize,
     pub line: u64,
-    pub index: u64,
+    /// The event's position inside its JSON document.
+    pub index: Option<u64>,
     pub byte_offset: u64,
 }
 
@@ -49,11 +51,8 @@ impl Chunk {
         match &self.units {
             Some(units) => {
                 for u in units {
-                    let prov = Provenance {
-                        line: u.line,
-                        index: Some(u.index),
-                        byte_offset: u.byte_offset,
-                    };
+                    let prov =
+                        Provenance { line: u.line, index: u.index, byte_offset: u.byte_offset };
                     f(&self.data[u.start..u.end], prov);
                 }
             }
@@ -139,6 +138,9 @@ pub fn resumed_framer(
 ) -> Box<dyn Framer> {
     match framing {
         Framing::Lines => Box::new(lines::LineFramer::new(input, chunk_size).resume(start)),
+        Framing::CsvRecords => {
+            Box::new(lines::LineFramer::new(input, chunk_size).csv_records().resume(start))
+        }
         Framing::Json => Box::new(json::JsonFramer::new(input, chunk_size).resume(start)),
     }
 }

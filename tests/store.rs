@@ -549,6 +549,19 @@ fn report_from_the_database_counts_every_reject_per_source() {
             .unwrap();
     // Every reject counted, though the report lists only the first 100.
     assert_eq!(r["totals"]["rejected"], 150, "{r}");
+    // The page too, with the range's volume counted by PostgreSQL.
+    let html = std::fs::read_to_string(reports.join("report.html")).unwrap();
+    assert!(html.contains("Record volume per service") && html.contains("class=\"series\""));
+    assert_eq!(
+        r["overview"]["volume"]["web"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .sum::<u64>(),
+        21
+    );
+    assert_eq!(r["overview"]["top"]["status"]["values"][0], serde_json::json!(["200", 21]));
     assert_eq!(r["totals"]["records"], 21, "{r}");
     assert_eq!(r["rejects"].as_array().unwrap().len(), 100);
     let sources = r["sources"].as_array().unwrap();

@@ -27,6 +27,10 @@ pub struct Global {
     /// LOGTRACK_ANONYMIZE_KEY.
     #[arg(long, global = true)]
     pub anonymize: bool,
+    /// Problems (a source over max_reject_ratio, an unreadable directory)
+    /// make the run fail with exit code 2, as they do under --fail-on.
+    #[arg(long, global = true)]
+    pub strict: bool,
     /// Work in memory even when a database is configured.
     #[arg(long, global = true)]
     pub no_db: bool,

@@ -90,12 +90,15 @@ impl Error {
 }
 
 /// `0`: the job ran. `1`: it ran and an alert at or above `--fail-on` fired.
-/// `2`: it could not run or failed.
+/// `2`: it could not run or failed. `75`: another run of the job was
+/// running (nothing was done; a scheduler may retry).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
     Ok,
     AlertFired,
     Failed,
+    /// Another run of the job holds its lock: try again later (`EX_TEMPFAIL`).
+    Locked,
 }
 
 impl Exit {
@@ -104,6 +107,16 @@ impl Exit {
             Exit::Ok => 0,
             Exit::AlertFired => 1,
             Exit::Failed => 2,
+            Exit::Locked => 75,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Exit {
+        match code {
+            0 => Exit::Ok,
+            1 => Exit::AlertFired,
+            75 => Exit::Locked,
+            _ => Exit::Failed,
         }
     }
 }

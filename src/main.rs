@@ -1,19 +1,27 @@
 //! The `logtrack` binary: parse the command line, run, map the outcome to
-//! an exit code (grep's: 0 ran, 1 alert at `--fail-on`, 2 failed).
+//! an exit code (grep's: 0 ran, 1 alert at `--fail-on`, 2 failed; 75 the
+//! job was already running).
 
 use clap::Parser;
-use logtrack::cli::Cli;
-use logtrack::error::{is_broken_pipe, say, Exit};
+use logtrack::cli::{Cli, MessageFormat};
+use logtrack::error::{is_broken_pipe, Error, Exit};
+use logtrack::run::Messages;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let msgs = Messages::plain(false, cli.global.log_format == MessageFormat::Json);
     match logtrack::cmd::dispatch(cli) {
         Ok(exit) => exit.into(),
         // `logtrack parse ... | head` is a success.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        // Another run of the job is at work: not a failure, try later.
+        Err(e) if matches!(e.downcast_ref::<Error>(), Some(Error::JobLocked(_))) => {
+            msgs.error(&format!("{e:#}"));
+            Exit::Locked.into()
+        }
         Err(e) => {
-            say(&format!("logtrack: error: {e:#}"));
+            msgs.error(&format!("{e:#}"));
             Exit::Failed.into()
         }
     }

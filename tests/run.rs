@@ -59,7 +59,10 @@ fn fail_on_sets_exit_code_1() {
         "-q",
     ]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(stderr(&o), "", "-q prints nothing but errors");
+    // -q prints the alerts (what a quiet cron job mails) and nothing else.
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 8, "{err}");
+    assert!(err.lines().all(|l| l.contains(" .. ")), "{err}");
     let o = logtrack(&["run", "jobs/legacy.toml", "--report-dir", d, "--fail-on", "bogus"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--fail-on: unknown severity \"bogus\""), "{}", stderr(&o));
@@ -388,4 +391,76 @@ fn anonymized_reports_hold_no_address_or_user_name() {
     assert_eq!(report(dir.path())["alerts"][1]["group"]["user"], hashed.as_str());
     run("secret-2");
     assert_ne!(report(dir.path())["alerts"][1]["group"]["user"], hashed.as_str());
+}
+
+#[test]
+fn a_quiet_run_without_alerts_prints_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = write_job(
+        dir.path(),
+        &format!(
+            "name = \"calm\"\n[[sources]]\npath = \"samples/web/access.log\"\nformat = \"combined\"\n\
+             [[rules]]\nid = \"errors\"\ntype = \"keyword_threshold\"\nkeyword = \"error\"\nthreshold = 100000\nwindow = \"1m\"\n\
+             [report]\ndir = {:?}\n",
+            dir.path().join("reports").to_str().unwrap()
+        ),
+    );
+    let o = logtrack(&["run", &job, "-q", "--fail-on", "high"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "", "a cron run with -q and no alert prints nothing");
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn a_ci_audit_over_a_wrongly_formatted_source_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    // HDFS lines read as an access log: every line is a reject.
+    let job = write_job(
+        dir.path(),
+        &format!(
+            "name = \"audit\"\n[[sources]]\npath = \"samples/hdfs/hdfs.log\"\nformat = \"combined\"\n\
+             [[rules]]\nid = \"errors\"\ntype = \"keyword_threshold\"\nkeyword = \"error\"\nthreshold = 5\nwindow = \"1m\"\n\
+             [report]\ndir = {:?}\n",
+            dir.path().join("reports").to_str().unwrap()
+        ),
+    );
+    // Without --fail-on or --strict the run still "works" (exit 0), with a warning.
+    let o = logtrack(&["run", &job]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("298 of 298 lines rejected"), "{}", stderr(&o));
+    // A CI audit fails, and says why even with -q.
+    for flags in [&["--fail-on", "high", "-q"][..], &["--strict", "-q"][..]] {
+        let mut args = vec!["run", job.as_str()];
+        args.extend_from_slice(flags);
+        let o = logtrack(&args);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("logtrack: error:") && err.contains("298 of 298 lines rejected"),
+            "{err}"
+        );
+        let r = report(&dir.path().join("reports"));
+        assert_eq!(r["exit_code"], 2);
+    }
+}
+
+#[test]
+fn json_messages_have_a_time_a_level_and_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = logtrack(&["run", "jobs/quickstart.toml", "--report-dir", d, "--log-format", "json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> =
+        stderr(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines
+        .iter()
+        .all(|l| l["ts"].as_str().is_some_and(|t| t.ends_with('Z')) && l["level"].is_string()));
+    let alert = lines.iter().find(|l| l["level"] == "alert").unwrap();
+    assert_eq!(alert["rule"], "web_5xx_spike");
+    assert_eq!(alert["count"], 24);
+    // A fatal error too.
+    let o = logtrack(&["run", "no-such-job.toml", "--log-format", "json"]);
+    assert_eq!(o.status.code(), Some(2));
+    let line: serde_json::Value = serde_json::from_str(stderr(&o).lines().next().unwrap()).unwrap();
+    assert_eq!(line["level"], "error");
 }

@@ -290,7 +290,7 @@ fn a_second_concurrent_run_of_a_job_is_refused() {
         &url,
         &["run", "jobs/quickstart.toml", "--report-dir", dir.path().to_str().unwrap()],
     );
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(75), "a locked job is EX_TEMPFAIL, not a failure");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("job \"quickstart\" is already running"), "{err}");
     // Another job runs meanwhile.

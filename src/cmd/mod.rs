@@ -98,6 +98,7 @@ pub fn settings(g: &Global, job: &crate::config::Job) -> anyhow::Result<Settings
         until: None,
         junit: g.junit.clone(),
         anonymize: g.anonymize,
+        strict: g.strict,
     })
 }
 

@@ -48,6 +48,13 @@ pub struct Report {
     pub overview: overview::Overview,
 }
 
+impl Report {
+    /// The run's exit code, as decided when the report was assembled.
+    pub fn exit(&self) -> crate::error::Exit {
+        crate::error::Exit::from_code(self.exit_code)
+    }
+}
+
 /// A report format.
 pub trait ReportWriter {
     fn file_name(&self) -> &'static str;

@@ -5,7 +5,7 @@
 //! after the report is written.
 
 use super::inputs::{inputs, SourceLog};
-use super::{assemble, exit_code, output, stored, wall_clock, Messages, Settings};
+use super::{assemble, output, stored, wall_clock, Messages, Settings};
 use crate::config::Job;
 use crate::error::{Error, Exit};
 use crate::parse::time::TimeSpan;
@@ -40,7 +40,7 @@ fn load_detect_report(
     run_id: i64,
 ) -> anyhow::Result<Exit> {
     // 1. Load what is new.
-    let mut log = SourceLog::default();
+    let mut log = SourceLog::new(s.strict());
     let mut new = TimeSpan::default();
     for input in inputs(job, false, &mut log, msgs) {
         let loaded = loader
@@ -106,5 +106,5 @@ fn load_detect_report(
     let written = output::write_or_print(job, s, &report, msgs)?;
     tx.commit().map_err(Error::db("storing the run's alerts"))?;
     output::summarize(&report, &written, msgs);
-    Ok(exit_code(log.failed, s.fail_on, &report.alerts))
+    Ok(report.exit())
 }

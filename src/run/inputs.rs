@@ -20,9 +20,26 @@ pub struct Input<'j> {
 pub struct SourceLog {
     pub parts: Parts,
     pub failed: bool,
+    /// Problems fail the run (so they are errors, shown even with `-q`).
+    strict: bool,
 }
 
 impl SourceLog {
+    pub fn new(strict: bool) -> SourceLog {
+        SourceLog { strict, ..SourceLog::default() }
+    }
+
+    /// A problem that does not stop the run: a warning, or an error when
+    /// problems fail the run.
+    fn problem(&mut self, msgs: &Messages, p: String, fields: serde_json::Value) {
+        if self.strict {
+            msgs.error_with(&p, fields);
+        } else {
+            msgs.warn_with(&p, fields);
+        }
+        self.parts.problems.push(p);
+    }
+
     /// A source that could not be read: reported, listed in the report, and
     /// the run's exit code becomes 2. The other sources still run.
     pub fn fail(&mut self, msgs: &Messages, problem: String) {
@@ -57,8 +74,10 @@ impl SourceLog {
                 "{}: {} of {} lines rejected (more than max_reject_ratio {}): is format \"{}\" right for this file?",
                 stats.path, stats.rejected, read, spec.max_reject_ratio, stats.format
             );
-            msgs.warn(&p);
-            self.parts.problems.push(p);
+            let fields = serde_json::json!({
+                "file": stats.path, "rejected": stats.rejected, "read": read, "format": stats.format,
+            });
+            self.problem(msgs, p, fields);
         }
         self.parts.sources.push(stats);
     }
@@ -87,9 +106,7 @@ pub fn inputs<'j>(
             }
         };
         for w in found.warnings {
-            let p = format!("sources[{i}]: {w}");
-            msgs.warn(&p);
-            log.parts.problems.push(p);
+            log.problem(msgs, format!("sources[{i}]: {w}"), serde_json::json!({ "source": i }));
         }
         let opts =
             ParserOptions { service: spec.service.clone(), timezone: spec.timezone.clone(), lean };

@@ -2,7 +2,7 @@
 //! rule as they parse it, and nothing is kept but the counts.
 
 use super::inputs::{inputs, sorted_paths, SourceLog};
-use super::{assemble, exit_code, output, sort_alerts, Messages, Settings};
+use super::{assemble, output, sort_alerts, Messages, Settings};
 use crate::config::{GroupKey, Job};
 use crate::detect::{self, Detector, FinishContext, RuleMatch, Tally};
 use crate::error::Exit;
@@ -52,7 +52,7 @@ fn source_kind(format: &Format) -> SourceKind {
 }
 
 pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> anyhow::Result<Exit> {
-    let mut log = SourceLog::default();
+    let mut log = SourceLog::new(s.strict());
     // Access-log detail fields are only parsed when a rule groups by one.
     let lean =
         !job.rules.iter().any(|r| r.group_by.iter().any(|k| matches!(k, GroupKey::Field(_))));
@@ -107,5 +107,5 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
     let report = assemble(job, s, (started, reference), log.parts, alerts, log.failed);
     let written = output::write_or_print(job, s, &report, msgs)?;
     output::summarize(&report, &written, msgs);
-    Ok(exit_code(log.failed, s.fail_on, &report.alerts))
+    Ok(report.exit())
 }

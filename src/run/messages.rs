@@ -1,4 +1,12 @@
-//! Messages on stderr, as text or JSON lines.
+//! Messages on stderr, as text or JSON lines: the one layer every message
+//! of a command goes through, fatal errors included (`main`).
+//!
+//! Levels: `error` (always shown), `alert` (an alert of the run: always
+//! shown, so that `-q` under cron prints exactly when something fired or
+//! failed), `warning` and `info` (hidden by `-q`). With `--log-format
+//! json` each line is an object with `ts` (RFC 3339, UTC), `level`,
+//! `message` and any fields (`file`, `rule`, counts), for journald and log
+//! shippers.
 
 use crate::cli::{Global, MessageFormat};
 
@@ -13,30 +21,62 @@ impl Messages {
         Messages { quiet: g.quiet, json: g.log_format == MessageFormat::Json }
     }
 
-    fn emit(&self, level: &str, msg: &str) {
+    fn emit(&self, level: &str, msg: &str, fields: Option<serde_json::Value>) {
         if self.json {
-            let line = serde_json::json!({ "level": level, "message": msg });
+            let mut line = serde_json::json!({
+                "ts": crate::parse::Timestamp::from_secs(chrono::Utc::now().timestamp()).to_rfc3339(),
+                "level": level,
+                "message": msg,
+            });
+            if let (Some(serde_json::Value::Object(f)), Some(o)) = (fields, line.as_object_mut()) {
+                for (k, v) in f {
+                    o.entry(k).or_insert(v);
+                }
+            }
             crate::error::say(&line.to_string());
-        } else if level == "info" {
+        } else if level == "info" || level == "alert" {
             crate::error::say(msg);
         } else {
             crate::error::say(&format!("logtrack: {level}: {msg}"));
         }
     }
 
+    /// Messages for `--quiet` and `--log-format` alone (before a command
+    /// has parsed its own arguments, e.g. for a fatal error).
+    pub fn plain(quiet: bool, json: bool) -> Self {
+        Messages { quiet, json }
+    }
+
+    /// An alert of the run (shown even with `-q`), with its fields.
+    pub fn alert(&self, msg: &str, fields: serde_json::Value) {
+        self.emit("alert", msg, Some(fields));
+    }
+
+    /// A warning with fields (hidden by `-q`).
+    pub fn warn_with(&self, msg: &str, fields: serde_json::Value) {
+        if !self.quiet {
+            self.emit("warning", msg, Some(fields));
+        }
+    }
+
+    /// An error with fields (always shown).
+    pub fn error_with(&self, msg: &str, fields: serde_json::Value) {
+        self.emit("error", msg, Some(fields));
+    }
+
     pub fn info(&self, msg: &str) {
         if !self.quiet {
-            self.emit("info", msg);
+            self.emit("info", msg, None);
         }
     }
 
     pub fn warn(&self, msg: &str) {
         if !self.quiet {
-            self.emit("warning", msg);
+            self.emit("warning", msg, None);
         }
     }
 
     pub fn error(&self, msg: &str) {
-        self.emit("error", msg);
+        self.emit("error", msg, None);
     }
 }

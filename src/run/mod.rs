@@ -92,9 +92,16 @@ pub struct Settings {
     pub junit: Option<std::path::PathBuf>,
     /// Anonymize the reports (`--anonymize`, or the job's `anonymize`).
     pub anonymize: bool,
+    /// Problems make the run fail (`--strict`).
+    pub strict: bool,
 }
 
 impl Settings {
+    /// Problems fail the run: `--strict`, or `--fail-on` given.
+    pub fn strict(&self) -> bool {
+        self.strict || self.fail_on.is_some()
+    }
+
     /// The time range as `[from, to)`, when one is set.
     pub fn range(&self) -> Option<(i64, i64)> {
         (self.since.is_some() || self.until.is_some())
@@ -115,12 +122,14 @@ pub fn run(job: &Job, db: Option<&str>, s: &Settings, msgs: &Messages) -> anyhow
     }
 }
 
-/// grep's exit codes: 2 when a source failed, 1 when an alert at or above
-/// `--fail-on` fired, else 0.
-pub fn exit_code(failed: bool, fail_on: Option<AlertSeverity>, alerts: &[Alert]) -> Exit {
-    if failed {
+/// grep's exit codes: 2 when a source failed, or when the run had problems
+/// (a source over its `max_reject_ratio`, an unreadable directory) and it
+/// is strict (`--strict`, or `--fail-on` given: a CI audit must not pass on
+/// garbage); 1 when an alert at or above `--fail-on` fired; else 0.
+pub fn exit_code(s: &Settings, failed: bool, problems: bool, alerts: &[Alert]) -> Exit {
+    if failed || (problems && s.strict()) {
         Exit::Failed
-    } else if fail_on.is_some_and(|min| alerts.iter().any(|a| a.severity >= min)) {
+    } else if s.fail_on.is_some_and(|min| alerts.iter().any(|a| a.severity >= min)) {
         Exit::AlertFired
     } else {
         Exit::Ok
@@ -163,7 +172,7 @@ pub(crate) fn assemble(
         started_at: rfc3339(started),
         finished_at: rfc3339(wall_clock()),
         duration_ms: s.started.elapsed().as_millis() as i64,
-        exit_code: exit_code(failed, s.fail_on, &alerts).code(),
+        exit_code: exit_code(s, failed, !parts.problems.is_empty(), &alerts).code(),
         since: parts.since.map(rfc3339),
         until: parts.until.map(rfc3339),
         reference_time: rfc3339(reference),

@@ -6,10 +6,16 @@ use crate::detect::Alert;
 use crate::error::Error;
 use crate::report::{self, Report, ReportWriter};
 
-/// One line per alert on stderr.
+/// One line per alert on stderr: shown even with `-q` (an alert is what
+/// a quiet cron job must mail).
 pub fn print_alerts(alerts: &[Alert], msgs: &Messages) {
     for a in alerts {
-        msgs.info(&format!("  {}", alert_line(a)));
+        let fields = serde_json::json!({
+            "rule": a.rule_id, "severity": a.severity.as_str(), "group": a.group,
+            "window_start": a.window_start.to_rfc3339(), "window_end": a.window_end.to_rfc3339(),
+            "count": a.count,
+        });
+        msgs.alert(&format!("  {}", alert_line(a)), fields);
     }
 }
 

@@ -2,7 +2,7 @@
 //! a range are counted by the rules' own matches ([`crate::store::scan`]),
 //! with the history each rule needs before the range.
 
-use super::{assemble, exit_code, output, sort_alerts, wall_clock, Messages, Now, Parts, Settings};
+use super::{assemble, output, sort_alerts, wall_clock, Messages, Now, Parts, Settings};
 use crate::config::{Job, Rule, RuleKind};
 use crate::detect::{self, Alert, Detector, FinishContext, RuleMatch, Tally};
 use crate::error::{Error, Exit, Result};
@@ -146,5 +146,5 @@ pub fn over_range(
         new.map(|n| format!(" ({n} new)")).unwrap_or_default()
     ));
     output::print_alerts(&report.alerts, msgs);
-    Ok(exit_code(false, s.fail_on, &report.alerts))
+    Ok(report.exit())
 }

@@ -13,10 +13,12 @@ test:
 run: build
 	./target/release/logtrack run $(JOB)
 
-bench: build
-	./bench/parse.sh
-	./bench/run.sh
-	./bench/load.sh
+# Benchmarks use the profiling profile (release code with line tables).
+bench:
+	$(CARGO) build --profile profiling
+	LOGTRACK_BIN=./target/profiling/logtrack ./bench/parse.sh
+	LOGTRACK_BIN=./target/profiling/logtrack ./bench/run.sh
+	LOGTRACK_BIN=./target/profiling/logtrack ./bench/load.sh
 
 # cargo-fuzz targets (fuzz/), each run FUZZ_SECONDS (default 30).
 fuzz:

@@ -13,7 +13,7 @@ URL="postgres://postgres@127.0.0.1:$LOGTRACK_PG_PORT/postgres"
 export LOGTRACK_DATABASE_URL=$URL
 ./scripts/pg.sh up >/dev/null
 trap './scripts/pg.sh down >/dev/null' EXIT
-BIN=./target/release/logtrack
+BIN=${LOGTRACK_BIN:-./target/release/logtrack}
 $BIN db reset --yes -q
 $BIN db init -q
 measure() { /usr/bin/time -f "%e %M" -o /tmp/logtrack-load.time "$@" > /dev/null 2>/tmp/logtrack-load.err; tail -1 /tmp/logtrack-load.time; }

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE=${BENCH_SIZE:-1G}
 DATA=bench-data/access_${SIZE}.log
-BIN=./target/release/logtrack
+BIN=${LOGTRACK_BIN:-./target/release/logtrack}
 mkdir -p bench-data
 if [ ! -f "$DATA" ]; then
   echo "generating $DATA ..." >&2

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=bench-data/access_1G.log
 [ -f "$DATA" ] || python3 bench/gen_logs.py --size 1G --seed 42 --format combined --out "$DATA"
-BIN=./target/release/logtrack
+BIN=${LOGTRACK_BIN:-./target/release/logtrack}
 measure() { /usr/bin/time -f "%e %M" -o /tmp/logtrack-bench.time "$@" > /dev/null 2>/tmp/logtrack-bench.err || true; tail -1 /tmp/logtrack-bench.time; }
 printf '%-52s %8s %10s\n' "run" "seconds" "peak RSS"
 # Best of three for the short run: on a shared machine noise only adds time.

@@ -89,6 +89,8 @@ pub enum Command {
     Report(RangeArgs),
     /// Print stored alerts as a table.
     Alerts(AlertsArgs),
+    /// Print the run history (start, end, status, records, rejects, alerts).
+    Runs(RunsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -204,6 +206,16 @@ pub struct RangeArgs {
     /// Up to this time (same forms). Default: the newest stored record.
     #[arg(long)]
     pub until: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunsArgs {
+    /// Only runs of this job.
+    #[arg(long)]
+    pub job: Option<String>,
+    /// At most this many (the newest).
+    #[arg(long, default_value_t = 20)]
+    pub limit: i64,
 }
 
 #[derive(Args, Debug)]

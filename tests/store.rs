@@ -596,3 +596,29 @@ fn report_from_the_database_counts_every_reject_per_source() {
     assert_eq!(def["threshold"], 5);
     assert_eq!(def["type"], "keyword_threshold");
 }
+
+#[test]
+fn runs_lists_the_history_of_a_job() {
+    let url = db!("runs_history");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    ok(&logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", d]));
+    ok(&logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", d]));
+    let o = logtrack(&url, &["runs", "--job", "quickstart"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let rows: Vec<Vec<&str>> =
+        out.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows.len(), 2, "{out}");
+    // run, job, started, finished, status, records, rejected, alerts, seconds, host
+    assert_eq!(&rows[0][1..2], ["quickstart"]);
+    assert_eq!((rows[0][4], rows[0][5], rows[0][7]), ("ok", "1042", "8"), "{out}");
+    assert_eq!(
+        (rows[1][4], rows[1][5], rows[1][7]),
+        ("ok", "0", "0"),
+        "the second run found nothing new: {out}"
+    );
+    assert_eq!(rows[0][9], "test-host");
+    let o = logtrack(&url, &["runs", "--job", "nope"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no runs recorded"));
+}

@@ -8,6 +8,7 @@ pub mod logs;
 pub mod parse;
 pub mod report;
 pub mod run;
+pub mod runs;
 pub mod validate;
 
 use crate::cli::{Cli, Command, Global, RangeArgs};
@@ -26,6 +27,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Detect(a) => detect::run(a, g),
         Command::Report(a) => report::run(a, g),
         Command::Alerts(a) => alerts::run(a, g),
+        Command::Runs(a) => runs::run(a, g),
     }
 }
 

@@ -10,14 +10,15 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let msgs = Messages::plain(false, cli.global.log_format == MessageFormat::Json);
+    let msgs = Messages::plain(cli.global.quiet, cli.global.log_format == MessageFormat::Json);
     match logtrack::cmd::dispatch(cli) {
         Ok(exit) => exit.into(),
         // `logtrack parse ... | head` is a success.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-        // Another run of the job is at work: not a failure, try later.
+        // Another run of the job is at work: not a failure, try later (a
+        // warning, so that a quiet cron job does not mail it).
         Err(e) if matches!(e.downcast_ref::<Error>(), Some(Error::JobLocked(_))) => {
-            msgs.error(&format!("{e:#}"));
+            msgs.warn(&format!("{e:#}"));
             Exit::Locked.into()
         }
         Err(e) => {

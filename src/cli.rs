@@ -8,7 +8,15 @@ use std::path::PathBuf;
     name = "logtrack",
     version,
     about = "Batch log monitoring: parse logs, detect anomalies, write reports",
-    after_help = "Exit codes: 0 the job ran; 1 an alert at or above --fail-on fired; 2 the job could not run."
+    after_help = "Examples:
+  logtrack run jobs/quickstart.toml                   in memory, on the samples
+  logtrack run job.toml --fail-on high --junit j.xml  a CI audit
+  logtrack run job.toml -q                            under cron: prints only alerts and errors
+  logtrack parse --format auto access.log | head      what LogTrack makes of a file
+  logtrack runs --job web                             the run history (with a database)
+
+Exit codes: 0 the job ran; 1 an alert at or above --fail-on fired; 2 the job could not
+run or failed (or had problems, under --fail-on/--strict); 75 the job was already running."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -20,44 +28,48 @@ pub struct Cli {
 #[derive(Args, Debug, Clone, Default)]
 pub struct Global {
     /// PostgreSQL URL (else LOGTRACK_DATABASE_URL, else the job's [database]).
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(help_heading = "Global options", long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
     /// Reports without the people and machines in the logs: IPs truncated
     /// (/24, /48), user names replaced by a hash keyed by
     /// LOGTRACK_ANONYMIZE_KEY.
-    #[arg(long, global = true)]
+    #[arg(help_heading = "Global options", long, global = true)]
     pub anonymize: bool,
     /// Problems (a source over max_reject_ratio, an unreadable directory)
     /// make the run fail with exit code 2, as they do under --fail-on.
-    #[arg(long, global = true)]
+    #[arg(help_heading = "Global options", long, global = true)]
     pub strict: bool,
     /// Work in memory even when a database is configured.
-    #[arg(long, global = true)]
+    #[arg(help_heading = "Global options", long, global = true)]
     pub no_db: bool,
     /// Where reports are written (default: the job's [report].dir, else reports/).
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(help_heading = "Global options", long, global = true, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
     /// Reference time for inactivity rules: an RFC 3339 instant or `end-of-data`
     /// (default: the wall clock).
-    #[arg(long, global = true, value_name = "T")]
+    #[arg(help_heading = "Global options", long, global = true, value_name = "T")]
     pub now: Option<String>,
     /// Exit with 1 when an alert of this severity or higher fires
     /// (low, medium, high, critical).
-    #[arg(long, global = true, value_name = "SEVERITY")]
+    #[arg(help_heading = "Global options", long, global = true, value_name = "SEVERITY")]
     pub fail_on: Option<String>,
     /// Also write a JUnit XML file: one test case per rule, failing when it
     /// raised an alert at or above --fail-on.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(help_heading = "Global options", long, global = true, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Print only errors.
-    #[arg(short, long, global = true)]
+    /// Print only alerts and errors (under cron: output means something fired or failed).
+    #[arg(help_heading = "Global options", short, long, global = true)]
     pub quiet: bool,
-    /// Print more detail (every reject, per-rule timings).
-    #[arg(short, long, global = true)]
+    /// Print every reject as it is found.
+    #[arg(help_heading = "Global options", short, long, global = true)]
     pub verbose: bool,
-    /// Format of the messages on stderr.
-    #[arg(long, global = true, value_enum, default_value_t = MessageFormat::Text)]
+    /// Format of the messages on stderr: text, or JSON lines with ts, level,
+    /// message and fields.
+    #[arg(help_heading = "Global options", long, global = true, value_enum, default_value_t = MessageFormat::Text)]
     pub log_format: MessageFormat,
+    /// Parsing threads (default: one per core).
+    #[arg(help_heading = "Global options", short = 'j', long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -91,6 +103,10 @@ pub enum Command {
     Alerts(AlertsArgs),
     /// Print the run history (start, end, status, records, rejects, alerts).
     Runs(RunsArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff): `logtrack man > /usr/local/share/man/man1/logtrack.1`.
+    Man,
 }
 
 #[derive(Args, Debug)]

@@ -10,6 +10,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(n) = cli.global.threads.filter(|n| *n > 0) {
+        // Only fails when a pool exists already, which it cannot here.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    }
     let msgs = Messages::plain(cli.global.quiet, cli.global.log_format == MessageFormat::Json);
     match logtrack::cmd::dispatch(cli) {
         Ok(exit) => exit.into(),

@@ -215,3 +215,35 @@ fn records_dated_centuries_apart_are_rejects_and_the_run_goes_on() {
         "{err}"
     );
 }
+
+#[test]
+fn completions_man_page_threads_and_help() {
+    let o = logtrack(&["completions", "bash"]);
+    assert_eq!(o.status.code(), Some(0));
+    let bash = String::from_utf8_lossy(&o.stdout);
+    assert!(bash.contains("_logtrack()") && bash.contains("--fail-on"), "{bash}");
+    let o = logtrack(&["man"]);
+    let man = String::from_utf8_lossy(&o.stdout);
+    assert!(man.starts_with(".ie") && man.contains(".TH logtrack 1"), "{man}");
+    // Global options under their own heading, examples in the main help.
+    let help = String::from_utf8_lossy(&logtrack(&["run", "--help"]).stdout).into_owned();
+    let (own, global) = help.split_once("Global options:").expect("a heading");
+    assert!(own.contains("--since") && !own.contains("--fail-on"), "{help}");
+    assert!(global.contains("--fail-on") && global.contains("--threads"), "{help}");
+    let help = String::from_utf8_lossy(&logtrack(&["--help"]).stdout).into_owned();
+    assert!(
+        help.contains("Examples:") && help.contains("75 the job was already running"),
+        "{help}"
+    );
+    // One thread parses as many records as all.
+    let one = logtrack(&[
+        "parse",
+        "-j",
+        "1",
+        "--format",
+        "combined",
+        "tests/fixtures/combined/awkward.log",
+    ]);
+    assert_eq!(one.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&one.stdout).lines().count(), 13);
+}

@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod db;
 pub mod detect;
+pub mod docs;
 pub mod ingest;
 pub mod logs;
 pub mod parse;
@@ -28,6 +29,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Report(a) => report::run(a, g),
         Command::Alerts(a) => alerts::run(a, g),
         Command::Runs(a) => runs::run(a, g),
+        Command::Completions { shell } => docs::completions(*shell),
+        Command::Man => docs::man(),
     }
 }
 

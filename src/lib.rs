@@ -18,6 +18,7 @@ pub mod json;
 pub mod output;
 pub mod parse;
 pub mod pipeline;
+pub mod progress;
 pub mod read;
 pub mod report;
 pub mod run;

@@ -220,6 +220,7 @@ where
     C: FnMut(ChunkResult<S::Out>) -> anyhow::Result<bool>,
 {
     let Opened { path, format, parser, chunk_size, start, range, reader } = opened;
+    let start_offset = start.offset;
     let framer = source::resumed_framer(format.framing(), Box::new(reader), chunk_size, start);
     let work_path = Arc::clone(&path);
     let work = Arc::new(move |chunk: Chunk| {
@@ -267,7 +268,10 @@ where
     });
     let mut stats =
         SourceStats { path: path.to_string(), format: format.to_string(), ..Default::default() };
+    let bar = crate::progress::source(&path);
+    bar.inc(start_offset);
     let mut framer = pipeline::run(framer, work, |res: ChunkResult<S::Out>| {
+        crate::progress::advance(&bar, res.bytes, stats.records + res.records);
         stats.bytes += res.bytes;
         stats.lines += res.lines;
         stats.records += res.records;
@@ -276,6 +280,7 @@ where
         consume(res)
     })
     .with_context(|| path.to_string())?;
+    bar.finish_and_clear();
     stats.notes = framer.notes();
     (stats.end_offset, stats.end_lines) = framer.position();
     stats.end_tail = framer.tail();

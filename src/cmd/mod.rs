@@ -18,6 +18,7 @@ use crate::run::{Messages, Now, RangeWork, Settings};
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     let g = &cli.global;
+    crate::progress::enable_if_terminal(g.quiet, g.log_format == crate::cli::MessageFormat::Json);
     match &cli.command {
         Command::Run(a) => run::run(a, g),
         Command::Parse(a) => parse::run(a, g),

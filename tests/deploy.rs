@@ -89,3 +89,26 @@ fn the_workflow_and_dockerfile_use_what_exists() {
         assert!(std::path::Path::new(path).exists(), "{path}");
     }
 }
+
+#[test]
+fn the_binary_links_no_openssl() {
+    let Ok(o) = Command::new("ldd").arg(env!("CARGO_BIN_EXE_logtrack")).output() else {
+        eprintln!("notice: skipping: no ldd");
+        return;
+    };
+    let libs = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{libs}");
+    for lib in ["libssl", "libcrypto"] {
+        assert!(!libs.contains(lib), "{lib} is linked:\n{libs}");
+    }
+    // Only the C runtime.
+    for line in libs.lines().filter(|l| l.contains("=>")) {
+        let name = line.split_whitespace().next().unwrap();
+        assert!(
+            ["libc.so", "libm.so", "libgcc_s.so", "libpthread.so", "libdl.so", "librt.so"]
+                .iter()
+                .any(|ok| name.starts_with(ok)),
+            "unexpected library {name}:\n{libs}"
+        );
+    }
+}

@@ -361,6 +361,12 @@ fn sslmode_require_encrypts_the_connection() {
         Err(e) => panic!("{e}"),
     }
     assert_eq!(ssl(&format!("{url}?sslmode=disable")), Ok(false));
+    assert_eq!(ssl(&format!("{url}?sslmode=prefer")), Ok(true));
+    // The test server's certificate is self-signed: checking it must fail.
+    for mode in ["verify-ca", "verify-full"] {
+        let err = ssl(&format!("{url}?sslmode={mode}")).unwrap_err();
+        assert!(err.contains("certificate") || err.contains("UnknownIssuer"), "{mode}: {err}");
+    }
     // The CLI works over TLS too.
     ok(&logtrack(&format!("{url}?sslmode=require"), &["db", "init"]));
 }

@@ -14,11 +14,11 @@ use postgres::Client;
 
 /// Connects, naming the (redacted) URL in the error.
 ///
-/// TLS follows the URL's `sslmode`, as libpq does: `disable` never,
-/// `prefer` (the default) when the server offers it, `require` always
-/// (encrypted, certificate not checked), `verify-ca`/`verify-full` always,
-/// with the certificate checked against the system's roots (and, for
-/// `verify-full`, the host name).
+/// TLS (rustls, so the binary links no OpenSSL) follows the URL's
+/// `sslmode`, as libpq does: `disable` never, `prefer` (the default) when
+/// the server offers it, `require` always (encrypted, certificate not
+/// checked), `verify-ca`/`verify-full` always, with the certificate checked
+/// against the system's roots (and, for `verify-full`, the host name).
 pub fn connect(url: &str) -> anyhow::Result<Client> {
     let fail = |e: &dyn std::fmt::Display| {
         // The driver's message can quote the connection string: redact it too.
@@ -29,13 +29,120 @@ pub fn connect(url: &str) -> anyhow::Result<Client> {
         Some("verify-ca") => (with_sslmode(url, "require"), true, false),
         _ => (url.to_string(), false, false),
     };
-    let tls = native_tls::TlsConnector::builder()
-        .danger_accept_invalid_certs(!verify_ca)
-        .danger_accept_invalid_hostnames(!verify_host)
-        .build()
-        .map_err(|e| fail(&e))?;
-    Client::connect(&url_for_driver, postgres_native_tls::MakeTlsConnector::new(tls))
-        .map_err(|e| fail(&e))
+    let config = tls::client_config(verify_ca, verify_host).map_err(|e| fail(&e))?;
+    Client::connect(&url_for_driver, tokio_postgres_rustls::MakeRustlsConnect::new(config)).map_err(
+        |e| {
+            // With its causes: "error performing TLS handshake: invalid peer
+            // certificate: UnknownIssuer".
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                text.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            fail(&text)
+        },
+    )
+}
+
+mod tls {
+    //! rustls for the driver: a verifier that checks the certificate chain
+    //! and the host name, only the chain (`verify-ca`), or nothing
+    //! (`prefer`/`require`: encrypted, not authenticated, as libpq does) —
+    //! always checking the handshake's signatures.
+
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::client::WebPkiServerVerifier;
+    use rustls::crypto::CryptoProvider;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, Error, SignatureScheme};
+    use std::sync::Arc;
+
+    #[derive(Debug)]
+    struct Verifier {
+        /// The chain check; `None`: no check.
+        chain: Option<Arc<WebPkiServerVerifier>>,
+        check_name: bool,
+        provider: Arc<CryptoProvider>,
+    }
+
+    impl ServerCertVerifier for Verifier {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            intermediates: &[CertificateDer<'_>],
+            server_name: &ServerName<'_>,
+            ocsp: &[u8],
+            now: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            let Some(chain) = &self.chain else { return Ok(ServerCertVerified::assertion()) };
+            match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+                Err(Error::InvalidCertificate(
+                    CertificateError::NotValidForName
+                    | CertificateError::NotValidForNameContext { .. },
+                )) if !self.check_name => Ok(ServerCertVerified::assertion()),
+                other => other,
+            }
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.provider.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    /// The client configuration for a `verify_ca`/`verify_host` choice.
+    pub fn client_config(verify_ca: bool, verify_host: bool) -> Result<ClientConfig, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let chain = if verify_ca {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+            let v = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .map_err(|e| {
+                    format!("no trusted root certificates to verify the server with: {e}")
+                })?;
+            Some(v)
+        } else {
+            None
+        };
+        let verifier = Verifier { chain, check_name: verify_host, provider: provider.clone() };
+        Ok(ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth())
+    }
 }
 
 fn sslmode(url: &str) -> Option<String> {

@@ -27,6 +27,10 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct Global {
+    /// Site settings merged under every job (else $LOGTRACK_CONFIG, else
+    /// /etc/logtrack/logtrack.toml, else config/logtrack.toml).
+    #[arg(help_heading = "Global options", long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// PostgreSQL URL (else LOGTRACK_DATABASE_URL, else the job's [database]).
     #[arg(help_heading = "Global options", long, global = true, value_name = "URL")]
     pub database_url: Option<String>,

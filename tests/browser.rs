@@ -54,7 +54,7 @@ fn the_quickstart_report_renders_in_a_browser() {
     std::fs::write(dir.path().join("hostile.log"), hostile).unwrap();
     let job = std::fs::read_to_string("jobs/quickstart.toml")
         .unwrap()
-        .replace("path = \"samples/", &format!("path = \"{}/samples/", here.display()));
+        .replace("path = \"../samples/", &format!("path = \"{}/samples/", here.display()));
     let job = format!(
         "{job}\n[[sources]]\npath = {:?}\nformat = \"combined\"\nservice = \"apache\"\n\n\
          [[rules]]\nid = \"hostile_logins\"\ntype = \"user_threshold\"\nmessage = \"script\"\nthreshold = 3\nwindow = \"1m\"\n",

@@ -163,7 +163,11 @@ fn detector_scenarios_agree() {
 fn quickstart_agrees() {
     let url = db!("differential_quickstart");
     let dir = tempfile::tempdir().unwrap();
-    let job = std::fs::read_to_string("jobs/quickstart.toml").unwrap();
+    // The job's paths are its own directory's: point them at the samples.
+    let root = env!("CARGO_MANIFEST_DIR");
+    let job = std::fs::read_to_string("jobs/quickstart.toml")
+        .unwrap()
+        .replace("path = \"../samples/", &format!("path = \"{root}/samples/"));
     std::fs::write(dir.path().join("quickstart.toml"), job).unwrap();
     let m = agree(&url, dir.path(), "quickstart.toml", "end-of-data", "quickstart");
     assert_eq!(m["alerts"].as_array().unwrap().len(), 8);

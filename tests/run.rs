@@ -68,9 +68,17 @@ fn fail_on_sets_exit_code_1() {
     assert!(stderr(&o).contains("--fail-on: unknown severity \"bogus\""), "{}", stderr(&o));
 }
 
+/// A job's sample paths made absolute: a job file's relative paths are
+/// its own directory's, and these jobs are written to temporary ones.
+fn absolute(body: &str) -> String {
+    let root = env!("CARGO_MANIFEST_DIR");
+    body.replace("path = \"../samples/", &format!("path = \"{root}/samples/"))
+        .replace("path = \"samples/", &format!("path = \"{root}/samples/"))
+}
+
 fn write_job(dir: &Path, body: &str) -> String {
     let p = dir.join("job.toml");
-    std::fs::write(&p, body).unwrap();
+    std::fs::write(&p, absolute(body)).unwrap();
     p.to_str().unwrap().to_string()
 }
 
@@ -100,7 +108,11 @@ fn a_bad_source_is_reported_and_the_rest_still_runs() {
     let o = logtrack(&["run", &job, "--report-dir", dir.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "an unreadable source fails the run");
     let err = stderr(&o);
-    assert!(err.contains("sources[0]: samples/web/nothing-here-*.log: no file matches"), "{err}");
+    assert!(
+        err.contains("sources[0]: /")
+            && err.contains("/samples/web/nothing-here-*.log: no file matches"),
+        "{err}"
+    );
     assert!(err.contains("samples/hdfs/hdfs.log: 298 of 298 lines rejected (more than max_reject_ratio 0.5): is format \"combined\" right for this file?"), "{err}");
     let r = report(dir.path());
     assert_eq!(alert_ids(&r), ["scanner"]);
@@ -127,7 +139,7 @@ fn out_of_order_and_split_input_gives_the_same_alerts() {
     e.finish().unwrap();
     let job = std::fs::read_to_string("jobs/quickstart.toml")
         .unwrap()
-        .replace("samples/web/access.log*", &format!("{}/access.log*", dir.path().display()));
+        .replace("../samples/web/access.log*", &format!("{}/access.log*", dir.path().display()));
     let job = write_job(dir.path(), &job);
     let shuffled = dir.path().join("shuffled");
     let sorted = dir.path().join("sorted");
@@ -236,13 +248,13 @@ fn a_file_named_by_two_sources_is_read_once() {
     let job = dir.path().join("job.toml");
     std::fs::write(
         &job,
-        format!(
+        absolute(&format!(
             "name = \"twice\"\nnow = \"end-of-data\"\n\
              [[sources]]\npath = \"samples/web/access.log\"\nformat = \"combined\"\n\
              [[sources]]\npath = \"samples/web/*.log\"\nformat = \"combined\"\n\
              [report]\ndir = \"{}\"\n",
             dir.path().join("r").display()
-        ),
+        )),
     )
     .unwrap();
     let o = logtrack(&["run", job.to_str().unwrap()]);
@@ -463,4 +475,47 @@ fn json_messages_have_a_time_a_level_and_fields() {
     assert_eq!(o.status.code(), Some(2));
     let line: serde_json::Value = serde_json::from_str(stderr(&o).lines().next().unwrap()).unwrap();
     assert_eq!(line["level"], "error");
+}
+
+#[test]
+fn job_paths_are_the_job_files_and_site_settings_come_from_config() {
+    // From another directory (cron starts in $HOME, systemd in /).
+    let dir = tempfile::tempdir().unwrap();
+    let job = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs/quickstart.toml");
+    let reports = dir.path().join("reports");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .current_dir(dir.path())
+        .args(["run", job.to_str().unwrap(), "--report-dir", reports.to_str().unwrap(), "-q"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(report(&reports)["totals"]["records"], 1042);
+
+    // Site settings: --config, else LOGTRACK_CONFIG (here: anonymized reports).
+    let site = dir.path().join("site.toml");
+    std::fs::write(&site, "anonymize = true\n").unwrap();
+    for (flag, env) in [(true, false), (false, true)] {
+        let out = dir.path().join(format!("r-{flag}"));
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_logtrack"));
+        c.args(["run", "jobs/quickstart.toml", "--report-dir", out.to_str().unwrap(), "-q"]);
+        if flag {
+            c.arg("--config").arg(&site);
+        }
+        if env {
+            c.env("LOGTRACK_CONFIG", &site);
+        }
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let r = report(&out);
+        let scanner =
+            r["alerts"].as_array().unwrap().iter().find(|a| a["rule_id"] == "scanner").unwrap();
+        assert_eq!(scanner["group"]["client_ip"], "192.0.2.0", "the site's anonymize applies");
+    }
+    let o = logtrack(&["run", "jobs/quickstart.toml", "--config", "/nonexistent/site.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("/nonexistent/site.toml: no such site settings file"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -7,7 +7,7 @@ use crate::store;
 use std::io::Write;
 
 pub fn run(a: &AlertsArgs, g: &Global) -> anyhow::Result<Exit> {
-    let url = config::database_url(g.database_url.as_deref())?;
+    let url = config::database_url(g.database_url.as_deref(), g.config.as_deref())?;
     let mut client = store::open(&url)?;
     let now = crate::run::Now::parse(g.now.as_deref())?.at_or_wall_clock();
     let since = a.since.as_deref().map(|s| super::time_arg("--since", s, now)).transpose()?;

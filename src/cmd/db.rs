@@ -9,7 +9,7 @@ use std::io::Write;
 
 pub fn run(cmd: &DbCommand, g: &Global) -> anyhow::Result<Exit> {
     let msgs = Messages::new(g);
-    let url = config::database_url(g.database_url.as_deref())?;
+    let url = config::database_url(g.database_url.as_deref(), g.config.as_deref())?;
     let mut client = store::connect(&url)?;
     match cmd {
         DbCommand::Init | DbCommand::Migrate => {

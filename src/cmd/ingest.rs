@@ -10,7 +10,7 @@ use crate::store::load::Loader;
 pub fn run(args: &IngestArgs, g: &Global) -> anyhow::Result<Exit> {
     let msgs = Messages::new(g);
     let (format, opts) = super::input_options(&args.input)?;
-    let url = config::database_url(g.database_url.as_deref())?;
+    let url = config::database_url(g.database_url.as_deref(), g.config.as_deref())?;
     let mut loader = Loader::new(&url)?;
     let mut exit = Exit::Ok;
     for path in super::expand(&args.files, &msgs, &mut exit) {

@@ -15,7 +15,7 @@ fn like_escape(s: &str) -> String {
 }
 
 pub fn run(a: &LogsArgs, g: &Global) -> anyhow::Result<Exit> {
-    let url = config::database_url(g.database_url.as_deref())?;
+    let url = config::database_url(g.database_url.as_deref(), g.config.as_deref())?;
     let mut client = store::open(&url)?;
     let now = crate::run::Now::parse(g.now.as_deref())?.at_or_wall_clock();
     let mut conds: Vec<String> = Vec::new();

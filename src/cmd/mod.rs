@@ -74,6 +74,7 @@ pub fn load_job(path: &std::path::Path, g: &Global, msgs: &Messages) -> Option<c
     let overrides = crate::config::Overrides {
         database_url: g.database_url.clone(),
         report_dir: g.report_dir.clone(),
+        config: g.config.clone(),
     };
     match crate::config::load(path, &overrides) {
         Ok(job) => Some(job),

@@ -8,7 +8,7 @@ use crate::store;
 use std::io::Write;
 
 pub fn run(a: &RunsArgs, g: &Global) -> anyhow::Result<Exit> {
-    let url = config::database_url(g.database_url.as_deref())?;
+    let url = config::database_url(g.database_url.as_deref(), g.config.as_deref())?;
     let mut client = store::open(&url)?;
     let ts =
         |col: &str| format!("to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");

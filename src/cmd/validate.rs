@@ -7,8 +7,11 @@ use crate::run::Messages;
 
 pub fn run(args: &ValidateArgs, g: &Global) -> anyhow::Result<Exit> {
     let msgs = Messages::new(g);
-    let overrides =
-        Overrides { database_url: g.database_url.clone(), report_dir: g.report_dir.clone() };
+    let overrides = Overrides {
+        database_url: g.database_url.clone(),
+        report_dir: g.report_dir.clone(),
+        config: g.config.clone(),
+    };
     match config::load(&args.job, &overrides) {
         Ok(job) => {
             let shown = args.job.display();

@@ -288,6 +288,51 @@ impl std::error::Error for Problems {}
 pub struct Overrides {
     pub database_url: Option<String>,
     pub report_dir: Option<PathBuf>,
+    /// `--config FILE`: the site settings.
+    pub config: Option<PathBuf>,
+}
+
+/// The site settings file: `--config FILE`, else `$LOGTRACK_CONFIG`, else
+/// `/etc/logtrack/logtrack.toml`, else `config/logtrack.toml` in the
+/// current directory — the first that is given or exists. One given by
+/// flag or variable must exist.
+pub fn site_config(flag: Option<&Path>) -> Result<Option<PathBuf>, String> {
+    let given = flag.map(Path::to_path_buf).or_else(|| {
+        std::env::var_os("LOGTRACK_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from)
+    });
+    if let Some(p) = given {
+        return match p.exists() {
+            true => Ok(Some(p)),
+            false => Err(format!("{}: no such site settings file", p.display())),
+        };
+    }
+    Ok(["/etc/logtrack/logtrack.toml", SITE_CONFIG].iter().map(PathBuf::from).find(|p| p.exists()))
+}
+
+/// `base` joined with a relative `path`, with `.` and `..` taken out
+/// lexically (`jobs` + `../samples/x.log` is `samples/x.log`); an absolute
+/// path, `-`, or a base of `.` leave `path` as it is.
+pub fn rebase(base: &Path, path: &str) -> String {
+    if path == "-" || Path::new(path).is_absolute() || base.as_os_str().is_empty() {
+        return path.to_string();
+    }
+    let mut out: Vec<std::path::Component> = Vec::new();
+    for c in base.components().chain(Path::new(path).components()) {
+        use std::path::Component::*;
+        match c {
+            CurDir => {}
+            ParentDir if matches!(out.last(), Some(Normal(_))) => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    let joined: PathBuf = out.iter().collect();
+    if joined.as_os_str().is_empty() {
+        ".".into()
+    } else {
+        joined.to_string_lossy().into_owned()
+    }
 }
 
 /// Loads a job file through every layer and validates it.
@@ -295,7 +340,20 @@ pub fn load(job_path: &Path, overrides: &Overrides) -> Result<Job, Problems> {
     let fig = figment(job_path, overrides).map_err(|e| Problems(vec![e]))?;
     let dict: Dict = fig.extract().map_err(|e| Problems(figment_errors(e)))?;
     let stem = job_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    validate(&dict, &stem)
+    // Relative paths in a job file are the job file's: under cron the
+    // current directory is $HOME, under systemd `/`.
+    let base = job_path.parent().unwrap_or(Path::new(""));
+    let mut job = validate(&dict, &stem, base)?;
+    for s in &mut job.sources {
+        s.path = rebase(base, &s.path);
+    }
+    // A report directory from --report-dir or LOGTRACK_REPORT_DIR is the
+    // current directory's; one from the job file is the job's.
+    let from_env = std::env::var_os("LOGTRACK_REPORT_DIR").is_some_and(|v| !v.is_empty());
+    if overrides.report_dir.is_none() && !from_env {
+        job.report.dir = rebase(base, &job.report.dir.to_string_lossy()).into();
+    }
+    Ok(job)
 }
 
 /// figment's messages, which may quote a line of the file (a syntax error
@@ -308,8 +366,8 @@ fn figment(job_path: &Path, overrides: &Overrides) -> Result<Figment, String> {
     let mut fig = Figment::from(Serialized::defaults(serde_json::json!({
         "report": { "dir": "reports", "formats": ["json", "md", "html"] }
     })));
-    if Path::new(SITE_CONFIG).exists() {
-        fig = fig.merge(Toml::file(SITE_CONFIG));
+    if let Some(site) = site_config(overrides.config.as_deref())? {
+        fig = fig.merge(Toml::file(site));
     }
     let shown = job_path.display();
     let text = std::fs::read_to_string(job_path).map_err(|e| format!("{shown}: {e}"))?;
@@ -562,7 +620,9 @@ const RULE_KEYS: &[&str] = &[
 ];
 
 /// Checks a merged job tree. `default_name` names a job without `name`.
-pub fn validate(dict: &Dict, default_name: &str) -> Result<Job, Problems> {
+/// Checks a job's settings; `base` is the job file's directory (for
+/// `rules_file`).
+pub fn validate(dict: &Dict, default_name: &str, base: &Path) -> Result<Job, Problems> {
     let mut c = Checker { problems: Vec::new() };
     c.unknown_keys(dict, "", TOP_KEYS);
     let name = c.string(dict, "name", "").unwrap_or_else(|| default_name.to_string());
@@ -650,7 +710,7 @@ pub fn validate(dict: &Dict, default_name: &str) -> Result<Job, Problems> {
         .map(|(i, v)| (format!("rules[{i}]"), v))
         .collect();
     if let Some(file) = c.string(dict, "rules_file", "") {
-        match load_rules_file(&file) {
+        match load_rules_file(&rebase(base, &file)) {
             Ok(values) => raw_rules.extend(
                 values.into_iter().enumerate().map(|(i, v)| (format!("rules_file[{i}]"), v)),
             ),
@@ -899,7 +959,7 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
 
 /// The database URL for commands without a job file: `--database-url`,
 /// else `LOGTRACK_DATABASE_URL`, else `[database] url` in the site config.
-pub fn database_url(flag: Option<&str>) -> anyhow::Result<String> {
+pub fn database_url(flag: Option<&str>, config: Option<&Path>) -> anyhow::Result<String> {
     if let Some(u) = flag.filter(|u| !u.is_empty()) {
         return Ok(u.to_string());
     }
@@ -908,9 +968,9 @@ pub fn database_url(flag: Option<&str>) -> anyhow::Result<String> {
             return Ok(u);
         }
     }
-    if Path::new(SITE_CONFIG).exists() {
-        let dict: Dict = Figment::from(Toml::file(SITE_CONFIG)).extract().map_err(|e| {
-            anyhow::anyhow!("{SITE_CONFIG}: {}", crate::error::redact_text(&e.to_string()))
+    if let Some(site) = site_config(config).map_err(anyhow::Error::msg)? {
+        let dict: Dict = Figment::from(Toml::file(&site)).extract().map_err(|e| {
+            anyhow::anyhow!("{}: {}", site.display(), crate::error::redact_text(&e.to_string()))
         })?;
         if let Some(Value::Dict(_, d)) = dict.get("database") {
             if let Some(Value::String(_, u)) = d.get("url") {
@@ -919,13 +979,30 @@ pub fn database_url(flag: Option<&str>) -> anyhow::Result<String> {
         }
     }
     anyhow::bail!(
-        "no database configured: pass --database-url, set LOGTRACK_DATABASE_URL, or set [database] url in {SITE_CONFIG}"
+        "no database configured: pass --database-url, set LOGTRACK_DATABASE_URL, or set [database] url in the site settings (--config, $LOGTRACK_CONFIG, /etc/logtrack/logtrack.toml or {SITE_CONFIG})"
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_are_rebased_lexically() {
+        let jobs = Path::new("jobs");
+        assert_eq!(rebase(jobs, "../samples/web/access.log*"), "samples/web/access.log*");
+        assert_eq!(rebase(jobs, "legacy/rules.json"), "jobs/legacy/rules.json");
+        assert_eq!(rebase(jobs, "./x/../y.log"), "jobs/y.log");
+        assert_eq!(rebase(jobs, "../../up.log"), "../up.log");
+        assert_eq!(
+            rebase(Path::new("/etc/logtrack/jobs"), "../logs/a.log"),
+            "/etc/logtrack/logs/a.log"
+        );
+        assert_eq!(rebase(jobs, "/var/log/a.log"), "/var/log/a.log");
+        assert_eq!(rebase(jobs, "-"), "-");
+        assert_eq!(rebase(Path::new(""), "samples/a.log"), "samples/a.log");
+        assert_eq!(rebase(jobs, ".."), ".");
+    }
 
     fn check(toml: &str) -> Result<Job, Problems> {
         let dir = tempfile::tempdir().unwrap();

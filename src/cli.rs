@@ -71,9 +71,21 @@ pub struct Global {
     /// message and fields.
     #[arg(help_heading = "Global options", long, global = true, value_enum, default_value_t = MessageFormat::Text)]
     pub log_format: MessageFormat,
+    /// Colour severities on a terminal: auto (a terminal, NO_COLOR unset),
+    /// always, never.
+    #[arg(help_heading = "Global options", long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
     /// Parsing threads (default: one per core).
     #[arg(help_heading = "Global options", short = 'j', long, global = true, value_name = "N")]
     pub threads: Option<usize>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -247,3 +247,36 @@ fn completions_man_page_threads_and_help() {
     assert_eq!(one.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&one.stdout).lines().count(), 13);
 }
+
+#[test]
+fn severities_are_coloured_only_when_asked_or_on_a_terminal() {
+    let piped =
+        logtrack(&["run", "jobs/quickstart.toml", "-q", "--report-dir", "target/colour-test"]);
+    assert!(!stderr(&piped).contains('\x1b'), "no colour into a pipe");
+    let always = logtrack(&[
+        "run",
+        "jobs/quickstart.toml",
+        "-q",
+        "--color",
+        "always",
+        "--report-dir",
+        "target/colour-test",
+    ]);
+    assert!(
+        stderr(&always).contains("\x1b[1;31mCRITICAL\x1b[0m admin_bruteforce"),
+        "{}",
+        stderr(&always)
+    );
+    let json = logtrack(&[
+        "run",
+        "jobs/quickstart.toml",
+        "-q",
+        "--color",
+        "always",
+        "--log-format",
+        "json",
+        "--report-dir",
+        "target/colour-test",
+    ]);
+    assert!(!stderr(&json).contains('\x1b'), "JSON lines are never coloured");
+}

@@ -8,17 +8,30 @@
 //! `message` and any fields (`file`, `rule`, counts), for journald and log
 //! shippers.
 
-use crate::cli::{Global, MessageFormat};
+use crate::cli::{ColorChoice, Global, MessageFormat};
 
 /// Messages on stderr: plain lines, or JSON objects with `--log-format json`.
 pub struct Messages {
     quiet: bool,
     json: bool,
+    /// Colour severities (text messages on a terminal, unless NO_COLOR).
+    colour: bool,
 }
 
 impl Messages {
     pub fn new(g: &Global) -> Self {
-        Messages { quiet: g.quiet, json: g.log_format == MessageFormat::Json }
+        use std::io::IsTerminal;
+        let json = g.log_format == MessageFormat::Json;
+        let colour = !json
+            && match g.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => {
+                    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                        && std::io::stderr().is_terminal()
+                }
+            };
+        Messages { quiet: g.quiet, json, colour }
     }
 
     fn emit(&self, level: &str, msg: &str, fields: Option<serde_json::Value>) {
@@ -44,7 +57,22 @@ impl Messages {
     /// Messages for `--quiet` and `--log-format` alone (before a command
     /// has parsed its own arguments, e.g. for a fatal error).
     pub fn plain(quiet: bool, json: bool) -> Self {
-        Messages { quiet, json }
+        Messages { quiet, json, colour: false }
+    }
+
+    /// `text` in the colour of an alert severity, when colours are on.
+    pub fn paint(&self, severity: &str, text: &str) -> String {
+        let code = match severity {
+            "critical" => "1;31",
+            "high" => "31",
+            "medium" => "33",
+            _ => "34",
+        };
+        if self.colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     /// An alert of the run (shown even with `-q`), with its fields.

@@ -15,15 +15,21 @@ pub fn print_alerts(alerts: &[Alert], msgs: &Messages) {
             "window_start": a.window_start.to_rfc3339(), "window_end": a.window_end.to_rfc3339(),
             "count": a.count,
         });
-        msgs.alert(&format!("  {}", alert_line(a)), fields);
+        let sev =
+            msgs.paint(a.severity.as_str(), &format!("{:<8}", a.severity.as_str().to_uppercase()));
+        msgs.alert(&format!("  {sev} {}", alert_rest(a)), fields);
     }
 }
 
 fn alert_line(a: &Alert) -> String {
+    format!("{:<8} {}", a.severity.as_str().to_uppercase(), alert_rest(a))
+}
+
+/// An alert line after its severity.
+fn alert_rest(a: &Alert) -> String {
     let group: Vec<String> = a.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!(
-        "{:<8} {} [{}] {} .. {}: {}",
-        a.severity.as_str().to_uppercase(),
+        "{} [{}] {} .. {}: {}",
         a.rule_id,
         group.join(" "),
         a.window_start,

@@ -39,12 +39,25 @@ seed json_framer 87 tests/fixtures/cloudtrail/identities.jsonl
 seed job_file 00 jobs/*.toml bench/run.toml config/logtrack.toml
 seed job_file 02 jobs/legacy/rules_config.json
 
+# Every target must build: a build error fails the run (it is not a crash
+# and would leave no artifact).
+for t in $targets; do
+  cargo fuzz build -O "$t"
+done
 for t in $targets; do
   echo "== fuzz $t for ${secs}s"
-  cargo fuzz run -O "$t" "$corpus/$t" -- -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 ${FUZZ_SEED:+-seed=$FUZZ_SEED} 2>&1 \
-    | grep -E '^(==|INFO: Seed|#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|SUMMARY|.*panicked)' || true
+  log=$(mktemp)
+  status=0
+  cargo fuzz run -O "$t" "$corpus/$t" -- -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 ${FUZZ_SEED:+-seed=$FUZZ_SEED} >"$log" 2>&1 || status=$?
+  grep -E '^(==|INFO: Seed|#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|SUMMARY|.*panicked)' "$log" || true
   if [ -n "$(ls -A "fuzz/artifacts/$t" 2>/dev/null)" ]; then
     echo "fuzz $t: crash inputs in fuzz/artifacts/$t" >&2
     exit 1
   fi
+  if [ "$status" -ne 0 ]; then
+    echo "fuzz $t failed (exit $status):" >&2
+    tail -20 "$log" >&2
+    exit 1
+  fi
+  rm -f "$log"
 done

@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use logtrack::parse::{auto, Format, Outcome, ParserOptions};
-use logtrack::{ingest, output, source};
+use logtrack::{output, read, source};
 
 const FORMATS: &[&str] = &[
     "common",

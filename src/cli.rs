@@ -119,6 +119,9 @@ pub enum Command {
     Alerts(AlertsArgs),
     /// Print the run history (start, end, status, records, rejects, alerts).
     Runs(RunsArgs),
+    /// Manage the dashboard's users (argon2id password hashes).
+    #[command(subcommand)]
+    User(UserCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff): `logtrack man > /usr/local/share/man/man1/logtrack.1`.
@@ -238,6 +241,48 @@ pub struct RangeArgs {
     /// Up to this time (same forms). Default: the newest stored record.
     #[arg(long)]
     pub until: Option<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Role {
+    /// Reads logs, alerts and runs.
+    #[default]
+    Viewer,
+    /// Also acknowledges alerts.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user; the password is asked twice (hidden) or read from stdin.
+    Add {
+        name: String,
+        #[arg(long, value_enum, default_value_t = Role::Viewer)]
+        role: Role,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the users and their roles.
+    List,
+    /// Change a user's password.
+    Passwd {
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Remove a user.
+    Remove { name: String },
 }
 
 #[derive(Args, Debug)]

@@ -56,6 +56,12 @@ pub enum Error {
     /// A run of the same job holds its lock.
     #[error("job {0:?} is already running (another logtrack run holds its lock)")]
     JobLocked(String),
+    /// `user add` of a name that is taken.
+    #[error("user {0:?} exists already")]
+    UserExists(String),
+    /// A user command named nobody.
+    #[error("no user {0:?}")]
+    NoSuchUser(String),
     /// A command needs a database and none is configured.
     #[error("this command reads the database: set [database] url in the job, LOGTRACK_DATABASE_URL, or --database-url")]
     NoDatabase,

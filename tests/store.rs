@@ -13,15 +13,15 @@ fn migrations_apply_once_and_reset_needs_yes() {
     let url = db!("migrations");
     let o = logtrack(&url, &["db", "status"]);
     let pending = "0001_init\tpending\n0002_file_identity\tpending\n0003_alerts_per_job\tpending\n\
-                   0004_runs_pending_detection\tpending\n0005_checkpoint_format\tpending\n";
+                   0004_runs_pending_detection\tpending\n0005_checkpoint_format\tpending\n0006_user_roles\tpending\n";
     assert_eq!(String::from_utf8_lossy(&o.stdout), pending);
     let err = ok(&logtrack(&url, &["db", "init"]));
     assert!(err.contains("applied migration 0001_init"), "{err}");
-    assert!(err.contains("applied migration 0005_checkpoint_format"), "{err}");
+    assert!(err.contains("applied migration 0006_user_roles"), "{err}");
     assert!(ok(&logtrack(&url, &["db", "migrate"])).contains("schema is up to date"));
     let o = logtrack(&url, &["db", "status"]);
     assert!(String::from_utf8_lossy(&o.stdout)
-        .contains("0005_checkpoint_format\tapplied\nlogs: 0 rows"));
+        .contains("0006_user_roles\tapplied\nlogs: 0 rows"));
     let o = logtrack(&url, &["db", "reset"]);
     assert_eq!(o.status.code(), Some(2));
     ok(&logtrack(&url, &["db", "reset", "--yes"]));
@@ -627,4 +627,88 @@ fn runs_lists_the_history_of_a_job() {
     assert_eq!(rows[0][9], "test-host");
     let o = logtrack(&url, &["runs", "--job", "nope"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("no runs recorded"));
+}
+
+/// `logtrack` with `input` on standard input.
+fn logtrack_stdin(url: &str, args: &[&str], input: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(args)
+        .env("LOGTRACK_DATABASE_URL", url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn users_are_added_listed_changed_and_removed_with_argon2id() {
+    let url = db!("users");
+    let secret = "correct horse battery staple";
+    let o = logtrack_stdin(
+        &url,
+        &["user", "add", "alice", "--role", "admin", "--password-stdin"],
+        &format!("{secret}\n"),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(&logtrack_stdin(
+        &url,
+        &["user", "add", "bob", "--password-stdin"],
+        "another long password\n",
+    ));
+    // A taken name, a short password, no terminal and no --password-stdin.
+    let o = logtrack_stdin(
+        &url,
+        &["user", "add", "alice", "--password-stdin"],
+        "yet another password\n",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("user \"alice\" exists already"));
+    let o = logtrack_stdin(&url, &["user", "add", "carol", "--password-stdin"], "short\n");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("too short: at least 12 characters"));
+    let o = logtrack_stdin(&url, &["user", "add", "carol"], "");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("pass --password-stdin"));
+
+    let o = logtrack(&url, &["user", "list"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let rows: Vec<Vec<&str>> =
+        out.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(
+        rows.iter().map(|r| (r[0], r[1])).collect::<Vec<_>>(),
+        [("alice", "admin"), ("bob", "viewer")]
+    );
+
+    // Stored as an argon2id PHC string that verifies; never the password.
+    let hash = |name: &str| -> String {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.query_one("SELECT password_hash FROM users WHERE username = $1", &[&name]).unwrap().get(0)
+    };
+    let h = hash("alice");
+    assert!(h.starts_with("$argon2id$") && !h.contains(secret), "{h}");
+    assert!(logtrack::store::users::verify_password(secret, &h));
+    ok(&logtrack_stdin(
+        &url,
+        &["user", "passwd", "alice", "--password-stdin"],
+        "a brand new passphrase\n",
+    ));
+    assert!(logtrack::store::users::verify_password("a brand new passphrase", &hash("alice")));
+    assert!(!logtrack::store::users::verify_password(secret, &hash("alice")));
+    let o = logtrack_stdin(
+        &url,
+        &["user", "passwd", "nobody", "--password-stdin"],
+        "whatever long one\n",
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no user \"nobody\""));
+
+    ok(&logtrack(&url, &["user", "remove", "bob"]));
+    assert_eq!(count(&url, "SELECT count(*) FROM users"), 1);
+    let o = logtrack(&url, &["user", "remove", "bob"]);
+    assert_eq!(o.status.code(), Some(2));
+    // The role constraint follows the new names.
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    assert!(c
+        .execute("INSERT INTO users (username, password_hash, role) VALUES ('x', 'h', 'user')", &[])
+        .is_err());
 }

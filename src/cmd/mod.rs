@@ -10,6 +10,7 @@ pub mod parse;
 pub mod report;
 pub mod run;
 pub mod runs;
+pub mod user;
 pub mod validate;
 
 use crate::cli::{Cli, Command, Global, RangeArgs};
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Report(a) => report::run(a, g),
         Command::Alerts(a) => alerts::run(a, g),
         Command::Runs(a) => runs::run(a, g),
+        Command::User(c) => user::run(c, g),
         Command::Completions { shell } => docs::completions(*shell),
         Command::Man => docs::man(),
     }

@@ -7,6 +7,7 @@ pub mod migrate;
 pub mod overview;
 pub mod runs;
 pub mod scan;
+pub mod users;
 
 use crate::error::{redact_text, redact_url};
 use anyhow::Context;

@@ -3,55 +3,30 @@
 use crate::cli::{Global, LogsArgs};
 use crate::config;
 use crate::error::Exit;
-use crate::parse::{Severity, Timestamp};
-use crate::store;
+use crate::parse::Severity;
+use crate::store::{self, browse, browse::LogFilter, browse::Page};
 use anyhow::Context;
-use postgres::types::ToSql;
 use std::io::Write;
-
-/// Escapes LIKE wildcards.
-fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
 
 pub fn run(a: &LogsArgs, g: &Global) -> anyhow::Result<Exit> {
     let url = config::database_url(g.database_url.as_deref(), g.config.as_deref())?;
     let mut client = store::open(&url)?;
     let now = crate::run::Now::parse(g.now.as_deref())?.at_or_wall_clock();
-    let mut conds: Vec<String> = Vec::new();
-    let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
-    let mut bind = |cond: &str, v: Box<dyn ToSql + Sync>, conds: &mut Vec<String>| {
-        params.push(v);
-        conds.push(cond.replace('?', &format!("${}", params.len())));
+    let severity = a
+        .severity
+        .as_deref()
+        .map(|l| l.parse::<Severity>().map_err(anyhow::Error::msg).context("--severity"))
+        .transpose()?;
+    let since = a.since.as_deref().map(|s| super::time_arg("--since", s, now)).transpose()?;
+    let filter = LogFilter {
+        service: a.service.clone(),
+        severity,
+        since,
+        text: a.grep.clone(),
+        ..Default::default()
     };
-    if let Some(s) = &a.service {
-        bind("service = ?", Box::new(s.clone()), &mut conds);
-    }
-    if let Some(l) = &a.severity {
-        let min: Severity = l.parse().map_err(anyhow::Error::msg).context("--severity")?;
-        let levels: Vec<String> =
-            Severity::ALL.iter().filter(|s| **s >= min).map(|s| s.as_str().to_string()).collect();
-        bind("severity = ANY(?)", Box::new(levels), &mut conds);
-    }
-    if let Some(s) = &a.since {
-        let t = Timestamp::from_secs(super::time_arg("--since", s, now)?).to_rfc3339();
-        bind("ts >= ?::text::timestamptz", Box::new(t), &mut conds);
-    }
-    if let Some(w) = &a.grep {
-        bind("message ILIKE ?", Box::new(format!("%{}%", like_escape(w))), &mut conds);
-    }
-    let filter =
-        if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
-    let sql = format!(
-        "SELECT * FROM (
-           SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), service,
-                  coalesce(severity, '-'), source_path || ':' || source_line, message, ts
-           FROM logs {filter} ORDER BY ts DESC, source_path, source_line LIMIT {}
-         ) newest ORDER BY 6, 4",
-        a.limit.max(0)
-    );
-    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
-    let rows = client.query(sql.as_str(), &refs)?;
+    let mut rows = browse::logs(&mut client, &filter, Page::First, a.limit.max(0) as usize)?.rows;
+    rows.reverse();
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -59,15 +34,15 @@ pub fn run(a: &LogsArgs, g: &Global) -> anyhow::Result<Exit> {
         "time (UTC)", "service", "level", "source"
     )?;
     for r in &rows {
-        let msg: String = r.get(4);
-        let msg: String = msg.chars().take(120).collect();
+        let msg: String = r.message.chars().take(120).collect();
+        let source = format!("{}:{}", r.path, r.line);
         writeln!(
             out,
             "{:<20}  {:<16}  {:<5}  {:<28}  {}",
-            r.get::<_, String>(0),
-            r.get::<_, String>(1),
-            r.get::<_, String>(2),
-            r.get::<_, String>(3),
+            format!("{}Z", r.ts.get(..19).unwrap_or(&r.ts)),
+            r.service,
+            r.severity.as_deref().unwrap_or("-"),
+            source,
             msg
         )?;
     }

@@ -33,6 +33,9 @@ pub enum AlertSeverity {
 }
 
 impl AlertSeverity {
+    pub const ALL: [AlertSeverity; 4] =
+        [AlertSeverity::Low, AlertSeverity::Medium, AlertSeverity::High, AlertSeverity::Critical];
+
     pub fn as_str(self) -> &'static str {
         match self {
             AlertSeverity::Low => "low",

@@ -5,6 +5,7 @@
 
 use super::overview::{Overview, TOP_KINDS};
 use super::{Report, ReportWriter};
+use crate::detect::Alert;
 use crate::parse::Timestamp;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
@@ -20,7 +21,8 @@ impl ReportWriter for Html {
     }
 }
 
-const STYLE: &str = "
+/// The page style (the dashboard builds on it).
+pub const STYLE: &str = "
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1100px;color:#1d2430;padding:0 16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #dde2ea;padding-bottom:4px}
 table{border-collapse:collapse;width:100%;margin:6px 0}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eef1f5;vertical-align:top}
@@ -63,7 +65,7 @@ fn page(r: &Report) -> Markup {
                 h1 { "LogTrack report: " (r.job) }
                 (run_summary(r))
                 h2 { "Record volume per service" }
-                (volume_chart(r))
+                (volume_chart(&r.overview, &r.alerts))
                 h2 { "Severities over time" }
                 (severity_chart(&r.overview))
                 h2 id="alerts" { "Alerts (" (r.alerts.len()) ")" }
@@ -135,8 +137,9 @@ fn axes(o: &Overview, max: u64) -> Markup {
     }
 }
 
-fn volume_chart(r: &Report) -> Markup {
-    let o = &r.overview;
+/// Records per service over time, with the alerts' windows shaded (the
+/// report and the dashboard's overview).
+pub fn volume_chart(o: &Overview, alerts: &[Alert]) -> Markup {
     if o.start.is_none() {
         return html! { p.muted { "No records with a time stamp." } };
     }
@@ -145,7 +148,7 @@ fn volume_chart(r: &Report) -> Markup {
     html! {
         svg viewBox=(format!("0 0 {W} {H}")) role="img" aria-label="Records per service over time, alert windows shaded" {
             // Alert windows first, under the lines.
-            @for a in &r.alerts {
+            @for a in alerts {
                 @let (x1, x2) = (x_of(o, a.window_start.secs), x_of(o, a.window_end.secs));
                 rect class="alert-window" x=(format!("{x1:.1}")) y=(TOP) width=(format!("{:.1}", (x2 - x1).max(3.0)))
                     height=(H - BOTTOM - TOP) fill=(alert_fill(a.severity.as_str())) fill-opacity="0.22" {
@@ -182,7 +185,8 @@ fn alert_fill(severity: &str) -> &'static str {
     }
 }
 
-fn severity_chart(o: &Overview) -> Markup {
+/// Records per severity over time, stacked bars.
+pub fn severity_chart(o: &Overview) -> Markup {
     if o.start.is_none() {
         return html! { p.muted { "No records with a time stamp." } };
     }

@@ -3,7 +3,7 @@
 //! out; the caller writes the files.
 
 pub mod anonymize;
-mod html;
+pub mod html;
 pub mod junit;
 mod md;
 pub mod overview;

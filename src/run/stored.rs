@@ -115,7 +115,7 @@ pub fn over_range(
     let (alerts, reference) = if detecting {
         detect(&mut client, &job.rules, Some((since, until)), s.now)?
     } else {
-        (alerts::stored(&mut client, &job.name, since, until)?, s.now.at_or_wall_clock())
+        (alerts::stored(&mut client, Some(&job.name), since, until)?, s.now.at_or_wall_clock())
     };
     // New alerts become known only once the report that shows them is written.
     let mut tx = client.transaction().map_err(Error::db("starting the alerts transaction"))?;

@@ -1,7 +1,7 @@
 //! Alerts and rules as stored: one alert per identity (job, rule id, group,
 //! window start), and each job's rules as last run.
 
-use crate::config::Job;
+use crate::config::{AlertSeverity, Job};
 use crate::detect::{Alert, Evidence};
 use crate::error::{Error, Result};
 use crate::parse::Timestamp;
@@ -64,54 +64,202 @@ pub fn store(
     Ok(new_alerts)
 }
 
-/// The alerts of `job` whose window starts in `[since, until]` (seconds).
+/// The columns [`from_row`] reads, from `alerts`.
+const ALERT_COLUMNS: &str = "rule_id, rule_type, severity, group_key::text,
+    floor(extract(epoch from window_start))::bigint, floor(extract(epoch from window_end))::bigint,
+    count, message, evidence::text";
+
+/// The alerts (of `job`, or of every job) whose window starts in
+/// `[since, until]` (seconds).
 pub fn stored(
-    client: &mut postgres::Client,
-    job: &str,
+    client: &mut impl postgres::GenericClient,
+    job: Option<&str>,
     since: i64,
     until: i64,
 ) -> Result<Vec<Alert>> {
     let rows = client
         .query(
-            "SELECT rule_id, rule_type, severity, group_key::text,
-                    floor(extract(epoch from window_start))::bigint, floor(extract(epoch from window_end))::bigint,
-                    count, message, evidence::text
-             FROM alerts WHERE job = $1 AND window_start >= to_timestamp($2) AND window_start < to_timestamp($3)
-             ORDER BY window_start, rule_id",
+            &format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts
+                 WHERE ($1::text IS NULL OR job = $1) AND window_start >= to_timestamp($2) AND window_start < to_timestamp($3)
+                 ORDER BY window_start, rule_id"
+            ),
             &[&job, &(since as f64), &((until + 1) as f64)],
         )
         .map_err(Error::db("reading stored alerts"))?;
+    rows.iter().map(|r| from_row(r, 0)).collect()
+}
+
+/// An alert from the [`ALERT_COLUMNS`] of `r`, starting at column `at`.
+pub fn from_row(r: &postgres::Row, at: usize) -> Result<Alert> {
     let bad = |what: &str| Error::Protocol(format!("a stored alert has an unreadable {what}"));
-    let mut out = Vec::new();
-    for r in rows {
-        #[derive(serde::Deserialize)]
-        struct Stored {
-            path: String,
-            line: u64,
-            index: Option<u64>,
-            text: Option<String>,
-        }
-        let evidence: Vec<Stored> =
-            serde_json::from_str(&r.get::<_, String>(8)).map_err(|_| bad("evidence"))?;
-        out.push(Alert {
-            rule_id: r.get(0),
-            rule_type: crate::config::RuleKind::type_name_of(&r.get::<_, String>(1)),
-            severity: r.get::<_, String>(2).parse().map_err(|_| bad("severity"))?,
-            group: serde_json::from_str(&r.get::<_, String>(3)).map_err(|_| bad("group"))?,
-            window_start: Timestamp::from_secs(r.get(4)),
-            window_end: Timestamp::from_secs(r.get(5)),
-            count: r.get::<_, i64>(6) as u64,
-            message: r.get(7),
-            evidence: evidence
-                .into_iter()
-                .map(|e| Evidence {
-                    path: Arc::from(e.path),
-                    line: e.line,
-                    index: e.index,
-                    text: e.text,
-                })
-                .collect(),
-        });
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        path: String,
+        line: u64,
+        index: Option<u64>,
+        text: Option<String>,
     }
-    Ok(out)
+    let evidence: Vec<Stored> =
+        serde_json::from_str(&r.get::<_, String>(at + 8)).map_err(|_| bad("evidence"))?;
+    Ok(Alert {
+        rule_id: r.get(at),
+        rule_type: crate::config::RuleKind::type_name_of(&r.get::<_, String>(at + 1)),
+        severity: r.get::<_, String>(at + 2).parse().map_err(|_| bad("severity"))?,
+        group: serde_json::from_str(&r.get::<_, String>(at + 3)).map_err(|_| bad("group"))?,
+        window_start: Timestamp::from_secs(r.get(at + 4)),
+        window_end: Timestamp::from_secs(r.get(at + 5)),
+        count: r.get::<_, i64>(at + 6) as u64,
+        message: r.get(at + 7),
+        evidence: evidence
+            .into_iter()
+            .map(|e| Evidence { path: Arc::from(e.path), line: e.line, index: e.index, text: e.text })
+            .collect(),
+    })
+}
+
+/// A stored alert with what the dashboard shows of it.
+#[derive(Clone, Debug)]
+pub struct AlertRow {
+    pub id: i64,
+    pub job: String,
+    pub alert: Alert,
+    /// Who acknowledged it and when (RFC 3339, UTC).
+    pub acknowledged: Option<(String, String)>,
+}
+
+/// Which alerts a listing shows.
+#[derive(Clone, Debug, Default)]
+pub struct AlertFilter {
+    pub job: Option<String>,
+    pub rule: Option<String>,
+    /// This severity or a higher one.
+    pub severity: Option<AlertSeverity>,
+    /// `Some(false)`: not acknowledged; `Some(true)`: acknowledged.
+    pub acknowledged: Option<bool>,
+}
+
+const ROW_COLUMNS: &str = "id, job, acknowledged_by,
+    to_char(acknowledged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+
+fn alert_row(r: &postgres::Row) -> Result<AlertRow> {
+    let by: Option<String> = r.get(2);
+    let at: Option<String> = r.get(3);
+    Ok(AlertRow { id: r.get(0), job: r.get(1), alert: from_row(r, 4)?, acknowledged: by.zip(at) })
+}
+
+/// A page of at most `limit` alerts, newest window first, from just
+/// before `(window start in seconds, id)` when given; and whether there
+/// are more.
+pub fn list(
+    client: &mut impl postgres::GenericClient,
+    f: &AlertFilter,
+    before: Option<(i64, i64)>,
+    limit: usize,
+) -> Result<(Vec<AlertRow>, bool)> {
+    let severities: Option<Vec<&str>> = f.severity.map(|min| {
+        AlertSeverity::ALL.iter().filter(|s| **s >= min).map(|s| s.as_str()).collect()
+    });
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {ROW_COLUMNS}, {ALERT_COLUMNS} FROM alerts
+                 WHERE ($1::text IS NULL OR job = $1) AND ($2::text IS NULL OR rule_id = $2)
+                   AND ($3::text[] IS NULL OR severity = ANY($3))
+                   AND ($4::bool IS NULL OR (acknowledged_at IS NOT NULL) = $4)
+                   AND ($5::bigint IS NULL OR (window_start, id) < (to_timestamp($5), $6))
+                 ORDER BY window_start DESC, id DESC LIMIT $7"
+            ),
+            &[
+                &f.job,
+                &f.rule,
+                &severities,
+                &f.acknowledged,
+                &before.map(|b| b.0),
+                &before.map_or(0, |b| b.1),
+                &(limit as i64 + 1),
+            ],
+        )
+        .map_err(Error::db("listing alerts"))?;
+    let more = rows.len() > limit;
+    Ok((rows.iter().take(limit).map(alert_row).collect::<Result<_>>()?, more))
+}
+
+/// One alert by its number.
+pub fn get(client: &mut impl postgres::GenericClient, id: i64) -> Result<Option<AlertRow>> {
+    client
+        .query_opt(&format!("SELECT {ROW_COLUMNS}, {ALERT_COLUMNS} FROM alerts WHERE id = $1"), &[&id])
+        .map_err(Error::db("reading an alert"))?
+        .as_ref()
+        .map(alert_row)
+        .transpose()
+}
+
+/// Marks alert `id` acknowledged by `user`, unless it is already; returns
+/// whether the alert exists.
+pub fn acknowledge(client: &mut impl postgres::GenericClient, id: i64, user: &str) -> Result<bool> {
+    let exists = client
+        .query_opt(
+            "UPDATE alerts SET acknowledged_by = coalesce(acknowledged_by, $2),
+                               acknowledged_at = coalesce(acknowledged_at, now())
+             WHERE id = $1 RETURNING id",
+            &[&id, &user],
+        )
+        .map_err(Error::db("acknowledging an alert"))?;
+    Ok(exists.is_some())
+}
+
+/// Per job and rule: alerts whose window starts in `[since, until]`,
+/// those not acknowledged, and the newest window start (RFC 3339).
+pub struct RuleAlerts {
+    pub job: String,
+    pub rule_id: String,
+    pub alerts: i64,
+    pub open: i64,
+    pub newest: String,
+}
+
+pub fn per_rule(
+    client: &mut impl postgres::GenericClient,
+    since: i64,
+    until: i64,
+) -> Result<Vec<RuleAlerts>> {
+    let rows = client
+        .query(
+            "SELECT job, rule_id, count(*), count(*) FILTER (WHERE acknowledged_at IS NULL),
+                    to_char(max(window_start) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+             FROM alerts WHERE window_start >= to_timestamp($1) AND window_start < to_timestamp($2)
+             GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+            &[&(since as f64), &((until + 1) as f64)],
+        )
+        .map_err(Error::db("counting alerts per rule"))?;
+    Ok(rows
+        .iter()
+        .map(|r| RuleAlerts {
+            job: r.get(0),
+            rule_id: r.get(1),
+            alerts: r.get(2),
+            open: r.get(3),
+            newest: r.get(4),
+        })
+        .collect())
+}
+
+/// A rule as stored: its job, id, type and definition (the job file's keys, as JSON).
+pub struct StoredRule {
+    pub job: String,
+    pub rule_id: String,
+    pub rule_type: String,
+    pub definition: String,
+}
+
+/// Every job's rules as last run.
+pub fn rules(client: &mut impl postgres::GenericClient) -> Result<Vec<StoredRule>> {
+    let rows = client
+        .query("SELECT job, rule_id, rule_type, jsonb_pretty(definition) FROM rules ORDER BY job, rule_id", &[])
+        .map_err(Error::db("listing the rules"))?;
+    Ok(rows
+        .iter()
+        .map(|r| StoredRule { job: r.get(0), rule_id: r.get(1), rule_type: r.get(2), definition: r.get(3) })
+        .collect())
 }

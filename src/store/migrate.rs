@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (4, "runs_pending_detection", include_str!("../../migrations/0004_runs_pending_detection.sql")),
     (5, "checkpoint_format", include_str!("../../migrations/0005_checkpoint_format.sql")),
     (6, "user_roles", include_str!("../../migrations/0006_user_roles.sql")),
+    (7, "dashboard", include_str!("../../migrations/0007_dashboard.sql")),
 ];
 
 /// Advisory lock key for migrations ("LTMIGRAT").

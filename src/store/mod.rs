@@ -2,6 +2,7 @@
 //! migrations, and loading files with binary `COPY` and checkpoints.
 
 pub mod alerts;
+pub mod browse;
 pub mod load;
 pub mod migrate;
 pub mod overview;

@@ -41,12 +41,18 @@ fn per_minute(
         .collect())
 }
 
+/// Volume and severities per minute of the records with
+/// `since <= ts <= until` (seconds), without the top values.
+pub fn volume(client: &mut impl GenericClient, since: i64, until: i64) -> Result<Overview> {
+    let volume = per_minute(client, "service", since, until)?;
+    let severities = per_minute(client, "coalesce(severity, 'none')", since, until)?;
+    Ok(Overview::from_minutes(volume.into_iter(), severities.into_iter()))
+}
+
 /// Volume and severities per minute, and the top values, of the records
 /// with `since <= ts <= until` (seconds).
 pub fn overview(client: &mut impl GenericClient, since: i64, until: i64) -> Result<Overview> {
-    let volume = per_minute(client, "service", since, until)?;
-    let severities = per_minute(client, "coalesce(severity, 'none')", since, until)?;
-    let mut o = Overview::from_minutes(volume.into_iter(), severities.into_iter());
+    let mut o = volume(client, since, until)?;
     for kind in TOP_KINDS {
         let sql = format!(
             "SELECT v, count(*), (sum(count(*)) OVER ())::bigint

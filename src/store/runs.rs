@@ -198,3 +198,60 @@ pub fn rejects(client: &mut impl GenericClient, loaded: Loaded) -> Result<Vec<Re
         })
         .collect())
 }
+
+/// One run as listed.
+#[derive(Clone, Debug)]
+pub struct RunRow {
+    pub id: i64,
+    pub job: String,
+    pub host: String,
+    /// RFC 3339, UTC.
+    pub started: String,
+    /// RFC 3339, UTC; empty while running.
+    pub finished: String,
+    pub status: String,
+    pub records: i64,
+    pub rejected: i64,
+    pub alerts: i64,
+    pub duration_ms: Option<i64>,
+}
+
+/// The newest `limit` runs (of `job`, or of every job), oldest first.
+pub fn history(
+    client: &mut impl GenericClient,
+    job: Option<&str>,
+    limit: i64,
+) -> Result<Vec<RunRow>> {
+    let ts =
+        |col: &str| format!("to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
+    let rows = client
+        .query(
+            &format!(
+                "SELECT * FROM (
+                   SELECT id, job, ingest_host, {}, coalesce({}, ''), status, records, rejected, alerts,
+                          duration_ms
+                   FROM runs WHERE ($1::text IS NULL OR job = $1)
+                   ORDER BY started_at DESC, id DESC LIMIT $2
+                 ) newest ORDER BY id",
+                ts("started_at"),
+                ts("finished_at")
+            ),
+            &[&job, &limit.max(0)],
+        )
+        .map_err(Error::db("reading the run history"))?;
+    Ok(rows
+        .iter()
+        .map(|r| RunRow {
+            id: r.get(0),
+            job: r.get(1),
+            host: r.get(2),
+            started: r.get(3),
+            finished: r.get(4),
+            status: r.get(5),
+            records: r.get(6),
+            rejected: r.get(7),
+            alerts: r.get(8),
+            duration_ms: r.get(9),
+        })
+        .collect())
+}

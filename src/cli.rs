@@ -122,6 +122,8 @@ pub enum Command {
     /// Manage the dashboard's users (argon2id password hashes).
     #[command(subcommand)]
     User(UserCommand),
+    /// Serve the dashboard (sign-in, overview, logs, alerts, runs, rules).
+    Serve(ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff): `logtrack man > /usr/local/share/man/man1/logtrack.1`.
@@ -283,6 +285,23 @@ pub enum UserCommand {
     },
     /// Remove a user.
     Remove { name: String },
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address and port to listen on (port 0: any free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub bind: std::net::SocketAddr,
+    /// A session ends after this long without a request.
+    #[arg(long, default_value = "30m", value_name = "DURATION")]
+    pub session_idle: crate::config::HumanDuration,
+    /// A session ends this long after signing in, however busy.
+    #[arg(long, default_value = "12h", value_name = "DURATION")]
+    pub session_max: crate::config::HumanDuration,
+    /// Mark cookies Secure on every answer (serve behind HTTPS). Without it
+    /// they are Secure when a proxy sends `X-Forwarded-Proto: https`.
+    #[arg(long)]
+    pub secure_cookies: bool,
 }
 
 #[derive(Args, Debug)]

@@ -6,7 +6,8 @@
 //! on [`pipeline`]'s parallel workers in input order; [`detect`] matches
 //! records against rules and turns counts into alerts; [`store`] loads
 //! PostgreSQL and reads stored rows back; [`run`] is the engine that owns
-//! one run from sources to report ([`report`]); [`output`] writes records.
+//! one run from sources to report ([`report`]); [`output`] writes records;
+//! [`serve`] is the dashboard over the store.
 //! `cmd` holds one thin module per subcommand.
 
 pub mod cli;
@@ -22,5 +23,6 @@ pub mod progress;
 pub mod read;
 pub mod report;
 pub mod run;
+pub mod serve;
 pub mod source;
 pub mod store;

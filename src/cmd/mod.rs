@@ -10,6 +10,7 @@ pub mod parse;
 pub mod report;
 pub mod run;
 pub mod runs;
+pub mod serve;
 pub mod user;
 pub mod validate;
 
@@ -32,6 +33,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Alerts(a) => alerts::run(a, g),
         Command::Runs(a) => runs::run(a, g),
         Command::User(c) => user::run(c, g),
+        Command::Serve(a) => serve::run(a, g),
         Command::Completions { shell } => docs::completions(*shell),
         Command::Man => docs::man(),
     }

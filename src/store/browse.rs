@@ -189,7 +189,7 @@ fn log_row(r: &postgres::Row) -> Result<LogRow> {
     Ok(LogRow {
         cursor: Cursor::from_row(r.get(0), &ctid)
             .ok_or_else(|| Error::Protocol(format!("unexpected ctid {ctid:?}")))?,
-        ts: r.get(2),
+        ts: r.get::<_, String>(2).replace(".000000Z", "Z"),
         service: r.get(3),
         host: r.get(4),
         severity: r.get(5),
@@ -277,7 +277,7 @@ pub fn around(
         format!(
             "SELECT {LOG_COLUMNS} FROM logs
              WHERE source_path = $1 AND ts {op}= {at} AND ts {far} {at} {sign} interval '1 hour'
-               AND (ts, source_line, coalesce(source_index, -1)) {op} ({at}, $3, coalesce($4, -1))
+               AND (ts, source_line, coalesce(source_index, -1)) {op} ({at}, $3::bigint, coalesce($4::bigint, -1))
              ORDER BY ts {order}, source_line {order}, source_index {order} LIMIT $5"
         )
     };

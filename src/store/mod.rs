@@ -8,6 +8,7 @@ pub mod migrate;
 pub mod overview;
 pub mod runs;
 pub mod scan;
+pub mod sessions;
 pub mod users;
 
 use crate::error::{redact_text, redact_url};

@@ -69,15 +69,19 @@ pub fn list(client: &mut Client) -> Result<Vec<User>> {
     Ok(rows.iter().map(|r| User { name: r.get(0), role: r.get(1), created_at: r.get(2) }).collect())
 }
 
-/// Sets a user's password hash; an unknown name is an error.
+/// Sets a user's password hash and ends the user's dashboard sessions;
+/// an unknown name is an error.
 pub fn set_password(client: &mut Client, name: &str, hash: &str) -> Result<()> {
-    let n = client
+    let mut tx = client.transaction().map_err(Error::db("changing the password"))?;
+    let n = tx
         .execute("UPDATE users SET password_hash = $2 WHERE username = $1", &[&name, &hash])
         .map_err(Error::db("changing the password"))?;
-    match n {
-        0 => Err(Error::NoSuchUser(name.to_string())),
-        _ => Ok(()),
+    if n == 0 {
+        return Err(Error::NoSuchUser(name.to_string()));
     }
+    tx.execute("DELETE FROM sessions WHERE username = $1", &[&name])
+        .map_err(Error::db("ending the user's sessions"))?;
+    tx.commit().map_err(Error::db("changing the password"))
 }
 
 /// The stored hash of a user, if there is one.

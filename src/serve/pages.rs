@@ -1,0 +1,629 @@
+//! The dashboard's pages. Each handler reads what it shows in one pooled
+//! database call and writes the page with `maud` (values escaped).
+
+use super::auth::{FormToken, Session};
+use super::{App, Fail};
+use crate::config::AlertSeverity;
+use crate::parse::Severity;
+use crate::report::html::{severity_chart, volume_chart, STYLE};
+use crate::store::alerts::{self, AlertFilter, AlertRow};
+use crate::store::browse::{self, Cursor, LogFilter, LogRow, Page};
+use crate::store::{overview, runs};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use maud::{html, Markup, DOCTYPE};
+use std::sync::Arc;
+
+/// Records per page of the logs page.
+pub const LOG_PAGE: usize = 100;
+/// Alerts per page of the alerts page.
+pub const ALERT_PAGE: usize = 100;
+/// Evidence lines of an alert shown with the records around them.
+const EVIDENCE_SHOWN: usize = 10;
+
+const EXTRA_STYLE: &str = "
+nav{display:flex;gap:4px;align-items:center;border-bottom:1px solid #dde2ea;padding:0 0 10px;margin-bottom:16px;flex-wrap:wrap}
+nav a{padding:4px 10px;border-radius:4px;color:#1d2430;text-decoration:none}nav a.on{background:#1c7ed6;color:#fff}
+nav .brand{font-weight:700;margin-right:12px}nav .who{margin-left:auto;color:#68707d}
+nav form{display:inline;margin-left:8px}
+form.filters{display:flex;flex-wrap:wrap;gap:8px;align-items:end;margin:8px 0 12px}
+form.filters label{display:flex;flex-direction:column;font-size:12px;color:#68707d}
+input,select,button{font:inherit;padding:3px 6px}button{cursor:pointer}
+td.msg{max-width:520px;word-break:break-word}tr.hit{background:#fff3bf}
+.pager{display:flex;gap:16px;margin:10px 0}.problem{color:#c92a2a;font-weight:600}
+.signin{max-width:340px;margin:80px auto}.signin label{display:block;margin:10px 0}.signin input{width:100%;box-sizing:border-box}
+pre{background:#f5f7fa;padding:8px;overflow:auto;font-size:12px}
+";
+
+pub async fn style() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "private, max-age=3600"),
+        ],
+        format!("{STYLE}{EXTRA_STYLE}"),
+    )
+        .into_response()
+}
+
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · LogTrack" }
+            link rel="stylesheet" href="/assets/logtrack.css";
+        }
+    }
+}
+
+const NAV: [(&str, &str); 5] =
+    [("/", "Overview"), ("/logs", "Logs"), ("/alerts", "Alerts"), ("/runs", "Runs"), ("/rules", "Rules")];
+
+fn layout(title: &str, s: &Session, active: &str, body: Markup) -> Html<String> {
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                (head(title))
+                body {
+                    nav {
+                        a.brand href="/" { "LogTrack" }
+                        @for (href, label) in NAV {
+                            a href=(href) class=[(label == active).then_some("on")] { (label) }
+                        }
+                        span.who {
+                            (s.user) " (" (s.role) ")"
+                            form method="post" action="/signout" {
+                                input type="hidden" name="csrf" value=(s.csrf);
+                                button type="submit" { "Sign out" }
+                            }
+                        }
+                    }
+                    main { h1 { (title) } (body) }
+                }
+            }
+        }
+        .into_string(),
+    )
+}
+
+/// A page that only says something (errors).
+pub fn message_page(status: StatusCode, text: &str) -> Html<String> {
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                (head(status.canonical_reason().unwrap_or("Error")))
+                body { main {
+                    h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("")) }
+                    p { (text) }
+                    p { a href="/" { "Back to the overview" } }
+                } }
+            }
+        }
+        .into_string(),
+    )
+}
+
+pub fn signin_page(token: &str, next: &str, problem: Option<&str>) -> Html<String> {
+    Html(
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                (head("Sign in"))
+                body { main.signin {
+                    h1 { "LogTrack" }
+                    @if let Some(p) = problem { p.problem role="alert" { (p) } }
+                    form method="post" action="/signin" {
+                        input type="hidden" name="csrf" value=(token);
+                        input type="hidden" name="next" value=(next);
+                        label { "User name" input name="username" autocomplete="username" required autofocus; }
+                        label { "Password" input name="password" type="password" autocomplete="current-password" required; }
+                        button type="submit" { "Sign in" }
+                    }
+                } }
+            }
+        }
+        .into_string(),
+    )
+}
+
+/// An empty form field is no filter.
+fn given(v: &Option<String>) -> Option<String> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+/// `?k=v&...` of the non-empty pairs, encoded.
+fn query(pairs: &[(&str, Option<String>)]) -> String {
+    let enc = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", enc(v))))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+fn sev_badge(s: AlertSeverity) -> Markup {
+    html! { span class=(format!("sev {}", s.as_str())) { (s.as_str()) } }
+}
+
+#[derive(serde::Deserialize)]
+pub struct Span {
+    hours: Option<i64>,
+}
+
+pub async fn overview(
+    State(app): State<Arc<App>>,
+    s: Session,
+    Query(q): Query<Span>,
+) -> Result<Html<String>, Fail> {
+    let hours = q.hours.unwrap_or(24).clamp(1, 24 * 93);
+    let data = app
+        .db(move |c| {
+            let recent = runs::history(c, None, 5)?;
+            let Some((_, last)) = runs::data_range(c)? else { return Ok((None, recent)) };
+            let since = last - hours * 3600 + 1;
+            let o = overview::volume(c, since, last)?;
+            let shown = alerts::stored(c, None, since, last)?;
+            let per_rule = alerts::per_rule(c, since, last)?;
+            Ok((Some((since, last, o, shown, per_rule)), recent))
+        })
+        .await?;
+    let (range, recent) = data;
+    let body = html! {
+        p {
+            "Show the last "
+            @for h in [1, 6, 24, 168, 720] {
+                a href=(format!("/?hours={h}")) class=[(h == hours).then_some("on")] {
+                    @if h < 24 { (h) " h" } @else { (h / 24) " d" }
+                }
+                " "
+            }
+            "of stored records."
+        }
+        @match &range {
+            None => p.muted { "No records are stored yet: run a job with a database." },
+            Some((since, last, o, shown, per_rule)) => {
+                p.muted {
+                    (crate::parse::Timestamp::from_secs(*since).to_rfc3339()) " .. "
+                    (crate::parse::Timestamp::from_secs(*last).to_rfc3339()) " (the newest stored record)"
+                }
+                h2 { "Record volume per service" }
+                (volume_chart(o, shown))
+                h2 { "Severities over time" }
+                (severity_chart(o))
+                h2 { "Alerts per rule" }
+                @if per_rule.is_empty() { p.muted { "No alerts in this span." } } @else {
+                    table {
+                        tr { th { "Job" } th { "Rule" } th.n { "Alerts" } th.n { "Not acknowledged" } th { "Newest window" } }
+                        @for r in per_rule {
+                            tr {
+                                td { (r.job) }
+                                td { a href=(format!("/alerts{}", query(&[("job", Some(r.job.clone())), ("rule", Some(r.rule_id.clone()))]))) { code { (r.rule_id) } } }
+                                td.n { (r.alerts) } td.n { (r.open) } td { (r.newest) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Latest runs" }
+        (runs_table(&recent.into_iter().rev().collect::<Vec<_>>()))
+    };
+    Ok(layout("Overview", &s, "Overview", body))
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct LogQuery {
+    service: Option<String>,
+    severity: Option<String>,
+    user: Option<String>,
+    client_ip: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    q: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+/// A time field: RFC 3339, or a duration back from now such as `2h`.
+fn time_field(name: &str, v: &Option<String>) -> Result<Option<i64>, Fail> {
+    let now = chrono::Utc::now().timestamp();
+    given(v)
+        .map(|s| crate::cmd::time_arg(name, &s, now).map_err(|e| Fail::BadRequest(e.to_string())))
+        .transpose()
+}
+
+fn cursor(v: &Option<String>) -> Result<Option<Cursor>, Fail> {
+    given(v).map(|c| c.parse::<Cursor>().map_err(Fail::BadRequest)).transpose()
+}
+
+pub async fn logs(
+    State(app): State<Arc<App>>,
+    s: Session,
+    Query(q): Query<LogQuery>,
+) -> Result<Html<String>, Fail> {
+    let severity = given(&q.severity)
+        .map(|l| l.parse::<Severity>().map_err(|e| Fail::BadRequest(format!("severity: {e}"))))
+        .transpose()?;
+    let filter = LogFilter {
+        service: given(&q.service),
+        severity,
+        user: given(&q.user),
+        client_ip: given(&q.client_ip),
+        since: time_field("since", &q.since)?,
+        until: time_field("until", &q.until)?,
+        text: given(&q.q),
+    };
+    let page = match (cursor(&q.before)?, cursor(&q.after)?) {
+        (Some(c), _) => Page::Before(c),
+        (None, Some(c)) => Page::After(c),
+        (None, None) => Page::First,
+    };
+    let f = filter.clone();
+    let (services, found) = app
+        .db(move |c| Ok((browse::services(c)?, browse::logs(c, &f, page, LOG_PAGE)?)))
+        .await?;
+    let keep = |extra: (&str, Option<String>)| {
+        query(&[
+            ("service", given(&q.service)),
+            ("severity", given(&q.severity)),
+            ("user", given(&q.user)),
+            ("client_ip", given(&q.client_ip)),
+            ("since", given(&q.since)),
+            ("until", given(&q.until)),
+            ("q", given(&q.q)),
+            extra,
+        ])
+    };
+    let body = html! {
+        form.filters method="get" action="/logs" {
+            label { "Service" select name="service" {
+                option value="" { "any" }
+                @for sv in &services { option value=(sv) selected[filter.service.as_deref() == Some(sv.as_str())] { (sv) } }
+            } }
+            label { "Severity at least" select name="severity" {
+                option value="" { "any" }
+                @for l in Severity::ALL { option value=(l.as_str()) selected[filter.severity == Some(l)] { (l.as_str()) } }
+            } }
+            label { "User" input name="user" value=[given(&q.user)] size="12"; }
+            label { "Client IP" input name="client_ip" value=[given(&q.client_ip)] size="15"; }
+            label { "Since" input name="since" value=[given(&q.since)] placeholder="2h or RFC 3339" size="20"; }
+            label { "Until" input name="until" value=[given(&q.until)] placeholder="RFC 3339" size="20"; }
+            label { "Message contains" input name="q" value=[given(&q.q)] size="18"; }
+            button type="submit" { "Filter" }
+            a href="/logs" { "Clear" }
+        }
+        (pager(&found, &keep))
+        @if found.rows.is_empty() { p.muted { "No records match." } } @else {
+            (log_table(&found.rows, None))
+        }
+        (pager(&found, &keep))
+    };
+    Ok(layout("Logs", &s, "Logs", body))
+}
+
+fn pager(p: &browse::LogPage, keep: &dyn Fn((&str, Option<String>)) -> String) -> Markup {
+    html! {
+        div.pager {
+            @if p.newer {
+                a href=(format!("/logs{}", keep(("", None)))) { "Newest" }
+                @if let Some(first) = p.rows.first() {
+                    a.newer href=(format!("/logs{}", keep(("after", Some(first.cursor.to_string()))))) { "← Newer" }
+                }
+            }
+            @if p.older { @if let Some(last) = p.rows.last() {
+                a.older href=(format!("/logs{}", keep(("before", Some(last.cursor.to_string()))))) { "Older →" }
+            } }
+        }
+    }
+}
+
+fn log_table(rows: &[LogRow], hit: Option<Cursor>) -> Markup {
+    html! {
+        table.logs {
+            tr { th { "Time (UTC)" } th { "Service" } th { "Severity" } th { "Host" } th { "User" } th { "Client" } th { "Message" } th { "Source" } }
+            @for r in rows {
+                tr class=[(Some(r.cursor) == hit).then_some("hit")] {
+                    td { code { (r.ts) } }
+                    td { (r.service) }
+                    td { (r.severity.as_deref().unwrap_or("")) }
+                    td { (r.host.as_deref().unwrap_or("")) }
+                    td { (r.user.as_deref().unwrap_or("")) }
+                    td { (r.client_ip.as_deref().unwrap_or("")) }
+                    td.msg { (r.message) }
+                    td { code { (r.path) ":" (r.line) @if let Some(i) = r.index { " #" (i) } } }
+                }
+            }
+        }
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct AlertQuery {
+    job: Option<String>,
+    rule: Option<String>,
+    severity: Option<String>,
+    /// `open`, `acknowledged`, or anything else for all.
+    state: Option<String>,
+    before: Option<String>,
+}
+
+pub async fn alerts(
+    State(app): State<Arc<App>>,
+    s: Session,
+    Query(q): Query<AlertQuery>,
+) -> Result<Html<String>, Fail> {
+    let severity = given(&q.severity)
+        .map(|l| l.parse::<AlertSeverity>().map_err(|e| Fail::BadRequest(format!("severity: {e}"))))
+        .transpose()?;
+    let state = given(&q.state);
+    let filter = AlertFilter {
+        job: given(&q.job),
+        rule: given(&q.rule),
+        severity,
+        acknowledged: match state.as_deref() {
+            Some("open") => Some(false),
+            Some("acknowledged") => Some(true),
+            _ => None,
+        },
+    };
+    let before = given(&q.before)
+        .map(|b| {
+            b.split_once('.')
+                .and_then(|(t, id)| Some((t.parse::<i64>().ok()?, id.parse::<i64>().ok()?)))
+                .ok_or_else(|| Fail::BadRequest(format!("{b:?} is not a page position")))
+        })
+        .transpose()?;
+    let f = filter.clone();
+    let (rows, more) = app.db(move |c| alerts::list(c, &f, before, ALERT_PAGE)).await?;
+    let keep = |extra: (&str, Option<String>)| {
+        query(&[
+            ("job", given(&q.job)),
+            ("rule", given(&q.rule)),
+            ("severity", given(&q.severity)),
+            ("state", state.clone()),
+            extra,
+        ])
+    };
+    let body = html! {
+        form.filters method="get" action="/alerts" {
+            label { "Job" input name="job" value=[given(&q.job)] size="14"; }
+            label { "Rule" input name="rule" value=[given(&q.rule)] size="16"; }
+            label { "Severity at least" select name="severity" {
+                option value="" { "any" }
+                @for l in AlertSeverity::ALL { option value=(l.as_str()) selected[severity == Some(l)] { (l.as_str()) } }
+            } }
+            label { "State" select name="state" {
+                option value="" { "all" }
+                option value="open" selected[state.as_deref() == Some("open")] { "not acknowledged" }
+                option value="acknowledged" selected[state.as_deref() == Some("acknowledged")] { "acknowledged" }
+            } }
+            button type="submit" { "Filter" }
+            a href="/alerts" { "Clear" }
+        }
+        @if rows.is_empty() { p.muted { "No alerts match." } } @else {
+            table.alerts {
+                tr { th { "#" } th { "Window (UTC)" } th { "Job" } th { "Rule" } th { "Severity" } th { "Group" } th.n { "Count" } th { "Message" } th { "State" } }
+                @for r in &rows {
+                    tr {
+                        td { a.alert href=(format!("/alerts/{}", r.id)) { (r.id) } }
+                        td { (r.alert.window_start.to_rfc3339()) br; (r.alert.window_end.to_rfc3339()) }
+                        td { (r.job) }
+                        td { code { (r.alert.rule_id) } }
+                        td { (sev_badge(r.alert.severity)) }
+                        td { @for (k, v) in &r.alert.group { div { span.muted { (k) "=" } (v) } } }
+                        td.n { (r.alert.count) }
+                        td.msg { a href=(format!("/alerts/{}", r.id)) { (r.alert.message) } }
+                        td { (ack_state(r)) }
+                    }
+                }
+            }
+        }
+        @if more { @if let Some(last) = rows.last() {
+            div.pager { a.older href=(format!("/alerts{}", keep(("before", Some(format!("{}.{}", last.alert.window_start.secs, last.id)))))) { "Older →" } }
+        } }
+    };
+    Ok(layout("Alerts", &s, "Alerts", body))
+}
+
+fn ack_state(r: &AlertRow) -> Markup {
+    html! {
+        @match &r.acknowledged {
+            Some((by, at)) => span.ok { "acknowledged by " (by) br; span.muted { (at) } },
+            None => span.bad { "open" },
+        }
+    }
+}
+
+/// An evidence line and the stored records around it.
+struct Around {
+    path: String,
+    line: u64,
+    index: Option<u64>,
+    text: Option<String>,
+    before: Vec<LogRow>,
+    row: Option<LogRow>,
+    after: Vec<LogRow>,
+}
+
+pub async fn alert(
+    State(app): State<Arc<App>>,
+    s: Session,
+    Path(id): Path<i64>,
+) -> Result<Html<String>, Fail> {
+    let found = app
+        .db(move |c| {
+            let Some(a) = alerts::get(c, id)? else { return Ok(None) };
+            let near = (a.alert.window_start.secs, a.alert.window_end.secs);
+            let mut shown = Vec::new();
+            for e in a.alert.evidence.iter().take(EVIDENCE_SHOWN) {
+                let (before, row, after) = browse::around(
+                    c,
+                    &e.path,
+                    e.line as i64,
+                    e.index.map(|i| i as i64),
+                    near,
+                    3,
+                )?;
+                shown.push(Around {
+                    path: e.path.to_string(),
+                    line: e.line,
+                    index: e.index,
+                    text: e.text.clone(),
+                    before,
+                    row,
+                    after,
+                });
+            }
+            Ok(Some((a, shown)))
+        })
+        .await?;
+    let Some((r, shown)) = found else { return Err(Fail::NotFound) };
+    let a = &r.alert;
+    let body = html! {
+        table {
+            tr { th { "Job" } td { (r.job) } }
+            tr { th { "Rule" } td { code { (a.rule_id) } " " span.muted { (a.rule_type) } } }
+            tr { th { "Severity" } td { (sev_badge(a.severity)) } }
+            tr { th { "Window (UTC)" } td { (a.window_start.to_rfc3339()) " .. " (a.window_end.to_rfc3339()) } }
+            tr { th { "Group" } td { @for (k, v) in &a.group { div { span.muted { (k) "=" } (v) } } } }
+            tr { th { "Count" } td { (a.count) } }
+            tr { th { "Message" } td.message { (a.message) } }
+            tr { th { "State" } td {
+                (ack_state(&r))
+                @if r.acknowledged.is_none() {
+                    @if s.is_admin() {
+                        form method="post" action=(format!("/alerts/{}/ack", r.id)) {
+                            input type="hidden" name="csrf" value=(s.csrf);
+                            button.ack type="submit" { "Acknowledge" }
+                        }
+                    } @else {
+                        " " span.muted { "(an admin can acknowledge it)" }
+                    }
+                }
+            } }
+        }
+        h2 { "Evidence (" (a.evidence.len()) " line(s))" }
+        @if a.evidence.len() > EVIDENCE_SHOWN {
+            p.muted { "The first " (EVIDENCE_SHOWN) " with the records around them; the others:" }
+            ul { @for e in a.evidence.iter().skip(EVIDENCE_SHOWN) {
+                li { code { (e.path) ":" (e.line) } @if let Some(t) = &e.text { " " code.muted { (t) } } }
+            } }
+        }
+        @for e in &shown {
+            div.evidence {
+                h3 { code { (e.path) ":" (e.line) @if let Some(i) = e.index { " #" (i) } } }
+                @if let Some(t) = &e.text { p { "As read: " code.line { (t) } } }
+                @match &e.row {
+                    None => p.muted { "This record is no longer stored (pruned, or loaded into another database)." },
+                    Some(row) => {
+                        @let rows: Vec<LogRow> = e.before.iter().chain(std::iter::once(row)).chain(e.after.iter()).cloned().collect();
+                        (log_table(&rows, Some(row.cursor)))
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout(&format!("Alert {}", r.id), &s, "Alerts", body))
+}
+
+pub async fn acknowledge(
+    State(app): State<Arc<App>>,
+    s: Session,
+    Path(id): Path<i64>,
+    Form(f): Form<FormToken>,
+) -> Result<Response, Fail> {
+    s.check_form(&f.csrf)?;
+    if !s.is_admin() {
+        return Err(Fail::Forbidden("Only an admin can acknowledge alerts.".into()));
+    }
+    let user = s.user.clone();
+    if !app.db(move |c| alerts::acknowledge(c, id, &user)).await? {
+        return Err(Fail::NotFound);
+    }
+    Ok(Redirect::to(&format!("/alerts/{id}")).into_response())
+}
+
+fn runs_table(rows: &[runs::RunRow]) -> Markup {
+    if rows.is_empty() {
+        return html! { p.muted { "No runs recorded." } };
+    }
+    html! {
+        table.runs {
+            tr { th.n { "Run" } th { "Job" } th { "Started (UTC)" } th { "Finished (UTC)" } th { "Status" } th.n { "Records" } th.n { "Rejected" } th.n { "Alerts" } th.n { "Seconds" } th { "Host" } }
+            @for r in rows {
+                tr {
+                    td.n { (r.id) } td { (r.job) } td { (r.started) } td { (r.finished) }
+                    td class=(if r.status == "ok" { "ok" } else if r.status == "failed" { "bad" } else { "muted" }) { (r.status) }
+                    td.n { (r.records) } td.n { (r.rejected) } td.n { (r.alerts) }
+                    td.n { @match r.duration_ms { Some(ms) => (format!("{:.1}", ms as f64 / 1000.0)), None => "-" } }
+                    td { (r.host) }
+                }
+            }
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct RunQuery {
+    job: Option<String>,
+}
+
+pub async fn runs(
+    State(app): State<Arc<App>>,
+    s: Session,
+    Query(q): Query<RunQuery>,
+) -> Result<Html<String>, Fail> {
+    let job = given(&q.job);
+    let j = job.clone();
+    let rows = app.db(move |c| runs::history(c, j.as_deref(), 200)).await?;
+    let body = html! {
+        form.filters method="get" action="/runs" {
+            label { "Job" input name="job" value=[job] size="16"; }
+            button type="submit" { "Filter" }
+        }
+        p.muted { "The newest 200, newest first." }
+        (runs_table(&rows.into_iter().rev().collect::<Vec<_>>()))
+    };
+    Ok(layout("Runs", &s, "Runs", body))
+}
+
+pub async fn rules(State(app): State<Arc<App>>, s: Session) -> Result<Html<String>, Fail> {
+    let rows = app.db(alerts::rules).await?;
+    let body = html! {
+        @if rows.is_empty() { p.muted { "No rules recorded: a job's rules are stored when it runs with a database." } } @else {
+            p.muted { "Each job's rules as it last ran." }
+            table {
+                tr { th { "Job" } th { "Rule" } th { "Type" } th { "Definition" } }
+                @for r in &rows {
+                    tr {
+                        td { (r.job) }
+                        td { a href=(format!("/alerts{}", query(&[("job", Some(r.job.clone())), ("rule", Some(r.rule_id.clone()))]))) { code { (r.rule_id) } } }
+                        td { (r.rule_type) }
+                        td { pre { (r.definition) } }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout("Rules", &s, "Rules", body))
+}
+
+/// For load balancers and monitors: 200 `ok` when the database answers.
+pub async fn health(State(app): State<Arc<App>>) -> Result<&'static str, Fail> {
+    app.db(|c| {
+        c.simple_query("SELECT 1").map_err(crate::error::Error::db("checking the database"))
+    })
+    .await?;
+    Ok("ok\n")
+}

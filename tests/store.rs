@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::dashboard::logtrack_stdin;
 use common::pg::{count, logtrack, ok};
 use std::io::Write;
 use std::process::Command;
@@ -629,19 +630,6 @@ fn runs_lists_the_history_of_a_job() {
 }
 
 /// `logtrack` with `input` on standard input.
-fn logtrack_stdin(url: &str, args: &[&str], input: &str) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_logtrack"))
-        .args(args)
-        .env("LOGTRACK_DATABASE_URL", url)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn users_are_added_listed_changed_and_removed_with_argon2id() {
     let url = db!("users");

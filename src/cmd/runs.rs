@@ -30,7 +30,16 @@ pub fn run(a: &RunsArgs, g: &Global) -> anyhow::Result<Exit> {
         writeln!(
             out,
             "{:>6}  {:<16}  {:<20}  {:<20}  {:<7}  {:>10}  {:>8}  {:>6}  {:>9}  {}",
-            r.id, r.job, r.started, r.finished, r.status, r.records, r.rejected, r.alerts, secs, r.host,
+            r.id,
+            r.job,
+            r.started,
+            r.finished,
+            r.status,
+            r.records,
+            r.rejected,
+            r.alerts,
+            secs,
+            r.host,
         )?;
     }
     if rows.is_empty() {

@@ -83,7 +83,14 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 impl App {
     /// A `Set-Cookie` value.
-    fn set_cookie(&self, headers: &HeaderMap, name: &str, value: &str, path: &str, max_age: Option<i64>) -> HeaderValue {
+    fn set_cookie(
+        &self,
+        headers: &HeaderMap,
+        name: &str,
+        value: &str,
+        path: &str,
+        max_age: Option<i64>,
+    ) -> HeaderValue {
         let https = self.secure_cookies
             || headers
                 .get("x-forwarded-proto")
@@ -134,7 +141,8 @@ impl FromRequestParts<Arc<App>> for Session {
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Response> {
         let here = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let to_signin = || {
-            let next = percent_encoding::utf8_percent_encode(here, percent_encoding::NON_ALPHANUMERIC);
+            let next =
+                percent_encoding::utf8_percent_encode(here, percent_encoding::NON_ALPHANUMERIC);
             Redirect::to(&format!("/signin?next={next}")).into_response()
         };
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE).filter(|t| t.len() == 64) else {
@@ -144,7 +152,9 @@ impl FromRequestParts<Arc<App>> for Session {
         let life = app.life;
         let found = {
             let hash = hash.clone();
-            app.db(move |c| sessions::touch(c, &hash, life)).await.map_err(IntoResponse::into_response)?
+            app.db(move |c| sessions::touch(c, &hash, life))
+                .await
+                .map_err(IntoResponse::into_response)?
         };
         match found {
             Some(s) => Ok(Session { user: s.user, role: s.role, csrf: s.csrf, token_hash: hash }),
@@ -312,7 +322,8 @@ pub async fn signin(
     }
     app.limiter.clear(&f.username);
     let token = random_hex(32);
-    let (hash, csrf, life, user) = (token_hash(&token), random_hex(32), app.life, f.username.clone());
+    let (hash, csrf, life, user) =
+        (token_hash(&token), random_hex(32), app.life, f.username.clone());
     if let Err(e) = app.db(move |c| sessions::create(c, &hash, &user, &csrf, life)).await {
         return e.into_response();
     }

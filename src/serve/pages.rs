@@ -59,8 +59,13 @@ fn head(title: &str) -> Markup {
     }
 }
 
-const NAV: [(&str, &str); 5] =
-    [("/", "Overview"), ("/logs", "Logs"), ("/alerts", "Alerts"), ("/runs", "Runs"), ("/rules", "Rules")];
+const NAV: [(&str, &str); 5] = [
+    ("/", "Overview"),
+    ("/logs", "Logs"),
+    ("/alerts", "Alerts"),
+    ("/runs", "Runs"),
+    ("/rules", "Rules"),
+];
 
 fn layout(title: &str, s: &Session, active: &str, body: Markup) -> Html<String> {
     Html(
@@ -141,10 +146,8 @@ fn query(pairs: &[(&str, Option<String>)]) -> String {
     let enc = |s: &str| {
         percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
     };
-    let parts: Vec<String> = pairs
-        .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", enc(v))))
-        .collect();
+    let parts: Vec<String> =
+        pairs.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", enc(v)))).collect();
     if parts.is_empty() {
         String::new()
     } else {
@@ -270,9 +273,8 @@ pub async fn logs(
         (None, None) => Page::First,
     };
     let f = filter.clone();
-    let (services, found) = app
-        .db(move |c| Ok((browse::services(c)?, browse::logs(c, &f, page, LOG_PAGE)?)))
-        .await?;
+    let (services, found) =
+        app.db(move |c| Ok((browse::services(c)?, browse::logs(c, &f, page, LOG_PAGE)?))).await?;
     let keep = |extra: (&str, Option<String>)| {
         query(&[
             ("service", given(&q.service)),
@@ -341,7 +343,7 @@ fn log_table(rows: &[LogRow], hit: Option<Cursor>) -> Markup {
                     td { (r.user.as_deref().unwrap_or("")) }
                     td { (r.client_ip.as_deref().unwrap_or("")) }
                     td.msg { (r.message) }
-                    td { code { (r.path) ":" (r.line) @if let Some(i) = r.index { " #" (i) } } }
+                    td.src { code { (r.path) ":" (r.line) @if let Some(i) = r.index { " #" (i) } } }
                 }
             }
         }
@@ -467,14 +469,8 @@ pub async fn alert(
             let near = (a.alert.window_start.secs, a.alert.window_end.secs);
             let mut shown = Vec::new();
             for e in a.alert.evidence.iter().take(EVIDENCE_SHOWN) {
-                let (before, row, after) = browse::around(
-                    c,
-                    &e.path,
-                    e.line as i64,
-                    e.index.map(|i| i as i64),
-                    near,
-                    3,
-                )?;
+                let (before, row, after) =
+                    browse::around(c, &e.path, e.line as i64, e.index.map(|i| i as i64), near, 3)?;
                 shown.push(Around {
                     path: e.path.to_string(),
                     line: e.line,

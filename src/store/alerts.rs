@@ -113,7 +113,12 @@ pub fn from_row(r: &postgres::Row, at: usize) -> Result<Alert> {
         message: r.get(at + 7),
         evidence: evidence
             .into_iter()
-            .map(|e| Evidence { path: Arc::from(e.path), line: e.line, index: e.index, text: e.text })
+            .map(|e| Evidence {
+                path: Arc::from(e.path),
+                line: e.line,
+                index: e.index,
+                text: e.text,
+            })
             .collect(),
     })
 }
@@ -157,9 +162,9 @@ pub fn list(
     before: Option<(i64, i64)>,
     limit: usize,
 ) -> Result<(Vec<AlertRow>, bool)> {
-    let severities: Option<Vec<&str>> = f.severity.map(|min| {
-        AlertSeverity::ALL.iter().filter(|s| **s >= min).map(|s| s.as_str()).collect()
-    });
+    let severities: Option<Vec<&str>> = f
+        .severity
+        .map(|min| AlertSeverity::ALL.iter().filter(|s| **s >= min).map(|s| s.as_str()).collect());
     let rows = client
         .query(
             &format!(
@@ -188,7 +193,10 @@ pub fn list(
 /// One alert by its number.
 pub fn get(client: &mut impl postgres::GenericClient, id: i64) -> Result<Option<AlertRow>> {
     client
-        .query_opt(&format!("SELECT {ROW_COLUMNS}, {ALERT_COLUMNS} FROM alerts WHERE id = $1"), &[&id])
+        .query_opt(
+            &format!("SELECT {ROW_COLUMNS}, {ALERT_COLUMNS} FROM alerts WHERE id = $1"),
+            &[&id],
+        )
         .map_err(Error::db("reading an alert"))?
         .as_ref()
         .map(alert_row)
@@ -260,6 +268,11 @@ pub fn rules(client: &mut impl postgres::GenericClient) -> Result<Vec<StoredRule
         .map_err(Error::db("listing the rules"))?;
     Ok(rows
         .iter()
-        .map(|r| StoredRule { job: r.get(0), rule_id: r.get(1), rule_type: r.get(2), definition: r.get(3) })
+        .map(|r| StoredRule {
+            job: r.get(0),
+            rule_id: r.get(1),
+            rule_type: r.get(2),
+            definition: r.get(3),
+        })
         .collect())
 }

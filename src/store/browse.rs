@@ -71,8 +71,11 @@ impl LogFilter {
             c.add("service = ?", Box::new(s.clone()));
         }
         if let Some(min) = self.severity {
-            let levels: Vec<String> =
-                Severity::ALL.iter().filter(|s| **s >= min).map(|s| s.as_str().to_string()).collect();
+            let levels: Vec<String> = Severity::ALL
+                .iter()
+                .filter(|s| **s >= min)
+                .map(|s| s.as_str().to_string())
+                .collect();
             c.add("severity = ANY(?)", Box::new(levels));
         }
         if let Some(u) = &self.user {
@@ -176,7 +179,7 @@ pub struct LogPage {
     pub newer: bool,
 }
 
-const LOG_COLUMNS: &str = "(extract(epoch from ts) * 1000000)::bigint, ctid::text,
+const LOG_COLUMNS: &str = "(extract(epoch from ts) * 1000000)::bigint AS micros, ctid::text AS tid,
     to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), service, host, severity,
     user_name, coalesce(fields->>'client_ip', fields->>'source_ip'), message, source_path,
     source_line, source_index";

@@ -80,6 +80,8 @@ pub fn records(path: &str, format: &str) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+pub mod dashboard;
+pub mod http;
 pub mod pg;
 
 /// A fresh database for this test, or return (test skipped; see `pg`).

@@ -3,10 +3,21 @@
 //! the alerts table, a non-empty volume chart with alert windows marked,
 //! and a hostile log line as text (no element made from it, no script run).
 //!
-//! Needs `chromium` (Debian's package; `.ci/run` installs it). Without it
-//! the test is skipped with a notice, unless `LOGTRACK_REQUIRE_BROWSER=1`
-//! (set by CI), which makes that a failure.
+//! The dashboard end to end: Chromium, driven over WebDriver, signs in,
+//! opens the alerts, follows an alert to its evidence lines, acknowledges
+//! it, shows a hostile log line as text and signs out; screenshots of the
+//! sign-in page, the overview and the alert are taken (kept in
+//! `LOGTRACK_SCREENSHOT_DIR` when it is set).
+//!
+//! Needs `chromium` and `chromium-driver` (Debian's packages; `.ci/run`
+//! installs them) and PostgreSQL for the dashboard. Without them the tests
+//! are skipped with a notice, unless `LOGTRACK_REQUIRE_BROWSER=1` (set by
+//! CI), which makes that a failure.
 
+mod common;
+
+use common::dashboard::{self, Server, ADMIN};
+use common::webdriver::{self, Driver};
 use std::path::Path;
 use std::process::Command;
 
@@ -14,6 +25,16 @@ fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
         .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
+}
+
+/// Skips (or, under `LOGTRACK_REQUIRE_BROWSER=1`, fails) without `what`.
+fn missing(what: &str) {
+    if std::env::var("LOGTRACK_REQUIRE_BROWSER").as_deref() == Ok("1") {
+        panic!("{what} is required (LOGTRACK_REQUIRE_BROWSER=1) but not installed");
+    }
+    eprintln!(
+        "notice: skipping a browser test: no {what} (apt-get install chromium chromium-driver)"
+    );
 }
 
 fn browse(bin: &str, page: &Path, arg: &str) -> std::process::Output {
@@ -35,13 +56,7 @@ const HOSTILE_USER: &str = "<img src=x onerror=alert(1)>";
 
 #[test]
 fn the_quickstart_report_renders_in_a_browser() {
-    let Some(bin) = chromium() else {
-        if std::env::var("LOGTRACK_REQUIRE_BROWSER").as_deref() == Ok("1") {
-            panic!("chromium is required (LOGTRACK_REQUIRE_BROWSER=1) but not installed");
-        }
-        eprintln!("notice: skipping the browser test: no chromium (apt-get install chromium)");
-        return;
-    };
+    let Some(bin) = chromium() else { return missing("chromium") };
     let dir = tempfile::tempdir().unwrap();
     let here = std::env::current_dir().unwrap();
     // The quickstart plus a log whose user and request are HTML.
@@ -97,4 +112,77 @@ fn the_quickstart_report_renders_in_a_browser() {
     assert!(dom.contains("&lt;img src=x onerror=alert(1)&gt;"), "hostile user not shown as text");
     assert!(!dom.contains("<img"), "an element was made from log text");
     assert!(dom.contains("<title>LogTrack report: quickstart</title>"), "the title was changed");
+}
+
+/// Keeps a screenshot as `name` in `LOGTRACK_SCREENSHOT_DIR`, after checking it is a real one.
+fn keep(png: &[u8], name: &str) {
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{name}: {} bytes", png.len());
+    if let Ok(dir) = std::env::var("LOGTRACK_SCREENSHOT_DIR") {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(Path::new(&dir).join(name), png).unwrap();
+    }
+}
+
+#[test]
+fn the_dashboard_signs_in_and_follows_an_alert_to_its_evidence() {
+    let Some((browser, driver)) = webdriver::available() else {
+        return missing("chromium with chromedriver");
+    };
+    let Some(url) = common::pg::database("browser_dashboard") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = dir.path().join("hostile.log");
+    let line = format!(
+        "10.9.9.9 - {HOSTILE_USER} [14/Mar/2026:11:20:00 +0100] \"GET /<script>document.title='pwned'</script> HTTP/1.1\" 401 0 \"-\" \"x\"\n"
+    );
+    std::fs::write(&hostile, line).unwrap();
+    dashboard::load(&url, dir.path(), &[(hostile.as_path(), "combined", "hostile")]);
+    let server = Server::start(&url, &[]);
+    let mut d = Driver::start(browser, driver);
+
+    // Signed out, the alerts page leads to the sign-in form and back.
+    d.goto(&server.url("/alerts"));
+    assert!(d.url().contains("/signin?next=%2Falerts"), "{}", d.url());
+    keep(&d.screenshot(), "signin.png");
+    d.type_into("input[name=username]", ADMIN.0);
+    d.type_into("input[name=password]", "not the password");
+    d.click("button[type=submit]");
+    assert_eq!(d.text("p.problem"), "Wrong user name or password.");
+    d.type_into("input[name=username]", ADMIN.0);
+    d.type_into("input[name=password]", ADMIN.1);
+    d.click("button[type=submit]");
+    assert_eq!(d.url(), server.url("/alerts"));
+    assert_eq!(d.title(), "Alerts · LogTrack");
+
+    // Follow the brute-force alert to its evidence.
+    d.click("//tr[td/code[text()='admin_bruteforce']]//a[@class='alert']");
+    let alert_url = d.url();
+    assert!(alert_url.contains("/alerts/"), "{alert_url}");
+    assert!(d.text("td.message").contains("/admin/login"));
+    let hits = d.find_all("tr.hit");
+    assert_eq!(hits.len(), 10, "the first ten evidence lines, each among its neighbours");
+    assert!(d.text("div.evidence code.line").contains("/admin/login"));
+    keep(&d.screenshot(), "alert.png");
+    d.click("button.ack");
+    assert_eq!(d.url(), alert_url);
+    assert!(d.text("td span.ok").starts_with("acknowledged by alice"));
+
+    // The overview draws the volume with the alert windows.
+    d.goto(&server.url("/?hours=720"));
+    assert!(!d.find_all("polyline.series").is_empty());
+    assert!(d.find_all("rect.alert-window").len() >= 8);
+    keep(&d.screenshot(), "overview.png");
+
+    // A hostile log line is text, and its script never runs.
+    d.goto(&server.url("/logs?service=hostile"));
+    assert_eq!(d.title(), "Logs · LogTrack");
+    assert!(d.find_all("main img").is_empty());
+    let source = d.source();
+    assert!(source.contains("GET /&lt;script&gt;document.title="), "{source}");
+    assert!(d.text("td.msg").contains("<script>document.title='pwned'</script>"));
+
+    // Signing out ends the session.
+    d.click("nav form button");
+    assert!(d.url().ends_with("/signin"), "{}", d.url());
+    d.goto(&server.url("/runs"));
+    assert!(d.url().contains("/signin?next=%2Fruns"));
 }

@@ -35,6 +35,7 @@ td.msg{max-width:520px;word-break:break-word}tr.hit{background:#fff3bf}
 .pager{display:flex;gap:16px;margin:10px 0}.problem{color:#c92a2a;font-weight:600}
 .signin{max-width:340px;margin:80px auto}.signin label{display:block;margin:10px 0}.signin input{width:100%;box-sizing:border-box}
 pre{background:#f5f7fa;padding:8px;overflow:auto;font-size:12px}
+a.on{font-weight:700;text-decoration:none;color:#1d2430}
 ";
 
 pub async fn style() -> Response {

@@ -96,9 +96,7 @@ impl Client {
         let mut s = TcpStream::connect(self.addr).expect("connect to the server");
         s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
         s.write_all(req.as_bytes()).unwrap();
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
-        let res = parse(&raw);
+        let res = parse(&read_response(&mut s));
         for c in res.set_cookies() {
             let pair = c.split(';').next().unwrap_or("");
             if let Some((k, v)) = pair.split_once('=') {
@@ -110,6 +108,36 @@ impl Client {
             }
         }
         res
+    }
+}
+
+/// One response's bytes: up to its `Content-Length`, its last chunk, or
+/// the end of the connection (servers may keep it open despite `close`).
+fn read_response(s: &mut TcpStream) -> Vec<u8> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            match length {
+                Some(n) if raw.len() >= end + 4 + n => return raw,
+                None if head.contains("transfer-encoding: chunked")
+                    && raw[end..].windows(5).any(|w| w == b"0\r\n\r\n") =>
+                {
+                    return raw
+                }
+                _ => {}
+            }
+        }
+        let n = s.read(&mut buf).unwrap();
+        if n == 0 {
+            return raw;
+        }
+        raw.extend_from_slice(&buf[..n]);
     }
 }
 

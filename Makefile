@@ -19,6 +19,7 @@ bench:
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/parse.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/run.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/load.sh
+	LOGTRACK_BIN=./target/profiling/logtrack ./bench/serve.sh
 
 # cargo-fuzz targets (fuzz/), each run FUZZ_SECONDS (default 30).
 fuzz:

@@ -24,16 +24,25 @@ fn systemd_units_verify() {
         .replace("/usr/local/bin/logtrack", env!("CARGO_BIN_EXE_logtrack"));
     std::fs::write(dir.path().join("logtrack@web.service"), service).unwrap();
     std::fs::copy("deploy/systemd/logtrack@.timer", dir.path().join("logtrack@web.timer")).unwrap();
+    let serve = std::fs::read_to_string("deploy/systemd/logtrack-serve.service")
+        .unwrap()
+        .replace("/usr/local/bin/logtrack", env!("CARGO_BIN_EXE_logtrack"));
+    assert!(serve.contains(" serve --bind "));
+    std::fs::write(dir.path().join("logtrack-serve.service"), serve).unwrap();
     let o = Command::new("systemd-analyze")
         .arg("verify")
         .arg(dir.path().join("logtrack@web.service"))
         .arg(dir.path().join("logtrack@web.timer"))
+        .arg(dir.path().join("logtrack-serve.service"))
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     // systemd only warns about a setting it cannot parse: none may be left.
-    let ours: Vec<&str> = err.lines().filter(|l| l.contains("logtrack@web")).collect();
+    let ours: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("logtrack@web") || l.contains("logtrack-serve"))
+        .collect();
     assert!(ours.is_empty(), "{ours:?}");
 }
 

@@ -169,6 +169,12 @@ pub struct Limiter {
     failures: Mutex<HashMap<String, Vec<Instant>>>,
 }
 
+/// The key of a user name (a name is as long as a client makes it: only
+/// its start is kept).
+fn user_key(user: &str) -> String {
+    format!("u:{}", user.chars().take(128).collect::<String>())
+}
+
 /// The client key of an address: IPv4 as is, IPv6 by its /64.
 fn client_key(ip: IpAddr) -> String {
     match ip {
@@ -189,7 +195,7 @@ impl Limiter {
         let now = Instant::now();
         let mut map = self.failures.lock().expect("limiter lock");
         let mut wait = None;
-        for (key, limit) in [(client_key(ip), PER_CLIENT), (format!("u:{user}"), PER_USER)] {
+        for (key, limit) in [(client_key(ip), PER_CLIENT), (user_key(user), PER_USER)] {
             if let Some(times) = map.get_mut(&key) {
                 times.retain(|t| now.duration_since(*t) < WINDOW);
                 if times.len() >= limit {
@@ -209,14 +215,14 @@ impl Limiter {
         if map.len() > 100_000 {
             map.retain(|_, times| times.last().is_some_and(|t| now.duration_since(*t) < WINDOW));
         }
-        for key in [client_key(ip), format!("u:{user}")] {
+        for key in [client_key(ip), user_key(user)] {
             map.entry(key).or_default().push(now);
         }
     }
 
     /// Forgets `user`'s failures (it signed in).
     pub fn clear(&self, user: &str) {
-        self.failures.lock().expect("limiter lock").remove(&format!("u:{user}"));
+        self.failures.lock().expect("limiter lock").remove(&user_key(user));
     }
 }
 

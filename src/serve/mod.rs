@@ -196,18 +196,20 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// Refuses a POST from another site's page, and adds the headers every
-/// answer carries.
+/// Refuses a POST from another site's page (its `Origin` names neither
+/// the `Host` asked for nor a proxy's `X-Forwarded-Host`), and adds the
+/// headers every answer carries.
 async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         if let Some(origin) = req.headers().get(header::ORIGIN) {
-            let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());
+            let named = |h: &str| req.headers().get(h).and_then(|v| v.to_str().ok());
             let origin_host = origin
                 .to_str()
                 .ok()
                 .and_then(|o| o.split_once("://"))
                 .map(|(_, rest)| rest.trim_end_matches('/'));
-            if origin_host.is_none() || origin_host != host {
+            let ours = |o: &str| Some(o) == named("host") || Some(o) == named("x-forwarded-host");
+            if !origin_host.is_some_and(ours) {
                 return Fail::Forbidden("A form from another site was refused.".into())
                     .into_response();
             }

@@ -315,7 +315,10 @@ pub async fn logs(
     Ok(layout("Logs", &s, "Logs", body))
 }
 
-fn pager(p: &browse::LogPage, keep: &dyn Fn((&str, Option<String>)) -> String) -> Markup {
+/// The address of this page's filters plus one more parameter.
+type WithFilters<'a> = dyn Fn((&str, Option<String>)) -> String + 'a;
+
+fn pager(p: &browse::LogPage, keep: &WithFilters<'_>) -> Markup {
     html! {
         div.pager {
             @if p.newer {
@@ -433,7 +436,7 @@ pub async fn alerts(
             }
         }
         @if more { @if let Some(last) = rows.last() {
-            div.pager { a.older href=(format!("/alerts{}", keep(("before", Some(format!("{}.{}", last.alert.window_start.secs, last.id)))))) { "Older →" } }
+            div.pager { a.older href=(format!("/alerts{}", keep(("before", Some(format!("{}.{}", last.cursor.0, last.cursor.1)))))) { "Older →" } }
         } }
     };
     Ok(layout("Alerts", &s, "Alerts", body))

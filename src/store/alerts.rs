@@ -131,6 +131,8 @@ pub struct AlertRow {
     pub alert: Alert,
     /// Who acknowledged it and when (RFC 3339, UTC).
     pub acknowledged: Option<(String, String)>,
+    /// Its place in the listing's order: window start (microseconds), id.
+    pub cursor: (i64, i64),
 }
 
 /// Which alerts a listing shows.
@@ -145,17 +147,23 @@ pub struct AlertFilter {
 }
 
 const ROW_COLUMNS: &str = "id, job, acknowledged_by,
-    to_char(acknowledged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
+    to_char(acknowledged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+    (extract(epoch from window_start) * 1000000)::bigint";
 
 fn alert_row(r: &postgres::Row) -> Result<AlertRow> {
     let by: Option<String> = r.get(2);
     let at: Option<String> = r.get(3);
-    Ok(AlertRow { id: r.get(0), job: r.get(1), alert: from_row(r, 4)?, acknowledged: by.zip(at) })
+    Ok(AlertRow {
+        id: r.get(0),
+        job: r.get(1),
+        acknowledged: by.zip(at),
+        cursor: (r.get(4), r.get(0)),
+        alert: from_row(r, 5)?,
+    })
 }
 
 /// A page of at most `limit` alerts, newest window first, from just
-/// before `(window start in seconds, id)` when given; and whether there
-/// are more.
+/// before a row's `cursor` when given; and whether there are more.
 pub fn list(
     client: &mut impl postgres::GenericClient,
     f: &AlertFilter,
@@ -172,7 +180,7 @@ pub fn list(
                  WHERE ($1::text IS NULL OR job = $1) AND ($2::text IS NULL OR rule_id = $2)
                    AND ($3::text[] IS NULL OR severity = ANY($3))
                    AND ($4::bool IS NULL OR (acknowledged_at IS NOT NULL) = $4)
-                   AND ($5::bigint IS NULL OR (window_start, id) < (to_timestamp($5), $6))
+                   AND ($5::bigint IS NULL OR (window_start, id) < ('epoch'::timestamptz + $5 * interval '1 microsecond', $6))
                  ORDER BY window_start DESC, id DESC LIMIT $7"
             ),
             &[

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Dashboard benchmark (make bench): the logs page over 5 million stored
+# rows, timed from outside with curl (sign-in cookie, whole answer), median
+# of 21 requests each:
+#   - the first page (no filter: the newest 100 of all rows);
+#   - a page deep into a filtered result (severity warn or higher and one
+#     client, 50 pages in, reached by following "Older" links);
+#   - the same deep page of another filter (severity error or higher).
+# Baseline in the same run: psql running each page's SELECT (the same
+# statement the server runs, printed by it), same rows, median of 21.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=bench-data/access_5M.log
+[ -f "$DATA" ] || python3 bench/gen_logs.py --lines 5000000 --seed 5 --format combined --out "$DATA"
+export LOGTRACK_PG_PORT=${LOGTRACK_PG_PORT:-54339}
+URL="postgres://postgres@127.0.0.1:$LOGTRACK_PG_PORT/postgres"
+export LOGTRACK_DATABASE_URL=$URL
+BIN=${LOGTRACK_BIN:-./target/release/logtrack}
+./scripts/pg.sh up >/dev/null
+WORK=$(mktemp -d)
+cleanup() {
+  [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null || true
+  ./scripts/pg.sh down >/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+ROWS=$(psql "$URL" -Atc "SELECT count(*) FROM logs" 2>/dev/null || echo 0)
+if [ "$ROWS" -lt 5000000 ]; then
+  $BIN db reset --yes -q
+  $BIN ingest -q --format combined --service web "$DATA"
+  psql "$URL" -qc "VACUUM ANALYZE logs"
+  ROWS=$(psql "$URL" -Atc "SELECT count(*) FROM logs")
+fi
+psql "$URL" -qc "DELETE FROM users WHERE username = 'bench'"
+echo 'bench password 123' | $BIN user add bench --password-stdin -q
+
+$BIN serve --bind 127.0.0.1:0 2> "$WORK/serve.log" &
+SERVER=$!
+for _ in $(seq 100); do grep -q 'listening on' "$WORK/serve.log" && break; sleep 0.1; done
+BASE=$(grep -o 'http://[0-9.:]*' "$WORK/serve.log" | head -1)
+JAR=$WORK/cookies
+TOKEN=$(curl -s -c "$JAR" -b "$JAR" "$BASE/signin" | grep -o 'name="csrf" value="[0-9a-f]*"' | cut -d'"' -f4)
+curl -s -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode username=bench \
+  --data-urlencode 'password=bench password 123' -d "csrf=$TOKEN" "$BASE/signin"
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+page_ms() { # URL path → median milliseconds of 21 requests
+  for _ in $(seq 21); do
+    curl -s -o /dev/null -b "$JAR" -w '%{time_total}\n' "$BASE$1"
+  done | awk '{printf "%.1f\n", $1 * 1000}' | median
+}
+psql_ms() { # SQL → median milliseconds of 21 runs (connection included)
+  for _ in $(seq 21); do
+    s=$(date +%s%N); psql "$URL" -Atqc "$1" > /dev/null; e=$(date +%s%N)
+    echo "$(( (e - s) / 1000 ))"
+  done | awk '{printf "%.1f\n", $1 / 1000}' | median
+}
+deep() { # filter query → the URL 50 pages in
+  local url="/logs?$1"
+  for _ in $(seq 49); do
+    url=$(curl -s -b "$JAR" "$BASE$url" | grep -o '<a class="older" href="[^"]*"' | head -1 | sed 's/.*href="//; s/"$//; s/&amp;/\&/g')
+    [ -n "$url" ] || { echo "fewer than 50 pages for $1" >&2; exit 1; }
+  done
+  echo "$url"
+}
+COLS="(extract(epoch from ts) * 1000000)::bigint AS micros, ctid::text AS tid, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), service, host, severity, user_name, coalesce(fields->>'client_ip', fields->>'source_ip'), message, source_path, source_line, source_index"
+IP=$(psql "$URL" -Atc "SELECT fields->>'client_ip' FROM logs WHERE severity = 'warn' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+sql_deep() { # URL → the server's SELECT for that page
+  local c=${1##*before=}; c=${c//%2E/.}
+  local m=${c%%.*} rest=${c#*.}; local b=${rest%%.*} o=${rest#*.}
+  echo "SELECT $COLS FROM logs WHERE $2 AND ts <= ('epoch'::timestamptz + $m * interval '1 microsecond') AND (ts, ctid) < (('epoch'::timestamptz + $m * interval '1 microsecond'), '($b,$o)'::tid) ORDER BY ts DESC, ctid DESC LIMIT 101"
+}
+
+D1=$(deep "severity=warn&client_ip=$IP")
+D2=$(deep "severity=error")
+first=$(page_ms "/logs")
+deep1=$(page_ms "$D1")
+deep2=$(page_ms "$D2")
+pfirst=$(psql_ms "SELECT $COLS FROM logs ORDER BY ts DESC, ctid DESC LIMIT 101")
+pdeep1=$(psql_ms "$(sql_deep "$D1" "severity = ANY('{warn,error,fatal}') AND coalesce(fields->>'client_ip', fields->>'source_ip') = '$IP'")")
+pdeep2=$(psql_ms "$(sql_deep "$D2" "severity = ANY('{error,fatal}')")")
+
+printf '%-62s %12s %12s\n' "logs page over $ROWS rows (median of 21)" "dashboard" "psql SELECT"
+printf '%-62s %9s ms %9s ms\n' "first page, no filter" "$first" "$pfirst"
+printf '%-62s %9s ms %9s ms\n' "page 50 of severity>=warn and client $IP" "$deep1" "$pdeep1"
+printf '%-62s %9s ms %9s ms\n' "page 50 of severity>=error" "$deep2" "$pdeep2"

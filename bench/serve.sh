@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=bench-data/access_5M.log
-[ -f "$DATA" ] || python3 bench/gen_logs.py --lines 5000000 --seed 5 --format combined --out "$DATA"
+# 5,030,000 lines: about 5,005,000 rows (the generator writes some malformed lines).
+[ -f "$DATA" ] || python3 bench/gen_logs.py --lines 5030000 --seed 5 --format combined --out "$DATA"
 export LOGTRACK_PG_PORT=${LOGTRACK_PG_PORT:-54339}
 URL="postgres://postgres@127.0.0.1:$LOGTRACK_PG_PORT/postgres"
 export LOGTRACK_DATABASE_URL=$URL
@@ -50,11 +51,9 @@ page_ms() { # URL path → median milliseconds of 21 requests
     curl -s -o /dev/null -b "$JAR" -w '%{time_total}\n' "$BASE$1"
   done | awk '{printf "%.1f\n", $1 * 1000}' | median
 }
-psql_ms() { # SQL → median milliseconds of 21 runs (connection included)
-  for _ in $(seq 21); do
-    s=$(date +%s%N); psql "$URL" -Atqc "$1" > /dev/null; e=$(date +%s%N)
-    echo "$(( (e - s) / 1000 ))"
-  done | awk '{printf "%.1f\n", $1 / 1000}' | median
+psql_ms() { # SQL → median milliseconds of 21 runs in one psql session (\timing)
+  { echo '\timing on'; for _ in $(seq 21); do echo "$1;"; done; } |
+    psql "$URL" -Atq -o /dev/null | awk '/^Time:/ {printf "%.1f\n", $2}' | median
 }
 deep() { # filter query → the URL 50 pages in
   local url="/logs?$1"
@@ -81,7 +80,10 @@ pfirst=$(psql_ms "SELECT $COLS FROM logs ORDER BY ts DESC, ctid DESC LIMIT 101")
 pdeep1=$(psql_ms "$(sql_deep "$D1" "severity = ANY('{warn,error,fatal}') AND coalesce(fields->>'client_ip', fields->>'source_ip') = '$IP'")")
 pdeep2=$(psql_ms "$(sql_deep "$D2" "severity = ANY('{error,fatal}')")")
 
-printf '%-62s %12s %12s\n' "logs page over $ROWS rows (median of 21)" "dashboard" "psql SELECT"
-printf '%-62s %9s ms %9s ms\n' "first page, no filter" "$first" "$pfirst"
-printf '%-62s %9s ms %9s ms\n' "page 50 of severity>=warn and client $IP" "$deep1" "$pdeep1"
-printf '%-62s %9s ms %9s ms\n' "page 50 of severity>=error" "$deep2" "$pdeep2"
+row() { printf '%-58s %9s ms %9s ms %8s\n' "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN{printf "%.1fx", a/b}')"; }
+printf '%-58s %12s %12s %8s\n' "logs page over $ROWS rows (median of 21)" "dashboard" "psql SELECT" "ratio"
+row "first page, no filter" "$first" "$pfirst"
+row "page 50 of severity>=warn and client $IP" "$deep1" "$pdeep1"
+row "page 50 of severity>=error" "$deep2" "$pdeep2"
+echo "(dashboard: the whole HTTP answer from outside, session check and service list included;"
+echo " psql: the same SELECT in one session, \\timing; every page must answer in under 100 ms)"

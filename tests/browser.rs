@@ -146,15 +146,18 @@ fn the_dashboard_signs_in_and_follows_an_alert_to_its_evidence() {
     d.type_into("input[name=username]", ADMIN.0);
     d.type_into("input[name=password]", "not the password");
     d.click("button[type=submit]");
+    d.wait_for("p.problem");
     assert_eq!(d.text("p.problem"), "Wrong user name or password.");
     d.type_into("input[name=username]", ADMIN.0);
     d.type_into("input[name=password]", ADMIN.1);
     d.click("button[type=submit]");
+    d.wait_for("table.alerts");
     assert_eq!(d.url(), server.url("/alerts"));
     assert_eq!(d.title(), "Alerts · LogTrack");
 
     // Follow the brute-force alert to its evidence.
     d.click("//tr[td/code[text()='admin_bruteforce']]//a[@class='alert']");
+    d.wait_for("div.evidence");
     let alert_url = d.url();
     assert!(alert_url.contains("/alerts/"), "{alert_url}");
     assert!(d.text("td.message").contains("/admin/login"));
@@ -163,6 +166,7 @@ fn the_dashboard_signs_in_and_follows_an_alert_to_its_evidence() {
     assert!(d.text("div.evidence code.line").contains("/admin/login"));
     keep(&d.screenshot(), "alert.png");
     d.click("button.ack");
+    d.wait_for("td span.ok");
     assert_eq!(d.url(), alert_url);
     assert!(d.text("td span.ok").starts_with("acknowledged by alice"));
 
@@ -182,6 +186,7 @@ fn the_dashboard_signs_in_and_follows_an_alert_to_its_evidence() {
 
     // Signing out ends the session.
     d.click("nav form button");
+    d.wait_for("main.signin");
     assert!(d.url().ends_with("/signin"), "{}", d.url());
     d.goto(&server.url("/runs"));
     assert!(d.url().contains("/signin?next=%2Fruns"));

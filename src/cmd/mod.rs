@@ -127,13 +127,4 @@ fn over_range(a: &RangeArgs, g: &Global, work: RangeWork) -> anyhow::Result<Exit
     crate::run::over_range(&job, url, range, work, &settings, &msgs)
 }
 
-/// A time argument: an RFC 3339 instant, or a duration back from `now`.
-pub fn time_arg(flag: &str, s: &str, now: i64) -> anyhow::Result<i64> {
-    if let Some(t) = crate::parse::Timestamp::parse_rfc3339(s, &Default::default()) {
-        return Ok(t.secs);
-    }
-    let d: crate::config::HumanDuration = s.parse().map_err(|_| {
-        anyhow::anyhow!("{flag} {s:?}: expected an RFC 3339 time or a duration such as \"2h\"")
-    })?;
-    Ok(now - d.secs())
-}
+pub use crate::config::time_arg;

@@ -10,7 +10,7 @@
 
 mod duration;
 
-pub use duration::HumanDuration;
+pub use duration::{time_arg, HumanDuration};
 
 use crate::parse::{Format, Tz};
 use figment::providers::{Env, Format as _, Json, Serialized, Toml, Yaml};

@@ -231,10 +231,18 @@ pub struct Next {
     next: Option<String>,
 }
 
-/// Where to go after signing in: a path of this site, else the overview.
+/// Where to go after signing in: a path of this site (printable ASCII,
+/// as the sign-in redirect encodes it), else the overview.
 fn local(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && n.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -397,6 +405,8 @@ mod tests {
         assert_eq!(local(Some("//evil.example/")), "/");
         assert_eq!(local(Some("https://evil.example/")), "/");
         assert_eq!(local(Some("/\\evil.example")), "/");
+        assert_eq!(local(Some("/a\r\nSet-Cookie: x=1")), "/", "no header injection");
+        assert_eq!(local(Some("/é")), "/");
         assert_eq!(local(None), "/");
     }
 

@@ -243,7 +243,9 @@ pub struct LogQuery {
 fn time_field(name: &str, v: &Option<String>) -> Result<Option<i64>, Fail> {
     let now = chrono::Utc::now().timestamp();
     given(v)
-        .map(|s| crate::cmd::time_arg(name, &s, now).map_err(|e| Fail::BadRequest(e.to_string())))
+        .map(|s| {
+            crate::config::time_arg(name, &s, now).map_err(|e| Fail::BadRequest(e.to_string()))
+        })
         .transpose()
 }
 

@@ -104,6 +104,16 @@ impl Driver {
         v.as_array().unwrap().iter().map(|e| e[ELEMENT].as_str().unwrap().to_string()).collect()
     }
 
+    /// Waits (up to 20 s) until `selector` matches, as after a click that
+    /// loads a page: a click may return before the new page is there.
+    pub fn wait_for(&mut self, selector: &str) {
+        let started = Instant::now();
+        while self.find_all(selector).is_empty() {
+            assert!(started.elapsed() < Duration::from_secs(20), "{selector} never appeared");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn find(&mut self, selector: &str) -> String {
         self.find_all(selector).into_iter().next().unwrap_or_else(|| panic!("no {selector}"))
     }

@@ -73,6 +73,18 @@ impl fmt::Display for HumanDuration {
     }
 }
 
+/// A time argument: an RFC 3339 instant, or a duration back from `now`
+/// (seconds); `flag` names it in the error.
+pub fn time_arg(flag: &str, s: &str, now: i64) -> anyhow::Result<i64> {
+    if let Some(t) = crate::parse::Timestamp::parse_rfc3339(s, &Default::default()) {
+        return Ok(t.secs);
+    }
+    let d: HumanDuration = s.parse().map_err(|_| {
+        anyhow::anyhow!("{flag} {s:?}: expected an RFC 3339 time or a duration such as \"2h\"")
+    })?;
+    Ok(now - d.secs())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,16 +107,4 @@ mod tests {
         assert_eq!(HumanDuration(940).to_string(), "15m40s");
         assert_eq!(HumanDuration(90_061).to_string(), "1d1h1m1s");
     }
-}
-
-/// A time argument: an RFC 3339 instant, or a duration back from `now`
-/// (seconds); `flag` names it in the error.
-pub fn time_arg(flag: &str, s: &str, now: i64) -> anyhow::Result<i64> {
-    if let Some(t) = crate::parse::Timestamp::parse_rfc3339(s, &Default::default()) {
-        return Ok(t.secs);
-    }
-    let d: HumanDuration = s.parse().map_err(|_| {
-        anyhow::anyhow!("{flag} {s:?}: expected an RFC 3339 time or a duration such as \"2h\"")
-    })?;
-    Ok(now - d.secs())
 }

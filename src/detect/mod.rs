@@ -15,6 +15,7 @@
 //! be snapshotted.
 
 mod inactivity;
+pub mod spill;
 mod window;
 mod zscore;
 
@@ -109,6 +110,9 @@ struct Entry {
 /// cross-chunk duplicates are merged when the list is compacted (a stable
 /// sort by group and second, so evidence stays in input order), which keeps
 /// memory near the number of distinct group-seconds.
+///
+/// Past a budget of memory ([`spill::budget`]) the group-seconds go to
+/// disk as a sorted run and counting starts again empty: see [`spill`].
 #[derive(Clone, Debug, Default)]
 pub struct Counts {
     names: rustc_hash::FxHashMap<String, u32>,
@@ -117,11 +121,22 @@ pub struct Counts {
     entries: Vec<Entry>,
     /// Length of `entries` after the last compaction.
     compacted: usize,
+    /// Bytes held, roughly (names and entries).
+    held: usize,
+    /// Counts spilled to disk.
+    runs: Vec<spill::Run>,
+    /// Spilling failed (no temporary directory): everything stays in memory.
+    no_spill: bool,
+    /// The budget, when not [`spill::budget`] (tests).
+    budget: Option<usize>,
 }
+
+/// Memory a group's name costs besides its bytes (map slot, `last`).
+const NAME_OVERHEAD: usize = 48;
 
 impl Counts {
     pub fn is_empty(&self) -> bool {
-        self.last.is_empty()
+        self.last.is_empty() && self.runs.is_empty()
     }
 
     fn intern(&mut self, group: &str) -> u32 {
@@ -133,26 +148,36 @@ impl Counts {
 
     fn intern_owned(&mut self, group: String) -> u32 {
         let next = self.last.len() as u32;
+        let len = group.len();
         let gid = *self.names.entry(group).or_insert(next);
         if gid == next {
             self.last.push(u32::MAX);
+            self.held += len + NAME_OVERHEAD;
         }
         gid
     }
 
-    fn push(&mut self, gid: u32, sec: i64, bucket: &Bucket) {
+    /// Counts `bucket` for group `gid` in second `sec`; returns false when
+    /// the counts were spilled (group ids are then void).
+    fn push(&mut self, gid: u32, sec: i64, bucket: &Bucket) -> bool {
         let last = self.last[gid as usize];
         if let Some(e) = self.entries.get_mut(last as usize) {
             if e.sec == sec {
                 e.bucket.merge(bucket);
-                return;
+                return true;
             }
         }
         self.last[gid as usize] = self.entries.len() as u32;
         self.entries.push(Entry { sec, gid, bucket: *bucket });
+        self.held += std::mem::size_of::<Entry>();
+        if self.held > self.budget.unwrap_or_else(spill::budget) && !self.no_spill {
+            self.spill();
+            return false;
+        }
         if self.entries.len() > 2 * self.compacted + (1 << 20) {
             self.compact();
         }
+        true
     }
 
     pub fn add(&mut self, group: &str, sec: i64, ev: LineRef) {
@@ -168,12 +193,66 @@ impl Counts {
             *self = other;
             return;
         }
-        let mut map = vec![0u32; other.last.len()];
+        self.runs.extend(other.runs);
+        let mut names: Vec<Option<String>> = vec![None; other.last.len()];
         for (name, gid) in other.names {
-            map[gid as usize] = self.intern_owned(name);
+            names[gid as usize] = Some(name);
         }
+        // Group ids of `self` for `other`'s, made again after a spill.
+        let mut map = vec![u32::MAX; names.len()];
         for e in &other.entries {
-            self.push(map[e.gid as usize], e.sec, &e.bucket);
+            let g = e.gid as usize;
+            if map[g] == u32::MAX {
+                let name = names[g].as_deref().expect("every group id has a name");
+                map[g] = self.intern(name);
+            }
+            if !self.push(map[g], e.sec, &e.bucket) {
+                map.iter_mut().for_each(|m| *m = u32::MAX);
+            }
+        }
+        self.merge_runs_if_many();
+    }
+
+    /// Writes what is in memory as a sorted run and empties it; on an
+    /// I/O error keeps it in memory from now on.
+    fn spill(&mut self) {
+        self.compact();
+        let mut names: Vec<(&str, u32)> =
+            self.names.iter().map(|(n, g)| (n.as_str(), *g)).collect();
+        names.sort_unstable();
+        // Entries are sorted by group id: where each group's seconds start.
+        let mut start = vec![0usize; self.last.len() + 1];
+        for e in &self.entries {
+            start[e.gid as usize + 1] += 1;
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        let secs: Vec<(i64, Bucket)> = self.entries.iter().map(|e| (e.sec, e.bucket)).collect();
+        let run = spill::Run::write(
+            names.iter().map(|(n, g)| (*n, &secs[start[*g as usize]..start[*g as usize + 1]])),
+        );
+        match run {
+            Ok(run) => {
+                self.runs.push(run);
+                self.names = Default::default();
+                self.last = Vec::new();
+                self.entries = Vec::new();
+                self.compacted = 0;
+                self.held = 0;
+                self.merge_runs_if_many();
+            }
+            Err(_) => self.no_spill = true,
+        }
+    }
+
+    fn merge_runs_if_many(&mut self) {
+        if self.runs.len() > spill::MAX_RUNS {
+            let runs = std::mem::take(&mut self.runs);
+            match spill::Run::merge(runs.clone(), Vec::new()) {
+                Ok(one) => self.runs.push(one),
+                Err(_) => self.runs = runs,
+            }
         }
     }
 
@@ -193,8 +272,9 @@ impl Counts {
         self.compacted = self.entries.len();
     }
 
-    /// Groups by name, each with its seconds sorted and distinct.
-    fn sorted(mut self) -> Vec<(String, Vec<(i64, Bucket)>)> {
+    /// Groups by name, each with its seconds sorted and distinct: from
+    /// memory and from every spilled run, one group at a time.
+    fn sorted(mut self) -> spill::Groups {
         self.compact();
         let mut out: Vec<(String, Vec<(i64, Bucket)>)> = vec![Default::default(); self.last.len()];
         for (name, gid) in self.names {
@@ -204,7 +284,7 @@ impl Counts {
             out[e.gid as usize].1.push((e.sec, e.bucket));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+        spill::Groups::new(self.runs, out)
     }
 }
 

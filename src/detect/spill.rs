@@ -1,0 +1,311 @@
+//! Counts that outgrow memory go to disk, as sorted runs.
+//!
+//! A [`super::Counts`] holding more than its budget of group-seconds
+//! writes them out — every group in name order, each group's seconds in
+//! order — to an unlinked file in the temporary directory (`TMPDIR`), and
+//! starts again empty. Detection then reads the runs and what is still in
+//! memory back as one stream of groups in name order, merging a group's
+//! seconds from every run ([`Groups`]), and detectors look at one group at
+//! a time. So memory holds at most the budget per counting thread and
+//! rule, plus one group, whatever the input's size, span or order; the
+//! counts, and so the alerts, are exactly those of an all-in-memory run
+//! (merging buckets is commutative). At most [`MAX_RUNS`] runs are kept
+//! per count: past that they are merged into one.
+//!
+//! The files are ours, written and read back in one process: a failure to
+//! read one back is a fault of the machine (disk, memory), not of the
+//! input, and stops the process with a message. A failure to create or
+//! write one only keeps the counts in memory.
+
+use super::{Bucket, LineRef, EVIDENCE_PER_SECOND};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Bytes of counting state a [`super::Counts`] keeps in memory before
+/// it spills (`LOGTRACK_SPILL_BYTES` overrides it).
+pub const DEFAULT_BUDGET: usize = 8 << 20;
+
+/// Runs kept per count before they are merged into one.
+pub const MAX_RUNS: usize = 16;
+
+/// One group's seconds, in order, each with its bucket.
+pub type Group = (String, Vec<(i64, Bucket)>);
+
+/// The budget in force.
+pub fn budget() -> usize {
+    static BUDGET: AtomicUsize = AtomicUsize::new(0);
+    match BUDGET.load(Ordering::Relaxed) {
+        0 => {
+            let b = std::env::var("LOGTRACK_SPILL_BYTES")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(DEFAULT_BUDGET)
+                .max(1);
+            BUDGET.store(b, Ordering::Relaxed);
+            b
+        }
+        b => b,
+    }
+}
+
+/// A run on disk: groups in name order.
+#[derive(Clone, Debug)]
+pub struct Run {
+    file: Arc<File>,
+}
+
+/// A fresh unlinked file in the temporary directory.
+fn temp_file() -> std::io::Result<File> {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir();
+    loop {
+        let path = dir.join(format!(
+            "logtrack-counts-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        match std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path) {
+            Ok(f) => {
+                // Unlinked at once: nothing is left behind, even after kill -9.
+                std::fs::remove_file(&path)?;
+                return Ok(f);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn write_group(w: &mut impl Write, name: &str, secs: &[(i64, Bucket)]) -> std::io::Result<()> {
+    w.write_all(&(name.len() as u32).to_le_bytes())?;
+    w.write_all(name.as_bytes())?;
+    w.write_all(&(secs.len() as u32).to_le_bytes())?;
+    for (sec, b) in secs {
+        w.write_all(&sec.to_le_bytes())?;
+        w.write_all(&b.count.to_le_bytes())?;
+        let ev = b.evidence();
+        w.write_all(&[ev.len() as u8])?;
+        for e in ev {
+            for v in [e.source, e.line, e.index] {
+                w.write_all(&v.to_le_bytes())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Run {
+    /// Writes `groups` (in name order) as a run.
+    pub fn write<'a>(
+        groups: impl Iterator<Item = (&'a str, &'a [(i64, Bucket)])>,
+    ) -> std::io::Result<Run> {
+        let mut w = BufWriter::with_capacity(1 << 16, temp_file()?);
+        for (name, secs) in groups {
+            write_group(&mut w, name, secs)?;
+        }
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        Ok(Run { file: Arc::new(file) })
+    }
+
+    /// Merges runs (and `extra`, in name order) into one run.
+    pub fn merge(runs: Vec<Run>, extra: Vec<Group>) -> std::io::Result<Run> {
+        let mut w = BufWriter::with_capacity(1 << 16, temp_file()?);
+        for (name, secs) in Groups::new(runs, extra) {
+            write_group(&mut w, &name, &secs)?;
+        }
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        Ok(Run { file: Arc::new(file) })
+    }
+
+    fn reader(self) -> RunReader {
+        RunReader { r: BufReader::with_capacity(1 << 16, At { file: self.file, pos: 0 }) }
+    }
+}
+
+/// Reads a shared file from its own position (`pread`), so that runs
+/// shared by clones never move each other's offset.
+struct At {
+    file: Arc<File>,
+    pos: u64,
+}
+
+impl Read for At {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+struct RunReader {
+    r: BufReader<At>,
+}
+
+impl RunReader {
+    fn u32(&mut self) -> std::io::Result<u32> {
+        let mut b = [0u8; 4];
+        self.r.read_exact(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn next_group(&mut self) -> Option<Group> {
+        let len = match self.u32() {
+            Ok(n) => n as usize,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
+            Err(e) => panic!("reading spilled counts back failed: {e}"),
+        };
+        Some(self.group(len).unwrap_or_else(|e| panic!("reading spilled counts back failed: {e}")))
+    }
+
+    fn group(&mut self, len: usize) -> std::io::Result<Group> {
+        let mut name = vec![0u8; len];
+        self.r.read_exact(&mut name)?;
+        let name = String::from_utf8(name)
+            .map_err(|_| std::io::Error::other("a spilled group name is not UTF-8"))?;
+        let n = self.u32()? as usize;
+        let mut secs = Vec::with_capacity(n.min(1 << 20));
+        for _ in 0..n {
+            let mut s = [0u8; 8];
+            self.r.read_exact(&mut s)?;
+            let mut b = Bucket { count: self.u32()?, ..Bucket::default() };
+            let mut k = [0u8; 1];
+            self.r.read_exact(&mut k)?;
+            for i in 0..(k[0] as usize).min(EVIDENCE_PER_SECOND) {
+                b.ev[i] = LineRef { source: self.u32()?, line: self.u32()?, index: self.u32()? };
+            }
+            secs.push((i64::from_le_bytes(s), b));
+        }
+        Ok((name, secs))
+    }
+}
+
+/// Groups in name order from runs and from memory, each group's seconds
+/// from all of them merged.
+pub struct Groups {
+    readers: Vec<RunReader>,
+    memory: std::vec::IntoIter<Group>,
+    /// The next group of each source (readers, then memory at the end).
+    heap: BinaryHeap<Reverse<(String, usize)>>,
+    pending: Vec<Option<Vec<(i64, Bucket)>>>,
+}
+
+impl Groups {
+    pub fn new(runs: Vec<Run>, memory: Vec<Group>) -> Groups {
+        let readers: Vec<RunReader> = runs.into_iter().map(Run::reader).collect();
+        let n = readers.len();
+        let mut g = Groups {
+            readers,
+            memory: memory.into_iter(),
+            heap: BinaryHeap::new(),
+            pending: vec![None; n + 1],
+        };
+        for i in 0..=n {
+            g.refill(i);
+        }
+        g
+    }
+
+    fn refill(&mut self, i: usize) {
+        let next =
+            if i < self.readers.len() { self.readers[i].next_group() } else { self.memory.next() };
+        if let Some((name, secs)) = next {
+            self.pending[i] = Some(secs);
+            self.heap.push(Reverse((name, i)));
+        }
+    }
+}
+
+/// Merges two lists of distinct, ordered seconds.
+fn merge_secs(a: Vec<(i64, Bucket)>, b: Vec<(i64, Bucket)>) -> Vec<(i64, Bucket)> {
+    if a.is_empty() {
+        return b;
+    }
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.0 == y.0 => {
+                let (s, mut m) = a.next().expect("peeked");
+                m.merge(&b.next().expect("peeked").1);
+                out.push((s, m));
+            }
+            (Some(x), Some(y)) if x.0 < y.0 => out.push(a.next().expect("peeked")),
+            (Some(_), Some(_)) => out.push(b.next().expect("peeked")),
+            (Some(_), None) => out.extend(a.by_ref()),
+            (None, Some(_)) => out.extend(b.by_ref()),
+            (None, None) => return out,
+        }
+    }
+}
+
+impl Iterator for Groups {
+    type Item = Group;
+
+    fn next(&mut self) -> Option<Group> {
+        let Reverse((name, i)) = self.heap.pop()?;
+        let mut secs = self.pending[i].take().expect("a pending group");
+        self.refill(i);
+        while self.heap.peek().is_some_and(|Reverse((n, _))| *n == name) {
+            let Reverse((_, j)) = self.heap.pop().expect("peeked");
+            secs = merge_secs(secs, self.pending[j].take().expect("a pending group"));
+            self.refill(j);
+        }
+        Some((name, secs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Counts, LineRef};
+    use proptest::prelude::*;
+
+    fn counts(events: &[(u8, i64, u32)], budget: Option<usize>, parts: usize) -> Counts {
+        // Counted in `parts` pieces, absorbed in order, as threads do.
+        let mut out = Counts { budget, ..Counts::default() };
+        for piece in events.chunks(events.len().div_ceil(parts).max(1)) {
+            let mut c = Counts { budget, ..Counts::default() };
+            for (g, s, line) in piece {
+                c.add(&format!("group-{g}"), *s, LineRef { source: 0, line: *line, index: 0 });
+            }
+            out.absorb(c);
+        }
+        out
+    }
+
+    fn flat(c: Counts) -> Vec<(String, Vec<(i64, u32, Vec<LineRef>)>)> {
+        c.sorted()
+            .map(|(n, secs)| {
+                (n, secs.iter().map(|(s, b)| (*s, b.count, b.evidence().to_vec())).collect())
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn spilled_counts_equal_counts_in_memory(
+            events in proptest::collection::vec((0u8..40, 0i64..300, 1u32..10_000), 0..3000),
+            budget in 1usize..4000,
+            parts in 1usize..5,
+        ) {
+            let memory = counts(&events, Some(usize::MAX), 1);
+            let spilled = counts(&events, Some(budget), parts);
+            prop_assert_eq!(memory.is_empty(), spilled.is_empty());
+            prop_assert_eq!(flat(memory), flat(spilled));
+        }
+    }
+
+    #[test]
+    fn many_spills_are_merged_into_few_runs() {
+        let events: Vec<(u8, i64, u32)> =
+            (0..20_000).map(|i| ((i % 97) as u8, (i / 7) as i64, i as u32)).collect();
+        let c = counts(&events, Some(2_000), 1);
+        assert!(!c.runs.is_empty() && c.runs.len() <= super::MAX_RUNS + 1, "{} runs", c.runs.len());
+        assert_eq!(flat(c), flat(counts(&events, Some(usize::MAX), 1)));
+    }
+}

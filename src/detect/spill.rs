@@ -277,7 +277,10 @@ mod tests {
         out
     }
 
-    fn flat(c: Counts) -> Vec<(String, Vec<(i64, u32, Vec<LineRef>)>)> {
+    /// A group's seconds as (second, count, evidence).
+    type Flat = (String, Vec<(i64, u32, Vec<LineRef>)>);
+
+    fn flat(c: Counts) -> Vec<Flat> {
         c.sorted()
             .map(|(n, secs)| {
                 (n, secs.iter().map(|(s, b)| (*s, b.count, b.evidence().to_vec())).collect())

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run benchmark (make bench): `logtrack run` in memory with rules of all six
-# types (bench/run.toml) over the generated ~1 GiB combined log, side by side
-# with GoAccess writing its HTML report of the same file, when installed.
+# types (bench/run.toml) over the generated ~1 GiB combined log and a ~4 GiB
+# one (the same generator, four times the span), each rule type alone on the
+# 1 GiB log, side by side with GoAccess writing its HTML report of the same
+# file, when installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=bench-data/access_1G.log
@@ -17,6 +19,58 @@ for _ in 1 2 3; do
   [ "$r" -gt "$rss" ] && rss=$r
 done
 printf '%-52s %8s %10s\n' "logtrack run bench/run.toml (6 rules; best of 3)" "$lt" "$((rss/1024)) MB"
+
+# The same job over 4 GiB: memory must not grow with the input.
+BIG=bench-data/access_4G.log
+[ -f "$BIG" ] || python3 bench/gen_logs.py --size 4G --seed 43 --format combined --out "$BIG"
+JOBS=$(mktemp -d)
+trap 'rm -rf "$JOBS"' EXIT
+sed "s|../bench-data/access_1G.log|$PWD/$BIG|; s|../bench-data/reports|$JOBS/reports|" bench/run.toml > "$JOBS/run4g.toml"
+read -r t4 r4 < <(measure "$BIN" run "$JOBS/run4g.toml" -q)
+printf '%-52s %8s %10s\n' "logtrack run bench/run.toml over 4 GiB" "$t4" "$((r4/1024)) MB"
+
+# Each rule type alone on the 1 GiB log (best of 3).
+one_rule() { # id, rule body
+  printf 'name = "%s"\nnow = "end-of-data"\n[[sources]]\npath = "%s"\nformat = "combined"\nservice = "web"\n[[rules]]\nid = "%s"\n%s\n[report]\ndir = "%s"\n' \
+    "$1" "$PWD/$DATA" "$1" "$2" "$JOBS/reports-$1" > "$JOBS/$1.toml"
+}
+one_rule keyword 'type = "keyword_threshold"
+keyword = "admin"
+threshold = 50
+window = "1m"'
+one_rule repeated 'type = "repeated_message"
+threshold = 200
+window = "1m"'
+one_rule user 'type = "user_threshold"
+message = "POST"
+threshold = 20
+window = "1m"'
+one_rule clients 'type = "rate_spike"
+group_by = ["client_ip"]
+threshold = 300
+window = "1m"'
+one_rule idle 'type = "inactivity"
+max_idle = "2m"'
+one_rule volume 'type = "zscore_anomaly"
+window = "5m"
+baseline_windows = 12
+threshold = 4'
+declare -A T R
+for id in keyword repeated user clients idle volume; do
+  best=999999; peak=0
+  for _ in 1 2 3; do
+    read -r t r < <(measure "$BIN" run "$JOBS/$id.toml" -q)
+    if awk -v a="$t" -v b="$best" 'BEGIN{exit !(a<b)}'; then best=$t; fi
+    [ "$r" -gt "$peak" ] && peak=$r
+  done
+  T[$id]=$best; R[$id]=$peak
+done
+fastest=$(printf '%s\n' "${T[@]}" | sort -n | head -1)
+printf '%-52s %8s %10s %8s\n' "one rule alone, 1 GiB (best of 3)" "seconds" "peak RSS" "vs best"
+for id in keyword repeated user clients idle volume; do
+  printf '%-52s %8s %10s %8s\n' "  $(grep '^type' "$JOBS/$id.toml" | cut -d'"' -f2) ($id)" "${T[$id]}" "$((R[$id]/1024)) MB" \
+    "$(awk -v a="${T[$id]}" -v b="$fastest" 'BEGIN{printf "%.2fx", a/b}')"
+done
 if command -v goaccess >/dev/null 2>&1; then
   read -r ga rss < <(measure goaccess "$DATA" --log-format=COMBINED -o /tmp/logtrack-bench-goaccess.html)
   printf '%-52s %8s %10s\n' "goaccess --log-format=COMBINED -o report.html" "$ga" "$((rss/1024)) MB"

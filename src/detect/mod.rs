@@ -113,7 +113,7 @@ struct Entry {
 ///
 /// Past a budget of memory ([`spill::budget`]) the group-seconds go to
 /// disk as a sorted run and counting starts again empty: see [`spill`].
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Counts {
     names: rustc_hash::FxHashMap<String, u32>,
     /// Per group id: index of its newest entry.
@@ -123,8 +123,9 @@ pub struct Counts {
     compacted: usize,
     /// Bytes held, roughly (names and entries).
     held: usize,
-    /// Counts spilled to disk.
+    /// Counts spilled to disk, and the file this count spills to.
     runs: Vec<spill::Run>,
+    file: spill::SpillFile,
     /// Spilling failed (no temporary directory): everything stays in memory.
     no_spill: bool,
     /// The budget, when not [`spill::budget`] (tests).
@@ -188,12 +189,17 @@ impl Counts {
     }
 
     /// Adds everything in `other` (a later chunk, or stored history).
-    pub fn absorb(&mut self, other: Counts) {
+    pub fn absorb(&mut self, mut other: Counts) {
         if self.is_empty() {
             *self = other;
             return;
         }
-        self.runs.extend(other.runs);
+        // Already spilling: the other's groups go to disk as they are (a
+        // sort) rather than into this map one by one (a hash each).
+        if !(self.runs.is_empty() && other.runs.is_empty()) && !other.last.is_empty() {
+            other.spill();
+        }
+        self.runs.append(&mut other.runs);
         let mut names: Vec<Option<String>> = vec![None; other.last.len()];
         for (name, gid) in other.names {
             names[gid as usize] = Some(name);
@@ -217,8 +223,8 @@ impl Counts {
     /// I/O error keeps it in memory from now on.
     fn spill(&mut self) {
         self.compact();
-        let mut names: Vec<(&str, u32)> =
-            self.names.iter().map(|(n, g)| (n.as_str(), *g)).collect();
+        let mut names: Vec<(u64, &str, u32)> =
+            self.names.iter().map(|(n, g)| (spill::order(n), n.as_str(), *g)).collect();
         names.sort_unstable();
         // Entries are sorted by group id: where each group's seconds start.
         let mut start = vec![0usize; self.last.len() + 1];
@@ -230,14 +236,16 @@ impl Counts {
         }
         let secs: Vec<(i64, Bucket)> = self.entries.iter().map(|e| (e.sec, e.bucket)).collect();
         let run = spill::Run::write(
-            names.iter().map(|(n, g)| (*n, &secs[start[*g as usize]..start[*g as usize + 1]])),
+            &mut self.file,
+            names.iter().map(|(_, n, g)| (*n, &secs[start[*g as usize]..start[*g as usize + 1]])),
         );
         match run {
             Ok(run) => {
                 self.runs.push(run);
-                self.names = Default::default();
-                self.last = Vec::new();
-                self.entries = Vec::new();
+                // Emptied, keeping their room for what comes next.
+                self.names.clear();
+                self.last.clear();
+                self.entries.clear();
                 self.compacted = 0;
                 self.held = 0;
                 self.merge_runs_if_many();
@@ -249,7 +257,7 @@ impl Counts {
     fn merge_runs_if_many(&mut self) {
         if self.runs.len() > spill::MAX_RUNS {
             let runs = std::mem::take(&mut self.runs);
-            match spill::Run::merge(runs.clone(), Vec::new()) {
+            match spill::Run::merge(&mut self.file, runs.clone()) {
                 Ok(one) => self.runs.push(one),
                 Err(_) => self.runs = runs,
             }
@@ -272,19 +280,19 @@ impl Counts {
         self.compacted = self.entries.len();
     }
 
-    /// Groups by name, each with its seconds sorted and distinct: from
-    /// memory and from every spilled run, one group at a time.
+    /// Groups in [`spill::order`], each with its seconds sorted and
+    /// distinct: from memory and from every spilled run, one group at a time.
     fn sorted(mut self) -> spill::Groups {
         self.compact();
-        let mut out: Vec<(String, Vec<(i64, Bucket)>)> = vec![Default::default(); self.last.len()];
+        let mut out: Vec<(u64, spill::Group)> = vec![Default::default(); self.last.len()];
         for (name, gid) in self.names {
-            out[gid as usize].0 = name;
+            out[gid as usize] = (spill::order(&name), (name, Vec::new()));
         }
         for e in self.entries {
-            out[e.gid as usize].1.push((e.sec, e.bucket));
+            out[e.gid as usize].1 .1.push((e.sec, e.bucket));
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        spill::Groups::new(self.runs, out)
+        out.sort_unstable_by(|a, b| (a.0, &a.1 .0).cmp(&(b.0, &b.1 .0)));
+        spill::Groups::new(self.runs, out.into_iter().map(|(_, g)| g).collect())
     }
 }
 

@@ -1,16 +1,16 @@
 //! Counts that outgrow memory go to disk, as sorted runs.
 //!
 //! A [`super::Counts`] holding more than its budget of group-seconds
-//! writes them out — every group in name order, each group's seconds in
+//! writes them out — every group in [`order`], each group's seconds in
 //! order — to an unlinked file in the temporary directory (`TMPDIR`), and
 //! starts again empty. Detection then reads the runs and what is still in
-//! memory back as one stream of groups in name order, merging a group's
+//! memory back as one stream of groups in that order ([`order`]), merging a group's
 //! seconds from every run ([`Groups`]), and detectors look at one group at
 //! a time. So memory holds at most the budget per counting thread and
 //! rule, plus one group, whatever the input's size, span or order; the
 //! counts, and so the alerts, are exactly those of an all-in-memory run
-//! (merging buckets is commutative). At most [`MAX_RUNS`] runs are kept
-//! per count: past that they are merged into one.
+//! (merging buckets is commutative). A count's runs are appended to one
+//! file; past [`MAX_RUNS`] runs they are merged into one.
 //!
 //! The files are ours, written and read back in one process: a failure to
 //! read one back is a fault of the machine (disk, memory), not of the
@@ -29,11 +29,24 @@ use std::sync::Arc;
 /// it spills (`LOGTRACK_SPILL_BYTES` overrides it).
 pub const DEFAULT_BUDGET: usize = 8 << 20;
 
-/// Runs kept per count before they are merged into one.
-pub const MAX_RUNS: usize = 16;
+/// Runs a count keeps before it merges them into one. (A count's runs
+/// share one file, so files stay one per counting thread and rule; the
+/// limit bounds the buffers of the final merge.)
+pub const MAX_RUNS: usize = 256;
 
 /// One group's seconds, in order, each with its bucket.
 pub type Group = (String, Vec<(i64, Bucket)>);
+
+/// Groups are in the order of (this hash of the name, the name): comparing
+/// hashes first is much cheaper than comparing names that share long
+/// prefixes (messages, paths), and the order needs only be one order.
+/// Alerts are sorted afterwards, so detection does not depend on it.
+pub fn order(name: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(name.as_bytes());
+    h.finish()
+}
 
 /// The budget in force.
 pub fn budget() -> usize {
@@ -52,10 +65,57 @@ pub fn budget() -> usize {
     }
 }
 
-/// A run on disk: groups in name order.
+/// A run on disk: groups in [`order`], bytes `start..end` of a file.
 #[derive(Clone, Debug)]
 pub struct Run {
     file: Arc<File>,
+    start: u64,
+    end: u64,
+}
+
+/// The file a count appends its runs to, created at its first spill.
+#[derive(Debug, Default)]
+pub struct SpillFile {
+    file: Option<(Arc<File>, u64)>,
+}
+
+/// Counts the bytes written through it.
+struct Counted<W> {
+    w: W,
+    n: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.w.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}
+
+impl SpillFile {
+    /// Appends one run made by `write`.
+    fn append(
+        &mut self,
+        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> std::io::Result<Run> {
+        if self.file.is_none() {
+            self.file = Some((Arc::new(temp_file()?), 0));
+        }
+        let (file, len) = self.file.as_mut().expect("just made");
+        // Only this count writes to its file, always at its end (reads use
+        // their own offsets), so the file's cursor is the end.
+        let mut w = Counted { w: BufWriter::with_capacity(1 << 16, &**file), n: 0 };
+        let done = write(&mut w).and_then(|()| w.flush());
+        let start = *len;
+        *len += w.n;
+        done?;
+        Ok(Run { file: file.clone(), start, end: *len })
+    }
 }
 
 /// A fresh unlinked file in the temporary directory.
@@ -80,7 +140,11 @@ fn temp_file() -> std::io::Result<File> {
     }
 }
 
-fn write_group(w: &mut impl Write, name: &str, secs: &[(i64, Bucket)]) -> std::io::Result<()> {
+fn write_group<W: Write + ?Sized>(
+    w: &mut W,
+    name: &str,
+    secs: &[(i64, Bucket)],
+) -> std::io::Result<()> {
     w.write_all(&(name.len() as u32).to_le_bytes())?;
     w.write_all(name.as_bytes())?;
     w.write_all(&(secs.len() as u32).to_le_bytes())?;
@@ -99,44 +163,48 @@ fn write_group(w: &mut impl Write, name: &str, secs: &[(i64, Bucket)]) -> std::i
 }
 
 impl Run {
-    /// Writes `groups` (in name order) as a run.
+    /// Appends `groups` (in [`order`]) to `to` as a run.
     pub fn write<'a>(
+        to: &mut SpillFile,
         groups: impl Iterator<Item = (&'a str, &'a [(i64, Bucket)])>,
     ) -> std::io::Result<Run> {
-        let mut w = BufWriter::with_capacity(1 << 16, temp_file()?);
-        for (name, secs) in groups {
-            write_group(&mut w, name, secs)?;
-        }
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        Ok(Run { file: Arc::new(file) })
+        to.append(|w| {
+            for (name, secs) in groups {
+                write_group(w, name, secs)?;
+            }
+            Ok(())
+        })
     }
 
-    /// Merges runs (and `extra`, in name order) into one run.
-    pub fn merge(runs: Vec<Run>, extra: Vec<Group>) -> std::io::Result<Run> {
-        let mut w = BufWriter::with_capacity(1 << 16, temp_file()?);
-        for (name, secs) in Groups::new(runs, extra) {
-            write_group(&mut w, &name, &secs)?;
-        }
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        Ok(Run { file: Arc::new(file) })
+    /// Merges runs into one, appended to `to`.
+    pub fn merge(to: &mut SpillFile, runs: Vec<Run>) -> std::io::Result<Run> {
+        to.append(|w| {
+            for (name, secs) in Groups::new(runs, Vec::new()) {
+                write_group(w, &name, &secs)?;
+            }
+            Ok(())
+        })
     }
 
-    fn reader(self) -> RunReader {
-        RunReader { r: BufReader::with_capacity(1 << 16, At { file: self.file, pos: 0 }) }
+    fn reader(self, buffer: usize) -> RunReader {
+        let at = At { file: self.file, pos: self.start, end: self.end };
+        RunReader { r: BufReader::with_capacity(buffer, at) }
     }
 }
 
-/// Reads a shared file from its own position (`pread`), so that runs
-/// shared by clones never move each other's offset.
+/// Reads bytes `pos..end` of a shared file with `pread`: readers of runs of
+/// one file never move each other's (or the writer's) offset.
 struct At {
     file: Arc<File>,
     pos: u64,
+    end: u64,
 }
 
 impl Read for At {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         use std::os::unix::fs::FileExt;
-        let n = self.file.read_at(buf, self.pos)?;
+        let want = buf.len().min((self.end - self.pos) as usize);
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
         self.pos += n as u64;
         Ok(n)
     }
@@ -184,19 +252,21 @@ impl RunReader {
     }
 }
 
-/// Groups in name order from runs and from memory, each group's seconds
+/// Groups in [`order`] from runs and from memory, each group's seconds
 /// from all of them merged.
 pub struct Groups {
     readers: Vec<RunReader>,
     memory: std::vec::IntoIter<Group>,
     /// The next group of each source (readers, then memory at the end).
-    heap: BinaryHeap<Reverse<(String, usize)>>,
+    heap: BinaryHeap<Reverse<(u64, String, usize)>>,
     pending: Vec<Option<Vec<(i64, Bucket)>>>,
 }
 
 impl Groups {
     pub fn new(runs: Vec<Run>, memory: Vec<Group>) -> Groups {
-        let readers: Vec<RunReader> = runs.into_iter().map(Run::reader).collect();
+        // Buffers of 64 KiB, smaller when there are many runs.
+        let buffer = ((4 << 20) / runs.len().max(1)).clamp(4 << 10, 64 << 10);
+        let readers: Vec<RunReader> = runs.into_iter().map(|r| r.reader(buffer)).collect();
         let n = readers.len();
         let mut g = Groups {
             readers,
@@ -215,7 +285,7 @@ impl Groups {
             if i < self.readers.len() { self.readers[i].next_group() } else { self.memory.next() };
         if let Some((name, secs)) = next {
             self.pending[i] = Some(secs);
-            self.heap.push(Reverse((name, i)));
+            self.heap.push(Reverse((order(&name), name, i)));
         }
     }
 }
@@ -247,11 +317,11 @@ impl Iterator for Groups {
     type Item = Group;
 
     fn next(&mut self) -> Option<Group> {
-        let Reverse((name, i)) = self.heap.pop()?;
+        let Reverse((h, name, i)) = self.heap.pop()?;
         let mut secs = self.pending[i].take().expect("a pending group");
         self.refill(i);
-        while self.heap.peek().is_some_and(|Reverse((n, _))| *n == name) {
-            let Reverse((_, j)) = self.heap.pop().expect("peeked");
+        while self.heap.peek().is_some_and(|Reverse((g, n, _))| *g == h && *n == name) {
+            let Reverse((_, _, j)) = self.heap.pop().expect("peeked");
             secs = merge_secs(secs, self.pending[j].take().expect("a pending group"));
             self.refill(j);
         }
@@ -306,9 +376,10 @@ mod tests {
     #[test]
     fn many_spills_are_merged_into_few_runs() {
         let events: Vec<(u8, i64, u32)> =
-            (0..20_000).map(|i| ((i % 97) as u8, (i / 7) as i64, i as u32)).collect();
-        let c = counts(&events, Some(2_000), 1);
+            (0..40_000).map(|i| ((i % 97) as u8, (i / 7) as i64, i as u32)).collect();
+        let c = counts(&events, Some(200), 1);
         assert!(!c.runs.is_empty() && c.runs.len() <= super::MAX_RUNS + 1, "{} runs", c.runs.len());
+
         assert_eq!(flat(c), flat(counts(&events, Some(usize::MAX), 1)));
     }
 }

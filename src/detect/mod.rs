@@ -196,7 +196,8 @@ impl Counts {
         }
         // Already spilling: the other's groups go to disk as they are (a
         // sort) rather than into this map one by one (a hash each).
-        if !(self.runs.is_empty() && other.runs.is_empty()) && !other.last.is_empty() {
+        let spilling = !self.runs.is_empty() || !other.runs.is_empty();
+        if spilling && !other.last.is_empty() {
             other.spill();
         }
         self.runs.append(&mut other.runs);

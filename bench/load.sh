@@ -18,6 +18,18 @@ $BIN db reset --yes -q
 $BIN db init -q
 measure() { /usr/bin/time -f "%e %M" -o /tmp/logtrack-load.time "$@" > /dev/null 2>/tmp/logtrack-load.err; tail -1 /tmp/logtrack-load.time; }
 
+# A mid-sized load first: 2 M rows, ingest against psql \copy of the same
+# rows into the same (emptied) table.
+MID=bench-data/access_2M.log
+[ -f "$MID" ] || python3 bench/gen_logs.py --lines 2000000 --seed 44 --format combined --out "$MID"
+read -r mlt _ < <(measure $BIN ingest --format combined "$MID")
+MROWS=$(psql "$URL" -Atc "SELECT count(*) FROM logs")
+psql "$URL" -qc "\\copy (SELECT * FROM logs) TO 'bench-data/logs_2M.csv' WITH (FORMAT csv)"
+psql "$URL" -qc "TRUNCATE logs"
+read -r mpc _ < <(measure psql "$URL" -qc "\\copy logs FROM 'bench-data/logs_2M.csv' WITH (FORMAT csv)")
+$BIN db reset --yes -q
+$BIN db init -q
+
 read -r lt rss < <(measure $BIN ingest --format combined "$DATA")
 ROWS=$(psql "$URL" -Atc "SELECT count(*) FROM logs")
 read -r again _ < <(measure $BIN ingest --format combined "$DATA")
@@ -52,4 +64,5 @@ printf '%-50s %10s\n' "logtrack ingest again (nothing new)" "$again"
 printf '%-50s %10s %12s %10s\n' "logtrack detect bench/run.toml (6 rules, all rows)" "$det" "$(awk -v r="$ROWS" -v s="$det" 'BEGIN{printf "%.0f", r/s}')" "$((drss/1024)) MB"
 printf '%-50s %10s %12s %10s\n' "psql COPY of the columns detect reads" "$cpo" "$(awk -v r="$ROWS" -v s="$cpo" 'BEGIN{printf "%.0f", r/s}')" "-"
 echo "logtrack detect takes $(awk -v a="$det" -v b="$cpo" 'BEGIN{printf "%.2f", a/b}')x the time psql takes to read the same rows out"
-echo "logtrack ingest loads at $(awk -v a="$pc" -v b="$lt" 'BEGIN{printf "%.2f", a/b}')x the rows/s of psql \\copy"
+echo "logtrack ingest loads at $(awk -v a="$pc" -v b="$lt" 'BEGIN{printf "%.2f", a/b}')x the rows/s of psql \\copy ($ROWS rows)"
+echo "logtrack ingest loads at $(awk -v a="$mpc" -v b="$mlt" 'BEGIN{printf "%.2f", a/b}')x the rows/s of psql \\copy ($MROWS rows: $mlt s against $mpc s)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Parse benchmark (make bench): throughput and peak memory on a generated
-# ~1 GiB combined log, side by side with `cat` (reading cost) and GoAccess
-# (a peer that parses the same format) when it is installed.
+# ~1 GiB combined log, side by side with `cat` (reading cost), lnav and
+# GoAccess (peers that parse the same format) when they are installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE=${BENCH_SIZE:-1G}
@@ -47,6 +47,15 @@ CTMB=$(awk -v b="$(stat -c %s "$CT")" 'BEGIN{printf "%.0f", b/1e6}')
 read -r ct rss < <(measure "$BIN" parse --format cloudtrail "$CT")
 row "logtrack parse: one ${CTMB} MB CloudTrail Records document" "$ct" "$(awk -v m="$CTMB" -v s="$ct" 'BEGIN{printf "%.0f", m/s}')" "-" "$((rss/1024)) MB"
 
+if command -v lnav >/dev/null 2>&1; then
+  # lnav parses the file into its log index, then answers SQL over it: the
+  # cheapest query that needs every line parsed.
+  read -r ln rss < <(measure lnav -n -c ";SELECT sc_status, count(*) FROM access_log GROUP BY sc_status" "$DATA")
+  row "lnav -n -c ';SELECT sc_status, count(*) ... GROUP BY sc_status'" "$ln" "$(awk -v m="$MB" -v s="$ln" 'BEGIN{printf "%.0f", m/s}')" "-" "$((rss/1024)) MB"
+  echo "logtrack parse is $(awk -v a="$ln" -v b="$lt" 'BEGIN{printf "%.1f", a/b}')x faster than lnav on the same file"
+else
+  echo "(lnav not installed: apt-get install lnav to compare)"
+fi
 if command -v goaccess >/dev/null 2>&1; then
   read -r ga rss < <(measure goaccess "$DATA" --log-format=COMBINED -o /tmp/logtrack-bench-goaccess.json)
   row "goaccess --log-format=COMBINED -o report.json" "$ga" "$(awk -v m="$MB" -v s="$ga" 'BEGIN{printf "%.0f", m/s}')" "-" "$((rss/1024)) MB"

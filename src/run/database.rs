@@ -71,7 +71,16 @@ fn load_detect_report(
             (lo <= hi).then_some((lo, hi))
         }
     });
-    let (alerts, reference) = stored::detect(client, &job.rules, bounds, s.now)?;
+    // The report's overview: the new records (in the time range given),
+    // counted while the stored rows are read for detection.
+    let shown = new.bounds().and_then(|(from, to)| {
+        let (from, to) = match s.range() {
+            Some((a, b)) => (from.max(a), to.min(b - 1)),
+            None => (from, to),
+        };
+        (from <= to).then_some((from, to))
+    });
+    let (alerts, reference, overview) = stored::detect(client, &job.rules, bounds, s.now, shown)?;
 
     // 3. Store the alerts, write the report, and only then commit: an
     // alert is known (not new next run) only once a report has shown it.
@@ -79,14 +88,8 @@ fn load_detect_report(
     let new_alerts = alerts::store(&mut tx, job, alerts)?;
     let finished = wall_clock();
     let mut parts = log.parts;
-    if let Some((from, to)) = new.bounds() {
-        let (from, to) = match s.range() {
-            Some((a, b)) => (from.max(a), to.min(b - 1)),
-            None => (from, to),
-        };
-        if from <= to {
-            parts.overview = store::overview::overview(&mut tx, from, to)?;
-        }
+    if let Some(o) = overview {
+        parts.overview = o;
     }
     (parts.since, parts.until) = (s.since, s.until);
     runs::finish(

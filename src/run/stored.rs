@@ -7,6 +7,7 @@ use crate::config::{Job, Rule, RuleKind};
 use crate::detect::{self, Alert, Detector, FinishContext, RuleMatch, Tally};
 use crate::error::{Error, Exit, Result};
 use crate::parse::Timestamp;
+use crate::report::overview::{Overview, OverviewAcc};
 use crate::store::{self, alerts, runs, scan};
 use std::sync::Arc;
 
@@ -28,13 +29,16 @@ fn lookback(rule: &Rule) -> i64 {
 /// Runs `rules` over the stored rows of `range` (seconds, inclusive) plus
 /// the history each rule needs around it; with no range only inactivity
 /// rules have anything to say (silences up to the reference time).
-/// Returns the alerts in report order and the reference time.
+/// Returns the alerts in report order, the reference time and, when asked
+/// for, the overview of the records in `overview` (seconds, inclusive),
+/// counted while the rows are read.
 pub(super) fn detect(
     client: &mut postgres::Client,
     rules: &[Rule],
     range: Option<(i64, i64)>,
     now: Now,
-) -> Result<(Vec<Alert>, i64)> {
+    overview: Option<(i64, i64)>,
+) -> Result<(Vec<Alert>, i64, Option<Overview>)> {
     let stored = runs::data_range(client)?;
     let data_end = range.map(|r| r.1).or(stored.map(|r| r.1));
     let reference = now.resolve(data_end);
@@ -54,12 +58,19 @@ pub(super) fn detect(
         matches.push(RuleMatch::new(rule).within(from, to));
     }
     let matches = Arc::new(matches);
-    let (mut tally, mut paths) = match union {
-        Some((from, to)) => {
-            let mut paths = scan::paths(client, from, to)?;
-            (scan::tally(client, &matches, from, to, &mut paths)?, paths)
-        }
-        None => (Tally::default(), scan::Paths::default()),
+    // The overview's rows are read with the rules' when they are among them.
+    let (from, to) = match (union, overview) {
+        (Some((a, b)), Some((c, d))) => (a.min(c), b.max(d + 1)),
+        (Some(u), None) => u,
+        (None, Some((c, d))) => (c, d + 1),
+        (None, None) => (0, 0),
+    };
+    let (mut tally, mut paths, acc) = if from < to {
+        let mut paths = scan::paths(client, from, to)?;
+        let (tally, acc) = scan::tally(client, &matches, from, to, &mut paths, overview)?;
+        (tally, paths, acc)
+    } else {
+        (Tally::default(), scan::Paths::default(), None)
     };
     // Silences that started before the range: each group's last record.
     for (i, rule) in rules.iter().enumerate() {
@@ -79,7 +90,7 @@ pub(super) fn detect(
     let mut alerts = tally.alerts(&detectors, &ctx);
     sort_alerts(&mut alerts);
     super::evidence::fill_text(&mut alerts);
-    Ok((alerts, reference))
+    Ok((alerts, reference, acc.map(OverviewAcc::finish)))
 }
 
 /// What a command does over a stored time range.
@@ -112,10 +123,12 @@ pub fn over_range(
     // Rejects have no event time: those loaded in the range given.
     let loaded = runs::Loaded { since, until };
     let (since, until) = (since.unwrap_or(oldest), until.unwrap_or(newest));
-    let (alerts, reference) = if detecting {
-        detect(&mut client, &job.rules, Some((since, until)), s.now)?
+    let (alerts, reference, overview) = if detecting {
+        let range = Some((since, until));
+        detect(&mut client, &job.rules, range, s.now, range)?
     } else {
-        (alerts::stored(&mut client, Some(&job.name), since, until)?, s.now.at_or_wall_clock())
+        let alerts = alerts::stored(&mut client, Some(&job.name), since, until)?;
+        (alerts, s.now.at_or_wall_clock(), None)
     };
     // New alerts become known only once the report that shows them is written.
     let mut tx = client.transaction().map_err(Error::db("starting the alerts transaction"))?;
@@ -124,7 +137,11 @@ pub fn over_range(
     let parts = Parts {
         sources: runs::sources(&mut tx, since, until, loaded)?,
         rejects: runs::rejects(&mut tx, loaded)?,
-        overview: store::overview::overview(&mut tx, since, until)?,
+        // Counted while detecting; for a report, by PostgreSQL (exact).
+        overview: match overview {
+            Some(o) => o,
+            None => store::overview::overview(&mut tx, since, until)?,
+        },
         since: Some(since),
         until: Some(until),
         ..Parts::default()

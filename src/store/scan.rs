@@ -29,6 +29,7 @@
 use crate::detect::{Counts, Reads, RuleMatch, Tally};
 use crate::error::{Error, Result};
 use crate::parse::{Provenance, Record, Severity, Timestamp, Value};
+use crate::report::overview::{OverviewAcc, SourceKind};
 use postgres::Client;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -125,24 +126,54 @@ fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// What a report's overview reads of a record.
+fn overview_reads() -> Reads {
+    let mut fields: Vec<String> =
+        ["arn", "client_ip", "component", "path", "source_ip", "status"].map(String::from).to_vec();
+    fields.sort();
+    Reads { severity: true, user: true, message: true, fields, ..Reads::default() }
+}
+
+/// The kind of source a stored record came from, by its fields: CloudTrail
+/// records have an `arn`, HDFS ones a `component` (as in [`crate::store::overview`]).
+fn kind_of(r: &Record<'_>) -> SourceKind {
+    if r.fields.iter().any(|(k, _)| k == "arn") {
+        SourceKind::Cloudtrail
+    } else if r.fields.iter().any(|(k, _)| k == "component") {
+        SourceKind::Hdfs
+    } else {
+        SourceKind::Access
+    }
+}
+
 /// Counts the rows with `from <= ts < to` for every rule in `matches`
-/// (each also bounded by its own range), numbering sources by `paths`.
+/// (each also bounded by its own range), numbering sources by `paths`;
+/// with `overview`, also a report's overview of the rows with
+/// `overview.0 <= ts <= overview.1`, in the same pass (the same counting
+/// as a run in memory: top lists are estimates past 2,048 values).
 pub fn tally(
     client: &mut Client,
     matches: &Arc<Vec<RuleMatch>>,
     from: i64,
     to: i64,
     paths: &mut Paths,
-) -> Result<Tally> {
+    overview: Option<(i64, i64)>,
+) -> Result<(Tally, Option<OverviewAcc>)> {
     let mut reads = Reads::default();
     for m in matches.iter() {
         reads.union(&m.reads());
+    }
+    if overview.is_some() {
+        reads.union(&overview_reads());
     }
     let layout = Arc::new(Layout::new(&reads));
     let services: Option<Vec<String>> =
         matches.iter().map(|m| m.service().map(quote_literal)).collect();
     let service_filter = match services {
-        Some(list) if !list.is_empty() => format!(" AND service IN ({})", list.join(", ")),
+        // The overview counts every service.
+        Some(list) if !list.is_empty() && overview.is_none() => {
+            format!(" AND service IN ({})", list.join(", "))
+        }
         _ => String::new(),
     };
     let sql = format!(
@@ -152,9 +183,10 @@ pub fn tally(
     );
     let stream = client.copy_out(sql.as_str()).map_err(Error::db("reading stored rows"))?;
     let paths_shared = Arc::new(Mutex::new(std::mem::take(paths)));
-    let result = count_rows(stream, matches, &layout, &paths_shared);
+    let result = count_rows(stream, matches, &layout, &paths_shared, overview);
     *paths = std::mem::take(&mut *paths_shared.lock().unwrap_or_else(|e| e.into_inner()));
-    result
+    let (tally, acc) = result?;
+    Ok((tally, overview.map(|_| acc)))
 }
 
 /// Cuts the COPY stream into blocks of whole rows and counts them on a
@@ -164,7 +196,8 @@ fn count_rows(
     matches: &Arc<Vec<RuleMatch>>,
     layout: &Arc<Layout>,
     paths: &Arc<Mutex<Paths>>,
-) -> Result<Tally> {
+    overview: Option<(i64, i64)>,
+) -> Result<(Tally, OverviewAcc)> {
     let workers = rayon::current_num_threads().max(1);
     let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(2 * workers);
     std::thread::scope(|scope| {
@@ -174,12 +207,16 @@ fn count_rows(
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 let rx = Arc::clone(&rx);
-                scope.spawn(move || -> Result<Tally> {
+                scope.spawn(move || -> Result<(Tally, OverviewAcc)> {
                     let mut w = Worker::new(matches, layout, paths);
+                    w.overview = overview.map(|o| (o, OverviewAcc::default()));
                     loop {
                         let block = match rx.lock().unwrap_or_else(|e| e.into_inner()).recv() {
                             Ok(b) => b,
-                            Err(_) => return Ok(w.tally),
+                            Err(_) => {
+                                let acc = w.overview.map(|(_, acc)| acc).unwrap_or_default();
+                                return Ok((w.tally, acc));
+                            }
                         };
                         w.block(&block)?;
                     }
@@ -190,11 +227,15 @@ fn count_rows(
         let read = split_blocks(&mut stream, layout.columns, |block| tx.send(block).is_ok());
         drop(tx);
         let mut tallies = Vec::new();
+        let mut acc = OverviewAcc::default();
         for h in handles {
-            tallies.push(h.join().map_err(|_| Error::Protocol("a row counter panicked".into()))??);
+            let (t, a) =
+                h.join().map_err(|_| Error::Protocol("a row counter panicked".into()))??;
+            tallies.push(t);
+            acc.merge(a);
         }
         read?;
-        Ok(Tally::merge(tallies))
+        Ok((Tally::merge(tallies), acc))
     })
 }
 
@@ -287,6 +328,8 @@ struct Worker<'a> {
     layout: &'a Layout,
     paths: &'a Mutex<Paths>,
     tally: Tally,
+    /// The overview's time range and counts, when one is wanted.
+    overview: Option<((i64, i64), OverviewAcc)>,
     last_path: Vec<u8>,
     last_id: u32,
 }
@@ -302,6 +345,7 @@ impl<'a> Worker<'a> {
             layout,
             paths,
             tally: Tally::default(),
+            overview: None,
             last_path: Vec::new(),
             last_id: 0,
         }
@@ -361,6 +405,11 @@ impl<'a> Worker<'a> {
             byte_offset: 0,
         };
         self.tally.observe(self.matches, self.last_id, &record, prov);
+        if let Some(((from, to), acc)) = &mut self.overview {
+            if *from <= secs && secs <= *to {
+                acc.observe(kind_of(&record), &record);
+            }
+        }
         Ok(())
     }
 }
@@ -456,9 +505,9 @@ pub fn last_before(
     let stream = client.copy_out(copy.as_str()).map_err(Error::db("reading the last rows"))?;
     let shared = Arc::new(Mutex::new(std::mem::take(paths)));
     let matches = Arc::new(vec![m.unbounded()]);
-    let result = count_rows(stream, &matches, &layout, &shared);
+    let result = count_rows(stream, &matches, &layout, &shared, None);
     *paths = std::mem::take(&mut *shared.lock().unwrap_or_else(|e| e.into_inner()));
-    Ok(result?.take(0))
+    Ok(result?.0.take(0))
 }
 
 #[cfg(test)]

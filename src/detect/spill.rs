@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 /// Bytes of counting state a [`super::Counts`] keeps in memory before
 /// it spills (`LOGTRACK_SPILL_BYTES` overrides it).
-pub const DEFAULT_BUDGET: usize = 8 << 20;
+pub const DEFAULT_BUDGET: usize = 4 << 20;
 
 /// Runs a count keeps before it merges them into one. (A count's runs
 /// share one file, so files stay one per counting thread and rule; the

@@ -63,6 +63,7 @@ deep() { # filter query → the URL 50 pages in
   done
   echo "$url"
 }
+# The columns of the server's page query (store::browse's LOG_COLUMNS).
 COLS="(extract(epoch from ts) * 1000000)::bigint AS micros, ctid::text AS tid, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), service, host, severity, user_name, coalesce(fields->>'client_ip', fields->>'source_ip'), message, source_path, source_line, source_index"
 IP=$(psql "$URL" -Atc "SELECT fields->>'client_ip' FROM logs WHERE severity = 'warn' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
 sql_deep() { # URL → the server's SELECT for that page

@@ -45,6 +45,9 @@ fn every_page_needs_a_session_and_sign_in_sets_a_strict_cookie() {
         let to = r.header("location").unwrap();
         assert!(to.starts_with("/signin?next="), "{page} -> {to}");
     }
+    // Monitors need no session, and get no page.
+    let r = c.get("/healthz");
+    assert_eq!((r.status, r.body.as_str()), (200, "ok\n"));
     // A forged or random cookie is no session.
     c.jar.insert("logtrack_session".into(), "ab".repeat(32));
     assert_eq!(c.get("/").status, 303);

@@ -384,6 +384,7 @@ pub async fn alerts(
             Some("acknowledged") => Some(true),
             _ => None,
         },
+        since: None,
     };
     let before = given(&q.before)
         .map(|b| {

@@ -144,11 +144,15 @@ pub struct AlertFilter {
     pub severity: Option<AlertSeverity>,
     /// `Some(false)`: not acknowledged; `Some(true)`: acknowledged.
     pub acknowledged: Option<bool>,
+    /// Only windows starting at or after this time (seconds).
+    pub since: Option<i64>,
 }
 
-const ROW_COLUMNS: &str = "id, job, acknowledged_by,
-    to_char(acknowledged_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
-    (extract(epoch from window_start) * 1000000)::bigint";
+const ROW_COLUMNS: &str = concat!(
+    "id, job, acknowledged_by, ",
+    utc_text!("acknowledged_at"),
+    ", (extract(epoch from window_start) * 1000000)::bigint"
+);
 
 fn alert_row(r: &postgres::Row) -> Result<AlertRow> {
     let by: Option<String> = r.get(2);
@@ -181,6 +185,7 @@ pub fn list(
                    AND ($3::text[] IS NULL OR severity = ANY($3))
                    AND ($4::bool IS NULL OR (acknowledged_at IS NOT NULL) = $4)
                    AND ($5::bigint IS NULL OR (window_start, id) < ('epoch'::timestamptz + $5 * interval '1 microsecond', $6))
+                   AND ($8::float8 IS NULL OR window_start >= to_timestamp($8))
                  ORDER BY window_start DESC, id DESC LIMIT $7"
             ),
             &[
@@ -191,6 +196,7 @@ pub fn list(
                 &before.map(|b| b.0),
                 &before.map_or(0, |b| b.1),
                 &(limit as i64 + 1),
+                &f.since.map(|s| s as f64),
             ],
         )
         .map_err(Error::db("listing alerts"))?;
@@ -242,10 +248,12 @@ pub fn per_rule(
 ) -> Result<Vec<RuleAlerts>> {
     let rows = client
         .query(
-            "SELECT job, rule_id, count(*), count(*) FILTER (WHERE acknowledged_at IS NULL),
-                    to_char(max(window_start) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
-             FROM alerts WHERE window_start >= to_timestamp($1) AND window_start < to_timestamp($2)
-             GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+            concat!(
+                "SELECT job, rule_id, count(*), count(*) FILTER (WHERE acknowledged_at IS NULL), ",
+                utc_text!("max(window_start)"),
+                " FROM alerts WHERE window_start >= to_timestamp($1) AND window_start < to_timestamp($2)
+                  GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
+            ),
             &[&(since as f64), &((until + 1) as f64)],
         )
         .map_err(Error::db("counting alerts per rule"))?;

@@ -179,6 +179,8 @@ pub struct LogPage {
     pub newer: bool,
 }
 
+/// (`bench/serve.sh` runs the same statement through psql as its baseline:
+/// keep the two alike.)
 const LOG_COLUMNS: &str = "(extract(epoch from ts) * 1000000)::bigint AS micros, ctid::text AS tid,
     to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), service, host, severity,
     user_name, coalesce(fields->>'client_ip', fields->>'source_ip'), message, source_path,

@@ -1,6 +1,14 @@
 //! The PostgreSQL store: connecting (the password never printed),
 //! migrations, and loading files with binary `COPY` and checkpoints.
 
+/// SQL: the `timestamptz` expression `$col` as RFC 3339 text in UTC, to
+/// the second (`2026-03-14T10:40:00Z`), as every listing prints times.
+macro_rules! utc_text {
+    ($col:literal) => {
+        concat!("to_char(", $col, " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
+    };
+}
+
 pub mod alerts;
 pub mod browse;
 pub mod load;

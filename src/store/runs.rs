@@ -222,19 +222,17 @@ pub fn history(
     job: Option<&str>,
     limit: i64,
 ) -> Result<Vec<RunRow>> {
-    let ts =
-        |col: &str| format!("to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
     let rows = client
         .query(
-            &format!(
-                "SELECT * FROM (
-                   SELECT id, job, ingest_host, {}, coalesce({}, ''), status, records, rejected, alerts,
-                          duration_ms
+            concat!(
+                "SELECT * FROM (SELECT id, job, ingest_host, ",
+                utc_text!("started_at"),
+                ", coalesce(",
+                utc_text!("finished_at"),
+                ", ''), status, records, rejected, alerts, duration_ms
                    FROM runs WHERE ($1::text IS NULL OR job = $1)
                    ORDER BY started_at DESC, id DESC LIMIT $2
-                 ) newest ORDER BY id",
-                ts("started_at"),
-                ts("finished_at")
+                 ) newest ORDER BY id"
             ),
             &[&job, &limit.max(0)],
         )

@@ -61,8 +61,11 @@ pub fn add(client: &mut Client, name: &str, role: &str, hash: &str) -> Result<()
 pub fn list(client: &mut Client) -> Result<Vec<User>> {
     let rows = client
         .query(
-            "SELECT username, role, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
-             FROM users ORDER BY username",
+            concat!(
+                "SELECT username, role, ",
+                utc_text!("created_at"),
+                " FROM users ORDER BY username"
+            ),
             &[],
         )
         .map_err(Error::db("listing the users"))?;

@@ -77,6 +77,22 @@ pub struct SourceStats {
     pub end_tail: Vec<u8>,
 }
 
+impl SourceStats {
+    /// Adds the counts of the next part of the same input, read on from
+    /// where this one ended: the position reached is the later part's.
+    pub fn absorb(&mut self, next: SourceStats) {
+        self.bytes += next.bytes;
+        self.lines += next.lines;
+        self.records += next.records;
+        self.rejected += next.rejected;
+        self.outside_range += next.outside_range;
+        self.notes.extend(next.notes);
+        self.end_offset = next.end_offset;
+        self.end_lines = next.end_lines;
+        self.end_tail = next.end_tail;
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }

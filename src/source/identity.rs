@@ -186,6 +186,54 @@ impl Probe {
         Ok(before.map(|b| (r, b)))
     }
 
+    /// Where to cut the bytes from `from` to the end of this uncompressed
+    /// file (its size when probed) into at most `parts` ranges of at least
+    /// `min_part` bytes, each cut just after a line end: `(offset, line
+    /// ends in [from, offset))` per cut, in order. Empty for a compressed
+    /// file (it cannot be read from the middle) or one too small to cut.
+    pub fn line_cuts(&self, from: u64, parts: usize, min_part: u64) -> io::Result<Vec<(u64, u64)>> {
+        const BLOCK: usize = 1 << 20;
+        if self.compression != Compression::None || self.len <= from {
+            return Ok(Vec::new());
+        }
+        let parts = parts.min(((self.len - from) / min_part.max(1)) as usize);
+        let mut cuts = Vec::new();
+        let mut buf = vec![0u8; BLOCK];
+        let (mut pos, mut lines) = (from, 0u64);
+        for k in 1..parts {
+            let target = from + (self.len - from) / parts as u64 * k as u64;
+            // Count line ends up to the target, then on to the next one.
+            loop {
+                let want = BLOCK.min((self.len - pos) as usize);
+                if want == 0 {
+                    return Ok(cuts);
+                }
+                let got = read_full_at(&self.file, &mut buf[..want], pos)?;
+                if got == 0 {
+                    return Ok(cuts);
+                }
+                let block = &buf[..got];
+                let before_target = ((target.saturating_sub(pos)) as usize).min(got);
+                if before_target == got {
+                    lines += memchr::memchr_iter(b'\n', block).count() as u64;
+                    pos += got as u64;
+                    continue;
+                }
+                lines += memchr::memchr_iter(b'\n', &block[..before_target]).count() as u64;
+                match memchr::memchr(b'\n', &block[before_target..]) {
+                    Some(i) => {
+                        pos += (before_target + i + 1) as u64;
+                        lines += 1;
+                        cuts.push((pos, lines));
+                        break;
+                    }
+                    None => pos += got as u64,
+                }
+            }
+        }
+        Ok(cuts.into_iter().filter(|&(off, _)| off < self.len).collect())
+    }
+
     /// Bytes `[start, end)` of the decompressed content, or `None` when it
     /// is shorter than `end`.
     fn window(&self, start: u64, end: u64) -> io::Result<Option<Vec<u8>>> {

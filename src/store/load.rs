@@ -38,10 +38,11 @@ use crate::read::{self, ChunkSink, Opened, Reject, SourceStats};
 use crate::source::identity::{self, Probe, Recorded};
 use crate::source::Start;
 use anyhow::Context;
+use crate::parse::Framing;
 use postgres::{Client, Transaction};
 use std::collections::HashSet;
-use std::io::Write;
-use std::sync::Arc;
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
 
 /// The columns of `logs` in COPY order (one list for the statement and the encoder).
 pub const COLUMNS: &[&str] = &[
@@ -155,17 +156,26 @@ impl ChunkSink for CopySink {
     }
 }
 
-/// Loads inputs into PostgreSQL, one transaction per file.
+/// Loads inputs into PostgreSQL, one transaction per file (per part of a
+/// file loaded by several COPY streams).
 pub struct Loader {
+    url: String,
     client: Client,
+    /// The connections of the second and later COPY streams (opened when a
+    /// file is first cut into parts).
+    streams: Vec<Client>,
     /// Creates partitions outside the file's transaction, so that a COPY
     /// started later in that transaction sees them.
-    ddl: Client,
+    ddl: Mutex<Partitions>,
     host: Arc<str>,
-    partitions: HashSet<i64>,
     /// The `runs` row whose loaded time range each file's transaction
     /// extends (so that a run failing later leaves its range known).
     pub run_id: Option<i64>,
+}
+
+struct Partitions {
+    client: Client,
+    made: HashSet<i64>,
 }
 
 /// What loading one input did.
@@ -175,6 +185,33 @@ pub struct Loaded {
     pub rows: u64,
     /// Time range of those rows (seconds).
     pub span: TimeSpan,
+}
+
+/// One byte range of a file, loaded by its own COPY stream.
+struct Part {
+    start: Start,
+    /// Where the range ends (just after a line end); `None`: the end of the file.
+    end: Option<u64>,
+    reader: Box<dyn Read + Send>,
+}
+
+/// The rejects a part passes on after its commit (the rest are stored and
+/// counted, not listed).
+const LISTED_REJECTS: usize = 10_000;
+
+/// How many COPY streams a large file is loaded with:
+/// `LOGTRACK_COPY_STREAMS`, or one per core up to 4.
+fn copy_streams() -> usize {
+    std::env::var("LOGTRACK_COPY_STREAMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)))
+        .max(1)
+}
+
+/// The smallest part worth its own stream: `LOGTRACK_COPY_PART_BYTES`, or 32 MiB.
+fn part_min() -> u64 {
+    std::env::var("LOGTRACK_COPY_PART_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(32 << 20)
 }
 
 const CHECKPOINT_COLUMNS: &str =
@@ -200,10 +237,11 @@ impl Loader {
         let client = super::open(url)?;
         let ddl = super::connect(url)?;
         Ok(Loader {
+            url: url.to_string(),
             client,
-            ddl,
+            streams: Vec::new(),
+            ddl: Mutex::new(Partitions { client: ddl, made: HashSet::new() }),
             host: Arc::from(super::ingest_host()),
-            partitions: HashSet::new(),
             run_id: None,
         })
     }
@@ -213,34 +251,29 @@ impl Loader {
     }
 
     /// Loads what is new in `path` (`-`: all of standard input, which has
-    /// no checkpoint).
+    /// no checkpoint). `on_reject` sees the rejects of each committed part
+    /// (at most [`LISTED_REJECTS`] per part).
     pub fn load(
         &mut self,
         path: &str,
         format: &Format,
         opts: &ParserOptions,
-        on_reject: impl FnMut(&Reject),
+        mut on_reject: impl FnMut(&Reject),
     ) -> anyhow::Result<Loaded> {
         if path == "-" {
             let opened = read::open(path, format, opts)?;
             let mut tx = self.client.transaction()?;
-            let loaded = copy_rows(
-                &mut tx,
-                &mut self.ddl,
-                &mut self.partitions,
-                &self.host,
-                opened,
-                on_reject,
-            )?;
+            let loaded = copy_rows(&mut tx, &self.ddl, &self.host, opened, &mut on_reject)?;
             note_range(&mut tx, self.run_id, &loaded)?;
             tx.commit().context("-: commit")?;
             return Ok(loaded);
         }
         let probe = Probe::open(path).with_context(|| format!("{path}: cannot open"))?;
+        let resolved = read::resolve_format(path, &probe.head, format)?;
         let empty = |notes: Vec<String>| -> anyhow::Result<Loaded> {
             let stats = SourceStats {
                 path: path.to_string(),
-                format: read::resolve_format(path, &probe.head, format)?.to_string(),
+                format: resolved.to_string(),
                 skipped: true,
                 notes,
                 ..Default::default()
@@ -273,43 +306,114 @@ impl Loader {
             );
             return empty(notes);
         };
-        let start = Start {
-            offset: cp.offset,
-            lines: cp.lines,
-            // A live, uncompressed file may end mid-line: leave that for later.
-            hold_partial: !probe.compressed(),
-            before,
-        };
-        let opened = read::open_at(path, &probe.head, reader, start, format, opts)?;
-        let mut loaded =
-            copy_rows(&mut tx, &mut self.ddl, &mut self.partitions, &self.host, opened, on_reject)?;
-        let stats = &loaded.stats;
-        let (head_len, head_hash, tail_hash) =
-            identity::marks(&probe.head, &stats.end_tail, stats.end_offset);
-        tx.execute(
-            "UPDATE checkpoints SET path = $3, dev = $4, inode = $5, compressed = $6, byte_offset = $7,
-                    lines = $8, head_len = $9, head_hash = $10, tail_hash = $11,
-                    records = records + $12, rejected = rejected + $13, format = $14, updated_at = now()
-             WHERE ingest_host = $1 AND id = $2",
-            &[
-                &host,
-                &id,
-                &path,
-                &probe.dev,
-                &probe.inode,
-                &probe.compressed(),
-                &(stats.end_offset as i64),
-                &(stats.end_lines as i64),
-                &(head_len as i32),
-                &head_hash,
-                &tail_hash,
-                &(stats.records as i64),
-                &(stats.rejected as i64),
-                &stats.format,
-            ],
-        )?;
-        note_range(&mut tx, self.run_id, &loaded)?;
-        tx.commit().with_context(|| format!("{path}: commit"))?;
+        // A live, uncompressed file may end mid-line: leave that for later.
+        let hold_partial = !probe.compressed();
+        let mut parts =
+            vec![Part { start: Start { offset: cp.offset, lines: cp.lines, hold_partial, before }, end: None, reader }];
+        if resolved.framing() == Framing::Lines {
+            let cuts = probe
+                .line_cuts(cp.offset, copy_streams(), part_min())
+                .with_context(|| format!("{path}: cannot read"))?;
+            for (offset, lines) in cuts {
+                let Some((reader, before)) = probe.reader_at(offset)? else { break };
+                parts.last_mut().expect("one part at least").end = Some(offset);
+                let start = Start { offset, lines: cp.lines + lines, hold_partial, before };
+                parts.push(Part { start, end: None, reader });
+            }
+        }
+        while self.streams.len() + 1 < parts.len() {
+            self.streams.push(super::connect(&self.url)?);
+        }
+        let mut txs = vec![tx];
+        for c in self.streams.iter_mut().take(parts.len() - 1) {
+            txs.push(c.transaction()?);
+        }
+        let (ddl, own_host, run_id) = (&self.ddl, &self.host, self.run_id);
+        let starts: Vec<u64> = parts.iter().map(|p| p.start.offset).collect();
+        let mut total: Option<Loaded> = None;
+        std::thread::scope(|s| -> anyhow::Result<()> {
+            let handles: Vec<_> = txs
+                .into_iter()
+                .zip(parts)
+                .map(|(mut tx, part)| {
+                    let head = &probe.head;
+                    s.spawn(move || -> anyhow::Result<_> {
+                        let reader: Box<dyn Read + Send> = match part.end {
+                            Some(end) => Box::new(part.reader.take(end - part.start.offset)),
+                            None => part.reader,
+                        };
+                        let opened = read::open_at(path, head, reader, part.start, format, opts)?;
+                        let mut listed = Vec::new();
+                        let loaded = copy_rows(&mut tx, ddl, own_host, opened, &mut |r: &Reject| {
+                            if listed.len() < LISTED_REJECTS {
+                                listed.push(r.clone());
+                            }
+                        })?;
+                        Ok((tx, loaded, listed))
+                    })
+                })
+                .collect();
+            // Parts commit in file order, each moving the checkpoint on from
+            // where the part before it ended (see the module's doc).
+            for (handle, start) in handles.into_iter().zip(starts) {
+                let (mut tx, loaded, listed) =
+                    handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+                let reached = total.as_ref().map_or(cp.offset, |t| t.stats.end_offset);
+                if reached != start {
+                    notes.push(format!(
+                        "the file ended at byte {reached} while it was loaded from byte {start} too; the rest is left for the next run"
+                    ));
+                    break;
+                }
+                let stats = &loaded.stats;
+                let (head_len, head_hash, tail_hash) =
+                    identity::marks(&probe.head, &stats.end_tail, stats.end_offset);
+                let moved = tx.execute(
+                    "UPDATE checkpoints SET path = $3, dev = $4, inode = $5, compressed = $6, byte_offset = $7,
+                            lines = $8, head_len = $9, head_hash = $10, tail_hash = $11,
+                            records = records + $12, rejected = rejected + $13, format = $14, updated_at = now()
+                     WHERE ingest_host = $1 AND id = $2 AND byte_offset = $15",
+                    &[
+                        &host,
+                        &id,
+                        &path,
+                        &probe.dev,
+                        &probe.inode,
+                        &probe.compressed(),
+                        &(stats.end_offset as i64),
+                        &(stats.end_lines as i64),
+                        &(head_len as i32),
+                        &head_hash,
+                        &tail_hash,
+                        &(stats.records as i64),
+                        &(stats.rejected as i64),
+                        &stats.format,
+                        &(start as i64),
+                    ],
+                )?;
+                if moved == 0 {
+                    // Another loader took the file on from the part before
+                    // this one (and loaded this part's bytes itself).
+                    notes.push(format!(
+                        "another loader went on from byte {start}; this run's copy of the rest is dropped"
+                    ));
+                    break;
+                }
+                note_range(&mut tx, run_id, &loaded)?;
+                tx.commit().with_context(|| format!("{path}: commit"))?;
+                listed.iter().for_each(&mut on_reject);
+                match &mut total {
+                    None => total = Some(loaded),
+                    Some(t) => t.absorb(loaded),
+                }
+            }
+            Ok(())
+        })?;
+        let mut loaded = total.unwrap_or(Loaded {
+            stats: SourceStats { path: path.to_string(), format: resolved.to_string(), ..Default::default() },
+            rows: 0,
+            span: TimeSpan::default(),
+        });
         let stats = &mut loaded.stats;
         if cp.offset > 0 && stats.lines == 0 {
             stats.skipped = true;
@@ -356,6 +460,15 @@ impl Loader {
     }
 }
 
+impl Loaded {
+    /// Adds what the next part of the same file loaded.
+    fn absorb(&mut self, next: Loaded) {
+        self.stats.absorb(next.stats);
+        self.rows += next.rows;
+        self.span.merge(next.span);
+    }
+}
+
 /// Widens the run's loaded time range by what a file's transaction loaded.
 fn note_range(
     tx: &mut Transaction<'_>,
@@ -376,11 +489,10 @@ fn note_range(
 /// COPYs the rows of `opened` (and stores its rejects) inside `tx`.
 fn copy_rows(
     tx: &mut Transaction<'_>,
-    ddl: &mut Client,
-    partitions: &mut HashSet<i64>,
+    ddl: &Mutex<Partitions>,
     host: &Arc<str>,
     opened: Opened,
-    mut on_reject: impl FnMut(&Reject),
+    on_reject: &mut dyn FnMut(&Reject),
 ) -> anyhow::Result<Loaded> {
     let sink = Arc::new(CopySink { path: Arc::clone(&opened.path), host: Arc::clone(host) });
     let copy_sql = format!("COPY logs ({}) FROM STDIN (FORMAT binary)", COLUMNS.join(", "));
@@ -392,7 +504,7 @@ fn copy_rows(
     let host: &str = host;
     let mut stats = read::process_with(opened, sink, |res| {
         let rows = res.value;
-        create_partitions(ddl, partitions, &rows.days)?;
+        create_partitions(ddl, &rows.days)?;
         span.merge(rows.span);
         if rows.count > 0 {
             let mut w =
@@ -441,11 +553,12 @@ fn copy_rows(
 /// Creates the daily partitions of `logs` that `days` need and this
 /// process has not made yet. Several loaders may race to create one day;
 /// the loser's error is ignored.
-fn create_partitions(
-    ddl: &mut Client,
-    made: &mut HashSet<i64>,
-    days: &[i64],
-) -> anyhow::Result<()> {
+fn create_partitions(ddl: &Mutex<Partitions>, days: &[i64]) -> anyhow::Result<()> {
+    if days.is_empty() {
+        return Ok(());
+    }
+    let mut ddl = ddl.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Partitions { client, made } = &mut *ddl;
     for &day in days {
         if made.contains(&day) {
             continue;
@@ -453,7 +566,7 @@ fn create_partitions(
         let from = crate::parse::Timestamp::from_secs(day * 86_400).to_rfc3339();
         let to = crate::parse::Timestamp::from_secs((day + 1) * 86_400).to_rfc3339();
         let name = format!("logs_{}", from[..10].replace('-', ""));
-        ddl.batch_execute(&format!(
+        client.batch_execute(&format!(
             "DO $$ BEGIN
                CREATE TABLE IF NOT EXISTS {name} PARTITION OF logs FOR VALUES FROM ('{from}') TO ('{to}');
              EXCEPTION WHEN duplicate_table OR unique_violation THEN NULL;

@@ -2,8 +2,9 @@
 //! real PostgreSQL (see `tests/common/pg.rs`): files that grow from a few
 //! bytes, small files rotated then compressed, files with equal heads,
 //! copytruncate, loaders started at the same moment, two jobs sharing a
-//! source, hostile time stamps, and database faults mid-COPY. Each test
-//! counts the rows stored (lost 0, doubled 0).
+//! source, hostile time stamps, and database faults mid-COPY — with one
+//! COPY stream and with a file cut into parts loaded by several streams.
+//! Each test counts the rows stored (lost 0, doubled 0).
 
 mod common;
 
@@ -14,6 +15,42 @@ use std::process::{Command, Output, Stdio};
 
 fn ingest(url: &str, path: &str) -> String {
     ok(&logtrack(url, &["ingest", "--format", "combined", path]))
+}
+
+/// One COPY stream whatever the file's size.
+const ONE_STREAM: &[(&str, &str)] = &[("LOGTRACK_COPY_STREAMS", "1")];
+/// Files cut into up to three parts of at least 64 KiB, one stream each.
+const THREE_STREAMS: &[(&str, &str)] =
+    &[("LOGTRACK_COPY_STREAMS", "3"), ("LOGTRACK_COPY_PART_BYTES", "65536")];
+
+fn loader(url: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_logtrack"));
+    c.args(args)
+        .env("LOGTRACK_DATABASE_URL", url)
+        .env("LOGTRACK_HOST", "test-host")
+        .envs(env.iter().copied())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn ingest_with(url: &str, path: &str, env: &[(&str, &str)]) -> String {
+    ok(&loader(url, &["ingest", "--format", "combined", path], env).output().unwrap())
+}
+
+/// One value of a query, as text.
+fn text(url: &str, sql: &str) -> String {
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    c.query_one(sql, &[]).unwrap().get(0)
+}
+
+/// What a load stored, in a form two databases can be compared by: the
+/// rows (line, time, message, fields), the rejects and the checkpoint.
+fn stored(url: &str) -> [String; 3] {
+    [
+        text(url, "SELECT count(*) || ' ' || md5(string_agg(source_line || '|' || ts || '|' || message || '|' || fields::text, ',' ORDER BY source_line)) FROM logs"),
+        text(url, "SELECT count(*) || ' ' || coalesce(md5(string_agg(source_line || '|' || byte_offset || '|' || reason, ',' ORDER BY source_line)), '') FROM rejects"),
+        text(url, "SELECT string_agg(concat_ws(' ', byte_offset, lines, records, rejected, head_len, head_hash, tail_hash), ',') FROM checkpoints"),
+    ]
 }
 
 /// Rows stored, and distinct messages among them (every line [`lines`]
@@ -106,6 +143,43 @@ fn a_small_file_renamed_then_gzipped_is_loaded_once() {
 }
 
 #[test]
+fn a_file_loaded_in_parts_stores_what_one_stream_stores() {
+    let (one, three) = (db!("parts_one"), db!("parts_three"));
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("parts.log");
+    // Lines of many lengths, CRLF ends, lines that are rejects, and a last
+    // line still being written.
+    let mut text = String::new();
+    for k in 0..40 {
+        text += &lines(k * 100, 100, &"p".repeat(k % 7 + 1));
+        text += "not an access log line\n";
+        if k % 4 == 0 {
+            text += &lines(10_000 + k, 1, "crlf").replace('\n', "\r\n");
+        }
+    }
+    let cut = text.len() - 30;
+    std::fs::write(&log, &text[..cut]).unwrap();
+    let p = log.to_str().unwrap();
+    let err_one = ingest_with(&one, p, ONE_STREAM);
+    let err_three = ingest_with(&three, p, THREE_STREAMS);
+    assert!(err_one.contains("4009 rows loaded, 39 rejected, 4048 lines"), "{err_one}");
+    assert!(err_three.contains("4009 rows loaded, 39 rejected, 4048 lines"), "{err_three}");
+    assert!(!err_one.contains("COPY streams"), "{err_one}");
+    assert!(err_three.contains("(combined; 3 COPY streams)"), "{err_three}");
+    assert_eq!(stored(&three), stored(&one));
+    // The file grows (the last line finished, more appended): both go on.
+    append(&log, &text[cut..]);
+    append(&log, &lines(20_000, 3_000, "grown"));
+    let err_one = ingest_with(&one, p, ONE_STREAM);
+    let err_three = ingest_with(&three, p, THREE_STREAMS);
+    assert!(err_one.contains("3001 rows loaded, 1 rejected"), "{err_one}");
+    assert!(err_three.contains("3001 rows loaded, 1 rejected"), "{err_three}");
+    assert_eq!(stored(&three), stored(&one));
+    assert_eq!(rows(&three), (7_010, 7_010));
+    assert!(ingest_with(&three, p, THREE_STREAMS).contains("nothing new"));
+}
+
+#[test]
 fn two_files_with_equal_heads_are_two_files() {
     let url = db!("equal_heads");
     let dir = tempfile::tempdir().unwrap();
@@ -161,33 +235,45 @@ fn a_file_replaced_by_a_shorter_one_is_new() {
     assert_eq!(count(&url, "SELECT count(*) FROM logs"), 35);
 }
 
+/// The rows a loader said it loaded ("N rows loaded"), 0 for "nothing new".
+fn said_loaded(err: &str) -> i64 {
+    err.lines()
+        .filter_map(|l| l.split(" rows loaded").next().filter(|_| l.contains(" rows loaded")))
+        .map(|head| head.rsplit(' ').next().unwrap().parse::<i64>().unwrap())
+        .sum()
+}
+
 #[test]
 fn loaders_started_at_the_same_moment_store_each_line_once() {
-    let url = db!("overlap");
-    let dir = tempfile::tempdir().unwrap();
-    let big = dir.path().join("big.log");
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
-    for k in 0..30 {
-        f.write_all(lines(k * 10_000, 10_000, "big").as_bytes()).unwrap();
+    for (url, env) in [db!("overlap"), db!("overlap_parts")].iter().zip(STREAMS) {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.log");
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+        for k in 0..30 {
+            f.write_all(lines(k * 10_000, 10_000, "big").as_bytes()).unwrap();
+        }
+        drop(f);
+        ok(&logtrack(url, &["db", "init"]));
+        let p = big.to_str().unwrap();
+        let children: Vec<_> = (0..3)
+            .map(|_| loader(url, &["ingest", "--format", "combined", p], env).spawn().unwrap())
+            .collect();
+        let outs: Vec<Output> =
+            children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+        let errs: Vec<String> = outs.iter().map(ok).collect();
+        assert_eq!(rows(url), (300_000, 300_000), "{errs:?}");
+        // What the loaders say they loaded adds up to the file, each part
+        // counted by the loader whose commit kept it.
+        assert_eq!(errs.iter().map(|e| said_loaded(e)).sum::<i64>(), 300_000, "{errs:?}");
+        if env == ONE_STREAM {
+            assert_eq!(
+                errs.iter().filter(|e| e.contains("300000 rows loaded")).count(),
+                1,
+                "{errs:?}"
+            );
+        }
+        assert_eq!(count(url, "SELECT sum(records)::bigint FROM checkpoints"), 300_000);
     }
-    drop(f);
-    ok(&logtrack(&url, &["db", "init"]));
-    let p = big.to_str().unwrap();
-    let children: Vec<_> = (0..3)
-        .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_logtrack"))
-                .args(["ingest", "--format", "combined", p])
-                .env("LOGTRACK_DATABASE_URL", &url)
-                .env("LOGTRACK_HOST", "test-host")
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outs: Vec<Output> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
-    let errs: Vec<String> = outs.iter().map(ok).collect();
-    assert_eq!(rows(&url), (300_000, 300_000), "{errs:?}");
-    assert_eq!(errs.iter().filter(|e| e.contains("300000 rows loaded")).count(), 1, "{errs:?}");
 }
 
 #[test]
@@ -274,32 +360,42 @@ fn big_log(dir: &Path) -> String {
 const BIG_ROWS: i64 = 623 * 1540;
 
 /// The loader failed with exit 2 and one clear error line naming the file;
-/// nothing of the file is visible; the next run converges to exactly once.
-fn assert_failed_cleanly_then_converges(url: &str, path: &str, o: &Output, what: &str) {
+/// what is visible is what the checkpoint says was loaded — nothing with one
+/// stream, the committed leading parts with several; the next run
+/// converges to exactly once.
+fn assert_failed_cleanly_then_converges(
+    url: &str,
+    path: &str,
+    o: &Output,
+    what: &str,
+    env: &[(&str, &str)],
+) {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{what}: {err}");
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("logtrack: error:")).collect();
     assert_eq!(errors.len(), 1, "{what}: {err}");
     assert!(errors[0].contains(path), "{what}: {err}");
     assert!(!err.contains("panicked"), "{what}: {err}");
-    assert_eq!(count(url, "SELECT count(*) FROM logs"), 0, "{what}");
-    assert_eq!(count(url, "SELECT count(*) FROM checkpoints WHERE byte_offset > 0"), 0, "{what}");
-    ok(&logtrack(url, &["ingest", "--format", "combined", path]));
-    ok(&logtrack(url, &["ingest", "--format", "combined", path]));
+    let visible = count(url, "SELECT count(*) FROM logs");
+    let checkpointed = count(url, "SELECT coalesce(sum(records), 0)::bigint FROM checkpoints");
+    assert_eq!(visible, checkpointed, "{what}");
+    if env == ONE_STREAM {
+        assert_eq!(visible, 0, "{what}");
+    }
+    assert!(visible < BIG_ROWS, "{what}: the fault came after the last commit");
+    let beyond =
+        "SELECT count(*) FROM logs WHERE source_line > (SELECT max(lines) FROM checkpoints)";
+    assert_eq!(count(url, beyond), 0, "{what}");
+    ingest_with(url, path, env);
+    ingest_with(url, path, env);
     assert_eq!(count(url, "SELECT count(*) FROM logs"), BIG_ROWS, "{what}");
     assert_eq!(count(url, "SELECT count(DISTINCT source_line) FROM logs"), BIG_ROWS, "{what}");
 }
 
 /// Starts an ingest of `path` and returns once its COPY sleeps in the
 /// trigger [`fault_at_row`] made (`pg_sleep`).
-fn ingest_until_the_fault(url: &str, path: &str) -> std::process::Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_logtrack"))
-        .args(["ingest", "--format", "combined", path])
-        .env("LOGTRACK_DATABASE_URL", url)
-        .env("LOGTRACK_HOST", "test-host")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+fn ingest_until_the_fault(url: &str, path: &str, env: &[(&str, &str)]) -> std::process::Child {
+    let child = loader(url, &["ingest", "--format", "combined", path], env).spawn().unwrap();
     let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'";
     let start = std::time::Instant::now();
     while count(url, sleeping) == 0 && start.elapsed().as_secs() < 60 {
@@ -326,65 +422,80 @@ fn fault_at_row(url: &str, n: i64, action: &str) {
 
 fn drop_fault(url: &str) {
     let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
-    c.batch_execute("DROP TRIGGER fault ON logs").unwrap();
+    c.batch_execute("DROP TRIGGER fault ON logs; DROP FUNCTION fault(); DROP SEQUENCE written")
+        .unwrap();
 }
+
+/// Each fault, with one stream and with three; the 100,000th row to
+/// arrive falls in one of the three parts, whichever stream is quicker.
+const STREAMS: [&[(&str, &str)]; 2] = [ONE_STREAM, THREE_STREAMS];
 
 #[test]
 fn a_connection_killed_mid_copy_loses_and_doubles_nothing() {
-    let url = db!("terminated");
-    let dir = tempfile::tempdir().unwrap();
-    let p = big_log(dir.path());
-    ok(&logtrack(&url, &["db", "init"]));
-    fault_at_row(&url, 100_000, "PERFORM pg_sleep(30)");
-    let child = ingest_until_the_fault(&url, &p);
-    count(&url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
-    let o = child.wait_with_output().unwrap();
-    drop_fault(&url);
-    assert_failed_cleanly_then_converges(&url, &p, &o, "pg_terminate_backend");
+    for (url, env) in [db!("terminated"), db!("terminated_parts")].iter().zip(STREAMS) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = big_log(dir.path());
+        ok(&logtrack(url, &["db", "init"]));
+        fault_at_row(url, 100_000, "PERFORM pg_sleep(30)");
+        let child = ingest_until_the_fault(url, &p, env);
+        count(url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
+        let o = child.wait_with_output().unwrap();
+        drop_fault(url);
+        assert_failed_cleanly_then_converges(url, &p, &o, "pg_terminate_backend", env);
+    }
 }
 
 #[test]
 fn a_statement_timeout_mid_copy_loses_and_doubles_nothing() {
-    let url = db!("timeout");
-    let dir = tempfile::tempdir().unwrap();
-    let p = big_log(dir.path());
-    ok(&logtrack(&url, &["db", "init"]));
-    fault_at_row(&url, 100_000, "PERFORM pg_sleep(5)");
-    let timeout = format!("{url}?options=-c%20statement_timeout%3D1000");
-    let o = logtrack(&timeout, &["ingest", "--format", "combined", &p]);
-    drop_fault(&url);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("statement timeout"), "{o:?}");
-    assert_failed_cleanly_then_converges(&url, &p, &o, "statement_timeout");
+    for (url, env) in [db!("timeout"), db!("timeout_parts")].iter().zip(STREAMS) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = big_log(dir.path());
+        ok(&logtrack(url, &["db", "init"]));
+        fault_at_row(url, 100_000, "PERFORM pg_sleep(5)");
+        let timeout = format!("{url}?options=-c%20statement_timeout%3D1000");
+        let o = loader(&timeout, &["ingest", "--format", "combined", &p], env).output().unwrap();
+        drop_fault(url);
+        assert!(String::from_utf8_lossy(&o.stderr).contains("statement timeout"), "{o:?}");
+        assert_failed_cleanly_then_converges(url, &p, &o, "statement_timeout", env);
+    }
 }
 
 #[test]
 fn a_failing_write_mid_copy_loses_and_doubles_nothing() {
-    let url = db!("disk_full");
-    let dir = tempfile::tempdir().unwrap();
-    let p = big_log(dir.path());
-    ok(&logtrack(&url, &["db", "init"]));
-    // Stands in for a full disk.
-    fault_at_row(&url, 100_000, "RAISE EXCEPTION 'could not extend file: No space left on device'");
-    let o = logtrack(&url, &["ingest", "--format", "combined", &p]);
-    drop_fault(&url);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("No space left on device"), "{o:?}");
-    assert_failed_cleanly_then_converges(&url, &p, &o, "failing trigger");
+    for (url, env) in [db!("disk_full"), db!("disk_full_parts")].iter().zip(STREAMS) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = big_log(dir.path());
+        ok(&logtrack(url, &["db", "init"]));
+        // Stands in for a full disk.
+        fault_at_row(
+            url,
+            100_000,
+            "RAISE EXCEPTION 'could not extend file: No space left on device'",
+        );
+        let o = loader(url, &["ingest", "--format", "combined", &p], env).output().unwrap();
+        drop_fault(url);
+        assert!(String::from_utf8_lossy(&o.stderr).contains("No space left on device"), "{o:?}");
+        assert_failed_cleanly_then_converges(url, &p, &o, "failing trigger", env);
+    }
 }
 
 #[test]
 fn the_server_stopped_mid_copy_loses_and_doubles_nothing() {
     let Some(server) = pg::OwnServer::start("stopped") else { return };
     let url = server.url.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let p = big_log(dir.path());
-    ok(&logtrack(&url, &["db", "init"]));
-    fault_at_row(&url, 100_000, "PERFORM pg_sleep(30)");
-    let child = ingest_until_the_fault(&url, &p);
-    server.down("immediate");
-    let o = child.wait_with_output().unwrap();
-    server.up().unwrap();
-    drop_fault(&url);
-    assert_failed_cleanly_then_converges(&url, &p, &o, "server stopped");
+    for env in STREAMS {
+        let dir = tempfile::tempdir().unwrap();
+        let p = big_log(dir.path());
+        ok(&logtrack(&url, &["db", "reset", "--yes"]));
+        ok(&logtrack(&url, &["db", "init"]));
+        fault_at_row(&url, 100_000, "PERFORM pg_sleep(30)");
+        let child = ingest_until_the_fault(&url, &p, env);
+        server.down("immediate");
+        let o = child.wait_with_output().unwrap();
+        server.up().unwrap();
+        drop_fault(&url);
+        assert_failed_cleanly_then_converges(&url, &p, &o, "server stopped", env);
+    }
 }
 
 #[test]

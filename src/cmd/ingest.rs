@@ -25,8 +25,12 @@ pub fn run(args: &IngestArgs, g: &Global) -> anyhow::Result<Exit> {
                 if s.skipped {
                     msgs.info(&format!("{path}: nothing new (already loaded)"));
                 } else {
+                    let streams = match loaded.streams {
+                        0 | 1 => String::new(),
+                        n => format!("; {n} COPY streams"),
+                    };
                     msgs.info(&format!(
-                        "{path}: {} rows loaded, {} rejected, {} lines ({})",
+                        "{path}: {} rows loaded, {} rejected, {} lines ({}{streams})",
                         loaded.rows, s.rejected, s.lines, s.format
                     ));
                 }

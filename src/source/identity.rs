@@ -380,6 +380,57 @@ mod tests {
     }
 
     #[test]
+    fn line_cuts_fall_just_after_line_ends_with_the_lines_before_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.log");
+        // Lines of many lengths, one longer than the 1 MiB read block, CRLF.
+        let mut text = Vec::new();
+        for i in 0..5_000usize {
+            text.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, i % 700));
+            text.extend_from_slice(if i % 3 == 0 { b"\r\n" } else { b"\n" });
+            if i == 2_500 {
+                text.extend(std::iter::repeat_n(b'L', 1_500_000));
+                text.push(b'\n');
+            }
+        }
+        text.extend_from_slice(b"no line end");
+        std::fs::write(&path, &text).unwrap();
+        let p = Probe::open(path.to_str().unwrap()).unwrap();
+        for from in [0u64, 1, 777_777] {
+            for parts in 1..6 {
+                let cuts = p.line_cuts(from, parts, 1).unwrap();
+                assert!(cuts.len() < parts, "{from} {parts}");
+                let mut last = from;
+                for &(off, lines) in &cuts {
+                    assert!(off > last && off < text.len() as u64, "{from} {parts}: {off}");
+                    assert_eq!(text[off as usize - 1], b'\n');
+                    let between = &text[from as usize..off as usize];
+                    assert_eq!(lines, memchr::memchr_iter(b'\n', between).count() as u64);
+                    last = off;
+                }
+                if parts > 1 && from == 0 {
+                    assert_eq!(cuts.len(), parts - 1, "{parts}");
+                }
+            }
+        }
+        // Parts of at least `min_part` bytes: a file of 3 MB makes at most 3.
+        assert_eq!(p.line_cuts(0, 8, 1_000_000).unwrap().len(), 2);
+        assert!(p.line_cuts(0, 8, 100_000_000).unwrap().is_empty());
+        // A file without line ends after the cut point cannot be cut.
+        std::fs::write(&path, vec![b'x'; 3_000_000]).unwrap();
+        let p = Probe::open(path.to_str().unwrap()).unwrap();
+        assert!(p.line_cuts(0, 4, 1).unwrap().is_empty());
+        // Nor can a compressed one.
+        let gz = dir.path().join("a.log.gz");
+        let mut e =
+            flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), Default::default());
+        e.write_all(&text).unwrap();
+        e.finish().unwrap();
+        let p = Probe::open(gz.to_str().unwrap()).unwrap();
+        assert!(p.line_cuts(0, 4, 1).unwrap().is_empty());
+    }
+
+    #[test]
     fn prefix_hashes_agree_with_hash() {
         let data = b"0123456789";
         let all = prefix_hashes(data);

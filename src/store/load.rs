@@ -26,19 +26,43 @@
 //!
 //! A file that changed while another loader held it (so that it no longer
 //! extends the checkpoint) is left for the next run, with a note; nothing
-//! of it is lost. Records dated outside 1970–2199 are rejects (see
+//! of it is lost.
+//!
+//! Several COPY streams. One COPY runs on one server backend, one core. A
+//! large uncompressed file of line units (not CSV or JSON framing, not
+//! standard input) is cut into up to `LOGTRACK_COPY_STREAMS` (default one
+//! per core, at most 4) parts of at least `LOGTRACK_COPY_PART_BYTES`
+//! (32 MiB), each cut just after a line end, its line number found by
+//! counting the line ends before it. Each part is read by `pread` from the
+//! probed file handle and copied on its own connection in its own
+//! transaction, all at once; the parts commit in file order:
+//!
+//! - Part 1 is the file's transaction above: it holds the checkpoint row
+//!   locked and moves it to the end of part 1.
+//! - Part k > 1 moves the checkpoint only `WHERE byte_offset =` its own
+//!   start, after part k-1 committed. The row lock makes that wait for any
+//!   loader holding the row; if part k-1 failed, or another loader went on
+//!   from part k-1's end first (and so loaded part k's bytes itself), the
+//!   update matches no row and part k rolls back.
+//!
+//! So a commit always extends the checkpoint from where it stood, by bytes
+//! whose rows are in that same transaction: exactly once holds for each
+//! part as it does for a whole file. A failure or kill -9 keeps the parts
+//! committed before it (the checkpoint says exactly which); the next run
+//! goes on from there. A part k waits for nothing held by part j > k, so
+//! the streams cannot deadlock each other. Records dated outside 1970–2199 are rejects (see
 //! [`crate::read`]), so every row falls in a day partition PostgreSQL can
 //! bound.
 
 use crate::error::Error;
 use crate::output;
 use crate::parse::time::TimeSpan;
+use crate::parse::Framing;
 use crate::parse::{Format, ParserOptions, Provenance, Record};
 use crate::read::{self, ChunkSink, Opened, Reject, SourceStats};
 use crate::source::identity::{self, Probe, Recorded};
 use crate::source::Start;
 use anyhow::Context;
-use crate::parse::Framing;
 use postgres::{Client, Transaction};
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -185,6 +209,8 @@ pub struct Loaded {
     pub rows: u64,
     /// Time range of those rows (seconds).
     pub span: TimeSpan,
+    /// The COPY streams whose parts were committed.
+    pub streams: usize,
 }
 
 /// One byte range of a file, loaded by its own COPY stream.
@@ -278,7 +304,7 @@ impl Loader {
                 notes,
                 ..Default::default()
             };
-            Ok(Loaded { stats, rows: 0, span: TimeSpan::default() })
+            Ok(Loaded { stats, rows: 0, span: TimeSpan::default(), streams: 0 })
         };
         if probe.head.is_empty() {
             return empty(Vec::new());
@@ -308,8 +334,11 @@ impl Loader {
         };
         // A live, uncompressed file may end mid-line: leave that for later.
         let hold_partial = !probe.compressed();
-        let mut parts =
-            vec![Part { start: Start { offset: cp.offset, lines: cp.lines, hold_partial, before }, end: None, reader }];
+        let mut parts = vec![Part {
+            start: Start { offset: cp.offset, lines: cp.lines, hold_partial, before },
+            end: None,
+            reader,
+        }];
         if resolved.framing() == Framing::Lines {
             let cuts = probe
                 .line_cuts(cp.offset, copy_streams(), part_min())
@@ -344,11 +373,12 @@ impl Loader {
                         };
                         let opened = read::open_at(path, head, reader, part.start, format, opts)?;
                         let mut listed = Vec::new();
-                        let loaded = copy_rows(&mut tx, ddl, own_host, opened, &mut |r: &Reject| {
-                            if listed.len() < LISTED_REJECTS {
-                                listed.push(r.clone());
-                            }
-                        })?;
+                        let loaded =
+                            copy_rows(&mut tx, ddl, own_host, opened, &mut |r: &Reject| {
+                                if listed.len() < LISTED_REJECTS {
+                                    listed.push(r.clone());
+                                }
+                            })?;
                         Ok((tx, loaded, listed))
                     })
                 })
@@ -410,9 +440,14 @@ impl Loader {
             Ok(())
         })?;
         let mut loaded = total.unwrap_or(Loaded {
-            stats: SourceStats { path: path.to_string(), format: resolved.to_string(), ..Default::default() },
+            stats: SourceStats {
+                path: path.to_string(),
+                format: resolved.to_string(),
+                ..Default::default()
+            },
             rows: 0,
             span: TimeSpan::default(),
+            streams: 0,
         });
         let stats = &mut loaded.stats;
         if cp.offset > 0 && stats.lines == 0 {
@@ -466,6 +501,7 @@ impl Loaded {
         self.stats.absorb(next.stats);
         self.rows += next.rows;
         self.span.merge(next.span);
+        self.streams += next.streams;
     }
 }
 
@@ -547,7 +583,7 @@ fn copy_rows(
     })?;
     stats.records -= untimed;
     stats.rejected += untimed;
-    Ok(Loaded { stats, rows: rows_loaded, span })
+    Ok(Loaded { stats, rows: rows_loaded, span, streams: 1 })
 }
 
 /// Creates the daily partitions of `logs` that `days` need and this

@@ -22,35 +22,48 @@ fn word_needs_escape(x: u64) -> bool {
         != 0
 }
 
-/// Appends `s` as a JSON string literal. Runs without special bytes are
-/// found eight bytes at a time and copied whole.
+/// Appends `s` as a JSON string literal. Most strings need no escape:
+/// they are checked eight bytes at a time (the last few padded with
+/// spaces) and copied whole; only a string with a special byte is walked
+/// byte by byte, from the first word holding one.
 pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
     let b = s.as_bytes();
     out.reserve(b.len() + 2);
     out.push(b'"');
-    let mut start = 0;
-    let mut i = 0;
-    while i < b.len() {
-        let n = (b.len() - i).min(8);
-        let clean = n == 8
-            && !word_needs_escape(u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes")));
-        if !clean {
-            for k in i..i + n {
-                let c = b[k];
-                if needs_escape(c) {
-                    out.extend_from_slice(&b[start..k]);
-                    write_escape(out, c);
-                    start = k + 1;
-                }
-            }
+    let mut clean = 0;
+    while clean + 8 <= b.len() {
+        if word_needs_escape(u64::from_le_bytes(b[clean..clean + 8].try_into().expect("8 bytes"))) {
+            return write_escaped(out, b, clean);
         }
-        i += n;
+        clean += 8;
+    }
+    if clean < b.len() {
+        let mut w = [b' '; 8];
+        w[..b.len() - clean].copy_from_slice(&b[clean..]);
+        if word_needs_escape(u64::from_le_bytes(w)) {
+            return write_escaped(out, b, clean);
+        }
+    }
+    out.extend_from_slice(b);
+    out.push(b'"');
+}
+
+/// The rest of [`write_json_str`] for a string whose bytes before `from`
+/// need no escape.
+#[cold]
+fn write_escaped(out: &mut Vec<u8>, b: &[u8], from: usize) {
+    let mut start = 0;
+    for (k, &c) in b.iter().enumerate().skip(from) {
+        if needs_escape(c) {
+            out.extend_from_slice(&b[start..k]);
+            write_escape(out, c);
+            start = k + 1;
+        }
     }
     out.extend_from_slice(&b[start..]);
     out.push(b'"');
 }
 
-#[cold]
 fn write_escape(out: &mut Vec<u8>, c: u8) {
     match c {
         b'"' => out.extend_from_slice(b"\\\""),

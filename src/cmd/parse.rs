@@ -5,9 +5,42 @@
 use crate::cli::{Global, Output, ParseArgs};
 use crate::error::Exit;
 use crate::output;
-use crate::read::{self, ChunkResult};
+use crate::parse::{Provenance, Record};
+use crate::read::{self, ChunkResult, ChunkSink};
 use crate::run::Messages;
 use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+/// Writes each chunk's records into an output buffer; buffers come back
+/// from the writer for the next chunks, so that writing JSON neither grows
+/// a fresh buffer (copying it) nor touches fresh pages for every chunk.
+struct TextSink {
+    csv: bool,
+    path: String,
+    path_json: String,
+    pool: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl ChunkSink for TextSink {
+    type Acc = Vec<u8>;
+    type Out = Vec<u8>;
+
+    fn begin(&self) -> Vec<u8> {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default()
+    }
+
+    fn record(&self, buf: &mut Vec<u8>, r: &Record<'_>, prov: Provenance) {
+        if self.csv {
+            output::write_record_csv(buf, r, &self.path, prov);
+        } else {
+            output::write_record_json(buf, r, &self.path_json, prov);
+        }
+    }
+
+    fn end(&self, buf: Vec<u8>) -> Vec<u8> {
+        buf
+    }
+}
 
 /// Rejects shown per file on stderr (all of them with `-v`).
 const SHOWN_REJECTS: u64 = 20;
@@ -35,20 +68,22 @@ pub fn run(args: &ParseArgs, g: &Global) -> anyhow::Result<Exit> {
             output::write_json_str(&mut v, &path);
             String::from_utf8(v).expect("JSON text is UTF-8")
         };
-        let csv_path = path.clone();
-        let csv = args.output == Output::Csv;
+        let pool = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::new(TextSink {
+            csv: args.output == Output::Csv,
+            path: path.clone(),
+            path_json,
+            pool: Arc::clone(&pool),
+        });
         let mut shown = 0u64;
-        let result = read::process(
+        let result = read::process_with(
             opened,
-            move |buf: &mut Vec<u8>, r, prov| {
-                if csv {
-                    output::write_record_csv(buf, r, &csv_path, prov);
-                } else {
-                    output::write_record_json(buf, r, &path_json, prov);
-                }
-            },
+            sink,
             |res: ChunkResult<Vec<u8>>| {
                 out.write_all(&res.value)?;
+                let mut buf = res.value;
+                buf.clear();
+                pool.lock().unwrap_or_else(|e| e.into_inner()).push(buf);
                 for rej in &res.rejects {
                     if g.verbose || shown < SHOWN_REJECTS {
                         msgs.warn(&format!("reject: {rej}"));

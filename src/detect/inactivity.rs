@@ -48,11 +48,10 @@ impl InactivityDetector {
 
 impl Detector for InactivityDetector {
     fn alerts(&self, counts: Counts, ctx: &FinishContext) -> Vec<Alert> {
-        let mut alerts = Vec::new();
         let named_service_silent = counts.is_empty()
             && self.rule.service.is_some()
             && self.rule.group_by == [GroupKey::Service];
-        for (group, secs) in counts.sorted() {
+        let mut alerts = counts.alerts_per_group(|group, secs, alerts| {
             for pair in secs.windows(2) {
                 let ((a, ba), (b, bb)) = (pair[0], pair[1]);
                 if b - a > self.max_idle {
@@ -60,16 +59,16 @@ impl Detector for InactivityDetector {
                         *ba.evidence().last().expect("a counted second has evidence"),
                         bb.evidence()[0],
                     ];
-                    alerts.push(self.alert(&group, a, b, ctx, ev, false));
+                    alerts.push(self.alert(group, a, b, ctx, ev, false));
                 }
             }
             if let Some((last, b)) = secs.last() {
                 if ctx.reference_time - last > self.max_idle {
                     let ev = vec![*b.evidence().last().expect("a counted second has evidence")];
-                    alerts.push(self.alert(&group, *last, ctx.reference_time, ctx, ev, true));
+                    alerts.push(self.alert(group, *last, ctx.reference_time, ctx, ev, true));
                 }
             }
-        }
+        });
         if named_service_silent {
             let service = self.rule.service.clone().expect("checked above");
             let start = ctx.data_start.unwrap_or(ctx.reference_time).min(ctx.reference_time);

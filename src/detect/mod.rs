@@ -238,7 +238,7 @@ impl Counts {
         let secs: Vec<(i64, Bucket)> = self.entries.iter().map(|e| (e.sec, e.bucket)).collect();
         let run = spill::Run::write(
             &mut self.file,
-            names.iter().map(|(_, n, g)| (*n, &secs[start[*g as usize]..start[*g as usize + 1]])),
+            names.iter().map(|(h, n, g)| (*h, *n, &secs[start[*g as usize]..start[*g as usize + 1]])),
         );
         match run {
             Ok(run) => {
@@ -281,9 +281,9 @@ impl Counts {
         self.compacted = self.entries.len();
     }
 
-    /// Groups in [`spill::order`], each with its seconds sorted and
-    /// distinct: from memory and from every spilled run, one group at a time.
-    fn sorted(mut self) -> spill::Groups {
+    /// What is in memory as groups in [`spill::order`], with their hashes,
+    /// each with its seconds sorted and distinct; and the runs on disk.
+    fn drain(mut self) -> (Vec<spill::Run>, Vec<(u64, spill::Group)>) {
         self.compact();
         let mut out: Vec<(u64, spill::Group)> = vec![Default::default(); self.last.len()];
         for (name, gid) in self.names {
@@ -293,7 +293,35 @@ impl Counts {
             out[e.gid as usize].1 .1.push((e.sec, e.bucket));
         }
         out.sort_unstable_by(|a, b| (a.0, &a.1 .0).cmp(&(b.0, &b.1 .0)));
-        spill::Groups::new(self.runs, out.into_iter().map(|(_, g)| g).collect())
+        (self.runs, out)
+    }
+
+    /// Groups in [`spill::order`], each with its seconds sorted and
+    /// distinct: from memory and from every spilled run, one group at a time.
+    #[cfg(test)]
+    fn sorted(self) -> spill::Groups {
+        let (runs, memory) = self.drain();
+        spill::Groups::new(runs, memory)
+    }
+
+    /// The alerts `each` makes of every group (its encoded name and its
+    /// seconds), over the [`spill::PARTS`] parts of the groups in parallel.
+    fn alerts_per_group<F>(self, each: F) -> Vec<Alert>
+    where
+        F: Fn(&str, &[(i64, Bucket)], &mut Vec<Alert>) + Sync,
+    {
+        use rayon::prelude::*;
+        let (runs, memory) = self.drain();
+        spill::parts(runs, memory)
+            .into_par_iter()
+            .flat_map_iter(|part| {
+                let mut alerts = Vec::new();
+                for (name, secs) in part.groups() {
+                    each(&name, &secs, &mut alerts);
+                }
+                alerts
+            })
+            .collect()
     }
 }
 

@@ -21,7 +21,7 @@ use super::{Bucket, LineRef, EVIDENCE_PER_SECOND};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, Read};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -65,12 +65,22 @@ pub fn budget() -> usize {
     }
 }
 
-/// A run on disk: groups in [`order`], bytes `start..end` of a file.
+/// Detection reads the groups in this many parts, by the top bits of
+/// their [`order`] hash, in parallel: part `p` holds the hashes whose top
+/// four bits are `p`, so the parts in turn are the whole order.
+pub const PARTS: usize = 16;
+
+/// The part a group of hash `h` falls in.
+pub fn part_of(h: u64) -> usize {
+    (h >> 60) as usize
+}
+
+/// A run on disk: groups in [`order`], bytes `start..end` of a file;
+/// part `p`'s groups at `splits[p]..splits[p + 1]`.
 #[derive(Clone, Debug)]
 pub struct Run {
     file: Arc<File>,
-    start: u64,
-    end: u64,
+    splits: [u64; PARTS + 1],
 }
 
 /// The file a count appends its runs to, created at its first spill.
@@ -79,42 +89,80 @@ pub struct SpillFile {
     file: Option<(Arc<File>, u64)>,
 }
 
-/// Counts the bytes written through it.
-struct Counted<W> {
-    w: W,
-    n: u64,
+/// Writes one run: groups encoded into a buffer, written out with
+/// `pwrite` at the file's end as it fills.
+struct RunWriter<'f> {
+    file: &'f File,
+    at: u64,
+    buf: Vec<u8>,
+    splits: [u64; PARTS + 1],
+    part: usize,
 }
 
-impl<W: Write> Write for Counted<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.w.write(buf)?;
-        self.n += n as u64;
-        Ok(n)
+impl RunWriter<'_> {
+    fn group(&mut self, hash: u64, name: &str, secs: &[(i64, Bucket)]) -> std::io::Result<()> {
+        let p = part_of(hash);
+        while self.part < p {
+            self.part += 1;
+            self.splits[self.part] = self.at + self.buf.len() as u64;
+        }
+        let b = &mut self.buf;
+        b.extend_from_slice(&hash.to_le_bytes());
+        b.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        b.extend_from_slice(name.as_bytes());
+        b.extend_from_slice(&(secs.len() as u32).to_le_bytes());
+        for (sec, bucket) in secs {
+            b.extend_from_slice(&sec.to_le_bytes());
+            b.extend_from_slice(&bucket.count.to_le_bytes());
+            let ev = bucket.evidence();
+            b.push(ev.len() as u8);
+            for e in ev {
+                for v in [e.source, e.line, e.index] {
+                    b.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+        if self.buf.len() >= 1 << 16 {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.w.flush()
+        use std::os::unix::fs::FileExt;
+        self.file.write_all_at(&self.buf, self.at)?;
+        self.at += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
     }
 }
 
 impl SpillFile {
-    /// Appends one run made by `write`.
+    /// Appends one run made by `write`. Written at the offset the file's
+    /// runs end at, by `pwrite`: a failed run leaves the offset where it
+    /// was, and the next run writes over what it left.
     fn append(
         &mut self,
-        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+        write: impl FnOnce(&mut RunWriter<'_>) -> std::io::Result<()>,
     ) -> std::io::Result<Run> {
         if self.file.is_none() {
             self.file = Some((Arc::new(temp_file()?), 0));
         }
         let (file, len) = self.file.as_mut().expect("just made");
-        // Only this count writes to its file, always at its end (reads use
-        // their own offsets), so the file's cursor is the end.
-        let mut w = Counted { w: BufWriter::with_capacity(1 << 16, &**file), n: 0 };
-        let done = write(&mut w).and_then(|()| w.flush());
-        let start = *len;
-        *len += w.n;
-        done?;
-        Ok(Run { file: file.clone(), start, end: *len })
+        let mut w = RunWriter {
+            file,
+            at: *len,
+            buf: Vec::with_capacity(1 << 17),
+            splits: [*len; PARTS + 1],
+            part: 0,
+        };
+        write(&mut w)?;
+        w.flush()?;
+        for p in w.part + 1..=PARTS {
+            w.splits[p] = w.at;
+        }
+        *len = w.at;
+        Ok(Run { file: file.clone(), splits: w.splits })
     }
 }
 
@@ -140,37 +188,15 @@ fn temp_file() -> std::io::Result<File> {
     }
 }
 
-fn write_group<W: Write + ?Sized>(
-    w: &mut W,
-    name: &str,
-    secs: &[(i64, Bucket)],
-) -> std::io::Result<()> {
-    w.write_all(&(name.len() as u32).to_le_bytes())?;
-    w.write_all(name.as_bytes())?;
-    w.write_all(&(secs.len() as u32).to_le_bytes())?;
-    for (sec, b) in secs {
-        w.write_all(&sec.to_le_bytes())?;
-        w.write_all(&b.count.to_le_bytes())?;
-        let ev = b.evidence();
-        w.write_all(&[ev.len() as u8])?;
-        for e in ev {
-            for v in [e.source, e.line, e.index] {
-                w.write_all(&v.to_le_bytes())?;
-            }
-        }
-    }
-    Ok(())
-}
-
 impl Run {
-    /// Appends `groups` (in [`order`]) to `to` as a run.
+    /// Appends `groups` (in [`order`], with their hashes) to `to` as a run.
     pub fn write<'a>(
         to: &mut SpillFile,
-        groups: impl Iterator<Item = (&'a str, &'a [(i64, Bucket)])>,
+        groups: impl Iterator<Item = (u64, &'a str, &'a [(i64, Bucket)])>,
     ) -> std::io::Result<Run> {
         to.append(|w| {
-            for (name, secs) in groups {
-                write_group(w, name, secs)?;
+            for (hash, name, secs) in groups {
+                w.group(hash, name, secs)?;
             }
             Ok(())
         })
@@ -179,15 +205,16 @@ impl Run {
     /// Merges runs into one, appended to `to`.
     pub fn merge(to: &mut SpillFile, runs: Vec<Run>) -> std::io::Result<Run> {
         to.append(|w| {
-            for (name, secs) in Groups::new(runs, Vec::new()) {
-                write_group(w, &name, &secs)?;
+            let mut groups = Groups::new(runs, Vec::new());
+            while let Some((hash, name, secs)) = groups.next_hashed() {
+                w.group(hash, &name, &secs)?;
             }
             Ok(())
         })
     }
 
-    fn reader(self, buffer: usize) -> RunReader {
-        let at = At { file: self.file, pos: self.start, end: self.end };
+    fn reader(&self, parts: std::ops::Range<usize>, buffer: usize) -> RunReader {
+        let at = At { file: self.file.clone(), pos: self.splits[parts.start], end: self.splits[parts.end] };
         RunReader { r: BufReader::with_capacity(buffer, at) }
     }
 }
@@ -221,16 +248,19 @@ impl RunReader {
         Ok(u32::from_le_bytes(b))
     }
 
-    fn next_group(&mut self) -> Option<Group> {
-        let len = match self.u32() {
-            Ok(n) => n as usize,
+    fn next_group(&mut self) -> Option<(u64, Group)> {
+        let mut h = [0u8; 8];
+        match self.r.read_exact(&mut h) {
+            Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
             Err(e) => panic!("reading spilled counts back failed: {e}"),
-        };
-        Some(self.group(len).unwrap_or_else(|e| panic!("reading spilled counts back failed: {e}")))
+        }
+        let group = self.group().unwrap_or_else(|e| panic!("reading spilled counts back failed: {e}"));
+        Some((u64::from_le_bytes(h), group))
     }
 
-    fn group(&mut self, len: usize) -> std::io::Result<Group> {
+    fn group(&mut self) -> std::io::Result<Group> {
+        let len = self.u32()? as usize;
         let mut name = vec![0u8; len];
         self.r.read_exact(&mut name)?;
         let name = String::from_utf8(name)
@@ -256,17 +286,51 @@ impl RunReader {
 /// from all of them merged.
 pub struct Groups {
     readers: Vec<RunReader>,
-    memory: std::vec::IntoIter<Group>,
+    memory: std::vec::IntoIter<(u64, Group)>,
     /// The next group of each source (readers, then memory at the end).
     heap: BinaryHeap<Reverse<(u64, String, usize)>>,
     pending: Vec<Option<Vec<(i64, Bucket)>>>,
 }
 
+/// One part ([`PARTS`]) of a count's groups, not read yet.
+pub struct Part {
+    runs: Vec<Run>,
+    index: usize,
+    memory: Vec<(u64, Group)>,
+}
+
+impl Part {
+    /// The part's groups, in order.
+    pub fn groups(self) -> Groups {
+        Groups::over(&self.runs, self.index..self.index + 1, self.memory)
+    }
+}
+
+/// The [`PARTS`] parts of `runs` and of `memory` (groups in [`order`] with
+/// their hashes).
+pub fn parts(runs: Vec<Run>, memory: Vec<(u64, Group)>) -> Vec<Part> {
+    let mut out: Vec<Part> =
+        (0..PARTS).map(|index| Part { runs: runs.clone(), index, memory: Vec::new() }).collect();
+    for (h, g) in memory {
+        out[part_of(h)].memory.push((h, g));
+    }
+    out
+}
+
 impl Groups {
-    pub fn new(runs: Vec<Run>, memory: Vec<Group>) -> Groups {
+    /// Every group of `runs` and `memory`.
+    pub fn new(runs: Vec<Run>, memory: Vec<(u64, Group)>) -> Groups {
+        Groups::over(&runs, 0..PARTS, memory)
+    }
+
+    fn over(runs: &[Run], parts: std::ops::Range<usize>, memory: Vec<(u64, Group)>) -> Groups {
         // Buffers of 64 KiB, smaller when there are many runs.
         let buffer = ((4 << 20) / runs.len().max(1)).clamp(4 << 10, 64 << 10);
-        let readers: Vec<RunReader> = runs.into_iter().map(|r| r.reader(buffer)).collect();
+        let readers: Vec<RunReader> = runs
+            .iter()
+            .filter(|r| r.splits[parts.start] < r.splits[parts.end])
+            .map(|r| r.reader(parts.clone(), buffer))
+            .collect();
         let n = readers.len();
         let mut g = Groups {
             readers,
@@ -283,10 +347,23 @@ impl Groups {
     fn refill(&mut self, i: usize) {
         let next =
             if i < self.readers.len() { self.readers[i].next_group() } else { self.memory.next() };
-        if let Some((name, secs)) = next {
+        if let Some((hash, (name, secs))) = next {
             self.pending[i] = Some(secs);
-            self.heap.push(Reverse((order(&name), name, i)));
+            self.heap.push(Reverse((hash, name, i)));
         }
+    }
+
+    /// The next group, with its hash.
+    fn next_hashed(&mut self) -> Option<(u64, String, Vec<(i64, Bucket)>)> {
+        let Reverse((h, name, i)) = self.heap.pop()?;
+        let mut secs = self.pending[i].take().expect("a pending group");
+        self.refill(i);
+        while self.heap.peek().is_some_and(|Reverse((g, n, _))| *g == h && *n == name) {
+            let Reverse((_, _, j)) = self.heap.pop().expect("peeked");
+            secs = merge_secs(secs, self.pending[j].take().expect("a pending group"));
+            self.refill(j);
+        }
+        Some((h, name, secs))
     }
 }
 
@@ -317,15 +394,7 @@ impl Iterator for Groups {
     type Item = Group;
 
     fn next(&mut self) -> Option<Group> {
-        let Reverse((h, name, i)) = self.heap.pop()?;
-        let mut secs = self.pending[i].take().expect("a pending group");
-        self.refill(i);
-        while self.heap.peek().is_some_and(|Reverse((g, n, _))| *g == h && *n == name) {
-            let Reverse((_, _, j)) = self.heap.pop().expect("peeked");
-            secs = merge_secs(secs, self.pending[j].take().expect("a pending group"));
-            self.refill(j);
-        }
-        Some((name, secs))
+        self.next_hashed().map(|(_, name, secs)| (name, secs))
     }
 }
 

@@ -79,13 +79,12 @@ impl Detector for WindowDetector {
     fn alerts(&self, counts: Counts, ctx: &FinishContext) -> Vec<Alert> {
         let names = group_names(&self.rule);
         let window = HumanDuration(self.window);
-        let mut alerts = Vec::new();
-        for (group, secs) in counts.sorted() {
+        counts.alerts_per_group(|group, secs, alerts| {
             let counts: Vec<(i64, u64)> =
                 secs.iter().map(|(s, b)| (*s, u64::from(b.count))).collect();
             for ep in episodes(&counts, self.threshold, self.window) {
                 let span = &secs[ep.first..=ep.last];
-                let group_obj = decode_group(&names, &group);
+                let group_obj = decode_group(&names, group);
                 let message = describe(&self.rule, &group_obj, ep.count, window, self.threshold);
                 alerts.push(Alert {
                     rule_id: self.rule.id.clone(),
@@ -99,8 +98,7 @@ impl Detector for WindowDetector {
                     evidence: ctx.evidence(span.iter().flat_map(|(_, b)| b.evidence().to_vec())),
                 });
             }
-        }
-        alerts
+        })
     }
 }
 

@@ -32,17 +32,16 @@ impl ZscoreDetector {
 impl Detector for ZscoreDetector {
     fn alerts(&self, counts: Counts, ctx: &FinishContext) -> Vec<Alert> {
         let names = group_names(&self.rule);
-        let mut alerts = Vec::new();
         let (w, b) = (self.window, self.baseline);
-        for (group, secs) in counts.sorted() {
+        counts.alerts_per_group(|group, secs, alerts| {
             // Seconds are sorted, so each bin lists its seconds in time order.
             let mut by_bin: BTreeMap<i64, (u64, Vec<Bucket>)> = BTreeMap::new();
-            for (sec, b) in secs {
+            for &(sec, b) in secs {
                 let bin = by_bin.entry(sec.div_euclid(w) * w).or_default();
                 bin.0 += u64::from(b.count);
                 bin.1.push(b);
             }
-            let Some(&first) = by_bin.keys().next() else { continue };
+            let Some(&first) = by_bin.keys().next() else { return };
             // The first bin with a full baseline.
             let evaluated_from = first.saturating_add((b as i64).saturating_mul(w));
             let bins: Vec<(i64, u64)> = by_bin.iter().map(|(s, (c, _))| (*s, *c)).collect();
@@ -89,7 +88,7 @@ impl Detector for ZscoreDetector {
                     rule_id: self.rule.id.clone(),
                     rule_type: self.rule.kind.type_name(),
                     severity: self.rule.severity,
-                    group: decode_group(&names, &group),
+                    group: decode_group(&names, group),
                     window_start: Timestamp::from_secs(start),
                     window_end: Timestamp::from_secs(start + w),
                     count,
@@ -102,8 +101,7 @@ impl Detector for ZscoreDetector {
                     evidence: ctx.evidence(evidence),
                 });
             }
-        }
-        alerts
+        })
     }
 }
 

@@ -11,7 +11,9 @@
 //! else its first entry; a hostname or `unix:` is kept as logged.
 
 use super::time::{parse_clf_time, Tz};
-use super::{excerpt, line_outcome, opt_text, text, Outcome, Parser, Record, Severity, Value};
+use super::{
+    excerpt, line_outcome, text, LineText, Outcome, Parser, Record, Severity, Value,
+};
 use memchr::{memchr, memchr2};
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -74,7 +76,8 @@ fn parse_line<'a>(p: &'a ClfParser, line: &'a [u8]) -> Result<Record<'a>, String
         format!("time {} is not a CLF time (dd/Mon/yyyy:HH:MM:SS +zzzz)", excerpt(time_raw))
     })?;
 
-    let prefix = Prefix::split(&line[..open])?;
+    let lt = LineText::new(line);
+    let prefix = Prefix::split(&line[..open], lt)?;
 
     // "request"
     let mut rest = &line[close + 1..];
@@ -83,7 +86,7 @@ fn parse_line<'a>(p: &'a ClfParser, line: &'a [u8]) -> Result<Record<'a>, String
         Some(b'"') => scan_quoted(&rest[1..]).ok_or("unterminated quoted request line")?,
         _ => return Err("missing quoted request line after the time".into()),
     };
-    let request = unescape(request);
+    let request = unescape_in(request, lt);
     rest = skip_spaces(after);
 
     // status and bytes
@@ -99,15 +102,15 @@ fn parse_line<'a>(p: &'a ClfParser, line: &'a [u8]) -> Result<Record<'a>, String
     let (mut referer, mut user_agent) = (None, None);
     if p.mode != Mode::Common && rest.first() == Some(&b'"') {
         let (v, r) = scan_quoted(&rest[1..]).ok_or("unterminated quoted referer")?;
-        referer = (!p.lean).then(|| opt_cow(unescape(v))).flatten();
+        referer = (!p.lean).then(|| opt_cow(unescape_in(v, lt))).flatten();
         rest = skip_spaces(r);
         if rest.first() == Some(&b'"') {
             let (v, r) = scan_quoted(&rest[1..]).ok_or("unterminated quoted user agent")?;
-            user_agent = (!p.lean).then(|| opt_cow(unescape(v))).flatten();
+            user_agent = (!p.lean).then(|| opt_cow(unescape_in(v, lt))).flatten();
             rest = skip_spaces(r);
         }
     }
-    let extra = split_extra(rest)?;
+    let extra = split_extra(rest, lt)?;
 
     let status_value = status.map_or(Value::Null, |s| Value::Int(s as i64));
     let fields = if p.lean {
@@ -121,7 +124,7 @@ fn parse_line<'a>(p: &'a ClfParser, line: &'a [u8]) -> Result<Record<'a>, String
         let (method, path, protocol) = request_parts(&request);
         let mut fields = AccessFields {
             client_ip: Some(prefix.client),
-            ident: opt_text(prefix.ident),
+            ident: lt.opt_text(prefix.ident),
             method,
             path,
             protocol,
@@ -132,11 +135,11 @@ fn parse_line<'a>(p: &'a ClfParser, line: &'a [u8]) -> Result<Record<'a>, String
         }
         .into_fields(3);
         if prefix.list.len() > 1 {
-            let list = prefix.list.iter().map(|a| Value::str(text(a))).collect();
+            let list = prefix.list.iter().map(|a| Value::str(lt.text(a))).collect();
             fields.push((Cow::Borrowed("client_list"), Value::List(list)));
         }
         if let Some(port) = prefix.vhost_port {
-            fields.push((Cow::Borrowed("port"), Value::str(text(port))));
+            fields.push((Cow::Borrowed("port"), Value::str(lt.text(port))));
         }
         if !extra.is_empty() {
             fields.push((Cow::Borrowed("extra"), Value::List(extra)));
@@ -149,7 +152,7 @@ fn parse_line<'a>(p: &'a ClfParser, line: &'a [u8]) -> Result<Record<'a>, String
         host: prefix.vhost.map(text),
         severity: status.map(Severity::from_http_status),
         message: request,
-        user: opt_text(prefix.user),
+        user: lt.opt_text(prefix.user),
         fields,
     })
 }
@@ -199,7 +202,7 @@ struct Prefix<'a> {
 }
 
 impl<'a> Prefix<'a> {
-    fn split(b: &'a [u8]) -> Result<Prefix<'a>, String> {
+    fn split(b: &'a [u8], lt: LineText<'a>) -> Result<Prefix<'a>, String> {
         let mut toks: [&[u8]; MAX_PREFIX_TOKENS] = [&[]; MAX_PREFIX_TOKENS];
         let mut n = 0;
         for t in b.split(|c| *c == b' ' || *c == b'\t').filter(|t| !t.is_empty()) {
@@ -228,8 +231,8 @@ impl<'a> Prefix<'a> {
             addrs.iter().map(|a| trim_list_punct(a)).filter(|a| !a.is_empty()).collect();
         let client = match list.as_slice() {
             [] => return Err("empty client address".into()),
-            [one] => text(one),
-            many => text(many.iter().find(|a| is_public_ip(a)).copied().unwrap_or(many[0])),
+            [one] => lt.text(one),
+            many => lt.text(many.iter().find(|a| is_public_ip(a)).copied().unwrap_or(many[0])),
         };
         Ok(Prefix { vhost, vhost_port, list, client, ident, user })
     }
@@ -335,6 +338,15 @@ pub(crate) fn unescape(b: &[u8]) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// [`unescape`] of `b`, a slice of the line `lt` reads.
+fn unescape_in<'a>(b: &'a [u8], lt: LineText<'a>) -> Cow<'a, str> {
+    if memchr(b'\\', b).is_none() {
+        lt.text(b)
+    } else {
+        unescape(b)
+    }
+}
+
 pub(crate) fn opt_cow(s: Cow<'_, str>) -> Option<Cow<'_, str>> {
     if s.is_empty() || s == "-" {
         None
@@ -370,16 +382,16 @@ pub(crate) fn parse_count(b: &[u8], what: &str) -> Result<Option<i64>, String> {
 }
 
 /// Trailing fields after the user agent: quoted or bare tokens, kept as text.
-fn split_extra(mut rest: &[u8]) -> Result<Vec<Value<'_>>, String> {
+fn split_extra<'a>(mut rest: &'a [u8], lt: LineText<'a>) -> Result<Vec<Value<'a>>, String> {
     let mut out = Vec::new();
     while !rest.is_empty() {
         if rest[0] == b'"' {
             let (v, r) = scan_quoted(&rest[1..]).ok_or("unterminated quoted trailing field")?;
-            out.push(Value::opt_str(opt_cow(unescape(v))));
+            out.push(Value::opt_str(opt_cow(unescape_in(v, lt))));
             rest = skip_spaces(r);
         } else {
             let (v, r) = next_token(rest);
-            out.push(Value::opt_str(opt_text(v)));
+            out.push(Value::opt_str(lt.opt_text(v)));
             rest = skip_spaces(r);
         }
     }

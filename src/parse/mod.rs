@@ -364,6 +364,41 @@ pub fn text(b: &[u8]) -> Cow<'_, str> {
     }
 }
 
+/// The text of parts of one line, checked as UTF-8 once for the whole
+/// line rather than part by part (a line is mostly valid, and one check of
+/// it is cheaper than many of its pieces).
+#[derive(Clone, Copy)]
+pub struct LineText<'a> {
+    line: &'a [u8],
+    valid: Option<&'a str>,
+}
+
+impl<'a> LineText<'a> {
+    pub fn new(line: &'a [u8]) -> LineText<'a> {
+        LineText { line, valid: std::str::from_utf8(line).ok() }
+    }
+
+    /// [`text`] of `part`, a slice of the line.
+    pub fn text(&self, part: &'a [u8]) -> Cow<'a, str> {
+        if let Some(s) = self.valid {
+            let off = (part.as_ptr() as usize).wrapping_sub(self.line.as_ptr() as usize);
+            if let Some(t) = off.checked_add(part.len()).and_then(|end| s.get(off..end)) {
+                return Cow::Borrowed(t);
+            }
+        }
+        text(part)
+    }
+
+    /// [`opt_text`] of `part`, a slice of the line.
+    pub fn opt_text(&self, part: &'a [u8]) -> Option<Cow<'a, str>> {
+        if part.is_empty() || part == b"-" {
+            None
+        } else {
+            Some(self.text(part))
+        }
+    }
+}
+
 /// Like [`text`], but `-` and empty become `None`.
 #[inline]
 pub fn opt_text(b: &[u8]) -> Option<Cow<'_, str>> {

@@ -76,23 +76,19 @@ pub fn run(args: &ParseArgs, g: &Global) -> anyhow::Result<Exit> {
             pool: Arc::clone(&pool),
         });
         let mut shown = 0u64;
-        let result = read::process_with(
-            opened,
-            sink,
-            |res: ChunkResult<Vec<u8>>| {
-                out.write_all(&res.value)?;
-                let mut buf = res.value;
-                buf.clear();
-                pool.lock().unwrap_or_else(|e| e.into_inner()).push(buf);
-                for rej in &res.rejects {
-                    if g.verbose || shown < SHOWN_REJECTS {
-                        msgs.warn(&format!("reject: {rej}"));
-                    }
-                    shown += 1;
+        let result = read::process_with(opened, sink, |res: ChunkResult<Vec<u8>>| {
+            out.write_all(&res.value)?;
+            let mut buf = res.value;
+            buf.clear();
+            pool.lock().unwrap_or_else(|e| e.into_inner()).push(buf);
+            for rej in &res.rejects {
+                if g.verbose || shown < SHOWN_REJECTS {
+                    msgs.warn(&format!("reject: {rej}"));
                 }
-                Ok(true)
-            },
-        );
+                shown += 1;
+            }
+            Ok(true)
+        });
         match result {
             Ok(stats) => {
                 if shown > SHOWN_REJECTS && !g.verbose {

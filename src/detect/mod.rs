@@ -115,7 +115,7 @@ struct Entry {
 /// disk as a sorted run and counting starts again empty: see [`spill`].
 #[derive(Debug, Default)]
 pub struct Counts {
-    names: rustc_hash::FxHashMap<String, u32>,
+    names: Names,
     /// Per group id: index of its newest entry.
     last: Vec<u32>,
     entries: Vec<Entry>,
@@ -132,8 +132,63 @@ pub struct Counts {
     budget: Option<usize>,
 }
 
-/// Memory a group's name costs besides its bytes (map slot, `last`).
-const NAME_OVERHEAD: usize = 48;
+/// Memory a group's name costs besides its bytes (hash, end, table
+/// slot, `last`).
+const NAME_OVERHEAD: usize = 32;
+
+/// Interned group names: all in one buffer, by group id, each with its
+/// [`spill::order`] hash, found through a table of ids by that hash. No
+/// allocation per group, and emptied at a spill without freeing anything.
+#[derive(Debug, Default)]
+struct Names {
+    bytes: String,
+    /// Per group id: where its name ends in `bytes` (it starts where the
+    /// previous one ends).
+    ends: Vec<usize>,
+    hashes: Vec<u64>,
+    table: hashbrown::HashTable<u32>,
+}
+
+impl Names {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn name(&self, gid: u32) -> &str {
+        let g = gid as usize;
+        let start = if g == 0 { 0 } else { self.ends[g - 1] };
+        &self.bytes[start..self.ends[g]]
+    }
+
+    fn hash(&self, gid: u32) -> u64 {
+        self.hashes[gid as usize]
+    }
+
+    /// The id of `name` (whose hash is `hash`), and whether it is new.
+    fn intern(&mut self, name: &str, hash: u64) -> (u32, bool) {
+        let Names { bytes, ends, hashes, table } = self;
+        let name_of = |g: u32| {
+            let g = g as usize;
+            &bytes[if g == 0 { 0 } else { ends[g - 1] }..ends[g]]
+        };
+        if let Some(&gid) = table.find(hash, |&g| name_of(g) == name) {
+            return (gid, false);
+        }
+        let gid = ends.len() as u32;
+        bytes.push_str(name);
+        ends.push(bytes.len());
+        hashes.push(hash);
+        table.insert_unique(hash, gid, |&g| hashes[g as usize]);
+        (gid, true)
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+        self.hashes.clear();
+        self.table.clear();
+    }
+}
 
 impl Counts {
     pub fn is_empty(&self) -> bool {
@@ -141,19 +196,14 @@ impl Counts {
     }
 
     fn intern(&mut self, group: &str) -> u32 {
-        match self.names.get(group) {
-            Some(&gid) => gid,
-            None => self.intern_owned(group.to_string()),
-        }
+        self.intern_hashed(group, spill::order(group))
     }
 
-    fn intern_owned(&mut self, group: String) -> u32 {
-        let next = self.last.len() as u32;
-        let len = group.len();
-        let gid = *self.names.entry(group).or_insert(next);
-        if gid == next {
+    fn intern_hashed(&mut self, group: &str, hash: u64) -> u32 {
+        let (gid, new) = self.names.intern(group, hash);
+        if new {
             self.last.push(u32::MAX);
-            self.held += len + NAME_OVERHEAD;
+            self.held += group.len() + NAME_OVERHEAD;
         }
         gid
     }
@@ -201,17 +251,12 @@ impl Counts {
             other.spill();
         }
         self.runs.append(&mut other.runs);
-        let mut names: Vec<Option<String>> = vec![None; other.last.len()];
-        for (name, gid) in other.names {
-            names[gid as usize] = Some(name);
-        }
         // Group ids of `self` for `other`'s, made again after a spill.
-        let mut map = vec![u32::MAX; names.len()];
+        let mut map = vec![u32::MAX; other.last.len()];
         for e in &other.entries {
             let g = e.gid as usize;
             if map[g] == u32::MAX {
-                let name = names[g].as_deref().expect("every group id has a name");
-                map[g] = self.intern(name);
+                map[g] = self.intern_hashed(other.names.name(e.gid), other.names.hash(e.gid));
             }
             if !self.push(map[g], e.sec, &e.bucket) {
                 map.iter_mut().for_each(|m| *m = u32::MAX);
@@ -223,23 +268,35 @@ impl Counts {
     /// Writes what is in memory as a sorted run and empties it; on an
     /// I/O error keeps it in memory from now on.
     fn spill(&mut self) {
-        self.compact();
-        let mut names: Vec<(u64, &str, u32)> =
-            self.names.iter().map(|(n, g)| (spill::order(n), n.as_str(), *g)).collect();
-        names.sort_unstable();
-        // Entries are sorted by group id: where each group's seconds start.
-        let mut start = vec![0usize; self.last.len() + 1];
-        for e in &self.entries {
-            start[e.gid as usize + 1] += 1;
-        }
-        for i in 1..start.len() {
-            start[i] += start[i - 1];
-        }
-        let secs: Vec<(i64, Bucket)> = self.entries.iter().map(|e| (e.sec, e.bucket)).collect();
-        let run = spill::Run::write(
-            &mut self.file,
-            names.iter().map(|(h, n, g)| (*h, *n, &secs[start[*g as usize]..start[*g as usize + 1]])),
-        );
+        // One sort puts the entries in run order: by group in
+        // [`spill::order`], then by second.
+        let names = &self.names;
+        self.entries.sort_unstable_by(|a, b| {
+            if a.gid == b.gid {
+                return a.sec.cmp(&b.sec);
+            }
+            let (ha, hb) = (names.hash(a.gid), names.hash(b.gid));
+            ha.cmp(&hb).then_with(|| names.name(a.gid).cmp(names.name(b.gid)))
+        });
+        let entries = &self.entries;
+        let run = spill::Run::write_with(&mut self.file, |w| {
+            let mut secs: Vec<(i64, Bucket)> = Vec::new();
+            let mut i = 0;
+            while i < entries.len() {
+                let gid = entries[i].gid;
+                secs.clear();
+                while i < entries.len() && entries[i].gid == gid {
+                    let e = &entries[i];
+                    match secs.last_mut() {
+                        Some((sec, b)) if *sec == e.sec => b.merge(&e.bucket),
+                        _ => secs.push((e.sec, e.bucket)),
+                    }
+                    i += 1;
+                }
+                w.group(names.hash(gid), names.name(gid), &secs)?;
+            }
+            Ok(())
+        });
         match run {
             Ok(run) => {
                 self.runs.push(run);
@@ -286,8 +343,9 @@ impl Counts {
     fn drain(mut self) -> (Vec<spill::Run>, Vec<(u64, spill::Group)>) {
         self.compact();
         let mut out: Vec<(u64, spill::Group)> = vec![Default::default(); self.last.len()];
-        for (name, gid) in self.names {
-            out[gid as usize] = (spill::order(&name), (name, Vec::new()));
+        for gid in 0..self.names.len() as u32 {
+            let name = self.names.name(gid).to_string();
+            out[gid as usize] = (self.names.hash(gid), (name, Vec::new()));
         }
         for e in self.entries {
             out[e.gid as usize].1 .1.push((e.sec, e.bucket));

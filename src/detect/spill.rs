@@ -32,7 +32,7 @@ pub const DEFAULT_BUDGET: usize = 4 << 20;
 /// Runs a count keeps before it merges them into one. (A count's runs
 /// share one file, so files stay one per counting thread and rule; the
 /// limit bounds the buffers of the final merge.)
-pub const MAX_RUNS: usize = 256;
+pub const MAX_RUNS: usize = 1024;
 
 /// One group's seconds, in order, each with its bucket.
 pub type Group = (String, Vec<(i64, Bucket)>);
@@ -91,7 +91,7 @@ pub struct SpillFile {
 
 /// Writes one run: groups encoded into a buffer, written out with
 /// `pwrite` at the file's end as it fills.
-struct RunWriter<'f> {
+pub struct RunWriter<'f> {
     file: &'f File,
     at: u64,
     buf: Vec<u8>,
@@ -100,7 +100,9 @@ struct RunWriter<'f> {
 }
 
 impl RunWriter<'_> {
-    fn group(&mut self, hash: u64, name: &str, secs: &[(i64, Bucket)]) -> std::io::Result<()> {
+    /// Writes one group (its hash, name and distinct seconds in order);
+    /// groups come in [`order`].
+    pub fn group(&mut self, hash: u64, name: &str, secs: &[(i64, Bucket)]) -> std::io::Result<()> {
         let p = part_of(hash);
         while self.part < p {
             self.part += 1;
@@ -189,24 +191,20 @@ fn temp_file() -> std::io::Result<File> {
 }
 
 impl Run {
-    /// Appends `groups` (in [`order`], with their hashes) to `to` as a run.
-    pub fn write<'a>(
+    /// Appends to `to` the run that `write` makes, group by group in
+    /// [`order`] ([`RunWriter::group`]).
+    pub fn write_with(
         to: &mut SpillFile,
-        groups: impl Iterator<Item = (u64, &'a str, &'a [(i64, Bucket)])>,
+        write: impl FnOnce(&mut RunWriter<'_>) -> std::io::Result<()>,
     ) -> std::io::Result<Run> {
-        to.append(|w| {
-            for (hash, name, secs) in groups {
-                w.group(hash, name, secs)?;
-            }
-            Ok(())
-        })
+        to.append(write)
     }
 
     /// Merges runs into one, appended to `to`.
     pub fn merge(to: &mut SpillFile, runs: Vec<Run>) -> std::io::Result<Run> {
         to.append(|w| {
             let mut groups = Groups::new(runs, Vec::new());
-            while let Some((hash, name, secs)) = groups.next_hashed() {
+            while let Some((hash, (name, secs))) = groups.next_hashed() {
                 w.group(hash, &name, &secs)?;
             }
             Ok(())
@@ -214,7 +212,11 @@ impl Run {
     }
 
     fn reader(&self, parts: std::ops::Range<usize>, buffer: usize) -> RunReader {
-        let at = At { file: self.file.clone(), pos: self.splits[parts.start], end: self.splits[parts.end] };
+        let at = At {
+            file: self.file.clone(),
+            pos: self.splits[parts.start],
+            end: self.splits[parts.end],
+        };
         RunReader { r: BufReader::with_capacity(buffer, at) }
     }
 }
@@ -255,7 +257,8 @@ impl RunReader {
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
             Err(e) => panic!("reading spilled counts back failed: {e}"),
         }
-        let group = self.group().unwrap_or_else(|e| panic!("reading spilled counts back failed: {e}"));
+        let group =
+            self.group().unwrap_or_else(|e| panic!("reading spilled counts back failed: {e}"));
         Some((u64::from_le_bytes(h), group))
     }
 
@@ -354,7 +357,7 @@ impl Groups {
     }
 
     /// The next group, with its hash.
-    fn next_hashed(&mut self) -> Option<(u64, String, Vec<(i64, Bucket)>)> {
+    fn next_hashed(&mut self) -> Option<(u64, Group)> {
         let Reverse((h, name, i)) = self.heap.pop()?;
         let mut secs = self.pending[i].take().expect("a pending group");
         self.refill(i);
@@ -363,7 +366,7 @@ impl Groups {
             secs = merge_secs(secs, self.pending[j].take().expect("a pending group"));
             self.refill(j);
         }
-        Some((h, name, secs))
+        Some((h, (name, secs)))
     }
 }
 
@@ -394,7 +397,7 @@ impl Iterator for Groups {
     type Item = Group;
 
     fn next(&mut self) -> Option<Group> {
-        self.next_hashed().map(|(_, name, secs)| (name, secs))
+        self.next_hashed().map(|(_, group)| group)
     }
 }
 
@@ -427,8 +430,36 @@ mod tests {
             .collect()
     }
 
+    /// The groups of every part in turn, as detection reads them (each
+    /// part from every run's slice of it and from memory).
+    fn flat_parts(c: Counts) -> Vec<Flat> {
+        let (runs, memory) = c.drain();
+        super::parts(runs, memory)
+            .into_iter()
+            .flat_map(|p| p.groups())
+            .map(|(n, secs)| {
+                (n, secs.iter().map(|(s, b)| (*s, b.count, b.evidence().to_vec())).collect())
+            })
+            .collect()
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn spilled_counts_read_in_parts_equal_counts_in_memory(
+            events in proptest::collection::vec((0u8..200, 0i64..300, 1u32..10_000), 0..3000),
+            budget in 1usize..4000,
+            parts in 1usize..5,
+        ) {
+            let memory = flat(counts(&events, Some(usize::MAX), 1));
+            let spilled = counts(&events, Some(budget), parts);
+            // Every group lands in one part, and the parts in turn are the order.
+            prop_assert_eq!(&flat_parts(spilled), &memory);
+            let mut names: Vec<&String> = memory.iter().map(|g| &g.0).collect();
+            names.dedup();
+            prop_assert_eq!(names.len(), memory.len());
+        }
+
         #[test]
         fn spilled_counts_equal_counts_in_memory(
             events in proptest::collection::vec((0u8..40, 0i64..300, 1u32..10_000), 0..3000),

@@ -11,9 +11,7 @@
 //! else its first entry; a hostname or `unix:` is kept as logged.
 
 use super::time::{parse_clf_time, Tz};
-use super::{
-    excerpt, line_outcome, text, LineText, Outcome, Parser, Record, Severity, Value,
-};
+use super::{excerpt, line_outcome, text, LineText, Outcome, Parser, Record, Severity, Value};
 use memchr::{memchr, memchr2};
 use std::borrow::Cow;
 use std::net::IpAddr;

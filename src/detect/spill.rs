@@ -12,6 +12,10 @@
 //! (merging buckets is commutative). A count's runs are appended to one
 //! file; past [`MAX_RUNS`] runs they are merged into one.
 //!
+//! Detection reads a count in [`PARTS`] parts by the top bits of the hash,
+//! on all cores: a run records where each part starts, so a part reads its
+//! slice of every run, and a group (one hash) is in one part only.
+//!
 //! The files are ours, written and read back in one process: a failure to
 //! read one back is a fault of the machine (disk, memory), not of the
 //! input, and stops the process with a message. A failure to create or

@@ -312,7 +312,7 @@ impl Loader {
         let id = self.resolve(&probe).with_context(|| format!("{path}: finding its checkpoint"))?;
 
         let host = self.host.to_string();
-        let mut tx = self.client.transaction()?;
+        let mut tx = read_committed(&mut self.client)?;
         let mut notes = Vec::new();
         let select = format!(
             "SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE ingest_host = $1 AND id = $2 FOR UPDATE"
@@ -355,7 +355,7 @@ impl Loader {
         }
         let mut txs = vec![tx];
         for c in self.streams.iter_mut().take(parts.len() - 1) {
-            txs.push(c.transaction()?);
+            txs.push(read_committed(c)?);
         }
         let (ddl, own_host, run_id) = (&self.ddl, &self.host, self.run_id);
         let starts: Vec<u64> = parts.iter().map(|p| p.start.offset).collect();
@@ -503,6 +503,13 @@ impl Loaded {
         self.span.merge(next.span);
         self.streams += next.streams;
     }
+}
+
+/// A file's (or a part's) transaction. Read committed whatever the
+/// server's default: waiting for the checkpoint row and updating it `WHERE
+/// byte_offset =` rely on seeing the row as the loader before committed it.
+fn read_committed(client: &mut Client) -> Result<Transaction<'_>, postgres::Error> {
+    client.build_transaction().isolation_level(postgres::IsolationLevel::ReadCommitted).start()
 }
 
 /// Widens the run's loaded time range by what a file's transaction loaded.

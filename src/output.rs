@@ -2,7 +2,7 @@
 //! present) and CSV. Hand-rolled JSON so a chunk's records go straight into
 //! one reusable byte buffer with no intermediate values.
 
-use crate::parse::{Provenance, Record};
+use crate::parse::{Provenance, Record, Timestamp};
 
 pub use crate::json::{write_int, write_json_str};
 
@@ -31,6 +31,26 @@ pub fn write_fields(out: &mut Vec<u8>, r: &Record<'_>) {
     out.push(b'}');
 }
 
+thread_local! {
+    /// The last time stamp this thread wrote, and its text: consecutive
+    /// records mostly share their second.
+    static LAST_TS: std::cell::RefCell<(Option<Timestamp>, Vec<u8>)> =
+        const { std::cell::RefCell::new((None, Vec::new())) };
+}
+
+/// [`Timestamp::write_rfc3339`], reusing the text of the previous call when
+/// the time is the same.
+fn write_ts_cached(out: &mut Vec<u8>, ts: Timestamp) {
+    LAST_TS.with_borrow_mut(|(last, text)| {
+        if *last != Some(ts) {
+            text.clear();
+            ts.write_rfc3339(text);
+            *last = Some(ts);
+        }
+        out.extend_from_slice(text);
+    });
+}
+
 /// One record as a JSON line. `path_json` is the source path already
 /// encoded as a JSON string (it is the same for every record of a file).
 pub fn write_record_json(out: &mut Vec<u8>, r: &Record<'_>, path_json: &str, prov: Provenance) {
@@ -38,7 +58,7 @@ pub fn write_record_json(out: &mut Vec<u8>, r: &Record<'_>, path_json: &str, pro
     match r.ts {
         Some(ts) => {
             out.push(b'"');
-            ts.write_rfc3339(out);
+            write_ts_cached(out, ts);
             out.push(b'"');
         }
         None => out.extend_from_slice(b"null"),

@@ -132,8 +132,9 @@ fn parse_line<'a>(p: &'a ClfParser, line: &'a [u8]) -> Result<Record<'a>, String
             user_agent,
         }
         .into_fields(3);
-        if prefix.list.len() > 1 {
-            let list = prefix.list.iter().map(|a| Value::str(lt.text(a))).collect();
+        if prefix.list_len > 1 {
+            let list =
+                prefix.list[..prefix.list_len].iter().map(|a| Value::str(lt.text(a))).collect();
             fields.push((Cow::Borrowed("client_list"), Value::List(list)));
         }
         if let Some(port) = prefix.vhost_port {
@@ -193,7 +194,9 @@ impl<'a> AccessFields<'a> {
 struct Prefix<'a> {
     vhost: Option<&'a [u8]>,
     vhost_port: Option<&'a [u8]>,
-    list: Vec<&'a [u8]>,
+    /// The client address list (no allocation: most lines hold one).
+    list: [&'a [u8]; MAX_PREFIX_TOKENS],
+    list_len: usize,
     client: Cow<'a, str>,
     ident: &'a [u8],
     user: &'a [u8],
@@ -225,14 +228,18 @@ impl<'a> Prefix<'a> {
             vhost_port = port;
             addrs = &addrs[1..];
         }
-        let list: Vec<&[u8]> =
-            addrs.iter().map(|a| trim_list_punct(a)).filter(|a| !a.is_empty()).collect();
-        let client = match list.as_slice() {
+        let mut list: [&[u8]; MAX_PREFIX_TOKENS] = [&[]; MAX_PREFIX_TOKENS];
+        let mut list_len = 0;
+        for a in addrs.iter().map(|a| trim_list_punct(a)).filter(|a| !a.is_empty()) {
+            list[list_len] = a;
+            list_len += 1;
+        }
+        let client = match &list[..list_len] {
             [] => return Err("empty client address".into()),
             [one] => lt.text(one),
             many => lt.text(many.iter().find(|a| is_public_ip(a)).copied().unwrap_or(many[0])),
         };
-        Ok(Prefix { vhost, vhost_port, list, client, ident, user })
+        Ok(Prefix { vhost, vhost_port, list, list_len, client, ident, user })
     }
 }
 

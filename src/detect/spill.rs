@@ -365,36 +365,38 @@ impl Groups {
         let Reverse((h, name, i)) = self.heap.pop()?;
         let mut secs = self.pending[i].take().expect("a pending group");
         self.refill(i);
+        // The same group from other runs: a group seen all along (a busy
+        // client) is in every run, so its lists are merged all at once.
+        let mut more = Vec::new();
         while self.heap.peek().is_some_and(|Reverse((g, n, _))| *g == h && *n == name) {
             let Reverse((_, _, j)) = self.heap.pop().expect("peeked");
-            secs = merge_secs(secs, self.pending[j].take().expect("a pending group"));
+            more.push(self.pending[j].take().expect("a pending group"));
             self.refill(j);
+        }
+        if !more.is_empty() {
+            secs = merge_secs(secs, more);
         }
         Some((h, (name, secs)))
     }
 }
 
-/// Merges two lists of distinct, ordered seconds.
-fn merge_secs(a: Vec<(i64, Bucket)>, b: Vec<(i64, Bucket)>) -> Vec<(i64, Bucket)> {
-    if a.is_empty() {
-        return b;
+/// Merges lists of distinct, ordered seconds into one: all of them
+/// together, sorted, with the buckets of one second merged.
+fn merge_secs(first: Vec<(i64, Bucket)>, more: Vec<Vec<(i64, Bucket)>>) -> Vec<(i64, Bucket)> {
+    let mut all = first;
+    all.reserve(more.iter().map(Vec::len).sum());
+    for list in more {
+        all.extend(list);
     }
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
-    loop {
-        match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) if x.0 == y.0 => {
-                let (s, mut m) = a.next().expect("peeked");
-                m.merge(&b.next().expect("peeked").1);
-                out.push((s, m));
-            }
-            (Some(x), Some(y)) if x.0 < y.0 => out.push(a.next().expect("peeked")),
-            (Some(_), Some(_)) => out.push(b.next().expect("peeked")),
-            (Some(_), None) => out.extend(a.by_ref()),
-            (None, Some(_)) => out.extend(b.by_ref()),
-            (None, None) => return out,
+    all.sort_unstable_by_key(|(sec, _)| *sec);
+    let mut out: Vec<(i64, Bucket)> = Vec::with_capacity(all.len());
+    for (sec, b) in all {
+        match out.last_mut() {
+            Some((last, m)) if *last == sec => m.merge(&b),
+            _ => out.push((sec, b)),
         }
     }
+    out
 }
 
 impl Iterator for Groups {

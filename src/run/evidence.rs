@@ -51,6 +51,16 @@ fn read_lines(path: &str, lines: &BTreeSet<u64>) -> std::io::Result<Vec<(u64, St
             }
             break;
         }
+        // No wanted line ends or starts here: count the line ends and go on
+        // (memchr counts many bytes at a time, much faster than stopping
+        // at each line end).
+        let ends = memchr::memchr_iter(b'\n', buf).count() as u64;
+        if next > line + ends {
+            line += ends;
+            let n = buf.len();
+            r.consume(n);
+            continue;
+        }
         let (mut start, mut done) = (0, None);
         for nl in memchr::memchr_iter(b'\n', buf) {
             if want.peek() == Some(&line) {
@@ -121,6 +131,21 @@ mod tests {
         for (n, t) in got {
             assert_eq!(t, lines[n as usize - 1], "line {n}");
         }
+    }
+
+    #[test]
+    fn a_wanted_line_longer_than_buffers_and_the_line_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        let long = "y".repeat(300_000);
+        let text_in = format!("{}{long}\nafter\n", "short\n".repeat(50_000));
+        std::fs::write(&p, &text_in).unwrap();
+        let want: BTreeSet<u64> = [50_001, 50_002].into_iter().collect();
+        let got = read_lines(p.to_str().unwrap(), &want).unwrap();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].0, 50_001);
+        assert!(got[0].1.starts_with(&long[..EVIDENCE_TEXT]), "{}", got[0].1);
+        assert_eq!(got[1], (50_002, "after".to_string()));
     }
 
     #[test]

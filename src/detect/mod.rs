@@ -716,7 +716,8 @@ pub fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
 
 fn push_value(key: &mut String, v: Option<&str>) -> bool {
     match v {
-        Some(s) if s.contains(GROUP_SEP) => {
+        // The separator is one byte in UTF-8 (U+001F), found by memchr.
+        Some(s) if memchr::memchr(GROUP_SEP as u8, s.as_bytes()).is_some() => {
             key.push_str(&s.replace(GROUP_SEP, " "));
             true
         }

@@ -285,6 +285,56 @@ fn loaders_started_at_the_same_moment_store_each_line_once() {
     }
 }
 
+/// Runs `cmd`, failing the test if it has not ended within a minute (a
+/// loader waiting on a lock it holds itself would never end).
+fn finishes(mut cmd: Command, what: &str) -> Output {
+    let mut child = cmd.stdout(Stdio::null()).spawn().unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() > 60 {
+            child.kill().unwrap();
+            panic!("{what}: still running after a minute");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_file_that_reaches_a_new_day_mid_load_is_loaded() {
+    // 8 MB from 23:50 to 00:10: the new day's partition is made while this
+    // loader's COPY into the old day is open (and, with three streams,
+    // while other parts copy).
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("midnight.log");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&log).unwrap());
+    for i in 0..60_000u32 {
+        let s = 23 * 3600 + 50 * 60 + i / 50;
+        let (day, s) = (14 + s / 86_400, s % 86_400);
+        writeln!(
+            f,
+            "10.0.0.{} - - [{day}/Mar/2026:{:02}:{:02}:{:02} +0000] \"GET /night/{i} HTTP/1.1\" 200 {i} \"-\" \"curl/8.0 with a long enough agent\"",
+            i % 250,
+            s / 3600,
+            s / 60 % 60,
+            s % 60
+        )
+        .unwrap();
+    }
+    drop(f);
+    let p = log.to_str().unwrap();
+    for (url, env) in [db!("midnight"), db!("midnight_parts")].iter().zip(STREAMS) {
+        ok(&logtrack(url, &["db", "init"]));
+        let o = finishes(loader(url, &["ingest", "--format", "combined", p], env), "ingest");
+        let err = ok(&o);
+        assert!(err.contains("60000 rows loaded"), "{err}");
+        assert_eq!(rows(url), (60_000, 60_000));
+        let per_day = "SELECT count(DISTINCT tableoid) FROM logs";
+        assert_eq!(count(url, per_day), 2);
+        assert_eq!(count(url, "SELECT count(*) FROM logs WHERE ts >= '2026-03-15'"), 30_000);
+    }
+}
+
 #[test]
 fn two_jobs_sharing_a_source_at_the_same_moment_store_it_once() {
     let url = db!("two_jobs");

@@ -594,7 +594,8 @@ fn copy_rows(
 }
 
 /// Creates the daily partitions of `logs` that `days` need and this
-/// process has not made yet. Several loaders may race to create one day;
+/// process has not made yet, while COPYs into `logs` may be open (this
+/// loader's own among them). Several loaders may race to create one day;
 /// the loser's error is ignored.
 fn create_partitions(ddl: &Mutex<Partitions>, days: &[i64]) -> anyhow::Result<()> {
     if days.is_empty() {
@@ -609,10 +610,18 @@ fn create_partitions(ddl: &Mutex<Partitions>, days: &[i64]) -> anyhow::Result<()
         let from = crate::parse::Timestamp::from_secs(day * 86_400).to_rfc3339();
         let to = crate::parse::Timestamp::from_secs((day + 1) * 86_400).to_rfc3339();
         let name = format!("logs_{}", from[..10].replace('-', ""));
+        // Made and attached, not `CREATE TABLE ... PARTITION OF`: that
+        // locks `logs` exclusively, so it would wait for this loader's own
+        // COPY transactions (and they for it) when a file reaches a new day
+        // mid-load. `ATTACH PARTITION` takes a lock that row writers do not
+        // conflict with, and the next COPY routes rows into the new day.
         client.batch_execute(&format!(
             "DO $$ BEGIN
-               CREATE TABLE IF NOT EXISTS {name} PARTITION OF logs FOR VALUES FROM ('{from}') TO ('{to}');
-             EXCEPTION WHEN duplicate_table OR unique_violation THEN NULL;
+               IF to_regclass('{name}') IS NULL THEN
+                 CREATE TABLE {name} (LIKE logs INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+                 ALTER TABLE logs ATTACH PARTITION {name} FOR VALUES FROM ('{from}') TO ('{to}');
+               END IF;
+             EXCEPTION WHEN duplicate_table OR unique_violation OR invalid_object_definition THEN NULL;
              END $$"
         ))
         .with_context(|| format!("creating partition {name}"))?;

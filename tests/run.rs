@@ -46,6 +46,27 @@ fn quickstart_raises_the_planted_incidents() {
 }
 
 #[test]
+fn counts_spilled_to_disk_or_kept_when_spilling_fails_give_the_same_alerts() {
+    let run = |env: &[(&str, &str)]| {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+            .args(["run", "jobs/quickstart.toml", "--report-dir", dir.path().to_str().unwrap()])
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        report(dir.path())["alerts"].clone()
+    };
+    let all_in_memory = run(&[]);
+    assert_eq!(all_in_memory.as_array().unwrap().len(), 8);
+    // A budget of 2,000 bytes: every rule spills many runs.
+    assert_eq!(run(&[("LOGTRACK_SPILL_BYTES", "2000")]), all_in_memory);
+    // No temporary directory: the first spill fails and counting goes on in memory.
+    let missing = [("LOGTRACK_SPILL_BYTES", "2000"), ("TMPDIR", "/nonexistent/logtrack-tmp")];
+    assert_eq!(run(&missing), all_in_memory);
+}
+
+#[test]
 fn fail_on_sets_exit_code_1() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();

@@ -213,7 +213,7 @@ impl Counts {
     fn push(&mut self, gid: u32, sec: i64, bucket: &Bucket) -> bool {
         let last = self.last[gid as usize];
         if let Some(e) = self.entries.get_mut(last as usize) {
-            if e.sec == sec {
+            if e.gid == gid && e.sec == sec {
                 e.bucket.merge(bucket);
                 return true;
             }
@@ -308,7 +308,12 @@ impl Counts {
                 self.held = 0;
                 self.merge_runs_if_many();
             }
-            Err(_) => self.no_spill = true,
+            Err(_) => {
+                // Kept in memory from now on; the sort above moved the
+                // entries, so each group's newest one is found again.
+                self.no_spill = true;
+                self.compact();
+            }
         }
     }
 

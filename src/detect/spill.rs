@@ -480,6 +480,34 @@ mod tests {
     }
 
     #[test]
+    fn counting_goes_on_in_memory_when_a_spill_fails() {
+        // A spill file that cannot be written (opened read-only).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("read-only");
+        std::fs::write(&path, b"").unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let mut c = Counts {
+            budget: Some(600),
+            file: super::SpillFile { file: Some((std::sync::Arc::new(file), 0)) },
+            ..Counts::default()
+        };
+        let mut all = Counts { budget: Some(usize::MAX), ..Counts::default() };
+        // Groups interleaved within each second, so that after the failed
+        // spill's sort a group's newest entry holds another group.
+        for s in 0..60i64 {
+            for (k, g) in ["a", "b", "c", "d"].iter().enumerate() {
+                let line = (s * 4 + k as i64) as u32 + 1;
+                for _ in 0..2 {
+                    c.add(g, s / 2, LineRef { source: 0, line, index: 0 });
+                    all.add(g, s / 2, LineRef { source: 0, line, index: 0 });
+                }
+            }
+        }
+        assert!(c.no_spill && c.runs.is_empty());
+        assert_eq!(flat(c), flat(all));
+    }
+
+    #[test]
     fn many_spills_are_merged_into_few_runs() {
         let events: Vec<(u8, i64, u32)> =
             (0..40_000).map(|i| ((i % 97) as u8, (i / 7) as i64, i as u32)).collect();

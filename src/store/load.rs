@@ -50,7 +50,11 @@
 //! part as it does for a whole file. A failure or kill -9 keeps the parts
 //! committed before it (the checkpoint says exactly which); the next run
 //! goes on from there. A part k waits for nothing held by part j > k, so
-//! the streams cannot deadlock each other. Records dated outside 1970–2199 are rejects (see
+//! the streams cannot deadlock each other; partitions for a new day are
+//! attached with a lock open COPYs do not conflict with (see
+//! `create_partitions`).
+//!
+//! Records dated outside 1970–2199 are rejects (see
 //! [`crate::read`]), so every row falls in a day partition PostgreSQL can
 //! bound.
 

@@ -79,8 +79,8 @@ pub fn part_of(h: u64) -> usize {
     (h >> 60) as usize
 }
 
-/// A run on disk: groups in [`order`], bytes `start..end` of a file;
-/// part `p`'s groups at `splits[p]..splits[p + 1]`.
+/// A run on disk: groups in [`order`] in bytes `splits[0]..splits[PARTS]`
+/// of a file, part `p`'s at `splits[p]..splits[p + 1]`.
 #[derive(Clone, Debug)]
 pub struct Run {
     file: Arc<File>,

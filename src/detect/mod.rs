@@ -279,7 +279,7 @@ impl Counts {
             ha.cmp(&hb).then_with(|| names.name(a.gid).cmp(names.name(b.gid)))
         });
         let entries = &self.entries;
-        let run = spill::Run::write_with(&mut self.file, |w| {
+        let run = self.file.append(|w| {
             let mut secs: Vec<(i64, Bucket)> = Vec::new();
             let mut i = 0;
             while i < entries.len() {

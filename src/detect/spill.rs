@@ -144,10 +144,11 @@ impl RunWriter<'_> {
 }
 
 impl SpillFile {
-    /// Appends one run made by `write`. Written at the offset the file's
+    /// Appends the run `write` makes, group by group in [`order`]
+    /// ([`RunWriter::group`]). Written at the offset the file's
     /// runs end at, by `pwrite`: a failed run leaves the offset where it
     /// was, and the next run writes over what it left.
-    fn append(
+    pub fn append(
         &mut self,
         write: impl FnOnce(&mut RunWriter<'_>) -> std::io::Result<()>,
     ) -> std::io::Result<Run> {
@@ -195,15 +196,6 @@ fn temp_file() -> std::io::Result<File> {
 }
 
 impl Run {
-    /// Appends to `to` the run that `write` makes, group by group in
-    /// [`order`] ([`RunWriter::group`]).
-    pub fn write_with(
-        to: &mut SpillFile,
-        write: impl FnOnce(&mut RunWriter<'_>) -> std::io::Result<()>,
-    ) -> std::io::Result<Run> {
-        to.append(write)
-    }
-
     /// Merges runs into one, appended to `to`.
     pub fn merge(to: &mut SpillFile, runs: Vec<Run>) -> std::io::Result<Run> {
         to.append(|w| {

@@ -51,7 +51,7 @@ impl Detector for InactivityDetector {
         let named_service_silent = counts.is_empty()
             && self.rule.service.is_some()
             && self.rule.group_by == [GroupKey::Service];
-        let mut alerts = counts.alerts_per_group(|group, secs, alerts| {
+        let mut alerts = counts.alerts_per_group(0, |group, secs, alerts| {
             for pair in secs.windows(2) {
                 let ((a, ba), (b, bb)) = (pair[0], pair[1]);
                 if b - a > self.max_idle {

@@ -126,8 +126,13 @@ pub struct Counts {
     /// Counts spilled to disk, and the file this count spills to.
     runs: Vec<spill::Run>,
     file: spill::SpillFile,
+    /// Bounds of the groups' totals, kept from the first spill on: they
+    /// cover every group in `runs`.
+    totals: Option<spill::Totals>,
     /// Spilling failed (no temporary directory): everything stays in memory.
     no_spill: bool,
+    /// Room a spill puts the entries in, group by group, kept for the next.
+    spare: Vec<Entry>,
     /// The budget, when not [`spill::budget`] (tests).
     budget: Option<usize>,
 }
@@ -251,6 +256,12 @@ impl Counts {
             other.spill();
         }
         self.runs.append(&mut other.runs);
+        if let Some(t) = other.totals.take() {
+            match &mut self.totals {
+                Some(mine) => mine.absorb(&t),
+                None => self.totals = Some(t),
+            }
+        }
         // Group ids of `self` for `other`'s, made again after a spill.
         let mut map = vec![u32::MAX; other.last.len()];
         for e in &other.entries {
@@ -268,35 +279,56 @@ impl Counts {
     /// Writes what is in memory as a sorted run and empties it; on an
     /// I/O error keeps it in memory from now on.
     fn spill(&mut self) {
-        // One sort puts the entries in run order: by group in
-        // [`spill::order`], then by second.
         let names = &self.names;
-        self.entries.sort_unstable_by(|a, b| {
-            if a.gid == b.gid {
-                return a.sec.cmp(&b.sec);
-            }
-            let (ha, hb) = (names.hash(a.gid), names.hash(b.gid));
-            ha.cmp(&hb).then_with(|| names.name(a.gid).cmp(names.name(b.gid)))
-        });
-        let entries = &self.entries;
+        // Groups in run order: by hash, then (for the rare equal hashes) by name.
+        let mut order: Vec<(u64, u32)> =
+            (0..names.len() as u32).map(|g| (names.hash(g), g)).collect();
+        order.sort_unstable();
+        for same in order.chunk_by_mut(|a, b| a.0 == b.0).filter(|s| s.len() > 1) {
+            same.sort_unstable_by(|a, b| names.name(a.1).cmp(names.name(b.1)));
+        }
+        // Each group's entries together, in the order they came (a
+        // counting sort by group id: no comparisons).
+        let mut start = vec![0usize; names.len() + 1];
+        for e in &self.entries {
+            start[e.gid as usize + 1] += 1;
+        }
+        for g in 0..names.len() {
+            start[g + 1] += start[g];
+        }
+        let mut next = start.clone();
+        let mut by_group = std::mem::take(&mut self.spare);
+        by_group.clear();
+        by_group.resize(self.entries.len(), Entry { sec: 0, gid: 0, bucket: Bucket::default() });
+        for e in &self.entries {
+            let at = &mut next[e.gid as usize];
+            by_group[*at] = *e;
+            *at += 1;
+        }
+        // A failed spill may leave some of its groups counted in the
+        // totals: a bound too high only reads a group for nothing.
+        let totals = self.totals.get_or_insert_with(Default::default);
         let run = self.file.append(|w| {
             let mut secs: Vec<(i64, Bucket)> = Vec::new();
-            let mut i = 0;
-            while i < entries.len() {
-                let gid = entries[i].gid;
+            for &(hash, gid) in &order {
+                let mine = &mut by_group[start[gid as usize]..start[gid as usize + 1]];
+                // Input is mostly in time order: usually sorted already.
+                if !mine.is_sorted_by_key(|e| e.sec) {
+                    mine.sort_by_key(|e| e.sec);
+                }
                 secs.clear();
-                while i < entries.len() && entries[i].gid == gid {
-                    let e = &entries[i];
+                for e in mine.iter() {
                     match secs.last_mut() {
                         Some((sec, b)) if *sec == e.sec => b.merge(&e.bucket),
                         _ => secs.push((e.sec, e.bucket)),
                     }
-                    i += 1;
                 }
-                w.group(names.hash(gid), names.name(gid), &secs)?;
+                totals.add(hash, secs.iter().map(|(_, b)| u64::from(b.count)).sum());
+                w.group(hash, names.name(gid), &secs)?;
             }
             Ok(())
         });
+        self.spare = by_group;
         match run {
             Ok(run) => {
                 self.runs.push(run);
@@ -309,10 +341,10 @@ impl Counts {
                 self.merge_runs_if_many();
             }
             Err(_) => {
-                // Kept in memory from now on; the sort above moved the
-                // entries, so each group's newest one is found again.
+                // Kept in memory from now on (the entries were copied,
+                // not moved, so each group's newest one is where it was).
                 self.no_spill = true;
-                self.compact();
+                self.spare = Vec::new();
             }
         }
     }
@@ -344,8 +376,9 @@ impl Counts {
     }
 
     /// What is in memory as groups in [`spill::order`], with their hashes,
-    /// each with its seconds sorted and distinct; and the runs on disk.
-    fn drain(mut self) -> (Vec<spill::Run>, Vec<(u64, spill::Group)>) {
+    /// each with its seconds sorted and distinct; the runs on disk; and the
+    /// bounds of the totals of them all, when there are runs.
+    fn drain(mut self) -> (Vec<spill::Run>, Vec<(u64, spill::Group)>, Option<spill::Totals>) {
         self.compact();
         let mut out: Vec<(u64, spill::Group)> = vec![Default::default(); self.last.len()];
         for gid in 0..self.names.len() as u32 {
@@ -356,26 +389,37 @@ impl Counts {
             out[e.gid as usize].1 .1.push((e.sec, e.bucket));
         }
         out.sort_unstable_by(|a, b| (a.0, &a.1 .0).cmp(&(b.0, &b.1 .0)));
-        (self.runs, out)
+        let mut totals = if self.runs.is_empty() { None } else { self.totals };
+        if let Some(t) = &mut totals {
+            for (h, (_, secs)) in &out {
+                t.add(*h, secs.iter().map(|(_, b)| u64::from(b.count)).sum());
+            }
+        }
+        (self.runs, out, totals)
     }
 
     /// Groups in [`spill::order`], each with its seconds sorted and
     /// distinct: from memory and from every spilled run, one group at a time.
     #[cfg(test)]
     fn sorted(self) -> spill::Groups {
-        let (runs, memory) = self.drain();
+        let (runs, memory, _) = self.drain();
         spill::Groups::new(runs, memory)
     }
 
     /// The alerts `each` makes of every group (its encoded name and its
     /// seconds), over the [`spill::PARTS`] parts of the groups in parallel.
-    fn alerts_per_group<F>(self, each: F) -> Vec<Alert>
+    /// Groups with fewer than `min_records` records may be passed over
+    /// without being read (0: every group is read).
+    fn alerts_per_group<F>(self, min_records: u64, each: F) -> Vec<Alert>
     where
         F: Fn(&str, &[(i64, Bucket)], &mut Vec<Alert>) + Sync,
     {
         use rayon::prelude::*;
-        let (runs, memory) = self.drain();
-        spill::parts(runs, memory)
+        let (runs, memory, totals) = self.drain();
+        let filter = totals
+            .filter(|_| min_records > 1)
+            .map(|t| spill::Filter { totals: Arc::new(t), min: min_records });
+        spill::parts(runs, memory, filter)
             .into_par_iter()
             .flat_map_iter(|part| {
                 let mut alerts = Vec::new();

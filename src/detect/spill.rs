@@ -16,6 +16,15 @@
 //! on all cores: a run records where each part starts, so a part reads its
 //! slice of every run, and a group (one hash) is in one part only.
 //!
+//! A count that spills also keeps [`Totals`]: per cell of hashes, the sum
+//! of the records of the groups in it, so an upper bound of each group's
+//! total. A window rule's group with fewer records than its threshold
+//! cannot make an alert; detection asks the bound and passes over such a
+//! group's spilled records (each starts with its length) without decoding
+//! or merging them. Most groups of a high-cardinality rule (every message,
+//! every client) are passed over so. The bound is never below the true
+//! total, so no group that may alert is passed over.
+//!
 //! The files are ours, written and read back in one process: a failure to
 //! read one back is a fault of the machine (disk, memory), not of the
 //! input, and stops the process with a message. A failure to create or
@@ -79,6 +88,58 @@ pub fn part_of(h: u64) -> usize {
     (h >> 60) as usize
 }
 
+/// Cells of [`Totals`]: 4 MiB of counters per count that spills.
+const TOTALS_CELLS: usize = 1 << 20;
+
+/// An upper bound of each group's number of records, by hash: one counter
+/// per cell, the sum of the records of every group whose hash falls in it
+/// (a count-min sketch of one row). Sums saturate; a saturated cell bounds
+/// nothing.
+#[derive(Clone, Debug)]
+pub struct Totals {
+    cells: Box<[u32]>,
+}
+
+impl Default for Totals {
+    fn default() -> Self {
+        Totals { cells: vec![0u32; TOTALS_CELLS].into_boxed_slice() }
+    }
+}
+
+impl Totals {
+    fn cell(h: u64) -> usize {
+        // The top bits: groups come in hash order (a spill, detection), so
+        // cells are visited in order too, not at random.
+        (h >> (64 - TOTALS_CELLS.trailing_zeros())) as usize
+    }
+
+    /// Counts `n` more records of the group of hash `h`.
+    pub fn add(&mut self, h: u64, n: u64) {
+        let c = &mut self.cells[Totals::cell(h)];
+        *c = c.saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+
+    /// Adds every count of `other`.
+    pub fn absorb(&mut self, other: &Totals) {
+        for (a, b) in self.cells.iter_mut().zip(other.cells.iter()) {
+            *a = a.saturating_add(*b);
+        }
+    }
+
+    /// Whether the group of hash `h` may have `min` records or more.
+    pub fn may_reach(&self, h: u64, min: u64) -> bool {
+        let c = self.cells[Totals::cell(h)];
+        c == u32::MAX || u64::from(c) >= min
+    }
+}
+
+/// Which groups detection reads: those whose [`Totals`] may reach `min`.
+#[derive(Clone, Debug)]
+pub struct Filter {
+    pub totals: Arc<Totals>,
+    pub min: u64,
+}
+
 /// A run on disk: groups in [`order`] in bytes `splits[0]..splits[PARTS]`
 /// of a file, part `p`'s at `splits[p]..splits[p + 1]`.
 #[derive(Clone, Debug)]
@@ -114,6 +175,10 @@ impl RunWriter<'_> {
         }
         let b = &mut self.buf;
         b.extend_from_slice(&hash.to_le_bytes());
+        // The length of what follows, filled in below: a reader can pass
+        // over the group without decoding it.
+        let len_at = b.len();
+        b.extend_from_slice(&[0u8; 4]);
         b.extend_from_slice(&(name.len() as u32).to_le_bytes());
         b.extend_from_slice(name.as_bytes());
         b.extend_from_slice(&(secs.len() as u32).to_le_bytes());
@@ -128,6 +193,9 @@ impl RunWriter<'_> {
                 }
             }
         }
+        let len = u32::try_from(b.len() - len_at - 4)
+            .map_err(|_| std::io::Error::other("a group of more than 4 GiB of counts"))?;
+        b[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
         if self.buf.len() >= 1 << 16 {
             self.flush()?;
         }
@@ -235,6 +303,19 @@ impl Read for At {
     }
 }
 
+impl std::io::Seek for At {
+    /// Moves within `pos..=end` (only forward and back from where it is,
+    /// which is all a reader passing over groups needs).
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let std::io::SeekFrom::Current(d) = to else {
+            return Err(std::io::Error::other("a run is only moved in from where it is"));
+        };
+        let pos = self.pos.checked_add_signed(d).filter(|p| *p <= self.end);
+        self.pos = pos.ok_or_else(|| std::io::Error::other("moved past a run's end"))?;
+        Ok(self.pos)
+    }
+}
+
 struct RunReader {
     r: BufReader<At>,
 }
@@ -246,16 +327,24 @@ impl RunReader {
         Ok(u32::from_le_bytes(b))
     }
 
-    fn next_group(&mut self) -> Option<(u64, Group)> {
-        let mut h = [0u8; 8];
-        match self.r.read_exact(&mut h) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
-            Err(e) => panic!("reading spilled counts back failed: {e}"),
+    /// The next group that `filter` lets through (every group without one).
+    fn next_group(&mut self, filter: Option<&Filter>) -> Option<(u64, Group)> {
+        let failed = |e: std::io::Error| -> ! { panic!("reading spilled counts back failed: {e}") };
+        loop {
+            let mut h = [0u8; 12];
+            match self.r.read_exact(&mut h) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
+                Err(e) => failed(e),
+            }
+            let hash = u64::from_le_bytes(h[..8].try_into().expect("8 bytes"));
+            if filter.is_some_and(|f| !f.totals.may_reach(hash, f.min)) {
+                let len = u32::from_le_bytes(h[8..].try_into().expect("4 bytes"));
+                self.r.seek_relative(i64::from(len)).unwrap_or_else(|e| failed(e));
+                continue;
+            }
+            return Some((hash, self.group().unwrap_or_else(|e| failed(e))));
         }
-        let group =
-            self.group().unwrap_or_else(|e| panic!("reading spilled counts back failed: {e}"));
-        Some((u64::from_le_bytes(h), group))
     }
 
     fn group(&mut self) -> std::io::Result<Group> {
@@ -285,6 +374,8 @@ impl RunReader {
 /// from all of them merged.
 pub struct Groups {
     readers: Vec<RunReader>,
+    /// Which groups of the runs are read (all without one).
+    filter: Option<Filter>,
     memory: std::vec::IntoIter<(u64, Group)>,
     /// The next group of each source (readers, then memory at the end).
     heap: BinaryHeap<Reverse<(u64, String, usize)>>,
@@ -296,22 +387,28 @@ pub struct Part {
     runs: Vec<Run>,
     index: usize,
     memory: Vec<(u64, Group)>,
+    filter: Option<Filter>,
 }
 
 impl Part {
-    /// The part's groups, in order.
+    /// The part's groups, in order (those the filter lets through).
     pub fn groups(self) -> Groups {
-        Groups::over(&self.runs, self.index..self.index + 1, self.memory)
+        Groups::over(&self.runs, self.index..self.index + 1, self.memory, self.filter)
     }
 }
 
 /// The [`PARTS`] parts of `runs` and of `memory` (groups in [`order`] with
-/// their hashes).
-pub fn parts(runs: Vec<Run>, memory: Vec<(u64, Group)>) -> Vec<Part> {
-    let mut out: Vec<Part> =
-        (0..PARTS).map(|index| Part { runs: runs.clone(), index, memory: Vec::new() }).collect();
+/// their hashes), with only the groups `filter` lets through (a group is
+/// let through or passed over whole: its hash decides).
+pub fn parts(runs: Vec<Run>, memory: Vec<(u64, Group)>, filter: Option<Filter>) -> Vec<Part> {
+    let mut out: Vec<Part> = (0..PARTS)
+        .map(|index| Part { runs: runs.clone(), index, memory: Vec::new(), filter: filter.clone() })
+        .collect();
     for (h, g) in memory {
-        out[part_of(h)].memory.push((h, g));
+        // Passed over whole, like its records in the runs.
+        if filter.as_ref().is_none_or(|f| f.totals.may_reach(h, f.min)) {
+            out[part_of(h)].memory.push((h, g));
+        }
     }
     out
 }
@@ -319,10 +416,15 @@ pub fn parts(runs: Vec<Run>, memory: Vec<(u64, Group)>) -> Vec<Part> {
 impl Groups {
     /// Every group of `runs` and `memory`.
     pub fn new(runs: Vec<Run>, memory: Vec<(u64, Group)>) -> Groups {
-        Groups::over(&runs, 0..PARTS, memory)
+        Groups::over(&runs, 0..PARTS, memory, None)
     }
 
-    fn over(runs: &[Run], parts: std::ops::Range<usize>, memory: Vec<(u64, Group)>) -> Groups {
+    fn over(
+        runs: &[Run],
+        parts: std::ops::Range<usize>,
+        memory: Vec<(u64, Group)>,
+        filter: Option<Filter>,
+    ) -> Groups {
         // Buffers of 64 KiB, smaller when there are many runs.
         let buffer = ((4 << 20) / runs.len().max(1)).clamp(4 << 10, 64 << 10);
         let readers: Vec<RunReader> = runs
@@ -333,6 +435,7 @@ impl Groups {
         let n = readers.len();
         let mut g = Groups {
             readers,
+            filter,
             memory: memory.into_iter(),
             heap: BinaryHeap::new(),
             pending: vec![None; n + 1],
@@ -344,8 +447,10 @@ impl Groups {
     }
 
     fn refill(&mut self, i: usize) {
-        let next =
-            if i < self.readers.len() { self.readers[i].next_group() } else { self.memory.next() };
+        let next = match self.readers.get_mut(i) {
+            Some(r) => r.next_group(self.filter.as_ref()),
+            None => self.memory.next(),
+        };
         if let Some((hash, (name, secs))) = next {
             self.pending[i] = Some(secs);
             self.heap.push(Reverse((hash, name, i)));
@@ -403,6 +508,11 @@ impl Iterator for Groups {
 mod tests {
     use super::super::{Counts, LineRef};
     use proptest::prelude::*;
+    use std::sync::Arc;
+
+    fn total(g: &Flat) -> u64 {
+        g.1.iter().map(|(_, n, _)| u64::from(*n)).sum()
+    }
 
     fn counts(events: &[(u8, i64, u32)], budget: Option<usize>, parts: usize) -> Counts {
         // Counted in `parts` pieces, absorbed in order, as threads do.
@@ -431,8 +541,15 @@ mod tests {
     /// The groups of every part in turn, as detection reads them (each
     /// part from every run's slice of it and from memory).
     fn flat_parts(c: Counts) -> Vec<Flat> {
-        let (runs, memory) = c.drain();
-        super::parts(runs, memory)
+        flat_parts_of(c, 0)
+    }
+
+    /// The same, reading of the runs only groups whose totals may reach
+    /// `min` records.
+    fn flat_parts_of(c: Counts, min: u64) -> Vec<Flat> {
+        let (runs, memory, totals) = c.drain();
+        let filter = totals.filter(|_| min > 0).map(|t| super::Filter { totals: Arc::new(t), min });
+        super::parts(runs, memory, filter)
             .into_iter()
             .flat_map(|p| p.groups())
             .map(|(n, secs)| {
@@ -456,6 +573,26 @@ mod tests {
             let mut names: Vec<&String> = memory.iter().map(|g| &g.0).collect();
             names.dedup();
             prop_assert_eq!(names.len(), memory.len());
+        }
+
+        #[test]
+        fn groups_passed_over_by_their_totals_could_not_reach_the_minimum(
+            events in proptest::collection::vec((0u8..200, 0i64..300, 1u32..10_000), 0..3000),
+            budget in 1usize..4000,
+            parts in 1usize..5,
+            min in 1u64..40,
+        ) {
+            let memory = flat(counts(&events, Some(usize::MAX), 1));
+            let read = flat_parts_of(counts(&events, Some(budget), parts), min);
+            // Every group read is read whole, and every group that has
+            // `min` records is read.
+            let mut expected = memory.iter();
+            for g in &read {
+                prop_assert_eq!(Some(g), expected.by_ref().find(|m| m.0 == g.0));
+            }
+            for m in memory.iter().filter(|m| total(m) >= min) {
+                prop_assert!(read.contains(m), "{} with {} records was passed over", m.0, total(m));
+            }
         }
 
         #[test]
@@ -497,6 +634,63 @@ mod tests {
         }
         assert!(c.no_spill && c.runs.is_empty());
         assert_eq!(flat(c), flat(all));
+    }
+
+    #[test]
+    fn small_groups_are_passed_over_and_large_ones_read_whole() {
+        // 5,000 groups of one record and 3 of 300 (one record a second,
+        // spread over every run), spilled many times by two threads.
+        let mut events: Vec<(String, i64, u32)> =
+            (0..5_000).map(|i| (format!("once-{i}"), i64::from(i % 600), i as u32)).collect();
+        for k in 0..3 {
+            events.extend(
+                (0..300).map(|i| (format!("busy-{k}"), i64::from(i * 2), 10_000 + i as u32)),
+            );
+        }
+        events.sort_by_key(|e| e.1);
+        let count = |budget: usize| {
+            let mut out = Counts { budget: Some(budget), ..Counts::default() };
+            for piece in events.chunks(1_000) {
+                let mut c = Counts { budget: Some(budget), ..Counts::default() };
+                for (g, s, line) in piece {
+                    c.add(g, *s, LineRef { source: 0, line: *line, index: 0 });
+                }
+                out.absorb(c);
+            }
+            out
+        };
+        let spilled = count(20_000);
+        assert!(spilled.runs.len() > 10, "{} runs", spilled.runs.len());
+        let read = flat_parts_of(spilled, 300);
+        let mut names: Vec<&str> = read.iter().map(|g| g.0.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["busy-0", "busy-1", "busy-2"]);
+        let all = flat(count(usize::MAX));
+        for g in &read {
+            assert_eq!(Some(g), all.iter().find(|m| m.0 == g.0));
+            assert_eq!(total(g), 300);
+        }
+    }
+
+    #[test]
+    fn totals_bound_every_group_and_saturate() {
+        let mut t = super::Totals::default();
+        t.add(7, 5);
+        t.add(7, 6);
+        assert!(t.may_reach(7, 11) && !t.may_reach(7, 12));
+        // Another hash in the same cell only raises the bound.
+        let same_cell = 7 ^ 1;
+        assert_eq!(super::Totals::cell(7), super::Totals::cell(same_cell));
+        t.add(same_cell, 1);
+        assert!(t.may_reach(7, 12) && t.may_reach(same_cell, 12));
+        // A cell whose sum no longer fits bounds nothing.
+        t.add(7, u64::MAX);
+        assert!(t.may_reach(7, u64::MAX));
+        let mut u = super::Totals::default();
+        u.add(7, 1);
+        u.absorb(&t);
+        assert!(u.may_reach(7, u64::MAX));
+        assert!(!u.may_reach(u64::MAX, 1));
     }
 
     #[test]

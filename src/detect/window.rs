@@ -79,7 +79,7 @@ impl Detector for WindowDetector {
     fn alerts(&self, counts: Counts, ctx: &FinishContext) -> Vec<Alert> {
         let names = group_names(&self.rule);
         let window = HumanDuration(self.window);
-        counts.alerts_per_group(|group, secs, alerts| {
+        counts.alerts_per_group(self.threshold, |group, secs, alerts| {
             // A window holds at most all of a group's records: most groups
             // of a high-cardinality rule are over here.
             if secs.iter().map(|(_, b)| u64::from(b.count)).sum::<u64>() < self.threshold {

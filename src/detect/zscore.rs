@@ -33,7 +33,7 @@ impl Detector for ZscoreDetector {
     fn alerts(&self, counts: Counts, ctx: &FinishContext) -> Vec<Alert> {
         let names = group_names(&self.rule);
         let (w, b) = (self.window, self.baseline);
-        counts.alerts_per_group(|group, secs, alerts| {
+        counts.alerts_per_group(0, |group, secs, alerts| {
             // Seconds are sorted, so each bin lists its seconds in time order.
             let mut by_bin: BTreeMap<i64, (u64, Vec<Bucket>)> = BTreeMap::new();
             for &(sec, b) in secs {

@@ -40,7 +40,7 @@ use std::sync::Arc;
 
 /// Bytes of counting state a [`super::Counts`] keeps in memory before
 /// it spills (`LOGTRACK_SPILL_BYTES` overrides it).
-pub const DEFAULT_BUDGET: usize = 4 << 20;
+pub const DEFAULT_BUDGET: usize = 2 << 20;
 
 /// Runs a count keeps before it merges them into one. (A count's runs
 /// share one file, so files stay one per counting thread and rule; the
@@ -88,8 +88,8 @@ pub fn part_of(h: u64) -> usize {
     (h >> 60) as usize
 }
 
-/// Cells of [`Totals`]: 4 MiB of counters per count that spills.
-const TOTALS_CELLS: usize = 1 << 20;
+/// Cells of [`Totals`]: 1 MiB of counters per count that spills.
+const TOTALS_CELLS: usize = 1 << 18;
 
 /// An upper bound of each group's number of records, by hash: one counter
 /// per cell, the sum of the records of every group whose hash falls in it

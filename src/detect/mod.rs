@@ -131,8 +131,9 @@ pub struct Counts {
     totals: Option<spill::Totals>,
     /// Spilling failed (no temporary directory): everything stays in memory.
     no_spill: bool,
-    /// Room a spill puts the entries in, group by group, kept for the next.
-    spare: Vec<Entry>,
+    /// Room a spill puts the names and entries in, in run order, kept
+    /// for the next.
+    spare: (Vec<u8>, Vec<Entry>),
     /// The budget, when not [`spill::budget`] (tests).
     budget: Option<usize>,
 }
@@ -280,38 +281,54 @@ impl Counts {
     /// I/O error keeps it in memory from now on.
     fn spill(&mut self) {
         let names = &self.names;
+        let n = names.len();
         // Groups in run order: by hash, then (for the rare equal hashes) by name.
-        let mut order: Vec<(u64, u32)> =
-            (0..names.len() as u32).map(|g| (names.hash(g), g)).collect();
+        let mut order: Vec<(u64, u32)> = (0..n as u32).map(|g| (names.hash(g), g)).collect();
         order.sort_unstable();
         for same in order.chunk_by_mut(|a, b| a.0 == b.0).filter(|s| s.len() > 1) {
             same.sort_unstable_by(|a, b| names.name(a.1).cmp(names.name(b.1)));
         }
-        // Each group's entries together, in the order they came (a
-        // counting sort by group id: no comparisons).
-        let mut start = vec![0usize; names.len() + 1];
-        for e in &self.entries {
-            start[e.gid as usize + 1] += 1;
+        // Names and entries are copied into run order (counting sorts by
+        // rank: reads in order, writes scattered), so that writing the run
+        // reads everything in order rather than at random.
+        let mut rank = vec![0u32; n];
+        for (r, &(_, g)) in order.iter().enumerate() {
+            rank[g as usize] = r as u32;
         }
-        for g in 0..names.len() {
-            start[g + 1] += start[g];
+        let mut name_at = vec![0usize; n + 1];
+        let mut at = vec![0usize; n + 1];
+        for g in 0..n as u32 {
+            name_at[rank[g as usize] as usize + 1] = names.name(g).len();
         }
-        let mut next = start.clone();
-        let mut by_group = std::mem::take(&mut self.spare);
-        by_group.clear();
-        by_group.resize(self.entries.len(), Entry { sec: 0, gid: 0, bucket: Bucket::default() });
         for e in &self.entries {
-            let at = &mut next[e.gid as usize];
-            by_group[*at] = *e;
-            *at += 1;
+            at[rank[e.gid as usize] as usize + 1] += 1;
+        }
+        for r in 0..n {
+            name_at[r + 1] += name_at[r];
+            at[r + 1] += at[r];
+        }
+        let (mut sorted_names, mut by_rank) = std::mem::take(&mut self.spare);
+        sorted_names.clear();
+        sorted_names.resize(names.bytes.len(), 0);
+        for g in 0..n as u32 {
+            let r = rank[g as usize] as usize;
+            sorted_names[name_at[r]..name_at[r + 1]].copy_from_slice(names.name(g).as_bytes());
+        }
+        by_rank.clear();
+        by_rank.resize(self.entries.len(), Entry { sec: 0, gid: 0, bucket: Bucket::default() });
+        let mut next = at.clone();
+        for e in &self.entries {
+            let slot = &mut next[rank[e.gid as usize] as usize];
+            by_rank[*slot] = *e;
+            *slot += 1;
         }
         // A failed spill may leave some of its groups counted in the
         // totals: a bound too high only reads a group for nothing.
         let totals = self.totals.get_or_insert_with(Default::default);
         let run = self.file.append(|w| {
             let mut secs: Vec<(i64, Bucket)> = Vec::new();
-            for &(hash, gid) in &order {
-                let mine = &mut by_group[start[gid as usize]..start[gid as usize + 1]];
+            for (r, &(hash, gid)) in order.iter().enumerate() {
+                let mine = &mut by_rank[at[r]..at[r + 1]];
                 // Input is mostly in time order: usually sorted already.
                 if !mine.is_sorted_by_key(|e| e.sec) {
                     mine.sort_by_key(|e| e.sec);
@@ -324,11 +341,13 @@ impl Counts {
                     }
                 }
                 totals.add(hash, secs.iter().map(|(_, b)| u64::from(b.count)).sum());
-                w.group(hash, names.name(gid), &secs)?;
+                let name = &sorted_names[name_at[r]..name_at[r + 1]];
+                debug_assert_eq!(name, names.name(gid).as_bytes());
+                w.group(hash, name, &secs)?;
             }
             Ok(())
         });
-        self.spare = by_group;
+        self.spare = (sorted_names, by_rank);
         match run {
             Ok(run) => {
                 self.runs.push(run);
@@ -344,7 +363,7 @@ impl Counts {
                 // Kept in memory from now on (the entries were copied,
                 // not moved, so each group's newest one is where it was).
                 self.no_spill = true;
-                self.spare = Vec::new();
+                self.spare = Default::default();
             }
         }
     }

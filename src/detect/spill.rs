@@ -167,7 +167,7 @@ pub struct RunWriter<'f> {
 impl RunWriter<'_> {
     /// Writes one group (its hash, name and distinct seconds in order);
     /// groups come in [`order`].
-    pub fn group(&mut self, hash: u64, name: &str, secs: &[(i64, Bucket)]) -> std::io::Result<()> {
+    pub fn group(&mut self, hash: u64, name: &[u8], secs: &[(i64, Bucket)]) -> std::io::Result<()> {
         let p = part_of(hash);
         while self.part < p {
             self.part += 1;
@@ -180,7 +180,7 @@ impl RunWriter<'_> {
         let len_at = b.len();
         b.extend_from_slice(&[0u8; 4]);
         b.extend_from_slice(&(name.len() as u32).to_le_bytes());
-        b.extend_from_slice(name.as_bytes());
+        b.extend_from_slice(name);
         b.extend_from_slice(&(secs.len() as u32).to_le_bytes());
         for (sec, bucket) in secs {
             b.extend_from_slice(&sec.to_le_bytes());
@@ -269,7 +269,7 @@ impl Run {
         to.append(|w| {
             let mut groups = Groups::new(runs, Vec::new());
             while let Some((hash, (name, secs))) = groups.next_hashed() {
-                w.group(hash, &name, &secs)?;
+                w.group(hash, name.as_bytes(), &secs)?;
             }
             Ok(())
         })

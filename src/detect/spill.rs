@@ -179,17 +179,23 @@ impl RunWriter<'_> {
         // over the group without decoding it.
         let len_at = b.len();
         b.extend_from_slice(&[0u8; 4]);
-        b.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        put_varint(b, name.len() as u64);
         b.extend_from_slice(name);
-        b.extend_from_slice(&(secs.len() as u32).to_le_bytes());
+        put_varint(b, secs.len() as u64);
+        // Seconds as the first and then the steps between them; a bucket
+        // as its count and its evidence (as many as the count, at most
+        // [`EVIDENCE_PER_SECOND`]); all numbers as varints.
+        let mut prev = None;
         for (sec, bucket) in secs {
-            b.extend_from_slice(&sec.to_le_bytes());
-            b.extend_from_slice(&bucket.count.to_le_bytes());
-            let ev = bucket.evidence();
-            b.push(ev.len() as u8);
-            for e in ev {
+            match prev {
+                None => put_varint(b, zigzag(*sec)),
+                Some(p) => put_varint(b, sec.abs_diff(p)),
+            }
+            prev = Some(*sec);
+            put_varint(b, u64::from(bucket.count));
+            for e in bucket.evidence() {
                 for v in [e.source, e.line, e.index] {
-                    b.extend_from_slice(&v.to_le_bytes());
+                    put_varint(b, u64::from(v));
                 }
             }
         }
@@ -281,7 +287,7 @@ impl Run {
             pos: self.splits[parts.start],
             end: self.splits[parts.end],
         };
-        RunReader { r: BufReader::with_capacity(buffer, at) }
+        RunReader { r: BufReader::with_capacity(buffer, at), body: Vec::new() }
     }
 }
 
@@ -318,15 +324,11 @@ impl std::io::Seek for At {
 
 struct RunReader {
     r: BufReader<At>,
+    /// The group being decoded.
+    body: Vec<u8>,
 }
 
 impl RunReader {
-    fn u32(&mut self) -> std::io::Result<u32> {
-        let mut b = [0u8; 4];
-        self.r.read_exact(&mut b)?;
-        Ok(u32::from_le_bytes(b))
-    }
-
     /// The next group that `filter` lets through (every group without one).
     fn next_group(&mut self, filter: Option<&Filter>) -> Option<(u64, Group)> {
         let failed = |e: std::io::Error| -> ! { panic!("reading spilled counts back failed: {e}") };
@@ -343,31 +345,78 @@ impl RunReader {
                 self.r.seek_relative(i64::from(len)).unwrap_or_else(|e| failed(e));
                 continue;
             }
-            return Some((hash, self.group().unwrap_or_else(|e| failed(e))));
+            let len = u32::from_le_bytes(h[8..].try_into().expect("4 bytes")) as usize;
+            return Some((hash, self.group(len).unwrap_or_else(|e| failed(e))));
         }
     }
 
-    fn group(&mut self) -> std::io::Result<Group> {
-        let len = self.u32()? as usize;
-        let mut name = vec![0u8; len];
-        self.r.read_exact(&mut name)?;
-        let name = String::from_utf8(name)
-            .map_err(|_| std::io::Error::other("a spilled group name is not UTF-8"))?;
-        let n = self.u32()? as usize;
-        let mut secs = Vec::with_capacity(n.min(1 << 20));
+    /// The group whose `len` bytes come next (after its hash and length).
+    fn group(&mut self, len: usize) -> std::io::Result<Group> {
+        self.body.resize(len, 0);
+        self.r.read_exact(&mut self.body)?;
+        let mut s: &[u8] = &self.body;
+        let n = get_varint(&mut s)? as usize;
+        let name = s.get(..n).ok_or_else(corrupt)?;
+        let name = std::str::from_utf8(name).map_err(|_| corrupt())?.to_string();
+        s = &s[n..];
+        let n = get_varint(&mut s)? as usize;
+        let mut secs = Vec::with_capacity(n.min(s.len()));
+        let mut prev: Option<i64> = None;
         for _ in 0..n {
-            let mut s = [0u8; 8];
-            self.r.read_exact(&mut s)?;
-            let mut b = Bucket { count: self.u32()?, ..Bucket::default() };
-            let mut k = [0u8; 1];
-            self.r.read_exact(&mut k)?;
-            for i in 0..(k[0] as usize).min(EVIDENCE_PER_SECOND) {
-                b.ev[i] = LineRef { source: self.u32()?, line: self.u32()?, index: self.u32()? };
+            let v = get_varint(&mut s)?;
+            let sec = match prev {
+                None => unzigzag(v),
+                Some(p) => p.checked_add_unsigned(v).ok_or_else(corrupt)?,
+            };
+            prev = Some(sec);
+            let count = u32::try_from(get_varint(&mut s)?).map_err(|_| corrupt())?;
+            let mut b = Bucket { count, ..Bucket::default() };
+            for i in 0..(count as usize).min(EVIDENCE_PER_SECOND) {
+                let mut v = [0u32; 3];
+                for x in &mut v {
+                    *x = u32::try_from(get_varint(&mut s)?).map_err(|_| corrupt())?;
+                }
+                b.ev[i] = LineRef { source: v[0], line: v[1], index: v[2] };
             }
-            secs.push((i64::from_le_bytes(s), b));
+            secs.push((sec, b));
         }
         Ok((name, secs))
     }
+}
+
+fn corrupt() -> std::io::Error {
+    std::io::Error::other("spilled counts do not decode")
+}
+
+/// Appends `v` in 7-bit groups, low first, the high bit marking "more".
+fn put_varint(b: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        b.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    b.push(v as u8);
+}
+
+fn get_varint(s: &mut &[u8]) -> std::io::Result<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = s.split_first().ok_or_else(corrupt)?;
+        *s = rest;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Ok(v);
+        }
+    }
+    Err(corrupt())
+}
+
+/// A signed number as an unsigned one small for small magnitudes.
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    (v >> 1) as i64 ^ -((v & 1) as i64)
 }
 
 /// Groups in [`order`] from runs and from memory, each group's seconds
@@ -670,6 +719,39 @@ mod tests {
             assert_eq!(Some(g), all.iter().find(|m| m.0 == g.0));
             assert_eq!(total(g), 300);
         }
+    }
+
+    #[test]
+    fn a_run_gives_back_what_was_written_at_the_limits_of_every_number() {
+        use super::super::Bucket;
+        let bucket = |count: u32, lines: &[u32]| {
+            let mut b = Bucket::default();
+            for &l in lines {
+                b.add(LineRef { source: u32::MAX, line: l, index: l / 2 });
+            }
+            b.count = count;
+            b
+        };
+        let secs = vec![
+            (i64::MIN, bucket(1, &[u32::MAX])),
+            (-1, bucket(u32::MAX, &[0, 1])),
+            (0, bucket(2, &[7, 300])),
+            (i64::MAX, bucket(3, &[1 << 31, u32::MAX])),
+        ];
+        let groups = [(3u64, "é\u{1f}x".to_string()), (u64::MAX, String::new())];
+        let mut file = super::SpillFile::default();
+        let run = file
+            .append(|w| {
+                for (h, name) in &groups {
+                    w.group(*h, name.as_bytes(), &secs)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let back: Vec<super::Group> = super::Groups::new(vec![run], Vec::new()).collect();
+        let expected: Vec<super::Group> =
+            groups.iter().map(|(_, n)| (n.clone(), secs.clone())).collect();
+        assert_eq!(back, expected);
     }
 
     #[test]

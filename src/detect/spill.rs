@@ -20,8 +20,8 @@
 //! of the records of the groups in it, so an upper bound of each group's
 //! total. A window rule's group with fewer records than its threshold
 //! cannot make an alert; detection asks the bound and passes over such a
-//! group's spilled records (each starts with its length) without decoding
-//! or merging them. Most groups of a high-cardinality rule (every message,
+//! group without reading, decoding or merging its spilled records: each
+//! part of a run lists its groups' hashes and lengths after their bodies. Most groups of a high-cardinality rule (every message,
 //! every client) are passed over so. The bound is never below the true
 //! total, so no group that may alert is passed over.
 //!
@@ -141,11 +141,15 @@ pub struct Filter {
 }
 
 /// A run on disk: groups in [`order`] in bytes `splits[0]..splits[PARTS]`
-/// of a file, part `p`'s at `splits[p]..splits[p + 1]`.
+/// of a file, part `p`'s at `splits[p]..splits[p + 1]`. A part holds its
+/// groups' bodies (name, seconds), then from `heads[p]` on their heads
+/// (hash and body length), in the same order: a reader goes through the
+/// heads and reads only the bodies it wants.
 #[derive(Clone, Debug)]
 pub struct Run {
     file: Arc<File>,
     splits: [u64; PARTS + 1],
+    heads: [u64; PARTS],
 }
 
 /// The file a count appends its runs to, created at its first spill.
@@ -154,13 +158,16 @@ pub struct SpillFile {
     file: Option<(Arc<File>, u64)>,
 }
 
-/// Writes one run: groups encoded into a buffer, written out with
-/// `pwrite` at the file's end as it fills.
+/// Writes one run: bodies encoded into a buffer, written out with
+/// `pwrite` at the file's end as it fills; the heads of a part kept
+/// aside and written after its bodies.
 pub struct RunWriter<'f> {
     file: &'f File,
     at: u64,
     buf: Vec<u8>,
+    part_heads: Vec<u8>,
     splits: [u64; PARTS + 1],
+    heads: [u64; PARTS],
     part: usize,
 }
 
@@ -170,15 +177,10 @@ impl RunWriter<'_> {
     pub fn group(&mut self, hash: u64, name: &[u8], secs: &[(i64, Bucket)]) -> std::io::Result<()> {
         let p = part_of(hash);
         while self.part < p {
-            self.part += 1;
-            self.splits[self.part] = self.at + self.buf.len() as u64;
+            self.end_part()?;
         }
         let b = &mut self.buf;
-        b.extend_from_slice(&hash.to_le_bytes());
-        // The length of what follows, filled in below: a reader can pass
-        // over the group without decoding it.
-        let len_at = b.len();
-        b.extend_from_slice(&[0u8; 4]);
+        let body_at = b.len();
         put_varint(b, name.len() as u64);
         b.extend_from_slice(name);
         put_varint(b, secs.len() as u64);
@@ -199,12 +201,27 @@ impl RunWriter<'_> {
                 }
             }
         }
-        let len = u32::try_from(b.len() - len_at - 4)
+        let len = u32::try_from(b.len() - body_at)
             .map_err(|_| std::io::Error::other("a group of more than 4 GiB of counts"))?;
-        b[len_at..len_at + 4].copy_from_slice(&len.to_le_bytes());
+        self.part_heads.extend_from_slice(&hash.to_le_bytes());
+        self.part_heads.extend_from_slice(&len.to_le_bytes());
         if self.buf.len() >= 1 << 16 {
             self.flush()?;
         }
+        Ok(())
+    }
+
+    /// Writes the current part's heads after its bodies; the next part
+    /// starts after them.
+    fn end_part(&mut self) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.flush()?;
+        self.heads[self.part] = self.at;
+        self.file.write_all_at(&self.part_heads, self.at)?;
+        self.at += self.part_heads.len() as u64;
+        self.part_heads.clear();
+        self.part += 1;
+        self.splits[self.part] = self.at;
         Ok(())
     }
 
@@ -234,16 +251,17 @@ impl SpillFile {
             file,
             at: *len,
             buf: Vec::with_capacity(1 << 17),
+            part_heads: Vec::new(),
             splits: [*len; PARTS + 1],
+            heads: [*len; PARTS],
             part: 0,
         };
         write(&mut w)?;
-        w.flush()?;
-        for p in w.part + 1..=PARTS {
-            w.splits[p] = w.at;
+        while w.part < PARTS {
+            w.end_part()?;
         }
         *len = w.at;
-        Ok(Run { file: file.clone(), splits: w.splits })
+        Ok(Run { file: file.clone(), splits: w.splits, heads: w.heads })
     }
 }
 
@@ -280,15 +298,6 @@ impl Run {
             Ok(())
         })
     }
-
-    fn reader(&self, parts: std::ops::Range<usize>, buffer: usize) -> RunReader {
-        let at = At {
-            file: self.file.clone(),
-            pos: self.splits[parts.start],
-            end: self.splits[parts.end],
-        };
-        RunReader { r: BufReader::with_capacity(buffer, at), body: Vec::new() }
-    }
 }
 
 /// Reads bytes `pos..end` of a shared file with `pread`: readers of runs of
@@ -309,79 +318,122 @@ impl Read for At {
     }
 }
 
-impl std::io::Seek for At {
-    /// Moves within `pos..=end` (only forward and back from where it is,
-    /// which is all a reader passing over groups needs).
-    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
-        let std::io::SeekFrom::Current(d) = to else {
-            return Err(std::io::Error::other("a run is only moved in from where it is"));
-        };
-        let pos = self.pos.checked_add_signed(d).filter(|p| *p <= self.end);
-        self.pos = pos.ok_or_else(|| std::io::Error::other("moved past a run's end"))?;
-        Ok(self.pos)
-    }
-}
-
+/// Reads a run's groups of some parts, in order.
 struct RunReader {
-    r: BufReader<At>,
-    /// The group being decoded.
+    run: Run,
+    /// The parts still to read, the current one first.
+    parts: std::ops::Range<usize>,
+    /// Groups whose bodies are read (all without one).
+    filter: Option<Filter>,
+    buffer: usize,
+    /// The current part's heads.
+    heads: BufReader<At>,
+    /// Its bodies in order, when every group is read.
+    bodies: BufReader<At>,
+    /// Where the body of the next head starts.
+    body_at: u64,
+    /// The body being decoded.
     body: Vec<u8>,
 }
 
 impl RunReader {
-    /// The next group that `filter` lets through (every group without one).
-    fn next_group(&mut self, filter: Option<&Filter>) -> Option<(u64, Group)> {
+    fn new(
+        run: &Run,
+        parts: std::ops::Range<usize>,
+        buffer: usize,
+        filter: Option<Filter>,
+    ) -> Self {
+        let none = || BufReader::with_capacity(0, At { file: run.file.clone(), pos: 0, end: 0 });
+        let mut r = RunReader {
+            run: run.clone(),
+            parts,
+            filter,
+            buffer,
+            heads: none(),
+            bodies: none(),
+            body_at: 0,
+            body: Vec::new(),
+        };
+        r.open_part();
+        r
+    }
+
+    /// Starts reading the part `self.parts.start`, if any is left.
+    fn open_part(&mut self) {
+        let Some(p) = self.parts.clone().next() else { return };
+        let (body, head, end) = (self.run.splits[p], self.run.heads[p], self.run.splits[p + 1]);
+        let at = |pos, end, buffer| {
+            BufReader::with_capacity(buffer, At { file: self.run.file.clone(), pos, end })
+        };
+        self.heads = at(head, end, self.buffer);
+        // With a filter, bodies are read one by one where they are.
+        self.bodies = at(body, head, if self.filter.is_some() { 0 } else { self.buffer });
+        self.body_at = body;
+    }
+
+    /// The next group that the filter lets through.
+    fn next_group(&mut self) -> Option<(u64, Group)> {
         let failed = |e: std::io::Error| -> ! { panic!("reading spilled counts back failed: {e}") };
         loop {
             let mut h = [0u8; 12];
-            match self.r.read_exact(&mut h) {
+            match self.heads.read_exact(&mut h) {
                 Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    self.parts.start += 1;
+                    if self.parts.is_empty() {
+                        return None;
+                    }
+                    self.open_part();
+                    continue;
+                }
                 Err(e) => failed(e),
             }
             let hash = u64::from_le_bytes(h[..8].try_into().expect("8 bytes"));
-            if filter.is_some_and(|f| !f.totals.may_reach(hash, f.min)) {
-                let len = u32::from_le_bytes(h[8..].try_into().expect("4 bytes"));
-                self.r.seek_relative(i64::from(len)).unwrap_or_else(|e| failed(e));
-                continue;
-            }
             let len = u32::from_le_bytes(h[8..].try_into().expect("4 bytes")) as usize;
-            return Some((hash, self.group(len).unwrap_or_else(|e| failed(e))));
-        }
-    }
-
-    /// The group whose `len` bytes come next (after its hash and length).
-    fn group(&mut self, len: usize) -> std::io::Result<Group> {
-        self.body.resize(len, 0);
-        self.r.read_exact(&mut self.body)?;
-        let mut s: &[u8] = &self.body;
-        let n = get_varint(&mut s)? as usize;
-        let name = s.get(..n).ok_or_else(corrupt)?;
-        let name = std::str::from_utf8(name).map_err(|_| corrupt())?.to_string();
-        s = &s[n..];
-        let n = get_varint(&mut s)? as usize;
-        let mut secs = Vec::with_capacity(n.min(s.len()));
-        let mut prev: Option<i64> = None;
-        for _ in 0..n {
-            let v = get_varint(&mut s)?;
-            let sec = match prev {
-                None => unzigzag(v),
-                Some(p) => p.checked_add_unsigned(v).ok_or_else(corrupt)?,
-            };
-            prev = Some(sec);
-            let count = u32::try_from(get_varint(&mut s)?).map_err(|_| corrupt())?;
-            let mut b = Bucket { count, ..Bucket::default() };
-            for i in 0..(count as usize).min(EVIDENCE_PER_SECOND) {
-                let mut v = [0u32; 3];
-                for x in &mut v {
-                    *x = u32::try_from(get_varint(&mut s)?).map_err(|_| corrupt())?;
+            let at = self.body_at;
+            self.body_at += len as u64;
+            self.body.resize(len, 0);
+            match &self.filter {
+                None => self.bodies.read_exact(&mut self.body).unwrap_or_else(|e| failed(e)),
+                Some(f) if !f.totals.may_reach(hash, f.min) => continue,
+                Some(_) => {
+                    use std::os::unix::fs::FileExt;
+                    self.run.file.read_exact_at(&mut self.body, at).unwrap_or_else(|e| failed(e));
                 }
-                b.ev[i] = LineRef { source: v[0], line: v[1], index: v[2] };
             }
-            secs.push((sec, b));
+            return Some((hash, decode(&self.body).unwrap_or_else(|e| failed(e))));
         }
-        Ok((name, secs))
     }
+}
+
+/// A group from its body.
+fn decode(mut s: &[u8]) -> std::io::Result<Group> {
+    let n = get_varint(&mut s)? as usize;
+    let name = s.get(..n).ok_or_else(corrupt)?;
+    let name = std::str::from_utf8(name).map_err(|_| corrupt())?.to_string();
+    s = &s[n..];
+    let n = get_varint(&mut s)? as usize;
+    let mut secs = Vec::with_capacity(n.min(s.len()));
+    let mut prev: Option<i64> = None;
+    for _ in 0..n {
+        let v = get_varint(&mut s)?;
+        let sec = match prev {
+            None => unzigzag(v),
+            Some(p) => p.checked_add_unsigned(v).ok_or_else(corrupt)?,
+        };
+        prev = Some(sec);
+        let count = u32::try_from(get_varint(&mut s)?).map_err(|_| corrupt())?;
+        let mut b = Bucket { count, ..Bucket::default() };
+        for i in 0..(count as usize).min(EVIDENCE_PER_SECOND) {
+            let mut v = [0u32; 3];
+            for x in &mut v {
+                *x = u32::try_from(get_varint(&mut s)?).map_err(|_| corrupt())?;
+            }
+            b.ev[i] = LineRef { source: v[0], line: v[1], index: v[2] };
+        }
+        secs.push((sec, b));
+    }
+    Ok((name, secs))
 }
 
 fn corrupt() -> std::io::Error {
@@ -423,8 +475,6 @@ fn unzigzag(v: u64) -> i64 {
 /// from all of them merged.
 pub struct Groups {
     readers: Vec<RunReader>,
-    /// Which groups of the runs are read (all without one).
-    filter: Option<Filter>,
     memory: std::vec::IntoIter<(u64, Group)>,
     /// The next group of each source (readers, then memory at the end).
     heap: BinaryHeap<Reverse<(u64, String, usize)>>,
@@ -474,17 +524,16 @@ impl Groups {
         memory: Vec<(u64, Group)>,
         filter: Option<Filter>,
     ) -> Groups {
-        // Buffers of 64 KiB, smaller when there are many runs.
-        let buffer = ((4 << 20) / runs.len().max(1)).clamp(4 << 10, 64 << 10);
+        // Buffers of 32 KiB (heads and bodies), smaller when there are many runs.
+        let buffer = ((2 << 20) / runs.len().max(1)).clamp(4 << 10, 32 << 10);
         let readers: Vec<RunReader> = runs
             .iter()
             .filter(|r| r.splits[parts.start] < r.splits[parts.end])
-            .map(|r| r.reader(parts.clone(), buffer))
+            .map(|r| RunReader::new(r, parts.clone(), buffer, filter.clone()))
             .collect();
         let n = readers.len();
         let mut g = Groups {
             readers,
-            filter,
             memory: memory.into_iter(),
             heap: BinaryHeap::new(),
             pending: vec![None; n + 1],
@@ -497,7 +546,7 @@ impl Groups {
 
     fn refill(&mut self, i: usize) {
         let next = match self.readers.get_mut(i) {
-            Some(r) => r.next_group(self.filter.as_ref()),
+            Some(r) => r.next_group(),
             None => self.memory.next(),
         };
         if let Some((hash, (name, secs))) = next {

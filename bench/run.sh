@@ -29,7 +29,7 @@ sed "s|../bench-data/access_1G.log|$PWD/$BIG|; s|../bench-data/reports|$JOBS/rep
 read -r t4 r4 < <(measure "$BIN" run "$JOBS/run4g.toml" -q)
 printf '%-52s %8s %10s\n' "logtrack run bench/run.toml over 4 GiB" "$t4" "$((r4/1024)) MB"
 
-# Each rule type alone on the 1 GiB log (best of 3).
+# Each rule type alone on the 1 GiB log.
 one_rule() { # id, rule body
   printf 'name = "%s"\nnow = "end-of-data"\n[[sources]]\npath = "%s"\nformat = "combined"\nservice = "web"\n[[rules]]\nid = "%s"\n%s\n[report]\ndir = "%s"\n' \
     "$1" "$PWD/$DATA" "$1" "$2" "$JOBS/reports-$1" > "$JOBS/$1.toml"
@@ -55,18 +55,19 @@ one_rule volume 'type = "zscore_anomaly"
 window = "5m"
 baseline_windows = 12
 threshold = 4'
+# Best of five, the rules taking turns, so that a noisy minute on a shared
+# machine falls on all of them rather than on one.
 declare -A T R
-for id in keyword repeated user clients idle volume; do
-  best=999999; peak=0
-  for _ in 1 2 3; do
+for id in keyword repeated user clients idle volume; do T[$id]=999999; R[$id]=0; done
+for _ in 1 2 3 4 5; do
+  for id in keyword repeated user clients idle volume; do
     read -r t r < <(measure "$BIN" run "$JOBS/$id.toml" -q)
-    if awk -v a="$t" -v b="$best" 'BEGIN{exit !(a<b)}'; then best=$t; fi
-    [ "$r" -gt "$peak" ] && peak=$r
+    if awk -v a="$t" -v b="${T[$id]}" 'BEGIN{exit !(a<b)}'; then T[$id]=$t; fi
+    [ "$r" -gt "${R[$id]}" ] && R[$id]=$r
   done
-  T[$id]=$best; R[$id]=$peak
 done
 fastest=$(printf '%s\n' "${T[@]}" | sort -n | head -1)
-printf '%-52s %8s %10s %8s\n' "one rule alone, 1 GiB (best of 3)" "seconds" "peak RSS" "vs best"
+printf '%-52s %8s %10s %8s\n' "one rule alone, 1 GiB (best of 5, in turns)" "seconds" "peak RSS" "vs best"
 for id in keyword repeated user clients idle volume; do
   printf '%-52s %8s %10s %8s\n' "  $(grep '^type' "$JOBS/$id.toml" | cut -d'"' -f2) ($id)" "${T[$id]}" "$((R[$id]/1024)) MB" \
     "$(awk -v a="${T[$id]}" -v b="$fastest" 'BEGIN{printf "%.2fx", a/b}')"

@@ -19,14 +19,26 @@ $BIN db init -q
 measure() { /usr/bin/time -f "%e %M" -o /tmp/logtrack-load.time "$@" > /dev/null 2>/tmp/logtrack-load.err; tail -1 /tmp/logtrack-load.time; }
 
 # A mid-sized load first: 2 M rows, ingest against psql \copy of the same
-# rows into the same (emptied) table.
+# rows (exported from a first, untimed ingest) into the same table, emptied
+# before each load with its day partitions kept (psql cannot make them).
+# Two rounds, the two taking turns, best of each: at this size one noisy
+# second on a shared machine moves the ratio by a tenth.
 MID=bench-data/access_2M.log
 [ -f "$MID" ] || python3 bench/gen_logs.py --lines 2000000 --seed 44 --format combined --out "$MID"
-read -r mlt _ < <(measure $BIN ingest --format combined "$MID")
+$BIN ingest -q --format combined "$MID"
 MROWS=$(psql "$URL" -Atc "SELECT count(*) FROM logs")
 psql "$URL" -qc "\\copy (SELECT * FROM logs) TO 'bench-data/logs_2M.csv' WITH (FORMAT csv)"
-psql "$URL" -qc "TRUNCATE logs"
-read -r mpc _ < <(measure psql "$URL" -qc "\\copy logs FROM 'bench-data/logs_2M.csv' WITH (FORMAT csv)")
+empty() { psql "$URL" -qc "TRUNCATE logs, rejects, checkpoints; CHECKPOINT"; }
+mlt=999999; mpc=999999
+for _ in 1 2; do
+  empty
+  read -r t _ < <(measure $BIN ingest --format combined "$MID")
+  mlt=$(awk -v a="$t" -v b="$mlt" 'BEGIN{print (a<b)?a:b}')
+  [ "$(psql "$URL" -Atc "SELECT count(*) FROM logs")" = "$MROWS" ] || { echo "ingest stored a different number of rows" >&2; exit 1; }
+  empty
+  read -r t _ < <(measure psql "$URL" -qc "\\copy logs FROM 'bench-data/logs_2M.csv' WITH (FORMAT csv)")
+  mpc=$(awk -v a="$t" -v b="$mpc" 'BEGIN{print (a<b)?a:b}')
+done
 $BIN db reset --yes -q
 $BIN db init -q
 
@@ -65,4 +77,4 @@ printf '%-50s %10s %12s %10s\n' "logtrack detect bench/run.toml (6 rules, all ro
 printf '%-50s %10s %12s %10s\n' "psql COPY of the columns detect reads" "$cpo" "$(awk -v r="$ROWS" -v s="$cpo" 'BEGIN{printf "%.0f", r/s}')" "-"
 echo "logtrack detect takes $(awk -v a="$det" -v b="$cpo" 'BEGIN{printf "%.2f", a/b}')x the time psql takes to read the same rows out"
 echo "logtrack ingest loads at $(awk -v a="$pc" -v b="$lt" 'BEGIN{printf "%.2f", a/b}')x the rows/s of psql \\copy ($ROWS rows)"
-echo "logtrack ingest loads at $(awk -v a="$mpc" -v b="$mlt" 'BEGIN{printf "%.2f", a/b}')x the rows/s of psql \\copy ($MROWS rows: $mlt s against $mpc s)"
+echo "logtrack ingest loads at $(awk -v a="$mpc" -v b="$mlt" 'BEGIN{printf "%.2f", a/b}')x the rows/s of psql \\copy ($MROWS rows: $mlt s against $mpc s, best of 2 in turns)"

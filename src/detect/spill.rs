@@ -20,10 +20,11 @@
 //! of the records of the groups in it, so an upper bound of each group's
 //! total. A window rule's group with fewer records than its threshold
 //! cannot make an alert; detection asks the bound and passes over such a
-//! group without reading, decoding or merging its spilled records: each
-//! part of a run lists its groups' hashes and lengths after their bodies. Most groups of a high-cardinality rule (every message,
-//! every client) are passed over so. The bound is never below the true
-//! total, so no group that may alert is passed over.
+//! group without reading, decoding or merging its spilled records (a run
+//! lists its groups' hashes and lengths apart from their bodies). Most
+//! groups of a high-cardinality rule (every message, every client) are
+//! passed over so. The bound is never below the true total, so no group
+//! that may alert is passed over.
 //!
 //! The files are ours, written and read back in one process: a failure to
 //! read one back is a fault of the machine (disk, memory), not of the
@@ -141,15 +142,17 @@ pub struct Filter {
 }
 
 /// A run on disk: groups in [`order`] in bytes `splits[0]..splits[PARTS]`
-/// of a file, part `p`'s at `splits[p]..splits[p + 1]`. A part holds its
-/// groups' bodies (name, seconds), then from `heads[p]` on their heads
-/// (hash and body length), in the same order: a reader goes through the
-/// heads and reads only the bodies it wants.
+/// of a file, part `p`'s at `splits[p]..splits[p + 1]`.
+///
+/// The groups are written in blocks of about 64 KiB: a block is the length
+/// of its heads (`u32`) and of its bodies (`u64`), then the heads (each
+/// group's hash, `u64`, and body length, `u32`), then the bodies (name and
+/// seconds) in the same order. A reader goes through the heads and reads
+/// only the bodies it wants; a writer holds one block at a time.
 #[derive(Clone, Debug)]
 pub struct Run {
     file: Arc<File>,
     splits: [u64; PARTS + 1],
-    heads: [u64; PARTS],
 }
 
 /// The file a count appends its runs to, created at its first spill.
@@ -158,28 +161,33 @@ pub struct SpillFile {
     file: Option<(Arc<File>, u64)>,
 }
 
-/// Writes one run: bodies encoded into a buffer, written out with
-/// `pwrite` at the file's end as it fills; the heads of a part kept
-/// aside and written after its bodies.
+/// Writes one run: a block's heads and bodies encoded into buffers,
+/// written out with `pwrite` at the file's end as they fill.
 pub struct RunWriter<'f> {
     file: &'f File,
     at: u64,
-    buf: Vec<u8>,
-    part_heads: Vec<u8>,
+    bodies: Vec<u8>,
+    heads: Vec<u8>,
     splits: [u64; PARTS + 1],
-    heads: [u64; PARTS],
     part: usize,
 }
+
+/// Bytes of heads or of bodies past which a block is written out.
+const BLOCK: usize = 1 << 16;
 
 impl RunWriter<'_> {
     /// Writes one group (its hash, name and distinct seconds in order);
     /// groups come in [`order`].
     pub fn group(&mut self, hash: u64, name: &[u8], secs: &[(i64, Bucket)]) -> std::io::Result<()> {
         let p = part_of(hash);
-        while self.part < p {
-            self.end_part()?;
+        if self.part < p {
+            self.end_block()?;
+            while self.part < p {
+                self.part += 1;
+                self.splits[self.part] = self.at;
+            }
         }
-        let b = &mut self.buf;
+        let b = &mut self.bodies;
         let body_at = b.len();
         put_varint(b, name.len() as u64);
         b.extend_from_slice(name);
@@ -203,33 +211,29 @@ impl RunWriter<'_> {
         }
         let len = u32::try_from(b.len() - body_at)
             .map_err(|_| std::io::Error::other("a group of more than 4 GiB of counts"))?;
-        self.part_heads.extend_from_slice(&hash.to_le_bytes());
-        self.part_heads.extend_from_slice(&len.to_le_bytes());
-        if self.buf.len() >= 1 << 16 {
-            self.flush()?;
+        self.heads.extend_from_slice(&hash.to_le_bytes());
+        self.heads.extend_from_slice(&len.to_le_bytes());
+        if self.bodies.len() >= BLOCK || self.heads.len() >= BLOCK {
+            self.end_block()?;
         }
         Ok(())
     }
 
-    /// Writes the current part's heads after its bodies; the next part
-    /// starts after them.
-    fn end_part(&mut self) -> std::io::Result<()> {
+    /// Writes out the block held, if any.
+    fn end_block(&mut self) -> std::io::Result<()> {
         use std::os::unix::fs::FileExt;
-        self.flush()?;
-        self.heads[self.part] = self.at;
-        self.file.write_all_at(&self.part_heads, self.at)?;
-        self.at += self.part_heads.len() as u64;
-        self.part_heads.clear();
-        self.part += 1;
-        self.splits[self.part] = self.at;
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        use std::os::unix::fs::FileExt;
-        self.file.write_all_at(&self.buf, self.at)?;
-        self.at += self.buf.len() as u64;
-        self.buf.clear();
+        if self.heads.is_empty() {
+            return Ok(());
+        }
+        let mut lengths = [0u8; 12];
+        lengths[..4].copy_from_slice(&(self.heads.len() as u32).to_le_bytes());
+        lengths[4..].copy_from_slice(&(self.bodies.len() as u64).to_le_bytes());
+        for bytes in [&lengths[..], &self.heads, &self.bodies] {
+            self.file.write_all_at(bytes, self.at)?;
+            self.at += bytes.len() as u64;
+        }
+        self.heads.clear();
+        self.bodies.clear();
         Ok(())
     }
 }
@@ -250,18 +254,18 @@ impl SpillFile {
         let mut w = RunWriter {
             file,
             at: *len,
-            buf: Vec::with_capacity(1 << 17),
-            part_heads: Vec::new(),
+            bodies: Vec::with_capacity(2 * BLOCK),
+            heads: Vec::with_capacity(BLOCK + 12),
             splits: [*len; PARTS + 1],
-            heads: [*len; PARTS],
             part: 0,
         };
         write(&mut w)?;
-        while w.part < PARTS {
-            w.end_part()?;
+        w.end_block()?;
+        for p in w.part + 1..=PARTS {
+            w.splits[p] = w.at;
         }
         *len = w.at;
-        Ok(Run { file: file.clone(), splits: w.splits, heads: w.heads })
+        Ok(Run { file: file.clone(), splits: w.splits })
     }
 }
 
@@ -318,20 +322,31 @@ impl Read for At {
     }
 }
 
-/// Reads a run's groups of some parts, in order.
+impl std::io::Seek for At {
+    /// Moves forward or back from where it is, within `..=end` (all a
+    /// reader passing over bodies needs).
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let std::io::SeekFrom::Current(d) = to else {
+            return Err(std::io::Error::other("a run is only moved in from where it is"));
+        };
+        let pos = self.pos.checked_add_signed(d).filter(|p| *p <= self.end);
+        self.pos = pos.ok_or_else(|| std::io::Error::other("moved past a run's end"))?;
+        Ok(self.pos)
+    }
+}
+
+/// Reads a run's groups of some parts, in order, block by block.
 struct RunReader {
-    run: Run,
-    /// The parts still to read, the current one first.
-    parts: std::ops::Range<usize>,
+    r: BufReader<At>,
+    file: Arc<File>,
     /// Groups whose bodies are read (all without one).
     filter: Option<Filter>,
-    buffer: usize,
-    /// The current part's heads.
-    heads: BufReader<At>,
-    /// Its bodies in order, when every group is read.
-    bodies: BufReader<At>,
-    /// Where the body of the next head starts.
+    /// The current block's heads, and how many of them were read.
+    heads: Vec<u8>,
+    head: usize,
+    /// Where the next head's body starts, and where the block ends.
     body_at: u64,
+    block_end: u64,
     /// The body being decoded.
     body: Vec<u8>,
 }
@@ -343,62 +358,71 @@ impl RunReader {
         buffer: usize,
         filter: Option<Filter>,
     ) -> Self {
-        let none = || BufReader::with_capacity(0, At { file: run.file.clone(), pos: 0, end: 0 });
-        let mut r = RunReader {
-            run: run.clone(),
-            parts,
+        let (pos, end) = (run.splits[parts.start], run.splits[parts.end]);
+        RunReader {
+            r: BufReader::with_capacity(buffer, At { file: run.file.clone(), pos, end }),
+            file: run.file.clone(),
             filter,
-            buffer,
-            heads: none(),
-            bodies: none(),
-            body_at: 0,
+            heads: Vec::new(),
+            head: 0,
+            body_at: pos,
+            block_end: pos,
             body: Vec::new(),
-        };
-        r.open_part();
-        r
+        }
     }
 
-    /// Starts reading the part `self.parts.start`, if any is left.
-    fn open_part(&mut self) {
-        let Some(p) = self.parts.clone().next() else { return };
-        let (body, head, end) = (self.run.splits[p], self.run.heads[p], self.run.splits[p + 1]);
-        let at = |pos, end, buffer| {
-            BufReader::with_capacity(buffer, At { file: self.run.file.clone(), pos, end })
-        };
-        self.heads = at(head, end, self.buffer);
-        // With a filter, bodies are read one by one where they are.
-        self.bodies = at(body, head, if self.filter.is_some() { 0 } else { self.buffer });
-        self.body_at = body;
+    /// Where the reader is in the file.
+    fn pos(&self) -> u64 {
+        self.r.get_ref().pos - self.r.buffer().len() as u64
+    }
+
+    /// Reads the next block's heads, after the bodies of this one; false
+    /// at the end.
+    fn next_block(&mut self) -> std::io::Result<bool> {
+        // Bodies not read in order (with a filter) are passed over.
+        let left = self.block_end - self.pos();
+        if left > 0 {
+            self.r.seek_relative(i64::try_from(left).map_err(|_| corrupt())?)?;
+        }
+        let mut lengths = [0u8; 12];
+        match self.r.read_exact(&mut lengths) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        let heads = u32::from_le_bytes(lengths[..4].try_into().expect("4 bytes")) as usize;
+        let bodies = u64::from_le_bytes(lengths[4..].try_into().expect("8 bytes"));
+        self.heads.resize(heads, 0);
+        self.r.read_exact(&mut self.heads)?;
+        self.head = 0;
+        self.body_at = self.pos();
+        self.block_end = self.body_at.checked_add(bodies).ok_or_else(corrupt)?;
+        Ok(true)
     }
 
     /// The next group that the filter lets through.
     fn next_group(&mut self) -> Option<(u64, Group)> {
         let failed = |e: std::io::Error| -> ! { panic!("reading spilled counts back failed: {e}") };
         loop {
-            let mut h = [0u8; 12];
-            match self.heads.read_exact(&mut h) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    self.parts.start += 1;
-                    if self.parts.is_empty() {
-                        return None;
-                    }
-                    self.open_part();
-                    continue;
+            while self.head + 12 > self.heads.len() {
+                if !self.next_block().unwrap_or_else(|e| failed(e)) {
+                    return None;
                 }
-                Err(e) => failed(e),
             }
+            let h = &self.heads[self.head..self.head + 12];
+            self.head += 12;
             let hash = u64::from_le_bytes(h[..8].try_into().expect("8 bytes"));
             let len = u32::from_le_bytes(h[8..].try_into().expect("4 bytes")) as usize;
             let at = self.body_at;
             self.body_at += len as u64;
             self.body.resize(len, 0);
             match &self.filter {
-                None => self.bodies.read_exact(&mut self.body).unwrap_or_else(|e| failed(e)),
+                None => self.r.read_exact(&mut self.body).unwrap_or_else(|e| failed(e)),
                 Some(f) if !f.totals.may_reach(hash, f.min) => continue,
                 Some(_) => {
+                    // Where it is, by itself: most bodies are passed over.
                     use std::os::unix::fs::FileExt;
-                    self.run.file.read_exact_at(&mut self.body, at).unwrap_or_else(|e| failed(e));
+                    self.file.read_exact_at(&mut self.body, at).unwrap_or_else(|e| failed(e));
                 }
             }
             return Some((hash, decode(&self.body).unwrap_or_else(|e| failed(e))));
@@ -524,8 +548,8 @@ impl Groups {
         memory: Vec<(u64, Group)>,
         filter: Option<Filter>,
     ) -> Groups {
-        // Buffers of 32 KiB (heads and bodies), smaller when there are many runs.
-        let buffer = ((2 << 20) / runs.len().max(1)).clamp(4 << 10, 32 << 10);
+        // Buffers of 64 KiB, smaller when there are many runs.
+        let buffer = ((4 << 20) / runs.len().max(1)).clamp(4 << 10, 64 << 10);
         let readers: Vec<RunReader> = runs
             .iter()
             .filter(|r| r.splits[parts.start] < r.splits[parts.end])
@@ -801,6 +825,52 @@ mod tests {
         let expected: Vec<super::Group> =
             groups.iter().map(|(_, n)| (n.clone(), secs.clone())).collect();
         assert_eq!(back, expected);
+    }
+
+    #[test]
+    fn a_run_of_many_blocks_is_read_whole_and_filtered() {
+        use super::super::Bucket;
+        // 60,000 groups: many blocks in every part.
+        let mut groups: Vec<(u64, super::Group)> = (0..60_000u32)
+            .map(|i| {
+                let name = format!("client-{i}");
+                let mut b = Bucket::default();
+                for k in 0..(i % 7 + 1) {
+                    b.add(LineRef { source: 0, line: i * 10 + k, index: 0 });
+                }
+                (super::order(&name), (name, vec![(i64::from(i), b)]))
+            })
+            .collect();
+        groups.sort_by(|a, b| (a.0, &a.1 .0).cmp(&(b.0, &b.1 .0)));
+        let mut file = super::SpillFile::default();
+        let mut totals = super::Totals::default();
+        let run = file
+            .append(|w| {
+                for (h, (name, secs)) in &groups {
+                    totals.add(*h, u64::from(secs[0].1.count));
+                    w.group(*h, name.as_bytes(), secs)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let all: Vec<super::Group> = super::Groups::new(vec![run.clone()], Vec::new()).collect();
+        let expected: Vec<super::Group> = groups.iter().map(|(_, g)| g.clone()).collect();
+        assert_eq!(all, expected);
+
+        let filter = super::Filter { totals: Arc::new(totals), min: 6 };
+        let read: Vec<super::Group> = super::parts(vec![run], Vec::new(), Some(filter))
+            .into_iter()
+            .flat_map(|p| p.groups())
+            .collect();
+        let wanted: Vec<&super::Group> = expected.iter().filter(|g| g.1[0].1.count >= 6).collect();
+        assert!(read.len() >= wanted.len() && read.len() < expected.len() / 2, "{}", read.len());
+        let mut rest = expected.iter();
+        for g in &read {
+            assert_eq!(Some(g), rest.by_ref().find(|e| e.0 == g.0));
+        }
+        for w in wanted {
+            assert!(read.contains(w), "{} was passed over", w.0);
+        }
     }
 
     #[test]

@@ -436,10 +436,10 @@ impl RunReader {
             let len = u32::from_le_bytes(h[8..].try_into().expect("4 bytes")) as usize;
             let at = self.body_at;
             self.body_at += len as u64;
-            self.body.resize(len, 0);
             if self.filter.as_ref().is_some_and(|f| !f.totals.may_reach(hash, f.min)) {
                 continue;
             }
+            self.body.resize(len, 0);
             if self.in_order {
                 let skip = at - self.pos();
                 if skip > 0 {

@@ -161,9 +161,7 @@ impl Names {
     }
 
     fn name(&self, gid: u32) -> &str {
-        let g = gid as usize;
-        let start = if g == 0 { 0 } else { self.ends[g - 1] };
-        &self.bytes[start..self.ends[g]]
+        name_in(&self.bytes, &self.ends, gid)
     }
 
     fn hash(&self, gid: u32) -> u64 {
@@ -173,11 +171,7 @@ impl Names {
     /// The id of `name` (whose hash is `hash`), and whether it is new.
     fn intern(&mut self, name: &str, hash: u64) -> (u32, bool) {
         let Names { bytes, ends, hashes, table } = self;
-        let name_of = |g: u32| {
-            let g = g as usize;
-            &bytes[if g == 0 { 0 } else { ends[g - 1] }..ends[g]]
-        };
-        if let Some(&gid) = table.find(hash, |&g| name_of(g) == name) {
+        if let Some(&gid) = table.find(hash, |&g| name_in(bytes, ends, g) == name) {
             return (gid, false);
         }
         let gid = ends.len() as u32;
@@ -188,12 +182,30 @@ impl Names {
         (gid, true)
     }
 
+    /// Group ids with their hashes in run order ([`spill::order`]): by
+    /// hash, then (for the rare equal hashes) by name.
+    fn order(&self) -> Vec<(u64, u32)> {
+        let mut order: Vec<(u64, u32)> = self.hashes.iter().copied().zip(0..).collect();
+        order.sort_unstable();
+        for same in order.chunk_by_mut(|a, b| a.0 == b.0).filter(|s| s.len() > 1) {
+            same.sort_unstable_by(|a, b| self.name(a.1).cmp(self.name(b.1)));
+        }
+        order
+    }
+
     fn clear(&mut self) {
         self.bytes.clear();
         self.ends.clear();
         self.hashes.clear();
         self.table.clear();
     }
+}
+
+/// The name of group `gid` in a [`Names`] buffer (it starts where the
+/// previous one ends).
+fn name_in<'a>(bytes: &'a str, ends: &[usize], gid: u32) -> &'a str {
+    let g = gid as usize;
+    &bytes[if g == 0 { 0 } else { ends[g - 1] }..ends[g]]
 }
 
 impl Counts {
@@ -282,12 +294,7 @@ impl Counts {
     fn spill(&mut self) {
         let names = &self.names;
         let n = names.len();
-        // Groups in run order: by hash, then (for the rare equal hashes) by name.
-        let mut order: Vec<(u64, u32)> = (0..n as u32).map(|g| (names.hash(g), g)).collect();
-        order.sort_unstable();
-        for same in order.chunk_by_mut(|a, b| a.0 == b.0).filter(|s| s.len() > 1) {
-            same.sort_unstable_by(|a, b| names.name(a.1).cmp(names.name(b.1)));
-        }
+        let order = names.order();
         // Names and entries are copied into run order (counting sorts by
         // rank: reads in order, writes scattered), so that writing the run
         // reads everything in order rather than at random.
@@ -399,15 +406,15 @@ impl Counts {
     /// bounds of the totals of them all, when there are runs.
     fn drain(mut self) -> (Vec<spill::Run>, Vec<(u64, spill::Group)>, Option<spill::Totals>) {
         self.compact();
-        let mut out: Vec<(u64, spill::Group)> = vec![Default::default(); self.last.len()];
-        for gid in 0..self.names.len() as u32 {
-            let name = self.names.name(gid).to_string();
-            out[gid as usize] = (self.names.hash(gid), (name, Vec::new()));
-        }
+        let mut secs: Vec<Vec<(i64, Bucket)>> = vec![Vec::new(); self.names.len()];
         for e in self.entries {
-            out[e.gid as usize].1 .1.push((e.sec, e.bucket));
+            secs[e.gid as usize].push((e.sec, e.bucket));
         }
-        out.sort_unstable_by(|a, b| (a.0, &a.1 .0).cmp(&(b.0, &b.1 .0)));
+        let out: Vec<(u64, spill::Group)> = (self.names.order().into_iter())
+            .map(|(h, g)| {
+                (h, (self.names.name(g).to_string(), std::mem::take(&mut secs[g as usize])))
+            })
+            .collect();
         let mut totals = if self.runs.is_empty() { None } else { self.totals };
         if let Some(t) = &mut totals {
             for (h, (_, secs)) in &out {
@@ -427,8 +434,8 @@ impl Counts {
 
     /// The alerts `each` makes of every group (its encoded name and its
     /// seconds), over the [`spill::PARTS`] parts of the groups in parallel.
-    /// Groups with fewer than `min_records` records may be passed over
-    /// without being read (0: every group is read).
+    /// Groups with fewer than `min_records` records are passed over (0:
+    /// none): those whose bound says so without being read at all.
     fn alerts_per_group<F>(self, min_records: u64, each: F) -> Vec<Alert>
     where
         F: Fn(&str, &[(i64, Bucket)], &mut Vec<Alert>) + Sync,
@@ -443,7 +450,10 @@ impl Counts {
             .flat_map_iter(|part| {
                 let mut alerts = Vec::new();
                 for (name, secs) in part.groups() {
-                    each(&name, &secs, &mut alerts);
+                    // The bound lets some through (groups sharing its cell).
+                    if secs.iter().map(|(_, b)| u64::from(b.count)).sum::<u64>() >= min_records {
+                        each(&name, &secs, &mut alerts);
+                    }
                 }
                 alerts
             })

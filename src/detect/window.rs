@@ -79,12 +79,10 @@ impl Detector for WindowDetector {
     fn alerts(&self, counts: Counts, ctx: &FinishContext) -> Vec<Alert> {
         let names = group_names(&self.rule);
         let window = HumanDuration(self.window);
+        // A window holds at most all of a group's records: groups with
+        // fewer than the threshold (most of a high-cardinality rule's) are
+        // passed over.
         counts.alerts_per_group(self.threshold, |group, secs, alerts| {
-            // A window holds at most all of a group's records: most groups
-            // of a high-cardinality rule are over here.
-            if secs.iter().map(|(_, b)| u64::from(b.count)).sum::<u64>() < self.threshold {
-                return;
-            }
             let counts: Vec<(i64, u64)> =
                 secs.iter().map(|(s, b)| (*s, u64::from(b.count))).collect();
             for ep in episodes(&counts, self.threshold, self.window) {

@@ -299,9 +299,25 @@ pub struct ServeArgs {
     #[arg(long, default_value = "12h", value_name = "DURATION")]
     pub session_max: crate::config::HumanDuration,
     /// Mark cookies Secure on every answer (serve behind HTTPS). Without it
-    /// they are Secure when a proxy sends `X-Forwarded-Proto: https`.
+    /// they are Secure when a trusted proxy sends `X-Forwarded-Proto: https`.
     #[arg(long)]
     pub secure_cookies: bool,
+    /// Reverse proxies (addresses or blocks such as 10.0.0.0/8) whose
+    /// `Forwarded` / `X-Forwarded-For`, `-Proto` and `-Host` headers are
+    /// believed: the client's address (for sign-in limits), HTTPS and the
+    /// host asked for. From any other peer those headers are ignored.
+    #[arg(long, value_name = "CIDR", num_args = 1.., value_parser = parse_cidr)]
+    pub trusted_proxy: Vec<crate::net::Cidr>,
+    /// A page's database query is stopped after this long (answered 503).
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub statement_timeout: crate::config::HumanDuration,
+    /// A client must send a request's headers within this long.
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub header_timeout: crate::config::HumanDuration,
+}
+
+fn parse_cidr(s: &str) -> Result<crate::net::Cidr, String> {
+    s.parse()
 }
 
 #[derive(Args, Debug)]

@@ -16,6 +16,7 @@ pub mod config;
 pub mod detect;
 pub mod error;
 pub mod json;
+pub mod net;
 pub mod output;
 pub mod parse;
 pub mod pipeline;

@@ -59,13 +59,15 @@ pub fn run(cmd: &DbCommand, g: &Global) -> anyhow::Result<Exit> {
             let keep: HumanDuration = older_than.parse().map_err(anyhow::Error::msg)?;
             let now = crate::run::Now::parse(g.now.as_deref())?.at_or_wall_clock();
             let cutoff = now - keep.secs();
-            let dropped = store::prune(&mut client, cutoff)?;
-            for name in &dropped {
+            let pruned = store::prune(&mut client, cutoff)?;
+            for name in &pruned.partitions {
                 msgs.info(&format!("dropped {name}"));
             }
             msgs.info(&format!(
-                "{} partition(s) dropped (kept everything after {})",
-                dropped.len(),
+                "{} partition(s) dropped with {} per-minute count(s), {} checkpoint(s) of files gone removed (kept everything after {})",
+                pruned.partitions.len(),
+                pruned.minutes,
+                pruned.checkpoints,
                 crate::parse::Timestamp::from_secs(cutoff)
             ));
         }

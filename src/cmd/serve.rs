@@ -13,7 +13,19 @@ pub fn run(a: &ServeArgs, g: &Global) -> anyhow::Result<Exit> {
     if life.idle <= 0 || life.absolute <= 0 {
         anyhow::bail!("--session-idle and --session-max must be longer than zero");
     }
-    let opts = Options { bind: a.bind, url, life, secure_cookies: a.secure_cookies };
+    if a.statement_timeout.secs() <= 0 || a.header_timeout.secs() <= 0 {
+        anyhow::bail!("--statement-timeout and --header-timeout must be longer than zero");
+    }
+    let secs = |d: crate::config::HumanDuration| std::time::Duration::from_secs(d.secs() as u64);
+    let opts = Options {
+        bind: a.bind,
+        url,
+        life,
+        secure_cookies: a.secure_cookies,
+        proxies: serve::proxy::Proxies(a.trusted_proxy.clone()),
+        statement_timeout: secs(a.statement_timeout),
+        header_timeout: secs(a.header_timeout),
+    };
     serve::serve(opts, Messages::new(g))?;
     Ok(Exit::Ok)
 }

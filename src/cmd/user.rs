@@ -16,9 +16,8 @@ pub fn run(c: &UserCommand, g: &Global) -> anyhow::Result<Exit> {
     let mut client = store::open(&url)?;
     match c {
         UserCommand::Add { name, role, password_stdin } => {
-            if name.trim().is_empty() || name.chars().any(char::is_control) {
-                anyhow::bail!("user name {name:?}: empty or with control characters");
-            }
+            let name = &users::normalize_name(name)
+                .map_err(|why| anyhow::anyhow!("user name {name:?} {why}"))?;
             let hash = users::hash_password(&password(*password_stdin)?)?;
             users::add(&mut client, name, role.as_str(), &hash)?;
             msgs.info(&format!("user {name:?} added ({})", role.as_str()));

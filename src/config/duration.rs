@@ -82,12 +82,27 @@ pub fn time_arg(flag: &str, s: &str, now: i64) -> anyhow::Result<i64> {
     let d: HumanDuration = s.parse().map_err(|_| {
         anyhow::anyhow!("{flag} {s:?}: expected an RFC 3339 time or a duration such as \"2h\"")
     })?;
-    Ok(now - d.secs())
+    now.checked_sub(d.secs()).filter(|t| (MIN_SECS..=MAX_SECS).contains(t)).ok_or_else(|| {
+        anyhow::anyhow!("{flag} {s:?}: reaches back before the year 1")
+    })
 }
+
+/// The first second of the year 1 and the last of the year 9999: the
+/// times a stored record or a query bound can have.
+pub const MIN_SECS: i64 = -62_135_596_800;
+pub const MAX_SECS: i64 = 253_402_300_799;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_args_stay_in_years_1_to_9999() {
+        let now = 1_700_000_000;
+        assert_eq!(time_arg("--since", "2h", now).unwrap(), now - 7200);
+        assert!(time_arg("--since", "99999999h", now).is_err());
+        assert!(time_arg("--since", "99999999999999999d", now).is_err());
+    }
 
     #[test]
     fn durations() {

@@ -10,7 +10,7 @@
 
 mod duration;
 
-pub use duration::{time_arg, HumanDuration};
+pub use duration::{time_arg, HumanDuration, MAX_SECS, MIN_SECS};
 
 use crate::parse::{Format, Tz};
 use figment::providers::{Env, Format as _, Json, Serialized, Toml, Yaml};

@@ -36,7 +36,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{BufReader, Read};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Bytes of counting state a [`super::Counts`] keeps in memory before
@@ -269,26 +269,15 @@ impl SpillFile {
     }
 }
 
-/// A fresh unlinked file in the temporary directory.
+/// A fresh file in the temporary directory that has no name (`O_TMPFILE`;
+/// where that is missing, a random name made with mode 0600 and unlinked
+/// at once), so nothing is left behind even after kill -9, and whose mode
+/// is 0600 whatever the umask: spilled counts hold user names and addresses.
 fn temp_file() -> std::io::Result<File> {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir();
-    loop {
-        let path = dir.join(format!(
-            "logtrack-counts-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        match std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path) {
-            Ok(f) => {
-                // Unlinked at once: nothing is left behind, even after kill -9.
-                std::fs::remove_file(&path)?;
-                return Ok(f);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
+    use std::os::unix::fs::PermissionsExt;
+    let f = tempfile::tempfile()?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(f)
 }
 
 impl Run {
@@ -657,6 +646,14 @@ mod tests {
     use super::super::{Counts, LineRef};
     use proptest::prelude::*;
     use std::sync::Arc;
+
+    #[test]
+    fn spill_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let f = super::temp_file().unwrap();
+        let mode = f.metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a spill file is readable by its owner only: {mode:o}");
+    }
 
     fn total(g: &Flat) -> u64 {
         g.1.iter().map(|(_, n, _)| u64::from(*n)).sum()

@@ -4,12 +4,22 @@
 //!   the same work: the stored hash is looked up (absent for an unknown
 //!   user) and a hash is verified either way (a dummy one made at start
 //!   with the same parameters).
-//! - Failed sign-ins are limited per user name ([`PER_USER`]) and per
-//!   client address ([`PER_CLIENT`]; an IPv6 client by its /64) within
-//!   [`WINDOW`]; past a limit the answer is 429 before any hash is checked,
-//!   whether or not the user exists. A success clears its user's count.
-//!   Addresses are the TCP peer's: behind a proxy every client shares the
-//!   proxy's count, so limits are per user name there.
+//! - Sign-in attempts are limited within [`WINDOW`]: per user name and
+//!   client address ([`PER_PAIR`]), per client address ([`PER_CLIENT`];
+//!   an IPv6 client by its /64) and per user name from every address
+//!   ([`PER_USER`]). An attempt is counted (reserved) under the limiter's
+//!   lock *before* its hash is verified, so a burst of parallel attempts
+//!   gets no more verifications than the limit; past a limit the answer is
+//!   429 before any hash is checked, whether or not the user exists. A
+//!   success takes back its own reservation and clears the failures of
+//!   that name from that address only: a victim signing in does not clear
+//!   an attacker's count. The trade-off: guesses from one address lock
+//!   that address out of that name after 5, not the name for everyone;
+//!   the name is locked for everyone only after [`PER_USER`] failures
+//!   from all addresses (a guessing botnet), which the right password
+//!   from another address then waits out too.
+//! - The client address is the TCP peer's, or behind a trusted proxy
+//!   (`--trusted-proxy`) the forwarded one ([`super::proxy`]).
 //! - The session cookie (`logtrack_session`) holds 32 random bytes; it is
 //!   `HttpOnly`, `SameSite=Strict`, `Path=/`, and `Secure` over HTTPS
 //!   (`--secure-cookies`, or a proxy's `X-Forwarded-Proto: https`). The
@@ -18,26 +28,29 @@
 //!   sign-in form one that must equal a short-lived `logtrack_signin`
 //!   cookie (so another site cannot sign a browser in to its account).
 
+use super::proxy::Peer;
 use super::{pages, App, Fail};
 use crate::store::{sessions, users};
-use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
+use axum::{Extension, Form};
 use blake2::{Blake2b, Digest};
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const SESSION_COOKIE: &str = "logtrack_session";
 pub const SIGNIN_COOKIE: &str = "logtrack_signin";
 
-/// Failed sign-ins allowed per user name within [`WINDOW`].
-pub const PER_USER: usize = 5;
+/// Failed sign-ins allowed per user name and client address within [`WINDOW`].
+pub const PER_PAIR: usize = 5;
 /// Failed sign-ins allowed per client address within [`WINDOW`].
 pub const PER_CLIENT: usize = 20;
+/// Failed sign-ins allowed per user name, from all addresses, within [`WINDOW`].
+pub const PER_USER: usize = 50;
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// `n` random bytes as hex.
@@ -85,17 +98,13 @@ impl App {
     /// A `Set-Cookie` value.
     fn set_cookie(
         &self,
-        headers: &HeaderMap,
+        peer: &Peer,
         name: &str,
         value: &str,
         path: &str,
         max_age: Option<i64>,
     ) -> HeaderValue {
-        let https = self.secure_cookies
-            || headers
-                .get("x-forwarded-proto")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+        let https = self.secure_cookies || peer.https;
         let mut c = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict");
         if let Some(age) = max_age {
             c.push_str(&format!("; Max-Age={age}"));
@@ -163,66 +172,83 @@ impl FromRequestParts<Arc<App>> for Session {
     }
 }
 
-/// Failed sign-ins per key within [`WINDOW`].
+/// Sign-in attempts per key within [`WINDOW`]: failures, and attempts
+/// whose hash is being verified (reserved).
 #[derive(Default)]
 pub struct Limiter {
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
+    attempts: Mutex<HashMap<String, Vec<Instant>>>,
 }
 
-/// The key of a user name (a name is as long as a client makes it: only
-/// its start is kept).
+/// An attempt counted by [`Limiter::reserve`]: a failure unless
+/// [`Limiter::succeeded`] takes it back.
+#[must_use]
+pub struct Attempt {
+    pair: String,
+    others: [String; 2],
+    at: Instant,
+}
+
+/// The key of a user name, as it is stored (trimmed, lower case; a name
+/// is as long as a client makes it: only its start is kept).
 fn user_key(user: &str) -> String {
-    format!("u:{}", user.chars().take(128).collect::<String>())
+    let name = users::fold(user);
+    format!("u:{}", name.chars().take(128).collect::<String>())
 }
 
 /// The client key of an address: IPv4 as is, IPv6 by its /64.
 fn client_key(ip: IpAddr) -> String {
-    match ip {
+    match crate::net::unmap(ip) {
         IpAddr::V4(v4) => format!("c:{v4}"),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => format!("c:{v4}"),
-            None => {
-                let s = v6.segments();
-                format!("c:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("c:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
     }
 }
 
 impl Limiter {
-    /// How long until `ip` and `user` may try again, if either is over its limit.
-    pub fn wait(&self, ip: IpAddr, user: &str) -> Option<Duration> {
+    /// Counts an attempt of `user` from `ip` before its hash is checked,
+    /// or says how long until it may be made when a limit is reached.
+    pub fn reserve(&self, ip: IpAddr, user: &str) -> Result<Attempt, Duration> {
         let now = Instant::now();
-        let mut map = self.failures.lock().expect("limiter lock");
-        let mut wait = None;
-        for (key, limit) in [(client_key(ip), PER_CLIENT), (user_key(user), PER_USER)] {
-            if let Some(times) = map.get_mut(&key) {
+        let (client, name) = (client_key(ip), user_key(user));
+        let pair = format!("{client} {name}");
+        let mut map = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, times| times.last().is_some_and(|t| now.duration_since(*t) < WINDOW));
+        }
+        let mut wait: Option<Duration> = None;
+        for (key, limit) in [(&pair, PER_PAIR), (&client, PER_CLIENT), (&name, PER_USER)] {
+            if let Some(times) = map.get_mut(key) {
                 times.retain(|t| now.duration_since(*t) < WINDOW);
                 if times.len() >= limit {
                     let until = times[times.len() - limit] + WINDOW;
                     let w = until.saturating_duration_since(now).max(Duration::from_secs(1));
-                    wait = Some(wait.map_or(w, |x: Duration| x.max(w)));
+                    wait = Some(wait.map_or(w, |x| x.max(w)));
                 }
             }
         }
-        wait
+        if let Some(w) = wait {
+            return Err(w);
+        }
+        for key in [&pair, &client, &name] {
+            map.entry(key.clone()).or_default().push(now);
+        }
+        Ok(Attempt { pair, others: [client, name], at: now })
     }
 
-    /// Counts a failure of `ip` and `user`.
-    pub fn fail(&self, ip: IpAddr, user: &str) {
-        let now = Instant::now();
-        let mut map = self.failures.lock().expect("limiter lock");
-        if map.len() > 100_000 {
-            map.retain(|_, times| times.last().is_some_and(|t| now.duration_since(*t) < WINDOW));
+    /// The attempt signed in: it is no failure, and the earlier failures
+    /// of its name from its address are forgotten (not those from others).
+    pub fn succeeded(&self, attempt: Attempt) {
+        let mut map = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(&attempt.pair);
+        for key in &attempt.others {
+            if let Some(times) = map.get_mut(key) {
+                if let Some(i) = times.iter().rposition(|t| *t == attempt.at) {
+                    times.remove(i);
+                }
+            }
         }
-        for key in [client_key(ip), user_key(user)] {
-            map.entry(key).or_default().push(now);
-        }
-    }
-
-    /// Forgets `user`'s failures (it signed in).
-    pub fn clear(&self, user: &str) {
-        self.failures.lock().expect("limiter lock").remove(&user_key(user));
     }
 }
 
@@ -250,13 +276,13 @@ fn local(next: Option<&str>) -> String {
 /// The sign-in form, with a fresh form token in its cookie.
 fn signin_form(
     app: &App,
-    headers: &HeaderMap,
+    peer: &Peer,
     status: StatusCode,
     next: &str,
     problem: Option<&str>,
 ) -> Response {
     let token = random_hex(32);
-    let cookie = app.set_cookie(headers, SIGNIN_COOKIE, &token, "/signin", Some(3600));
+    let cookie = app.set_cookie(peer, SIGNIN_COOKIE, &token, "/signin", Some(3600));
     let mut res = (status, pages::signin_page(&token, next, problem)).into_response();
     res.headers_mut().append(header::SET_COOKIE, cookie);
     res
@@ -264,10 +290,10 @@ fn signin_form(
 
 pub async fn signin_page(
     State(app): State<Arc<App>>,
-    headers: HeaderMap,
+    Extension(peer): Extension<Peer>,
     Query(q): Query<Next>,
 ) -> Response {
-    signin_form(&app, &headers, StatusCode::OK, &local(q.next.as_deref()), None)
+    signin_form(&app, &peer, StatusCode::OK, &local(q.next.as_deref()), None)
 }
 
 #[derive(serde::Deserialize)]
@@ -278,73 +304,92 @@ pub struct SignIn {
     next: Option<String>,
 }
 
+/// The longest password verified: longer ones are refused unhashed.
+pub const MAX_PASSWORD: usize = 1024;
+
 pub async fn signin(
     State(app): State<Arc<App>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(peer): Extension<Peer>,
     headers: HeaderMap,
     Form(f): Form<SignIn>,
 ) -> Response {
     let next = local(f.next.as_deref());
-    let token_ok = cookie(&headers, SIGNIN_COOKIE).is_some_and(|c| same(&c, &f.csrf));
+    // The pair must be a token this server made: 64 hex digits each.
+    let token_ok = cookie(&headers, SIGNIN_COOKIE)
+        .filter(|c| c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit()))
+        .is_some_and(|c| same(&c, &f.csrf));
     if !token_ok {
         return signin_form(
             &app,
-            &headers,
+            &peer,
             StatusCode::FORBIDDEN,
             &next,
             Some("The sign-in form had expired. Please sign in again."),
         );
     }
-    let ip = peer.ip();
-    if let Some(wait) = app.limiter.wait(ip, &f.username) {
-        let minutes = wait.as_secs().div_ceil(60);
-        let mut res = signin_form(
-            &app,
-            &headers,
-            StatusCode::TOO_MANY_REQUESTS,
-            &next,
-            Some(&format!("Too many failed sign-ins. Try again in {minutes} minute(s).")),
-        );
-        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
-        return res;
-    }
-    let user = f.username.clone();
-    let stored = match app.db(move |c| users::password_hash(c, &user)).await {
+    let name = match users::normalize_name(&f.username) {
+        Ok(n) if f.password.len() <= MAX_PASSWORD => n,
+        Ok(_) => {
+            let why = format!("The password is longer than {MAX_PASSWORD} bytes.");
+            return signin_form(&app, &peer, StatusCode::BAD_REQUEST, &next, Some(&why));
+        }
+        Err(why) => {
+            let why = format!("The user name {why}.");
+            return signin_form(&app, &peer, StatusCode::BAD_REQUEST, &next, Some(&why));
+        }
+    };
+    let ip = peer.client;
+    let attempt = match app.limiter.reserve(ip, &name) {
+        Ok(a) => a,
+        Err(wait) => {
+            let minutes = wait.as_secs().div_ceil(60);
+            let mut res = signin_form(
+                &app,
+                &peer,
+                StatusCode::TOO_MANY_REQUESTS,
+                &next,
+                Some(&format!("Too many failed sign-ins. Try again in {minutes} minute(s).")),
+            );
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
+            return res;
+        }
+    };
+    let lookup = name.clone();
+    let stored = match app.db(move |c| users::password_hash(c, &lookup)).await {
         Ok(h) => h,
         Err(e) => return e.into_response(),
     };
     let dummy = app.dummy_hash.clone();
     let password = f.password;
-    let ok = App::cpu(move || {
-        let verified = users::verify_password(&password, stored.as_deref().unwrap_or(&dummy));
-        verified && stored.is_some()
-    })
-    .await;
-    if !ok {
-        app.limiter.fail(ip, &f.username);
+    let (user, hash) = match stored {
+        Some((user, hash)) => (Some(user), hash),
+        None => (None, dummy),
+    };
+    let verified = App::cpu(move || users::verify_password(&password, &hash)).await;
+    let Some(user) = user.filter(|_| verified) else {
+        // The reserved attempt stays counted: it is a failure.
         app.msgs.warn_with(
             "dashboard: a sign-in failed",
             serde_json::json!({ "client": ip.to_string() }),
         );
         return signin_form(
             &app,
-            &headers,
+            &peer,
             StatusCode::UNAUTHORIZED,
             &next,
             Some("Wrong user name or password."),
         );
-    }
-    app.limiter.clear(&f.username);
+    };
+    app.limiter.succeeded(attempt);
     let token = random_hex(32);
-    let (hash, csrf, life, user) =
-        (token_hash(&token), random_hex(32), app.life, f.username.clone());
+    let (hash, csrf, life) = (token_hash(&token), random_hex(32), app.life);
     if let Err(e) = app.db(move |c| sessions::create(c, &hash, &user, &csrf, life)).await {
         return e.into_response();
     }
     let mut res = Redirect::to(&next).into_response();
     let h = res.headers_mut();
-    h.append(header::SET_COOKIE, app.set_cookie(&headers, SESSION_COOKIE, &token, "/", None));
-    h.append(header::SET_COOKIE, app.set_cookie(&headers, SIGNIN_COOKIE, "", "/signin", Some(0)));
+    h.append(header::SET_COOKIE, app.set_cookie(&peer, SESSION_COOKIE, &token, "/", None));
+    h.append(header::SET_COOKIE, app.set_cookie(&peer, SIGNIN_COOKIE, "", "/signin", Some(0)));
     res
 }
 
@@ -356,7 +401,7 @@ pub struct FormToken {
 pub async fn signout(
     State(app): State<Arc<App>>,
     session: Session,
-    headers: HeaderMap,
+    Extension(peer): Extension<Peer>,
     Form(f): Form<FormToken>,
 ) -> Result<Response, Fail> {
     session.check_form(&f.csrf)?;
@@ -364,7 +409,7 @@ pub async fn signout(
     app.db(move |c| sessions::delete(c, &hash)).await?;
     let mut res = Redirect::to("/signin").into_response();
     res.headers_mut()
-        .append(header::SET_COOKIE, app.set_cookie(&headers, SESSION_COOKIE, "", "/", Some(0)));
+        .append(header::SET_COOKIE, app.set_cookie(&peer, SESSION_COOKIE, "", "/", Some(0)));
     Ok(res)
 }
 
@@ -373,30 +418,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn limits_count_failures_per_user_and_per_client() {
+    fn limits_count_attempts_per_pair_per_client_and_per_user() {
         let l = Limiter::default();
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
-        for _ in 0..PER_USER {
-            assert_eq!(l.wait(a, "alice"), None);
-            l.fail(a, "alice");
+        for _ in 0..PER_PAIR {
+            let _failed = l.reserve(a, "alice").unwrap();
         }
-        assert!(l.wait(a, "alice").is_some(), "alice is over her limit from any client");
-        assert!(l.wait(b, "alice").is_some());
-        assert_eq!(l.wait(b, "bob"), None, "another user from another client is not");
-        l.clear("alice");
-        assert_eq!(l.wait(b, "alice"), None);
-        for i in 0..PER_CLIENT {
-            l.fail(b, &format!("user{i}"));
+        assert!(l.reserve(a, "alice").is_err(), "alice from a is over the limit");
+        assert!(l.reserve(a, " Alice ").is_err(), "the same name, as stored");
+        // From another address alice may still try, and signing in there
+        // does not clear a's failures.
+        let ok = l.reserve(b, "alice").unwrap();
+        l.succeeded(ok);
+        assert!(l.reserve(a, "alice").is_err());
+        for i in 0..PER_CLIENT - PER_PAIR {
+            let _failed = l.reserve(a, &format!("user{i}")).unwrap();
         }
-        assert!(l.wait(b, "carol").is_some(), "the client is over its limit");
+        assert!(l.reserve(a, "carol").is_err(), "the client is over its limit");
         // One /64 is one client.
         let c: IpAddr = "2001:db8:1:2::1".parse().unwrap();
         let d: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
         for i in 0..PER_CLIENT {
-            l.fail(c, &format!("v6user{i}"));
+            let _failed = l.reserve(c, &format!("v6user{i}")).unwrap();
         }
-        assert!(l.wait(d, "dave").is_some());
+        assert!(l.reserve(d, "dave").is_err());
+        // Many addresses guessing one name stop at PER_USER for everyone.
+        for i in 0..PER_USER {
+            let ip: IpAddr = format!("198.51.{}.{}", i / 200, i % 200).parse().unwrap();
+            let _failed = l.reserve(ip, "erin").unwrap();
+        }
+        assert!(l.reserve("203.0.113.1".parse().unwrap(), "erin").is_err());
+    }
+
+    #[test]
+    fn a_burst_is_limited_before_any_hash_is_checked() {
+        // Reservations are made under the lock: however many threads ask
+        // at once, at most PER_PAIR get through.
+        let l = std::sync::Arc::new(Limiter::default());
+        let ip: IpAddr = "192.0.2.9".parse().unwrap();
+        let through = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..32 {
+                s.spawn(|| {
+                    if l.reserve(ip, "alice").is_ok() {
+                        through.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        assert_eq!(through.into_inner(), PER_PAIR);
     }
 
     #[test]

@@ -19,31 +19,44 @@
 
 pub mod auth;
 mod pages;
+pub mod proxy;
 
 use crate::error::Error;
 use crate::run::Messages;
 use crate::store::sessions::Lifetime;
 use anyhow::Context;
+use axum::extract::ConnectInfo;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use postgres::Client;
+use postgres::{CancelToken, Client};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::Semaphore;
 
-/// Database connections the server holds at most.
+/// Database connections the pages hold at most.
 pub const POOL: usize = 4;
+/// Connections served at once; more wait to be accepted.
+pub const MAX_CONNECTIONS: usize = 512;
+/// How long requests in flight get to finish when the server stops.
+const DRAIN: Duration = Duration::from_secs(10);
 
 /// How the server runs.
 pub struct Options {
     pub bind: SocketAddr,
     pub url: String,
     pub life: Lifetime,
-    /// Mark cookies `Secure` on every answer (else only when a proxy says
-    /// the request came over HTTPS: `X-Forwarded-Proto: https`).
+    /// Mark cookies `Secure` on every answer (else only when a trusted
+    /// proxy says the request came over HTTPS).
     pub secure_cookies: bool,
+    /// Proxies whose forwarded headers are believed.
+    pub proxies: proxy::Proxies,
+    /// The longest one page's query may run (PostgreSQL's `statement_timeout`).
+    pub statement_timeout: Duration,
+    /// The longest a client may take to send a request's headers.
+    pub header_timeout: Duration,
 }
 
 /// The server's state, shared by every request.
@@ -51,8 +64,13 @@ pub struct App {
     url: String,
     idle: Mutex<Vec<Client>>,
     permits: Arc<Semaphore>,
+    /// `/healthz`'s own connection: a monitor is answered while every
+    /// pooled connection is busy.
+    health: Mutex<Option<Client>>,
+    statement_timeout: Duration,
     pub life: Lifetime,
     pub secure_cookies: bool,
+    pub proxies: proxy::Proxies,
     pub limiter: auth::Limiter,
     /// A hash verified when the user is unknown, so that an unknown user
     /// costs what a wrong password does.
@@ -65,6 +83,8 @@ pub struct App {
 pub enum Fail {
     /// The database could not answer (logged; the page says only that).
     Db(anyhow::Error),
+    /// The query ran past the statement timeout.
+    TooSlow,
     BadRequest(String),
     Forbidden(String),
     NotFound,
@@ -83,6 +103,11 @@ impl IntoResponse for Fail {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "The database could not answer; the server's log says why.".to_string(),
             ),
+            Fail::TooSlow => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The query took too long and was stopped: narrow the filters (a service, a shorter time span) and try again."
+                    .to_string(),
+            ),
             Fail::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
             Fail::Forbidden(why) => (StatusCode::FORBIDDEN, why),
             Fail::NotFound => (StatusCode::NOT_FOUND, "There is no such page.".to_string()),
@@ -91,8 +116,47 @@ impl IntoResponse for Fail {
     }
 }
 
+/// A query's connection while it runs, so that a request whose client
+/// went away (its future dropped) cancels the query instead of holding a
+/// pooled connection until the query ends.
+#[derive(Default)]
+struct Running {
+    token: Option<CancelToken>,
+    abandoned: bool,
+}
+
+/// Cancels the query of its [`Running`] when dropped before `done`.
+struct CancelOnDrop {
+    running: Arc<Mutex<Running>>,
+    url: String,
+    done: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut r = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        r.abandoned = true;
+        if let Some(token) = r.token.take() {
+            let url = self.url.clone();
+            // The cancel request is a blocking call with its own connection.
+            std::thread::spawn(move || {
+                let _ = crate::store::cancel(&url, &token);
+            });
+        }
+    }
+}
+
+/// The SQLSTATE of a database error, if the error is one.
+fn sqlstate(e: &anyhow::Error) -> Option<&postgres::error::SqlState> {
+    e.chain().find_map(|c| c.downcast_ref::<postgres::Error>()).and_then(|p| p.code())
+}
+
 impl App {
-    /// Runs `f` with a pooled client on a blocking thread.
+    /// Runs `f` with a pooled client on a blocking thread. Dropping the
+    /// returned future (the client hung up) cancels the query.
     pub async fn db<T, F>(self: &Arc<Self>, f: F) -> Result<T, Fail>
     where
         F: FnOnce(&mut Client) -> crate::error::Result<T> + Send + 'static,
@@ -100,21 +164,49 @@ impl App {
     {
         let permit = self.permits.clone().acquire_owned().await.expect("the pool is never closed");
         let app = self.clone();
+        let running = Arc::new(Mutex::new(Running::default()));
+        let mut guard = CancelOnDrop { running: running.clone(), url: self.url.clone(), done: false };
         let out = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let mut client = app.take()?;
-            let out = f(&mut client).map_err(anyhow::Error::from);
-            if !client.is_closed() {
-                app.idle.lock().expect("pool lock").push(client);
+            {
+                let mut r = running.lock().unwrap_or_else(|e| e.into_inner());
+                if r.abandoned {
+                    app.give_back(client);
+                    anyhow::bail!("the client went away");
+                }
+                r.token = Some(client.cancel_token());
             }
+            let out = f(&mut client).map_err(anyhow::Error::from);
+            running.lock().unwrap_or_else(|e| e.into_inner()).token = None;
+            app.give_back(client);
             out
         })
-        .await
-        .map_err(|e| Fail::Db(anyhow::anyhow!("a database task failed: {e}")))?;
-        out.map_err(|e| {
-            self.msgs.error(&format!("dashboard: {e:#}"));
-            Fail::Db(e)
-        })
+        .await;
+        guard.done = true;
+        let out = out.map_err(|e| Fail::Db(anyhow::anyhow!("a database task failed: {e}")))?;
+        out.map_err(|e| self.db_failure(e))
+    }
+
+    /// What a failed query answers: a timeout or bad input is the
+    /// request's doing (503, 400), anything else the server's (500, logged).
+    fn db_failure(&self, e: anyhow::Error) -> Fail {
+        use postgres::error::SqlState;
+        match sqlstate(&e) {
+            Some(c) if *c == SqlState::QUERY_CANCELED => {
+                self.msgs.warn(&format!("dashboard: a query was stopped: {e:#}"));
+                Fail::TooSlow
+            }
+            // Class 22, data exceptions: a value the request carried that
+            // PostgreSQL cannot take (checked before, this is the backstop).
+            Some(c) if c.code().starts_with("22") => {
+                Fail::BadRequest("A value of this request cannot be searched for.".into())
+            }
+            _ => {
+                self.msgs.error(&format!("dashboard: {e:#}"));
+                Fail::Db(e)
+            }
+        }
     }
 
     /// Runs CPU-bound `f` (password hashing) on a blocking thread.
@@ -122,47 +214,168 @@ impl App {
         tokio::task::spawn_blocking(f).await.expect("a hashing task does not panic")
     }
 
+    /// `SELECT 1` on the health connection, with a short timeout.
+    pub async fn healthy(self: &Arc<Self>) -> Result<(), Fail> {
+        let app = self.clone();
+        let out = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let mut slot = app.health.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.as_ref().is_none_or(Client::is_closed) {
+                *slot = Some(app.connect(Duration::from_secs(2))?);
+            }
+            let c = slot.as_mut().expect("just made");
+            c.simple_query("SELECT 1").map_err(Error::db("checking the database"))?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| Fail::Db(anyhow::anyhow!("a database task failed: {e}")))?;
+        out.map_err(|e| self.db_failure(e))
+    }
+
+    /// A new connection whose statements stop after `timeout`.
+    fn connect(&self, timeout: Duration) -> anyhow::Result<Client> {
+        let mut c = crate::store::connect(&self.url)?;
+        limit_statements(&mut c, timeout)?;
+        Ok(c)
+    }
+
     fn take(&self) -> anyhow::Result<Client> {
         let idle = self.idle.lock().expect("pool lock").pop();
         match idle {
             Some(c) => Ok(c),
-            None => crate::store::connect(&self.url),
+            None => self.connect(self.statement_timeout),
+        }
+    }
+
+    fn give_back(&self, client: Client) {
+        if !client.is_closed() {
+            self.idle.lock().expect("pool lock").push(client);
         }
     }
 }
 
+/// Sets the session's `statement_timeout` (and an idle-in-transaction one).
+fn limit_statements(c: &mut Client, timeout: Duration) -> anyhow::Result<()> {
+    let ms = timeout.as_millis().max(1);
+    c.batch_execute(&format!(
+        "SET statement_timeout = {ms}; SET idle_in_transaction_session_timeout = {}",
+        ms.max(60_000)
+    ))
+    .context("setting the dashboard's statement timeout")
+}
+
 /// Serves until interrupted (Ctrl-C or SIGTERM), then finishes the
-/// requests in flight.
+/// requests in flight (for at most [`DRAIN`]) and exits cleanly.
 pub fn serve(opts: Options, msgs: Messages) -> anyhow::Result<()> {
     // Migrations first, on this thread: a server never runs on an old schema.
-    let client = crate::store::open(&opts.url)?;
+    let mut client = crate::store::open(&opts.url)?;
+    limit_statements(&mut client, opts.statement_timeout)?;
     let app = Arc::new(App {
         url: opts.url,
         idle: Mutex::new(vec![client]),
         permits: Arc::new(Semaphore::new(POOL)),
+        health: Mutex::new(None),
+        statement_timeout: opts.statement_timeout,
         life: opts.life,
         secure_cookies: opts.secure_cookies,
+        proxies: opts.proxies,
         limiter: auth::Limiter::default(),
         dummy_hash: auth::dummy_hash()?,
         msgs,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .max_blocking_threads(POOL + 4)
+        .max_blocking_threads(POOL + 16)
         .enable_all()
         .build()
         .context("starting the server's runtime")?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(opts.bind)
-            .await
-            .with_context(|| format!("cannot listen on {}", opts.bind))?;
-        let addr = listener.local_addr()?;
-        app.msgs.info(&format!("dashboard listening on http://{addr}/"));
-        let service = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service).with_graceful_shutdown(shutdown()).await?;
-        app.msgs.info("dashboard stopped");
-        Ok(())
-    })
+    let served = {
+        let app = app.clone();
+        let (bind, header_timeout) = (opts.bind, opts.header_timeout);
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("cannot listen on {bind}"))?;
+            let addr = listener.local_addr()?;
+            app.msgs.info(&format!("dashboard listening on http://{addr}/"));
+            accept(listener, router(app.clone()), header_timeout, &app.msgs).await;
+            app.msgs.info("dashboard stopped");
+            anyhow::Ok(())
+        })
+    };
+    // The pooled clients are synchronous ones, each with a runtime of its
+    // own: they are dropped here, after the server's runtime, never inside it.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    drop(app);
+    served
+}
+
+/// Accepts connections until a stop signal, then lets those open finish
+/// their requests (for at most [`DRAIN`]). Each connection is HTTP/1.1
+/// with a timeout for its request headers: a slow client holds no
+/// connection for longer.
+async fn accept(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    header_timeout: Duration,
+    msgs: &Messages,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let (close, closing) = tokio::sync::watch::channel(());
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut conns = tokio::task::JoinSet::new();
+    let stop = shutdown();
+    tokio::pin!(stop);
+    loop {
+        let slot = tokio::select! {
+            _ = &mut stop => break,
+            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+        };
+        let (stream, peer) = tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors and the like: wait, do not spin.
+                    msgs.warn(&format!("dashboard: accepting a connection failed: {e}"));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let service = router.clone().map_request(move |req: axum::http::Request<hyper::body::Incoming>| {
+            let mut req = req.map(axum::body::Body::new);
+            req.extensions_mut().insert(ConnectInfo(peer));
+            req
+        });
+        let service = hyper_util::service::TowerToHyperService::new(service);
+        let mut closing = closing.clone();
+        conns.spawn(async move {
+            let _slot = slot;
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            let mut asked = false;
+            loop {
+                tokio::select! {
+                    _ = conn.as_mut() => break,
+                    _ = closing.changed(), if !asked => {
+                        asked = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+        });
+        // Reap the finished ones as we go.
+        while conns.try_join_next().is_some() {}
+    }
+    drop(listener);
+    drop(close);
+    let _ = tokio::time::timeout(DRAIN, async { while conns.join_next().await.is_some() {} }).await;
+    conns.abort_all();
 }
 
 async fn shutdown() {
@@ -192,29 +405,41 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/assets/logtrack.css", get(pages::style))
         .route("/healthz", get(pages::health))
         .fallback(|| async { Fail::NotFound })
-        .layer(axum::middleware::from_fn(guard))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
         .with_state(app)
 }
 
-/// Refuses a POST from another site's page (its `Origin` names neither
-/// the `Host` asked for nor a proxy's `X-Forwarded-Host`), and adds the
-/// headers every answer carries.
-async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+/// Works out who the request is from ([`proxy::Peer`], handed to the
+/// handlers as an extension), refuses a POST from another site's page
+/// (its `Origin` names neither the `Host` asked for nor, from a trusted
+/// proxy, the forwarded host), and adds the headers every answer carries.
+async fn guard(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let tcp = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |c| c.0);
+    let peer = app.proxies.peer(tcp, req.headers());
     if req.method() != Method::GET && req.method() != Method::HEAD {
         if let Some(origin) = req.headers().get(header::ORIGIN) {
-            let named = |h: &str| req.headers().get(h).and_then(|v| v.to_str().ok());
+            let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
             let origin_host = origin
                 .to_str()
                 .ok()
                 .and_then(|o| o.split_once("://"))
                 .map(|(_, rest)| rest.trim_end_matches('/'));
-            let ours = |o: &str| Some(o) == named("host") || Some(o) == named("x-forwarded-host");
+            let ours =
+                |o: &str| Some(o) == host || Some(o) == peer.forwarded_host.as_deref();
             if !origin_host.is_some_and(ours) {
                 return Fail::Forbidden("A form from another site was refused.".into())
                     .into_response();
             }
         }
     }
+    req.extensions_mut().insert(peer);
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     let set = |h: &mut axum::http::HeaderMap, name, value: &'static str| {

@@ -142,6 +142,23 @@ fn given(v: &Option<String>) -> Option<String> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
+/// The longest value of a text filter, in characters.
+pub const MAX_FILTER: usize = 200;
+
+/// A text filter's value: refused (400, naming the field) when longer than
+/// [`MAX_FILTER`] or holding control characters (a NUL cannot even be
+/// sent to PostgreSQL).
+fn text_filter(name: &str, v: &Option<String>) -> Result<Option<String>, Fail> {
+    let Some(s) = given(v) else { return Ok(None) };
+    if s.chars().count() > MAX_FILTER {
+        return Err(Fail::BadRequest(format!("{name}: at most {MAX_FILTER} characters")));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(Fail::BadRequest(format!("{name}: control characters cannot be searched for")));
+    }
+    Ok(Some(s))
+}
+
 /// `?k=v&...` of the non-empty pairs, encoded.
 fn query(pairs: &[(&str, Option<String>)]) -> String {
     let enc = |s: &str| {
@@ -176,7 +193,7 @@ pub async fn overview(
             let recent = runs::history(c, None, 5)?;
             let Some((_, last)) = runs::data_range(c)? else { return Ok((None, recent)) };
             let since = last - hours * 3600 + 1;
-            let o = overview::volume(c, since, last)?;
+            let o = overview::volume_by_minute(c, since, last)?;
             let shown = alerts::stored(c, None, since, last)?;
             let per_rule = alerts::per_rule(c, since, last)?;
             Ok((Some((since, last, o, shown, per_rule)), recent))
@@ -242,7 +259,7 @@ pub struct LogQuery {
 /// A time field: RFC 3339, or a duration back from now such as `2h`.
 fn time_field(name: &str, v: &Option<String>) -> Result<Option<i64>, Fail> {
     let now = chrono::Utc::now().timestamp();
-    given(v)
+    text_filter(name, v)?
         .map(|s| {
             crate::config::time_arg(name, &s, now).map_err(|e| Fail::BadRequest(e.to_string()))
         })
@@ -251,6 +268,15 @@ fn time_field(name: &str, v: &Option<String>) -> Result<Option<i64>, Fail> {
 
 fn cursor(v: &Option<String>) -> Result<Option<Cursor>, Fail> {
     given(v).map(|c| c.parse::<Cursor>().map_err(Fail::BadRequest)).transpose()
+}
+
+/// A time in seconds that PostgreSQL can hold, else the page position is bad.
+fn in_range(secs: i64, what: &str) -> Result<i64, Fail> {
+    if (crate::config::MIN_SECS..=crate::config::MAX_SECS).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(Fail::BadRequest(format!("{what:?} is not a page position")))
+    }
 }
 
 pub async fn logs(
@@ -262,14 +288,17 @@ pub async fn logs(
         .map(|l| l.parse::<Severity>().map_err(|e| Fail::BadRequest(format!("severity: {e}"))))
         .transpose()?;
     let filter = LogFilter {
-        service: given(&q.service),
+        service: text_filter("service", &q.service)?,
         severity,
-        user: given(&q.user),
-        client_ip: given(&q.client_ip),
+        user: text_filter("user", &q.user)?,
+        client_ip: text_filter("client_ip", &q.client_ip)?,
         since: time_field("since", &q.since)?,
         until: time_field("until", &q.until)?,
-        text: given(&q.q),
+        text: text_filter("q", &q.q)?,
     };
+    for c in [cursor(&q.before)?, cursor(&q.after)?].into_iter().flatten() {
+        in_range(c.micros.div_euclid(1_000_000), &c.to_string())?;
+    }
     let page = match (cursor(&q.before)?, cursor(&q.after)?) {
         (Some(c), _) => Page::Before(c),
         (None, Some(c)) => Page::After(c),
@@ -376,8 +405,8 @@ pub async fn alerts(
         .transpose()?;
     let state = given(&q.state);
     let filter = AlertFilter {
-        job: given(&q.job),
-        rule: given(&q.rule),
+        job: text_filter("job", &q.job)?,
+        rule: text_filter("rule", &q.rule)?,
         severity,
         acknowledged: match state.as_deref() {
             Some("open") => Some(false),
@@ -388,9 +417,11 @@ pub async fn alerts(
     };
     let before = given(&q.before)
         .map(|b| {
-            b.split_once('.')
+            let (t, id) = b
+                .split_once('.')
                 .and_then(|(t, id)| Some((t.parse::<i64>().ok()?, id.parse::<i64>().ok()?)))
-                .ok_or_else(|| Fail::BadRequest(format!("{b:?} is not a page position")))
+                .ok_or_else(|| Fail::BadRequest(format!("{b:?} is not a page position")))?;
+            Ok::<_, Fail>((in_range(t, &b)?, id))
         })
         .transpose()?;
     let f = filter.clone();
@@ -587,7 +618,7 @@ pub async fn runs(
     s: Session,
     Query(q): Query<RunQuery>,
 ) -> Result<Html<String>, Fail> {
-    let job = given(&q.job);
+    let job = text_filter("job", &q.job)?;
     let j = job.clone();
     let rows = app.db(move |c| runs::history(c, j.as_deref(), 200)).await?;
     let body = html! {
@@ -623,10 +654,9 @@ pub async fn rules(State(app): State<Arc<App>>, s: Session) -> Result<Html<Strin
 }
 
 /// For load balancers and monitors: 200 `ok` when the database answers.
+/// It has a connection of its own, so it answers while every pooled one
+/// is busy with a slow page.
 pub async fn health(State(app): State<Arc<App>>) -> Result<&'static str, Fail> {
-    app.db(|c| {
-        c.simple_query("SELECT 1").map_err(crate::error::Error::db("checking the database"))
-    })
-    .await?;
+    app.healthy().await?;
     Ok("ok\n")
 }

@@ -54,6 +54,12 @@
 //! attached with a lock open COPYs do not conflict with (see
 //! `create_partitions`).
 //!
+//! Per-minute counts. Each transaction also adds its rows to `log_minutes`
+//! (records per minute, service and severity), as its last statement before
+//! `COMMIT`, in key order: the counts are exact (they commit or roll back
+//! with the rows), parts of a file touch them only after the part before
+//! committed, and two loaders take the rows' locks in one order.
+//!
 //! Records dated outside 1970–2199 are rejects (see
 //! [`crate::read`]), so every row falls in a day partition PostgreSQL can
 //! bound.
@@ -118,6 +124,80 @@ fn put_i64(buf: &mut Vec<u8>, v: Option<i64>) {
     }
 }
 
+/// Records per (minute, service, severity), as `log_minutes` keeps them.
+#[derive(Default)]
+pub struct Minutes {
+    services: Vec<Box<str>>,
+    counts: rustc_hash::FxHashMap<(i64, u32, u8), i64>,
+}
+
+/// `log_minutes`' name of a missing severity.
+const NO_SEVERITY: &str = "none";
+
+impl Minutes {
+    fn add(&mut self, secs: i64, service: &str, severity: Option<crate::parse::Severity>, n: i64) {
+        let svc = match self.services.iter().position(|s| &**s == service) {
+            Some(i) => i,
+            None => {
+                self.services.push(service.into());
+                self.services.len() - 1
+            }
+        };
+        let sev = severity.map_or(u8::MAX, |s| s as u8);
+        *self.counts.entry((secs.div_euclid(60) * 60, svc as u32, sev)).or_default() += n;
+    }
+
+    fn merge(&mut self, other: Minutes) {
+        for ((minute, svc, sev), n) in other.counts {
+            let service = &other.services[svc as usize];
+            let severity = (sev != u8::MAX).then(|| crate::parse::Severity::ALL[sev as usize]);
+            self.add(minute, service, severity, n);
+        }
+    }
+
+    /// Adds the counts to `log_minutes`, in key order (see the module's doc).
+    fn store(&self, tx: &mut Transaction<'_>) -> Result<(), Error> {
+        if self.counts.is_empty() {
+            return Ok(());
+        }
+        let mut keys: Vec<(i64, &str, &str, i64)> = self
+            .counts
+            .iter()
+            .map(|(&(minute, svc, sev), &n)| {
+                let severity = match sev {
+                    u8::MAX => NO_SEVERITY,
+                    s => crate::parse::Severity::ALL[s as usize].as_str(),
+                };
+                (minute, &*self.services[svc as usize], severity, n)
+            })
+            .collect();
+        keys.sort_unstable();
+        let at = |secs: i64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64);
+        let minutes: Vec<std::time::SystemTime> = keys
+            .iter()
+            .map(|k| {
+                if k.0 >= 0 {
+                    at(k.0)
+                } else {
+                    std::time::UNIX_EPOCH - std::time::Duration::from_secs(k.0.unsigned_abs())
+                }
+            })
+            .collect();
+        let services: Vec<&str> = keys.iter().map(|k| k.1).collect();
+        let severities: Vec<&str> = keys.iter().map(|k| k.2).collect();
+        let counts: Vec<i64> = keys.iter().map(|k| k.3).collect();
+        tx.execute(
+            "INSERT INTO log_minutes (minute, service, severity, records)
+             SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::bigint[])
+             ON CONFLICT (minute, service, severity)
+             DO UPDATE SET records = log_minutes.records + EXCLUDED.records",
+            &[&minutes, &services, &severities, &counts],
+        )
+        .map_err(Error::db("counting the records per minute"))?;
+        Ok(())
+    }
+}
+
 /// One chunk's rows, encoded by a parsing thread.
 #[derive(Default)]
 pub struct Rows {
@@ -129,6 +209,7 @@ pub struct Rows {
     untimed: Vec<Provenance>,
     json: Vec<u8>,
     span: TimeSpan,
+    minutes: Minutes,
 }
 
 struct CopySink {
@@ -150,6 +231,7 @@ impl ChunkSink for CopySink {
             return;
         };
         rows.span.add(ts.secs);
+        rows.minutes.add(ts.secs, &r.service, r.severity, 1);
         let day = ts.secs.div_euclid(86_400);
         if !rows.days.contains(&day) {
             rows.days.push(day);
@@ -215,6 +297,8 @@ pub struct Loaded {
     pub span: TimeSpan,
     /// The COPY streams whose parts were committed.
     pub streams: usize,
+    /// The rows per minute (stored with them, then left empty).
+    minutes: Minutes,
 }
 
 /// One byte range of a file, loaded by its own COPY stream.
@@ -295,6 +379,7 @@ impl Loader {
             let mut tx = self.client.transaction()?;
             let loaded = copy_rows(&mut tx, &self.ddl, &self.host, opened, &mut on_reject)?;
             note_range(&mut tx, self.run_id, &loaded)?;
+            loaded.minutes.store(&mut tx)?;
             tx.commit().context("-: commit")?;
             return Ok(loaded);
         }
@@ -308,7 +393,13 @@ impl Loader {
                 notes,
                 ..Default::default()
             };
-            Ok(Loaded { stats, rows: 0, span: TimeSpan::default(), streams: 0 })
+            Ok(Loaded {
+                stats,
+                rows: 0,
+                span: TimeSpan::default(),
+                streams: 0,
+                minutes: Minutes::default(),
+            })
         };
         if probe.head.is_empty() {
             return empty(Vec::new());
@@ -434,6 +525,7 @@ impl Loader {
                     break;
                 }
                 note_range(&mut tx, run_id, &loaded)?;
+                loaded.minutes.store(&mut tx)?;
                 tx.commit().with_context(|| format!("{path}: commit"))?;
                 listed.iter().for_each(&mut on_reject);
                 match &mut total {
@@ -452,6 +544,7 @@ impl Loader {
             rows: 0,
             span: TimeSpan::default(),
             streams: 0,
+            minutes: Minutes::default(),
         });
         let stats = &mut loaded.stats;
         if cp.offset > 0 && stats.lines == 0 {
@@ -506,6 +599,7 @@ impl Loaded {
         self.rows += next.rows;
         self.span.merge(next.span);
         self.streams += next.streams;
+        // Each part stored its own minutes in its own transaction.
     }
 }
 
@@ -545,6 +639,7 @@ fn copy_rows(
     let copy_sql = format!("COPY logs ({}) FROM STDIN (FORMAT binary)", COLUMNS.join(", "));
     let mut rows_loaded = 0u64;
     let mut span = TimeSpan::default();
+    let mut minutes = Minutes::default();
     let mut untimed = 0u64;
     let mut tx_rejects: Vec<Reject> = Vec::new();
     let opened_path = Arc::clone(&opened.path);
@@ -553,6 +648,7 @@ fn copy_rows(
         let rows = res.value;
         create_partitions(ddl, &rows.days)?;
         span.merge(rows.span);
+        minutes.merge(rows.minutes);
         if rows.count > 0 {
             let mut w =
                 tx.copy_in(copy_sql.as_str()).map_err(Error::db("starting a COPY into logs"))?;
@@ -594,7 +690,7 @@ fn copy_rows(
     })?;
     stats.records -= untimed;
     stats.rejected += untimed;
-    Ok(Loaded { stats, rows: rows_loaded, span, streams: 1 })
+    Ok(Loaded { stats, rows: rows_loaded, span, streams: 1, minutes })
 }
 
 /// Creates the daily partitions of `logs` that `days` need and this

@@ -13,6 +13,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (5, "checkpoint_format", include_str!("../../migrations/0005_checkpoint_format.sql")),
     (6, "user_roles", include_str!("../../migrations/0006_user_roles.sql")),
     (7, "dashboard", include_str!("../../migrations/0007_dashboard.sql")),
+    (8, "dashboard_at_scale", include_str!("../../migrations/0008_dashboard_at_scale.sql")),
 ];
 
 /// Advisory lock key for migrations ("LTMIGRAT").
@@ -66,6 +67,6 @@ pub fn apply(client: &mut Client) -> Result<Vec<String>, postgres::Error> {
 /// Drops every LogTrack table (and its data).
 pub fn reset(client: &mut Client) -> Result<(), postgres::Error> {
     client.batch_execute(
-        "DROP TABLE IF EXISTS logs, checkpoints, rejects, alerts, rules, runs, users, schema_migrations CASCADE",
+        "DROP TABLE IF EXISTS logs, log_minutes, checkpoints, rejects, alerts, rules, runs, sessions, users, schema_migrations CASCADE",
     )
 }

@@ -35,25 +35,37 @@ pub fn connect(url: &str) -> anyhow::Result<Client> {
         // The driver's message can quote the connection string: redact it too.
         anyhow::anyhow!("cannot connect to {}: {}", redact_url(url), redact_text(&e.to_string()))
     };
+    let (url_for_driver, tls) = tls_for(url).map_err(|e| fail(&e))?;
+    Client::connect(&url_for_driver, tls).map_err(|e| {
+        // With its causes: "error performing TLS handshake: invalid peer
+        // certificate: UnknownIssuer".
+        let mut text = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            text.push_str(&format!(": {c}"));
+            cause = c.source();
+        }
+        fail(&text)
+    })
+}
+
+/// The URL the driver is given and the TLS connector for `url`'s `sslmode`.
+fn tls_for(url: &str) -> Result<(String, tokio_postgres_rustls::MakeRustlsConnect), String> {
     let (url_for_driver, verify_ca, verify_host) = match sslmode(url).as_deref() {
         Some("verify-full") => (with_sslmode(url, "require"), true, true),
         Some("verify-ca") => (with_sslmode(url, "require"), true, false),
         _ => (url.to_string(), false, false),
     };
-    let config = tls::client_config(verify_ca, verify_host).map_err(|e| fail(&e))?;
-    Client::connect(&url_for_driver, tokio_postgres_rustls::MakeRustlsConnect::new(config)).map_err(
-        |e| {
-            // With its causes: "error performing TLS handshake: invalid peer
-            // certificate: UnknownIssuer".
-            let mut text = e.to_string();
-            let mut cause = std::error::Error::source(&e);
-            while let Some(c) = cause {
-                text.push_str(&format!(": {c}"));
-                cause = c.source();
-            }
-            fail(&text)
-        },
-    )
+    let config = tls::client_config(verify_ca, verify_host)?;
+    Ok((url_for_driver, tokio_postgres_rustls::MakeRustlsConnect::new(config)))
+}
+
+/// Asks the server to cancel what the connection of `token` is running
+/// (a blocking call: run it off the async threads). Failures are
+/// returned, not retried: the statement timeout still ends the query.
+pub fn cancel(url: &str, token: &postgres::CancelToken) -> anyhow::Result<()> {
+    let (_, tls) = tls_for(url).map_err(anyhow::Error::msg)?;
+    token.cancel_query(tls).map_err(|e| anyhow::anyhow!("cancelling a query: {e}"))
 }
 
 mod tls {
@@ -207,15 +219,30 @@ pub fn open(url: &str) -> anyhow::Result<Client> {
     Ok(client)
 }
 
+/// What `db prune` removed.
+#[derive(Debug, Default)]
+pub struct Pruned {
+    /// The daily partitions dropped, by name.
+    pub partitions: Vec<String>,
+    /// Rows of `log_minutes` deleted (the minutes of the dropped days).
+    pub minutes: u64,
+    /// This host's checkpoints of files that are gone and were last
+    /// loaded before the cutoff.
+    pub checkpoints: u64,
+}
+
 /// Drops the daily partitions of `logs` whose day ends at or before
-/// `cutoff` (seconds since the epoch). Returns their names.
-pub fn prune(client: &mut Client, cutoff: i64) -> anyhow::Result<Vec<String>> {
+/// `cutoff` (seconds since the epoch) with their per-minute counts, and
+/// this host's checkpoints of files that no longer exist and were last
+/// loaded before `cutoff` (a file still there keeps its checkpoint
+/// however old: loading it again would double it).
+pub fn prune(client: &mut Client, cutoff: i64) -> anyhow::Result<Pruned> {
     let rows = client.query(
         "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
          WHERE i.inhparent = 'logs'::regclass ORDER BY c.relname",
         &[],
     )?;
-    let mut dropped = Vec::new();
+    let mut out = Pruned::default();
     for row in rows {
         let name: String = row.get(0);
         // logs_YYYYMMDD
@@ -225,9 +252,35 @@ pub fn prune(client: &mut Client, cutoff: i64) -> anyhow::Result<Vec<String>> {
         };
         let Some(start) = crate::parse::time::civil_to_secs(y, m, d, 0, 0, 0) else { continue };
         if start + 86_400 <= cutoff {
-            client.batch_execute(&format!("DROP TABLE {name}"))?;
-            dropped.push(name);
+            let mut tx = client.transaction()?;
+            tx.batch_execute(&format!("DROP TABLE {name}"))?;
+            out.minutes += tx.execute(
+                "DELETE FROM log_minutes
+                 WHERE minute >= 'epoch'::timestamptz + $1::bigint * interval '1 second'
+                   AND minute < 'epoch'::timestamptz + $2::bigint * interval '1 second'",
+                &[&start, &(start + 86_400)],
+            )?;
+            tx.commit()?;
+            out.partitions.push(name);
         }
     }
-    Ok(dropped)
+    let host = ingest_host();
+    let old = client.query(
+        "SELECT id, path FROM checkpoints
+         WHERE ingest_host = $1 AND updated_at < 'epoch'::timestamptz + $2::bigint * interval '1 second'",
+        &[&host, &cutoff],
+    )?;
+    let gone: Vec<i64> = old
+        .iter()
+        .filter(|r| !std::path::Path::new(&r.get::<_, String>(1)).exists())
+        .map(|r| r.get(0))
+        .collect();
+    if !gone.is_empty() {
+        out.checkpoints = client.execute(
+            "DELETE FROM checkpoints WHERE ingest_host = $1 AND id = ANY($2)
+               AND updated_at < 'epoch'::timestamptz + $3::bigint * interval '1 second'",
+            &[&host, &gone, &cutoff],
+        )?;
+    }
+    Ok(out)
 }

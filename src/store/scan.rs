@@ -269,6 +269,9 @@ fn split_blocks(
             }
             let ext = u32::from_be_bytes(buf[15..19].try_into().expect("4 bytes")) as usize;
             if buf.len() < 19 + ext {
+                if eof {
+                    return Err(bad("short header extension"));
+                }
                 continue;
             }
             (start, end) = (19 + ext, 19 + ext);
@@ -542,6 +545,26 @@ mod tests {
             buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
             self.1 += n;
             Ok(n)
+        }
+    }
+
+    /// Every cut of a stream (the server or the network gone mid-stream)
+    /// ends the read with an error, never a loop.
+    #[test]
+    fn a_truncated_stream_is_an_error() {
+        let (mut stream, _) = copy_stream(50);
+        // A header whose extension area is longer than what arrives.
+        stream[15..19].copy_from_slice(&100u32.to_be_bytes());
+        for cut in [0, 5, 11, 18, 19, 40, stream.len() - 1] {
+            let mut part = std::io::Cursor::new(stream[..cut].to_vec());
+            let got = split_blocks(&mut part, 2, |_| true);
+            assert!(got.is_err(), "a stream cut at byte {cut} is an error");
+        }
+        let (whole, _) = copy_stream(50);
+        for cut in [19, 25, whole.len() / 2, whole.len() - 2, whole.len() - 1] {
+            let mut part = Trickle(whole[..cut].to_vec(), 0, 0);
+            let err = split_blocks(&mut part, 2, |_| true).unwrap_err().to_string();
+            assert!(err.contains("COPY data"), "cut at {cut}: {err}");
         }
     }
 

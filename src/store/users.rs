@@ -15,11 +15,44 @@ pub const MIN_PASSWORD: usize = 12;
 /// The roles a user may have.
 pub const ROLES: [&str; 2] = ["viewer", "admin"];
 
+/// The longest user name, in characters.
+pub const MAX_NAME: usize = 64;
+
 /// Why a password is refused, if it is.
 pub fn check_password(password: &str) -> Option<String> {
+    if password.trim().is_empty() {
+        return Some("the password is blank".into());
+    }
     (password.chars().count() < MIN_PASSWORD)
         .then(|| format!("the password is too short: at least {MIN_PASSWORD} characters"))
 }
+
+/// A user name as stored: without surrounding white space; refused
+/// (with the reason) when empty, longer than [`MAX_NAME`] or holding
+/// control characters. Names are unique without regard to case, and
+/// looked up that way: `Alice` signs in as `alice`.
+pub fn normalize_name(name: &str) -> std::result::Result<String, String> {
+    let n = name.trim();
+    if n.is_empty() {
+        Err("is empty".into())
+    } else if n.chars().count() > MAX_NAME {
+        Err(format!("is longer than {MAX_NAME} characters"))
+    } else if n.chars().any(char::is_control) {
+        Err("holds control characters".into())
+    } else {
+        Ok(n.to_string())
+    }
+}
+
+/// A name as compared: trimmed, lower case.
+pub fn fold(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+/// SQL: the stored name `$1` stands for (its exact spelling first, when
+/// names from before case-insensitive uniqueness differ only in case).
+const NAMED: &str = "(SELECT username FROM users WHERE lower(username) = lower($1)
+                      ORDER BY username = $1 DESC, username LIMIT 1)";
 
 /// The argon2id PHC string of `password`, with a fresh random salt.
 pub fn hash_password(password: &str) -> Result<String> {
@@ -42,12 +75,13 @@ pub struct User {
     pub created_at: String,
 }
 
-/// Adds a user; a name taken already is refused, naming it.
+/// Adds a user; a name taken already (in any case) is refused, naming it.
 pub fn add(client: &mut Client, name: &str, role: &str, hash: &str) -> Result<()> {
     let n = client
         .execute(
-            "INSERT INTO users (username, password_hash, role) VALUES ($1, $2, $3)
-             ON CONFLICT (username) DO NOTHING",
+            "INSERT INTO users (username, password_hash, role)
+             SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower($1))
+             ON CONFLICT DO NOTHING",
             &[&name, &hash, &role],
         )
         .map_err(Error::db("adding the user"))?;
@@ -76,29 +110,36 @@ pub fn list(client: &mut Client) -> Result<Vec<User>> {
 /// an unknown name is an error.
 pub fn set_password(client: &mut Client, name: &str, hash: &str) -> Result<()> {
     let mut tx = client.transaction().map_err(Error::db("changing the password"))?;
-    let n = tx
-        .execute("UPDATE users SET password_hash = $2 WHERE username = $1", &[&name, &hash])
-        .map_err(Error::db("changing the password"))?;
-    if n == 0 {
+    let Some(row) = tx
+        .query_opt(
+            &format!("UPDATE users SET password_hash = $2 WHERE username = {NAMED} RETURNING username"),
+            &[&name, &hash],
+        )
+        .map_err(Error::db("changing the password"))?
+    else {
         return Err(Error::NoSuchUser(name.to_string()));
-    }
-    tx.execute("DELETE FROM sessions WHERE username = $1", &[&name])
+    };
+    let stored: String = row.get(0);
+    tx.execute("DELETE FROM sessions WHERE username = $1", &[&stored])
         .map_err(Error::db("ending the user's sessions"))?;
     tx.commit().map_err(Error::db("changing the password"))
 }
 
-/// The stored hash of a user, if there is one.
-pub fn password_hash(client: &mut Client, name: &str) -> Result<Option<String>> {
+/// The stored name and hash of the user `name` stands for, if there is one.
+pub fn password_hash(client: &mut Client, name: &str) -> Result<Option<(String, String)>> {
     Ok(client
-        .query_opt("SELECT password_hash FROM users WHERE username = $1", &[&name])
+        .query_opt(
+            &format!("SELECT username, password_hash FROM users WHERE username = {NAMED}"),
+            &[&name],
+        )
         .map_err(Error::db("reading the user"))?
-        .map(|r| r.get(0)))
+        .map(|r| (r.get(0), r.get(1))))
 }
 
 /// Removes a user; an unknown name is an error.
 pub fn remove(client: &mut Client, name: &str) -> Result<()> {
     let n = client
-        .execute("DELETE FROM users WHERE username = $1", &[&name])
+        .execute(&format!("DELETE FROM users WHERE username = {NAMED}"), &[&name])
         .map_err(Error::db("removing the user"))?;
     match n {
         0 => Err(Error::NoSuchUser(name.to_string())),
@@ -121,5 +162,18 @@ mod tests {
         assert!(!verify_password("anything", "not a phc string"));
         assert!(check_password("short").is_some());
         assert!(check_password("twelve chars").is_none());
+        assert!(check_password(&" ".repeat(12)).is_some(), "blank");
+        assert!(check_password(&"\t".repeat(20)).is_some(), "blank");
+    }
+
+    #[test]
+    fn names_are_trimmed_and_checked() {
+        assert_eq!(normalize_name("  Alice ").as_deref(), Ok("Alice"));
+        assert_eq!(fold(" Alice "), "alice");
+        assert!(normalize_name("   ").is_err());
+        assert!(normalize_name("al\0ice").is_err());
+        assert!(normalize_name("al\nice").is_err());
+        assert!(normalize_name(&"a".repeat(MAX_NAME + 1)).is_err());
+        assert!(normalize_name(&"é".repeat(MAX_NAME)).is_ok(), "characters, not bytes");
     }
 }

@@ -1,0 +1,50 @@
+-- The dashboard at scale, and user names without regard to case.
+
+-- Records per minute, service and severity (`none` for records without
+-- one), kept by loading in the same transaction as the rows themselves, so
+-- the counts are exact: the dashboard's overview reads these instead of
+-- grouping the records of its span. `db prune` deletes the minutes of the
+-- days it drops.
+CREATE TABLE IF NOT EXISTS log_minutes (
+    minute   timestamptz NOT NULL,
+    service  text        NOT NULL,
+    severity text        NOT NULL,
+    records  bigint      NOT NULL,
+    PRIMARY KEY (minute, service, severity)
+);
+COMMENT ON TABLE log_minutes IS 'Records per minute, service and severity, kept exact by loading';
+
+INSERT INTO log_minutes (minute, service, severity, records)
+SELECT 'epoch'::timestamptz + floor(extract(epoch FROM ts) / 60) * interval '1 minute',
+       service, coalesce(severity, 'none'), count(*)
+FROM logs GROUP BY 1, 2, 3
+ON CONFLICT (minute, service, severity) DO UPDATE SET records = EXCLUDED.records;
+
+-- The logs page's "message contains" filter is `message ILIKE '%word%'`:
+-- a trigram index answers it from the index on large tables. pg_trgm ships
+-- with PostgreSQL (contrib) and is a trusted extension, so the database's
+-- owner may create it; where it is missing the filter scans (bounded by
+-- the dashboard's statement timeout).
+DO $$
+BEGIN
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'pg_trgm is not available (%): the logs page''s text filter will scan records', SQLERRM;
+END $$;
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+        EXECUTE 'CREATE INDEX IF NOT EXISTS logs_message_trgm ON logs USING gin (message gin_trgm_ops)';
+    END IF;
+END $$;
+
+-- User names are unique without regard to case (`alice`, `Alice` and
+-- `alice ` looked the same in listings). Where such names exist already,
+-- the index cannot be made: a warning says so, and `user add` refuses new
+-- clashes all the same.
+DO $$
+BEGIN
+    CREATE UNIQUE INDEX IF NOT EXISTS users_name_folded ON users (lower(username));
+EXCEPTION WHEN unique_violation THEN
+    RAISE WARNING 'user names that differ only in case exist: rename or remove them (logtrack user list)';
+END $$;

@@ -46,9 +46,9 @@ impl std::str::FromStr for Cidr {
             Some((a, b)) => (a, Some(b)),
             None => (s, None),
         };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("{s:?} is not an address or an address block such as 10.0.0.0/8"))?;
+        let addr: IpAddr = addr.parse().map_err(|_| {
+            format!("{s:?} is not an address or an address block such as 10.0.0.0/8")
+        })?;
         let addr = unmap(addr);
         let width = if addr.is_ipv4() { 32 } else { 128 };
         let bits = match bits {

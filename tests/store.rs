@@ -14,14 +14,15 @@ fn migrations_apply_once_and_reset_needs_yes() {
     let url = db!("migrations");
     let o = logtrack(&url, &["db", "status"]);
     let pending = "0001_init\tpending\n0002_file_identity\tpending\n0003_alerts_per_job\tpending\n\
-                   0004_runs_pending_detection\tpending\n0005_checkpoint_format\tpending\n0006_user_roles\tpending\n0007_dashboard\tpending\n";
+                   0004_runs_pending_detection\tpending\n0005_checkpoint_format\tpending\n0006_user_roles\tpending\n0007_dashboard\tpending\n0008_dashboard_at_scale\tpending\n";
     assert_eq!(String::from_utf8_lossy(&o.stdout), pending);
     let err = ok(&logtrack(&url, &["db", "init"]));
     assert!(err.contains("applied migration 0001_init"), "{err}");
-    assert!(err.contains("applied migration 0007_dashboard"), "{err}");
+    assert!(err.contains("applied migration 0008_dashboard_at_scale"), "{err}");
     assert!(ok(&logtrack(&url, &["db", "migrate"])).contains("schema is up to date"));
     let o = logtrack(&url, &["db", "status"]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("0007_dashboard\tapplied\nlogs: 0 rows"));
+    assert!(String::from_utf8_lossy(&o.stdout)
+        .contains("0008_dashboard_at_scale\tapplied\nlogs: 0 rows"));
     let o = logtrack(&url, &["db", "reset"]);
     assert_eq!(o.status.code(), Some(2));
     ok(&logtrack(&url, &["db", "reset", "--yes"]));
@@ -180,9 +181,15 @@ fn kill_9_mid_copy_loses_and_doubles_nothing() {
         if env.len() == 1 {
             assert_eq!(visible, 0, "a killed load leaves nothing visible");
         }
+        assert_eq!(
+            count(url, "SELECT coalesce(sum(records), 0)::bigint FROM log_minutes"),
+            visible,
+            "the per-minute counts commit with the rows"
+        );
         assert!(ingest(env).status().unwrap().success());
         let rows = count(url, "SELECT count(*) FROM logs");
         assert_eq!(rows, 623 * 770);
+        assert_eq!(count(url, "SELECT sum(records)::bigint FROM log_minutes"), rows);
         assert_eq!(count(url, "SELECT count(DISTINCT source_line) FROM logs"), rows);
     }
 }
@@ -230,6 +237,28 @@ fn logs_filters_and_prune_drops_old_days() {
         &["logs", "--since", "1h", "--now", "2026-03-14T11:00:00Z", "--limit", "1000"],
     );
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 624);
+    // Loading keeps the per-minute counts exact: they equal a count of the rows.
+    let rollup_matches = |url: &str| {
+        count(
+            url,
+            "SELECT count(*) FROM (
+               (SELECT minute, service, severity, records FROM log_minutes
+                EXCEPT SELECT 'epoch'::timestamptz + floor(extract(epoch FROM ts) / 60) * interval '1 minute',
+                              service, coalesce(severity, 'none'), count(*) FROM logs GROUP BY 1, 2, 3)
+               UNION ALL
+               (SELECT 'epoch'::timestamptz + floor(extract(epoch FROM ts) / 60) * interval '1 minute',
+                       service, coalesce(severity, 'none'), count(*) FROM logs GROUP BY 1, 2, 3
+                EXCEPT SELECT minute, service, severity, records FROM log_minutes)) d",
+        )
+    };
+    assert_eq!(rollup_matches(&url), 0);
+    assert_eq!(
+        count(&url, "SELECT sum(records)::bigint FROM log_minutes"),
+        count(&url, "SELECT count(*) FROM logs")
+    );
+    // A re-run loads nothing and counts nothing twice.
+    ok(&logtrack(&url, &["ingest", "samples/web/access.log"]));
+    assert_eq!(rollup_matches(&url), 0);
     // The 2020 days go, 2026 stays.
     let err = ok(&logtrack(
         &url,
@@ -241,6 +270,8 @@ fn logs_filters_and_prune_drops_old_days() {
     );
     assert!(err.contains("2 partition(s) dropped"), "{err}");
     assert_eq!(count(&url, "SELECT count(*) FROM logs"), 623);
+    assert_eq!(rollup_matches(&url), 0, "the dropped days' minutes go with them");
+    assert!(count(&url, "SELECT count(*) FROM log_minutes") > 0);
 }
 
 #[test]

@@ -82,9 +82,9 @@ pub fn time_arg(flag: &str, s: &str, now: i64) -> anyhow::Result<i64> {
     let d: HumanDuration = s.parse().map_err(|_| {
         anyhow::anyhow!("{flag} {s:?}: expected an RFC 3339 time or a duration such as \"2h\"")
     })?;
-    now.checked_sub(d.secs()).filter(|t| (MIN_SECS..=MAX_SECS).contains(t)).ok_or_else(|| {
-        anyhow::anyhow!("{flag} {s:?}: reaches back before the year 1")
-    })
+    now.checked_sub(d.secs())
+        .filter(|t| (MIN_SECS..=MAX_SECS).contains(t))
+        .ok_or_else(|| anyhow::anyhow!("{flag} {s:?}: reaches back before the year 1"))
 }
 
 /// The first second of the year 1 and the last of the year 9999: the

@@ -165,7 +165,8 @@ impl App {
         let permit = self.permits.clone().acquire_owned().await.expect("the pool is never closed");
         let app = self.clone();
         let running = Arc::new(Mutex::new(Running::default()));
-        let mut guard = CancelOnDrop { running: running.clone(), url: self.url.clone(), done: false };
+        let mut guard =
+            CancelOnDrop { running: running.clone(), url: self.url.clone(), done: false };
         let out = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let mut client = app.take()?;
@@ -178,7 +179,14 @@ impl App {
                 r.token = Some(client.cancel_token());
             }
             let out = f(&mut client).map_err(anyhow::Error::from);
-            running.lock().unwrap_or_else(|e| e.into_inner()).token = None;
+            let abandoned = {
+                let mut r = running.lock().unwrap_or_else(|e| e.into_inner());
+                r.token = None;
+                r.abandoned
+            };
+            if abandoned {
+                app.msgs.warn("dashboard: a query was stopped: its client went away");
+            }
             app.give_back(client);
             out
         })
@@ -344,11 +352,12 @@ async fn accept(
                 }
             },
         };
-        let service = router.clone().map_request(move |req: axum::http::Request<hyper::body::Incoming>| {
-            let mut req = req.map(axum::body::Body::new);
-            req.extensions_mut().insert(ConnectInfo(peer));
-            req
-        });
+        let service =
+            router.clone().map_request(move |req: axum::http::Request<hyper::body::Incoming>| {
+                let mut req = req.map(axum::body::Body::new);
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            });
         let service = hyper_util::service::TowerToHyperService::new(service);
         let mut closing = closing.clone();
         conns.spawn(async move {
@@ -431,8 +440,7 @@ async fn guard(
                 .ok()
                 .and_then(|o| o.split_once("://"))
                 .map(|(_, rest)| rest.trim_end_matches('/'));
-            let ours =
-                |o: &str| Some(o) == host || Some(o) == peer.forwarded_host.as_deref();
+            let ours = |o: &str| Some(o) == host || Some(o) == peer.forwarded_host.as_deref();
             if !origin_host.is_some_and(ours) {
                 return Fail::Forbidden("A form from another site was refused.".into())
                     .into_response();

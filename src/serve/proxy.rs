@@ -156,7 +156,10 @@ mod tests {
             ("x-forwarded-host", "logs.example"),
         ]);
         let p = none.peer(tcp("203.0.113.5"), &h);
-        assert_eq!(p, Peer { client: "203.0.113.5".parse().unwrap(), https: false, forwarded_host: None });
+        assert_eq!(
+            p,
+            Peer { client: "203.0.113.5".parse().unwrap(), https: false, forwarded_host: None }
+        );
 
         let lb = Proxies(vec!["10.0.0.0/8".parse().unwrap()]);
         let p = lb.peer(tcp("10.1.1.1"), &h);
@@ -164,7 +167,10 @@ mod tests {
         assert!(p.https);
         assert_eq!(p.forwarded_host.as_deref(), Some("logs.example"));
         // Not from the proxy: the same headers are ignored.
-        assert_eq!(lb.peer(tcp("203.0.113.5"), &h).client, "203.0.113.5".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            lb.peer(tcp("203.0.113.5"), &h).client,
+            "203.0.113.5".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]

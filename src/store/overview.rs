@@ -53,7 +53,11 @@ pub fn volume(client: &mut impl GenericClient, since: i64, until: i64) -> Result
 /// `since` to the one holding `until` (seconds), from `log_minutes`: whole
 /// minutes, and a read of the span's minutes however many records they
 /// count (the dashboard's overview).
-pub fn volume_by_minute(client: &mut impl GenericClient, since: i64, until: i64) -> Result<Overview> {
+pub fn volume_by_minute(
+    client: &mut impl GenericClient,
+    since: i64,
+    until: i64,
+) -> Result<Overview> {
     let rows = client
         .query(
             "SELECT service, severity, extract(epoch FROM minute)::bigint, records FROM log_minutes

@@ -112,7 +112,9 @@ pub fn set_password(client: &mut Client, name: &str, hash: &str) -> Result<()> {
     let mut tx = client.transaction().map_err(Error::db("changing the password"))?;
     let Some(row) = tx
         .query_opt(
-            &format!("UPDATE users SET password_hash = $2 WHERE username = {NAMED} RETURNING username"),
+            &format!(
+                "UPDATE users SET password_hash = $2 WHERE username = {NAMED} RETURNING username"
+            ),
             &[&name, &hash],
         )
         .map_err(Error::db("changing the password"))?

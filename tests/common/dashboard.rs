@@ -56,6 +56,25 @@ impl Server {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
+
+    /// Sends SIGTERM and waits (at most 30 s) for the exit: its status and
+    /// everything the server printed.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(start.elapsed().as_secs() < 30, "the server did not stop on SIGTERM");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        // The reader thread ends with the pipe.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let log = self.log.lock().unwrap().clone();
+        (status, log)
+    }
 }
 
 impl Drop for Server {

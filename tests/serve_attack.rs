@@ -1,0 +1,378 @@
+//! The dashboard as an attacker or a careless client would use it, against
+//! a real PostgreSQL and a real `logtrack serve` process: bursts of
+//! sign-ins, forged proxy headers, slow queries whose clients hang up,
+//! bad input, slow headers, and stopping the server.
+
+mod common;
+
+use common::dashboard::{self, sign_in, Server, ADMIN, VIEWER};
+use common::http::{encode, Client};
+use common::pg::count;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+fn setup(test: &str) -> Option<(String, tempfile::TempDir)> {
+    let url = common::pg::database(test)?;
+    let dir = tempfile::tempdir().unwrap();
+    dashboard::load(&url, dir.path(), &[]);
+    Some((url, dir))
+}
+
+fn signed_in(server: &Server, who: (&str, &str)) -> Client {
+    let mut c = server.client();
+    let r = sign_in(&mut c, who, "/");
+    assert_eq!(r.status, 303, "{}", r.body);
+    c
+}
+
+/// A sign-in form's token, with its cookie in `c`'s jar.
+fn form_token(c: &mut Client) -> String {
+    c.get("/signin").input("csrf").unwrap()
+}
+
+#[test]
+fn a_burst_of_parallel_sign_ins_is_limited_before_the_hash() {
+    let Some((url, _dir)) = setup("attack_burst") else { return };
+    let server = Server::start(&url, &[]);
+    let mut c = server.client();
+    let token = form_token(&mut c);
+    let cookie = format!("logtrack_signin={token}");
+    // 150 attempts released at once, the right password last.
+    let barrier = std::sync::Barrier::new(150);
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..150)
+            .map(|i| {
+                let (barrier, cookie, token, addr) = (&barrier, &cookie, &token, server.addr);
+                s.spawn(move || {
+                    let password =
+                        if i == 149 { ADMIN.1.to_string() } else { format!("guess {i}") };
+                    let mut c = Client::new(addr);
+                    let body =
+                        format!("username={}&password={}&csrf={token}", ADMIN.0, encode(&password));
+                    barrier.wait();
+                    c.request(
+                        "POST",
+                        "/signin",
+                        Some(("application/x-www-form-urlencoded", body)),
+                        &[("Cookie", cookie)],
+                    )
+                    .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let verified = statuses.iter().filter(|s| **s == 401 || **s == 303).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(verified + limited, 150, "{statuses:?}");
+    assert!(verified <= 5, "{verified} attempts were checked by argon2: {statuses:?}");
+    let failures = server.log.lock().unwrap().matches("a sign-in failed").count();
+    assert!(failures <= 5, "{failures} failures logged");
+}
+
+#[test]
+fn forwarded_headers_count_only_from_a_trusted_proxy() {
+    let Some((url, _dir)) = setup("attack_proxy") else { return };
+    // Not trusted: a forged X-Forwarded-Host does not make another site's
+    // form ours, and X-Forwarded-For does not give a fresh sign-in limit.
+    let server = Server::start(&url, &[]);
+    let mut c = server.client();
+    let token = form_token(&mut c);
+    let forged = [("Origin", "http://evil.example"), ("X-Forwarded-Host", "evil.example")];
+    let body = format!("username={}&password=x&csrf={token}", ADMIN.0);
+    let r =
+        c.request("POST", "/signin", Some(("application/x-www-form-urlencoded", body)), &forged);
+    assert_eq!(r.status, 403, "a forged forwarded host is no proof of origin");
+    for i in 0..5 {
+        c.extra = vec![("X-Forwarded-For".into(), format!("198.51.100.{i}"))];
+        assert_eq!(sign_in(&mut c, (ADMIN.0, "wrong password"), "/").status, 401);
+    }
+    c.extra = vec![("X-Forwarded-For".into(), "198.51.100.200".into())];
+    assert_eq!(sign_in(&mut c, ADMIN, "/").status, 429, "every attempt came from 127.0.0.1");
+    drop(server);
+
+    // Trusted: the forwarded client, scheme and host are believed.
+    let server = Server::start(&url, &["--trusted-proxy", "127.0.0.0/8", "::1"]);
+    let mut c = server.client();
+    let token = form_token(&mut c);
+    let body = format!("username={}&password=x&csrf={token}", ADMIN.0);
+    let r = c.request(
+        "POST",
+        "/signin",
+        Some(("application/x-www-form-urlencoded", body)),
+        &[("Origin", "https://logs.example"), ("X-Forwarded-Host", "logs.example")],
+    );
+    assert_eq!(r.status, 401, "the proxy's host is ours: the form is checked, not refused");
+    let mut attacker = server.client();
+    attacker.extra = vec![("X-Forwarded-For".into(), "203.0.113.66".into())];
+    for _ in 0..5 {
+        assert_eq!(sign_in(&mut attacker, (VIEWER.0, "wrong password"), "/").status, 401);
+    }
+    assert_eq!(sign_in(&mut attacker, VIEWER, "/").status, 429);
+    // The user from another address is not locked out by the attacker,
+    // and signing in does not clear the attacker's count.
+    let mut user = server.client();
+    user.extra = vec![
+        ("X-Forwarded-For".into(), "1.2.3.4, 198.51.100.20".into()),
+        ("X-Forwarded-Proto".into(), "https".into()),
+    ];
+    let r = sign_in(&mut user, VIEWER, "/");
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(
+        r.set_cookies().iter().any(|c| c.starts_with("logtrack_session=") && c.contains("Secure")),
+        "HTTPS as the proxy says: {:?}",
+        r.set_cookies()
+    );
+    assert_eq!(sign_in(&mut attacker, VIEWER, "/").status, 429);
+    // A forged first hop in front of the attacker's address changes nothing.
+    attacker.extra = vec![("X-Forwarded-For".into(), "192.0.2.1, 203.0.113.66".into())];
+    assert_eq!(sign_in(&mut attacker, VIEWER, "/").status, 429);
+}
+
+#[test]
+fn the_sign_in_form_token_must_be_one_the_server_made() {
+    let Some((url, _dir)) = setup("attack_csrf") else { return };
+    let server = Server::start(&url, &[]);
+    let mut c = server.client();
+    for (cookie, field) in [("", ""), ("x", "x"), (&*"g".repeat(64), &*"g".repeat(64))] {
+        let body = format!("username={}&password={}&csrf={field}", ADMIN.0, encode(ADMIN.1));
+        let r = c.request(
+            "POST",
+            "/signin",
+            Some(("application/x-www-form-urlencoded", body)),
+            &[("Cookie", &format!("logtrack_signin={cookie}"))],
+        );
+        assert_eq!(r.status, 403, "cookie {cookie:?} with field {field:?}");
+    }
+}
+
+#[test]
+fn bad_input_is_answered_400() {
+    let Some((url, _dir)) = setup("attack_input") else { return };
+    let server = Server::start(&url, &[]);
+    let mut c = signed_in(&server, VIEWER);
+    let long = "a".repeat(60_000);
+    let pages = [
+        "/logs?service=a%00b".to_string(),
+        "/logs?user=a%00b".into(),
+        "/logs?client_ip=a%00b".into(),
+        "/logs?q=a%00b".into(),
+        format!("/logs?q={long}"),
+        "/alerts?job=a%00b".into(),
+        "/alerts?rule=a%00b".into(),
+        "/runs?job=a%00b".into(),
+        "/logs?before=9223372036854775807.0.0".into(),
+        "/logs?after=-9223372036854775807.0.0".into(),
+        "/alerts?before=9223372036854775807.1".into(),
+        "/logs?since=99999999h".into(),
+        "/logs?until=99999999999999999d".into(),
+    ];
+    for page in &pages {
+        let r = c.get(page);
+        assert_eq!(r.status, 400, "{}: {}", &page[..page.len().min(60)], r.body);
+    }
+    assert!(!server.log.lock().unwrap().contains("error"), "{}", server.log.lock().unwrap());
+    // The sign-in user name too.
+    let mut anon = server.client();
+    let token = form_token(&mut anon);
+    let r =
+        anon.post("/signin", &[("username", "ali\0ce"), ("password", ADMIN.1), ("csrf", &token)]);
+    assert_eq!(r.status, 400, "{}", r.body);
+    // Filters within the limits still work.
+    assert_eq!(c.get("/logs?q=GET&service=apache").status, 200);
+}
+
+/// Holds `logs` locked, so that any query of it waits: a query as slow as
+/// the test needs, deterministically.
+struct TableLock(postgres::Client);
+
+impl TableLock {
+    fn take(url: &str) -> TableLock {
+        let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+        c.batch_execute("BEGIN; LOCK TABLE logs IN ACCESS EXCLUSIVE MODE").unwrap();
+        TableLock(c)
+    }
+}
+
+/// Queries waiting for a lock in the test's database.
+fn waiting(url: &str) -> i64 {
+    count(
+        url,
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+}
+
+/// Sends a GET with `cookie` and hangs up after `after`.
+fn get_and_hang_up(addr: std::net::SocketAddr, path: &str, cookie: &str, after: Duration) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(after)).unwrap();
+    let mut buf = [0u8; 1024];
+    let _ = s.read(&mut buf);
+}
+
+#[test]
+fn slow_queries_end_with_their_client_and_health_stays_fast() {
+    let Some((url, _dir)) = setup("attack_slow") else { return };
+    let server = Server::start(&url, &["--statement-timeout", "60s"]);
+    let c = signed_in(&server, VIEWER);
+    let cookie: Vec<String> = c.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let cookie = cookie.join("; ");
+    let lock = TableLock::take(&url);
+    // Eight viewers' queries wait on the lock; their clients give up.
+    std::thread::scope(|s| {
+        for i in 0..8 {
+            let (cookie, addr) = (&cookie, server.addr);
+            s.spawn(move || {
+                let path = format!("/logs?q=word{i}");
+                get_and_hang_up(addr, &path, cookie, Duration::from_millis(500));
+            });
+        }
+        // Meanwhile a monitor is answered at once.
+        std::thread::sleep(Duration::from_millis(200));
+        let mut slowest = Duration::ZERO;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let r = server.client().get("/healthz");
+            slowest = slowest.max(t.elapsed());
+            assert_eq!(r.status, 200);
+        }
+        assert!(slowest < Duration::from_millis(100), "/healthz took {slowest:?}");
+    });
+    // The abandoned queries are cancelled: no pooled connection still waits.
+    let start = Instant::now();
+    while waiting(&url) > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{} queries still wait after their clients left",
+            waiting(&url)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(lock);
+    // The pool is whole again.
+    let mut c = c;
+    assert_eq!(c.get("/logs?q=GET").status, 200);
+    assert!(server.log.lock().unwrap().contains("a query was stopped"));
+}
+
+#[test]
+fn a_query_past_the_statement_timeout_is_stopped() {
+    let Some((url, _dir)) = setup("attack_timeout") else { return };
+    let server = Server::start(&url, &["--statement-timeout", "1s"]);
+    let mut c = signed_in(&server, VIEWER);
+    let lock = TableLock::take(&url);
+    let t = Instant::now();
+    let r = c.get("/logs?q=anything");
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.body.contains("took too long"));
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    drop(lock);
+    assert_eq!(c.get("/logs?q=anything").status, 200);
+}
+
+#[test]
+fn a_client_slow_to_send_its_headers_is_disconnected() {
+    let Some((url, _dir)) = setup("attack_headers") else { return };
+    let server = Server::start(&url, &["--header-timeout", "1s"]);
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let t = Instant::now();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    assert!(t.elapsed() < Duration::from_secs(5), "held for {:?}", t.elapsed());
+    let text = String::from_utf8_lossy(&buf);
+    assert!(!text.contains("200 OK"), "{text}");
+    // Others are served meanwhile and after.
+    assert_eq!(server.client().get("/healthz").status, 200);
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let Some((url, _dir)) = setup("attack_sigterm") else { return };
+    let server = Server::start(&url, &[]);
+    // Pooled connections and a health connection exist when it stops.
+    let mut c = signed_in(&server, VIEWER);
+    for page in ["/", "/logs", "/alerts", "/runs"] {
+        assert_eq!(c.get(page).status, 200);
+    }
+    assert_eq!(server.client().get("/healthz").status, 200);
+    let (status, log) = server.terminate();
+    assert!(status.success(), "exit {status:?}: {log}");
+    assert!(!log.contains("panicked"), "{log}");
+    assert!(log.contains("dashboard stopped"), "{log}");
+
+    // Under systemd too, where a stop is SIGTERM and a non-zero exit a failure.
+    let systemd = std::process::Command::new("systemctl")
+        .arg("is-system-running")
+        .output()
+        .is_ok_and(|o| !String::from_utf8_lossy(&o.stdout).contains("offline"));
+    if !systemd {
+        eprintln!("notice: no systemd here: the systemd-run check of a stop is skipped");
+        return;
+    }
+    let unit = format!("logtrack-test-{}", std::process::id());
+    let o = std::process::Command::new("systemd-run")
+        .args(["--unit", &unit, "--property=Type=exec", "--setenv"])
+        .arg(format!("LOGTRACK_DATABASE_URL={url}"))
+        .arg(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::thread::sleep(Duration::from_secs(2));
+    let stop = std::process::Command::new("systemctl").args(["stop", &unit]).status().unwrap();
+    assert!(stop.success());
+    let o = std::process::Command::new("systemctl")
+        .args(["show", &unit, "--property=Result,ExecMainStatus"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&o.stdout);
+    let _ = std::process::Command::new("systemctl").args(["reset-failed", &unit]).status();
+    assert!(shown.contains("Result=success") && shown.contains("ExecMainStatus=0"), "{shown}");
+}
+
+#[test]
+fn user_names_are_unique_without_regard_to_case() {
+    let Some(url) = common::pg::database("attack_users") else { return };
+    dashboard::add_user(&url, ADMIN, "admin");
+    for clash in ["Alice", " alice ", "ALICE"] {
+        let o = dashboard::logtrack_stdin(
+            &url,
+            &["user", "add", clash, "--password-stdin"],
+            "another good password\n",
+        );
+        assert_eq!(o.status.code(), Some(2), "{clash:?} is alice");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("exists"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let o = dashboard::logtrack_stdin(
+        &url,
+        &["user", "add", " bob ", "--password-stdin"],
+        "  a good password  \n",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        count(&url, "SELECT count(*) FROM users WHERE username = 'bob'"),
+        1,
+        "stored trimmed"
+    );
+    let o = dashboard::logtrack_stdin(
+        &url,
+        &["user", "add", "carol", "--password-stdin"],
+        &format!("{}\n", " ".repeat(12)),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("blank"));
+    // Signing in as ALICE is signing in as alice.
+    let server = Server::start(&url, &[]);
+    let mut c = server.client();
+    assert_eq!(sign_in(&mut c, ("ALICE ", ADMIN.1), "/").status, 303);
+    assert!(c.get("/runs").body.contains("alice (admin)"));
+}

@@ -183,15 +183,17 @@ fn bad_input_is_answered_400() {
     assert_eq!(c.get("/logs?q=GET&service=apache").status, 200);
 }
 
-/// Holds `logs` locked, so that any query of it waits: a query as slow as
-/// the test needs, deterministically.
-struct TableLock(postgres::Client);
+/// Holds `logs` locked until dropped, so that any query of it waits: a
+/// query as slow as the test needs, deterministically.
+struct TableLock {
+    _holder: postgres::Client,
+}
 
 impl TableLock {
     fn take(url: &str) -> TableLock {
         let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
         c.batch_execute("BEGIN; LOCK TABLE logs IN ACCESS EXCLUSIVE MODE").unwrap();
-        TableLock(c)
+        TableLock { _holder: c }
     }
 }
 

@@ -2,11 +2,22 @@
 //! records, rate, ETA), whether it is counted in memory or loaded into
 //! PostgreSQL. Shown only when stderr is a terminal and messages are plain
 //! text without `-q`; under cron, systemd or CI nothing extra is printed.
+//!
+//! Every bar belongs to one [`MultiProgress`]: a file loaded over several
+//! COPY streams draws one bar per stream at once, each on its own line,
+//! and a finished bar is cleared.
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// The bars drawn at once.
+fn bars() -> &'static MultiProgress {
+    static BARS: OnceLock<MultiProgress> = OnceLock::new();
+    BARS.get_or_init(MultiProgress::new)
+}
 
 /// Turns bars on when stderr is a terminal (and `quiet`/`json` are off).
 pub fn enable_if_terminal(quiet: bool, json: bool) {
@@ -34,7 +45,15 @@ pub fn source(path: &str) -> ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_prefix(path.to_string());
-    bar
+    bars().add(bar)
+}
+
+/// Ends `bar` (its line is cleared; the others stay).
+pub fn finish(bar: &ProgressBar) {
+    if !bar.is_hidden() {
+        bar.finish_and_clear();
+        bars().remove(bar);
+    }
 }
 
 /// The size of `path` when it is not compressed.

@@ -286,7 +286,7 @@ where
         SourceStats { path: path.to_string(), format: format.to_string(), ..Default::default() };
     let bar = crate::progress::source(&path);
     bar.inc(start_offset);
-    let mut framer = pipeline::run(framer, work, |res: ChunkResult<S::Out>| {
+    let ran = pipeline::run(framer, work, |res: ChunkResult<S::Out>| {
         crate::progress::advance(&bar, res.bytes, stats.records + res.records);
         stats.bytes += res.bytes;
         stats.lines += res.lines;
@@ -294,9 +294,9 @@ where
         stats.outside_range += res.outside_range;
         stats.rejected += res.rejects.len() as u64;
         consume(res)
-    })
-    .with_context(|| path.to_string())?;
-    bar.finish_and_clear();
+    });
+    crate::progress::finish(&bar);
+    let mut framer = ran.with_context(|| path.to_string())?;
     stats.notes = framer.notes();
     (stats.end_offset, stats.end_lines) = framer.position();
     stats.end_tail = framer.tail();

@@ -751,3 +751,48 @@ fn users_are_added_listed_changed_and_removed_with_argon2id() {
         .execute("INSERT INTO users (username, password_hash, role) VALUES ('x', 'h', 'user')", &[])
         .is_err());
 }
+
+#[test]
+fn a_file_loaded_over_several_streams_draws_one_bar_per_stream_on_a_terminal() {
+    let url = db!("progress_pty");
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("notice: no `script` to make a pseudo-terminal: progress bars not checked");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.log");
+    let sample = std::fs::read("samples/web/access.log").unwrap();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
+    for _ in 0..200 {
+        f.write_all(&sample).unwrap();
+    }
+    f.flush().unwrap();
+    drop(f);
+    // `script` runs the loader on a pseudo-terminal and copies what it drew.
+    let cmd =
+        format!("{} ingest --format combined {}", env!("CARGO_BIN_EXE_logtrack"), big.display());
+    let o = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .env("LOGTRACK_DATABASE_URL", &url)
+        .env("LOGTRACK_COPY_STREAMS", "3")
+        .env("LOGTRACK_COPY_PART_BYTES", "65536")
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let drawn = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{drawn}");
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 623 * 200);
+    let name = big.file_name().unwrap().to_str().unwrap();
+    assert!(drawn.contains(name) && drawn.contains("records"), "no bar was drawn: {drawn:?}");
+    // Several bars at once, each on its own line: the drawing moves the
+    // cursor up over the lines of the bars it redraws (one bar redrawn on
+    // its own line only returns to the line's start).
+    let moves_up = (1..=4).any(|n| drawn.contains(&format!("\x1b[{n}A")));
+    assert!(moves_up, "the streams' bars were drawn over each other: {drawn:?}");
+    // Finished bars are cleared: what is left after the last erase is the
+    // file's summary line alone.
+    let last = drawn.rsplit("\x1b[").next().unwrap();
+    assert!(last.contains("rows loaded") && last.contains("3 COPY streams"), "{last:?}");
+    assert!(!last.contains("ETA"), "{last:?}");
+}

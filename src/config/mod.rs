@@ -13,7 +13,7 @@ mod duration;
 pub use duration::{time_arg, HumanDuration, MAX_SECS, MIN_SECS};
 
 use crate::parse::{Format, Tz};
-use figment::providers::{Env, Format as _, Json, Serialized, Toml, Yaml};
+use figment::providers::{Env, Format as _, Json, Serialized, Toml};
 use figment::value::{Dict, Value};
 use figment::Figment;
 use std::fmt;
@@ -377,7 +377,16 @@ fn figment(job_path: &Path, overrides: &Overrides) -> Result<Figment, String> {
     let ext = job_path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     fig = match ext.as_str() {
         "toml" => fig.merge(Toml::string(&text)),
-        "yaml" | "yml" => fig.merge(Yaml::string(&text)),
+        // YAML through serde_norway, the maintained fork of the deprecated
+        // serde_yaml (figment's own YAML provider is built on the latter).
+        "yaml" | "yml" => {
+            let value: serde_json::Value = match serde_norway::from_str(&text) {
+                Ok(serde_json::Value::Null) => serde_json::json!({}),
+                Ok(v) => v,
+                Err(e) => return Err(format!("{shown}: {e}")),
+            };
+            fig.merge(Serialized::defaults(value))
+        }
         "json" if text.trim_start().starts_with('[') => {
             // The old tool's rules_config.json: a bare array of rules.
             let rules: serde_json::Value =

@@ -2,7 +2,7 @@
 CARGO ?= cargo
 JOB ?= jobs/quickstart.toml
 
-.PHONY: build test run bench fmt lint fuzz clean db-up db-down
+.PHONY: build test run bench fmt lint msrv fuzz clean db-up db-down
 
 build:
 	$(CARGO) build --release
@@ -20,6 +20,7 @@ bench:
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/run.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/load.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/serve.sh
+	LOGTRACK_BIN=./target/profiling/logtrack ./bench/overview.sh
 
 # cargo-fuzz targets (fuzz/), each run FUZZ_SECONDS (default 30).
 fuzz:
@@ -31,6 +32,13 @@ fmt:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	@command -v cargo-deny >/dev/null || { echo "cargo-deny is missing: cargo install cargo-deny --locked" >&2; exit 1; }
+	$(CARGO) deny check bans licenses sources
+
+# Builds with the oldest Rust the package declares (rust-version in Cargo.toml).
+msrv:
+	rustup toolchain install "$$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)" --profile minimal
+	CARGO_TARGET_DIR=target/msrv $(CARGO) +"$$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)" check --locked --all-targets
 
 clean:
 	$(CARGO) clean

@@ -33,28 +33,9 @@ if [ "$ROWS" -lt 5000000 ]; then
   psql "$URL" -qc "VACUUM ANALYZE logs"
   ROWS=$(psql "$URL" -Atc "SELECT count(*) FROM logs")
 fi
-psql "$URL" -qc "DELETE FROM users WHERE username = 'bench'"
-echo 'bench password 123' | $BIN user add bench --password-stdin -q
+. bench/http.sh
+start_dashboard
 
-$BIN serve --bind 127.0.0.1:0 2> "$WORK/serve.log" &
-SERVER=$!
-for _ in $(seq 100); do grep -q 'listening on' "$WORK/serve.log" && break; sleep 0.1; done
-BASE=$(grep -o 'http://[0-9.:]*' "$WORK/serve.log" | head -1)
-JAR=$WORK/cookies
-TOKEN=$(curl -s -c "$JAR" -b "$JAR" "$BASE/signin" | grep -o 'name="csrf" value="[0-9a-f]*"' | cut -d'"' -f4)
-curl -s -o /dev/null -c "$JAR" -b "$JAR" --data-urlencode username=bench \
-  --data-urlencode 'password=bench password 123' -d "csrf=$TOKEN" "$BASE/signin"
-
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-page_ms() { # URL path → median milliseconds of 21 requests
-  for _ in $(seq 21); do
-    curl -s -o /dev/null -b "$JAR" -w '%{time_total}\n' "$BASE$1"
-  done | awk '{printf "%.1f\n", $1 * 1000}' | median
-}
-psql_ms() { # SQL → median milliseconds of 21 runs in one psql session (\timing)
-  { echo '\timing on'; for _ in $(seq 21); do echo "$1;"; done; } |
-    psql "$URL" -Atq -o /dev/null | awk '/^Time:/ {printf "%.1f\n", $2}' | median
-}
 deep() { # filter query → the URL 50 pages in
   local url="/logs?$1"
   for _ in $(seq 49); do
@@ -81,7 +62,6 @@ pfirst=$(psql_ms "SELECT $COLS FROM logs ORDER BY ts DESC, ctid DESC LIMIT 101")
 pdeep1=$(psql_ms "$(sql_deep "$D1" "severity = ANY('{warn,error,fatal}') AND coalesce(fields->>'client_ip', fields->>'source_ip') = '$IP'")")
 pdeep2=$(psql_ms "$(sql_deep "$D2" "severity = ANY('{error,fatal}')")")
 
-row() { printf '%-58s %9s ms %9s ms %8s\n' "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN{printf "%.1fx", a/b}')"; }
 printf '%-58s %12s %12s %8s\n' "logs page over $ROWS rows (median of 21)" "dashboard" "psql SELECT" "ratio"
 row "first page, no filter" "$first" "$pfirst"
 row "page 50 of severity>=warn and client $IP" "$deep1" "$pdeep1"

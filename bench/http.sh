@@ -1,5 +1,19 @@
 # Shared by the dashboard benchmarks (sourced): a signed-in curl session
-# and medians of page and psql timings. Needs BIN, URL and WORK set.
+# and medians of page and psql timings. Needs BIN and URL set.
+
+# Starts the benchmark's PostgreSQL (stopped on exit, with the dashboard)
+# and makes WORK, a folder removed on exit.
+bench_server() {
+  ./scripts/pg.sh up >/dev/null
+  WORK=$(mktemp -d)
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null || true
+  ./scripts/pg.sh down >/dev/null
+  rm -rf "$WORK"
+}
 
 # Starts `logtrack serve` on a free port as user `bench`; sets SERVER, BASE, JAR.
 start_dashboard() {

@@ -22,14 +22,8 @@ DB=overview_${DAYS}d_${PER_DAY}
 URL="postgres://postgres@127.0.0.1:$LOGTRACK_PG_PORT/$DB"
 export LOGTRACK_DATABASE_URL=$URL
 BIN=${LOGTRACK_BIN:-./target/release/logtrack}
-./scripts/pg.sh up >/dev/null
-WORK=$(mktemp -d)
-cleanup() {
-  [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null || true
-  ./scripts/pg.sh down >/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. bench/http.sh
+bench_server
 
 RARE=zebracornfailure
 if [ "$(psql "$ADMIN" -Atc "SELECT count(*) FROM pg_database WHERE datname = '$DB'")" = 0 ]; then
@@ -71,7 +65,6 @@ VACUUM ANALYZE;
 SQL
 fi
 ROWS=$(psql "$URL" -Atc "SELECT count(*) FROM logs")
-. bench/http.sh
 start_dashboard
 
 # The span the overview shows (the last 30 days to the newest record).

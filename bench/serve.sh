@@ -17,14 +17,8 @@ export LOGTRACK_PG_PORT=${LOGTRACK_PG_PORT:-54339}
 URL="postgres://postgres@127.0.0.1:$LOGTRACK_PG_PORT/postgres"
 export LOGTRACK_DATABASE_URL=$URL
 BIN=${LOGTRACK_BIN:-./target/release/logtrack}
-./scripts/pg.sh up >/dev/null
-WORK=$(mktemp -d)
-cleanup() {
-  [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null || true
-  ./scripts/pg.sh down >/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. bench/http.sh
+bench_server
 
 ROWS=$(psql "$URL" -Atc "SELECT count(*) FROM logs" 2>/dev/null || echo 0)
 if [ "$ROWS" -lt 5000000 ]; then
@@ -33,7 +27,6 @@ if [ "$ROWS" -lt 5000000 ]; then
   psql "$URL" -qc "VACUUM ANALYZE logs"
   ROWS=$(psql "$URL" -Atc "SELECT count(*) FROM logs")
 fi
-. bench/http.sh
 start_dashboard
 
 deep() { # filter query → the URL 50 pages in

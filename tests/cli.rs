@@ -280,3 +280,22 @@ fn severities_are_coloured_only_when_asked_or_on_a_terminal() {
     ]);
     assert!(!stderr(&json).contains('\x1b'), "JSON lines are never coloured");
 }
+
+#[test]
+fn a_yaml_job_loads_and_a_yaml_mistake_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("job.yml");
+    std::fs::write(
+        &good,
+        "name: yaml-job\nsources:\n  - path: samples/web/access.log\n    format: combined\nrules:\n  - id: spike\n    type: rate_spike\n    threshold: 3\n    window: 5m\n",
+    )
+    .unwrap();
+    let o = logtrack(&["validate", good.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "name: x\nrules:\n  - id: a\n   type: rate_spike\n").unwrap();
+    let o = logtrack(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("bad.yaml") && err.contains("line 4"), "{err}");
+}

@@ -22,7 +22,7 @@
 //!   (`--trusted-proxy`) the forwarded one ([`super::proxy`]).
 //! - The session cookie (`logtrack_session`) holds 32 random bytes; it is
 //!   `HttpOnly`, `SameSite=Strict`, `Path=/`, and `Secure` over HTTPS
-//!   (`--secure-cookies`, or a proxy's `X-Forwarded-Proto: https`). The
+//!   (`--secure-cookies`, or a trusted proxy saying HTTPS). The
 //!   session itself is a row of `sessions` ([`crate::store::sessions`]).
 //! - Forms carry a token: the session's for signed-in forms; for the
 //!   sign-in form one that must equal a short-lived `logtrack_signin`

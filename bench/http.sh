@@ -33,6 +33,9 @@ start_dashboard() {
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 page_ms() { # URL path [runs] → median milliseconds (default 21 requests)
+  local status
+  status=$(curl -s -o /dev/null -b "$JAR" -w '%{http_code}' "$BASE$1")
+  [ "$status" = 200 ] || { echo "$1 answered $status, not 200: $(tail -3 "$WORK/serve.log")" >&2; exit 1; }
   for _ in $(seq "${2:-21}"); do
     curl -s -o /dev/null -b "$JAR" -w '%{time_total}\n' "$BASE$1"
   done | awk '{printf "%.1f\n", $1 * 1000}' | median
@@ -44,4 +47,4 @@ psql_ms() { # SQL [runs] → median milliseconds in one psql session (\timing)
 }
 
 # One table row: what, ours, baseline, ratio.
-row() { printf '%-58s %9s ms %9s ms %8s\n' "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN{printf "%.2fx", a/b}')"; }
+row() { printf '%-58s %9s ms %9s ms %8s\n' "$1" "$2" "$3" "$(awk -v a="$2" -v b="$3" 'BEGIN{printf "%.3gx", a/b}')"; }

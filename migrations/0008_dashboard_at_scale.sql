@@ -1,10 +1,11 @@
 -- The dashboard at scale, and user names without regard to case.
 
--- Records per minute, service and severity (`none` for records without
--- one), kept by loading in the same transaction as the rows themselves, so
--- the counts are exact: the dashboard's overview reads these instead of
--- grouping the records of its span. `db prune` deletes the minutes of the
--- days it drops.
+-- Records per minute, and per hour, service and severity (`none` for
+-- records without one), kept by loading in the same transaction as the
+-- rows themselves, so the counts are exact: the dashboard's overview reads
+-- these instead of grouping the records of its span (the hours for spans
+-- of more than two days). `db prune` deletes the counts of the days it
+-- drops.
 CREATE TABLE IF NOT EXISTS log_minutes (
     minute   timestamptz NOT NULL,
     service  text        NOT NULL,
@@ -13,12 +14,25 @@ CREATE TABLE IF NOT EXISTS log_minutes (
     PRIMARY KEY (minute, service, severity)
 );
 COMMENT ON TABLE log_minutes IS 'Records per minute, service and severity, kept exact by loading';
+CREATE TABLE IF NOT EXISTS log_hours (
+    hour     timestamptz NOT NULL,
+    service  text        NOT NULL,
+    severity text        NOT NULL,
+    records  bigint      NOT NULL,
+    PRIMARY KEY (hour, service, severity)
+);
+COMMENT ON TABLE log_hours IS 'Records per hour, service and severity, kept exact by loading';
 
 INSERT INTO log_minutes (minute, service, severity, records)
 SELECT 'epoch'::timestamptz + floor(extract(epoch FROM ts) / 60) * interval '1 minute',
        service, coalesce(severity, 'none'), count(*)
 FROM logs GROUP BY 1, 2, 3
 ON CONFLICT (minute, service, severity) DO UPDATE SET records = EXCLUDED.records;
+INSERT INTO log_hours (hour, service, severity, records)
+SELECT 'epoch'::timestamptz + floor(extract(epoch FROM minute) / 3600) * interval '1 hour',
+       service, severity, sum(records)
+FROM log_minutes GROUP BY 1, 2, 3
+ON CONFLICT (hour, service, severity) DO UPDATE SET records = EXCLUDED.records;
 
 -- The logs page's "message contains" filter is `message ILIKE '%word%'`:
 -- a trigram index answers it from the index on large tables. pg_trgm ships

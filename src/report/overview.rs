@@ -264,22 +264,32 @@ impl Overview {
         volume: impl Iterator<Item = (String, i64, u64)>,
         severities: impl Iterator<Item = (String, i64, u64)>,
     ) -> Overview {
+        Overview::from_buckets(60, volume, severities)
+    }
+
+    /// From counts per bucket of `bucket` seconds `(name, bucket start,
+    /// records)`: a bin is a whole number of buckets.
+    pub fn from_buckets(
+        bucket: i64,
+        volume: impl Iterator<Item = (String, i64, u64)>,
+        severities: impl Iterator<Item = (String, i64, u64)>,
+    ) -> Overview {
         let volume: Vec<(String, i64, u64)> = volume.collect();
         let severities: Vec<(String, i64, u64)> = severities.collect();
         let (Some(lo), Some(hi)) =
             (volume.iter().map(|v| v.1).min(), volume.iter().map(|v| v.1).max())
         else {
-            return Overview { bin_secs: 60, ..Default::default() };
+            return Overview { bin_secs: bucket, ..Default::default() };
         };
-        let minutes = (hi - lo) / 60 + 1;
-        let per_bin = (minutes + MAX_BINS - 1) / MAX_BINS;
-        let bin_secs = per_bin.max(1) * 60;
+        let buckets = (hi - lo) / bucket + 1;
+        let per_bin = (buckets + MAX_BINS - 1) / MAX_BINS;
+        let bin_secs = per_bin.max(1) * bucket;
         let start = lo.div_euclid(bin_secs) * bin_secs;
         let bins = ((hi - start) / bin_secs + 1) as usize;
         let series = |rows: Vec<(String, i64, u64)>| {
             let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-            for (name, minute, n) in rows {
-                let i = ((minute - start) / bin_secs).clamp(0, bins as i64 - 1) as usize;
+            for (name, at, n) in rows {
+                let i = ((at - start) / bin_secs).clamp(0, bins as i64 - 1) as usize;
                 out.entry(name).or_insert_with(|| vec![0; bins])[i] += n;
             }
             out

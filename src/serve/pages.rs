@@ -193,7 +193,7 @@ pub async fn overview(
             let recent = runs::history(c, None, 5)?;
             let Some((_, last)) = runs::data_range(c)? else { return Ok((None, recent)) };
             let since = last - hours * 3600 + 1;
-            let o = overview::volume_by_minute(c, since, last)?;
+            let o = overview::volume_counted(c, since, last)?;
             let shown = alerts::stored(c, None, since, last)?;
             let per_rule = alerts::per_rule(c, since, last)?;
             Ok((Some((since, last, o, shown, per_rule)), recent))

@@ -20,8 +20,7 @@ pub fn store(
         .prepare(
             "INSERT INTO alerts (rule_id, rule_type, severity, group_key, window_start, window_end,
                                  count, message, evidence, job)
-             VALUES ($1, $2, $3, $4::text::jsonb, $5::text::timestamptz, $6::text::timestamptz,
-                     $7, $8, $9::text::jsonb, $10)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (job, rule_id, group_key, window_start) DO UPDATE SET
                window_end = EXCLUDED.window_end, count = EXCLUDED.count,
                message = EXCLUDED.message, evidence = EXCLUDED.evidence, last_seen = now()
@@ -29,8 +28,8 @@ pub fn store(
         )
         .map_err(Error::db("preparing the alert upsert"))?;
     for a in alerts {
-        let group = serde_json::to_string(&a.group).expect("a map of strings serializes");
-        let evidence = serde_json::to_string(&a.evidence).expect("evidence serializes");
+        let group = serde_json::to_value(&a.group).expect("a map of strings serializes");
+        let evidence = serde_json::to_value(&a.evidence).expect("evidence serializes");
         let inserted: bool = tx
             .query_one(
                 &insert,
@@ -39,8 +38,8 @@ pub fn store(
                     &a.rule_type,
                     &a.severity.as_str(),
                     &group,
-                    &a.window_start.to_rfc3339(),
-                    &a.window_end.to_rfc3339(),
+                    &super::at_timestamp(a.window_start),
+                    &super::at_timestamp(a.window_end),
                     &(a.count as i64),
                     &a.message,
                     &evidence,
@@ -55,9 +54,9 @@ pub fn store(
     }
     for rule in &job.rules {
         tx.execute(
-            "INSERT INTO rules (job, rule_id, rule_type, definition) VALUES ($1, $2, $3, $4::text::jsonb)
+            "INSERT INTO rules (job, rule_id, rule_type, definition) VALUES ($1, $2, $3, $4)
              ON CONFLICT (job, rule_id) DO UPDATE SET rule_type = EXCLUDED.rule_type, definition = EXCLUDED.definition",
-            &[&job.name, &rule.id, &rule.kind.type_name(), &rule.to_json().to_string()],
+            &[&job.name, &rule.id, &rule.kind.type_name(), &rule.to_json()],
         )
         .map_err(|e| Error::db("recording the job's rules")(e).in_rule(&rule.id))?;
     }
@@ -65,9 +64,8 @@ pub fn store(
 }
 
 /// The columns [`from_row`] reads, from `alerts`.
-const ALERT_COLUMNS: &str = "rule_id, rule_type, severity, group_key::text,
-    floor(extract(epoch from window_start))::bigint, floor(extract(epoch from window_end))::bigint,
-    count, message, evidence::text";
+const ALERT_COLUMNS: &str =
+    "rule_id, rule_type, severity, group_key, window_start, window_end, count, message, evidence";
 
 /// The alerts (of `job`, or of every job) whose window starts in
 /// `[since, until]` (seconds).
@@ -81,10 +79,10 @@ pub fn stored(
         .query(
             &format!(
                 "SELECT {ALERT_COLUMNS} FROM alerts
-                 WHERE ($1::text IS NULL OR job = $1) AND window_start >= to_timestamp($2) AND window_start < to_timestamp($3)
+                 WHERE ($1::text IS NULL OR job = $1) AND window_start >= $2 AND window_start < $3
                  ORDER BY window_start, rule_id"
             ),
-            &[&job, &(since as f64), &((until + 1) as f64)],
+            &[&job, &super::at(since), &super::at(until + 1)],
         )
         .map_err(Error::db("reading stored alerts"))?;
     rows.iter().map(|r| from_row(r, 0)).collect()
@@ -101,14 +99,14 @@ pub fn from_row(r: &postgres::Row, at: usize) -> Result<Alert> {
         text: Option<String>,
     }
     let evidence: Vec<Stored> =
-        serde_json::from_str(&r.get::<_, String>(at + 8)).map_err(|_| bad("evidence"))?;
+        serde_json::from_value(r.get(at + 8)).map_err(|_| bad("evidence"))?;
     Ok(Alert {
         rule_id: r.get(at),
         rule_type: crate::config::RuleKind::type_name_of(&r.get::<_, String>(at + 1)),
         severity: r.get::<_, String>(at + 2).parse().map_err(|_| bad("severity"))?,
-        group: serde_json::from_str(&r.get::<_, String>(at + 3)).map_err(|_| bad("group"))?,
-        window_start: Timestamp::from_secs(r.get(at + 4)),
-        window_end: Timestamp::from_secs(r.get(at + 5)),
+        group: serde_json::from_value(r.get(at + 3)).map_err(|_| bad("group"))?,
+        window_start: Timestamp::from_secs(super::secs(r.get(at + 4))),
+        window_end: Timestamp::from_secs(super::secs(r.get(at + 5))),
         count: r.get::<_, i64>(at + 6) as u64,
         message: r.get(at + 7),
         evidence: evidence
@@ -185,7 +183,7 @@ pub fn list(
                    AND ($3::text[] IS NULL OR severity = ANY($3))
                    AND ($4::bool IS NULL OR (acknowledged_at IS NOT NULL) = $4)
                    AND ($5::bigint IS NULL OR (window_start, id) < ('epoch'::timestamptz + $5 * interval '1 microsecond', $6))
-                   AND ($8::float8 IS NULL OR window_start >= to_timestamp($8))
+                   AND ($8::timestamptz IS NULL OR window_start >= $8)
                  ORDER BY window_start DESC, id DESC LIMIT $7"
             ),
             &[
@@ -196,7 +194,7 @@ pub fn list(
                 &before.map(|b| b.0),
                 &before.map_or(0, |b| b.1),
                 &(limit as i64 + 1),
-                &f.since.map(|s| s as f64),
+                &f.since.map(super::at),
             ],
         )
         .map_err(Error::db("listing alerts"))?;
@@ -251,10 +249,10 @@ pub fn per_rule(
             concat!(
                 "SELECT job, rule_id, count(*), count(*) FILTER (WHERE acknowledged_at IS NULL), ",
                 utc_text!("max(window_start)"),
-                " FROM alerts WHERE window_start >= to_timestamp($1) AND window_start < to_timestamp($2)
+                " FROM alerts WHERE window_start >= $1 AND window_start < $2
                   GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
             ),
-            &[&(since as f64), &((until + 1) as f64)],
+            &[&super::at(since), &super::at(until + 1)],
         )
         .map_err(Error::db("counting alerts per rule"))?;
     Ok(rows

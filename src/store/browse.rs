@@ -85,10 +85,10 @@ impl LogFilter {
             c.add("coalesce(fields->>'client_ip', fields->>'source_ip') = ?", Box::new(ip.clone()));
         }
         if let Some(t) = self.since {
-            c.add("ts >= to_timestamp(?::bigint)", Box::new(t));
+            c.add("ts >= ?", Box::new(super::at(t)));
         }
         if let Some(t) = self.until {
-            c.add("ts < to_timestamp(?::bigint)", Box::new(t));
+            c.add("ts < ?", Box::new(super::at(t)));
         }
         if let Some(w) = &self.text {
             c.add("message ILIKE ?", Box::new(format!("%{}%", like_escape(w))));
@@ -260,12 +260,12 @@ pub fn around(
     // First the window itself, then a day around it (inactivity evidence
     // is the last record before a silence).
     let find = format!(
-        "SELECT {LOG_COLUMNS} FROM logs WHERE ts >= to_timestamp($1::bigint) AND ts <= to_timestamp($2::bigint)
+        "SELECT {LOG_COLUMNS} FROM logs WHERE ts >= $1 AND ts <= $2
            AND source_path = $3 AND source_line = $4 AND source_index IS NOT DISTINCT FROM $5 LIMIT 1"
     );
     let mut found = None;
     for margin in [60, 86_400] {
-        let (a, b) = (near.0 - margin, near.1 + margin);
+        let (a, b) = (super::at(near.0 - margin), super::at(near.1 + margin));
         if let Some(r) = client
             .query_opt(find.as_str(), &[&a, &b, &path, &line, &index])
             .map_err(Error::db("finding an evidence record"))?

@@ -55,8 +55,8 @@
 //! `create_partitions`).
 //!
 //! Per-minute counts. Each transaction also adds its rows to `log_minutes`
-//! (records per minute, service and severity), as its last statement before
-//! `COMMIT`, in key order: the counts are exact (they commit or roll back
+//! and `log_hours` (records per minute, and per hour, service and
+//! severity), as its last statements before `COMMIT`, in key order: the counts are exact (they commit or roll back
 //! with the rows), parts of a file touch them only after the part before
 //! committed, and two loaders take the rows' locks in one order.
 //!
@@ -124,30 +124,54 @@ fn put_i64(buf: &mut Vec<u8>, v: Option<i64>) {
     }
 }
 
-/// Records per (minute, service, severity), as `log_minutes` keeps them.
+/// Records per (minute, service, severity), as `log_minutes` keeps them
+/// (and, summed by hour, `log_hours`).
 #[derive(Default)]
 pub struct Minutes {
     services: Vec<Box<str>>,
-    counts: rustc_hash::FxHashMap<(i64, u32, u8), i64>,
+    counts: rustc_hash::FxHashMap<Key, i64>,
+    /// The key of the latest records and how many there were since it was
+    /// last added to `counts`: neighbouring records mostly share their
+    /// minute, service and severity, so most records cost a comparison.
+    run: Option<(Key, i64)>,
 }
 
-/// `log_minutes`' name of a missing severity.
+/// (minute start in seconds, service index, severity index or `u8::MAX`).
+type Key = (i64, u32, u8);
+
+/// The name of a missing severity in `log_minutes` and `log_hours`.
 const NO_SEVERITY: &str = "none";
 
 impl Minutes {
     fn add(&mut self, secs: i64, service: &str, severity: Option<crate::parse::Severity>, n: i64) {
+        let minute = secs.div_euclid(60) * 60;
+        let sev = severity.map_or(u8::MAX, |s| s as u8);
+        if let Some(((m, svc, sv), count)) = &mut self.run {
+            if *m == minute && *sv == sev && &*self.services[*svc as usize] == service {
+                *count += n;
+                return;
+            }
+        }
         let svc = match self.services.iter().position(|s| &**s == service) {
-            Some(i) => i,
+            Some(i) => i as u32,
             None => {
                 self.services.push(service.into());
-                self.services.len() - 1
+                self.services.len() as u32 - 1
             }
         };
-        let sev = severity.map_or(u8::MAX, |s| s as u8);
-        *self.counts.entry((secs.div_euclid(60) * 60, svc as u32, sev)).or_default() += n;
+        self.flush();
+        self.run = Some(((minute, svc, sev), n));
     }
 
-    fn merge(&mut self, other: Minutes) {
+    /// Adds the current run to `counts`.
+    fn flush(&mut self) {
+        if let Some((key, n)) = self.run.take() {
+            *self.counts.entry(key).or_default() += n;
+        }
+    }
+
+    fn merge(&mut self, mut other: Minutes) {
+        other.flush();
         for ((minute, svc, sev), n) in other.counts {
             let service = &other.services[svc as usize];
             let severity = (sev != u8::MAX).then(|| crate::parse::Severity::ALL[sev as usize]);
@@ -155,45 +179,48 @@ impl Minutes {
         }
     }
 
-    /// Adds the counts to `log_minutes`, in key order (see the module's doc).
-    fn store(&self, tx: &mut Transaction<'_>) -> Result<(), Error> {
-        if self.counts.is_empty() {
+    /// Adds the counts to `log_minutes` and `log_hours`, each in key order
+    /// (see the module's doc).
+    fn store(&mut self, tx: &mut Transaction<'_>) -> Result<(), Error> {
+        self.flush();
+        self.store_by(tx, "log_minutes", "minute", 60)?;
+        self.store_by(tx, "log_hours", "hour", 3600)
+    }
+
+    /// Adds the counts, summed by `secs`, to `table`, whose time column is `column`.
+    fn store_by(
+        &self,
+        tx: &mut Transaction<'_>,
+        table: &str,
+        column: &str,
+        secs: i64,
+    ) -> Result<(), Error> {
+        let mut sums: std::collections::BTreeMap<(i64, &str, &str), i64> = Default::default();
+        for (&(minute, svc, sev), &n) in &self.counts {
+            let severity = match sev {
+                u8::MAX => NO_SEVERITY,
+                s => crate::parse::Severity::ALL[s as usize].as_str(),
+            };
+            let at = minute.div_euclid(secs) * secs;
+            *sums.entry((at, &*self.services[svc as usize], severity)).or_default() += n;
+        }
+        if sums.is_empty() {
             return Ok(());
         }
-        let mut keys: Vec<(i64, &str, &str, i64)> = self
-            .counts
-            .iter()
-            .map(|(&(minute, svc, sev), &n)| {
-                let severity = match sev {
-                    u8::MAX => NO_SEVERITY,
-                    s => crate::parse::Severity::ALL[s as usize].as_str(),
-                };
-                (minute, &*self.services[svc as usize], severity, n)
-            })
-            .collect();
-        keys.sort_unstable();
-        let at = |secs: i64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64);
-        let minutes: Vec<std::time::SystemTime> = keys
-            .iter()
-            .map(|k| {
-                if k.0 >= 0 {
-                    at(k.0)
-                } else {
-                    std::time::UNIX_EPOCH - std::time::Duration::from_secs(k.0.unsigned_abs())
-                }
-            })
-            .collect();
-        let services: Vec<&str> = keys.iter().map(|k| k.1).collect();
-        let severities: Vec<&str> = keys.iter().map(|k| k.2).collect();
-        let counts: Vec<i64> = keys.iter().map(|k| k.3).collect();
+        let times: Vec<std::time::SystemTime> = sums.keys().map(|k| super::at(k.0)).collect();
+        let services: Vec<&str> = sums.keys().map(|k| k.1).collect();
+        let severities: Vec<&str> = sums.keys().map(|k| k.2).collect();
+        let counts: Vec<i64> = sums.values().copied().collect();
         tx.execute(
-            "INSERT INTO log_minutes (minute, service, severity, records)
-             SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::bigint[])
-             ON CONFLICT (minute, service, severity)
-             DO UPDATE SET records = log_minutes.records + EXCLUDED.records",
-            &[&minutes, &services, &severities, &counts],
+            &format!(
+                "INSERT INTO {table} ({column}, service, severity, records)
+                 SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::bigint[])
+                 ON CONFLICT ({column}, service, severity)
+                 DO UPDATE SET records = {table}.records + EXCLUDED.records"
+            ),
+            &[&times, &services, &severities, &counts],
         )
-        .map_err(Error::db("counting the records per minute"))?;
+        .map_err(Error::db(format!("counting the records per {column}")))?;
         Ok(())
     }
 }
@@ -377,7 +404,7 @@ impl Loader {
         if path == "-" {
             let opened = read::open(path, format, opts)?;
             let mut tx = self.client.transaction()?;
-            let loaded = copy_rows(&mut tx, &self.ddl, &self.host, opened, &mut on_reject)?;
+            let mut loaded = copy_rows(&mut tx, &self.ddl, &self.host, opened, &mut on_reject)?;
             note_range(&mut tx, self.run_id, &loaded)?;
             loaded.minutes.store(&mut tx)?;
             tx.commit().context("-: commit")?;
@@ -481,7 +508,7 @@ impl Loader {
             // Parts commit in file order, each moving the checkpoint on from
             // where the part before it ended (see the module's doc).
             for (handle, start) in handles.into_iter().zip(starts) {
-                let (mut tx, loaded, listed) =
+                let (mut tx, mut loaded, listed) =
                     handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
                 let reached = total.as_ref().map_or(cp.offset, |t| t.stats.end_offset);
                 if reached != start {
@@ -618,10 +645,9 @@ fn note_range(
 ) -> anyhow::Result<()> {
     if let (Some(run), Some((from, to))) = (run_id, loaded.span.bounds()) {
         tx.execute(
-            "UPDATE runs SET data_from = least(data_from, to_timestamp($2)),
-                             data_to = greatest(data_to, to_timestamp($3))
+            "UPDATE runs SET data_from = least(data_from, $2), data_to = greatest(data_to, $3)
              WHERE id = $1",
-            &[&run, &(from as f64), &(to as f64)],
+            &[&run, &super::at(from), &super::at(to)],
         )?;
     }
     Ok(())
@@ -728,4 +754,52 @@ fn create_partitions(ddl: &Mutex<Partitions>, days: &[i64]) -> anyhow::Result<()
         made.insert(day);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::Severity;
+
+    /// The counts as (minute, service, severity) → records.
+    fn flat(m: &mut Minutes) -> std::collections::BTreeMap<(i64, String, Option<u8>), i64> {
+        m.flush();
+        m.counts
+            .iter()
+            .map(|(&(t, svc, sev), &n)| {
+                ((t, m.services[svc as usize].to_string(), (sev != u8::MAX).then_some(sev)), n)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn minutes_count_runs_and_interleaved_keys_alike() {
+        let records = [
+            (0, "web", Some(Severity::Info)),
+            (30, "web", Some(Severity::Info)),
+            (59, "web", Some(Severity::Error)),
+            (60, "web", Some(Severity::Info)),
+            (61, "db", None),
+            (62, "web", Some(Severity::Info)),
+            (10, "web", Some(Severity::Info)),
+        ];
+        let mut one = Minutes::default();
+        for (t, svc, sev) in records {
+            one.add(t, svc, sev, 1);
+        }
+        // Counted in two parts and merged: the same.
+        let (mut a, mut b) = (Minutes::default(), Minutes::default());
+        for (i, (t, svc, sev)) in records.into_iter().enumerate() {
+            if i % 2 == 0 { &mut a } else { &mut b }.add(t, svc, sev, 1);
+        }
+        a.merge(b);
+        let got = flat(&mut one);
+        assert_eq!(got, flat(&mut a));
+        let info = Some(Severity::Info as u8);
+        assert_eq!(got[&(0, "web".to_string(), info)], 3);
+        assert_eq!(got[&(0, "web".to_string(), Some(Severity::Error as u8))], 1);
+        assert_eq!(got[&(60, "web".to_string(), info)], 2);
+        assert_eq!(got[&(60, "db".to_string(), None)], 1);
+        assert_eq!(got.values().sum::<i64>(), records.len() as i64);
+    }
 }

@@ -67,6 +67,6 @@ pub fn apply(client: &mut Client) -> Result<Vec<String>, postgres::Error> {
 /// Drops every LogTrack table (and its data).
 pub fn reset(client: &mut Client) -> Result<(), postgres::Error> {
     client.batch_execute(
-        "DROP TABLE IF EXISTS logs, log_minutes, checkpoints, rejects, alerts, rules, runs, sessions, users, schema_migrations CASCADE",
+        "DROP TABLE IF EXISTS logs, log_minutes, log_hours, checkpoints, rejects, alerts, rules, runs, sessions, users, schema_migrations CASCADE",
     )
 }

@@ -190,6 +190,41 @@ fn with_sslmode(url: &str, mode: &str) -> String {
     format!("{base}?{}", params.join("&"))
 }
 
+/// The instant `secs` seconds from the Unix epoch, bound as a
+/// `timestamptz` parameter (whole seconds: exact, no float on the way).
+pub fn at(secs: i64) -> std::time::SystemTime {
+    let d = std::time::Duration::from_secs(secs.unsigned_abs());
+    if secs >= 0 {
+        std::time::UNIX_EPOCH + d
+    } else {
+        std::time::UNIX_EPOCH - d
+    }
+}
+
+/// SQL for the instant `secs` seconds from the Unix epoch, exact (integer
+/// arithmetic, no float), for statements that take no parameters (COPY).
+pub fn at_literal(secs: i64) -> String {
+    format!("('epoch'::timestamptz + {secs}::bigint * interval '1 second')")
+}
+
+/// A parsed time stamp as a `timestamptz` parameter (PostgreSQL keeps
+/// microseconds: finer digits are cut).
+pub fn at_timestamp(t: crate::parse::Timestamp) -> std::time::SystemTime {
+    at(t.secs) + std::time::Duration::from_nanos(u64::from(t.nanos))
+}
+
+/// Whole seconds since the Unix epoch of a `timestamptz` read back
+/// (rounded down, as `floor(extract(epoch ...))` is).
+pub fn secs(t: std::time::SystemTime) -> i64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => {
+            let d = e.duration();
+            -(d.as_secs() as i64) - i64::from(d.subsec_nanos() > 0)
+        }
+    }
+}
+
 /// This host's name, which keys checkpoints (a job may run on many hosts).
 pub fn ingest_host() -> String {
     std::env::var("LOGTRACK_HOST")
@@ -224,7 +259,8 @@ pub fn open(url: &str) -> anyhow::Result<Client> {
 pub struct Pruned {
     /// The daily partitions dropped, by name.
     pub partitions: Vec<String>,
-    /// Rows of `log_minutes` deleted (the minutes of the dropped days).
+    /// Rows of `log_minutes` deleted (the minutes of the dropped days; their
+    /// hours go from `log_hours` too).
     pub minutes: u64,
     /// This host's checkpoints of files that are gone and were last
     /// loaded before the cutoff.
@@ -254,21 +290,21 @@ pub fn prune(client: &mut Client, cutoff: i64) -> anyhow::Result<Pruned> {
         if start + 86_400 <= cutoff {
             let mut tx = client.transaction()?;
             tx.batch_execute(&format!("DROP TABLE {name}"))?;
+            let day = (at(start), at(start + 86_400));
             out.minutes += tx.execute(
-                "DELETE FROM log_minutes
-                 WHERE minute >= 'epoch'::timestamptz + $1::bigint * interval '1 second'
-                   AND minute < 'epoch'::timestamptz + $2::bigint * interval '1 second'",
-                &[&start, &(start + 86_400)],
+                "DELETE FROM log_minutes WHERE minute >= $1 AND minute < $2",
+                &[&day.0, &day.1],
             )?;
+            tx.execute("DELETE FROM log_hours WHERE hour >= $1 AND hour < $2", &[&day.0, &day.1])?;
             tx.commit()?;
             out.partitions.push(name);
         }
     }
     let host = ingest_host();
+    let cutoff_at = at(cutoff);
     let old = client.query(
-        "SELECT id, path FROM checkpoints
-         WHERE ingest_host = $1 AND updated_at < 'epoch'::timestamptz + $2::bigint * interval '1 second'",
-        &[&host, &cutoff],
+        "SELECT id, path FROM checkpoints WHERE ingest_host = $1 AND updated_at < $2",
+        &[&host, &cutoff_at],
     )?;
     let gone: Vec<i64> = old
         .iter()
@@ -277,10 +313,27 @@ pub fn prune(client: &mut Client, cutoff: i64) -> anyhow::Result<Pruned> {
         .collect();
     if !gone.is_empty() {
         out.checkpoints = client.execute(
-            "DELETE FROM checkpoints WHERE ingest_host = $1 AND id = ANY($2)
-               AND updated_at < 'epoch'::timestamptz + $3::bigint * interval '1 second'",
-            &[&host, &gone, &cutoff],
+            "DELETE FROM checkpoints WHERE ingest_host = $1 AND id = ANY($2) AND updated_at < $3",
+            &[&host, &gone, &cutoff_at],
         )?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_round_trip_whole_seconds() {
+        for s in
+            [0, 1, 59, 1_700_000_000, -1, -86_400, crate::config::MIN_SECS, crate::config::MAX_SECS]
+        {
+            assert_eq!(secs(at(s)), s, "{s}");
+        }
+        // Read back with a fraction: rounded down, as floor() is.
+        assert_eq!(secs(at(10) + std::time::Duration::from_millis(900)), 10);
+        assert_eq!(secs(at(-10) + std::time::Duration::from_millis(100)), -10);
+        assert_eq!(at_literal(-5), "('epoch'::timestamptz + -5::bigint * interval '1 second')");
+    }
 }

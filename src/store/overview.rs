@@ -20,7 +20,7 @@ fn top_sql(kind: &str) -> &'static str {
     }
 }
 
-const RANGE: &str = "ts >= to_timestamp($1) AND ts < to_timestamp($2)";
+const RANGE: &str = "ts >= $1 AND ts < $2";
 
 fn per_minute(
     client: &mut impl GenericClient,
@@ -33,7 +33,7 @@ fn per_minute(
          FROM logs WHERE {RANGE} GROUP BY 1, 2"
     );
     let rows = client
-        .query(&sql, &[&(since as f64), &((until + 1) as f64)])
+        .query(&sql, &[&crate::store::at(since), &crate::store::at(until + 1)])
         .map_err(Error::db("counting records per minute"))?;
     Ok(rows
         .iter()
@@ -49,35 +49,41 @@ pub fn volume(client: &mut impl GenericClient, since: i64, until: i64) -> Result
     Ok(Overview::from_minutes(volume.into_iter(), severities.into_iter()))
 }
 
-/// Volume and severities per minute of the minutes from the one holding
-/// `since` to the one holding `until` (seconds), from `log_minutes`: whole
-/// minutes, and a read of the span's minutes however many records they
-/// count (the dashboard's overview).
-pub fn volume_by_minute(
-    client: &mut impl GenericClient,
-    since: i64,
-    until: i64,
-) -> Result<Overview> {
+/// Volume and severities of the records with `since <= ts <= until`
+/// (seconds) from the counts loading keeps (the dashboard's overview): per
+/// minute (`log_minutes`) for spans up to two days, per hour (`log_hours`)
+/// beyond, so a read is at most a few thousand rows however many records
+/// the span holds. Counts are of whole minutes (hours): the first one of
+/// the span is counted whole.
+pub fn volume_counted(client: &mut impl GenericClient, since: i64, until: i64) -> Result<Overview> {
+    let (table, column, bucket) = if until - since > 2 * 86_400 {
+        ("log_hours", "hour", 3600)
+    } else {
+        ("log_minutes", "minute", 60)
+    };
+    let first = crate::store::at(since.div_euclid(bucket) * bucket);
     let rows = client
         .query(
-            "SELECT service, severity, extract(epoch FROM minute)::bigint, records FROM log_minutes
-             WHERE minute >= 'epoch'::timestamptz + $1::bigint * interval '1 second'
-               AND minute <= 'epoch'::timestamptz + $2::bigint * interval '1 second'",
-            &[&(since.div_euclid(60) * 60), &until],
+            &format!(
+                "SELECT service, severity, {column}, records FROM {table}
+                 WHERE {column} >= $1 AND {column} <= $2"
+            ),
+            &[&first, &crate::store::at(until)],
         )
-        .map_err(Error::db("reading the records per minute"))?;
+        .map_err(Error::db(format!("reading the records per {column}")))?;
     let mut volume: std::collections::HashMap<(String, i64), u64> = Default::default();
     let mut severities: std::collections::HashMap<(String, i64), u64> = Default::default();
     for r in &rows {
-        let (service, severity, minute, n): (String, String, i64, i64) =
+        let (service, severity, at, n): (String, String, std::time::SystemTime, i64) =
             (r.get(0), r.get(1), r.get(2), r.get(3));
-        *volume.entry((service, minute)).or_default() += n as u64;
-        *severities.entry((severity, minute)).or_default() += n as u64;
+        let at = crate::store::secs(at);
+        *volume.entry((service, at)).or_default() += n as u64;
+        *severities.entry((severity, at)).or_default() += n as u64;
     }
     let flat = |m: std::collections::HashMap<(String, i64), u64>| {
-        m.into_iter().map(|((name, minute), n)| (name, minute, n))
+        m.into_iter().map(|((name, at), n)| (name, at, n))
     };
-    Ok(Overview::from_minutes(flat(volume), flat(severities)))
+    Ok(Overview::from_buckets(bucket, flat(volume), flat(severities)))
 }
 
 /// Volume and severities per minute, and the top values, of the records
@@ -92,7 +98,7 @@ pub fn overview(client: &mut impl GenericClient, since: i64, until: i64) -> Resu
             top_sql(kind)
         );
         let rows = client
-            .query(&sql, &[&(since as f64), &((until + 1) as f64)])
+            .query(&sql, &[&crate::store::at(since), &crate::store::at(until + 1)])
             .map_err(Error::db(format!("counting the top {kind} values")))?;
         let Some(first) = rows.first() else { continue };
         let total = first.get::<_, i64>(2) as u64;

@@ -30,8 +30,8 @@ pub fn begin(client: &mut Client, job: &str, host: &str, started: i64) -> Result
     Ok(client
         .query_one(
             "INSERT INTO runs (job, ingest_host, started_at, status, detected)
-             VALUES ($1, $2, to_timestamp($3), 'running', false) RETURNING id",
-            &[&job, &host, &(started as f64)],
+             VALUES ($1, $2, $3, 'running', false) RETURNING id",
+            &[&job, &host, &super::at(started)],
         )
         .map_err(Error::db("recording the run"))?
         .get(0))
@@ -80,11 +80,11 @@ pub fn finish(tx: &mut impl GenericClient, job: &str, f: &Finished) -> Result<()
     tx.execute("UPDATE runs SET detected = true WHERE job = $1 AND NOT detected", &[&job])
         .map_err(Error::db("marking the data detected"))?;
     tx.execute(
-        "UPDATE runs SET finished_at = to_timestamp($2), status = $3, records = $4, rejected = $5, alerts = $6,
+        "UPDATE runs SET finished_at = $2, status = $3, records = $4, rejected = $5, alerts = $6,
                          duration_ms = $7 WHERE id = $1",
         &[
             &f.id,
-            &(f.finished as f64),
+            &super::at(f.finished),
             &if f.failed { "failed" } else { "ok" },
             &(f.records as i64),
             &(f.rejected as i64),
@@ -119,15 +119,15 @@ impl Loaded {
     /// `created_at` in the range, as SQL over parameters `$a` and `$a+1`.
     fn sql(a: usize) -> String {
         format!(
-            "(${a}::float8 IS NULL OR created_at >= to_timestamp(${a}))
-             AND (${b}::float8 IS NULL OR created_at < to_timestamp(${b}))",
+            "(${a}::timestamptz IS NULL OR created_at >= ${a})
+             AND (${b}::timestamptz IS NULL OR created_at < ${b})",
             b = a + 1
         )
     }
 
     /// The values of those parameters (seconds, `until` inclusive).
-    fn params(self) -> (Option<f64>, Option<f64>) {
-        (self.since.map(|t| t as f64), self.until.map(|t| (t + 1) as f64))
+    fn params(self) -> (Option<std::time::SystemTime>, Option<std::time::SystemTime>) {
+        (self.since.map(super::at), self.until.map(|t| super::at(t + 1)))
     }
 }
 
@@ -146,7 +146,7 @@ pub fn sources(
     let sql = format!(
         "WITH r AS (
              SELECT source_path AS path, count(*) AS records FROM logs
-             WHERE ts >= to_timestamp($1) AND ts < to_timestamp($2) GROUP BY source_path),
+             WHERE ts >= $1 AND ts < $2 GROUP BY source_path),
          j AS (
              SELECT source_path AS path, count(*) AS rejected FROM rejects
              WHERE {} GROUP BY source_path)
@@ -157,7 +157,7 @@ pub fn sources(
         Loaded::sql(3)
     );
     let rows = client
-        .query(&sql, &[&(since as f64), &((until + 1) as f64), &from, &to])
+        .query(&sql, &[&super::at(since), &super::at(until + 1), &from, &to])
         .map_err(Error::db("counting the range's records and rejects per source"))?;
     Ok(rows
         .iter()

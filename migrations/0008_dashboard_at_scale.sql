@@ -34,23 +34,8 @@ SELECT 'epoch'::timestamptz + floor(extract(epoch FROM minute) / 3600) * interva
 FROM log_minutes GROUP BY 1, 2, 3
 ON CONFLICT (hour, service, severity) DO UPDATE SET records = EXCLUDED.records;
 
--- The logs page's "message contains" filter is `message ILIKE '%word%'`:
--- a trigram index answers it from the index on large tables. pg_trgm ships
--- with PostgreSQL (contrib) and is a trusted extension, so the database's
--- owner may create it; where it is missing the filter scans (bounded by
--- the dashboard's statement timeout).
-DO $$
-BEGIN
-    CREATE EXTENSION IF NOT EXISTS pg_trgm;
-EXCEPTION WHEN OTHERS THEN
-    RAISE NOTICE 'pg_trgm is not available (%): the logs page''s text filter will scan records', SQLERRM;
-END $$;
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
-        EXECUTE 'CREATE INDEX IF NOT EXISTS logs_message_trgm ON logs USING gin (message gin_trgm_ops)';
-    END IF;
-END $$;
+-- The logs page's text filter can be answered from a trigram index
+-- (`logtrack db text-index`): not made here, since every load maintains it.
 
 -- User names are unique without regard to case (`alice`, `Alice` and
 -- `alice ` looked the same in listings). Where such names exist already,

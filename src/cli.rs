@@ -168,6 +168,14 @@ pub enum DbCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Make the trigram index (PostgreSQL's pg_trgm) that answers the
+    /// dashboard's "message contains" filter from the index on large
+    /// tables; loading is several times slower while it exists.
+    TextIndex {
+        /// Drop the index instead.
+        #[arg(long)]
+        drop: bool,
+    },
     /// Retention: drop the daily partitions of `logs` older than a duration.
     Prune {
         /// e.g. 30d: partitions whose whole day ended before now minus this go.

@@ -278,16 +278,23 @@ fn logs_filters_and_prune_drops_old_days() {
     // A database of the version before the counts: migrating counts what is stored.
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     c.batch_execute(
-        "DROP TABLE log_minutes, log_hours; DROP INDEX IF EXISTS logs_message_trgm, users_name_folded;
+        "DROP TABLE log_minutes, log_hours; DROP INDEX IF EXISTS users_name_folded;
          DELETE FROM schema_migrations WHERE version = 8",
     )
     .unwrap();
     ok(&logtrack(&url, &["ingest", "--format", "combined", "tests/fixtures/combined/awkward.log"]));
     assert_eq!(rollup_matches(&url), 0, "the migration counts the rows stored before it");
-    assert_eq!(
-        count(&url, "SELECT count(*) FROM pg_indexes WHERE indexname = 'logs_message_trgm'"),
-        1
-    );
+    // The text index is made and dropped on request only.
+    let text_index = |url: &str| {
+        count(url, "SELECT count(*) FROM pg_indexes WHERE indexname = 'logs_message_trgm'")
+    };
+    assert_eq!(text_index(&url), 0, "no migration makes it: loading would pay for it");
+    ok(&logtrack(&url, &["db", "text-index"]));
+    assert_eq!(text_index(&url), 1);
+    let o = logtrack(&url, &["db", "status"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("text index: yes"));
+    ok(&logtrack(&url, &["db", "text-index", "--drop"]));
+    assert_eq!(text_index(&url), 0);
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! `logtrack db init|migrate|status|reset`: schema management.
+//! `logtrack db init|migrate|status|reset|text-index|prune`: schema management.
 
 use crate::cli::{DbCommand, Global};
 use crate::config::{self, HumanDuration};
@@ -45,6 +45,11 @@ pub fn run(cmd: &DbCommand, g: &Global) -> anyhow::Result<Exit> {
                     n(2),
                     n(3)
                 )?;
+                writeln!(
+                    out,
+                    "text index: {}",
+                    if store::has_text_index(&mut client)? { "yes" } else { "no" }
+                )?;
             }
         }
         DbCommand::Reset { yes } => {
@@ -54,6 +59,15 @@ pub fn run(cmd: &DbCommand, g: &Global) -> anyhow::Result<Exit> {
             }
             migrate::reset(&mut client)?;
             msgs.info(&format!("{}: every LogTrack table dropped", redact_url(&url)));
+        }
+        DbCommand::TextIndex { drop } => {
+            migrate::apply(&mut client)?;
+            store::text_index(&mut client, !drop)?;
+            msgs.info(if *drop {
+                "the text index is dropped: the logs page's text filter scans records"
+            } else {
+                "the text index is made: the logs page's text filter reads it (loading is slower)"
+            });
         }
         DbCommand::Prune { older_than } => {
             let keep: HumanDuration = older_than.parse().map_err(anyhow::Error::msg)?;

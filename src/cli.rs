@@ -143,7 +143,8 @@ pub struct IngestArgs {
 #[derive(Args, Debug)]
 pub struct InputArgs {
     /// Input format: common, combined, nginx, clf, apache:<LogFormat>,
-    /// nginx:<log_format>, hdfs, hdfs-csv, cloudtrail, auto.
+    /// nginx:<log_format>, hdfs, hdfs-csv, cloudtrail, syslog, journald,
+    /// json, logfmt, apache-error, nginx-error, regex:<pattern>, auto.
     #[arg(long, short, default_value = "auto")]
     pub format: String,
     /// Service name for formats that carry none.
@@ -152,6 +153,10 @@ pub struct InputArgs {
     /// Time zone for formats whose time stamps carry no offset (IANA name or +HH:MM).
     #[arg(long, default_value = "UTC")]
     pub timezone: String,
+    /// strftime format of text times (json, logfmt, regex:) that are
+    /// neither RFC 3339 nor epoch numbers, e.g. "%d/%m/%Y %H:%M:%S".
+    #[arg(long)]
+    pub ts_format: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

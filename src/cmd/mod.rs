@@ -48,7 +48,15 @@ pub fn input_options(
         a.format.parse().map_err(anyhow::Error::msg).context("--format")?;
     let timezone: crate::parse::Tz =
         a.timezone.parse().map_err(anyhow::Error::msg).context("--timezone")?;
-    Ok((format, crate::parse::ParserOptions { service: a.service.clone(), timezone, lean: false }))
+    Ok((
+        format,
+        crate::parse::ParserOptions {
+            service: a.service.clone(),
+            timezone,
+            ts_format: a.ts_format.clone(),
+            ..Default::default()
+        },
+    ))
 }
 
 /// Expands file arguments (globs, `-`). A pattern that matches nothing is

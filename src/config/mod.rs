@@ -234,6 +234,10 @@ pub struct SourceSpec {
     pub service: Option<String>,
     pub timezone: Tz,
     pub max_reject_ratio: f64,
+    /// `json`/`logfmt`: the keys of the record's parts.
+    pub mapping: crate::parse::mapped::Mapping,
+    /// strftime for text times (`json`, `logfmt`, `regex:`).
+    pub ts_format: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -606,7 +610,8 @@ const TOP_KEYS: &[&str] = &[
     "rules_file",
     "report",
 ];
-const SOURCE_KEYS: &[&str] = &["path", "format", "service", "timezone", "max_reject_ratio"];
+const SOURCE_KEYS: &[&str] =
+    &["path", "format", "service", "timezone", "max_reject_ratio", "mapping", "ts_format"];
 const RULE_KEYS: &[&str] = &[
     "id",
     "rule_id",
@@ -709,10 +714,51 @@ pub fn validate(dict: &Dict, default_name: &str, base: &Path) -> Result<Job, Pro
             None => Some(0.5),
         };
         let service = c.string(d, "service", &path);
+        let mut mapping = crate::parse::mapped::Mapping::default();
+        match d.get("mapping") {
+            None => {}
+            Some(Value::Dict(_, m)) => {
+                let at = join(&path, "mapping");
+                c.unknown_keys(m, &at, &crate::parse::mapped::Mapping::KEYS);
+                for key in crate::parse::mapped::Mapping::KEYS {
+                    if let Some(v) = c.string(m, key, &at) {
+                        if v.is_empty() {
+                            c.err(&join(&at, key), "expected a key name, found an empty string");
+                        } else {
+                            mapping.set(key, v);
+                        }
+                    }
+                }
+                if let Some(f) = format.as_ref().filter(|f| !f.takes_mapping()) {
+                    c.err(&at, format!("format \"{f}\" takes no mapping (json and logfmt do)"));
+                }
+            }
+            Some(other) => c.err(
+                &join(&path, "mapping"),
+                format!("expected a table, found {}", describe(other)),
+            ),
+        }
+        let ts_format = c.string(d, "ts_format", &path);
+        if let Some(f) = &ts_format {
+            let at = join(&path, "ts_format");
+            if let Err(e) = crate::parse::mapped::check_strftime(f) {
+                c.err(&at, e);
+            } else if let Some(fm) = format.as_ref().filter(|fm| !fm.takes_ts_format()) {
+                c.err(&at, format!("format \"{fm}\" reads its own times (ts_format is for json, logfmt and regex:)"));
+            }
+        }
         if let (Some(path), Some(format), Some(timezone), Some(max_reject_ratio)) =
             (file, format, timezone, ratio)
         {
-            sources.push(SourceSpec { path, format, service, timezone, max_reject_ratio });
+            sources.push(SourceSpec {
+                path,
+                format,
+                service,
+                timezone,
+                max_reject_ratio,
+                mapping,
+                ts_format,
+            });
         }
     }
 

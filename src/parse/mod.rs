@@ -6,11 +6,18 @@
 //! with its provenance and moves on. Framing (finding the units) is the
 //! `source` module's job; parsers see one unit at a time.
 
+pub mod auth;
 pub mod auto;
 pub mod clf;
 pub mod cloudtrail;
 pub mod custom;
+pub mod errorlog;
+pub mod flat;
 pub mod hdfs;
+pub mod journald;
+pub mod mapped;
+pub mod pattern;
+pub mod syslog;
 pub mod time;
 
 use std::borrow::Cow;
@@ -51,9 +58,10 @@ impl Severity {
         }
     }
 
-    /// Reads a level as logged (`INFO`, `WARNING`, `err`, `CRITICAL`...).
+    /// Reads a level as logged (`INFO`, `WARNING`, `err`, `CRITICAL`,
+    /// `EMERGENCY`, zap's `dpanic`...).
     pub fn from_level(b: &[u8]) -> Option<Severity> {
-        let mut k = [0u8; 8];
+        let mut k = [0u8; 9];
         if b.len() > k.len() {
             return None;
         }
@@ -61,12 +69,40 @@ impl Severity {
             *d = s.to_ascii_lowercase();
         }
         Some(match &k[..b.len()] {
-            b"trace" | b"finest" | b"finer" => Severity::Trace,
-            b"debug" | b"fine" => Severity::Debug,
-            b"info" | b"notice" | b"config" => Severity::Info,
-            b"warn" | b"warning" => Severity::Warn,
-            b"error" | b"err" | b"severe" => Severity::Error,
-            b"fatal" | b"crit" | b"critical" | b"alert" | b"emerg" | b"panic" => Severity::Fatal,
+            b"trace" | b"trc" | b"finest" | b"finer" => Severity::Trace,
+            b"debug" | b"dbg" | b"fine" => Severity::Debug,
+            b"info" | b"inf" | b"notice" | b"config" | b"default" => Severity::Info,
+            b"warn" | b"wrn" | b"warning" => Severity::Warn,
+            b"error" | b"err" | b"eror" | b"severe" => Severity::Error,
+            b"fatal" | b"crit" | b"critical" | b"alert" | b"emerg" | b"emergency" | b"panic"
+            | b"dpanic" => Severity::Fatal,
+            _ => return None,
+        })
+    }
+
+    /// A syslog severity (RFC 5424 numbers 0-7): emerg/alert/crit are
+    /// `fatal`, err `error`, warning `warn`, notice/info `info`, debug `debug`.
+    pub fn from_syslog(n: u8) -> Option<Severity> {
+        Some(match n {
+            0..=2 => Severity::Fatal,
+            3 => Severity::Error,
+            4 => Severity::Warn,
+            5 | 6 => Severity::Info,
+            7 => Severity::Debug,
+            _ => return None,
+        })
+    }
+
+    /// pino/bunyan numeric levels: 10 trace, 20 debug, 30 info, 40 warn,
+    /// 50 error, 60 fatal (values in between round down).
+    pub fn from_number(n: i64) -> Option<Severity> {
+        Some(match n {
+            10..=19 => Severity::Trace,
+            20..=29 => Severity::Debug,
+            30..=39 => Severity::Info,
+            40..=49 => Severity::Warn,
+            50..=59 => Severity::Error,
+            60..=69 => Severity::Fatal,
             _ => return None,
         })
     }
@@ -100,6 +136,7 @@ impl FromStr for Severity {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value<'a> {
     Null,
+    Bool(bool),
     Str(Cow<'a, str>),
     Int(i64),
     Float(f64),
@@ -127,6 +164,7 @@ impl<'a> Value<'a> {
     pub fn write_json(&self, out: &mut Vec<u8>) {
         match self {
             Value::Null => out.extend_from_slice(b"null"),
+            Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
             Value::Str(s) => crate::json::write_json_str(out, s),
             Value::Int(i) => crate::json::write_int(out, *i),
             Value::Float(f) if f.is_finite() => {
@@ -150,6 +188,7 @@ impl<'a> Value<'a> {
     pub fn to_text(&self) -> Option<Cow<'_, str>> {
         match self {
             Value::Null => None,
+            Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
             Value::Str(s) => Some(Cow::Borrowed(s)),
             Value::Int(i) => Some(Cow::Owned(i.to_string())),
             Value::Float(f) => Some(Cow::Owned(f.to_string())),
@@ -247,12 +286,29 @@ pub enum Format {
     Hdfs,
     HdfsCsv,
     Cloudtrail,
+    Syslog,
+    Journald,
+    Json,
+    Logfmt,
+    ApacheError,
+    NginxError,
+    /// `regex:<pattern>`
+    Regex(String),
     Auto,
 }
 
 impl Format {
-    pub const NAMES: &'static str =
-        "common, combined, nginx, clf, apache:<LogFormat>, nginx:<log_format>, hdfs, hdfs-csv, cloudtrail, auto";
+    pub const NAMES: &'static str = "common, combined, nginx, clf, apache:<LogFormat>, nginx:<log_format>, hdfs, hdfs-csv, cloudtrail, syslog, journald, json, logfmt, apache-error, nginx-error, regex:<pattern>, auto";
+
+    /// Whether `[sources.mapping]` applies (keys name the record's parts).
+    pub fn takes_mapping(&self) -> bool {
+        matches!(self, Format::Json | Format::Logfmt | Format::Auto)
+    }
+
+    /// Whether `ts_format` applies (times given as text in any form).
+    pub fn takes_ts_format(&self) -> bool {
+        matches!(self, Format::Json | Format::Logfmt | Format::Regex(_) | Format::Auto)
+    }
 
     pub fn framing(&self) -> Framing {
         match self {
@@ -268,6 +324,10 @@ impl Format {
             Format::Nginx | Format::NginxCustom(_) => "nginx",
             Format::Hdfs | Format::HdfsCsv => "hdfs",
             Format::Cloudtrail => "cloudtrail",
+            Format::Syslog => "syslog",
+            Format::Journald => "journald",
+            Format::Json | Format::Logfmt | Format::Regex(_) => "app",
+            Format::NginxError => "nginx",
             _ => "apache",
         }
     }
@@ -296,6 +356,26 @@ impl Format {
             Format::Hdfs => Box::new(hdfs::HdfsParser::new(service, tz)),
             Format::HdfsCsv => Box::new(hdfs::HdfsCsvParser::new(service, tz)),
             Format::Cloudtrail => Box::new(cloudtrail::CloudtrailParser::new(opts.service.clone())),
+            Format::Syslog => Box::new(syslog::SyslogParser::new(service, tz, opts.year_ref())),
+            Format::Journald => Box::new(journald::JournaldParser::new(service)),
+            Format::Json | Format::Logfmt => {
+                let syntax = if *self == Format::Json {
+                    mapped::Syntax::Json
+                } else {
+                    mapped::Syntax::Logfmt
+                };
+                Box::new(mapped::MappedParser::new(
+                    syntax,
+                    opts.mapping.clone(),
+                    service,
+                    opts.time_read(),
+                ))
+            }
+            Format::ApacheError => Box::new(errorlog::ApacheErrorParser::new(service, tz)),
+            Format::NginxError => Box::new(errorlog::NginxErrorParser::new(service, tz)),
+            Format::Regex(p) => {
+                Box::new(pattern::PatternParser::new(p, service, opts.time_read()).map_err(bad)?)
+            }
             Format::Auto => return Err(bad("it must be resolved from the input first".into())),
         })
     }
@@ -312,6 +392,10 @@ impl FromStr for Format {
             custom::CustomParser::nginx(f, String::new(), Tz::default())?;
             return Ok(Format::NginxCustom(f.to_string()));
         }
+        if let Some(p) = s.strip_prefix("regex:") {
+            pattern::compile(p)?;
+            return Ok(Format::Regex(p.to_string()));
+        }
         Ok(match s {
             "common" => Format::Common,
             "combined" => Format::Combined,
@@ -320,6 +404,12 @@ impl FromStr for Format {
             "hdfs" => Format::Hdfs,
             "hdfs-csv" => Format::HdfsCsv,
             "cloudtrail" => Format::Cloudtrail,
+            "syslog" => Format::Syslog,
+            "journald" => Format::Journald,
+            "json" => Format::Json,
+            "logfmt" => Format::Logfmt,
+            "apache-error" => Format::ApacheError,
+            "nginx-error" => Format::NginxError,
             "auto" => Format::Auto,
             _ => return Err(format!("unknown format {s:?} (expected one of: {})", Format::NAMES)),
         })
@@ -338,6 +428,13 @@ impl fmt::Display for Format {
             Format::Hdfs => f.write_str("hdfs"),
             Format::HdfsCsv => f.write_str("hdfs-csv"),
             Format::Cloudtrail => f.write_str("cloudtrail"),
+            Format::Syslog => f.write_str("syslog"),
+            Format::Journald => f.write_str("journald"),
+            Format::Json => f.write_str("json"),
+            Format::Logfmt => f.write_str("logfmt"),
+            Format::ApacheError => f.write_str("apache-error"),
+            Format::NginxError => f.write_str("nginx-error"),
+            Format::Regex(p) => write!(f, "regex:{p}"),
             Format::Auto => f.write_str("auto"),
         }
     }
@@ -352,6 +449,32 @@ pub struct ParserOptions {
     /// (access logs: `client_ip` and `status`; the other fields are checked
     /// but not kept). Same records otherwise, same rejects. For `run`.
     pub lean: bool,
+    /// `json`/`logfmt`: the keys of the record's parts.
+    pub mapping: mapped::Mapping,
+    /// strftime for times given as text (`json`, `logfmt`, `regex:`).
+    pub ts_format: Option<String>,
+    /// Seconds: lines without a year (syslog) are placed at or before this
+    /// time. Set from the file's modification time when it is opened
+    /// (see `read`); unset, the wall clock.
+    pub year_ref: Option<i64>,
+}
+
+impl ParserOptions {
+    pub fn year_ref(&self) -> i64 {
+        self.year_ref.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        })
+    }
+
+    pub fn time_read(&self) -> mapped::TimeRead {
+        mapped::TimeRead {
+            tz: self.timezone.clone(),
+            format: self.ts_format.clone(),
+            year_ref: self.year_ref(),
+        }
+    }
 }
 
 /// Bytes to text: borrowed when valid UTF-8, else lossily repaired.

@@ -106,7 +106,7 @@ impl fmt::Display for Timestamp {
 }
 
 /// Reads `.ddd` at `*i` (if present), returning nanoseconds and digit count.
-fn parse_fraction(b: &[u8], i: &mut usize) -> Option<(u32, u8)> {
+pub fn parse_fraction(b: &[u8], i: &mut usize) -> Option<(u32, u8)> {
     if *i < b.len() && (b[*i] == b'.' || b[*i] == b',') {
         let start = *i + 1;
         let mut j = start;
@@ -286,6 +286,55 @@ pub fn parse_clf_time(b: &[u8], tz: &Tz) -> Option<Timestamp> {
         return None;
     };
     Some(Timestamp { secs, nanos, frac_digits })
+}
+
+/// How far after the reference time a line without a year may lie and
+/// still be taken for the reference year: a day, so that a source whose
+/// `timezone` is wrong by up to 14 hours (or whose clock is a little ahead
+/// of the file's modification time) does not move back a year.
+pub const YEAR_SLACK: i64 = 86_400;
+
+/// The instant of a wall-clock time logged without a year (syslog's
+/// `Dec 31 23:59:59`): the latest year that puts it at or before
+/// `reference` (seconds; a file's modification time, or the run's
+/// reference time for stdin), so that a file spanning New Year, a leap day
+/// and a file rotated in January read right. `None` when no year in the
+/// eight before the reference has that date (Feb 30).
+pub fn without_year(
+    mo: u32,
+    d: u32,
+    h: u32,
+    mi: u32,
+    s: u32,
+    tz: &Tz,
+    reference: i64,
+) -> Option<i64> {
+    let ref_year = civil_from_days(reference.div_euclid(86_400)).0;
+    (ref_year - 8..=ref_year + 1).rev().find_map(|y| {
+        let utc = tz.local_to_utc(civil_to_secs(y, mo, d, h, mi, s)?);
+        (utc <= reference.saturating_add(YEAR_SLACK)).then_some(utc)
+    })
+}
+
+/// Parses the syslog time `Mmm dd hh:mm:ss[.ffffff]` (day space- or
+/// zero-padded) at the start of `b`. Returns the fields and the length read.
+pub fn parse_bsd_time(b: &[u8]) -> Option<((u32, u32, u32, u32, u32), u32, u8, usize)> {
+    if b.len() < 15 || b[3] != b' ' {
+        return None;
+    }
+    let mo = month_abbr(&b[0..3])?;
+    let d = match (b[4], b[5]) {
+        (b' ', c) if c.is_ascii_digit() => (c - b'0') as u32,
+        (a, c) if a.is_ascii_digit() && c.is_ascii_digit() => ((a - b'0') * 10 + (c - b'0')) as u32,
+        _ => return None,
+    };
+    if b[6] != b' ' || b[9] != b':' || b[12] != b':' {
+        return None;
+    }
+    let (h, mi, s) = (num(&b[7..9])?, num(&b[10..12])?, num(&b[13..15])?);
+    let mut i = 15;
+    let (nanos, digits) = parse_fraction(b, &mut i)?;
+    Some(((mo, d, h, mi, s), nanos, digits, i))
 }
 
 /// The time zone of a source whose time stamps carry no offset.

@@ -108,8 +108,14 @@ pub fn inputs<'j>(
         for w in found.warnings {
             log.problem(msgs, format!("sources[{i}]: {w}"), serde_json::json!({ "source": i }));
         }
-        let opts =
-            ParserOptions { service: spec.service.clone(), timezone: spec.timezone.clone(), lean };
+        let opts = ParserOptions {
+            service: spec.service.clone(),
+            timezone: spec.timezone.clone(),
+            lean,
+            mapping: spec.mapping.clone(),
+            ts_format: spec.ts_format.clone(),
+            year_ref: None,
+        };
         for path in found.paths {
             let id = std::fs::metadata(&path).ok().map(|m| (m.dev(), m.ino()));
             if let Some(first) = id.and_then(|id| seen.get(&id)) {

@@ -455,7 +455,7 @@ fn from_json(v: serde_json::Value) -> Value<'static> {
     use serde_json::Value as J;
     match v {
         J::Null => Value::Null,
-        J::Bool(b) => Value::Str(Cow::Owned(b.to_string())),
+        J::Bool(b) => Value::Bool(b),
         J::Number(n) => match n.as_i64() {
             Some(i) => Value::Int(i),
             None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),

@@ -19,13 +19,9 @@ pub fn write_fields(out: &mut Vec<u8>, r: &Record<'_>) {
         if i > 0 {
             out.push(b',');
         }
-        // Field names are identifiers by construction (parsers make them
-        // from fixed names or sanitized directive names), so they are
-        // written without escaping.
-        debug_assert!(k.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'), "{k}");
-        out.push(b'"');
-        out.extend_from_slice(k.as_bytes());
-        out.extend_from_slice(b"\":");
+        // Keys come from the input too (JSON lines, logfmt, RFC 5424).
+        write_json_str(out, k);
+        out.push(b':');
         v.write_json(out);
     }
     out.push(b'}');

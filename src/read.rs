@@ -169,7 +169,19 @@ fn build(
     opts: &ParserOptions,
 ) -> anyhow::Result<Opened> {
     let format = resolve_format(path, head, format)?;
-    let parser: Arc<dyn Parser> = Arc::from(format.parser(opts)?);
+    let parser: Arc<dyn Parser> = match opts.year_ref {
+        None if path != "-" => {
+            // Lines without a year are placed at or before the file's
+            // modification time.
+            let mtime = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+            let secs = mtime
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs() as i64);
+            let opts = ParserOptions { year_ref: secs, ..opts.clone() };
+            Arc::from(format.parser(&opts)?)
+        }
+        _ => Arc::from(format.parser(opts)?),
+    };
     Ok(Opened {
         path: Arc::from(path),
         format,

@@ -90,3 +90,72 @@ fn real_filebeat_nginx_with_hosts() {
         opts(),
     );
 }
+
+/// 2025-01-05T06:25:00Z: a log rotated in January, read a few days later.
+const JANUARY: i64 = 1_736_058_300;
+
+fn year_ref(secs: i64) -> ParserOptions {
+    ParserOptions { year_ref: Some(secs), ..Default::default() }
+}
+
+#[test]
+fn syslog_mixed() {
+    snapshot("syslog", "mixed.log", "syslog", year_ref(JANUARY));
+}
+
+#[test]
+fn syslog_real_openssh() {
+    // loghub's sample is from December 2015.
+    snapshot_path(
+        "tests/data/loghub-openssh/OpenSSH_head150.log",
+        "syslog@loghub-openssh-head150.log",
+        "syslog",
+        year_ref(1_451_606_400),
+    );
+}
+
+#[test]
+fn journald_entries() {
+    snapshot("journald", "entries.jsonl", "journald", opts());
+}
+
+#[test]
+fn json_apps() {
+    snapshot("json", "apps.jsonl", "json", opts());
+}
+
+#[test]
+fn logfmt_apps() {
+    snapshot("logfmt", "apps.log", "logfmt", opts());
+}
+
+#[test]
+fn apache_error_mixed() {
+    snapshot("apache-error", "mixed.log", "apache-error", opts());
+}
+
+#[test]
+fn apache_error_real_loghub() {
+    snapshot_path(
+        "tests/data/loghub-apache-error/Apache_head30.log",
+        "apache-error@loghub-head30.log",
+        "apache-error",
+        opts(),
+    );
+}
+
+#[test]
+fn nginx_error() {
+    snapshot("nginx-error", "error.log", "nginx-error", opts());
+}
+
+#[test]
+fn regex_custom() {
+    let f = std::fs::read_to_string("tests/fixtures/regex/app.format").unwrap();
+    let opts = ParserOptions {
+        ts_format: Some("%Y-%m-%d %H:%M:%S,%3f".into()),
+        service: Some("java".into()),
+        ..Default::default()
+    };
+    snapshot("regex", "app.log", &format!("regex:{}", f.trim_end()), opts);
+}

@@ -77,6 +77,21 @@ fn apache_time(b: &[u8], tz: &Tz) -> Option<Timestamp> {
     Some(Timestamp { secs: tz.local_to_utc(local), nanos, frac_digits })
 }
 
+/// The `]` that closes a group opened just before `b`, passing over one
+/// nested `[...]` (`[client [2001:db8::1]:5678]`).
+fn closing(b: &[u8]) -> Option<usize> {
+    let mut depth = 0u32;
+    for (i, c) in b.iter().enumerate() {
+        match c {
+            b'[' => depth += 1,
+            b']' if depth == 0 => return Some(i),
+            b']' => depth -= 1,
+            _ => {}
+        }
+    }
+    None
+}
+
 /// `1.2.3.4:5678`, `[::1]:5678`, `::1` or `1.2.3.4` into address and port.
 fn addr_port(b: &[u8]) -> (&[u8], Option<i64>) {
     if let Some(rest) = b.strip_prefix(b"[") {
@@ -121,7 +136,7 @@ impl ApacheErrorParser {
         let mut seen_level = false;
         // The bracketed groups after the time: level, pid, client.
         while let Some(r) = rest.strip_prefix(b" [") {
-            let Some(j) = memchr::memchr(b']', r) else { break };
+            let Some(j) = closing(r) else { break };
             let group = &r[..j];
             if !seen_level {
                 seen_level = true;

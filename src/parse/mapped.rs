@@ -271,7 +271,11 @@ fn usable(part: Part, v: &Value<'_>) -> bool {
         Part::Ts | Part::Severity => matches!(v, Value::Str(_) | Value::Int(_) | Value::Float(_)),
         Part::User => matches!(v, Value::Str(s) if !s.is_empty()) || matches!(v, Value::Int(_)),
         Part::Message => !matches!(v, Value::Null),
-        Part::ClientIp | Part::Service | Part::Host => matches!(v, Value::Str(s) if !s.is_empty()),
+        // Heroku's router logs `service=3ms`: a name does not start with a digit.
+        Part::Service => {
+            matches!(v, Value::Str(s) if s.bytes().next().is_some_and(|c| !c.is_ascii_digit()))
+        }
+        Part::ClientIp | Part::Host => matches!(v, Value::Str(s) if !s.is_empty()),
     }
 }
 
@@ -350,7 +354,7 @@ pub fn epoch_float(f: f64) -> Result<Timestamp, String> {
         return Err(format!("epoch time {f} is negative or not a number"));
     }
     if f >= 9.0e18 {
-        return Err(format!("epoch time {f} is out of range"));
+        return Err(format!("epoch time {f:e} is out of range"));
     }
     let scale = if f < SECS_BELOW as f64 {
         1.0

@@ -81,10 +81,10 @@ impl PatternParser {
         if let (None, Some(s)) = (sev, severity) {
             fields.push((Cow::Borrowed("severity"), Value::Str(s)));
         }
-        if let Some(ip) = client_ip {
+        let blank = |s: Option<Cow<'a, str>>| s.filter(|s| !s.is_empty() && s != "-");
+        if let Some(ip) = blank(client_ip) {
             fields.insert(0, (Cow::Borrowed("client_ip"), Value::Str(ip)));
         }
-        let blank = |s: Option<Cow<'a, str>>| s.filter(|s| !s.is_empty() && s != "-");
         Ok(Record {
             ts: Some(ts),
             service: blank(service).unwrap_or(Cow::Borrowed(self.service.as_str())),

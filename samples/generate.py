@@ -14,6 +14,11 @@ hdfs (raw HDFS, UTC):
 cloudtrail ({"Records":[...]}):
   10:50:00-10:50:50  one role lists IAM users/roles/policies
                      30 times, many AccessDenied              -> iam_enumeration
+auth (syslog as Debian 12's rsyslog writes it, high-precision times):
+  10:20:00-10:21:58  SSH password guessing from one address:
+                     60 failures for 15 account names          -> ssh_guessing
+app (JSON lines, pino):
+  10:35:00-10:36:55  the payment provider times out: 24 errors -> app_errors
 """
 import json
 import random
@@ -146,11 +151,89 @@ def cloudtrail():
     return json.dumps({"Records": recs}, separators=(",", ":")) + "\n"
 
 
+# The logs added later draw from their own generator, so that the older
+# samples stay byte for byte what they were.
+rng2 = random.Random(20260315)
+
+
+def auth():
+    def line(t, tag, pid, msg):
+        return (t, "%s web1 %s[%d]: %s" % (t.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"), tag, pid, msg))
+    out = []
+    t = START
+    pid = 20000
+    staff = [("alice", "198.51.100.7"), ("bob", "198.51.100.8"), ("deploy", "192.0.2.10")]
+    while t < END:
+        t += timedelta(seconds=rng2.randint(60, 240))
+        if t >= END:
+            break
+        pid += 1
+        kind = rng2.random()
+        if kind < 0.45:
+            user, ip = rng2.choice(staff)
+            port = rng2.randint(40000, 60000)
+            out.append(line(t, "sshd", pid, "Accepted publickey for %s from %s port %d ssh2: ED25519 SHA256:Zm9vYmFy" % (user, ip, port)))
+            out.append(line(t, "sshd", pid, "pam_unix(sshd:session): session opened for user %s(uid=1000) by (uid=0)" % user))
+        elif kind < 0.65:
+            # The background noise of the internet: one try, then gone.
+            ip = "203.0.113.%d" % rng2.randint(100, 200)
+            port = rng2.randint(30000, 65000)
+            out.append(line(t, "sshd", pid, "Invalid user %s from %s port %d" % (rng2.choice(["test", "oracle", "ubuntu", "pi"]), ip, port)))
+            out.append(line(t + timedelta(seconds=2), "sshd", pid, "Connection closed by invalid user test %s port %d [preauth]" % (ip, port)))
+        elif kind < 0.8:
+            out.append(line(t, "CRON", pid, "pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)"))
+        else:
+            out.append(line(t, "sudo", pid, "   alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/systemctl reload nginx"))
+    # Password guessing: one address, many names, two minutes.
+    names = ["root", "admin", "ubuntu", "postgres", "git", "oracle", "test", "user", "deploy", "ftp",
+             "www-data", "support", "guest", "mysql", "jenkins"]
+    for i in range(60):
+        t = START + timedelta(minutes=20, seconds=i * 2)
+        pid += 1
+        name = names[i % len(names)]
+        port = 40000 + i * 7
+        if name in ("root", "deploy"):
+            msg = "Failed password for %s from 203.0.113.66 port %d ssh2" % (name, port)
+        else:
+            msg = "Failed password for invalid user %s from 203.0.113.66 port %d ssh2" % (name, port)
+        out.append(line(t, "sshd", pid, msg))
+    out.sort(key=lambda x: x[0])
+    return "".join(l + "\n" for _, l in out)
+
+
+def app():
+    def line(t, level, msg, **extra):
+        rec = {"level": level, "time": int(t.timestamp() * 1000), "pid": 4242, "hostname": "app-1",
+               "name": "checkout", "msg": msg}
+        rec.update(extra)
+        return (t, json.dumps(rec, separators=(",", ":")))
+    out = []
+    t = START
+    n = 0
+    while t < END:
+        t += timedelta(milliseconds=rng2.randint(2000, 9000))
+        if t >= END:
+            break
+        n += 1
+        route = rng2.choice(["/cart", "/checkout", "/orders", "/health"])
+        out.append(line(t, 30, "request completed", req={"id": n, "method": "GET", "url": route},
+                        res={"statusCode": 200}, responseTime=rng2.randint(3, 80)))
+        if rng2.random() < 0.03:
+            out.append(line(t, 40, "slow query", query="select_cart", ms=rng2.randint(500, 900)))
+    for i in range(24):
+        t = START + timedelta(minutes=35, seconds=i * 5)
+        out.append(line(t, 50, "payment provider timeout", provider="acme-pay", err={"type": "TimeoutError",
+                                                                                       "message": "timed out after 3000 ms"}))
+    out.sort(key=lambda x: x[0])
+    return "".join(l + "\n" for _, l in out)
+
+
 if __name__ == "__main__":
     import os
     here = os.path.dirname(os.path.abspath(__file__))
     for sub, name, text in [("web", "access.log", web()), ("hdfs", "hdfs.log", hdfs()),
-                            ("cloudtrail", "111122223333_CloudTrail_eu-west-1_20260314T1000Z.json", cloudtrail())]:
+                            ("cloudtrail", "111122223333_CloudTrail_eu-west-1_20260314T1000Z.json", cloudtrail()),
+                            ("auth", "auth.log", auth()), ("app", "app.jsonl", app())]:
         os.makedirs(os.path.join(here, sub), exist_ok=True)
         with open(os.path.join(here, sub, name), "w") as f:
             f.write(text)

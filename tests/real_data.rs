@@ -192,21 +192,87 @@ fn cloudtrail_files_all_parse() {
 
 #[test]
 fn apache_error_log_is_not_mistaken_for_an_access_log() {
-    let err = read::open(
-        "tests/data/loghub-apache-error/Apache_head30.log",
-        &Format::Auto,
-        &Default::default(),
-    )
-    .err()
-    .unwrap();
-    assert!(format!("{err:#}").contains("cannot tell the format"), "{err:#}");
-    let text = common::render(
-        "tests/data/loghub-apache-error/Apache_head30.log",
-        "combined",
-        &Default::default(),
-        None,
-    );
+    let path = "tests/data/loghub-apache-error/Apache_head30.log";
+    let opened = read::open(path, &Format::Auto, &Default::default()).unwrap();
+    assert_eq!(opened.format, Format::ApacheError);
+    let text = common::render(path, "combined", &Default::default(), None);
     assert!(text.ends_with("# 0 records, 30 rejected, 30 lines\n"));
+}
+
+/// `auto` picks the right format for every real sample and every fixture,
+/// and the whole of loghub's OpenSSH and Apache error samples read with no
+/// reject.
+#[test]
+fn auto_picks_the_right_format() {
+    for (path, want) in [
+        ("tests/data/loghub-openssh/OpenSSH_2k.log", "syslog"),
+        ("tests/data/loghub-apache-error/Apache_2k.log", "apache-error"),
+        ("tests/data/loghub-apache-error/Apache_head30.log", "apache-error"),
+        ("tests/data/loghub-hdfs/HDFS_2k.log", "hdfs"),
+        ("tests/data/loghub-hdfs/HDFS_2k.log_structured_corrected.csv", "hdfs-csv"),
+        ("tests/data/elastic-apache/apache_logs_8001-9000", "clf"),
+        ("tests/data/filebeat-apache/test.log", "clf"),
+        ("tests/data/filebeat-nginx/access.log", "clf"),
+        ("tests/data/filebeat-nginx/test-with-host.log", "clf"),
+        ("tests/data/cloudtrail/stratus-selection.json", "cloudtrail"),
+        ("tests/fixtures/cloudtrail/identities.jsonl", "cloudtrail"),
+        ("tests/fixtures/syslog/mixed.log", "syslog"),
+        ("tests/fixtures/journald/entries.jsonl", "journald"),
+        ("tests/fixtures/json/apps.jsonl", "json"),
+        ("tests/fixtures/logfmt/apps.log", "logfmt"),
+        ("tests/fixtures/apache-error/mixed.log", "apache-error"),
+        ("tests/fixtures/nginx-error/error.log", "nginx-error"),
+        ("tests/fixtures/hdfs/awkward.log", "hdfs"),
+        ("tests/fixtures/combined/awkward.log", "clf"),
+        ("samples/auth/auth.log", "syslog"),
+        ("samples/app/app.jsonl", "json"),
+    ] {
+        let opened = read::open(path, &Format::Auto, &Default::default()).unwrap();
+        assert_eq!(opened.format.to_string(), want, "{path}");
+    }
+    for path in
+        ["tests/data/loghub-openssh/OpenSSH_2k.log", "tests/data/loghub-apache-error/Apache_2k.log"]
+    {
+        let text = common::render(path, "auto", &Default::default(), None);
+        assert!(
+            text.ends_with("# 2000 records, 0 rejected, 2000 lines\n"),
+            "{path}: {}",
+            &text[text.len() - 80..]
+        );
+    }
+}
+
+/// Every authentication failure in loghub's OpenSSH sample that fail2ban's
+/// sshd filter (normal mode) counts is a failure here, and nothing else is.
+#[test]
+fn openssh_failures_are_what_fail2ban_counts() {
+    let recs = common::records("tests/data/loghub-openssh/OpenSSH_2k.log", "syslog");
+    let counts = |pred: &dyn Fn(&str) -> bool| {
+        recs.iter().filter(|r| pred(r["message"].as_str().unwrap())).count()
+    };
+    let failures = recs.iter().filter(|r| r["fields"]["outcome"] == "failure").count();
+    // The message shapes fail2ban's failregex lines match in this sample.
+    let expected = counts(&|m: &str| {
+        m.starts_with("Failed ")
+            || m.starts_with("Invalid user ")
+            || m.starts_with("pam_unix(sshd:auth): authentication failure;")
+            || m.starts_with("Disconnecting: Too many authentication failures")
+            || m.starts_with("error: maximum authentication attempts exceeded")
+            || (m.starts_with("message repeated ") && m.contains("[ Failed "))
+            || m.contains("not allowed because")
+    });
+    assert_eq!(failures, expected);
+    assert!(failures > 900, "{failures}");
+    for r in &recs {
+        if r["fields"]["outcome"] == "failure" {
+            assert_eq!(r["severity"], "warn", "{r}");
+            assert!(
+                !r["fields"]["client_ip"].is_null()
+                    || r["message"].as_str().unwrap().starts_with("Disconnecting"),
+                "{r}"
+            );
+        }
+    }
 }
 
 /// Builds a few MB of mixed lines (several formats' worth of awkwardness,

@@ -585,3 +585,70 @@ fn a_json_lines_file_being_written_loses_no_event() {
     assert_eq!(count(&url, "SELECT count(*) FROM rejects"), 0);
     assert_eq!(count(&url, "SELECT max(source_line) FROM logs"), 6);
 }
+
+/// Line `i` of a log in `format`, with its own message and second.
+fn format_line(format: &str, i: usize, tag: &str) -> String {
+    let (m, s) = (i / 60, i % 60);
+    let secs = 1_773_482_400 + i as i64;
+    match format {
+        "syslog" => format!("2026-03-14T10:{m:02}:{s:02}+00:00 h app[1]: line {tag} {i}\n"),
+        "journald" => format!(
+            "{{\"__REALTIME_TIMESTAMP\":\"{}\",\"SYSLOG_IDENTIFIER\":\"app\",\"MESSAGE\":\"line {tag} {i}\"}}\n",
+            secs * 1_000_000
+        ),
+        "json" => format!("{{\"time\":\"2026-03-14T10:{m:02}:{s:02}Z\",\"level\":\"info\",\"msg\":\"line {tag} {i}\"}}\n"),
+        "logfmt" => format!("time=2026-03-14T10:{m:02}:{s:02}Z level=info msg=\"line {tag} {i}\"\n"),
+        "apache-error" => format!("[Sat Mar 14 10:{m:02}:{s:02} 2026] [error] [client 10.0.0.1] line {tag} {i}\n"),
+        "nginx-error" => format!("2026/03/14 10:{m:02}:{s:02} [error] 1#0: *{i} line {tag} {i}, client: 10.0.0.1\n"),
+        _ => format!("2026-03-14T10:{m:02}:{s:02}Z line {tag} {i}\n"),
+    }
+}
+
+/// The new formats keep the same guarantees: a log that grows from a few
+/// lines, is renamed and compressed, and is read by two loaders at once is
+/// stored once, line for line.
+#[test]
+fn every_new_format_is_stored_once_as_it_grows_rotates_and_races() {
+    let url = db!("new_formats_once");
+    ok(&logtrack(&url, &["db", "init"]));
+    let formats = [
+        "syslog",
+        "journald",
+        "json",
+        "logfmt",
+        "apache-error",
+        "nginx-error",
+        r"regex:^(?P<ts>\S+) (?P<message>.*)$",
+    ];
+    let mut total = 0;
+    for (k, format) in formats.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("app.log");
+        let tag = format!("f{k}");
+        let text = |from: usize, to: usize| -> String {
+            (from..to).map(|i| format_line(format, i, &tag)).collect()
+        };
+        let run = |path: &str| loader(&url, &["ingest", "--format", format, path], &[]);
+        let glob = format!("{}/app.log*", dir.path().display());
+        std::fs::write(&live, text(0, 3)).unwrap();
+        ok(&run(&glob).output().unwrap());
+        append(&live, &text(3, 200));
+        ok(&run(&glob).output().unwrap());
+        // Rotated and compressed, a new live file started.
+        let rotated = dir.path().join("app.log.1");
+        std::fs::rename(&live, &rotated).unwrap();
+        gzip(&rotated, &dir.path().join("app.log.1.gz"));
+        std::fs::remove_file(&rotated).unwrap();
+        std::fs::write(&live, text(200, 300)).unwrap();
+        ok(&run(&glob).output().unwrap());
+        // It grows, and two loaders start on it at once.
+        append(&live, &text(300, 2300));
+        let children = [run(&glob).spawn().unwrap(), run(&glob).spawn().unwrap()];
+        for c in children {
+            ok(&c.wait_with_output().unwrap());
+        }
+        total += 2300;
+        assert_eq!(rows(&url), (total, total), "{format}");
+        assert_eq!(count(&url, "SELECT count(*) FROM rejects"), 0, "{format}");
+    }
+}

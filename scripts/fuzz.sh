@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${FUZZ_SECONDS:-30}
-targets=${FUZZ_TARGETS:-"parsers line_framer json_framer job_file"}
+targets=${FUZZ_TARGETS:-"parsers auth_events line_framer json_framer job_file"}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 # cargo fuzz passes nightly-only flags (sanitizer coverage); the stable
 # toolchain accepts them with RUSTC_BOOTSTRAP.
@@ -24,14 +24,25 @@ seed() {
   done
 }
 # Parser formats by selector: 00 common, 01 combined, 02 clf, 03 hdfs,
-# 04 hdfs-csv, 05 cloudtrail, 06 auto.
+# 04 hdfs-csv, 05 cloudtrail, 06 auto, (07 apache:, 08 nginx:), 09 syslog,
+# 0a journald, 0b json, 0c logfmt, 0d apache-error, 0e nginx-error,
+# 0f regex: (2f: with ts_format).
 seed parsers 00 tests/fixtures/common/*.log
 seed parsers 01 tests/fixtures/combined/*.log tests/data/filebeat-nginx/*.log tests/data/elastic-apache/apache_logs_*
 seed parsers 02 tests/data/filebeat-apache/*.log
 seed parsers 03 tests/fixtures/hdfs/*.log tests/data/loghub-hdfs/HDFS_2k.log
 seed parsers 04 tests/fixtures/hdfs-csv/*.csv tests/data/loghub-hdfs/*.csv
 seed parsers 05 tests/fixtures/cloudtrail/* tests/data/cloudtrail/*.json
-seed parsers 06 samples/web/access.log samples/hdfs/hdfs.log
+seed parsers 06 samples/web/access.log samples/hdfs/hdfs.log samples/auth/auth.log samples/app/app.jsonl
+seed parsers 09 tests/fixtures/syslog/*.log tests/data/loghub-openssh/OpenSSH_head150.log
+seed parsers 0a tests/fixtures/journald/*.jsonl
+seed parsers 0b tests/fixtures/json/*.jsonl samples/app/app.jsonl
+seed parsers 0c tests/fixtures/logfmt/*.log
+seed parsers 0d tests/fixtures/apache-error/*.log tests/data/loghub-apache-error/Apache_head30.log
+seed parsers 0e tests/fixtures/nginx-error/*.log
+seed parsers 2f tests/fixtures/regex/*.log
+seed auth_events 00 tests/data/loghub-openssh/OpenSSH_head150.log
+seed auth_events 02 tests/fixtures/syslog/mixed.log
 seed line_framer 05 tests/fixtures/combined/*.log tests/data/loghub-apache-error/*.log
 seed line_framer 85 tests/fixtures/hdfs/*.log
 seed json_framer 07 tests/fixtures/cloudtrail/* tests/data/cloudtrail/*.json

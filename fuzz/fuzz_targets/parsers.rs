@@ -18,6 +18,13 @@ const FORMATS: &[&str] = &[
     "auto",
     "apache:%h %l %u %t \"%r\" %>s %b %D \"%{Referer}i\"",
     "nginx:$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent $request_time",
+    "syslog",
+    "journald",
+    "json",
+    "logfmt",
+    "apache-error",
+    "nginx-error",
+    r"regex:^(?P<ts>\S+ \S+) (?P<severity>\w+) +\[(?P<thread>[^\]]*)\] (?P<user>\S+)@(?P<client_ip>\S+) (?P<message>.*)$",
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -33,6 +40,9 @@ fuzz_target!(|data: &[u8]| {
     let opts = ParserOptions {
         timezone: tz.parse().unwrap(),
         lean: pick & 0x40 != 0,
+        // Text times in a strftime format, for half the inputs.
+        ts_format: (pick & 0x20 != 0).then(|| "%Y-%m-%d %H:%M:%S,%3f".to_string()),
+        year_ref: Some(1_735_689_600),
         ..Default::default()
     };
     let parser = format.parser(&opts).unwrap();

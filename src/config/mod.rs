@@ -1094,7 +1094,7 @@ mod tests {
         )
         .unwrap_err();
         let want = [
-            r#"sources[0].format: unknown format "apache2" (expected one of: common, combined, nginx, clf, apache:<LogFormat>, nginx:<log_format>, hdfs, hdfs-csv, cloudtrail, auto)"#,
+            r#"sources[0].format: unknown format "apache2" (expected one of: common, combined, nginx, clf, apache:<LogFormat>, nginx:<log_format>, hdfs, hdfs-csv, cloudtrail, syslog, journald, json, logfmt, apache-error, nginx-error, regex:<pattern>, auto)"#,
             r#"sources[0].timezone: unknown time zone "Mars/Base" (expected an IANA name such as "Europe/Berlin", "UTC", or an offset such as "+02:00")"#,
             "rules[0].threshold: expected a whole number of at least 1, found 0",
             r#"rules[0].window: invalid duration "5 minutes" (expected e.g. "90s", "5m", "2h", "1d")"#,
@@ -1102,6 +1102,63 @@ mod tests {
             r#"rules[1]: missing key "threshold""#,
         ];
         assert_eq!(err.0, want);
+    }
+
+    #[test]
+    fn mapping_ts_format_and_patterns_are_checked() {
+        let job = check(
+            r#"
+            [[sources]]
+            path = "app.jsonl"
+            format = "json"
+            ts_format = "%d/%m/%Y %H:%M:%S"
+            [sources.mapping]
+            ts = "event.created"
+            message = "text"
+            client_ip = "peer.ip"
+            "#,
+        )
+        .unwrap();
+        let m = &job.sources[0].mapping;
+        assert_eq!((m.ts.as_deref(), m.message.as_deref(), m.client_ip.as_deref()), (Some("event.created"), Some("text"), Some("peer.ip")));
+        assert_eq!(job.sources[0].ts_format.as_deref(), Some("%d/%m/%Y %H:%M:%S"));
+        let err = check(
+            r#"
+            [[sources]]
+            path = "a.log"
+            format = "syslog"
+            ts_format = "%Y"
+            [sources.mapping]
+            msg = "m"
+            ts = ""
+
+            [[sources]]
+            path = "b.log"
+            format = "json"
+            ts_format = "%Q"
+            mapping = "ts"
+
+            [[sources]]
+            path = "c.log"
+            format = 'regex:^(?P<message>.*)$'
+
+            [[sources]]
+            path = "d.log"
+            format = 'regex:(?P<ts>\S+'
+            "#,
+        )
+        .unwrap_err();
+        let want = [
+            r#"sources[0].mapping.msg: unknown key (did you mean "ts"?)"#,
+            r#"sources[0].mapping.ts: expected a key name, found an empty string"#,
+            r#"sources[0].mapping: format "syslog" takes no mapping (json and logfmt do)"#,
+            r#"sources[0].ts_format: format "syslog" reads its own times (ts_format is for json, logfmt and regex:)"#,
+            r#"sources[1].mapping: expected a table, found "ts""#,
+            r#"sources[1].ts_format: "%Q" is not a strftime format"#,
+            "sources[2].format: regex: the pattern needs a named capture (?P<ts>...) for the time stamp",
+        ];
+        assert_eq!(err.0[..want.len()], want);
+        assert!(err.0[want.len()].starts_with("sources[3].format: regex: regex parse error"), "{err}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ run: build
 bench:
 	$(CARGO) build --profile profiling
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/parse.sh
+	LOGTRACK_BIN=./target/profiling/logtrack ./bench/formats.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/run.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/load.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/serve.sh

@@ -658,3 +658,43 @@ fn json_app_log_error_burst() {
         "{alerts:#?}"
     );
 }
+
+/// Syslog lines without a year read from stdin are placed at or before the
+/// run's reference time (`--now`), so a replay of last December's log in
+/// January lands in December.
+#[test]
+fn stdin_lines_without_a_year_take_the_reference_year() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("job.toml");
+    std::fs::write(
+        &job,
+        "name = \"stdin\"\n[[sources]]\npath = \"-\"\nformat = \"syslog\"\n\n[[rules]]\nid = \"any\"\ntype = \"rate_spike\"\nthreshold = 2\nwindow = \"1m\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args([
+            "run",
+            job.to_str().unwrap(),
+            "--now",
+            "2025-01-02T00:00:00Z",
+            "--report-dir",
+            out.to_str().unwrap(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Dec 31 23:59:58 h app[1]: one\nJan  1 00:00:02 h app[1]: two\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = report(&out);
+    assert_eq!(r["alerts"][0]["window_start"], "2024-12-31T23:59:58Z");
+    assert_eq!(r["alerts"][0]["window_end"], "2025-01-01T00:00:02Z");
+}

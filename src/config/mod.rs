@@ -1120,7 +1120,10 @@ mod tests {
         )
         .unwrap();
         let m = &job.sources[0].mapping;
-        assert_eq!((m.ts.as_deref(), m.message.as_deref(), m.client_ip.as_deref()), (Some("event.created"), Some("text"), Some("peer.ip")));
+        assert_eq!(
+            (m.ts.as_deref(), m.message.as_deref(), m.client_ip.as_deref()),
+            (Some("event.created"), Some("text"), Some("peer.ip"))
+        );
         assert_eq!(job.sources[0].ts_format.as_deref(), Some("%d/%m/%Y %H:%M:%S"));
         let err = check(
             r#"
@@ -1158,7 +1161,10 @@ mod tests {
             "sources[2].format: regex: the pattern needs a named capture (?P<ts>...) for the time stamp",
         ];
         assert_eq!(err.0[..want.len()], want);
-        assert!(err.0[want.len()].starts_with("sources[3].format: regex: regex parse error"), "{err}");
+        assert!(
+            err.0[want.len()].starts_with("sources[3].format: regex: regex parse error"),
+            "{err}"
+        );
     }
 
     #[test]

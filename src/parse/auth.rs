@@ -71,18 +71,21 @@ impl<'a> Auth<'a> {
     /// `HOST[ port N][ on ADDR port N][ ssh2][...]`: the host, then an optional port.
     fn with_remote(mut self, rest: &'a str) -> Self {
         let rest = rest.trim_start();
-        let end = rest.find([' ', ':', ',']).unwrap_or(rest.len());
-        // An IPv6 address holds colons: take the whole token up to a space.
-        let space = rest.find(' ').unwrap_or(rest.len());
-        let token = if rest[..space].matches(':').count() >= 2 {
+        let b = rest.as_bytes();
+        // The token up to a space; an IPv6 address (two colons or more)
+        // is all of it, else it ends at a colon or comma too.
+        let space = memchr::memchr(b' ', b).unwrap_or(b.len());
+        let colons = b[..space].iter().filter(|c| **c == b':').count();
+        let token = if colons >= 2 {
             rest[..space].trim_end_matches([':', ','])
         } else {
+            let end = b[..space].iter().position(|c| matches!(c, b':' | b',')).unwrap_or(space);
             &rest[..end]
         };
         let token = token.trim_start_matches('[').trim_end_matches(']');
         self.client_ip = host(token);
         // The host holds no space: the first " port " follows it.
-        if let Some(p) = rest.find(" port ") {
+        if let Some(p) = find(rest, " port ") {
             let after = &rest[p + 6..];
             let digits = after.bytes().take_while(u8::is_ascii_digit).count();
             self.port = after[..digits].parse().ok();
@@ -102,6 +105,20 @@ fn host(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
 }
 
+/// Substring search without building a searcher per call (the messages
+/// are short; std's two-way searcher costs more to set up than to run).
+fn find(h: &str, needle: &str) -> Option<usize> {
+    memchr::memmem::find(h.as_bytes(), needle.as_bytes())
+}
+
+/// The last occurrence of a needle that starts with a space (" from "):
+/// the spaces are few, so look at each from the end.
+fn rfind(h: &str, needle: &str) -> Option<usize> {
+    debug_assert!(needle.starts_with(' '));
+    let (hb, nb) = (h.as_bytes(), needle.as_bytes());
+    memchr::memrchr_iter(b' ', hb).find(|&i| hb[i..].starts_with(nb))
+}
+
 /// The part of `s` after `prefix`, if `s` starts with it.
 fn after<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     s.strip_prefix(prefix)
@@ -110,7 +127,7 @@ fn after<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 /// Splits `s` at the last ` from ` (user names may hold spaces; the
 /// address part never holds " from ").
 fn user_from(s: &str) -> Option<(&str, &str)> {
-    let i = s.rfind(" from ")?;
+    let i = rfind(s, " from ")?;
     Some((&s[..i], &s[i + 6..]))
 }
 
@@ -163,7 +180,7 @@ pub fn extract<'a>(service: &str, msg: &'a str) -> Option<Auth<'a>> {
 /// tty=ssh ruser= rhost=1.2.3.4  user=root`, from any PAM module and service.
 fn pam(m: &str) -> Option<Auth<'_>> {
     let rest = m.strip_prefix("pam_")?;
-    let i = rest.find(":auth): ")?;
+    let i = find(rest, ":auth): ")?;
     let tail = rest[i + 8..].strip_prefix("authentication failure;")?;
     let (mut user, mut ruser, mut rhost) = ("", "", "");
     for kv in tail.split_ascii_whitespace() {
@@ -209,9 +226,9 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
     }
     // User bob from 10.0.0.1 not allowed because ... / User bob not allowed because account is locked
     if let Some(rest) = after(m, "User ") {
-        if let Some(i) = rest.find(" not allowed because ") {
+        if let Some(i) = find(rest, " not allowed because ") {
             let who = &rest[..i];
-            return Some(match who.rfind(" from ") {
+            return Some(match rfind(who, " from ") {
                 Some(j) => Auth::failure().with_user(&who[..j]).with_remote(&who[j + 6..]),
                 None => Auth::failure().with_user(who),
             });
@@ -233,7 +250,7 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
     }
     // ROOT LOGIN REFUSED [on tty ]FROM 10.0.0.1
     if m.starts_with("ROOT LOGIN REFUSED") {
-        let i = m.rfind(" FROM ")?;
+        let i = rfind(m, " FROM ")?;
         return Some(Auth::failure().with_user("root").with_remote(&m[i + 6..]));
     }
     // refused connect from name (10.0.0.1)
@@ -270,7 +287,9 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
     // Received disconnect from 10.0.0.1 port 22:3: ...: Auth fail / :11: Bye Bye
     if let Some(rest) = after(m, "Received disconnect from ") {
         let mut a = Auth::none().with_remote(rest);
-        if rest.contains(": Auth fail") && (rest.contains(":3: ") || rest.contains(": 3: ")) {
+        if find(rest, ": Auth fail").is_some()
+            && (find(rest, ":3: ").is_some() || find(rest, ": 3: ").is_some())
+        {
             a.outcome = Some(AuthOutcome::Failure);
         }
         return Some(a);
@@ -300,14 +319,14 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
     }
     // Address 10.0.0.1 maps to name, but this does not map back to the address - ...
     if let Some(rest) = after(m, "Address ") {
-        if rest.contains(" maps to ") {
+        if find(rest, " maps to ").is_some() {
             return Some(Auth::none().with_remote(rest));
         }
     }
     // PAM 2 more authentication failures; logname= ... rhost=10.0.0.1  user=root
     // (a summary of failures already logged one by one: no outcome).
     if let Some(rest) = after(m, "PAM ") {
-        if rest.contains("more authentication failure") {
+        if find(rest, "more authentication failure").is_some() {
             let mut a = pam_keys(rest);
             a.outcome = None;
             return Some(a);
@@ -340,7 +359,7 @@ fn user_and_remote(s: &str) -> Option<Auth<'_>> {
         if let Some(rest) = s.strip_prefix(p) {
             // The user is the text before the last space-separated address
             // that is followed by " port" or the end.
-            let cut = match rest.find(" port ") {
+            let cut = match find(rest, " port ") {
                 Some(i) => rest[..i].rfind(' ')?,
                 None => rest.trim_end().rfind(' ')?,
             };

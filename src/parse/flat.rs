@@ -58,7 +58,7 @@ impl<'o, 'a> Collector<'o, 'a> {
     }
 
     pub fn push(&mut self, key: Cow<'a, str>, value: Value<'a>) {
-        let bit = 1u64 << (fxhash(key.as_bytes()) & 63);
+        let bit = 1u64 << (key_hash(key.as_bytes()) & 63);
         if self.seen & bit != 0 {
             if let Some(slot) = self.out.iter_mut().find(|(k, _)| *k == key) {
                 slot.1 = value;
@@ -74,12 +74,16 @@ impl<'o, 'a> Collector<'o, 'a> {
     }
 }
 
-fn fxhash(b: &[u8]) -> u64 {
-    let mut h: u64 = 0;
-    for &c in b {
-        h = (h.rotate_left(5) ^ c as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    h >> 32
+/// A cheap hash of a key (its length and three of its bytes): enough to
+/// tell most keys of one object apart, so that a key is compared with the
+/// others only when it may be a duplicate.
+fn key_hash(b: &[u8]) -> u64 {
+    let at = |i: usize| b.get(i).copied().unwrap_or(0) as u64;
+    let h = (b.len() as u64).wrapping_mul(0x9E37_79B9)
+        ^ at(0).wrapping_mul(0x85EB_CA6B)
+        ^ at(b.len().wrapping_sub(1)).wrapping_mul(0xC2B2_AE35)
+        ^ at(b.len() / 2).wrapping_mul(0x27D4_EB2F);
+    h ^ (h >> 29)
 }
 
 /// A key, borrowed when it holds no escape.
@@ -119,7 +123,13 @@ impl<'a> Visitor<'a> for ObjVisitor<'_, '_, 'a> {
         while let Some(Key(k)) = map.next_key::<Key<'a>>()? {
             let key = match &self.prefix {
                 None => k,
-                Some(p) => Cow::Owned(format!("{p}.{k}")),
+                Some(p) => {
+                    let mut s = String::with_capacity(p.len() + 1 + k.len());
+                    s.push_str(p);
+                    s.push('.');
+                    s.push_str(&k);
+                    Cow::Owned(s)
+                }
             };
             map.next_value_seed(ValSeed { st: &mut *self.st, key, depth: self.depth })?;
         }

@@ -156,12 +156,29 @@ pub enum Syntax {
     Logfmt,
 }
 
+/// A strftime format, parsed once.
+#[derive(Clone, Debug)]
+pub struct TsFormat {
+    pub text: String,
+    items: std::sync::Arc<[chrono::format::Item<'static>]>,
+}
+
+impl TsFormat {
+    pub fn new(text: &str) -> Result<TsFormat, String> {
+        check_strftime(text)?;
+        let items = chrono::format::StrftimeItems::new(text)
+            .parse_to_owned()
+            .map_err(|e| format!("{text:?} is not a strftime format: {e}"))?;
+        Ok(TsFormat { text: text.to_string(), items: items.into() })
+    }
+}
+
 /// How times given as text are read.
 #[derive(Clone, Debug)]
 pub struct TimeRead {
     pub tz: Tz,
     /// strftime, when the time is neither RFC 3339 nor an epoch number.
-    pub format: Option<String>,
+    pub format: Option<TsFormat>,
     /// For times without a year (see [`time::without_year`]).
     pub year_ref: i64,
 }
@@ -215,7 +232,7 @@ impl MappedParser {
         // Take them out, last index first so that the others stay valid.
         let mut order: Vec<(usize, Part)> =
             PARTS.iter().filter_map(|p| best[*p as usize].map(|(_, i)| (i, *p))).collect();
-        order.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        order.sort_unstable_by_key(|o| std::cmp::Reverse(o.0));
         let mut taken: [Option<(Cow<'a, str>, Value<'a>)>; 7] = Default::default();
         for (i, part) in order {
             taken[part as usize] = Some(fields.remove(i));
@@ -302,7 +319,7 @@ fn trim_newline(s: Cow<'_, str>) -> Cow<'_, str> {
 pub fn value_severity(v: &Value<'_>) -> Option<Severity> {
     match v {
         Value::Str(s) => Severity::from_level(s.trim().as_bytes())
-            .or_else(|| s.trim().parse::<i64>().ok().and_then(|n| number_severity(n))),
+            .or_else(|| s.trim().parse::<i64>().ok().and_then(number_severity)),
         Value::Int(n) => number_severity(*n),
         Value::Float(f) if f.fract() == 0.0 => number_severity(*f as i64),
         _ => None,
@@ -376,7 +393,7 @@ fn text_time(s: &str, how: &TimeRead) -> Result<Timestamp, String> {
     let t = s.trim();
     if let Some(fmt) = &how.format {
         return strftime_time(t, fmt, how).ok_or_else(|| {
-            format!("time {} does not match ts_format {fmt:?}", excerpt(t.as_bytes()))
+            format!("time {} does not match ts_format {:?}", excerpt(t.as_bytes()), fmt.text)
         });
     }
     if let Some(ts) = Timestamp::parse_rfc3339(t, &how.tz) {
@@ -394,11 +411,11 @@ fn text_time(s: &str, how: &TimeRead) -> Result<Timestamp, String> {
     if let Some(ts) = time::parse_clf_time(t.as_bytes(), &how.tz) {
         return Ok(ts);
     }
-    if let Some(((mo, d, h, mi, se), nanos, frac_digits, len)) = time::parse_bsd_time(t.as_bytes())
-    {
-        if len == t.len() {
-            if let Some(secs) = time::without_year(mo, d, h, mi, se, &how.tz, how.year_ref) {
-                return Ok(Timestamp { secs, nanos, frac_digits });
+    if let Some(b) = time::parse_bsd_time(t.as_bytes()) {
+        if b.len == t.len() {
+            if let Some(secs) = time::without_year(b.mo, b.d, b.h, b.mi, b.s, &how.tz, how.year_ref)
+            {
+                return Ok(Timestamp { secs, nanos: b.nanos, frac_digits: b.frac_digits });
             }
         }
     }
@@ -419,11 +436,11 @@ pub fn check_strftime(fmt: &str) -> Result<(), String> {
 
 /// Text in a strftime format. Without a year in the format, the year comes
 /// from the reference time; without an offset, the source's time zone applies.
-pub fn strftime_time(s: &str, fmt: &str, how: &TimeRead) -> Option<Timestamp> {
-    use chrono::format::{parse, Parsed, StrftimeItems};
+pub fn strftime_time(s: &str, fmt: &TsFormat, how: &TimeRead) -> Option<Timestamp> {
+    use chrono::format::{parse, Parsed};
     use chrono::{Datelike, Timelike};
     let mut p = Parsed::new();
-    parse(&mut p, s, StrftimeItems::new(fmt)).ok()?;
+    parse(&mut p, s, fmt.items.iter()).ok()?;
     if let Some(secs) = p.timestamp() {
         let nanos = p.nanosecond().unwrap_or(0);
         return Some(Timestamp { secs, nanos, frac_digits: frac_digits(nanos) });
@@ -584,7 +601,7 @@ mod tests {
     fn parser(syntax: Syntax, mapping: Mapping, format: Option<&str>) -> MappedParser {
         let time = TimeRead {
             tz: Tz::default(),
-            format: format.map(str::to_string),
+            format: format.map(|f| crate::parse::mapped::TsFormat::new(f).unwrap()),
             year_ref: 1_735_689_600,
         };
         MappedParser::new(syntax, mapping, "app".into(), time)

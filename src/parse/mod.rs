@@ -364,17 +364,14 @@ impl Format {
                 } else {
                     mapped::Syntax::Logfmt
                 };
-                Box::new(mapped::MappedParser::new(
-                    syntax,
-                    opts.mapping.clone(),
-                    service,
-                    opts.time_read(),
-                ))
+                let time = opts.time_read().map_err(bad)?;
+                Box::new(mapped::MappedParser::new(syntax, opts.mapping.clone(), service, time))
             }
             Format::ApacheError => Box::new(errorlog::ApacheErrorParser::new(service, tz)),
             Format::NginxError => Box::new(errorlog::NginxErrorParser::new(service, tz)),
             Format::Regex(p) => {
-                Box::new(pattern::PatternParser::new(p, service, opts.time_read()).map_err(bad)?)
+                let time = opts.time_read().map_err(bad)?;
+                Box::new(pattern::PatternParser::new(p, service, time).map_err(bad)?)
             }
             Format::Auto => return Err(bad("it must be resolved from the input first".into())),
         })
@@ -468,12 +465,13 @@ impl ParserOptions {
         })
     }
 
-    pub fn time_read(&self) -> mapped::TimeRead {
-        mapped::TimeRead {
+    /// How `json`, `logfmt` and `regex:` read times given as text.
+    pub fn time_read(&self) -> Result<mapped::TimeRead, String> {
+        Ok(mapped::TimeRead {
             tz: self.timezone.clone(),
-            format: self.ts_format.clone(),
+            format: self.ts_format.as_deref().map(mapped::TsFormat::new).transpose()?,
             year_ref: self.year_ref(),
-        }
+        })
     }
 }
 

@@ -111,7 +111,7 @@ mod tests {
     fn parser(p: &str, format: Option<&str>) -> PatternParser {
         let time = TimeRead {
             tz: Tz::default(),
-            format: format.map(str::to_string),
+            format: format.map(|f| crate::parse::mapped::TsFormat::new(f).unwrap()),
             year_ref: 1_735_689_600,
         };
         PatternParser::new(p, "app".into(), time).unwrap()

@@ -115,43 +115,41 @@ fn pri_fields<'a>(
 /// `auth_method` (with sudo's `target_user` and `command`); a failure has
 /// severity `warn`.
 pub fn with_auth<'a>(r: &mut Record<'a>) {
-    let (pairs, user, failed): AuthPairs<'a> = match &r.message {
+    match r.message {
         Cow::Borrowed(m) => {
-            let m: &'a str = m;
-            match auth::extract(&r.service, m) {
-                Some(a) => auth_pairs(&a, |s| Cow::Borrowed(s)),
-                None => return,
+            if let Some(a) = auth::extract(&r.service, m) {
+                apply_auth(r, &a, Cow::Borrowed);
             }
         }
-        Cow::Owned(m) => match auth::extract(&r.service, m) {
-            Some(a) => auth_pairs(&a, |s| Cow::Owned(s.to_string())),
-            None => return,
-        },
-    };
-    if user.is_some() {
-        r.user = user;
-    }
-    r.fields.extend(pairs.into_iter().map(|(k, v)| (Cow::Borrowed(k), v)));
-    if failed {
-        r.severity = Some(Severity::Warn);
+        // A repaired message (rare): its parts are copied.
+        Cow::Owned(ref m) => {
+            let m = m.clone();
+            if let Some(a) = auth::extract(&r.service, &m) {
+                apply_auth(r, &a, |s| Cow::Owned(s.to_string()));
+            }
+        }
     }
 }
 
-type AuthPairs<'a> = (Vec<(&'static str, Value<'a>)>, Option<Cow<'a, str>>, bool);
-
-fn auth_pairs<'m, 'a>(a: &Auth<'m>, text: impl Fn(&'m str) -> Cow<'a, str>) -> AuthPairs<'a> {
+fn apply_auth<'m, 'a>(r: &mut Record<'a>, a: &Auth<'m>, text: impl Fn(&'m str) -> Cow<'a, str>) {
     let s = |v: Option<&'m str>| v.map_or(Value::Null, |v| Value::Str(text(v)));
-    let mut pairs = vec![
-        ("client_ip", s(a.client_ip)),
-        ("port", a.port.map_or(Value::Null, Value::Int)),
-        ("outcome", a.outcome.map_or(Value::Null, |o| Value::str(o.as_str()))),
-        ("auth_method", s(a.method)),
-    ];
+    r.fields.push((Cow::Borrowed("client_ip"), s(a.client_ip)));
+    r.fields.push((Cow::Borrowed("port"), a.port.map_or(Value::Null, Value::Int)));
+    r.fields.push((
+        Cow::Borrowed("outcome"),
+        a.outcome.map_or(Value::Null, |o| Value::str(o.as_str())),
+    ));
+    r.fields.push((Cow::Borrowed("auth_method"), s(a.method)));
     if a.target_user.is_some() || a.command.is_some() {
-        pairs.push(("target_user", s(a.target_user)));
-        pairs.push(("command", s(a.command)));
+        r.fields.push((Cow::Borrowed("target_user"), s(a.target_user)));
+        r.fields.push((Cow::Borrowed("command"), s(a.command)));
     }
-    (pairs, a.user.map(&text), a.outcome == Some(auth::AuthOutcome::Failure))
+    if let Some(u) = a.user {
+        r.user = Some(text(u));
+    }
+    if a.outcome == Some(auth::AuthOutcome::Failure) {
+        r.severity = Some(Severity::Warn);
+    }
 }
 
 /// The next space-separated token of `b` and the rest after one space.
@@ -187,7 +185,7 @@ impl SyslogParser {
             Some(r) if !r.trim_ascii().is_empty() => r.trim_ascii_start(),
             _ => return Err(format!("nothing after the time stamp in {}", excerpt(line))),
         };
-        let mut fields = Vec::with_capacity(8);
+        let mut fields = Vec::with_capacity(10);
         let (host_tok, after_host) = token(rest);
         // No host name: the first token is already "tag[pid]:".
         let (host, body) = if host_tok.ends_with(b":") && host_tok.len() > 1 {
@@ -226,16 +224,17 @@ impl SyslogParser {
                 .ok_or_else(|| format!("time stamp {} is not an ISO 8601 time", excerpt(tok)))?;
             return Ok((ts, &b[tok.len()..]));
         }
-        let ((mo, d, h, mi, s), nanos, frac_digits, len) = parse_bsd_time(b).ok_or_else(|| {
+        let t = parse_bsd_time(b).ok_or_else(|| {
             format!(
                 "expected \"Mmm dd hh:mm:ss host tag: message\" or an ISO 8601 time first, found {}",
                 excerpt(b)
             )
         })?;
-        let secs = without_year(mo, d, h, mi, s, &self.tz, self.year_ref).ok_or_else(|| {
-            format!("date {} does not exist in any recent year", excerpt(&b[..6]))
-        })?;
-        Ok((Timestamp { secs, nanos, frac_digits }, &b[len..]))
+        let secs =
+            without_year(t.mo, t.d, t.h, t.mi, t.s, &self.tz, self.year_ref).ok_or_else(|| {
+                format!("date {} does not exist in any recent year", excerpt(&b[..6]))
+            })?;
+        Ok((Timestamp { secs, nanos: t.nanos, frac_digits: t.frac_digits }, &b[t.len..]))
     }
 
     /// `TIMESTAMP HOST APP PROCID MSGID SD [MSG]` after `<PRI>1 `.

@@ -316,9 +316,23 @@ pub fn without_year(
     })
 }
 
+/// A syslog time without a year, as read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BsdTime {
+    pub mo: u32,
+    pub d: u32,
+    pub h: u32,
+    pub mi: u32,
+    pub s: u32,
+    pub nanos: u32,
+    pub frac_digits: u8,
+    /// Bytes read.
+    pub len: usize,
+}
+
 /// Parses the syslog time `Mmm dd hh:mm:ss[.ffffff]` (day space- or
-/// zero-padded) at the start of `b`. Returns the fields and the length read.
-pub fn parse_bsd_time(b: &[u8]) -> Option<((u32, u32, u32, u32, u32), u32, u8, usize)> {
+/// zero-padded) at the start of `b`.
+pub fn parse_bsd_time(b: &[u8]) -> Option<BsdTime> {
     if b.len() < 15 || b[3] != b' ' {
         return None;
     }
@@ -333,8 +347,8 @@ pub fn parse_bsd_time(b: &[u8]) -> Option<((u32, u32, u32, u32, u32), u32, u8, u
     }
     let (h, mi, s) = (num(&b[7..9])?, num(&b[10..12])?, num(&b[13..15])?);
     let mut i = 15;
-    let (nanos, digits) = parse_fraction(b, &mut i)?;
-    Some(((mo, d, h, mi, s), nanos, digits, i))
+    let (nanos, frac_digits) = parse_fraction(b, &mut i)?;
+    Some(BsdTime { mo, d, h, mi, s, nanos, frac_digits, len: i })
 }
 
 /// The time zone of a source whose time stamps carry no offset.

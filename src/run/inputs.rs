@@ -87,10 +87,12 @@ impl SourceLog {
 /// recorded as a failure; a directory that cannot be read is a problem (its
 /// readable neighbours still run). A file named twice (two sources,
 /// overlapping globs, a link) is read once, for the first source that
-/// names it. `lean`: access-log detail fields are not needed.
+/// names it. `lean`: access-log detail fields are not needed. `now`: the
+/// run's reference time (for stdin's lines without a year).
 pub fn inputs<'j>(
     job: &'j Job,
     lean: bool,
+    now: super::Now,
     log: &mut SourceLog,
     msgs: &Messages,
 ) -> Vec<Input<'j>> {
@@ -125,7 +127,15 @@ pub fn inputs<'j>(
             if let Some(id) = id {
                 seen.insert(id, path.clone());
             }
-            out.push(Input { spec, opts: opts.clone(), path });
+            let mut opts = opts.clone();
+            if path == "-" {
+                // Lines without a year on stdin are placed at or before the
+                // run's reference time when it is an instant (else the wall clock).
+                if let super::Now::At(t) = now {
+                    opts.year_ref = Some(t);
+                }
+            }
+            out.push(Input { spec, opts, path });
         }
     }
     out

@@ -56,7 +56,7 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
     // Access-log detail fields are only parsed when a rule groups by one.
     let lean =
         !job.rules.iter().any(|r| r.group_by.iter().any(|k| matches!(k, GroupKey::Field(_))));
-    let inputs = inputs(job, lean, &mut log, msgs);
+    let inputs = inputs(job, lean, s.now, &mut log, msgs);
     let paths = sorted_paths(&inputs);
     let matches: Arc<Vec<RuleMatch>> = Arc::new(job.rules.iter().map(RuleMatch::new).collect());
     let pool: Arc<Mutex<Vec<Acc>>> = Arc::default();

@@ -95,19 +95,12 @@ pub fn pri(b: &[u8]) -> Result<(Option<u8>, &[u8]), String> {
     Ok((Some(n as u8), &rest[digits + 1..]))
 }
 
-/// The fields a PRI gives, and its severity.
-fn pri_fields<'a>(
-    pri: Option<u8>,
-    fields: &mut Vec<(Cow<'a, str>, Value<'a>)>,
-) -> Option<Severity> {
-    let facility = pri.map(|p| Value::str(FACILITIES[(p >> 3) as usize]));
-    let sev = pri.map(|p| p & 7);
-    fields.push((Cow::Borrowed("facility"), facility.unwrap_or(Value::Null)));
-    fields.push((
-        Cow::Borrowed("syslog_severity"),
-        sev.map_or(Value::Null, |s| Value::str(SEVERITIES[s as usize])),
-    ));
-    sev.and_then(Severity::from_syslog)
+/// The fields a PRI gives (none without one), and its severity.
+fn pri_fields<'a>(pri: Option<u8>, fields: &mut Vec<(Cow<'a, str>, Value<'a>)>) -> Option<Severity> {
+    let p = pri?;
+    fields.push((Cow::Borrowed("facility"), Value::str(FACILITIES[(p >> 3) as usize])));
+    fields.push((Cow::Borrowed("syslog_severity"), Value::str(SEVERITIES[(p & 7) as usize])));
+    Severity::from_syslog(p & 7)
 }
 
 /// Puts the authentication event of a record's message, if there is one,

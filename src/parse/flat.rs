@@ -27,6 +27,26 @@ pub fn object<'a>(line: &'a [u8], out: &mut Fields<'a>) -> Result<(), String> {
     if line.get(start) != Some(&b'{') {
         return Err(format!("expected a JSON object, found {}", super::excerpt(&line[start..])));
     }
+    let before = out.len();
+    match parse_object(line, out) {
+        Ok(()) => Ok(()),
+        // Text that is not UTF-8 is repaired (U+FFFD), as in every format,
+        // not rejected: the repaired pairs are owned.
+        Err(e) if std::str::from_utf8(line).is_err() => {
+            out.truncate(before);
+            let fixed = String::from_utf8_lossy(line).into_owned();
+            let mut pairs: Fields<'_> = Vec::new();
+            parse_object(fixed.as_bytes(), &mut pairs).map_err(|_| e)?;
+            out.extend(
+                pairs.into_iter().map(|(k, v)| (Cow::Owned(k.into_owned()), v.into_owned())),
+            );
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn parse_object<'a>(line: &'a [u8], out: &mut Fields<'a>) -> Result<(), String> {
     let mut st = Collector::new(out);
     let mut de = serde_json::Deserializer::from_slice(line);
     de.deserialize_map(ObjVisitor { st: &mut st, prefix: None, depth: 1 })

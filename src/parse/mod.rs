@@ -160,6 +160,18 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// The value with no borrow.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(b),
+            Value::Str(s) => Value::Str(Cow::Owned(s.into_owned())),
+            Value::Int(i) => Value::Int(i),
+            Value::Float(f) => Value::Float(f),
+            Value::List(items) => Value::List(items.into_iter().map(Value::into_owned).collect()),
+        }
+    }
+
     /// Appends the value as JSON (a float that is not finite is `null`).
     pub fn write_json(&self, out: &mut Vec<u8>) {
         match self {

@@ -96,7 +96,10 @@ pub fn pri(b: &[u8]) -> Result<(Option<u8>, &[u8]), String> {
 }
 
 /// The fields a PRI gives (none without one), and its severity.
-fn pri_fields<'a>(pri: Option<u8>, fields: &mut Vec<(Cow<'a, str>, Value<'a>)>) -> Option<Severity> {
+fn pri_fields<'a>(
+    pri: Option<u8>,
+    fields: &mut Vec<(Cow<'a, str>, Value<'a>)>,
+) -> Option<Severity> {
     let p = pri?;
     fields.push((Cow::Borrowed("facility"), Value::str(FACILITIES[(p >> 3) as usize])));
     fields.push((Cow::Borrowed("syslog_severity"), Value::str(SEVERITIES[(p & 7) as usize])));

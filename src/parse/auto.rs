@@ -11,6 +11,7 @@ pub fn sniff(head: &[u8]) -> Option<Format> {
         // A JSON array, not an Apache error log's "[Sun Dec 04 ...".
         && head[start + 1..].iter().find(|c| !c.is_ascii_whitespace()).is_none_or(|c| matches!(c, b'{' | b']'));
     if array {
+        // Only CloudTrail is read from JSON arrays (`json` is JSON lines).
         return Some(Format::Cloudtrail);
     }
     if head[start] == b'{' {
@@ -61,9 +62,10 @@ fn count(parser: &dyn Parser, lines: &[&[u8]]) -> usize {
 /// JSON that starts with an object: CloudTrail (a `{"Records":[...]}`
 /// document, events, digests), the journal's export, or application JSON lines.
 fn json_kind(head: &[u8]) -> Format {
+    // The first object's keys: its line, or (pretty-printed) its first 8 KiB.
     let first = match memchr::memchr(b'\n', head) {
-        Some(i) => &head[..i],
-        None => head,
+        Some(i) if head[..i].trim_ascii().len() > 1 => &head[..i],
+        _ => &head[..head.len().min(8 << 10)],
     };
     let has = |key: &[u8]| memchr::memmem::find(first, key).is_some();
     let after_brace = head[1..]
@@ -120,6 +122,8 @@ mod tests {
             ),
             (b"{\"level\":30,\"time\":1,\"msg\":\"x\"}\n", Format::Json),
             (b"{\n  \"Records\": []}", Format::Cloudtrail),
+            (b"[\n  {\n    \"eventVersion\": \"1.08\",\n    \"eventSource\": \"iam.amazonaws.com\"", Format::Cloudtrail),
+
             (
                 b"{\"eventVersion\":\"1.08\",\"eventSource\":\"s3.amazonaws.com\"}\n",
                 Format::Cloudtrail,

@@ -111,6 +111,7 @@ fn default_role(key: &str) -> Option<(Part, u8)> {
         "textPayload" => (Part::Message, 4),
         "jsonPayload.message" => (Part::Message, 5),
         "event" => (Part::Message, 6),
+        "event.original" => (Part::Message, 7),
         "log.level" => (Part::Severity, 0),
         "level" => (Part::Severity, 1),
         "severity" => (Part::Severity, 2),

@@ -324,6 +324,8 @@ impl Format {
 
     pub fn framing(&self) -> Framing {
         match self {
+            // Not `json`: JSON lines are cut at line ends, so that a broken
+            // line is one reject and cannot swallow the lines after it.
             Format::Cloudtrail => Framing::Json,
             Format::HdfsCsv => Framing::CsvRecords,
             _ => Framing::Lines,

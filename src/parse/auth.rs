@@ -182,21 +182,7 @@ fn pam(m: &str) -> Option<Auth<'_>> {
     let rest = m.strip_prefix("pam_")?;
     let i = find(rest, ":auth): ")?;
     let tail = rest[i + 8..].strip_prefix("authentication failure;")?;
-    let (mut user, mut ruser, mut rhost) = ("", "", "");
-    for kv in tail.split_ascii_whitespace() {
-        if let Some((k, v)) = kv.split_once('=') {
-            match k {
-                "user" => user = v,
-                "ruser" => ruser = v,
-                "rhost" => rhost = v,
-                _ => {}
-            }
-        }
-    }
-    let mut a =
-        Auth::failure().with_method("pam").with_user(if user.is_empty() { ruser } else { user });
-    a.client_ip = host(rhost);
-    Some(a)
+    Some(Auth { outcome: Some(AuthOutcome::Failure), method: Some("pam"), ..pam_keys(tail) })
 }
 
 fn sshd(m: &str) -> Option<Auth<'_>> {

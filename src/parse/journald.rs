@@ -11,38 +11,9 @@
 
 use super::flat::{self, Fields};
 use super::mapped::epoch_int;
-use super::syslog::with_auth;
+use super::syslog::{with_auth, FACILITIES, SEVERITIES};
 use super::{line_outcome, Outcome, Parser, Record, Severity, Value};
 use std::borrow::Cow;
-
-const SEVERITIES: [&str; 8] =
-    ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
-const FACILITIES: [&str; 24] = [
-    "kern",
-    "user",
-    "mail",
-    "daemon",
-    "auth",
-    "syslog",
-    "lpr",
-    "news",
-    "uucp",
-    "cron",
-    "authpriv",
-    "ftp",
-    "ntp",
-    "security",
-    "console",
-    "solaris-cron",
-    "local0",
-    "local1",
-    "local2",
-    "local3",
-    "local4",
-    "local5",
-    "local6",
-    "local7",
-];
 
 pub struct JournaldParser {
     service: String,

@@ -23,7 +23,8 @@ pub struct SyslogParser {
     year_ref: i64,
 }
 
-const FACILITIES: [&str; 24] = [
+/// Syslog facility names by number (RFC 5424, with the usual names).
+pub const FACILITIES: [&str; 24] = [
     "kern",
     "user",
     "mail",
@@ -49,7 +50,8 @@ const FACILITIES: [&str; 24] = [
     "local6",
     "local7",
 ];
-const SEVERITIES: [&str; 8] =
+/// Syslog severity names by number, as rsyslog writes them.
+pub const SEVERITIES: [&str; 8] =
     ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
 
 /// The longest tag read (rsyslog's default is 32; allow more).

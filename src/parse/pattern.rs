@@ -10,12 +10,27 @@
 
 use super::mapped::{value_severity, value_time, TimeRead};
 use super::{excerpt, line_outcome, LineText, Outcome, Parser, Record, Value};
-use regex::bytes::{Regex, RegexBuilder};
+use regex::bytes::{CaptureLocations, Regex, RegexBuilder};
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Capture groups a pattern may have (the spans of one match are kept on
+/// the stack).
+const MAX_GROUPS: usize = 64;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The capture slots of the last pattern this thread matched, reused
+    /// line after line (tagged with the parser's id).
+    static LOCATIONS: RefCell<Option<(u64, CaptureLocations)>> = const { RefCell::new(None) };
+}
 
 const PARTS: [&str; 7] = ["ts", "message", "severity", "user", "client_ip", "host", "service"];
 
 pub struct PatternParser {
+    id: u64,
     re: Regex,
     /// For each capture group (by index): the part it fills, or `None` for a field.
     roles: Vec<Option<usize>>,
@@ -35,8 +50,8 @@ pub fn compile(pattern: &str) -> Result<Regex, String> {
             "regex: the pattern needs a named capture (?P<ts>...) for the time stamp".into()
         );
     }
-    if re.captures_len() > 64 {
-        return Err("regex: more than 63 capture groups".into());
+    if re.captures_len() > MAX_GROUPS {
+        return Err(format!("regex: more than {} capture groups", MAX_GROUPS - 1));
     }
     Ok(re)
 }
@@ -50,30 +65,32 @@ impl PatternParser {
             .iter()
             .map(|n| n.as_deref().and_then(|n| PARTS.iter().position(|p| *p == n)))
             .collect();
-        Ok(PatternParser { re, roles, names, service, time })
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        Ok(PatternParser { id, re, roles, names, service, time })
     }
 
     fn parse_line<'a>(&'a self, line: &'a [u8]) -> Result<Record<'a>, String> {
         let t = LineText::new(line);
-        let caps = self
-            .re
-            .captures(line)
-            .ok_or_else(|| format!("does not match the pattern: {}", excerpt(line)))?;
         let mut parts: [Option<Cow<'a, str>>; 7] = Default::default();
         let mut fields = Vec::with_capacity(self.names.len());
-        for (i, m) in caps.iter().enumerate().skip(1) {
-            let Some(name) = &self.names[i] else { continue };
-            let value = m.map(|m| t.text(m.as_bytes()));
-            match self.roles[i] {
-                Some(p) => {
-                    if parts[p].is_none() {
-                        parts[p] = value;
+        self.with_match(line, |locs| {
+            for (i, name) in self.names.iter().enumerate().skip(1) {
+                let Some(name) = name else { continue };
+                let value = locs.get(i).map(|(a, b)| t.text(&line[a..b]));
+                match self.roles[i] {
+                    Some(p) => {
+                        if parts[p].is_none() {
+                            parts[p] = value;
+                        }
                     }
+                    None => fields.push((
+                        Cow::Borrowed(name.as_str()),
+                        value.map_or(Value::Null, Value::Str),
+                    )),
                 }
-                None => fields
-                    .push((Cow::Borrowed(name.as_str()), value.map_or(Value::Null, Value::Str))),
             }
-        }
+        })
+        .ok_or_else(|| format!("does not match the pattern: {}", excerpt(line)))?;
         let [ts, message, severity, user, client_ip, host, service] = parts;
         let ts = ts.ok_or("capture ts matched nothing")?;
         let ts = value_time(&Value::Str(ts), &self.time).map_err(|e| format!("ts: {e}"))?;
@@ -93,6 +110,20 @@ impl PatternParser {
             message: message.unwrap_or_else(|| t.text(line)),
             user: blank(user),
             fields,
+        })
+    }
+}
+
+impl PatternParser {
+    /// Calls `f` with the groups of the first match in `line`, if it matches.
+    fn with_match<R>(&self, line: &[u8], f: impl FnOnce(&CaptureLocations) -> R) -> Option<R> {
+        LOCATIONS.with_borrow_mut(|slot| {
+            if slot.as_ref().is_none_or(|(id, _)| *id != self.id) {
+                *slot = Some((self.id, self.re.capture_locations()));
+            }
+            let (_, locs) = slot.as_mut()?;
+            self.re.captures_read(locs, line)?;
+            Some(f(locs))
         })
     }
 }

@@ -59,8 +59,13 @@ impl Timestamp {
         }
         if self.frac_digits > 0 {
             out.push(b'.');
-            let digits = format!("{:09}", self.nanos);
-            out.extend_from_slice(&digits.as_bytes()[..self.frac_digits.min(9) as usize]);
+            let mut digits = [b'0'; 9];
+            let mut n = self.nanos.min(999_999_999);
+            for d in digits.iter_mut().rev() {
+                *d = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            out.extend_from_slice(&digits[..self.frac_digits.min(9) as usize]);
         }
         out.push(b'Z');
     }

@@ -260,7 +260,9 @@ fn openssh_failures_are_what_fail2ban_counts() {
             || m.starts_with("error: maximum authentication attempts exceeded")
             || (m.starts_with("message repeated ") && m.contains("[ Failed "))
             || m.contains("not allowed because")
-            || (m.contains("Received disconnect from ") && m.contains(": 3: ") && m.contains("Auth fail"))
+            || (m.contains("Received disconnect from ")
+                && m.contains(": 3: ")
+                && m.contains("Auth fail"))
     });
     assert_eq!(failures, expected);
     assert!(failures > 900, "{failures}");

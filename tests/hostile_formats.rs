@@ -72,3 +72,30 @@ fn line_ends_and_broken_bytes_in_every_line_format() {
         assert_eq!(lines[4], "# 3 records, 1 rejected, 5 lines", "{format}");
     }
 }
+
+/// Times from year 1 or far ahead, as text and as epoch numbers, are
+/// rejects naming the file and line, in every format that reads a year.
+#[test]
+fn records_dated_year_1_are_rejects_with_their_place() {
+    let dir = tempfile::tempdir().unwrap();
+    for (format, line) in [
+        ("json", r#"{"time":"0001-01-01T00:00:00Z","msg":"x"}"#),
+        ("json", r#"{"ts":99999999999,"msg":"year 5138"}"#),
+        ("logfmt", "time=0001-01-01T00:00:00Z msg=x"),
+        ("syslog", "0001-01-01T00:00:00Z h app: x"),
+        ("journald", r#"{"__REALTIME_TIMESTAMP":"99999999999999999","MESSAGE":"x"}"#),
+        ("apache-error", "[Mon Jan 01 00:00:00 0001] [error] x"),
+        ("nginx-error", "0001/01/01 00:00:00 [error] 1#1: x"),
+    ] {
+        let path = dir.path().join(format!("{format}.log"));
+        std::fs::write(&path, format!("{line}\n")).unwrap();
+        let text = rendered(&path, format);
+        let want = format!("REJECT {}:1 (", path.display());
+        assert!(text.starts_with(&want), "{format}: {text}");
+        assert!(
+            text.contains("outside the supported range") || text.contains("out of range"),
+            "{format}: {text}"
+        );
+        assert!(text.ends_with("# 0 records, 1 rejected, 1 lines\n"), "{format}: {text}");
+    }
+}

@@ -326,21 +326,7 @@ pub(crate) fn scan_quoted(b: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// Undoes Apache's `\"` and `\\` escapes; other escapes (`\x16`) stay as logged.
 pub(crate) fn unescape(b: &[u8]) -> Cow<'_, str> {
-    if memchr(b'\\', b).is_none() {
-        return text(b);
-    }
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 1 < b.len() && (b[i + 1] == b'"' || b[i + 1] == b'\\') {
-            out.push(b[i + 1]);
-            i += 2;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+    super::unescape(b, &[(b'"', b'"'), (b'\\', b'\\')])
 }
 
 /// [`unescape`] of `b`, a slice of the line `lt` reads.

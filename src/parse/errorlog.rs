@@ -258,16 +258,15 @@ impl NginxErrorParser {
             .ok_or_else(|| format!("level {} is not a log level", excerpt(&rest[..close])))?;
         let rest = rest[close + 1..].strip_prefix(b" ").unwrap_or(&rest[close + 1..]);
         // "123#0: " then an optional "*45 " connection number.
-        let (pid, tid, rest) = match memmem::find(rest, b": ") {
-            Some(k) if memchr::memchr(b'#', &rest[..k]).is_some() => {
-                let h = memchr::memchr(b'#', &rest[..k]).unwrap_or(k);
-                (
-                    num(&rest[..h]).map(i64::from),
-                    num(&rest[h + 1..k]).map(i64::from),
-                    &rest[k + 2..],
-                )
-            }
-            _ => (None, None, rest),
+        let pid_tid =
+            memmem::find(rest, b": ").and_then(|k| Some((k, memchr::memchr(b'#', &rest[..k])?)));
+        let (pid, tid, rest) = match pid_tid {
+            Some((k, h)) => (
+                num(&rest[..h]).map(i64::from),
+                num(&rest[h + 1..k]).map(i64::from),
+                &rest[k + 2..],
+            ),
+            None => (None, None, rest),
         };
         let (conn, rest) = match rest.strip_prefix(b"*") {
             Some(r) => {

@@ -10,8 +10,8 @@
 //! events are extracted as in syslog.
 
 use super::flat::{self, Fields};
-use super::mapped::epoch_int;
 use super::syslog::{with_auth, FACILITIES, SEVERITIES};
+use super::Timestamp;
 use super::{line_outcome, Outcome, Parser, Record, Severity, Value};
 use std::borrow::Cow;
 
@@ -81,10 +81,11 @@ impl JournaldParser {
                     return Err(format!("__REALTIME_TIMESTAMP {us} is negative"));
                 }
                 // Always microseconds, whatever its size.
-                let mut t = epoch_int(us / 1_000_000)?;
-                t.nanos = (us % 1_000_000) as u32 * 1000;
-                t.frac_digits = 6;
-                t
+                Timestamp {
+                    secs: us / 1_000_000,
+                    nanos: (us % 1_000_000) as u32 * 1000,
+                    frac_digits: 6,
+                }
             }
             None => return Err("no __REALTIME_TIMESTAMP: is this journalctl -o json?".into()),
         };

@@ -19,7 +19,9 @@
 
 use super::flat::{self, Collector, Fields};
 use super::time::{self, Timestamp, Tz};
-use super::{excerpt, line_outcome, text, Outcome, Parser, Record, Severity, Value};
+use super::{
+    closing_quote, excerpt, line_outcome, text, unescape, Outcome, Parser, Record, Severity, Value,
+};
 use std::borrow::Cow;
 
 /// `[sources.mapping]`: the key of each part of the record.
@@ -230,12 +232,19 @@ impl MappedParser {
                 }
             }
         }
-        // Take them out, last index first so that the others stay valid.
-        let mut order: Vec<(usize, Part)> =
-            PARTS.iter().filter_map(|p| best[*p as usize].map(|(_, i)| (i, *p))).collect();
-        order.sort_unstable_by_key(|o| std::cmp::Reverse(o.0));
+        // Take them out, last index first so that the others stay valid
+        // (on the stack: this runs for every line).
+        let mut order = [(0usize, Part::Ts); 7];
+        let mut n = 0;
+        for p in PARTS {
+            if let Some((_, i)) = best[p as usize] {
+                order[n] = (i, p);
+                n += 1;
+            }
+        }
+        order[..n].sort_unstable_by_key(|o| std::cmp::Reverse(o.0));
         let mut taken: [Option<(Cow<'a, str>, Value<'a>)>; 7] = Default::default();
-        for (i, part) in order {
+        for &(i, part) in &order[..n] {
             taken[part as usize] = Some(fields.remove(i));
         }
         let [ts, message, severity, user, client_ip, service, host] = taken;
@@ -315,7 +324,7 @@ fn trim_newline(s: Cow<'_, str>) -> Cow<'_, str> {
     }
 }
 
-/// A level as text (`warn`, `WARNING`, `E`...) or a number: pino/bunyan's
+/// A level as text (`warn`, `WARNING`, `eror`...) or a number: pino/bunyan's
 /// 10-60, or a syslog severity 0-7.
 pub fn value_severity(v: &Value<'_>) -> Option<Severity> {
     match v {
@@ -525,23 +534,11 @@ pub fn logfmt<'a>(line: &'a [u8], out: &mut Fields<'a>) -> Result<(), String> {
         pairs += 1;
         if line.get(i) == Some(&b'"') {
             let vstart = i + 1;
-            let mut j = vstart;
-            let mut escaped = false;
-            loop {
-                match line.get(j) {
-                    None => {
-                        return Err(format!("unterminated quoted value of key {}", excerpt(key)))
-                    }
-                    Some(b'\\') => {
-                        escaped = true;
-                        j += 2;
-                    }
-                    Some(b'"') => break,
-                    Some(_) => j += 1,
-                }
-            }
-            let raw = &line[vstart..j.min(line.len())];
-            let value = if escaped { Cow::Owned(unescape(raw)) } else { lt.text(raw) };
+            let (len, escaped) = closing_quote(&line[vstart..])
+                .ok_or_else(|| format!("unterminated quoted value of key {}", excerpt(key)))?;
+            let j = vstart + len;
+            let raw = &line[vstart..j];
+            let value = if escaped { unescape(raw, LOGFMT_ESCAPES) } else { lt.text(raw) };
             c.push(lt.text(key), Value::Str(value));
             i = j + 1;
         } else {
@@ -559,25 +556,9 @@ pub fn logfmt<'a>(line: &'a [u8], out: &mut Fields<'a>) -> Result<(), String> {
     Ok(())
 }
 
-fn unescape(raw: &[u8]) -> String {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut k = 0;
-    while k < raw.len() {
-        if raw[k] == b'\\' && k + 1 < raw.len() {
-            k += 1;
-            out.push(match raw[k] {
-                b'n' => b'\n',
-                b't' => b'\t',
-                b'r' => b'\r',
-                other => other,
-            });
-        } else {
-            out.push(raw[k]);
-        }
-        k += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
+/// logfmt's escapes inside quoted values (Go's `%q` ones that appear).
+const LOGFMT_ESCAPES: &[(u8, u8)] =
+    &[(b'"', b'"'), (b'\\', b'\\'), (b'n', b'\n'), (b't', b'\t'), (b'r', b'\r')];
 
 /// Whether a line reads as logfmt for `auto`: it starts with a `key=value`
 /// pair and has at least two of them, and nothing else.

@@ -544,6 +544,53 @@ pub fn opt_text(b: &[u8]) -> Option<Cow<'_, str>> {
     }
 }
 
+/// Where a quoted string ends: `b` starts just after its opening quote; the
+/// result is the index of the first quote not escaped by a backslash, and
+/// whether a backslash was seen (so whether [`unescape`] has work to do).
+pub(crate) fn closing_quote(b: &[u8]) -> Option<(usize, bool)> {
+    let mut i = 0;
+    let mut escaped = false;
+    while let Some(j) = memchr::memchr2(b'"', b'\\', &b[i..]) {
+        let k = i + j;
+        if b[k] == b'"' {
+            return Some((k, escaped));
+        }
+        escaped = true;
+        i = k + 2;
+        if i > b.len() {
+            return None;
+        }
+    }
+    None
+}
+
+/// Undoes backslash escapes: `\c` becomes what `escapes` maps `c` to;
+/// other escapes stay as logged. Borrowed when there is no backslash.
+pub(crate) fn unescape<'a>(b: &'a [u8], escapes: &[(u8, u8)]) -> Cow<'a, str> {
+    if memchr::memchr(b'\\', b).is_none() {
+        return text(b);
+    }
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let mapped = (b[i] == b'\\')
+            .then(|| b.get(i + 1))
+            .flatten()
+            .and_then(|c| escapes.iter().find(|(from, _)| from == c));
+        match mapped {
+            Some((_, to)) => {
+                out.push(*to);
+                i += 2;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
 /// A short, printable excerpt of bad input for a reject reason.
 pub fn excerpt(b: &[u8]) -> String {
     const MAX: usize = 40;
@@ -552,5 +599,21 @@ pub fn excerpt(b: &[u8]) -> String {
         format!("{s:?}...")
     } else {
         format!("{s:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_strings_and_escapes() {
+        assert_eq!(closing_quote(br#"a \"b\" c" rest"#), Some((9, true)));
+        assert_eq!(closing_quote(br#"plain" x"#), Some((5, false)));
+        assert_eq!(closing_quote(br#"open \"#), None);
+        assert_eq!(closing_quote(b"open"), None);
+        let e = [(b'"', b'"'), (b'\\', b'\\')];
+        assert_eq!(unescape(br#"a \"b\" \\ \x16"#, &e), r#"a "b" \ \x16"#);
+        assert!(matches!(unescape(b"no escapes", &e), Cow::Borrowed("no escapes")));
     }
 }

@@ -13,7 +13,7 @@
 
 use super::auth::{self, Auth};
 use super::time::{parse_bsd_time, without_year, Timestamp, Tz};
-use super::{excerpt, LineText, Outcome, Parser, Record, Severity, Value};
+use super::{closing_quote, excerpt, unescape, LineText, Outcome, Parser, Record, Severity, Value};
 use std::borrow::Cow;
 
 pub struct SyslogParser {
@@ -338,34 +338,10 @@ fn structured_data<'a>(
                 return Err(bad());
             }
             let start = eq + 2;
-            let mut j = start;
-            let mut escaped = false;
-            loop {
-                match b.get(j) {
-                    None => return Err(bad()),
-                    Some(b'\\') => {
-                        escaped = true;
-                        j += 2;
-                    }
-                    Some(b'"') => break,
-                    Some(_) => j += 1,
-                }
-            }
-            let raw = b.get(start..j).ok_or_else(bad)?;
-            let value = if escaped {
-                let mut out = Vec::with_capacity(raw.len());
-                let mut k = 0;
-                while k < raw.len() {
-                    if raw[k] == b'\\' && matches!(raw.get(k + 1), Some(b'"' | b'\\' | b']')) {
-                        k += 1;
-                    }
-                    out.push(raw[k]);
-                    k += 1;
-                }
-                Cow::Owned(String::from_utf8_lossy(&out).into_owned())
-            } else {
-                t.text(raw)
-            };
+            let (len, _) = closing_quote(&b[start..]).ok_or_else(bad)?;
+            let j = start + len;
+            // RFC 5424 escapes exactly `"`, `\` and `]`.
+            let value = unescape(&b[start..j], &[(b'"', b'"'), (b'\\', b'\\'), (b']', b']')]);
             if fields.len() < MAX_PARAMS {
                 fields.push((
                     Cow::Owned(format!("sd.{id}.{}", String::from_utf8_lossy(name))),

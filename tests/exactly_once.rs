@@ -605,8 +605,9 @@ fn format_line(format: &str, i: usize, tag: &str) -> String {
 }
 
 /// The new formats keep the same guarantees: a log that grows from a few
-/// lines, is renamed and compressed, and is read by two loaders at once is
-/// stored once, line for line.
+/// lines, is renamed and compressed, is read by three loaders at once, is
+/// copytruncated, and has a twin with the same first KiB is stored once,
+/// line for line.
 #[test]
 fn every_new_format_is_stored_once_as_it_grows_rotates_and_races() {
     let url = db!("new_formats_once");
@@ -621,6 +622,8 @@ fn every_new_format_is_stored_once_as_it_grows_rotates_and_races() {
         r"regex:^(?P<ts>\S+) (?P<message>.*)$",
     ];
     let mut total = 0;
+    // Twins repeat 40 messages of their log: rows, minus those, are distinct.
+    let mut twins = 0;
     for (k, format) in formats.iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
         let live = dir.path().join("app.log");
@@ -641,14 +644,40 @@ fn every_new_format_is_stored_once_as_it_grows_rotates_and_races() {
         std::fs::remove_file(&rotated).unwrap();
         std::fs::write(&live, text(200, 300)).unwrap();
         ok(&run(&glob).output().unwrap());
-        // It grows, and two loaders start on it at once.
+        // It grows, and three loaders start on it at once.
         append(&live, &text(300, 2300));
-        let children = [run(&glob).spawn().unwrap(), run(&glob).spawn().unwrap()];
+        let children =
+            [run(&glob).spawn().unwrap(), run(&glob).spawn().unwrap(), run(&glob).spawn().unwrap()];
         for c in children {
             ok(&c.wait_with_output().unwrap());
         }
         total += 2300;
-        assert_eq!(rows(&url), (total, total), "{format}");
+        assert_eq!(rows(&url), (total, total - twins), "{format}");
+        // copytruncate: lines not yet loaded go to the copy, new ones to the
+        // emptied live file.
+        append(&live, &text(2300, 2350));
+        std::fs::copy(&live, &rotated).unwrap();
+        std::fs::OpenOptions::new().write(true).open(&live).unwrap().set_len(0).unwrap();
+        append(&live, &text(2350, 2400));
+        ok(&run(&glob).output().unwrap());
+        ok(&run(&glob).output().unwrap());
+        total += 100;
+        assert_eq!(rows(&url), (total, total - twins), "{format}");
+        // Another file whose first KiB (and more) is this log's: a file of its own.
+        let twin = dir.path().join("twin.log");
+        let other_tag = format!("twin{k}");
+        let tail: String = (3000..3020).map(|i| format_line(format, i, &other_tag)).collect();
+        std::fs::write(&twin, text(0, 40) + &tail).unwrap();
+        ok(&run(twin.to_str().unwrap()).output().unwrap());
+        ok(&run(twin.to_str().unwrap()).output().unwrap());
+        total += 60;
+        let twin_rows = format!(
+            "SELECT count(DISTINCT source_line) FROM logs WHERE source_path = '{}'",
+            twin.display()
+        );
+        assert_eq!(count(&url, "SELECT count(*) FROM logs"), total, "{format}");
+        assert_eq!(count(&url, &twin_rows), 60, "{format}");
+        twins += 40;
         assert_eq!(count(&url, "SELECT count(*) FROM rejects"), 0, "{format}");
     }
 }

@@ -5,7 +5,8 @@
 //!
 //! Bounds: objects nested deeper than [`MAX_DEPTH`] are kept as their JSON
 //! text under the key reached; at most [`MAX_FIELDS`] pairs are kept (the
-//! number dropped is in `_dropped_fields`); serde_json refuses nesting
+//! number dropped is in `_dropped_fields`), and at most [`MAX_ITEMS`]
+//! elements of an array (`_dropped_items`); serde_json refuses nesting
 //! deeper than 128 (a reject). A key given twice keeps its last value, in
 //! the place of the first.
 
@@ -18,6 +19,8 @@ use std::fmt;
 pub const MAX_DEPTH: usize = 8;
 /// Pairs kept from one object.
 pub const MAX_FIELDS: usize = 256;
+/// Elements kept from one array.
+pub const MAX_ITEMS: usize = 256;
 
 pub type Fields<'a> = Vec<(Cow<'a, str>, Value<'a>)>;
 
@@ -63,17 +66,23 @@ pub struct Collector<'o, 'a> {
     /// One bit per key hash: a set bit means the key may be there already.
     seen: u64,
     dropped: usize,
+    dropped_items: usize,
 }
 
 impl<'o, 'a> Collector<'o, 'a> {
     pub fn new(out: &'o mut Fields<'a>) -> Self {
-        Collector { out, seen: 0, dropped: 0 }
+        Collector { out, seen: 0, dropped: 0, dropped_items: 0 }
     }
 
-    /// Notes how many pairs were dropped (`_dropped_fields`), if any.
+    /// Notes how many pairs (`_dropped_fields`) and array elements
+    /// (`_dropped_items`) were dropped, if any.
     pub fn finish(self) {
         if self.dropped > 0 {
             self.out.push((Cow::Borrowed("_dropped_fields"), Value::Int(self.dropped as i64)));
+        }
+        if self.dropped_items > 0 {
+            let n = self.dropped_items as i64;
+            self.out.push((Cow::Borrowed("_dropped_items"), Value::Int(n)));
         }
     }
 
@@ -219,13 +228,23 @@ impl<'a> Visitor<'a> for ValSeed<'_, '_, 'a> {
         }
         ObjVisitor { st: self.st, prefix: Some(self.key), depth: self.depth + 1 }.visit_map(map)
     }
-    fn visit_seq<S: SeqAccess<'a>>(self, seq: S) -> Result<(), S::Error> {
-        let v = serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
-        let items = v.as_array().map(Vec::as_slice).unwrap_or_default();
+    fn visit_seq<S: SeqAccess<'a>>(self, mut seq: S) -> Result<(), S::Error> {
+        // The first MAX_ITEMS elements are kept; the rest are skipped
+        // without being built.
+        let mut items = Vec::new();
+        while items.len() < MAX_ITEMS {
+            match seq.next_element::<serde_json::Value>()? {
+                Some(v) => items.push(v),
+                None => break,
+            }
+        }
+        while seq.next_element::<de::IgnoredAny>()?.is_some() {
+            self.st.dropped_items += 1;
+        }
         let value = if items.iter().all(|i| !i.is_object() && !i.is_array()) {
             Value::List(items.iter().map(scalar).collect())
         } else {
-            Value::Str(Cow::Owned(v.to_string()))
+            Value::Str(Cow::Owned(serde_json::Value::Array(items).to_string()))
         };
         self.st.push(self.key, value);
         Ok(())
@@ -296,6 +315,17 @@ mod tests {
         let wide = format!("{{{}\"z\":0}}", many);
         let f = flat(&wide).unwrap();
         assert_eq!(f.len(), MAX_FIELDS + 1);
+        let long: String = (0..1000).map(|i| format!("{i},")).collect();
+        let line = format!(r#"{{"a":[{long}0],"b":[[1],{long}0]}}"#);
+        let g = flat(&line).unwrap();
+        assert_eq!(g[0].1, Value::List((0..MAX_ITEMS as i64).map(Value::Int).collect()));
+        assert!(
+            matches!(&g[1].1, Value::Str(s) if s.starts_with("[[1],0,1,") && s.ends_with(",254]"))
+        );
+        assert_eq!(
+            g[2],
+            ("_dropped_items".to_string(), Value::Int(1001 + 1002 - 2 * MAX_ITEMS as i64))
+        );
         assert_eq!(
             f.last().unwrap(),
             &("_dropped_fields".to_string(), Value::Int(1001 - MAX_FIELDS as i64))

@@ -12,6 +12,7 @@ mod duration;
 
 pub use duration::{time_arg, HumanDuration, MAX_SECS, MIN_SECS};
 
+use crate::detect::expr::Expr;
 use crate::parse::{Format, Tz};
 use figment::providers::{Env, Format as _, Json, Serialized, Toml};
 use figment::value::{Dict, Value};
@@ -141,9 +142,53 @@ pub enum RuleKind {
     ZscoreAnomaly {
         threshold: f64,
         window: HumanDuration,
+        /// Bins before the evaluated one (when not seasonal).
         baseline_windows: u32,
+        /// Compare with the same bin of earlier days or weeks instead.
+        seasonal: Option<Seasonal>,
+        /// Median and MAD instead of mean and standard deviation.
+        robust: bool,
+    },
+    /// The share of the selected records that match `numerator`.
+    Ratio {
+        numerator: Expr,
+        threshold: f64,
+        min_total: u64,
+        window: HumanDuration,
+    },
+    /// A percentile of a numeric field.
+    Percentile {
+        /// The key in `fields`.
+        field: String,
+        percentile: f64,
+        threshold: f64,
+        min_count: u64,
+        window: HumanDuration,
     },
 }
+
+/// A seasonal baseline: the same bin of the previous `seasons` periods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seasonal {
+    /// Seconds: a day or a week.
+    pub period: i64,
+    pub seasons: u32,
+    /// Seasons of history a bin needs before it can alert.
+    pub min_history: u32,
+}
+
+impl Seasonal {
+    pub fn name(&self) -> &'static str {
+        if self.period == WEEK {
+            "weekly"
+        } else {
+            "daily"
+        }
+    }
+}
+
+pub const DAY: i64 = 86_400;
+pub const WEEK: i64 = 7 * DAY;
 
 impl RuleKind {
     pub fn type_name(&self) -> &'static str {
@@ -154,6 +199,8 @@ impl RuleKind {
             RuleKind::RateSpike { .. } => "rate_spike",
             RuleKind::Inactivity { .. } => "inactivity",
             RuleKind::ZscoreAnomaly { .. } => "zscore_anomaly",
+            RuleKind::Ratio { .. } => "ratio",
+            RuleKind::Percentile { .. } => "percentile",
         }
     }
 }
@@ -184,6 +231,9 @@ impl Rule {
         if let Some(d) = &self.description {
             o.insert("description".into(), json!(d));
         }
+        if let Some(w) = &self.filter {
+            o.insert("where".into(), json!(w.to_string()));
+        }
         let d = |h: &HumanDuration| json!(h.to_string());
         let kind = match &self.kind {
             RuleKind::KeywordThreshold { keyword, case_sensitive, threshold, window } => json!({
@@ -201,8 +251,25 @@ impl Rule {
                 json!({ "threshold": threshold, "window": d(window) })
             }
             RuleKind::Inactivity { max_idle } => json!({ "max_idle": d(max_idle) }),
-            RuleKind::ZscoreAnomaly { threshold, window, baseline_windows } => json!({
-                "threshold": threshold, "window": d(window), "baseline_windows": baseline_windows,
+            RuleKind::ZscoreAnomaly { threshold, window, baseline_windows, seasonal, robust } => {
+                match seasonal {
+                    None => json!({
+                        "threshold": threshold, "window": d(window),
+                        "baseline_windows": baseline_windows, "robust": robust,
+                    }),
+                    Some(s) => json!({
+                        "threshold": threshold, "window": d(window), "seasonality": s.name(),
+                        "seasons": s.seasons, "min_history": s.min_history, "robust": robust,
+                    }),
+                }
+            }
+            RuleKind::Ratio { numerator, threshold, min_total, window } => json!({
+                "numerator": numerator.to_string(), "threshold": threshold,
+                "min_total": min_total, "window": d(window),
+            }),
+            RuleKind::Percentile { field, percentile, threshold, min_count, window } => json!({
+                "field": format!("fields.{field}"), "percentile": percentile,
+                "threshold": threshold, "min_count": min_count, "window": d(window),
             }),
         };
         for (k, val) in kind.as_object().expect("an object") {
@@ -214,8 +281,8 @@ impl Rule {
     }
 }
 
-pub const RULE_TYPES: &str =
-    "keyword_threshold, repeated_message, user_threshold, rate_spike, inactivity, zscore_anomaly";
+pub const RULE_TYPES: &str = "keyword_threshold, repeated_message, user_threshold, rate_spike, \
+     inactivity, zscore_anomaly, ratio, percentile";
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
@@ -225,6 +292,8 @@ pub struct Rule {
     pub group_by: Vec<GroupKey>,
     pub severity: AlertSeverity,
     pub description: Option<String>,
+    /// `where`: only the records it holds for are counted.
+    pub filter: Option<Expr>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -519,6 +588,104 @@ impl Checker {
         }
     }
 
+    /// A `where`-style expression.
+    fn expr(&mut self, dict: &Dict, key: &str, path: &str) -> Option<Expr> {
+        let s = self.string(dict, key, path)?;
+        Expr::parse(&s).map_err(|e| self.err(&join(path, key), e)).ok()
+    }
+
+    /// A required number in `lo..=hi` (above `lo` unless `zero_ok`).
+    fn bounded(
+        &mut self,
+        dict: &Dict,
+        key: &str,
+        path: &str,
+        zero_ok: bool,
+        (lo, hi): (f64, f64),
+        what: &str,
+    ) -> Option<f64> {
+        let Some(n) = self.number(dict, key, path) else {
+            if !dict.contains_key(key) {
+                self.err(path, format!("missing key {key:?}"));
+            }
+            return None;
+        };
+        let above = if zero_ok { n >= lo } else { n > lo };
+        if n.is_finite() && above && n <= hi {
+            Some(n)
+        } else {
+            self.err(&join(path, key), format!("expected {what}, found {n}"));
+            None
+        }
+    }
+
+    /// `seasonality`, `seasons` and `min_history` of a z-score rule:
+    /// `Some(None)` when not seasonal, `None` on a problem.
+    fn seasonal(
+        &mut self,
+        d: &Dict,
+        path: &str,
+        window: Option<HumanDuration>,
+    ) -> Option<Option<Seasonal>> {
+        let period = match self.string(d, "seasonality", path).as_deref() {
+            None if d.contains_key("seasonality") => return None,
+            None => {
+                for k in ["seasons", "min_history"] {
+                    if d.contains_key(k) {
+                        self.err(
+                            &join(path, k),
+                            "applies only with seasonality = \"daily\" or \"weekly\"",
+                        );
+                    }
+                }
+                return Some(None);
+            }
+            Some("daily") => DAY,
+            Some("weekly") => WEEK,
+            Some(other) => {
+                self.err(
+                    &join(path, "seasonality"),
+                    format!("expected \"daily\" or \"weekly\", found {other:?}"),
+                );
+                return None;
+            }
+        };
+        let whole = |c: &mut Checker, key: &str, default: u64| {
+            if !d.contains_key(key) {
+                return Some(default);
+            }
+            match c.positive_int(d, key, path)? {
+                n if (2..=1000).contains(&n) => Some(n),
+                n => {
+                    c.err(&join(path, key), format!("expected 2 to 1000, found {n}"));
+                    None
+                }
+            }
+        };
+        let seasons = whole(self, "seasons", if period == DAY { 7 } else { 4 })?;
+        let min_history = whole(self, "min_history", seasons.min(3))?;
+        if min_history > seasons {
+            self.err(
+                &join(path, "min_history"),
+                format!("must be at most seasons ({seasons}), found {min_history}"),
+            );
+            return None;
+        }
+        if let Some(w) = window {
+            if period % w.0 != 0 {
+                self.err(
+                    &join(path, "window"),
+                    format!(
+                        "must divide a {} evenly with seasonality (such as 5m, 15m or 1h), found {w}",
+                        if period == DAY { "day" } else { "week" }
+                    ),
+                );
+                return None;
+            }
+        }
+        Some(Some(Seasonal { period, seasons: seasons as u32, min_history: min_history as u32 }))
+    }
+
     /// A duration from `key` ("5m") or from the old tool's numeric aliases.
     fn duration(
         &mut self,
@@ -585,7 +752,7 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -634,6 +801,16 @@ const RULE_KEYS: &[&str] = &[
     "max_idle_seconds",
     "baseline_windows",
     "enabled",
+    "where",
+    "numerator",
+    "min_total",
+    "field",
+    "percentile",
+    "min_count",
+    "seasonality",
+    "seasons",
+    "min_history",
+    "robust",
 ];
 
 /// Checks a merged job tree. `default_name` names a job without `name`.
@@ -867,6 +1044,7 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
         Some(AlertSeverity::Medium)
     };
     let description = c.string(d, "description", path);
+    let filter = c.expr(d, "where", path);
     let group_by: Option<Vec<GroupKey>> = match d.get("group_by") {
         None => None,
         Some(Value::String(_, s)) => {
@@ -979,6 +1157,14 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
                 None => Some(3.0),
             };
             let w = window(c);
+            let seasonal = c.seasonal(d, path, w);
+            if d.contains_key("baseline_windows") && d.contains_key("seasonality") {
+                c.err(
+                    &join(path, "baseline_windows"),
+                    "does not apply with seasonality (the baseline is the same bin of the previous seasons)",
+                );
+            }
+            let robust = c.boolean(d, "robust", path).unwrap_or(false);
             let b = if d.contains_key("baseline_windows") {
                 c.positive_int(d, "baseline_windows", path)
             } else {
@@ -994,7 +1180,81 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
                 }
                 other => other,
             };
-            Some(RuleKind::ZscoreAnomaly { threshold: t?, window: w?, baseline_windows: b? as u32 })
+            Some(RuleKind::ZscoreAnomaly {
+                threshold: t?,
+                window: w?,
+                baseline_windows: b? as u32,
+                seasonal: seasonal?,
+                robust,
+            })
+        }
+        Some("ratio") => {
+            let numerator = c.expr(d, "numerator", path);
+            if !d.contains_key("numerator") {
+                c.err(
+                    path,
+                    "missing key \"numerator\" (an expression, such as 'fields.status >= 500')",
+                );
+            }
+            let t = c.bounded(
+                d,
+                "threshold",
+                path,
+                true,
+                (0.0, 1.0),
+                "a share from 0 to 1 (0.05 for 5%)",
+            );
+            let min_total = if d.contains_key("min_total") {
+                c.positive_int(d, "min_total", path)
+            } else {
+                Some(1)
+            };
+            let w = window(c);
+            Some(RuleKind::Ratio {
+                numerator: numerator?,
+                threshold: t?,
+                min_total: min_total?,
+                window: w?,
+            })
+        }
+        Some("percentile") => {
+            let field = match required(c, "field") {
+                Some(f) => {
+                    let key = f.strip_prefix("fields.").unwrap_or(&f).to_string();
+                    if key.is_empty()
+                        || ["ts", "service", "host", "severity", "message", "user"]
+                            .contains(&f.as_str())
+                    {
+                        c.err(&join(path, "field"), format!("expected a numeric field such as \"fields.request_time\", found {f:?}"));
+                        None
+                    } else {
+                        Some(key)
+                    }
+                }
+                None => None,
+            };
+            let p = c.bounded(
+                d,
+                "percentile",
+                path,
+                false,
+                (0.0, 100.0),
+                "a percentile above 0 and at most 100 (95 for p95)",
+            );
+            let t = c.bounded(d, "threshold", path, true, (f64::MIN, f64::MAX), "a number");
+            let min_count = if d.contains_key("min_count") {
+                c.positive_int(d, "min_count", path)
+            } else {
+                Some(1)
+            };
+            let w = window(c);
+            Some(RuleKind::Percentile {
+                field: field?,
+                percentile: p?,
+                threshold: t?,
+                min_count: min_count?,
+                window: w?,
+            })
         }
         Some(other) => {
             c.err(
@@ -1012,7 +1272,8 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
         RuleKind::UserThreshold { .. } => vec![GroupKey::User],
         _ => vec![GroupKey::Service],
     });
-    Some(Rule { id: id?, kind, service, group_by, severity: severity?, description })
+    let filter = if d.contains_key("where") { Some(filter?) } else { None };
+    Some(Rule { id: id?, kind, service, group_by, severity: severity?, description, filter })
 }
 
 /// The database URL for commands without a job file: `--database-url`,
@@ -1187,7 +1448,9 @@ mod tests {
             RuleKind::ZscoreAnomaly {
                 threshold: 3.0,
                 window: HumanDuration(60),
-                baseline_windows: 5
+                baseline_windows: 5,
+                seasonal: None,
+                robust: false,
             }
         );
     }

@@ -14,7 +14,11 @@
 //! time passed in: no I/O, no clock, so its output is deterministic and can
 //! be snapshotted.
 
+pub mod expr;
 mod inactivity;
+mod percentile;
+mod ratio;
+pub mod sketch;
 pub mod spill;
 mod window;
 mod zscore;
@@ -22,6 +26,7 @@ mod zscore;
 use crate::config::{AlertSeverity, GroupKey, Rule, RuleKind};
 use crate::parse::time::TimeSpan;
 use crate::parse::{Record, Timestamp, Value};
+use expr::{Expr, Name};
 use memchr::memmem;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -552,9 +557,9 @@ pub fn detector(rule: &Rule) -> Box<dyn Detector> {
         RuleKind::Inactivity { max_idle } => {
             Box::new(inactivity::InactivityDetector::new(rule.clone(), max_idle.secs()))
         }
-        RuleKind::ZscoreAnomaly { threshold, window, baseline_windows } => Box::new(
-            zscore::ZscoreDetector::new(rule.clone(), *threshold, window.secs(), *baseline_windows),
-        ),
+        RuleKind::ZscoreAnomaly { .. } => Box::new(zscore::ZscoreDetector::new(rule.clone())),
+        RuleKind::Ratio { .. } => Box::new(ratio::RatioDetector::new(rule.clone())),
+        RuleKind::Percentile { .. } => Box::new(percentile::PercentileDetector::new(rule.clone())),
     }
 }
 
@@ -586,6 +591,16 @@ enum Matcher {
     Equals(String),
 }
 
+/// What a rule counts besides the second of a record (see [`RuleMatch::slot`]).
+#[derive(Clone)]
+enum Sub {
+    None,
+    /// `ratio`: whether the numerator holds (one bit).
+    Ratio(Arc<Expr>),
+    /// `percentile`: the [`sketch`] bucket of the field's value.
+    Percentile(Arc<str>),
+}
+
 /// What a rule matches: whether a record counts for it and in which group.
 ///
 /// This is the one definition of a rule's matching. In memory the parsing
@@ -599,6 +614,9 @@ pub struct RuleMatch {
     group_by: Vec<GroupKey>,
     matcher: Matcher,
     message_in_group: bool,
+    /// `where`.
+    filter: Option<Arc<Expr>>,
+    sub: Sub,
     /// Seconds `[from, to)` this rule counts (all when `None`).
     range: Option<(i64, i64)>,
 }
@@ -607,8 +625,11 @@ pub struct RuleMatch {
 /// fetch for it. `service` and the time are always read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reads {
-    /// The group holds the service (filtering on it is not counted here).
+    /// The group or a `where` reads the service (the rule's own `service`
+    /// filter is not counted here).
     pub service: bool,
+    /// A `where` reads the time (which every reader fetches anyway).
+    pub ts: bool,
     pub host: bool,
     pub user: bool,
     pub severity: bool,
@@ -627,12 +648,28 @@ impl Reads {
     /// Everything `self` or `other` reads.
     pub fn union(&mut self, other: &Reads) {
         self.service |= other.service;
+        self.ts |= other.ts;
         self.host |= other.host;
         self.user |= other.user;
         self.severity |= other.severity;
         self.message |= other.message;
         for k in &other.fields {
             self.field(k);
+        }
+    }
+
+    /// Everything `e` reads.
+    fn expr(&mut self, e: &Expr) {
+        for n in e.names() {
+            match n {
+                Name::Ts => self.ts = true,
+                Name::Service => self.service = true,
+                Name::Host => self.host = true,
+                Name::Severity => self.severity = true,
+                Name::Message => self.message = true,
+                Name::User => self.user = true,
+                Name::Field(k) => self.field(k),
+            }
         }
     }
 }
@@ -657,12 +694,35 @@ impl RuleMatch {
             RuleKind::RepeatedMessage { message: None, .. } => (Matcher::All, true),
             _ => (Matcher::All, false),
         };
+        let sub = match &rule.kind {
+            RuleKind::Ratio { numerator, .. } => Sub::Ratio(Arc::new(numerator.clone())),
+            RuleKind::Percentile { field, .. } => Sub::Percentile(Arc::from(field.as_str())),
+            _ => Sub::None,
+        };
         RuleMatch {
             service: rule.service.clone(),
             group_by: rule.group_by.clone(),
             matcher,
             message_in_group,
+            filter: rule.filter.clone().map(Arc::new),
+            sub,
             range: None,
+        }
+    }
+
+    /// Where a counted record of second `sec` is counted: the second, or
+    /// for `ratio` `2 · sec + 1` when the numerator holds (else `2 · sec`),
+    /// or for `percentile` `sec · 2^BITS +` the bucket of its value (see
+    /// [`sketch`]), which must be a number: a record without one is not
+    /// counted (`None`).
+    pub fn slot(&self, r: &Record<'_>, sec: i64) -> Option<i64> {
+        match &self.sub {
+            Sub::None => Some(sec),
+            Sub::Ratio(e) => Some(2 * sec + i64::from(e.eval(r))),
+            Sub::Percentile(k) => {
+                let v = r.field(k).and_then(expr::field_number)?;
+                Some((sec << sketch::BITS) | sketch::bucket(v))
+            }
         }
     }
 
@@ -705,9 +765,22 @@ impl RuleMatch {
         r
     }
 
+    /// Whether the match has a `where` that reads the time.
+    pub fn filters_on_time(&self) -> bool {
+        self.filter.as_ref().is_some_and(|f| f.names().contains(&&Name::Ts))
+    }
+
     /// Everything the match reads of a record.
     pub fn reads(&self) -> Reads {
         let mut r = self.group_reads();
+        if let Some(f) = &self.filter {
+            r.expr(f);
+        }
+        match &self.sub {
+            Sub::None => {}
+            Sub::Ratio(e) => r.expr(e),
+            Sub::Percentile(k) => r.field(k),
+        }
         match &self.matcher {
             Matcher::All => {}
             Matcher::Equals(_) => r.message = true,
@@ -767,6 +840,11 @@ impl RuleMatch {
                 if !in_severity && !find(r.message.as_bytes()) {
                     return false;
                 }
+            }
+        }
+        if let Some(f) = &self.filter {
+            if !f.eval(r) {
+                return false;
             }
         }
         if self.message_in_group {
@@ -871,7 +949,9 @@ impl Tally {
         };
         for (i, m) in matches.iter().enumerate() {
             if m.in_range(sec) && m.project(r, &mut self.key) {
-                self.per_rule[i].add(&self.key, sec, at);
+                if let Some(slot) = m.slot(r, sec) {
+                    self.per_rule[i].add(&self.key, slot, at);
+                }
             }
         }
     }

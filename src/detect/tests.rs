@@ -20,6 +20,7 @@ fn rule(kind: RuleKind) -> Rule {
         group_by,
         severity: AlertSeverity::High,
         description: None,
+        filter: None,
     }
 }
 
@@ -123,6 +124,8 @@ fn zscore_rule() {
         threshold: 3.0,
         window: HumanDuration(60),
         baseline_windows: 5,
+        seasonal: None,
+        robust: false,
     });
     let text = scenarios(&r, &zscore_cases());
     snapshot("zscore_anomaly@scenarios", text);

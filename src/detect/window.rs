@@ -36,25 +36,39 @@ pub struct Episode {
 
 /// Finds the episodes of sorted, distinct seconds with their counts.
 pub fn episodes(secs: &[(i64, u64)], threshold: u64, window: i64) -> Vec<Episode> {
-    let n = secs.len();
-    let mut prefix = Vec::with_capacity(n + 1);
+    let mut prefix = Vec::with_capacity(secs.len() + 1);
     prefix.push(0u64);
     for (_, c) in secs {
         prefix.push(prefix.last().expect("non-empty") + c);
     }
-    let mut out: Vec<Episode> = Vec::new();
+    let times: Vec<i64> = secs.iter().map(|s| s.0).collect();
+    episodes_by(&times, window, |i, j| prefix[j] - prefix[i] >= threshold)
+        .into_iter()
+        .map(|(first, last)| Episode { first, last, count: prefix[last + 1] - prefix[first] })
+        .collect()
+}
+
+/// The episodes of the windows anchored at sorted, distinct `times`, as
+/// (first, last) indexes: `holds(i, j)` says whether the window anchored
+/// at `times[i]` holds, given that it spans `times[i..j]`. It is asked
+/// about every anchor in order, and `j` never decreases, so a caller may
+/// keep the window's contents as it slides.
+pub fn episodes_by(
+    times: &[i64],
+    window: i64,
+    mut holds: impl FnMut(usize, usize) -> bool,
+) -> Vec<(usize, usize)> {
+    let n = times.len();
+    let mut out = Vec::new();
     // The open episode: first index, last holding anchor, end index (exclusive).
     let mut open: Option<(usize, i64, usize)> = None;
     let mut j = 0;
-    for i in 0..n {
-        let s = secs[i].0;
-        if j < i {
-            j = i;
-        }
-        while j < n && secs[j].0 <= s + window {
+    for (i, &s) in times.iter().enumerate() {
+        j = j.max(i);
+        while j < n && times[j] <= s + window {
             j += 1;
         }
-        if prefix[j] - prefix[i] < threshold {
+        if !holds(i, j) {
             continue;
         }
         match open {
@@ -63,14 +77,14 @@ pub fn episodes(secs: &[(i64, u64)], threshold: u64, window: i64) -> Vec<Episode
             }
             _ => {
                 if let Some((first, _, end)) = open.take() {
-                    out.push(Episode { first, last: end - 1, count: prefix[end] - prefix[first] });
+                    out.push((first, end - 1));
                 }
                 open = Some((i, s, j));
             }
         }
     }
     if let Some((first, _, end)) = open {
-        out.push(Episode { first, last: end - 1, count: prefix[end] - prefix[first] });
+        out.push((first, end - 1));
     }
     out
 }

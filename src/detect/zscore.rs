@@ -5,6 +5,13 @@
 //! when `(count - mean) / sd >= threshold`; with `sd == 0` when
 //! `count > mean * threshold`.
 //!
+//! With `seasonality`, a bin's baseline is instead the same bin of each of
+//! the previous `seasons` days (or weeks) that is not before the group's
+//! first bin, and a bin is evaluated once at least `min_history` of them
+//! exist. With `robust`, the median and the median absolute deviation
+//! (scaled by 1.4826, so that it estimates the standard deviation of
+//! normal data) stand for the mean and the standard deviation.
+//!
 //! Only bins that hold records are evaluated (the threshold is positive, so
 //! an empty bin never alerts), each against the sum and sum of squares of
 //! the data bins in its baseline, kept by a sliding window over the sorted
@@ -12,7 +19,7 @@
 //! not with the time span between the first and the last record.
 
 use super::{decode_group, group_names, Alert, Bucket, Counts, Detector, FinishContext};
-use crate::config::{HumanDuration, Rule};
+use crate::config::{HumanDuration, Rule, RuleKind, Seasonal};
 use crate::parse::Timestamp;
 use std::collections::BTreeMap;
 
@@ -21,18 +28,84 @@ pub struct ZscoreDetector {
     threshold: f64,
     window: i64,
     baseline: usize,
+    seasonal: Option<Seasonal>,
+    robust: bool,
 }
 
 impl ZscoreDetector {
-    pub fn new(rule: Rule, threshold: f64, window: i64, baseline: u32) -> Self {
-        ZscoreDetector { rule, threshold, window, baseline: baseline as usize }
+    pub fn new(rule: Rule) -> Self {
+        let RuleKind::ZscoreAnomaly { threshold, window, baseline_windows, seasonal, robust } =
+            rule.kind
+        else {
+            unreachable!("a z-score detector is built for z-score rules")
+        };
+        ZscoreDetector {
+            threshold,
+            window: window.secs(),
+            baseline: baseline_windows as usize,
+            seasonal,
+            robust,
+            rule,
+        }
     }
 }
+
+/// The MAD of normal data times this estimates its standard deviation.
+const MAD_SCALE: f64 = 1.4826;
+
+/// The center and spread of a baseline: mean and population standard
+/// deviation, or median and scaled MAD.
+fn center_spread(values: &mut [u64], robust: bool) -> (f64, f64) {
+    let n = values.len();
+    if robust {
+        let median = median(values);
+        let mut dev: Vec<f64> = values.iter().map(|&v| (v as f64 - median).abs()).collect();
+        dev.sort_by(f64::total_cmp);
+        let mad = if n % 2 == 1 { dev[n / 2] } else { (dev[n / 2 - 1] + dev[n / 2]) / 2.0 };
+        (median, MAD_SCALE * mad)
+    } else {
+        let sum: u128 = values.iter().map(|&v| u128::from(v)).sum();
+        let sumsq: u128 = values.iter().map(|&v| u128::from(v).pow(2)).sum();
+        let nn = n as u128;
+        let var = (nn * sumsq - sum * sum) as f64 / (nn * nn) as f64;
+        (sum as f64 / n as f64, var.sqrt())
+    }
+}
+
+fn median(values: &mut [u64]) -> f64 {
+    values.sort_unstable();
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2] as f64
+    } else {
+        (values[n / 2 - 1] as f64 + values[n / 2] as f64) / 2.0
+    }
+}
+
+/// Whether a bin of `count` fires against a baseline of this center and
+/// spread, and why.
+fn judge(count: u64, (center, spread): (f64, f64), threshold: f64, robust: bool) -> Option<String> {
+    let c = count as f64;
+    let (fires, why) = if spread > 0.0 {
+        let z = (c - center) / spread;
+        (z >= threshold, format!("z = {z:.2}"))
+    } else if center > 0.0 {
+        let m = if robust { "median" } else { "mean" };
+        (c > center * threshold, format!("flat baseline, {:.2}x its {m}", c / center))
+    } else {
+        (c > center * threshold, "the baseline is all zero".to_string())
+    };
+    fires.then_some(why)
+}
+
+/// A fired bin: start, count, why, the baseline's center and spread, and
+/// how many bins it had.
+type Fired = (i64, u64, String, (f64, f64), usize);
 
 impl Detector for ZscoreDetector {
     fn alerts(&self, counts: Counts, ctx: &FinishContext) -> Vec<Alert> {
         let names = group_names(&self.rule);
-        let (w, b) = (self.window, self.baseline);
+        let w = self.window;
         counts.alerts_per_group(0, |group, secs, alerts| {
             // Seconds are sorted, so each bin lists its seconds in time order.
             let mut by_bin: BTreeMap<i64, (u64, Vec<Bucket>)> = BTreeMap::new();
@@ -41,45 +114,11 @@ impl Detector for ZscoreDetector {
                 bin.0 += u64::from(b.count);
                 bin.1.push(b);
             }
-            let Some(&first) = by_bin.keys().next() else { return };
-            // The first bin with a full baseline.
-            let evaluated_from = first.saturating_add((b as i64).saturating_mul(w));
-            let bins: Vec<(i64, u64)> = by_bin.iter().map(|(s, (c, _))| (*s, *c)).collect();
-            // Sums over the data bins in [start - b*w, start).
-            let (mut lo, mut sum, mut sumsq) = (0usize, 0u128, 0u128);
-            for (hi, &(start, count)) in bins.iter().enumerate() {
-                let from = start.saturating_sub((b as i64).saturating_mul(w));
-                while lo < hi && bins[lo].0 < from {
-                    sum -= u128::from(bins[lo].1);
-                    sumsq -= u128::from(bins[lo].1).pow(2);
-                    lo += 1;
-                }
-                let (base_sum, base_sumsq) = (sum, sumsq);
-                sum += u128::from(count);
-                sumsq += u128::from(count).pow(2);
-                if start < evaluated_from {
-                    continue;
-                }
-                let mean = base_sum as f64 / b as f64;
-                // Population variance, exact in integers: (b·Σc² − (Σc)²) / b².
-                let bb = b as u128;
-                let var = (bb * base_sumsq - base_sum * base_sum) as f64 / (bb * bb) as f64;
-                let sd = var.sqrt();
-                let c = count as f64;
-                let (fires, why) = if sd > 0.0 {
-                    let z = (c - mean) / sd;
-                    (z >= self.threshold, format!("z = {z:.2}"))
-                } else {
-                    let why = if mean > 0.0 {
-                        format!("flat baseline, {:.2}x its mean", c / mean)
-                    } else {
-                        "the baseline is all zero".to_string()
-                    };
-                    (c > mean * self.threshold, why)
-                };
-                if !fires {
-                    continue;
-                }
+            let fired = match self.seasonal {
+                None => self.sliding(&by_bin),
+                Some(s) => self.seasonal(&by_bin, s),
+            };
+            for (start, count, why, (center, spread), n) in fired {
                 let evidence: Vec<super::LineRef> = by_bin
                     .get(&start)
                     .map(|(_, bs)| bs.iter().flat_map(|b| b.evidence().to_vec()).collect())
@@ -93,15 +132,93 @@ impl Detector for ZscoreDetector {
                     window_end: Timestamp::from_secs(start + w),
                     count,
                     message: format!(
-                        "{} records in {}: {why} against the previous {b} bins (mean {mean:.1}, sd {sd:.1}, threshold {})",
-                        count,
+                        "{count} records in {}: {why} against {} ({} {center:.1}, {} {spread:.1}, threshold {})",
                         HumanDuration(w),
+                        match self.seasonal {
+                            None => format!("the previous {n} bins"),
+                            Some(s) => format!(
+                                "the same bin on the previous {n} {}",
+                                if s.period == crate::config::WEEK { "weeks" } else { "days" }
+                            ),
+                        },
+                        if self.robust { "median" } else { "mean" },
+                        if self.robust { "MAD" } else { "sd" },
                         self.threshold
                     ),
                     evidence: ctx.evidence(evidence),
                 });
             }
         })
+    }
+}
+
+impl ZscoreDetector {
+    /// Bins that fire against the `baseline` bins before them: (start,
+    /// count, why).
+    fn sliding(&self, by_bin: &BTreeMap<i64, (u64, Vec<Bucket>)>) -> Vec<Fired> {
+        let (w, b) = (self.window, self.baseline);
+        let mut out = Vec::new();
+        let Some(&first) = by_bin.keys().next() else { return out };
+        // The first bin with a full baseline.
+        let evaluated_from = first.saturating_add((b as i64).saturating_mul(w));
+        let bins: Vec<(i64, u64)> = by_bin.iter().map(|(s, (c, _))| (*s, *c)).collect();
+        // Sums over the data bins in [start - b*w, start).
+        let (mut lo, mut sum, mut sumsq) = (0usize, 0u128, 0u128);
+        for (hi, &(start, count)) in bins.iter().enumerate() {
+            let from = start.saturating_sub((b as i64).saturating_mul(w));
+            while lo < hi && bins[lo].0 < from {
+                sum -= u128::from(bins[lo].1);
+                sumsq -= u128::from(bins[lo].1).pow(2);
+                lo += 1;
+            }
+            let (base_sum, base_sumsq) = (sum, sumsq);
+            sum += u128::from(count);
+            sumsq += u128::from(count).pow(2);
+            if start < evaluated_from {
+                continue;
+            }
+            let (center, spread) = if self.robust {
+                // The data bins of the baseline, and zeros for the others.
+                let mut values: Vec<u64> = bins[lo..hi].iter().map(|b| b.1).collect();
+                values.resize(b, 0);
+                center_spread(&mut values, true)
+            } else {
+                // Population variance, exact in integers: (b·Σc² − (Σc)²) / b².
+                let bb = b as u128;
+                let var = (bb * base_sumsq - base_sum * base_sum) as f64 / (bb * bb) as f64;
+                (base_sum as f64 / b as f64, var.sqrt())
+            };
+            if let Some(why) = judge(count, (center, spread), self.threshold, self.robust) {
+                out.push((start, count, why, (center, spread), b));
+            }
+        }
+        out
+    }
+
+    /// Bins that fire against the same bin of the previous seasons.
+    fn seasonal(&self, by_bin: &BTreeMap<i64, (u64, Vec<Bucket>)>, s: Seasonal) -> Vec<Fired> {
+        let mut out = Vec::new();
+        let Some(&first) = by_bin.keys().next() else { return out };
+        let mut values: Vec<u64> = Vec::with_capacity(s.seasons as usize);
+        for (&start, (count, _)) in by_bin {
+            values.clear();
+            for k in 1..=i64::from(s.seasons) {
+                let then = start - k * s.period;
+                if then < first {
+                    break;
+                }
+                values.push(by_bin.get(&then).map_or(0, |b| b.0));
+            }
+            if values.len() < s.min_history as usize {
+                continue;
+            }
+            let n = values.len();
+            let (center, spread) = center_spread(&mut values, self.robust);
+            if let Some(why) = judge(*count, (center, spread), self.threshold, self.robust) {
+                out.push((start, *count, why, (center, spread), n));
+            }
+        }
+        out
     }
 }
 
@@ -118,11 +235,14 @@ mod tests {
                 threshold,
                 window: HumanDuration(window),
                 baseline_windows,
+                seasonal: None,
+                robust: false,
             },
             service: None,
             group_by: vec![GroupKey::Service],
             severity: AlertSeverity::High,
             description: None,
+            filter: None,
         }
     }
 

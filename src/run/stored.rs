@@ -18,7 +18,12 @@ fn lookback(rule: &Rule) -> i64 {
         RuleKind::KeywordThreshold { window, .. }
         | RuleKind::RepeatedMessage { window, .. }
         | RuleKind::UserThreshold { window, .. }
-        | RuleKind::RateSpike { window, .. } => window.secs(),
+        | RuleKind::RateSpike { window, .. }
+        | RuleKind::Ratio { window, .. }
+        | RuleKind::Percentile { window, .. } => window.secs(),
+        RuleKind::ZscoreAnomaly { window, seasonal: Some(s), .. } => {
+            window.secs() + s.period * i64::from(s.seasons)
+        }
         RuleKind::ZscoreAnomaly { window, baseline_windows, .. } => {
             window.secs() * (i64::from(*baseline_windows) + 1)
         }

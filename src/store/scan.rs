@@ -467,21 +467,30 @@ fn from_json(v: serde_json::Value) -> Value<'static> {
 }
 
 /// For a silence that started before `before` (seconds): the newest row
-/// before it of each distinct combination of the columns `m` groups by,
-/// counted by `m` (unbounded in time) as one record each.
+/// before it of each distinct combination of the columns `m` groups by (and
+/// that its `where` reads: the newest row that passes it is among them),
+/// counted by `m` (unbounded in time) as one record each. A `where` on the
+/// time itself may pass an older row and not the newest: every row before
+/// `before` is then counted.
 pub fn last_before(
     client: &mut Client,
     m: &RuleMatch,
     before: i64,
     paths: &mut Paths,
 ) -> Result<Counts> {
-    let group = m.group_reads();
+    let group = m.reads();
     let mut by: Vec<String> = Vec::new();
     // A service the rule filters on is the same in every row.
     if group.service && m.service().is_none() {
         by.push("service".into());
     }
-    for (on, col) in [(group.host, "host"), (group.user, "user_name"), (group.message, "message")] {
+    let columns = [
+        (group.host, "host"),
+        (group.user, "user_name"),
+        (group.severity, "severity"),
+        (group.message, "message"),
+    ];
+    for (on, col) in columns {
         if on {
             by.push(col.into());
         }
@@ -494,7 +503,9 @@ pub fn last_before(
     if let Some(s) = m.service() {
         conds.push_str(&format!(" AND service = {}", quote_literal(s)));
     }
-    let select = if by.is_empty() {
+    let select = if m.filters_on_time() {
+        format!("SELECT {} FROM logs WHERE {conds}", layout.sql)
+    } else if by.is_empty() {
         // One group: the newest row, which the (service, ts) index finds at once.
         format!(
             "SELECT {} FROM logs WHERE {conds} ORDER BY ts DESC, source_path, source_line LIMIT 1",

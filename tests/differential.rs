@@ -6,13 +6,17 @@
 //! logs, and text chosen to split the paths where they could differ:
 //! non-ASCII case (`É`/`é`), Unicode white space around a message, CRLF line
 //! ends, the group separator inside a value, `fields.*` groups of strings
-//! and numbers.
+//! and numbers; and the five-day shop log of the `where`, `ratio`,
+//! `percentile` and seasonal z-score scenarios.
 
 mod common;
 
 #[path = "common/scenarios.rs"]
 #[allow(dead_code)]
 mod scenarios;
+
+#[path = "common/traffic.rs"]
+mod traffic;
 
 use common::pg::logtrack;
 use scenarios::{Events, T0};
@@ -409,4 +413,77 @@ fn fixtures_real_logs_and_hostile_text_agree() {
     ] {
         assert!(fired.contains(id), "{id} raised no alert: {fired:?}");
     }
+}
+
+#[test]
+fn where_ratio_percentile_and_seasonal_rules_agree() {
+    let url = db!("differential_rules");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("shop.jsonl");
+    std::fs::write(&log, traffic::generate(11)).unwrap();
+    std::fs::write(dir.path().join("job.toml"), traffic::job(log.to_str().unwrap())).unwrap();
+    let m = agree(&url, dir.path(), "job.toml", "end-of-data", "traffic rules");
+    let fired: std::collections::BTreeSet<&str> =
+        m["alerts"].as_array().unwrap().iter().map(|a| a["rule_id"].as_str().unwrap()).collect();
+    for id in [
+        "api_5xx_rate",
+        "api_5xx_count",
+        "slow_path",
+        "volume",
+        "volume_seasonal",
+        "volume_seasonal_robust",
+        "admin_outside",
+        "denied",
+    ] {
+        assert!(fired.contains(id), "{id} raised no alert: {fired:?}");
+    }
+}
+
+/// A seasonal baseline read back from the database: days 1–4 are loaded by
+/// one run, day 5 by the next, whose z-scores compare day 5 with the
+/// stored days (and raise what one run over all five days raises on day 5).
+#[test]
+fn seasonal_history_comes_from_stored_rows() {
+    let url = db!("differential_seasonal_history");
+    clear(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let text = traffic::generate(11);
+    let day5 = chrono::DateTime::from_timestamp(traffic::START + 4 * traffic::DAY, 0)
+        .unwrap()
+        .format("\"ts\":\"%Y-%m-%dT")
+        .to_string();
+    let cut = text.find(&format!("{{{day5}")).expect("day 5 is in the log");
+    let log = dir.path().join("shop.jsonl");
+    let job = dir.path().join("job.toml");
+    std::fs::write(&job, traffic::job(log.to_str().unwrap())).unwrap();
+    let run = |out: &str, extra: &[&str]| -> Value {
+        let out = dir.path().join(out);
+        let mut args = vec!["run", job.to_str().unwrap(), "--now", "end-of-data", "-q"];
+        args.extend_from_slice(&["--report-dir", out.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        let o = logtrack(&url, &args);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        report(&out)
+    };
+    std::fs::write(&log, &text[..cut]).unwrap();
+    run("first", &[]);
+    std::fs::write(&log, &text).unwrap();
+    let second = run("second", &[]);
+    assert_eq!(second["totals"]["records"].as_u64(), Some(text[cut..].lines().count() as u64));
+    let whole = run("memory", &["--no-db"]);
+    let on_day5 = |r: &Value| -> Vec<Value> {
+        let mut v: Vec<Value> = r["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["rule_id"].as_str().unwrap().starts_with("volume"))
+            .filter(|a| a["window_start"].as_str().unwrap() >= &day5[6..])
+            .cloned()
+            .collect();
+        v.sort_by_key(|a| a.to_string());
+        v
+    };
+    let got = on_day5(&second);
+    assert_eq!(got, on_day5(&whole));
+    assert!(got.iter().any(|a| a["rule_id"] == "volume_seasonal"), "{got:?}");
 }

@@ -224,6 +224,12 @@ def app():
         t = START + timedelta(minutes=35, seconds=i * 5)
         out.append(line(t, 50, "payment provider timeout", provider="acme-pay", err={"type": "TimeoutError",
                                                                                        "message": "timed out after 3000 ms"}))
+    # While the provider times out, checkouts fail with 502 after about 3 s:
+    # a failure rate and a p95 latency step on /checkout only.
+    for i in range(12):
+        t = START + timedelta(minutes=35, seconds=i * 10 + 3)
+        out.append(line(t, 50, "request completed", req={"id": 100000 + i, "method": "POST", "url": "/checkout"},
+                        res={"statusCode": 502}, responseTime=3000 + i * 7))
     out.sort(key=lambda x: x[0])
     return "".join(l + "\n" for _, l in out)
 

@@ -310,14 +310,14 @@ fn run_with_a_database_matches_memory_and_never_doubles_alerts() {
     ok(&o);
     ok(&logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", db1.to_str().unwrap()]));
     assert_eq!(common::alert_keys(&db1), common::alert_keys(&mem));
-    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 1848);
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 1860);
     // Nothing new: no rows, no new alerts, nothing doubled.
     let err = ok(&logtrack(
         &url,
         &["run", "jobs/quickstart.toml", "--report-dir", db2.to_str().unwrap()],
     ));
     assert!(err.contains("0 records, 0 rejected, 0 alert(s)"), "{err}");
-    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 1848);
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 1860);
     assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 10);
     assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'ok'"), 2);
 }
@@ -537,7 +537,7 @@ fn two_jobs_with_one_rule_id_keep_their_own_alerts() {
     assert_eq!(common::alert_keys(std::path::Path::new(d)).len(), 10);
     // The other job detects over the same stored records.
     let err = ok(&logtrack(&url, &["detect", other.to_str().unwrap(), "--report-dir", d]));
-    assert!(err.contains("10 alert(s) (10 new)"), "{err}");
+    assert!(err.contains("12 alert(s) (12 new)"), "{err}");
     assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'quickstart'"), 10);
     assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'other'"), 10);
 }
@@ -693,7 +693,7 @@ fn runs_lists_the_history_of_a_job() {
     assert_eq!(rows.len(), 2, "{out}");
     // run, job, started, finished, status, records, rejected, alerts, seconds, host
     assert_eq!(&rows[0][1..2], ["quickstart"]);
-    assert_eq!((rows[0][4], rows[0][5], rows[0][7]), ("ok", "1848", "10"), "{out}");
+    assert_eq!((rows[0][4], rows[0][5], rows[0][7]), ("ok", "1860", "12"), "{out}");
     assert_eq!(
         (rows[1][4], rows[1][5], rows[1][7]),
         ("ok", "0", "0"),

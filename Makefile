@@ -19,6 +19,7 @@ bench:
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/parse.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/formats.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/run.sh
+	LOGTRACK_BIN=./target/profiling/logtrack ./bench/rules.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/load.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/serve.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/overview.sh

@@ -1,14 +1,16 @@
-//! Detectors: the six rule types over event time.
+//! Detectors: the eight rule types over event time.
 //!
 //! Each record is matched against each rule ([`RuleMatch`], the one
 //! definition of what a rule matches, used for parsed records and for rows
 //! read back from the database alike): is it counted (service filter,
-//! keyword), and in which group. Matches are tallied per group and per
-//! second ([`Tally`] of [`Counts`]: a count and the first few evidence
+//! `where`, keyword), and in which group. Matches are tallied per group and
+//! per second ([`Tally`] of [`Counts`]: a count and the first few evidence
 //! lines of that second), so a detector's memory grows with the time span
 //! and the number of groups, not with the number of records, and input
 //! order does not matter (out-of-order lines, parallel chunks, several
-//! files give the same alerts).
+//! files give the same alerts). `ratio` and `percentile` rules count a
+//! little more than the second: whether the numerator holds, or the sketch
+//! bucket of the value ([`RuleMatch::slot`]), in the same counts.
 //!
 //! A [`Detector`] turns a rule's counts into alerts with the reference
 //! time passed in: no I/O, no clock, so its output is deterministic and can

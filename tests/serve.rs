@@ -98,6 +98,11 @@ fn every_page_needs_a_session_and_sign_in_sets_a_strict_cookie() {
         ("/alerts", "admin_bruteforce"),
         ("/runs", "quickstart"),
         ("/rules", "web_5xx_spike"),
+        // The new rule types, with their expressions, and what their alerts measured.
+        ("/rules", "fields.res.statusCode &gt;= 500"),
+        ("/rules", "percentile"),
+        ("/alerts", "52.17% (12 of 23) matched"),
+        ("/alerts", "p95 of fields.responseTime was 3072"),
     ] {
         let r = c.get(page);
         assert_eq!(r.status, 200, "{page}");

@@ -1196,14 +1196,22 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
                     "missing key \"numerator\" (an expression, such as 'fields.status >= 500')",
                 );
             }
-            let t = c.bounded(
-                d,
-                "threshold",
-                path,
-                true,
-                (0.0, 1.0),
-                "a share from 0 to 1 (0.05 for 5%)",
-            );
+            // "5%" is 0.05.
+            let pct = match d.get("threshold") {
+                Some(Value::String(_, s)) => s.trim().strip_suffix('%').map(str::trim),
+                _ => None,
+            };
+            let t = match pct.map(str::parse::<f64>) {
+                Some(Ok(p)) if p > 0.0 && p <= 100.0 => Some(p / 100.0),
+                _ => c.bounded(
+                    d,
+                    "threshold",
+                    path,
+                    false,
+                    (0.0, 1.0),
+                    "a share above 0 and at most 1 (0.05 or \"5%\" for 5%)",
+                ),
+            };
             let min_total = if d.contains_key("min_total") {
                 c.positive_int(d, "min_total", path)
             } else {
@@ -1237,9 +1245,9 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
                 d,
                 "percentile",
                 path,
-                false,
-                (0.0, 100.0),
-                "a percentile above 0 and at most 100 (95 for p95)",
+                true,
+                (1.0, 100.0),
+                "a percentile from 1 to 100 (95 for p95)",
             );
             let t = c.bounded(d, "threshold", path, true, (f64::MIN, f64::MAX), "a number");
             let min_count = if d.contains_key("min_count") {
@@ -1361,6 +1369,98 @@ mod tests {
             r#"rules[0].window: invalid duration "5 minutes" (expected e.g. "90s", "5m", "2h", "1d")"#,
             r#"rules[1].thresold: unknown key (did you mean "threshold"?)"#,
             r#"rules[1]: missing key "threshold""#,
+        ];
+        assert_eq!(err.0, want);
+    }
+
+    #[test]
+    fn new_rule_keys_are_read_and_checked() {
+        let rules =
+            |body: &str| format!("[[sources]]\npath = \"x.log\"\nformat = \"json\"\n{body}");
+        let job = check(&rules(
+            r#"
+            [[rules]]
+            id = "rate"
+            type = "ratio"
+            where = 'fields.path ^= "/api/"'
+            numerator = "fields.status >= 500"
+            threshold = "5%"
+            min_total = 200
+            window = "5m"
+
+            [[rules]]
+            id = "p95"
+            type = "percentile"
+            field = "request_time"
+            percentile = 95
+            threshold = 1.5
+            window = "10m"
+
+            [[rules]]
+            id = "z"
+            type = "zscore_anomaly"
+            window = "15m"
+            seasonality = "weekly"
+            robust = true
+            "#,
+        ))
+        .unwrap();
+        let RuleKind::Ratio { threshold, min_total, numerator, .. } = &job.rules[0].kind else {
+            panic!("{:?}", job.rules[0])
+        };
+        assert_eq!((*threshold, *min_total), (0.05, 200));
+        assert_eq!(numerator.to_string(), "fields.status >= 500");
+        assert_eq!(job.rules[0].filter.as_ref().unwrap().to_string(), r#"fields.path ^= "/api/""#);
+        let RuleKind::Percentile { field, min_count, .. } = &job.rules[1].kind else { panic!() };
+        assert_eq!((field.as_str(), *min_count), ("request_time", 1));
+        let RuleKind::ZscoreAnomaly { seasonal, robust, .. } = &job.rules[2].kind else { panic!() };
+        assert_eq!(*seasonal, Some(Seasonal { period: WEEK, seasons: 4, min_history: 3 }));
+        assert!(*robust);
+        assert_eq!(job.rules[0].to_json()["where"], r#"fields.path ^= "/api/""#);
+        assert_eq!(job.rules[2].to_json()["seasonality"], "weekly");
+
+        let err = check(&rules(
+            r#"
+            [[rules]]
+            id = "a"
+            type = "ratio"
+            threshold = 5
+            window = "5m"
+
+            [[rules]]
+            id = "b"
+            type = "percentile"
+            field = "message"
+            percentile = 0.95
+            threshold = 1
+            window = "1m"
+
+            [[rules]]
+            id = "c"
+            type = "zscore_anomaly"
+            window = "7m"
+            seasonality = "daily"
+            baseline_windows = 3
+            min_history = 9
+
+            [[rules]]
+            id = "d"
+            type = "zscore_anomaly"
+            window = "1m"
+            seasons = 3
+            where = "severity >= warning"
+            "#,
+        ))
+        .unwrap_err();
+        let want = [
+            r#"rules[0]: missing key "numerator" (an expression, such as 'fields.status >= 500')"#,
+            r#"rules[0].threshold: expected a share above 0 and at most 1 (0.05 or "5%" for 5%), found 5"#,
+            r#"rules[1].field: expected a numeric field such as "fields.request_time", found "message""#,
+            "rules[1].percentile: expected a percentile from 1 to 100 (95 for p95), found 0.95",
+            "rules[2].min_history: must be at most seasons (7), found 9",
+            "rules[2].baseline_windows: does not apply with seasonality (the baseline is the same bin of the previous seasons)",
+            "rules[3].where: unknown severity 'warning' (expected trace, debug, info, warn, error or fatal) at column 13",
+            r#"rules[3].seasons: applies only with seasonality = "daily" or "weekly""#,
         ];
         assert_eq!(err.0, want);
     }

@@ -19,7 +19,8 @@
 //!   seasonal z-score fires; it would be ordinary at noon);
 //! - `/admin` requests from inside 10.0.0.0/8 (fine) and from one outside
 //!   address (day 3, 09:00), and one client denied (401) 12 times in a
-//!   minute (day 2, 20:00).
+//!   minute (day 2, 20:00); so `/admin` is unused for 24 hours from each
+//!   morning but day 3's.
 //!
 //! Volume per minute depends only on the time of day (with jitter that
 //! repeats daily), so a seasonal baseline is steady and only what is
@@ -287,6 +288,12 @@ where = 'fields.path ^= "/admin" and not fields.client_ip in 10.0.0.0/8'
 group_by = ["client_ip"]
 threshold = 1
 window = "1m"
+
+[[rules]]
+id = "admin_unused"
+type = "inactivity"
+where = 'fields.path = "/admin"'
+max_idle = "20h"
 
 [[rules]]
 id = "denied"

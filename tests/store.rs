@@ -318,7 +318,7 @@ fn run_with_a_database_matches_memory_and_never_doubles_alerts() {
     ));
     assert!(err.contains("0 records, 0 rejected, 0 alert(s)"), "{err}");
     assert_eq!(count(&url, "SELECT count(*) FROM logs"), 1860);
-    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 10);
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 12);
     assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'ok'"), 2);
 }
 
@@ -492,7 +492,7 @@ fn alerts_stay_new_until_a_report_shows_them() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("report dir /dev/null/r"), "{err}");
-    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 10);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 12);
     assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 0);
     assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'failed'"), 1);
     // The records are loaded; the alerts are raised again, as new.
@@ -500,8 +500,8 @@ fn alerts_stay_new_until_a_report_shows_them() {
     let err =
         ok(&logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", r.to_str().unwrap()]));
     assert!(err.contains("0 records"), "{err}");
-    assert_eq!(common::alert_keys(&r).len(), 10);
-    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 10);
+    assert_eq!(common::alert_keys(&r).len(), 12);
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 12);
     assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'ok'"), 1);
 }
 
@@ -534,12 +534,12 @@ fn two_jobs_with_one_rule_id_keep_their_own_alerts() {
     let d = dir.path().join("r");
     let d = d.to_str().unwrap();
     ok(&logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", d]));
-    assert_eq!(common::alert_keys(std::path::Path::new(d)).len(), 10);
+    assert_eq!(common::alert_keys(std::path::Path::new(d)).len(), 12);
     // The other job detects over the same stored records.
     let err = ok(&logtrack(&url, &["detect", other.to_str().unwrap(), "--report-dir", d]));
     assert!(err.contains("12 alert(s) (12 new)"), "{err}");
-    assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'quickstart'"), 10);
-    assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'other'"), 10);
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'quickstart'"), 12);
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'other'"), 12);
 }
 
 #[test]

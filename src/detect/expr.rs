@@ -806,6 +806,41 @@ mod tests {
         }
     }
 
+    fn parses_or_points_inside(src: &str) -> Result<(), proptest::test_runner::TestCaseError> {
+        match Expr::parse(src) {
+            Ok(e) => {
+                e.eval(&rec());
+            }
+            Err(e) => {
+                proptest::prop_assert!(
+                    e.column >= 1 && e.column <= src.chars().count() + 1,
+                    "{src:?}: {e}"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        /// Any text either parses (and evaluates) or is a problem at a
+        /// column inside it: never a panic.
+        #[test]
+        fn any_text_parses_or_fails_at_a_column(src in "[a-z._\"'\\ ()\\[\\],=!<>^$~0-9/:é-]{0,40}") {
+            parses_or_points_inside(&src)?;
+        }
+
+        /// Sequences of the grammar's own words, most of them wrong.
+        #[test]
+        fn words_of_the_grammar(words in proptest::collection::vec(proptest::sample::select(vec![
+            "service", "fields.status", "fields.\"a b\"", "severity", "ts", "user", "message",
+            "=", "!=", "<", ">=", "^=", "$=", "~", "!~", "=>", "in", "not", "exists", "contains",
+            "and", "or", "(", ")", "[", "]", ",", "500", "warn", "\"x\"", "'(a'", "10.0.0.0/8",
+            "::1/128", "\"2024-05-01T00:00:00Z\"", "1e400", "-3",
+        ]), 0..12)) {
+            parses_or_points_inside(&words.join(" "))?;
+        }
+    }
+
     #[test]
     fn names_are_listed_once() {
         let e = Expr::parse("fields.a = 1 and (fields.a = 2 or user exists) and not message ~ x")

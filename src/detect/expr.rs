@@ -14,7 +14,7 @@
 //!            | name ["not"] "in" (list | cidr)
 //! list      := "[" value ("," value)* [","] "]"   (values and CIDRs)
 //! name      := ts | service | host | severity | message | user
-//!            | fields.<key> | fields."<key>"
+//!            | client_ip | fields.<key> | fields."<key>"
 //! value     := "text" | 'text' | number | bare-word
 //! ```
 //!
@@ -79,10 +79,12 @@ pub enum Name {
     Severity,
     Message,
     User,
+    /// `fields.client_ip`, else `fields.source_ip` (as in `group_by`).
+    ClientIp,
     Field(String),
 }
 
-const NAMES: [&str; 6] = ["ts", "service", "host", "severity", "message", "user"];
+const NAMES: [&str; 7] = ["ts", "service", "host", "severity", "message", "user", "client_ip"];
 
 #[derive(Clone, Debug)]
 enum Test {
@@ -268,7 +270,9 @@ fn name(i: &mut &str) -> PResult<Name> {
     ws(i)?;
     let start = *i;
     let w: &str = take_while(1.., |c: char| word_char(c) || c == '.' || c == '-')
-        .context(expected("a name (ts, service, host, severity, message, user or fields.<key>)"))
+        .context(expected(
+            "a name (ts, service, host, severity, message, user, client_ip or fields.<key>)",
+        ))
         .parse_next(i)?;
     if w == "fields." && i.starts_with('"') {
         let key = cut_err(quoted).parse_next(i)?;
@@ -286,6 +290,7 @@ fn name(i: &mut &str) -> PResult<Name> {
         "severity" => Name::Severity,
         "message" => Name::Message,
         "user" => Name::User,
+        "client_ip" => Name::ClientIp,
         _ => {
             *i = start;
             let hint = match NAMES.iter().find(|n| crate::config::edit_distance(n, w) <= 2) {
@@ -295,7 +300,7 @@ fn name(i: &mut &str) -> PResult<Name> {
             };
             let e = Why(
                 format!(
-                    "unknown name '{w}' (expected ts, service, host, severity, message, user or fields.<key>)"
+                    "unknown name '{w}' (expected ts, service, host, severity, message, user, client_ip or fields.<key>)"
                 ),
                 hint.map(|h| format!("'{h}'")),
             );
@@ -416,6 +421,7 @@ impl fmt::Display for Name {
             Name::Severity => "severity",
             Name::Message => "message",
             Name::User => "user",
+            Name::ClientIp => "client_ip",
             Name::Field(k) => return write!(f, "fields.{k}"),
         })
     }
@@ -574,10 +580,15 @@ fn get<'r>(n: &Name, r: &'r Record<'r>) -> Option<Got<'r>> {
         Name::Severity => r.severity.map(Got::Severity),
         Name::Message => Some(Got::Text(&r.message)),
         Name::User => r.user.as_deref().map(Got::Text),
-        Name::Field(k) => match r.field(k) {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(Got::Value(v)),
-        },
+        Name::ClientIp => present(r.field("client_ip")).or_else(|| present(r.field("source_ip"))),
+        Name::Field(k) => present(r.field(k)),
+    }
+}
+
+fn present<'r>(v: Option<&'r Value<'r>>) -> Option<Got<'r>> {
+    match v {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(Got::Value(v)),
     }
 }
 
@@ -741,6 +752,7 @@ mod tests {
             ("fields.status not in [401, 403]", true),
             ("fields.client_ip in 203.0.113.0/24", true),
             ("fields.client_ip in 10.0.0.0/8", false),
+            ("client_ip in 203.0.113.0/24", true),
             ("not fields.client_ip in [10.0.0.0/8, 192.168.0.0/16]", true),
             ("fields.status exists", true),
             ("fields.gone exists", false),
@@ -786,8 +798,8 @@ mod tests {
                 "unknown operator '=>' at column 37, did you mean '>='?",
             ),
             ("fields.status =< 5", "unknown operator '=<' at column 15, did you mean '<='?"),
-            ("servce = x", "unknown name 'servce' (expected ts, service, host, severity, message, user or fields.<key>) at column 1, did you mean 'service'?"),
-            ("status = 5", "unknown name 'status' (expected ts, service, host, severity, message, user or fields.<key>) at column 1, did you mean 'fields.status'?"),
+            ("servce = x", "unknown name 'servce' (expected ts, service, host, severity, message, user, client_ip or fields.<key>) at column 1, did you mean 'service'?"),
+            ("status = 5", "unknown name 'status' (expected ts, service, host, severity, message, user, client_ip or fields.<key>) at column 1, did you mean 'fields.status'?"),
             ("severity >= warning", "unknown severity 'warning' (expected trace, debug, info, warn, error or fatal) at column 13"),
             ("ts > yesterday", "'ts' compares with an RFC 3339 time (\"2024-05-01T07:00:00Z\") or epoch seconds, not 'yesterday' at column 6"),
             ("fields.ip in 10.0.0.0/33", "invalid CIDR '10.0.0.0/33' (expected such as 10.0.0.0/8) at column 14"),
@@ -797,7 +809,7 @@ mod tests {
             ("service = \"a", "unclosed quote at column 11"),
             ("service", "expected an operator after 'service' (= != < <= > >= ^= $= ~ !~ contains in exists), found the end at column 8"),
             ("service =", "expected a value (\"text\", a number or a word), found the end at column 10"),
-            ("", "expected a name (ts, service, host, severity, message, user or fields.<key>), found the end at column 1"),
+            ("", "expected a name (ts, service, host, severity, message, user, client_ip or fields.<key>), found the end at column 1"),
             ("fields.s in [1, 2", "expected ',' or ']', found the end at column 18"),
             ("ts ~ \"x\"", "'ts' takes = != < <= > >=, not '~' at column 6"),
         ] {

@@ -670,6 +670,10 @@ impl Reads {
                 Name::Severity => self.severity = true,
                 Name::Message => self.message = true,
                 Name::User => self.user = true,
+                Name::ClientIp => {
+                    self.field("client_ip");
+                    self.field("source_ip");
+                }
                 Name::Field(k) => self.field(k),
             }
         }

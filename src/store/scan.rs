@@ -478,27 +478,27 @@ pub fn last_before(
     before: i64,
     paths: &mut Paths,
 ) -> Result<Counts> {
-    let group = m.reads();
+    let reads = m.reads();
     let mut by: Vec<String> = Vec::new();
     // A service the rule filters on is the same in every row.
-    if group.service && m.service().is_none() {
+    if reads.service && m.service().is_none() {
         by.push("service".into());
     }
     let columns = [
-        (group.host, "host"),
-        (group.user, "user_name"),
-        (group.severity, "severity"),
-        (group.message, "message"),
+        (reads.host, "host"),
+        (reads.user, "user_name"),
+        (reads.severity, "severity"),
+        (reads.message, "message"),
     ];
     for (on, col) in columns {
         if on {
             by.push(col.into());
         }
     }
-    for k in &group.fields {
+    for k in &reads.fields {
         by.push(format!("fields -> {}", quote_literal(k)));
     }
-    let layout = Arc::new(Layout::new(&m.reads()));
+    let layout = Arc::new(Layout::new(&reads));
     let mut conds = format!("ts < {}", super::at_literal(before));
     if let Some(s) = m.service() {
         conds.push_str(&format!(" AND service = {}", quote_literal(s)));

@@ -494,3 +494,56 @@ fn seasonal_history_comes_from_stored_rows() {
     assert!(got.iter().any(|a| a["rule_id"] == "volume_seasonal"), "{got:?}");
     assert!(got.iter().any(|a| a["rule_id"] == "admin_unused"), "{got:?}");
 }
+
+/// Rules that read access-log fields only through `where`, a numerator or a
+/// percentile (no `fields.*` group): a run in memory must parse those
+/// fields too, and agree with the stored rows.
+#[test]
+fn fields_read_only_by_where_agree() {
+    let url = db!("differential_where_fields");
+    let dir = tempfile::tempdir().unwrap();
+    let log =
+        std::env::current_dir().unwrap().join("tests/data/elastic-apache/apache_logs_8001-9000");
+    let job = format!(
+        r#"name = "where-fields"
+
+[[sources]]
+path = {:?}
+format = "combined"
+service = "web"
+
+[[rules]]
+id = "presentations"
+type = "rate_spike"
+where = 'fields.path ^= "/presentations/" and fields.method = "GET"'
+threshold = 20
+window = "1h"
+
+[[rules]]
+id = "not_found_rate"
+type = "ratio"
+where = 'not fields.path $= ".ico"'
+numerator = "fields.status = 404 or fields.referer contains \"semicomplete\""
+threshold = 0.5
+min_total = 20
+window = "1h"
+
+[[rules]]
+id = "big_responses"
+type = "percentile"
+field = "fields.bytes"
+percentile = 90
+threshold = 100000
+min_count = 20
+window = "1h"
+"#,
+        log.to_str().unwrap()
+    );
+    std::fs::write(dir.path().join("job.toml"), job).unwrap();
+    let m = agree(&url, dir.path(), "job.toml", "end-of-data", "where on access fields");
+    let fired: std::collections::BTreeSet<&str> =
+        m["alerts"].as_array().unwrap().iter().map(|a| a["rule_id"].as_str().unwrap()).collect();
+    for id in ["presentations", "not_found_rate", "big_responses"] {
+        assert!(fired.contains(id), "{id} raised no alert: {fired:?}");
+    }
+}

@@ -3,7 +3,7 @@
 
 use super::inputs::{inputs, sorted_paths, SourceLog};
 use super::{assemble, output, sort_alerts, Messages, Settings};
-use crate::config::{GroupKey, Job};
+use crate::config::Job;
 use crate::detect::{self, Detector, FinishContext, RuleMatch, Tally};
 use crate::error::Exit;
 use crate::parse::{Format, Provenance, Record};
@@ -53,12 +53,15 @@ fn source_kind(format: &Format) -> SourceKind {
 
 pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> anyhow::Result<Exit> {
     let mut log = SourceLog::new(s.strict());
-    // Access-log detail fields are only parsed when a rule groups by one.
-    let lean =
-        !job.rules.iter().any(|r| r.group_by.iter().any(|k| matches!(k, GroupKey::Field(_))));
+    let matches: Arc<Vec<RuleMatch>> = Arc::new(job.rules.iter().map(RuleMatch::new).collect());
+    // Access-log detail fields are only parsed when a rule reads one (groups
+    // by it, selects with it in `where` or a numerator, or takes a
+    // percentile of it): lean records keep `client_ip` and `status` only.
+    let lean = matches.iter().all(|m| {
+        m.reads().fields.iter().all(|k| ["client_ip", "source_ip", "status"].contains(&k.as_str()))
+    });
     let inputs = inputs(job, lean, s.now, &mut log, msgs);
     let paths = sorted_paths(&inputs);
-    let matches: Arc<Vec<RuleMatch>> = Arc::new(job.rules.iter().map(RuleMatch::new).collect());
     let pool: Arc<Mutex<Vec<Acc>>> = Arc::default();
     for input in &inputs {
         let mut opened = match read::open(&input.path, &input.spec.format, &input.opts) {

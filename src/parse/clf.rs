@@ -11,7 +11,9 @@
 //! else its first entry; a hostname or `unix:` is kept as logged.
 
 use super::time::{parse_clf_time, Tz};
-use super::{excerpt, line_outcome, text, LineText, Outcome, Parser, Record, Severity, Value};
+use super::{
+    excerpt, line_outcome, text, Detail, LineText, Outcome, Parser, Record, Severity, Value,
+};
 use memchr::{memchr, memchr2};
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -30,17 +32,17 @@ pub struct ClfParser {
     mode: Mode,
     service: String,
     tz: Tz,
-    lean: bool,
+    detail: Detail,
 }
 
 impl ClfParser {
     pub fn new(mode: Mode, service: String, tz: Tz) -> Self {
-        ClfParser { mode, service, tz, lean: false }
+        ClfParser { mode, service, tz, detail: Detail::Full }
     }
 
-    /// See [`super::ParserOptions::lean`].
-    pub fn lean(mut self, lean: bool) -> Self {
-        self.lean = lean;
+    /// See [`super::ParserOptions::detail`].
+    pub fn detail(mut self, detail: Detail) -> Self {
+        self.detail = detail;
         self
     }
 }
@@ -100,18 +102,19 @@ fn parse_line<'a>(p: &'a ClfParser, line: &'a [u8]) -> Result<Record<'a>, String
     let (mut referer, mut user_agent) = (None, None);
     if p.mode != Mode::Common && rest.first() == Some(&b'"') {
         let (v, r) = scan_quoted(&rest[1..]).ok_or("unterminated quoted referer")?;
-        referer = (!p.lean).then(|| opt_cow(unescape_in(v, lt))).flatten();
+        let agents = p.detail == Detail::Full;
+        referer = agents.then(|| opt_cow(unescape_in(v, lt))).flatten();
         rest = skip_spaces(r);
         if rest.first() == Some(&b'"') {
             let (v, r) = scan_quoted(&rest[1..]).ok_or("unterminated quoted user agent")?;
-            user_agent = (!p.lean).then(|| opt_cow(unescape_in(v, lt))).flatten();
+            user_agent = agents.then(|| opt_cow(unescape_in(v, lt))).flatten();
             rest = skip_spaces(r);
         }
     }
     let extra = split_extra(rest, lt)?;
 
     let status_value = status.map_or(Value::Null, |s| Value::Int(s as i64));
-    let fields = if p.lean {
+    let fields = if p.detail == Detail::Lean {
         // The same checks were made; keep only what a detector can use
         // without a `fields.*` group key.
         vec![
@@ -438,8 +441,25 @@ mod tests {
     fn lean_records_agree_with_full_ones() {
         let text = std::fs::read("tests/fixtures/combined/awkward.log").unwrap();
         let full = ClfParser::new(Mode::Combined, "apache".into(), Tz::default());
-        let lean = ClfParser::new(Mode::Combined, "apache".into(), Tz::default()).lean(true);
+        let lean =
+            ClfParser::new(Mode::Combined, "apache".into(), Tz::default()).detail(Detail::Lean);
+        let no_agents =
+            ClfParser::new(Mode::Combined, "apache".into(), Tz::default()).detail(Detail::NoAgents);
         for line in text.split(|c| *c == b'\n' || *c == b'\r') {
+            // Without the referer and user agent: the same record otherwise.
+            match (full.parse(line), no_agents.parse(line)) {
+                (Outcome::Record(mut f), Outcome::Record(n)) => {
+                    for (k, v) in f.fields.iter_mut() {
+                        if k == "referer" || k == "user_agent" {
+                            *v = crate::parse::Value::Null;
+                        }
+                    }
+                    assert_eq!(format!("{f:?}"), format!("{n:?}"));
+                }
+                (Outcome::Reject(a), Outcome::Reject(b)) => assert_eq!(a, b),
+                (Outcome::Skip, Outcome::Skip) => {}
+                (a, b) => panic!("{a:?} vs {b:?}"),
+            }
             match (full.parse(line), lean.parse(line)) {
                 (Outcome::Record(f), Outcome::Record(l)) => {
                     assert_eq!(

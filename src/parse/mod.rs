@@ -353,13 +353,13 @@ impl Format {
         let tz = opts.timezone.clone();
         Ok(match self {
             Format::Common => {
-                Box::new(clf::ClfParser::new(clf::Mode::Common, service, tz).lean(opts.lean))
+                Box::new(clf::ClfParser::new(clf::Mode::Common, service, tz).detail(opts.detail))
             }
             Format::Combined | Format::Nginx => {
-                Box::new(clf::ClfParser::new(clf::Mode::Combined, service, tz).lean(opts.lean))
+                Box::new(clf::ClfParser::new(clf::Mode::Combined, service, tz).detail(opts.detail))
             }
             Format::Clf => {
-                Box::new(clf::ClfParser::new(clf::Mode::Either, service, tz).lean(opts.lean))
+                Box::new(clf::ClfParser::new(clf::Mode::Either, service, tz).detail(opts.detail))
             }
             Format::Apache(f) => {
                 Box::new(custom::CustomParser::apache(f, service, tz).map_err(bad)?)
@@ -452,14 +452,28 @@ impl fmt::Display for Format {
 }
 
 /// Settings a source passes to its parser.
+/// How much of an access line's detail a parser keeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// Every field.
+    #[default]
+    Full,
+    /// Every field but `referer` and `user_agent` (null): the longest,
+    /// and the ones rules rarely read.
+    NoAgents,
+    /// `client_ip` and `status` only (the other fields are checked but
+    /// not kept).
+    Lean,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct ParserOptions {
     pub service: Option<String>,
     pub timezone: Tz,
-    /// Build only what detectors can use without a `fields.*` group key
-    /// (access logs: `client_ip` and `status`; the other fields are checked
-    /// but not kept). Same records otherwise, same rejects. For `run`.
-    pub lean: bool,
+    /// How much of an access log's detail fields to build: for `run`,
+    /// whose rules may read none of them. Same records otherwise, same
+    /// rejects.
+    pub detail: Detail,
     /// `json`/`logfmt`: the keys of the record's parts.
     pub mapping: mapped::Mapping,
     /// strftime for times given as text (`json`, `logfmt`, `regex:`).

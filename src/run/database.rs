@@ -42,7 +42,7 @@ fn load_detect_report(
     // 1. Load what is new.
     let mut log = SourceLog::new(s.strict());
     let mut new = TimeSpan::default();
-    for input in inputs(job, false, s.now, &mut log, msgs) {
+    for input in inputs(job, crate::parse::Detail::Full, s.now, &mut log, msgs) {
         let loaded = loader
             .load(&input.path, &input.spec.format, &input.opts, |r| log.reject(r, msgs, s.verbose));
         match loaded {

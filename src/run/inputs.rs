@@ -87,11 +87,11 @@ impl SourceLog {
 /// recorded as a failure; a directory that cannot be read is a problem (its
 /// readable neighbours still run). A file named twice (two sources,
 /// overlapping globs, a link) is read once, for the first source that
-/// names it. `lean`: access-log detail fields are not needed. `now`: the
+/// names it. `detail`: the access-log detail fields needed. `now`: the
 /// run's reference time (for stdin's lines without a year).
 pub fn inputs<'j>(
     job: &'j Job,
-    lean: bool,
+    detail: crate::parse::Detail,
     now: super::Now,
     log: &mut SourceLog,
     msgs: &Messages,
@@ -113,7 +113,7 @@ pub fn inputs<'j>(
         let opts = ParserOptions {
             service: spec.service.clone(),
             timezone: spec.timezone.clone(),
-            lean,
+            detail,
             mapping: spec.mapping.clone(),
             ts_format: spec.ts_format.clone(),
             year_ref: None,

@@ -6,7 +6,7 @@ use super::{assemble, output, sort_alerts, Messages, Settings};
 use crate::config::Job;
 use crate::detect::{self, Detector, FinishContext, RuleMatch, Tally};
 use crate::error::Exit;
-use crate::parse::{Format, Provenance, Record};
+use crate::parse::{Detail, Format, Provenance, Record};
 use crate::read::{self, ChunkResult, ChunkSink};
 use crate::report::overview::{OverviewAcc, SourceKind};
 use std::sync::{Arc, Mutex};
@@ -56,11 +56,26 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
     let matches: Arc<Vec<RuleMatch>> = Arc::new(job.rules.iter().map(RuleMatch::new).collect());
     // Access-log detail fields are only parsed when a rule reads one (groups
     // by it, selects with it in `where` or a numerator, or takes a
-    // percentile of it): lean records keep `client_ip` and `status` only.
-    let lean = matches.iter().all(|m| {
-        m.reads().fields.iter().all(|k| ["client_ip", "source_ip", "status"].contains(&k.as_str()))
-    });
-    let inputs = inputs(job, lean, s.now, &mut log, msgs);
+    // percentile of it): lean records keep `client_ip` and `status` only,
+    // and the long referer and user agent are kept only for a rule that
+    // reads them.
+    let mut reads = crate::detect::Reads::default();
+    for m in matches.iter() {
+        reads.union(&m.reads());
+    }
+    let reads_any = |keys: &[&str]| reads.fields.iter().any(|k| keys.contains(&k.as_str()));
+    let detail = if reads_any(&["referer", "user_agent"]) {
+        Detail::Full
+    } else if reads
+        .fields
+        .iter()
+        .all(|k| ["client_ip", "source_ip", "status"].contains(&k.as_str()))
+    {
+        Detail::Lean
+    } else {
+        Detail::NoAgents
+    };
+    let inputs = inputs(job, detail, s.now, &mut log, msgs);
     let paths = sorted_paths(&inputs);
     let pool: Arc<Mutex<Vec<Acc>>> = Arc::default();
     for input in &inputs {

@@ -295,6 +295,65 @@ mod tests {
         }
     }
 
+    /// `count` records in each minute of `counts` from `t0`.
+    fn minutes(t0: i64, counts: &[u64]) -> Vec<(&'static str, i64)> {
+        counts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &n)| (0..n).map(move |k| ("web", t0 + i as i64 * 60 + k as i64 % 60)))
+            .collect()
+    }
+
+    #[test]
+    fn robust_baselines_are_not_hidden_by_one_outlier() {
+        // An earlier burst of 100 inflates the standard deviation so that 40
+        // is ordinary; against the median and MAD (10, 0) it is 4x.
+        let events = minutes(1_704_067_200, &[10, 10, 10, 100, 10, 10, 10, 40]);
+        assert!(run(&rule(3.0, 60, 7), &events, 0).iter().all(|a| a.count != 40));
+        let mut robust = rule(3.0, 60, 7);
+        if let RuleKind::ZscoreAnomaly { robust: r, .. } = &mut robust.kind {
+            *r = true;
+        }
+        let alerts = run(&robust, &events, 0);
+        let fired: Vec<u64> = alerts.iter().map(|a| a.count).collect();
+        assert_eq!(fired, [40], "{alerts:?}");
+        assert!(
+            alerts[0].message.contains("flat baseline, 4.00x its median"),
+            "{}",
+            alerts[0].message
+        );
+    }
+
+    #[test]
+    fn seasonal_bins_wait_for_their_history() {
+        // One 1-minute bin a day at 03:00 for five days (10 records), and 60
+        // on day 6; min_history 3: days 1-3 are not judged, day 6 is.
+        let day = crate::config::DAY;
+        let t0 = 1_704_067_200 + 3 * 3600;
+        let mut events: Vec<(&str, i64)> = Vec::new();
+        for d in 0..6 {
+            let n = if d == 5 { 60 } else { 10 + d as u64 % 2 };
+            events.extend(minutes(t0 + d * day, &[n]));
+        }
+        let mut r = rule(3.0, 60, 2);
+        if let RuleKind::ZscoreAnomaly { seasonal, .. } = &mut r.kind {
+            *seasonal = Some(crate::config::Seasonal { period: day, seasons: 7, min_history: 3 });
+        }
+        let alerts = run(&r, &events, 0);
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert_eq!(alerts[0].window_start.secs, t0 + 5 * day);
+        assert!(
+            alerts[0].message.contains("against the same bin on the previous 5 days (mean 10.4"),
+            "{}",
+            alerts[0].message
+        );
+        // With min_history 6 nothing has enough history.
+        if let RuleKind::ZscoreAnomaly { seasonal: Some(s), .. } = &mut r.kind {
+            s.min_history = 6;
+        }
+        assert!(run(&r, &events, 0).is_empty());
+    }
+
     #[test]
     fn records_centuries_apart_are_two_bins() {
         // 1970 and 2199 with a one-second window: 7e9 bins in the span, two

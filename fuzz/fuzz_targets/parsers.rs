@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use logtrack::parse::{auto, Format, Outcome, ParserOptions};
+use logtrack::parse::{auto, Detail, Format, Outcome, ParserOptions};
 use logtrack::{output, read, source};
 
 const FORMATS: &[&str] = &[
@@ -39,7 +39,12 @@ fuzz_target!(|data: &[u8]| {
     let tz = if pick & 0x80 != 0 { "Europe/Berlin" } else { "UTC" };
     let opts = ParserOptions {
         timezone: tz.parse().unwrap(),
-        lean: pick & 0x40 != 0,
+        // Access logs: every detail, none of the agents, or the lean record.
+        detail: match (pick & 0x40 != 0, pick & 0x10 != 0) {
+            (true, _) => Detail::Lean,
+            (false, true) => Detail::NoAgents,
+            (false, false) => Detail::Full,
+        },
         // Text times in a strftime format, for half the inputs.
         ts_format: (pick & 0x20 != 0).then(|| "%Y-%m-%d %H:%M:%S,%3f".to_string()),
         year_ref: Some(1_735_689_600),

@@ -1229,10 +1229,7 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
             let field = match required(c, "field") {
                 Some(f) => {
                     let key = f.strip_prefix("fields.").unwrap_or(&f).to_string();
-                    if key.is_empty()
-                        || ["ts", "service", "host", "severity", "message", "user"]
-                            .contains(&f.as_str())
-                    {
+                    if key.is_empty() || crate::detect::expr::NAMES.contains(&f.as_str()) {
                         c.err(&join(path, "field"), format!("expected a numeric field such as \"fields.request_time\", found {f:?}"));
                         None
                     } else {

@@ -26,6 +26,7 @@
 //! are the negations of `=`, `~` and `in`, so they hold for it. A test on a
 //! list holds when it holds for one of its items.
 
+use crate::net::Cidr;
 use crate::parse::{Record, Severity, Timestamp, Value};
 use memchr::memmem;
 use std::cmp::Ordering;
@@ -84,7 +85,8 @@ pub enum Name {
     Field(String),
 }
 
-const NAMES: [&str; 7] = ["ts", "service", "host", "severity", "message", "user", "client_ip"];
+/// The names that are not `fields.<key>`.
+pub const NAMES: [&str; 7] = ["ts", "service", "host", "severity", "message", "user", "client_ip"];
 
 #[derive(Clone, Debug)]
 enum Test {
@@ -109,7 +111,7 @@ enum Lit {
 #[derive(Clone, Debug)]
 enum Member {
     Lit(Lit),
-    Cidr(IpAddr, u8),
+    Cidr(Cidr),
 }
 
 /// A problem in an expression: what, where (column, from 1, in
@@ -521,12 +523,10 @@ fn members(i: &mut &str, n: &Name) -> PResult<Test> {
         let at = *i;
         let raw = value.parse_next(i)?;
         if let Raw::Bare(s) = &raw {
-            if let Some((ip, bits)) = s.split_once('/') {
-                return match (ip.parse::<IpAddr>(), bits.parse::<u8>()) {
-                    (Ok(ip), Ok(b)) if b <= if ip.is_ipv4() { 32 } else { 128 } => {
-                        Ok(Member::Cidr(ip, b))
-                    }
-                    _ => {
+            if s.contains('/') {
+                return match s.parse::<Cidr>() {
+                    Ok(net) => Ok(Member::Cidr(net)),
+                    Err(_) => {
                         *i = at;
                         let e = why(format!("invalid CIDR '{s}' (expected such as 10.0.0.0/8)"));
                         Err(ErrMode::Cut(ContextError::new().add_cause(e)))
@@ -621,7 +621,9 @@ fn test_got(t: &Test, g: &Got<'_>) -> bool {
         Test::Cmp(ord, eq, lit) => compare(g, lit).is_some_and(|o| o == *ord || (*eq && o.is_eq())),
         Test::In(members) => members.iter().any(|m| match m {
             Member::Lit(l) => compare(g, l) == Some(Ordering::Equal),
-            Member::Cidr(net, bits) => with_text(g, |s| in_cidr(s, net, *bits)),
+            Member::Cidr(net) => {
+                with_text(g, |s| s.trim().parse::<IpAddr>().is_ok_and(|ip| net.contains(ip)))
+            }
         }),
         Test::StartsWith(p) => with_text(g, |s| s.starts_with(p.as_str())),
         Test::EndsWith(p) => with_text(g, |s| s.ends_with(p.as_str())),
@@ -674,28 +676,6 @@ pub fn field_number(v: &Value<'_>) -> Option<f64> {
     match v {
         Value::Str(s) => number(&Got::Text(s)),
         other => number(&Got::Value(other)),
-    }
-}
-
-fn in_cidr(s: &str, net: &IpAddr, bits: u8) -> bool {
-    let Ok(ip) = s.trim().parse::<IpAddr>() else { return false };
-    let ip = match ip {
-        IpAddr::V6(v6) if net.is_ipv4() => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => return false,
-        },
-        other => other,
-    };
-    match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits)) };
-            u32::from(a) & mask == u32::from(*n) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits)) };
-            u128::from(a) & mask == u128::from(*n) & mask
-        }
-        _ => false,
     }
 }
 
@@ -783,11 +763,17 @@ mod tests {
 
     #[test]
     fn ip_forms() {
-        assert!(in_cidr("::ffff:10.1.2.3", &"10.0.0.0".parse().unwrap(), 8));
-        assert!(in_cidr("2001:db8::1", &"2001:db8::".parse().unwrap(), 32));
-        assert!(!in_cidr("2001:db9::1", &"2001:db8::".parse().unwrap(), 32));
-        assert!(in_cidr("1.2.3.4", &"0.0.0.0".parse().unwrap(), 0));
-        assert!(!in_cidr("not an ip", &"0.0.0.0".parse().unwrap(), 0));
+        let holds_for = |ip: &str, src: &str| {
+            let mut r = rec();
+            r.fields[2].1 = Value::str(ip.to_string());
+            Expr::parse(src).unwrap().eval(&r)
+        };
+        assert!(holds_for("::ffff:10.1.2.3", "client_ip in 10.0.0.0/8"));
+        assert!(holds_for("2001:db8::1", "client_ip in 2001:db8::/32"));
+        assert!(!holds_for("2001:db9::1", "client_ip in 2001:db8::/32"));
+        assert!(holds_for("1.2.3.4", "client_ip in 0.0.0.0/0"));
+        assert!(!holds_for("not an ip", "client_ip in 0.0.0.0/0"));
+        assert!(holds_for(" 10.9.9.9 ", "client_ip in [192.168.0.0/16, 10.0.0.0/8]"));
     }
 
     #[test]

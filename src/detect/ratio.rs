@@ -13,7 +13,7 @@
 //! `2 · second` for the others (see [`super::RuleMatch::slot`]).
 
 use super::window::episodes_by;
-use super::{decode_group, group_names, Alert, Bucket, Counts, Detector, FinishContext, LineRef};
+use super::{decode_group, group_names, Alert, Bucket, Counts, Detector, FinishContext};
 use crate::config::{HumanDuration, Rule, RuleKind};
 use crate::parse::Timestamp;
 
@@ -27,31 +27,25 @@ impl RatioDetector {
     }
 }
 
-/// One second of a group: all selected records, the numerator's, and the
-/// numerator's first lines.
-struct Second {
-    sec: i64,
-    total: u64,
-    num: u64,
-    evidence: Vec<LineRef>,
-}
-
-/// Seconds of a group from its sorted slots.
-fn seconds(slots: &[(i64, Bucket)]) -> Vec<Second> {
-    let mut out: Vec<Second> = Vec::new();
-    for (slot, b) in slots {
+/// The seconds of a group from its sorted slots: (second, records,
+/// numerator's records) each, and where each second's slots start (then
+/// where the last ends).
+fn seconds(slots: &[(i64, Bucket)]) -> (Vec<(i64, u64, u64)>, Vec<usize>) {
+    let (mut out, mut starts): (Vec<(i64, u64, u64)>, Vec<usize>) = (Vec::new(), Vec::new());
+    for (k, (slot, b)) in slots.iter().enumerate() {
         let sec = slot >> 1;
-        if out.last().is_none_or(|l| l.sec != sec) {
-            out.push(Second { sec, total: 0, num: 0, evidence: Vec::new() });
+        if out.last().is_none_or(|l| l.0 != sec) {
+            out.push((sec, 0, 0));
+            starts.push(k);
         }
         let s = out.last_mut().expect("pushed");
-        s.total += u64::from(b.count);
+        s.1 += u64::from(b.count);
         if slot & 1 == 1 {
-            s.num += u64::from(b.count);
-            s.evidence.extend_from_slice(b.evidence());
+            s.2 += u64::from(b.count);
         }
     }
-    out
+    starts.push(slots.len());
+    (out, starts)
 }
 
 /// The windows of sorted seconds that hold, as episodes: (first, last)
@@ -112,26 +106,29 @@ impl Detector for RatioDetector {
         };
         let names = group_names(&self.rule);
         counts.alerts_per_group(*min_total, |group, slots, alerts| {
-            let secs = seconds(slots);
-            let figures: Vec<(i64, u64, u64)> =
-                secs.iter().map(|s| (s.sec, s.total, s.num)).collect();
-            for (first, last, (n, t)) in episodes(&figures, *threshold, *min_total, window.secs()) {
+            let (secs, starts) = seconds(slots);
+            for (first, last, (n, t)) in episodes(&secs, *threshold, *min_total, window.secs()) {
                 let span = &secs[first..=last];
+                // The numerator's lines (odd slots) of the episode's seconds.
+                let lines = slots[starts[first]..starts[last + 1]]
+                    .iter()
+                    .filter(|(slot, _)| slot & 1 == 1)
+                    .flat_map(|(_, b)| b.evidence().to_vec());
                 alerts.push(Alert {
                     rule_id: self.rule.id.clone(),
                     rule_type: self.rule.kind.type_name(),
                     severity: self.rule.severity,
                     group: decode_group(&names, group),
-                    window_start: Timestamp::from_secs(span[0].sec),
-                    window_end: Timestamp::from_secs(span[span.len() - 1].sec),
-                    count: span.iter().map(|s| s.num).sum(),
+                    window_start: Timestamp::from_secs(span[0].0),
+                    window_end: Timestamp::from_secs(span[span.len() - 1].0),
+                    count: span.iter().map(|s| s.2).sum(),
                     message: format!(
                         "{} ({n} of {t}) matched {numerator} within {} (threshold {}, at least {min_total} records)",
                         percent(n as f64 / t as f64),
                         HumanDuration(window.secs()),
                         percent(*threshold),
                     ),
-                    evidence: ctx.evidence(span.iter().flat_map(|s| s.evidence.iter().copied())),
+                    evidence: ctx.evidence(lines),
                 });
             }
         })

@@ -101,6 +101,9 @@ pub enum Command {
     Run(RunArgs),
     /// Parse only: print normalized records on stdout.
     Parse(ParseArgs),
+    /// List the message templates of files: count, id, first and last
+    /// time, template, an example line.
+    Templates(TemplatesArgs),
     /// Load and check a job file; report every problem with its key path.
     Validate(ValidateArgs),
     /// Parse files and load them into PostgreSQL (no detection). Re-runs load
@@ -240,9 +243,45 @@ pub struct ParseArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Jsonl)]
     pub output: Output,
+    /// Add each record's message template: `template_id` and `template`
+    /// (two more columns in CSV).
+    #[arg(long)]
+    pub templates: bool,
+    #[command(flatten)]
+    pub cap: TemplateCap,
     /// Files or globs to parse; `-` reads stdin. .gz and .zst are read transparently.
     #[arg(required = true)]
     pub files: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct TemplateCap {
+    /// Templates kept per service; past the cap, a message that fits none
+    /// of them gets the template `<*>`.
+    #[arg(long, default_value_t = crate::template::DEFAULT_CAP, value_name = "N")]
+    pub max_templates: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct TemplatesArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// `text`: a table, most frequent first; `json`: one object per
+    /// template and line.
+    #[arg(long, value_enum, default_value_t = ListOutput::Text)]
+    pub output: ListOutput,
+    #[command(flatten)]
+    pub cap: TemplateCap,
+    /// Files or globs; `-` reads stdin. .gz and .zst are read transparently.
+    #[arg(required = true)]
+    pub files: Vec<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ListOutput {
+    #[default]
+    Text,
+    Json,
 }
 
 #[derive(Args, Debug)]

@@ -154,6 +154,21 @@ pub fn write_record_csv(out: &mut Vec<u8>, r: &Record<'_>, path: &str, prov: Pro
     });
 }
 
+/// Ends a CSV row written by [`write_record_csv`] (without its line end)
+/// with a template's id and text.
+pub fn write_template_csv(out: &mut Vec<u8>, id: &str, text: &str) {
+    out.push(b',');
+    out.extend_from_slice(id.as_bytes());
+    out.extend_from_slice(b",\"");
+    for part in neutralise(text).split('"').enumerate() {
+        if part.0 > 0 {
+            out.extend_from_slice(b"\"\"");
+        }
+        out.extend_from_slice(part.1.as_bytes());
+    }
+    out.extend_from_slice(b"\"\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

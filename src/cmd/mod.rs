@@ -11,6 +11,7 @@ pub mod report;
 pub mod run;
 pub mod runs;
 pub mod serve;
+pub mod templates;
 pub mod user;
 pub mod validate;
 
@@ -24,6 +25,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
     match &cli.command {
         Command::Run(a) => run::run(a, g),
         Command::Parse(a) => parse::run(a, g),
+        Command::Templates(a) => templates::run(a, g),
         Command::Validate(a) => validate::run(a, g),
         Command::Ingest(a) => ingest::run(a, g),
         Command::Db(c) => db::run(c, g),

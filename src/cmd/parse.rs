@@ -8,37 +8,87 @@ use crate::output;
 use crate::parse::{Provenance, Record};
 use crate::read::{self, ChunkResult, ChunkSink};
 use crate::run::Messages;
+use crate::template::{self, Templater};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 /// Writes each chunk's records into an output buffer; buffers come back
 /// from the writer for the next chunks, so that writing JSON neither grows
 /// a fresh buffer (copying it) nor touches fresh pages for every chunk.
+///
+/// With templates, a record's text is written without its end, and its
+/// template key is kept: templates are assigned in input order by the
+/// writer, which then ends each record with its template.
 struct TextSink {
     csv: bool,
+    templates: bool,
     path: String,
     path_json: String,
-    pool: Arc<Mutex<Vec<Vec<u8>>>>,
+    pool: Arc<Mutex<Vec<Chunk>>>,
+}
+
+#[derive(Default)]
+struct Chunk {
+    text: Vec<u8>,
+    keys: String,
+    /// Per record: where its text and its key end.
+    ends: Vec<(usize, usize)>,
 }
 
 impl ChunkSink for TextSink {
-    type Acc = Vec<u8>;
-    type Out = Vec<u8>;
+    type Acc = Chunk;
+    type Out = Chunk;
 
-    fn begin(&self) -> Vec<u8> {
+    fn begin(&self) -> Chunk {
         self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default()
     }
 
-    fn record(&self, buf: &mut Vec<u8>, r: &Record<'_>, prov: Provenance) {
+    fn record(&self, c: &mut Chunk, r: &Record<'_>, prov: Provenance) {
         if self.csv {
-            output::write_record_csv(buf, r, &self.path, prov);
+            output::write_record_csv(&mut c.text, r, &self.path, prov);
         } else {
-            output::write_record_json(buf, r, &self.path_json, prov);
+            output::write_record_json(&mut c.text, r, &self.path_json, prov);
+        }
+        if self.templates {
+            // Without `}\n` (JSON) or `\n` (CSV).
+            c.text.truncate(c.text.len() - if self.csv { 1 } else { 2 });
+            template::key_into(&r.service, &r.message, &mut c.keys);
+            c.ends.push((c.text.len(), c.keys.len()));
         }
     }
 
-    fn end(&self, buf: Vec<u8>) -> Vec<u8> {
-        buf
+    fn end(&self, c: Chunk) -> Chunk {
+        c
+    }
+}
+
+/// Ends each record of `c` with its template, in order, into `out`.
+fn write_templated(c: &Chunk, csv: bool, t: &mut Templater, out: &mut Vec<u8>) {
+    let (mut text_at, mut key_at) = (0, 0);
+    for &(text_end, key_end) in &c.ends {
+        out.extend_from_slice(&c.text[text_at..text_end]);
+        let id = t.assign(&c.keys[key_at..key_end]);
+        let cluster = t.drain.cluster(id);
+        if csv {
+            output::write_template_csv(out, cluster.id(), cluster.text());
+        } else {
+            out.extend_from_slice(b",\"template_id\":\"");
+            out.extend_from_slice(cluster.id().as_bytes());
+            out.extend_from_slice(b"\",\"template\":");
+            output::write_json_str(out, cluster.text());
+            out.extend_from_slice(b"}\n");
+        }
+        (text_at, key_at) = (text_end, key_end);
+    }
+}
+
+/// Warns about the services whose templates reached the cap.
+pub fn warn_capped(drain: &template::Drain, msgs: &Messages) {
+    for (service, n) in drain.capped() {
+        msgs.warn(&format!(
+            "templates: service {service:?} reached the cap of {} templates (--max-templates); {n} messages that fit none of them got the template <*>",
+            drain.cap()
+        ));
     }
 }
 
@@ -50,9 +100,15 @@ pub fn run(args: &ParseArgs, g: &Global) -> anyhow::Result<Exit> {
     let (format, opts) = super::input_options(&args.input)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    if args.output == Output::Csv {
+    let csv = args.output == Output::Csv;
+    if csv && args.templates {
+        out.write_all(output::CSV_HEADER.trim_end().as_bytes())?;
+        out.write_all(b",template_id,template\n")?;
+    } else if csv {
         out.write_all(output::CSV_HEADER.as_bytes())?;
     }
+    let mut templater = Templater::new(args.cap.max_templates);
+    let mut templated = Vec::new();
     let mut exit = Exit::Ok;
     for path in super::expand(&args.files, &msgs, &mut exit) {
         let opened = match read::open(&path, &format, &opts) {
@@ -70,17 +126,26 @@ pub fn run(args: &ParseArgs, g: &Global) -> anyhow::Result<Exit> {
         };
         let pool = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::new(TextSink {
-            csv: args.output == Output::Csv,
+            csv,
+            templates: args.templates,
             path: path.clone(),
             path_json,
             pool: Arc::clone(&pool),
         });
         let mut shown = 0u64;
-        let result = read::process_with(opened, sink, |res: ChunkResult<Vec<u8>>| {
-            out.write_all(&res.value)?;
-            let mut buf = res.value;
-            buf.clear();
-            pool.lock().unwrap_or_else(|e| e.into_inner()).push(buf);
+        let result = read::process_with(opened, sink, |res: ChunkResult<Chunk>| {
+            let mut c = res.value;
+            if args.templates {
+                templated.clear();
+                write_templated(&c, csv, &mut templater, &mut templated);
+                out.write_all(&templated)?;
+            } else {
+                out.write_all(&c.text)?;
+            }
+            c.text.clear();
+            c.keys.clear();
+            c.ends.clear();
+            pool.lock().unwrap_or_else(|e| e.into_inner()).push(c);
             for rej in &res.rejects {
                 if g.verbose || shown < SHOWN_REJECTS {
                     msgs.warn(&format!("reject: {rej}"));
@@ -113,5 +178,6 @@ pub fn run(args: &ParseArgs, g: &Global) -> anyhow::Result<Exit> {
         }
     }
     out.flush()?;
+    warn_capped(&templater.drain, &msgs);
     Ok(exit)
 }

@@ -1,0 +1,237 @@
+//! The first, stateless step of templating: a message's variable parts
+//! (numbers, addresses, ids, paths, hex, quoted values, `key=` values) are
+//! written `<*>`, token by token, so that the second step (the tree in
+//! [`super::Drain`]) only has to find the variable words no pattern knows,
+//! such as user and host names.
+//!
+//! Tokens are the message's whitespace-separated words. A token keeps its
+//! wrapping punctuation (`[<*>]`, `(uid=<*>)`, `<*>:`), runs of `<*>` become
+//! one (a list of any length is one part), and the size of what is kept is
+//! bounded: at most [`MAX_TOKENS`] tokens, each at most [`MAX_TOKEN`] bytes.
+
+/// Tokens kept per message; the rest of the message is one `<*>`.
+pub const MAX_TOKENS: usize = 48;
+/// A longer token is a value (a hash, a blob, a long URL): `<*>`.
+pub const MAX_TOKEN: usize = 64;
+
+pub const WILD: &str = "<*>";
+
+/// Appends the masked tokens of `message` to `out`, separated by single
+/// spaces.
+pub fn mask_into(message: &str, out: &mut String) {
+    let base = out.len();
+    let mut tokens = message.split_ascii_whitespace();
+    let mut kept = 0usize;
+    // Where the previous token starts, when it was a masked value.
+    let mut last_value: Option<usize> = None;
+    while let Some(tok) = tokens.next() {
+        let before = out.len();
+        if out.len() > base {
+            out.push(' ');
+        }
+        let start = out.len();
+        if kept == MAX_TOKENS {
+            out.push_str(WILD);
+        } else if let quote @ (b'"' | b'\'') = tok.as_bytes()[0] {
+            // A quoted value may hold spaces: `"a b c"` is one part.
+            let mut tail = closes(&tok[1..], quote).map(|t| &tok[1 + t..]);
+            if tail.is_none() {
+                tail = tokens.by_ref().find_map(|next| closes(next, quote).map(|t| &next[t..]));
+            }
+            match tail {
+                Some(tail) => {
+                    out.push(char::from(quote));
+                    out.push_str(WILD);
+                    out.push(char::from(quote));
+                    out.push_str(tail);
+                }
+                None => out.push_str(WILD),
+            }
+        } else {
+            mask_token(tok, out);
+        }
+        // A list of masked values (`<*>`, `blk_<*>`, `<*>,`) is one part.
+        let t = &out[start..];
+        let value = t.ends_with(WILD) || t.ends_with("<*>,");
+        match last_value {
+            Some(prev) if value && out[start..] == out[prev..before] => out.truncate(before),
+            _ => last_value = value.then_some(start),
+        }
+        if kept == MAX_TOKENS {
+            break;
+        }
+        kept += 1;
+    }
+}
+
+/// Where `tok`'s trailing punctuation starts, when it ends a quoted span
+/// (an unescaped `quote` before that punctuation).
+fn closes(tok: &str, quote: u8) -> Option<usize> {
+    let b = tok.as_bytes();
+    let end = b
+        .iter()
+        .rposition(|c| !matches!(c, b',' | b';' | b':' | b'.' | b')' | b']' | b'}'))
+        .map_or(0, |i| i + 1);
+    (end > 0 && b[end - 1] == quote && (end < 2 || b[end - 2] != b'\\')).then_some(end)
+}
+
+const OPEN: &[u8] = b"([{<\"'";
+const CLOSE: &[u8] = b")]}>\"',;:.!?";
+
+/// Appends one token, masked.
+fn mask_token(tok: &str, out: &mut String) {
+    if tok.len() > MAX_TOKEN {
+        out.push_str(WILD);
+        return;
+    }
+    let b = tok.as_bytes();
+    let lead = b.iter().take_while(|c| OPEN.contains(c)).count();
+    let trail = b[lead..].iter().rev().take_while(|c| CLOSE.contains(c)).count();
+    let core = &tok[lead..tok.len() - trail];
+    if core.is_empty() {
+        out.push_str(tok);
+        return;
+    }
+    out.push_str(&tok[..lead]);
+    mask_core(core, out);
+    out.push_str(&tok[tok.len() - trail..]);
+}
+
+fn mask_core(core: &str, out: &mut String) {
+    // `uid=0`, `rhost=10.0.0.1`: the key is constant, the value may not be.
+    let key_len = core.find('=').filter(|&i| {
+        i > 0
+            && core.as_bytes()[..i].iter().all(|c| c.is_ascii_alphanumeric() || b"_-.".contains(c))
+    });
+    if let Some(eq) = key_len {
+        let value = &core[eq + 1..];
+        out.push_str(&core[..=eq]);
+        if !value.is_empty() {
+            let vb = value.as_bytes();
+            let lead = vb.iter().take_while(|c| OPEN.contains(c)).count();
+            let trail = vb[lead..].iter().rev().take_while(|c| CLOSE.contains(c)).count();
+            let inner = &value[lead..value.len() - trail];
+            if !inner.is_empty() && is_variable(inner) {
+                out.push_str(&value[..lead]);
+                out.push_str(WILD);
+                out.push_str(&value[value.len() - trail..]);
+            } else {
+                out.push_str(value);
+            }
+        }
+        return;
+    }
+    if is_variable(core) {
+        // `blk_-123`, `part-00590`: a word prefix names what the id is.
+        if let Some(p) = id_prefix(core) {
+            out.push_str(&core[..p]);
+        }
+        out.push_str(WILD);
+        return;
+    }
+    out.push_str(core);
+}
+
+/// `blk_-1608`, `part-00590`, `task_2008`: letters, then `_` or `-`, then
+/// the id (which starts with a digit or a sign). Returns where the id starts.
+fn id_prefix(core: &str) -> Option<usize> {
+    let b = core.as_bytes();
+    let letters = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    if letters == 0 || letters + 1 >= b.len() || !matches!(b[letters], b'_' | b'-') {
+        return None;
+    }
+    let rest = &b[letters + 1..];
+    let first = if rest[0] == b'-' { rest.get(1) } else { rest.first() };
+    first.filter(|c| c.is_ascii_digit()).map(|_| letters + 1)
+}
+
+/// Whether a token (without its wrapping punctuation) is a value rather
+/// than a word: it starts with a digit or a sign and a digit (numbers,
+/// sizes, durations, addresses, times), holds three digits or more (ids,
+/// hex, versions of things), is a path or a URL, or an e-mail address.
+/// Words with a digit or two (`ssh2`, `jk2_init()`, `HTTP/1.1`, `x86`) stay.
+pub fn is_variable(core: &str) -> bool {
+    let b = core.as_bytes();
+    let first = b[0];
+    let after_sign = if matches!(first, b'-' | b'+') { b.get(1).copied() } else { Some(first) };
+    if after_sign.is_some_and(|c| c.is_ascii_digit()) {
+        return true;
+    }
+    if first == b'/' && b.len() > 1 || first == b'~' && b.get(1) == Some(&b'/') {
+        return true;
+    }
+    if memchr::memmem::find(b, b"://").is_some() {
+        return true;
+    }
+    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+    if digits >= 3 {
+        return true;
+    }
+    if let Some(at) = memchr::memchr(b'@', b) {
+        if at > 0 && memchr::memchr(b'.', &b[at..]).is_some() {
+            return true;
+        }
+    }
+    // Long hex without a digit run (`deadbeefcafe`) is rare; long hex
+    // with digits has three or more of them.
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(s: &str) -> String {
+        let mut out = String::new();
+        mask_into(s, &mut out);
+        out
+    }
+
+    #[test]
+    fn values_are_masked_words_are_kept() {
+        assert_eq!(
+            m("Receiving block blk_-1608999687919862906 src: /10.250.19.102:54106 dest: /10.250.19.102:50010"),
+            "Receiving block blk_<*> src: <*> dest: <*>"
+        );
+        assert_eq!(
+            m("reverse mapping checking getaddrinfo for ns.example.com [173.234.31.186] failed - POSSIBLE BREAK-IN ATTEMPT!"),
+            "reverse mapping checking getaddrinfo for ns.example.com [<*>] failed - POSSIBLE BREAK-IN ATTEMPT!"
+        );
+        assert_eq!(
+            m("pam_unix(sshd:session): session opened for user test9 by (uid=0)"),
+            "pam_unix(sshd:session): session opened for user test9 by (uid=<*>)"
+        );
+        assert_eq!(
+            m("jk2_init() Found child 6725 in scoreboard slot 10"),
+            "jk2_init() Found child <*> in scoreboard slot <*>"
+        );
+        assert_eq!(m("GET /index.html?id=7 HTTP/1.1"), "GET <*> HTTP/1.1");
+        assert_eq!(
+            m("Received disconnect from 1.2.3.4: 11: Bye Bye [preauth]"),
+            "Received disconnect from <*>: <*>: Bye Bye [preauth]"
+        );
+        assert_eq!(m("mod_jk child init 1 -2"), "mod_jk child init <*>");
+        assert_eq!(m("user \"bob smith\" not found"), "user \"<*>\" not found");
+        assert_eq!(
+            m("can't open 'my file.txt', retrying in 5s"),
+            "can't open '<*>', retrying in <*>"
+        );
+        assert_eq!(m("mail to bob@example.com bounced"), "mail to <*> bounced");
+        assert_eq!(m("   "), "");
+        assert_eq!(m("to delete blk_100 blk_-200 blk_300"), "to delete blk_<*>");
+        assert_eq!(m("from 10.0.0.1, 10.0.0.2, 10.0.0.3 x"), "from <*>, <*> x");
+    }
+
+    #[test]
+    fn sizes_are_bounded() {
+        let long = "x".repeat(MAX_TOKEN + 1);
+        assert_eq!(m(&format!("a {long} b")), "a <*> b");
+        let many: Vec<String> =
+            (0..200).map(|i| format!("w{}", (b'a' + (i % 26) as u8) as char)).collect();
+        let out = m(&many.join(" "));
+        assert_eq!(out.split(' ').count(), MAX_TOKENS + 1);
+        assert!(out.ends_with(" <*>"));
+        assert_eq!(m("1 2 3 4 5"), "<*>");
+        assert_eq!(m("\"never closed and so on"), "<*>");
+    }
+}

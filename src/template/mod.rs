@@ -1,0 +1,341 @@
+//! Message templates: which kinds of message a log holds.
+//!
+//! Two steps, as in the log-parsing literature (Drain, He et al., ICWS
+//! 2017):
+//!
+//! 1. [`mask`] writes the parts any pattern recognizes as values (numbers,
+//!    addresses, ids, paths, hex, quoted text) as `<*>`. It sees one
+//!    message at a time, so the parsing threads do it.
+//! 2. [`Drain`] groups the masked messages of each service with a
+//!    fixed-depth prefix tree: messages of the same length and the same
+//!    first words land in one leaf, and join the leaf's most similar
+//!    template when at least [`SIMILARITY`] of its constant words agree;
+//!    the positions that differ become `<*>` (a user name, a host name).
+//!    Otherwise they start a template of their own. Only this step keeps
+//!    state, and it runs once per distinct masked message, not per record.
+//!
+//! A template only ever grows more general, so a message once assigned to
+//! a template keeps matching it. Each service holds at most
+//! [`Drain::cap`] templates: past the cap, a message that fits none of them
+//! gets the template `<*>` and is counted as capped.
+//!
+//! A template's id is a hash of its text (64 bits, as 16 hex digits; the
+//! service is not part of it): the same text has the same id in every run
+//! and on every host.
+
+pub mod mask;
+
+use mask::WILD;
+use rustc_hash::FxHashMap;
+
+/// The share of a template's constant words a message must share to join it.
+pub const SIMILARITY: f64 = 0.6;
+/// Word layers of the prefix tree below the length layer.
+const TREE_WORDS: usize = 2;
+/// Children per tree node; more distinct words share the `<*>` child.
+const MAX_CHILDREN: usize = 100;
+/// Default templates per service.
+pub const DEFAULT_CAP: usize = 1000;
+/// Services templated separately; later ones share one tree.
+const MAX_SERVICES: usize = 4096;
+const OTHER_SERVICES: &str = "(other services)";
+
+/// A template's stable id: the FNV-1a hash of its text, mixed by
+/// MurmurHash3's finalizer (FNV alone gives texts that differ in their
+/// last word ids that differ in a few digits only).
+pub fn template_id(text: &str) -> String {
+    let mut h = crate::source::identity::hash(text.as_bytes()) as u64;
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    format!("{h:016x}")
+}
+
+/// One template and what it groups.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    pub service: Box<str>,
+    tokens: Vec<Box<str>>,
+    text: String,
+    id: String,
+}
+
+impl Cluster {
+    fn new(service: &str, tokens: Vec<Box<str>>) -> Cluster {
+        let text = tokens.join(" ");
+        Cluster { service: service.into(), id: template_id(&text), tokens, text }
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The share of the template's constant words that the message has at
+    /// the same place (positions that are `<*>`, or hold a masked value,
+    /// in the template are not compared: a message of `<*>` only fits any
+    /// template of its length), and the number of `<*>` positions (which
+    /// breaks ties toward the more general template).
+    ///
+    /// Drain divides by the message's length; dividing by the constant
+    /// words only keeps two messages that share their masked values but
+    /// differ in most of their words apart (`Received disconnect from <*>:
+    /// <*>: Bye Bye [preauth]` and `... disconnected by user`).
+    fn similarity(&self, words: &[&str]) -> (f64, usize) {
+        let mut same = 0;
+        let mut constant = 0;
+        let mut wild = 0;
+        for (t, w) in self.tokens.iter().zip(words) {
+            if t.contains(WILD) {
+                wild += 1;
+                if &**t != WILD && &**t != *w {
+                    constant += 1;
+                }
+                continue;
+            }
+            constant += 1;
+            if &**t == *w {
+                same += 1;
+            }
+        }
+        if constant == 0 {
+            return (1.0, wild);
+        }
+        (same as f64 / constant as f64, wild)
+    }
+
+    /// Makes the positions where `words` differs `<*>`; whether it changed.
+    fn generalize(&mut self, words: &[&str]) -> bool {
+        let mut changed = false;
+        for (t, w) in self.tokens.iter_mut().zip(words) {
+            if &**t != *w && &**t != WILD {
+                // `user=root` and `user=admin` make `user=<*>`.
+                *t = match (t.split_once('='), w.split_once('=')) {
+                    (Some((a, _)), Some((b, _))) if a == b && !a.is_empty() => {
+                        format!("{a}={WILD}").into()
+                    }
+                    _ => WILD.into(),
+                };
+                changed = true;
+            }
+        }
+        if changed {
+            self.text = self.tokens.join(" ");
+            self.id = template_id(&self.text);
+        }
+        changed
+    }
+}
+
+#[derive(Default)]
+struct Node {
+    children: FxHashMap<Box<str>, Node>,
+    leaf: Vec<u32>,
+}
+
+#[derive(Default)]
+struct Service {
+    by_len: FxHashMap<usize, Node>,
+    templates: usize,
+    overflow: Option<u32>,
+    capped: u64,
+}
+
+/// The template of every service's messages, built online.
+pub struct Drain {
+    services: FxHashMap<Box<str>, Service>,
+    clusters: Vec<Cluster>,
+    cap: usize,
+}
+
+impl Default for Drain {
+    fn default() -> Self {
+        Drain::new(DEFAULT_CAP)
+    }
+}
+
+/// The tree key of a word: words with digits or wildcards share `<*>`
+/// (Drain's rule: they are likely values, and would grow the tree).
+fn key(word: &str) -> &str {
+    if word.contains(WILD) || word.bytes().any(|b| b.is_ascii_digit()) {
+        WILD
+    } else {
+        word
+    }
+}
+
+impl Drain {
+    pub fn new(cap: usize) -> Drain {
+        Drain { services: FxHashMap::default(), clusters: Vec::new(), cap: cap.max(1) }
+    }
+
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    pub fn cluster(&self, id: u32) -> &Cluster {
+        &self.clusters[id as usize]
+    }
+
+    pub fn clusters(&self) -> &[Cluster] {
+        &self.clusters
+    }
+
+    /// Services that reached the cap, with the messages that got `<*>`.
+    pub fn capped(&self) -> Vec<(&str, u64)> {
+        let mut v: Vec<(&str, u64)> = self
+            .services
+            .iter()
+            .filter(|(_, s)| s.capped > 0)
+            .map(|(k, s)| (&**k, s.capped))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The template of a masked message (see [`mask::mask_into`]) of
+    /// `service`: an existing one, made more general if need be, or a new
+    /// one.
+    pub fn add(&mut self, service: &str, masked: &str) -> u32 {
+        let words: Vec<&str> =
+            if masked.is_empty() { Vec::new() } else { masked.split(' ').collect() };
+        let service = if self.services.len() >= MAX_SERVICES && !self.services.contains_key(service)
+        {
+            OTHER_SERVICES
+        } else {
+            service
+        };
+        let svc = self.services.entry(service.into()).or_default();
+        let node = route(svc.by_len.entry(words.len()).or_default(), &words);
+        let mut best: Option<(u32, (f64, usize))> = None;
+        for &c in &node.leaf {
+            let s = self.clusters[c as usize].similarity(&words);
+            if best.is_none_or(|(_, b)| s.0 > b.0 || (s.0 == b.0 && s.1 > b.1)) {
+                best = Some((c, s));
+            }
+        }
+        if let Some((c, (sim, _))) = best {
+            if sim >= SIMILARITY {
+                self.clusters[c as usize].generalize(&words);
+                return c;
+            }
+        }
+        if svc.templates >= self.cap {
+            svc.capped += 1;
+            if let Some(o) = svc.overflow {
+                return o;
+            }
+            let id = self.clusters.len() as u32;
+            self.clusters.push(Cluster::new(service, vec![WILD.into()]));
+            svc.overflow = Some(id);
+            return id;
+        }
+        let id = self.clusters.len() as u32;
+        self.clusters.push(Cluster::new(service, words.iter().map(|w| (*w).into()).collect()));
+        svc.templates += 1;
+        node.leaf.push(id);
+        id
+    }
+}
+
+/// The leaf for `words` below a length node, made on the way if missing.
+fn route<'n>(mut node: &'n mut Node, words: &[&str]) -> &'n mut Node {
+    for w in words.iter().take(TREE_WORDS) {
+        let mut k = key(w);
+        if !node.children.contains_key(k) && node.children.len() + 1 >= MAX_CHILDREN {
+            k = WILD;
+        }
+        node = node.children.entry(k.into()).or_default();
+    }
+    node
+}
+
+/// The text [`Templater::assign`] reads: the record's service, a unit
+/// separator, and its masked message. Appended to `out`.
+pub fn key_into(service: &str, message: &str, out: &mut String) {
+    if service.contains(KEY_SEP) {
+        out.push_str(&service.replace(KEY_SEP, "?"));
+    } else {
+        out.push_str(service);
+    }
+    out.push(KEY_SEP);
+    mask::mask_into(message, out);
+}
+
+const KEY_SEP: char = '\x1f';
+
+/// Distinct keys remembered; past this the memory is emptied (a forgotten
+/// key is found again in the tree, with the same answer).
+const CACHE_MAX: usize = 1 << 17;
+
+/// Templates for records in input order: a [`Drain`] behind a cache of the
+/// keys (see [`key_into`]) already seen, so that a repeated message costs
+/// one hash lookup.
+pub struct Templater {
+    pub drain: Drain,
+    cache: FxHashMap<Box<str>, u32>,
+}
+
+impl Templater {
+    pub fn new(cap: usize) -> Templater {
+        Templater { drain: Drain::new(cap), cache: FxHashMap::default() }
+    }
+
+    pub fn assign(&mut self, key: &str) -> u32 {
+        if let Some(&c) = self.cache.get(key) {
+            return c;
+        }
+        let (service, masked) = key.split_once(KEY_SEP).unwrap_or(("", key));
+        let c = self.drain.add(service, masked);
+        if self.cache.len() >= CACHE_MAX {
+            self.cache.clear();
+        }
+        self.cache.insert(key.into(), c);
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn add(d: &mut Drain, svc: &str, msg: &str) -> u32 {
+        let mut m = String::new();
+        mask::mask_into(msg, &mut m);
+        d.add(svc, &m)
+    }
+
+    #[test]
+    fn variable_words_become_wildcards() {
+        let mut d = Drain::default();
+        let a = add(&mut d, "sshd", "Invalid user webmaster from 173.234.31.186");
+        let b = add(&mut d, "sshd", "Invalid user test from 10.0.0.1");
+        assert_eq!(a, b);
+        assert_eq!(d.cluster(a).text(), "Invalid user <*> from <*>");
+        let c = add(&mut d, "sshd", "Connection closed by 10.0.0.1 [preauth]");
+        assert_ne!(a, c);
+        // Another service never shares a template.
+        let e = add(&mut d, "other", "Invalid user test from 10.0.0.1");
+        assert_ne!(a, e);
+        assert_eq!(d.cluster(a).id(), template_id("Invalid user <*> from <*>"));
+        assert_eq!(d.cluster(a).id().len(), 16);
+    }
+
+    #[test]
+    fn the_cap_holds() {
+        let mut d = Drain::new(10);
+        for i in 0..100 {
+            let w: String =
+                (0..5).map(|j| char::from(b'a' + ((i * 7 + j * 3) % 26) as u8)).collect();
+            add(&mut d, "app", &format!("{w}{w} {w}x {w}y"));
+        }
+        assert!(d.clusters().len() <= 11);
+        assert_eq!(d.capped().len(), 1);
+        assert!(d.capped()[0].1 > 0);
+    }
+}

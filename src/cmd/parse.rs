@@ -82,16 +82,6 @@ fn write_templated(c: &Chunk, csv: bool, t: &mut Templater, out: &mut Vec<u8>) {
     }
 }
 
-/// Warns about the services whose templates reached the cap.
-pub fn warn_capped(drain: &template::Drain, msgs: &Messages) {
-    for (service, n) in drain.capped() {
-        msgs.warn(&format!(
-            "templates: service {service:?} reached the cap of {} templates (--max-templates); {n} messages that fit none of them got the template <*>",
-            drain.cap()
-        ));
-    }
-}
-
 /// Rejects shown per file on stderr (all of them with `-v`).
 const SHOWN_REJECTS: u64 = 20;
 
@@ -178,6 +168,6 @@ pub fn run(args: &ParseArgs, g: &Global) -> anyhow::Result<Exit> {
         }
     }
     out.flush()?;
-    warn_capped(&templater.drain, &msgs);
+    crate::run::messages::templates_capped(&templater.drain, 0, &msgs);
     Ok(exit)
 }

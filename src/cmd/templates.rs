@@ -2,7 +2,6 @@
 //! most frequent first: count, id, first and last time seen, the
 //! template, and an example line (file:line).
 
-use super::parse::warn_capped;
 use crate::cli::{Global, ListOutput, TemplatesArgs};
 use crate::error::Exit;
 use crate::output::write_json_str;
@@ -171,6 +170,6 @@ pub fn run(args: &TemplatesArgs, g: &Global) -> anyhow::Result<Exit> {
         }
     }
     out.flush()?;
-    warn_capped(&t.drain, &msgs);
+    crate::run::messages::templates_capped(&t.drain, 0, &msgs);
     Ok(exit)
 }

@@ -77,6 +77,7 @@ pub enum GroupKey {
     User,
     Host,
     ClientIp,
+    Message,
     /// `fields.<key>`
     Field(String),
 }
@@ -88,6 +89,7 @@ impl GroupKey {
             GroupKey::User => "user".into(),
             GroupKey::Host => "host".into(),
             GroupKey::ClientIp => "client_ip".into(),
+            GroupKey::Message => "message".into(),
             GroupKey::Field(k) => format!("fields.{k}"),
         }
     }
@@ -101,11 +103,12 @@ impl FromStr for GroupKey {
             "user" => GroupKey::User,
             "host" => GroupKey::Host,
             "client_ip" => GroupKey::ClientIp,
+            "message" => GroupKey::Message,
             _ => match s.strip_prefix("fields.") {
                 Some(k) if !k.is_empty() => GroupKey::Field(k.to_string()),
                 _ => {
                     return Err(format!(
-                        "unknown group key {s:?} (expected service, user, host, client_ip or fields.<key>)"
+                        "unknown group key {s:?} (expected service, user, host, client_ip, message or fields.<key>)"
                     ))
                 }
             },
@@ -156,6 +159,25 @@ pub enum RuleKind {
         min_total: u64,
         window: HumanDuration,
     },
+    /// The first sight of a message template (see `crate::template`).
+    NewTemplate {
+        min_count: u64,
+        /// In memory: the first span of the data is the baseline.
+        learn: i64,
+        /// Records of a lower severity are not counted.
+        severity_at_least: Option<crate::parse::Severity>,
+        /// Templates (`<*>` matches any text) and regexes: records whose
+        /// message matches one are not counted.
+        ignore: Vec<String>,
+    },
+    /// The first sight of a combination of values (the rule's `group_by`,
+    /// given as `fields`).
+    NewValue {
+        min_count: u64,
+        learn: i64,
+        /// A combination not seen for this long is new again.
+        remember: i64,
+    },
     /// A percentile of a numeric field.
     Percentile {
         /// The key in `fields`.
@@ -201,6 +223,8 @@ impl RuleKind {
             RuleKind::ZscoreAnomaly { .. } => "zscore_anomaly",
             RuleKind::Ratio { .. } => "ratio",
             RuleKind::Percentile { .. } => "percentile",
+            RuleKind::NewTemplate { .. } => "new_template",
+            RuleKind::NewValue { .. } => "new_value",
         }
     }
 }
@@ -271,6 +295,16 @@ impl Rule {
                 "field": format!("fields.{field}"), "percentile": percentile,
                 "threshold": threshold, "min_count": min_count, "window": d(window),
             }),
+            RuleKind::NewTemplate { min_count, learn, severity_at_least, ignore } => json!({
+                "min_count": min_count, "learn": d(&HumanDuration(*learn)),
+                "severity_at_least": severity_at_least.map(|s| s.as_str()),
+                "ignore": if ignore.is_empty() { None } else { Some(ignore) },
+            }),
+            RuleKind::NewValue { min_count, learn, remember } => json!({
+                "fields": self.group_by.iter().map(GroupKey::name).collect::<Vec<_>>(),
+                "min_count": min_count, "learn": d(&HumanDuration(*learn)),
+                "remember": d(&HumanDuration(*remember)),
+            }),
         };
         for (k, val) in kind.as_object().expect("an object") {
             if !val.is_null() {
@@ -282,7 +316,7 @@ impl Rule {
 }
 
 pub const RULE_TYPES: &str = "keyword_threshold, repeated_message, user_threshold, rate_spike, \
-     inactivity, zscore_anomaly, ratio, percentile";
+     inactivity, zscore_anomaly, ratio, percentile, new_template, new_value";
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
@@ -686,6 +720,59 @@ impl Checker {
         Some(Some(Seasonal { period, seasons: seasons as u32, min_history: min_history as u32 }))
     }
 
+    /// A list of group keys (`["user", "fields.client_ip"]`), not empty.
+    fn group_keys(&mut self, dict: &Dict, key: &str, path: &str) -> Option<Vec<GroupKey>> {
+        let Some(Value::Array(_, items)) = dict.get(key) else {
+            let found = dict.get(key).map_or("nothing".to_string(), describe);
+            self.err(&join(path, key), format!("expected a list of keys such as [\"user\", \"fields.client_ip\"], found {found}"));
+            return None;
+        };
+        let before = self.problems.len();
+        let mut keys = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match item.as_str().map(str::parse::<GroupKey>) {
+                Some(Ok(k)) => keys.push(k),
+                Some(Err(e)) => self.err(&format!("{path}.{key}[{i}]"), e),
+                None => self.err(
+                    &format!("{path}.{key}[{i}]"),
+                    format!("expected text, found {}", describe(item)),
+                ),
+            }
+        }
+        if keys.is_empty() && self.problems.len() == before {
+            self.err(&join(path, key), "must name at least one key");
+        }
+        (self.problems.len() == before).then_some(keys)
+    }
+
+    /// `ignore`: templates (with `<*>`) and regexes, each checked.
+    fn ignore_list(&mut self, dict: &Dict, path: &str) -> Option<Vec<String>> {
+        let items = match dict.get("ignore") {
+            None => return Some(Vec::new()),
+            Some(Value::Array(_, items)) => items,
+            Some(other) => {
+                self.err(
+                    &join(path, "ignore"),
+                    format!("expected a list of templates or regexes, found {}", describe(other)),
+                );
+                return None;
+            }
+        };
+        let before = self.problems.len();
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let at = format!("{path}.ignore[{i}]");
+            match item.as_str() {
+                Some(s) => match crate::template::ignore_pattern(s) {
+                    Ok(_) => out.push(s.to_string()),
+                    Err(e) => self.err(&at, e),
+                },
+                None => self.err(&at, format!("expected text, found {}", describe(item))),
+            }
+        }
+        (self.problems.len() == before).then_some(out)
+    }
+
     /// A duration from `key` ("5m") or from the old tool's numeric aliases.
     fn duration(
         &mut self,
@@ -811,6 +898,11 @@ const RULE_KEYS: &[&str] = &[
     "seasons",
     "min_history",
     "robust",
+    "learn",
+    "remember",
+    "fields",
+    "severity_at_least",
+    "ignore",
 ];
 
 /// Checks a merged job tree. `default_name` names a job without `name`.
@@ -1096,6 +1188,20 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
         v
     };
     let case_sensitive = c.boolean(d, "case_sensitive", path).unwrap_or(false);
+    let min_count = |c: &mut Checker| {
+        if d.contains_key("min_count") {
+            c.positive_int(d, "min_count", path)
+        } else {
+            Some(1)
+        }
+    };
+    let learn = |c: &mut Checker| {
+        if d.contains_key("learn") {
+            c.duration(d, "learn", &[], path).map(|h| h.0)
+        } else {
+            Some(0)
+        }
+    };
     let kind = match kind_name.as_deref() {
         None => None,
         Some("keyword_threshold") => {
@@ -1261,6 +1367,39 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
                 window: w?,
             })
         }
+        Some("new_template") => {
+            let (min_count, learn) = (min_count(c), learn(c));
+            let severity_at_least = if d.contains_key("severity_at_least") {
+                c.parsed::<crate::parse::Severity>(d, "severity_at_least", path).map(Some)
+            } else {
+                Some(None)
+            };
+            let ignore = c.ignore_list(d, path);
+            Some(RuleKind::NewTemplate {
+                min_count: min_count?,
+                learn: learn?,
+                severity_at_least: severity_at_least?,
+                ignore: ignore?,
+            })
+        }
+        Some("new_value") => {
+            let (min_count, learn) = (min_count(c), learn(c));
+            let remember = if d.contains_key("remember") {
+                c.duration(d, "remember", &[], path).map(|h| h.0)
+            } else {
+                Some(30 * DAY)
+            };
+            if !d.contains_key("fields") {
+                c.err(path, "missing key \"fields\" (the values whose combination is watched, such as [\"user\", \"fields.client_ip\"])");
+            }
+            if d.contains_key("group_by") {
+                c.err(
+                    &join(path, "group_by"),
+                    "does not apply to new_value (its fields are its group)",
+                );
+            }
+            Some(RuleKind::NewValue { min_count: min_count?, learn: learn?, remember: remember? })
+        }
         Some(other) => {
             c.err(
                 &join(path, type_key),
@@ -1273,10 +1412,13 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
         return None;
     }
     let kind = kind?;
-    let group_by = group_by.unwrap_or_else(|| match kind {
-        RuleKind::UserThreshold { .. } => vec![GroupKey::User],
-        _ => vec![GroupKey::Service],
-    });
+    let group_by = match kind {
+        RuleKind::NewValue { .. } => c.group_keys(d, "fields", path)?,
+        _ => group_by.unwrap_or_else(|| match kind {
+            RuleKind::UserThreshold { .. } => vec![GroupKey::User],
+            _ => vec![GroupKey::Service],
+        }),
+    };
     let filter = if d.contains_key("where") { Some(filter?) } else { None };
     Some(Rule { id: id?, kind, service, group_by, severity: severity?, description, filter })
 }

@@ -18,6 +18,7 @@
 
 pub mod expr;
 mod inactivity;
+mod novelty;
 mod percentile;
 mod ratio;
 pub mod sketch;
@@ -30,6 +31,7 @@ use crate::parse::time::TimeSpan;
 use crate::parse::{Record, Timestamp, Value};
 use expr::{Expr, Name};
 use memchr::memmem;
+pub use novelty::Sighting;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -54,6 +56,16 @@ pub struct LineRef {
     pub source: u32,
     pub line: u32,
     pub index: u32,
+}
+
+impl LineRef {
+    pub fn at(source: u32, prov: crate::parse::Provenance) -> LineRef {
+        LineRef {
+            source,
+            line: prov.line.min(u32::MAX as u64) as u32,
+            index: prov.index.unwrap_or(0).min(u32::MAX as u64) as u32,
+        }
+    }
 }
 
 /// The records of one group in one second: how many, and the first few
@@ -433,10 +445,21 @@ impl Counts {
 
     /// Groups in [`spill::order`], each with its seconds sorted and
     /// distinct: from memory and from every spilled run, one group at a time.
-    #[cfg(test)]
-    fn sorted(self) -> spill::Groups {
+    pub fn into_groups(self) -> spill::Groups {
         let (runs, memory, _) = self.drain();
         spill::Groups::new(runs, memory)
+    }
+
+    #[cfg(test)]
+    fn sorted(self) -> spill::Groups {
+        self.into_groups()
+    }
+
+    /// Marks `group` as seen in second `sec` with no record of its own
+    /// (history from the store).
+    pub fn add_seen(&mut self, group: &str, sec: i64) {
+        let gid = self.intern(group);
+        self.push(gid, sec, &Bucket::default());
     }
 
     /// The alerts `each` makes of every group (its encoded name and its
@@ -518,6 +541,13 @@ pub struct FinishContext {
     pub data_start: Option<i64>,
     /// Source paths by [`LineRef::source`].
     pub sources: Vec<Arc<str>>,
+    /// The start of the range detected over (seconds), when it is not the
+    /// start of the data: what came before is history.
+    pub range_start: Option<i64>,
+    /// The run's message templates, for `new_template` rules.
+    pub templates: Option<Arc<crate::template::catalog::Catalog>>,
+    /// `new_value` rules keep what they saw (for the store).
+    pub keep_sightings: bool,
 }
 
 impl FinishContext {
@@ -545,6 +575,12 @@ pub trait Detector: Send + Sync {
     /// Every alert of `counts`. `ctx.reference_time` is the only notion of
     /// "now" a detector has.
     fn alerts(&self, counts: Counts, ctx: &FinishContext) -> Vec<Alert>;
+
+    /// `new_value`: the combinations its last `alerts` saw, when
+    /// `keep_sightings` was set.
+    fn sightings(&self) -> Vec<Sighting> {
+        Vec::new()
+    }
 }
 
 /// Builds the detector of a rule.
@@ -562,6 +598,8 @@ pub fn detector(rule: &Rule) -> Box<dyn Detector> {
         RuleKind::ZscoreAnomaly { .. } => Box::new(zscore::ZscoreDetector::new(rule.clone())),
         RuleKind::Ratio { .. } => Box::new(ratio::RatioDetector::new(rule.clone())),
         RuleKind::Percentile { .. } => Box::new(percentile::PercentileDetector::new(rule.clone())),
+        RuleKind::NewTemplate { .. } => Box::new(novelty::NewTemplateDetector::new(rule.clone())),
+        RuleKind::NewValue { .. } => Box::new(novelty::NewValueDetector::new(rule.clone())),
     }
 }
 
@@ -603,6 +641,12 @@ enum Sub {
     Percentile(Arc<str>),
 }
 
+/// What a `new_template` rule passes over.
+struct TemplateFilter {
+    min_severity: Option<crate::parse::Severity>,
+    ignore: Option<regex::RegexSet>,
+}
+
 /// What a rule matches: whether a record counts for it and in which group.
 ///
 /// This is the one definition of a rule's matching. In memory the parsing
@@ -619,6 +663,8 @@ pub struct RuleMatch {
     /// `where`.
     filter: Option<Arc<Expr>>,
     sub: Sub,
+    /// `new_template`: the key ends with the service and masked message.
+    template: Option<Arc<TemplateFilter>>,
     /// Seconds `[from, to)` this rule counts (all when `None`).
     range: Option<(i64, i64)>,
 }
@@ -712,6 +758,26 @@ impl RuleMatch {
             message_in_group,
             filter: rule.filter.clone().map(Arc::new),
             sub,
+            template: match &rule.kind {
+                RuleKind::NewTemplate { severity_at_least, ignore, .. } => {
+                    let patterns: Vec<String> = ignore
+                        .iter()
+                        .filter_map(|e| crate::template::ignore_pattern(e).ok())
+                        .collect();
+                    Some(Arc::new(TemplateFilter {
+                        min_severity: *severity_at_least,
+                        ignore: (!patterns.is_empty())
+                            .then(|| {
+                                regex::RegexSetBuilder::new(&patterns)
+                                    .size_limit(1 << 22)
+                                    .build()
+                                    .ok()
+                            })
+                            .flatten(),
+                    }))
+                }
+                _ => None,
+            },
             range: None,
         }
     }
@@ -764,10 +830,17 @@ impl RuleMatch {
                     r.field("client_ip");
                     r.field("source_ip");
                 }
+                GroupKey::Message => r.message = true,
                 GroupKey::Field(k) => r.field(k),
             }
         }
-        r.message = self.message_in_group;
+        r.message |= self.message_in_group || self.template.is_some();
+        if self.template.as_ref().is_some_and(|t| t.min_severity.is_some()) {
+            r.severity = true;
+        }
+        if self.template.is_some() {
+            r.service = true;
+        }
         r
     }
 
@@ -820,6 +893,7 @@ impl RuleMatch {
                     let v = r.field("client_ip").or_else(|| r.field("source_ip"));
                     push_field(key, v)
                 }
+                GroupKey::Message => push_value(key, Some(&r.message)),
                 GroupKey::Field(k) => push_field(key, r.field(k)),
             };
             if !ok {
@@ -858,6 +932,18 @@ impl RuleMatch {
                 key.push(GROUP_SEP);
             }
             push_value(key, Some(&r.message));
+        }
+        if let Some(t) = &self.template {
+            if t.min_severity.is_some_and(|min| r.severity.is_some_and(|s| s < min)) {
+                return false;
+            }
+            if t.ignore.as_ref().is_some_and(|set| set.is_match(&r.message)) {
+                return false;
+            }
+            if !self.group_by.is_empty() {
+                key.push(GROUP_SEP);
+            }
+            crate::template::key_into(&r.service, &r.message, key);
         }
         true
     }
@@ -916,6 +1002,9 @@ pub(crate) mod testutil {
             reference_time: now,
             data_start: events.iter().map(|e| e.1).min(),
             sources: vec![Arc::from("test.log")],
+            range_start: None,
+            templates: None,
+            keep_sightings: false,
         };
         detector(rule).alerts(counts, &ctx)
     }
@@ -948,11 +1037,7 @@ impl Tally {
         if self.per_rule.len() < matches.len() {
             self.per_rule.resize_with(matches.len(), Counts::default);
         }
-        let at = LineRef {
-            source,
-            line: prov.line.min(u32::MAX as u64) as u32,
-            index: prov.index.unwrap_or(0).min(u32::MAX as u64) as u32,
-        };
+        let at = LineRef::at(source, prov);
         for (i, m) in matches.iter().enumerate() {
             if m.in_range(sec) && m.project(r, &mut self.key) {
                 if let Some(slot) = m.slot(r, sec) {

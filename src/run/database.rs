@@ -80,11 +80,12 @@ fn load_detect_report(
         };
         (from <= to).then_some((from, to))
     });
-    let (alerts, reference, overview) = stored::detect(client, &job.rules, bounds, s.now, shown)?;
+    let (alerts, reference, overview, known) = stored::detect(client, job, bounds, s.now, shown)?;
 
     // 3. Store the alerts, write the report, and only then commit: an
     // alert is known (not new next run) only once a report has shown it.
     let mut tx = client.transaction().map_err(Error::db("starting the alerts transaction"))?;
+    stored::remember(&mut tx, &known)?;
     let new_alerts = alerts::store(&mut tx, job, alerts)?;
     let finished = wall_clock();
     let mut parts = log.parts;

@@ -4,11 +4,13 @@
 use super::inputs::{inputs, sorted_paths, SourceLog};
 use super::{assemble, output, sort_alerts, Messages, Settings};
 use crate::config::Job;
-use crate::detect::{self, Detector, FinishContext, RuleMatch, Tally};
+use crate::config::RuleKind;
+use crate::detect::{self, Detector, FinishContext, LineRef, RuleMatch, Tally};
 use crate::error::Exit;
 use crate::parse::{Detail, Format, Provenance, Record};
 use crate::read::{self, ChunkResult, ChunkSink};
 use crate::report::overview::{OverviewAcc, SourceKind};
+use crate::template::catalog::{Catalog, SigStats};
 use std::sync::{Arc, Mutex};
 
 /// The detect sink. Parsing threads count into a few shared [`Tally`]s,
@@ -18,12 +20,14 @@ use std::sync::{Arc, Mutex};
 /// The report's overview is counted alongside, in the same accumulators.
 struct TallySink {
     matches: Arc<Vec<RuleMatch>>,
+    /// Count every record's masked message (a `new_template` rule).
+    templates: bool,
     source: u32,
     kind: SourceKind,
     pool: Arc<Mutex<Vec<Acc>>>,
 }
 
-type Acc = (Tally, OverviewAcc);
+type Acc = (Tally, OverviewAcc, SigStats);
 
 impl ChunkSink for TallySink {
     type Acc = Acc;
@@ -36,6 +40,9 @@ impl ChunkSink for TallySink {
     fn record(&self, acc: &mut Acc, r: &Record<'_>, prov: Provenance) {
         acc.0.observe(&self.matches, self.source, r, prov);
         acc.1.observe(self.kind, r);
+        if let (true, Some(ts)) = (self.templates, r.ts) {
+            acc.2.add(&r.service, &r.message, ts.secs, LineRef::at(self.source, prov));
+        }
     }
 
     fn end(&self, acc: Acc) {
@@ -75,6 +82,7 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
     } else {
         Detail::NoAgents
     };
+    let templates = job.rules.iter().any(|r| matches!(r.kind, RuleKind::NewTemplate { .. }));
     let inputs = inputs(job, detail, s.now, &mut log, msgs);
     let paths = sorted_paths(&inputs);
     let pool: Arc<Mutex<Vec<Acc>>> = Arc::default();
@@ -90,6 +98,7 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
         let source = paths.binary_search_by(|p| (**p).cmp(input.path.as_str())).unwrap_or(0);
         let sink = Arc::new(TallySink {
             matches: Arc::clone(&matches),
+            templates,
             source: source as u32,
             kind: source_kind(&opened.format),
             pool: Arc::clone(&pool),
@@ -105,19 +114,32 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
             Err(e) => log.fail(msgs, format!("{e:#}")),
         }
     }
-    let (tallies, overviews): (Vec<Tally>, Vec<OverviewAcc>) =
-        std::mem::take(&mut *pool.lock().unwrap_or_else(|e| e.into_inner())).into_iter().unzip();
-    let tally = Tally::merge(tallies);
+    let mut tallies = Vec::new();
     let mut overview = OverviewAcc::default();
-    for o in overviews {
+    let mut sigs = SigStats::default();
+    for (t, o, g) in std::mem::take(&mut *pool.lock().unwrap_or_else(|e| e.into_inner())) {
+        tallies.push(t);
         overview.merge(o);
+        sigs.merge(g);
     }
+    let tally = Tally::merge(tallies);
+    let catalog = templates.then(|| {
+        let c = Catalog::build(Vec::new(), sigs, crate::template::DEFAULT_CAP);
+        super::messages::warn_templates_capped(&c, msgs);
+        Arc::new(c)
+    });
     log.parts.overview = overview.finish();
     (log.parts.since, log.parts.until) = (s.since, s.until);
 
     let reference = s.now.resolve(tally.span.max());
-    let ctx =
-        FinishContext { reference_time: reference, data_start: tally.span.min(), sources: paths };
+    let ctx = FinishContext {
+        reference_time: reference,
+        data_start: tally.span.min(),
+        sources: paths,
+        range_start: None,
+        templates: catalog,
+        keep_sightings: false,
+    };
     let detectors: Vec<Box<dyn Detector>> = job.rules.iter().map(detect::detector).collect();
     let mut alerts = tally.alerts(&detectors, &ctx);
     sort_alerts(&mut alerts);

@@ -108,3 +108,25 @@ impl Messages {
         self.emit("error", msg, None);
     }
 }
+
+/// Warns about the services whose templates reached the cap, and about
+/// records whose message was past the distinct messages a run counts.
+pub fn templates_capped(drain: &crate::template::Drain, dropped: u64, msgs: &Messages) {
+    for (service, n) in drain.capped() {
+        msgs.warn(&format!(
+            "templates: service {service:?} reached the cap of {} templates; {n} distinct messages that fit none of them got the template <*>",
+            drain.cap()
+        ));
+    }
+    if dropped > 0 {
+        msgs.warn(&format!(
+            "templates: {dropped} records had a message past the {} distinct messages a run templates; they have no template",
+            crate::template::catalog::MAX_SIGNATURES
+        ));
+    }
+}
+
+/// [`templates_capped`] of a run's catalog.
+pub fn warn_templates_capped(c: &crate::template::catalog::Catalog, msgs: &Messages) {
+    templates_capped(&c.drain, c.dropped, msgs);
+}

@@ -21,7 +21,7 @@ mod database;
 mod evidence;
 mod inputs;
 mod memory;
-mod messages;
+pub mod messages;
 mod output;
 mod stored;
 

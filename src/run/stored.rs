@@ -9,6 +9,7 @@ use crate::error::{Error, Exit, Result};
 use crate::parse::Timestamp;
 use crate::report::overview::{Overview, OverviewAcc};
 use crate::store::{self, alerts, runs, scan};
+use crate::template::catalog::Catalog;
 use std::sync::Arc;
 
 /// How far before the new data a rule must look to see whole episodes,
@@ -28,6 +29,8 @@ fn lookback(rule: &Rule) -> i64 {
             window.secs() * (i64::from(*baseline_windows) + 1)
         }
         RuleKind::Inactivity { max_idle } => max_idle.secs(),
+        // What came before the range is in the store's tables.
+        RuleKind::NewTemplate { .. } | RuleKind::NewValue { .. } => 0,
     }
 }
 
@@ -37,13 +40,38 @@ fn lookback(rule: &Rule) -> i64 {
 /// Returns the alerts in report order, the reference time and, when asked
 /// for, the overview of the records in `overview` (seconds, inclusive),
 /// counted while the rows are read.
+/// What `new_value` rules saw, to be stored with the alerts
+/// ([`remember`]).
+pub(super) struct Known {
+    job: String,
+    /// (rule key, `remember`, what it saw).
+    rules: Vec<(String, i64, Vec<detect::Sighting>)>,
+    /// The newest stored record (seconds): what is forgotten is counted from it.
+    newest: i64,
+}
+
+/// The key of a `new_value` rule in `known_values`: its id and fields (a
+/// rule watching other fields starts afresh).
+fn value_rule_key(rule: &Rule) -> String {
+    format!("{}:{}", rule.id, detect::group_names(rule).join(","))
+}
+
+/// Stores what `new_value` rules saw, in the transaction of the alerts.
+pub(super) fn remember(tx: &mut postgres::Transaction<'_>, known: &Known) -> Result<()> {
+    for (rule, remember, seen) in &known.rules {
+        store::templates::remember(tx, &known.job, rule, seen, *remember, known.newest)?;
+    }
+    Ok(())
+}
+
 pub(super) fn detect(
     client: &mut postgres::Client,
-    rules: &[Rule],
+    job: &Job,
     range: Option<(i64, i64)>,
     now: Now,
     overview: Option<(i64, i64)>,
-) -> Result<(Vec<Alert>, i64, Option<Overview>)> {
+) -> Result<(Vec<Alert>, i64, Option<Overview>, Known)> {
+    let rules = &job.rules;
     let stored = runs::data_range(client)?;
     let data_end = range.map(|r| r.1).or(stored.map(|r| r.1));
     let reference = now.resolve(data_end);
@@ -77,6 +105,27 @@ pub(super) fn detect(
     } else {
         (Tally::default(), scan::Paths::default(), None)
     };
+    // What new_value rules saw before the range.
+    for (i, rule) in rules.iter().enumerate() {
+        if let (RuleKind::NewValue { remember, .. }, Some((min, _))) = (&rule.kind, range) {
+            let key = value_rule_key(rule);
+            let mut counts = detect::Counts::default();
+            for (value, last) in
+                store::templates::known_before(client, &job.name, &key, min, *remember)?
+            {
+                counts.add_seen(&value, last);
+            }
+            tally.absorb(i, counts);
+        }
+    }
+    // The stored templates, for new_template rules.
+    let templates = if rules.iter().any(|r| matches!(r.kind, RuleKind::NewTemplate { .. })) {
+        let seeds = store::templates::seeds(client, None)?;
+        let stats = crate::template::catalog::SigStats::default();
+        Some(Arc::new(Catalog::build(seeds, stats, crate::template::DEFAULT_CAP)))
+    } else {
+        None
+    };
     // Silences that started before the range: each group's last record.
     for (i, rule) in rules.iter().enumerate() {
         if let RuleKind::Inactivity { .. } = rule.kind {
@@ -90,12 +139,22 @@ pub(super) fn detect(
         reference_time: reference,
         data_start: stored.map(|r| r.0),
         sources: paths.list,
+        range_start: range.map(|r| r.0),
+        templates,
+        keep_sightings: true,
     };
     let detectors: Vec<Box<dyn Detector>> = rules.iter().map(detect::detector).collect();
     let mut alerts = tally.alerts(&detectors, &ctx);
     sort_alerts(&mut alerts);
     super::evidence::fill_text(&mut alerts);
-    Ok((alerts, reference, acc.map(OverviewAcc::finish)))
+    let mut known =
+        Known { job: job.name.clone(), rules: Vec::new(), newest: data_end.unwrap_or(reference) };
+    for (rule, d) in rules.iter().zip(&detectors) {
+        if let RuleKind::NewValue { remember, .. } = rule.kind {
+            known.rules.push((value_rule_key(rule), remember, d.sightings()));
+        }
+    }
+    Ok((alerts, reference, acc.map(OverviewAcc::finish), known))
 }
 
 /// What a command does over a stored time range.
@@ -128,15 +187,19 @@ pub fn over_range(
     // Rejects have no event time: those loaded in the range given.
     let loaded = runs::Loaded { since, until };
     let (since, until) = (since.unwrap_or(oldest), until.unwrap_or(newest));
-    let (alerts, reference, overview) = if detecting {
+    let (alerts, reference, overview, known) = if detecting {
         let range = Some((since, until));
-        detect(&mut client, &job.rules, range, s.now, range)?
+        let (a, r, o, k) = detect(&mut client, job, range, s.now, range)?;
+        (a, r, o, Some(k))
     } else {
         let alerts = alerts::stored(&mut client, Some(&job.name), since, until)?;
-        (alerts, s.now.at_or_wall_clock(), None)
+        (alerts, s.now.at_or_wall_clock(), None, None)
     };
     // New alerts become known only once the report that shows them is written.
     let mut tx = client.transaction().map_err(Error::db("starting the alerts transaction"))?;
+    if let Some(k) = &known {
+        remember(&mut tx, k)?;
+    }
     let new =
         if detecting { Some(alerts::store(&mut tx, job, alerts.clone())?.len()) } else { None };
     let parts = Parts {

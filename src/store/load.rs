@@ -64,6 +64,7 @@
 //! [`crate::read`]), so every row falls in a day partition PostgreSQL can
 //! bound.
 
+use crate::detect::LineRef;
 use crate::error::Error;
 use crate::output;
 use crate::parse::time::TimeSpan;
@@ -72,6 +73,7 @@ use crate::parse::{Format, ParserOptions, Provenance, Record};
 use crate::read::{self, ChunkSink, Opened, Reject, SourceStats};
 use crate::source::identity::{self, Probe, Recorded};
 use crate::source::Start;
+use crate::template::catalog::SigStats;
 use anyhow::Context;
 use postgres::{Client, Transaction};
 use std::collections::HashSet;
@@ -237,6 +239,7 @@ pub struct Rows {
     json: Vec<u8>,
     span: TimeSpan,
     minutes: Minutes,
+    templates: SigStats,
 }
 
 struct CopySink {
@@ -259,6 +262,7 @@ impl ChunkSink for CopySink {
         };
         rows.span.add(ts.secs);
         rows.minutes.add(ts.secs, &r.service, r.severity, 1);
+        rows.templates.add(&r.service, &r.message, ts.secs, LineRef::at(0, prov));
         let day = ts.secs.div_euclid(86_400);
         if !rows.days.contains(&day) {
             rows.days.push(day);
@@ -326,6 +330,8 @@ pub struct Loaded {
     pub streams: usize,
     /// The rows per minute (stored with them, then left empty).
     minutes: Minutes,
+    /// The masked messages (stored with the rows, then left empty).
+    templates: SigStats,
 }
 
 /// One byte range of a file, loaded by its own COPY stream.
@@ -406,6 +412,11 @@ impl Loader {
             let mut tx = self.client.transaction()?;
             let mut loaded = copy_rows(&mut tx, &self.ddl, &self.host, opened, &mut on_reject)?;
             note_range(&mut tx, self.run_id, &loaded)?;
+            super::templates::store(
+                &mut tx,
+                std::mem::take(&mut loaded.templates),
+                &loaded.stats.path,
+            )?;
             loaded.minutes.store(&mut tx)?;
             tx.commit().context("-: commit")?;
             return Ok(loaded);
@@ -426,6 +437,7 @@ impl Loader {
                 span: TimeSpan::default(),
                 streams: 0,
                 minutes: Minutes::default(),
+                templates: SigStats::default(),
             })
         };
         if probe.head.is_empty() {
@@ -552,6 +564,11 @@ impl Loader {
                     break;
                 }
                 note_range(&mut tx, run_id, &loaded)?;
+                super::templates::store(
+                    &mut tx,
+                    std::mem::take(&mut loaded.templates),
+                    &loaded.stats.path,
+                )?;
                 loaded.minutes.store(&mut tx)?;
                 tx.commit().with_context(|| format!("{path}: commit"))?;
                 listed.iter().for_each(&mut on_reject);
@@ -572,6 +589,7 @@ impl Loader {
             span: TimeSpan::default(),
             streams: 0,
             minutes: Minutes::default(),
+            templates: SigStats::default(),
         });
         let stats = &mut loaded.stats;
         if cp.offset > 0 && stats.lines == 0 {
@@ -666,6 +684,7 @@ fn copy_rows(
     let mut rows_loaded = 0u64;
     let mut span = TimeSpan::default();
     let mut minutes = Minutes::default();
+    let mut templates = SigStats::default();
     let mut untimed = 0u64;
     let mut tx_rejects: Vec<Reject> = Vec::new();
     let opened_path = Arc::clone(&opened.path);
@@ -675,6 +694,7 @@ fn copy_rows(
         create_partitions(ddl, &rows.days)?;
         span.merge(rows.span);
         minutes.merge(rows.minutes);
+        templates.merge(rows.templates);
         if rows.count > 0 {
             let mut w =
                 tx.copy_in(copy_sql.as_str()).map_err(Error::db("starting a COPY into logs"))?;
@@ -716,7 +736,7 @@ fn copy_rows(
     })?;
     stats.records -= untimed;
     stats.rejected += untimed;
-    Ok(Loaded { stats, rows: rows_loaded, span, streams: 1, minutes })
+    Ok(Loaded { stats, rows: rows_loaded, span, streams: 1, minutes, templates })
 }
 
 /// Creates the daily partitions of `logs` that `days` need and this

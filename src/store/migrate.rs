@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (6, "user_roles", include_str!("../../migrations/0006_user_roles.sql")),
     (7, "dashboard", include_str!("../../migrations/0007_dashboard.sql")),
     (8, "dashboard_at_scale", include_str!("../../migrations/0008_dashboard_at_scale.sql")),
+    (9, "templates", include_str!("../../migrations/0009_templates.sql")),
 ];
 
 /// Advisory lock key for migrations ("LTMIGRAT").
@@ -67,6 +68,6 @@ pub fn apply(client: &mut Client) -> Result<Vec<String>, postgres::Error> {
 /// Drops every LogTrack table (and its data).
 pub fn reset(client: &mut Client) -> Result<(), postgres::Error> {
     client.batch_execute(
-        "DROP TABLE IF EXISTS logs, log_minutes, log_hours, checkpoints, rejects, alerts, rules, runs, sessions, users, schema_migrations CASCADE",
+        "DROP TABLE IF EXISTS logs, log_minutes, log_hours, checkpoints, rejects, alerts, rules, runs, sessions, users, templates, known_values, schema_migrations CASCADE",
     )
 }

@@ -17,6 +17,7 @@ pub mod overview;
 pub mod runs;
 pub mod scan;
 pub mod sessions;
+pub mod templates;
 pub mod users;
 
 use crate::error::{redact_text, redact_url};

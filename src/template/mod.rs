@@ -23,6 +23,7 @@
 //! service is not part of it): the same text has the same id in every run
 //! and on every host.
 
+pub mod catalog;
 pub mod mask;
 
 use mask::WILD;
@@ -202,24 +203,11 @@ impl Drain {
     /// `service`: an existing one, made more general if need be, or a new
     /// one.
     pub fn add(&mut self, service: &str, masked: &str) -> u32 {
-        let words: Vec<&str> =
-            if masked.is_empty() { Vec::new() } else { masked.split(' ').collect() };
-        let service = if self.services.len() >= MAX_SERVICES && !self.services.contains_key(service)
-        {
-            OTHER_SERVICES
-        } else {
-            service
-        };
+        let words = words(masked);
+        let service = self.service_key(service);
         let svc = self.services.entry(service.into()).or_default();
         let node = route(svc.by_len.entry(words.len()).or_default(), &words);
-        let mut best: Option<(u32, (f64, usize))> = None;
-        for &c in &node.leaf {
-            let s = self.clusters[c as usize].similarity(&words);
-            if best.is_none_or(|(_, b)| s.0 > b.0 || (s.0 == b.0 && s.1 > b.1)) {
-                best = Some((c, s));
-            }
-        }
-        if let Some((c, (sim, _))) = best {
+        if let Some((c, sim)) = best(&self.clusters, &node.leaf, &words) {
             if sim >= SIMILARITY {
                 self.clusters[c as usize].generalize(&words);
                 return c;
@@ -241,6 +229,64 @@ impl Drain {
         node.leaf.push(id);
         id
     }
+
+    /// Adds a known template as it is (its `<*>` stay, nothing is merged
+    /// into it but the same text). Known templates count toward the cap,
+    /// but are never turned away by it.
+    pub fn seed(&mut self, service: &str, text: &str) -> u32 {
+        let words = words(text);
+        let service = self.service_key(service);
+        let svc = self.services.entry(service.into()).or_default();
+        let node = route(svc.by_len.entry(words.len()).or_default(), &words);
+        if let Some(&c) = node.leaf.iter().find(|&&c| self.clusters[c as usize].text == text) {
+            return c;
+        }
+        let id = self.clusters.len() as u32;
+        self.clusters.push(Cluster::new(service, words.iter().map(|w| (*w).into()).collect()));
+        svc.templates += 1;
+        node.leaf.push(id);
+        id
+    }
+
+    /// The template a masked message fits, changing nothing.
+    pub fn find(&self, service: &str, masked: &str) -> Option<u32> {
+        let words = words(masked);
+        let svc = self.services.get(self.service_key(service))?;
+        let mut node = svc.by_len.get(&words.len())?;
+        for w in words.iter().take(TREE_WORDS) {
+            node = node.children.get(key(w)).or_else(|| node.children.get(WILD))?;
+        }
+        best(&self.clusters, &node.leaf, &words).filter(|b| b.1 >= SIMILARITY).map(|b| b.0)
+    }
+
+    /// Past [`MAX_SERVICES`], services share one tree.
+    fn service_key<'s>(&self, service: &'s str) -> &'s str {
+        if self.services.len() >= MAX_SERVICES && !self.services.contains_key(service) {
+            OTHER_SERVICES
+        } else {
+            service
+        }
+    }
+}
+
+fn words(masked: &str) -> Vec<&str> {
+    if masked.is_empty() {
+        Vec::new()
+    } else {
+        masked.split(' ').collect()
+    }
+}
+
+/// The most similar template of a leaf, and its similarity.
+fn best(clusters: &[Cluster], leaf: &[u32], words: &[&str]) -> Option<(u32, f64)> {
+    let mut best: Option<(u32, (f64, usize))> = None;
+    for &c in leaf {
+        let s = clusters[c as usize].similarity(words);
+        if best.is_none_or(|(_, b)| s.0 > b.0 || (s.0 == b.0 && s.1 > b.1)) {
+            best = Some((c, s));
+        }
+    }
+    best.map(|(c, (sim, _))| (c, sim))
 }
 
 /// The leaf for `words` below a length node, made on the way if missing.
@@ -267,7 +313,38 @@ pub fn key_into(service: &str, message: &str, out: &mut String) {
     mask::mask_into(message, out);
 }
 
-const KEY_SEP: char = '\x1f';
+pub(crate) const KEY_SEP: char = '\x1f';
+
+/// The regex of an `ignore` entry: a template (`<*>` matches any text,
+/// a space any run of spaces, anchored at both ends), or else a regex
+/// searched in the message. Errors name what is wrong.
+pub fn ignore_pattern(entry: &str) -> Result<String, String> {
+    let source = if entry.contains(WILD) {
+        let mut re = String::from("^");
+        for (i, part) in entry.trim().split(WILD).enumerate() {
+            if i > 0 {
+                re.push_str(".*?");
+            }
+            let words: Vec<String> = part.split_ascii_whitespace().map(regex::escape).collect();
+            if part.starts_with(|c: char| c.is_ascii_whitespace()) && i > 0 {
+                re.push_str("\\s+");
+            }
+            re.push_str(&words.join("\\s+"));
+            if part.ends_with(|c: char| c.is_ascii_whitespace()) && !words.is_empty() {
+                re.push_str("\\s+");
+            }
+        }
+        re.push('$');
+        re
+    } else {
+        entry.to_string()
+    };
+    regex::RegexBuilder::new(&source)
+        .size_limit(1 << 20)
+        .build()
+        .map(|_| source)
+        .map_err(|e| format!("not a template (no <*>) and not a regex: {e}"))
+}
 
 /// Distinct keys remembered; past this the memory is emptied (a forgotten
 /// key is found again in the tree, with the same answer).

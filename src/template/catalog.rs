@@ -1,0 +1,192 @@
+//! Templates of a whole run, independent of the order records were read
+//! in: parsing threads count each distinct masked message ([`SigStats`],
+//! commutative), and [`Catalog::build`] runs the tree over the distinct
+//! messages sorted by their first sighting, after the templates already
+//! known (stored by earlier runs). The same data gives the same templates
+//! in memory and in PostgreSQL, whatever the threads did.
+
+use super::{Drain, KEY_SEP};
+use crate::detect::LineRef;
+use rustc_hash::FxHashMap;
+
+/// Distinct masked messages counted per run and per thread; past this,
+/// records of further ones are counted as dropped (they get no template).
+pub const MAX_SIGNATURES: usize = 200_000;
+
+/// What is known of a masked message, or of a template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stat {
+    pub count: u64,
+    /// Seconds.
+    pub first: i64,
+    pub last: i64,
+    /// The first line, by time then position.
+    pub example: (i64, LineRef),
+}
+
+impl Stat {
+    pub fn new(sec: i64, at: LineRef) -> Stat {
+        Stat { count: 1, first: sec, last: sec, example: (sec, at) }
+    }
+
+    pub fn merge(&mut self, o: &Stat) {
+        self.count += o.count;
+        self.first = self.first.min(o.first);
+        self.last = self.last.max(o.last);
+        self.example = self.example.min(o.example);
+    }
+}
+
+/// Counts per distinct masked message (its key: see [`super::key_into`]).
+#[derive(Default)]
+pub struct SigStats {
+    map: FxHashMap<Box<str>, Stat>,
+    key: String,
+    /// Records whose masked message was past [`MAX_SIGNATURES`].
+    pub dropped: u64,
+}
+
+impl SigStats {
+    pub fn add(&mut self, service: &str, message: &str, sec: i64, at: LineRef) {
+        self.key.clear();
+        super::key_into(service, message, &mut self.key);
+        if let Some(s) = self.map.get_mut(self.key.as_str()) {
+            s.merge(&Stat::new(sec, at));
+        } else if self.map.len() < MAX_SIGNATURES {
+            self.map.insert(self.key.as_str().into(), Stat::new(sec, at));
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    pub fn merge(&mut self, other: SigStats) {
+        if self.map.is_empty() {
+            let dropped = self.dropped;
+            *self = other;
+            self.dropped += dropped;
+            return;
+        }
+        self.dropped += other.dropped;
+        for (k, s) in other.map {
+            if let Some(mine) = self.map.get_mut(&k) {
+                mine.merge(&s);
+            } else if self.map.len() < MAX_SIGNATURES {
+                self.map.insert(k, s);
+            } else {
+                self.dropped += s.count;
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The services of the counted messages, sorted.
+    pub fn services(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .map
+            .keys()
+            .map(|k| k.split_once(KEY_SEP).map_or("", |p| p.0).to_string())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+/// A template known before: stored by an earlier run.
+#[derive(Clone, Debug)]
+pub struct Seed {
+    pub service: String,
+    pub text: String,
+    pub stat: Stat,
+}
+
+/// One template of a catalog.
+#[derive(Clone, Debug)]
+pub struct Info {
+    /// What the data counted (zero count for a seed not seen again).
+    pub stat: Option<Stat>,
+    /// From the store: the first sighting before this run's data.
+    pub stored: Option<Stat>,
+    /// The template's text when it was stored (it may have grown more
+    /// general since).
+    pub stored_text: Option<String>,
+}
+
+impl Info {
+    /// Everything known: stored and counted.
+    pub fn total(&self) -> Option<Stat> {
+        match (self.stat, self.stored) {
+            (Some(mut a), Some(b)) => {
+                a.merge(&b);
+                Some(a)
+            }
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The first sighting ever (seconds).
+    pub fn first(&self) -> Option<i64> {
+        self.total().map(|s| s.first)
+    }
+}
+
+/// The templates of a run, and which template each masked message has.
+pub struct Catalog {
+    pub drain: Drain,
+    pub info: Vec<Info>,
+    index: FxHashMap<Box<str>, u32>,
+    /// Records that got no template (past [`MAX_SIGNATURES`]).
+    pub dropped: u64,
+}
+
+impl Catalog {
+    /// Seeds first (their text becomes a template of its own), then the
+    /// counted messages by first sighting, then by key.
+    pub fn build(seeds: Vec<Seed>, stats: SigStats, cap: usize) -> Catalog {
+        let mut drain = Drain::new(cap);
+        let mut info: Vec<Info> = Vec::new();
+        let slot = |info: &mut Vec<Info>, c: u32| {
+            if info.len() <= c as usize {
+                info.resize(c as usize + 1, Info { stat: None, stored: None, stored_text: None });
+            }
+        };
+        for s in seeds {
+            let c = drain.seed(&s.service, &s.text);
+            slot(&mut info, c);
+            let i = &mut info[c as usize];
+            match &mut i.stored {
+                Some(st) => st.merge(&s.stat),
+                None => i.stored = Some(s.stat),
+            }
+            i.stored_text.get_or_insert(s.text);
+        }
+        let mut sigs: Vec<(Box<str>, Stat)> = stats.map.into_iter().collect();
+        sigs.sort_unstable_by(|a, b| (a.1.first, &a.0).cmp(&(b.1.first, &b.0)));
+        let mut index = FxHashMap::default();
+        for (key, stat) in sigs {
+            let (service, masked) = key.split_once(KEY_SEP).unwrap_or(("", &key));
+            let c = drain.add(service, masked);
+            slot(&mut info, c);
+            let i = &mut info[c as usize];
+            match &mut i.stat {
+                Some(s) => s.merge(&stat),
+                None => i.stat = Some(stat),
+            }
+            index.insert(key, c);
+        }
+        Catalog { drain, info, index, dropped: stats.dropped }
+    }
+
+    /// The template of a masked message (its key): the one it was counted
+    /// in, else the stored one it fits (without changing it).
+    pub fn lookup(&self, key: &str) -> Option<u32> {
+        if let Some(&c) = self.index.get(key) {
+            return Some(c);
+        }
+        let (service, masked) = key.split_once(KEY_SEP).unwrap_or(("", key));
+        self.drain.find(service, masked)
+    }
+}

@@ -9,11 +9,16 @@ web (Apache combined, logged at +0100):
                      (50 x 401 from one client)
   10:40:00-10:41:00  a scanner: 150 x 404 from one client    -> scanner, web_volume
   10:45:10-10:58:00  no requests at all (13 minutes)         -> web_down
+  10:59:30           alice signs in from an address she
+                     never used                              -> web_new_address
 hdfs (raw HDFS, UTC):
   10:33:00-10:34:30  the same IOException 14 times           -> hdfs_repeated_error
+                     (a kind of message never seen before)   -> hdfs_new_message
 cloudtrail ({"Records":[...]}):
   10:50:00-10:50:50  one role lists IAM users/roles/policies
                      30 times, many AccessDenied              -> iam_enumeration
+  10:56:12           deploy-bot, which only ever read, calls
+                     CreateAccessKey                          -> new_api_call
 auth (syslog as Debian 12's rsyslog writes it, high-precision times):
   10:20:00-10:21:58  SSH password guessing from one address:
                      60 failures for 15 account names          -> ssh_guessing
@@ -81,6 +86,11 @@ def web():
                                   404, 196, "Mozilla/5.0 zgrab/0.x")))
     # Servers log at completion: a little out of order, as real logs are.
     lines.sort(key=lambda x: (x[0] + timedelta(seconds=rng.choice([0, 0, 0, 1])), x[1]))
+    # The editor signs in from an address never seen before (added after
+    # the sort, so that the lines above keep their bytes).
+    t = datetime(2026, 3, 14, 10, 59, 30, tzinfo=timezone.utc)
+    at = next(i for i, (lt, _) in enumerate(lines) if lt > t)
+    lines.insert(at, (t, web_line(t, "203.0.113.99", "alice", "POST", "/admin/login", 200, 412, UAS[1])))
     return "".join(l + "\n" for _, l in lines)
 
 
@@ -148,6 +158,12 @@ def cloudtrail():
         recs.append(event(t, "i-0abc123", "ci-runner", "iam.amazonaws.com", name,
                           "AccessDenied" if i % 3 else None))
     rng.shuffle(recs)  # delivery files are not sorted
+    # A user that has called the same five read APIs all along creates an
+    # access key (after the shuffle, so that the records above keep their
+    # bytes).
+    key = event(START + timedelta(minutes=56, seconds=12), "deploy-bot", None, "iam.amazonaws.com", "CreateAccessKey")
+    key["readOnly"] = False
+    recs.append(key)
     return json.dumps({"Records": recs}, separators=(",", ":")) + "\n"
 
 

@@ -34,7 +34,10 @@ fn clear(url: &str) {
     // The first run of a database creates the tables.
     let exists: bool = c.query_one("SELECT to_regclass('logs') IS NOT NULL", &[]).unwrap().get(0);
     if exists {
-        c.batch_execute("TRUNCATE logs, rejects, alerts, runs, checkpoints, rules").unwrap();
+        c.batch_execute(
+            "TRUNCATE logs, rejects, alerts, runs, checkpoints, rules, templates, known_values",
+        )
+        .unwrap();
     }
 }
 
@@ -188,7 +191,7 @@ fn quickstart_agrees() {
         .replace("path = \"../samples/", &format!("path = \"{root}/samples/"));
     std::fs::write(dir.path().join("quickstart.toml"), job).unwrap();
     let m = agree(&url, dir.path(), "quickstart.toml", "end-of-data", "quickstart");
-    assert_eq!(m["alerts"].as_array().unwrap().len(), 12);
+    assert_eq!(m["alerts"].as_array().unwrap().len(), 15);
     // Evidence is compared too, and there is some.
     assert!(m["alerts"][0]["evidence"].as_array().is_some_and(|e| !e.is_empty()));
 }
@@ -323,6 +326,32 @@ type = "rate_spike"
 threshold = 1
 window = "1m"
 group_by = ["fields.req.method"]
+
+[[rules]]
+id = "new_kind"
+type = "new_template"
+learn = "1d"
+
+[[rules]]
+id = "new_kind_per_host"
+type = "new_template"
+group_by = ["host"]
+severity_at_least = "warn"
+ignore = ["Invalid user <*> from <*>", "^pam_unix"]
+learn = "1h"
+min_count = 2
+
+[[rules]]
+id = "new_source"
+type = "new_value"
+fields = ["user", "fields.client_ip"]
+where = 'fields.outcome = "success" or fields.status < 400'
+learn = "1h"
+
+[[rules]]
+id = "new_dotted"
+type = "new_value"
+fields = ["fields.req.method", "message"]
 "#;
 
 #[test]
@@ -410,6 +439,10 @@ fn fixtures_real_logs_and_hostile_text_agree() {
         "quiet",
         "auth_failures",
         "by_dotted_field",
+        "new_kind",
+        "new_kind_per_host",
+        "new_source",
+        "new_dotted",
     ] {
         assert!(fired.contains(id), "{id} raised no alert: {fired:?}");
     }

@@ -310,15 +310,15 @@ fn run_with_a_database_matches_memory_and_never_doubles_alerts() {
     ok(&o);
     ok(&logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", db1.to_str().unwrap()]));
     assert_eq!(common::alert_keys(&db1), common::alert_keys(&mem));
-    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 1860);
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 1862);
     // Nothing new: no rows, no new alerts, nothing doubled.
     let err = ok(&logtrack(
         &url,
         &["run", "jobs/quickstart.toml", "--report-dir", db2.to_str().unwrap()],
     ));
     assert!(err.contains("0 records, 0 rejected, 0 alert(s)"), "{err}");
-    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 1860);
-    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 12);
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 1862);
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 15);
     assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'ok'"), 2);
 }
 
@@ -492,7 +492,7 @@ fn alerts_stay_new_until_a_report_shows_them() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("report dir /dev/null/r"), "{err}");
-    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 12);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 15);
     assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 0);
     assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'failed'"), 1);
     // The records are loaded; the alerts are raised again, as new.
@@ -500,8 +500,8 @@ fn alerts_stay_new_until_a_report_shows_them() {
     let err =
         ok(&logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", r.to_str().unwrap()]));
     assert!(err.contains("0 records"), "{err}");
-    assert_eq!(common::alert_keys(&r).len(), 12);
-    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 12);
+    assert_eq!(common::alert_keys(&r).len(), 15);
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 15);
     assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'ok'"), 1);
 }
 
@@ -534,12 +534,12 @@ fn two_jobs_with_one_rule_id_keep_their_own_alerts() {
     let d = dir.path().join("r");
     let d = d.to_str().unwrap();
     ok(&logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", d]));
-    assert_eq!(common::alert_keys(std::path::Path::new(d)).len(), 12);
+    assert_eq!(common::alert_keys(std::path::Path::new(d)).len(), 15);
     // The other job detects over the same stored records.
     let err = ok(&logtrack(&url, &["detect", other.to_str().unwrap(), "--report-dir", d]));
-    assert!(err.contains("12 alert(s) (12 new)"), "{err}");
-    assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'quickstart'"), 12);
-    assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'other'"), 12);
+    assert!(err.contains("15 alert(s) (15 new)"), "{err}");
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'quickstart'"), 15);
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'other'"), 15);
 }
 
 #[test]
@@ -693,7 +693,7 @@ fn runs_lists_the_history_of_a_job() {
     assert_eq!(rows.len(), 2, "{out}");
     // run, job, started, finished, status, records, rejected, alerts, seconds, host
     assert_eq!(&rows[0][1..2], ["quickstart"]);
-    assert_eq!((rows[0][4], rows[0][5], rows[0][7]), ("ok", "1860", "12"), "{out}");
+    assert_eq!((rows[0][4], rows[0][5], rows[0][7]), ("ok", "1862", "15"), "{out}");
     assert_eq!(
         (rows[1][4], rows[1][5], rows[1][7]),
         ("ok", "0", "0"),

@@ -1019,6 +1019,10 @@ pub struct Tally {
     per_rule: Vec<Counts>,
     pub span: TimeSpan,
     key: String,
+    /// Every record's masked message, when a `new_template` rule is
+    /// among the matches (the run's templates are built from them).
+    pub templates: crate::template::catalog::SigStats,
+    templated: Option<bool>,
 }
 
 impl Tally {
@@ -1038,6 +1042,11 @@ impl Tally {
             self.per_rule.resize_with(matches.len(), Counts::default);
         }
         let at = LineRef::at(source, prov);
+        let templated =
+            *self.templated.get_or_insert_with(|| matches.iter().any(|m| m.template.is_some()));
+        if templated {
+            self.templates.add(&r.service, &r.message, sec, at);
+        }
         for (i, m) in matches.iter().enumerate() {
             if m.in_range(sec) && m.project(r, &mut self.key) {
                 if let Some(slot) = m.slot(r, sec) {
@@ -1065,6 +1074,7 @@ impl Tally {
         let mut out = Tally::default();
         for t in tallies {
             out.span.merge(t.span);
+            out.templates.merge(t.templates);
             for (i, c) in t.per_rule.into_iter().enumerate() {
                 out.absorb(i, c);
             }

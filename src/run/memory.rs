@@ -5,12 +5,12 @@ use super::inputs::{inputs, sorted_paths, SourceLog};
 use super::{assemble, output, sort_alerts, Messages, Settings};
 use crate::config::Job;
 use crate::config::RuleKind;
-use crate::detect::{self, Detector, FinishContext, LineRef, RuleMatch, Tally};
+use crate::detect::{self, Detector, FinishContext, RuleMatch, Tally};
 use crate::error::Exit;
 use crate::parse::{Detail, Format, Provenance, Record};
 use crate::read::{self, ChunkResult, ChunkSink};
 use crate::report::overview::{OverviewAcc, SourceKind};
-use crate::template::catalog::{Catalog, SigStats};
+use crate::template::catalog::Catalog;
 use std::sync::{Arc, Mutex};
 
 /// The detect sink. Parsing threads count into a few shared [`Tally`]s,
@@ -20,14 +20,12 @@ use std::sync::{Arc, Mutex};
 /// The report's overview is counted alongside, in the same accumulators.
 struct TallySink {
     matches: Arc<Vec<RuleMatch>>,
-    /// Count every record's masked message (a `new_template` rule).
-    templates: bool,
     source: u32,
     kind: SourceKind,
     pool: Arc<Mutex<Vec<Acc>>>,
 }
 
-type Acc = (Tally, OverviewAcc, SigStats);
+type Acc = (Tally, OverviewAcc);
 
 impl ChunkSink for TallySink {
     type Acc = Acc;
@@ -40,9 +38,6 @@ impl ChunkSink for TallySink {
     fn record(&self, acc: &mut Acc, r: &Record<'_>, prov: Provenance) {
         acc.0.observe(&self.matches, self.source, r, prov);
         acc.1.observe(self.kind, r);
-        if let (true, Some(ts)) = (self.templates, r.ts) {
-            acc.2.add(&r.service, &r.message, ts.secs, LineRef::at(self.source, prov));
-        }
     }
 
     fn end(&self, acc: Acc) {
@@ -98,7 +93,6 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
         let source = paths.binary_search_by(|p| (**p).cmp(input.path.as_str())).unwrap_or(0);
         let sink = Arc::new(TallySink {
             matches: Arc::clone(&matches),
-            templates,
             source: source as u32,
             kind: source_kind(&opened.format),
             pool: Arc::clone(&pool),
@@ -114,16 +108,15 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
             Err(e) => log.fail(msgs, format!("{e:#}")),
         }
     }
-    let mut tallies = Vec::new();
+    let (tallies, overviews): (Vec<Tally>, Vec<OverviewAcc>) =
+        std::mem::take(&mut *pool.lock().unwrap_or_else(|e| e.into_inner())).into_iter().unzip();
+    let mut tally = Tally::merge(tallies);
     let mut overview = OverviewAcc::default();
-    let mut sigs = SigStats::default();
-    for (t, o, g) in std::mem::take(&mut *pool.lock().unwrap_or_else(|e| e.into_inner())) {
-        tallies.push(t);
+    for o in overviews {
         overview.merge(o);
-        sigs.merge(g);
     }
-    let tally = Tally::merge(tallies);
     let catalog = templates.then(|| {
+        let sigs = std::mem::take(&mut tally.templates);
         let c = Catalog::build(Vec::new(), sigs, crate::template::DEFAULT_CAP);
         super::messages::warn_templates_capped(&c, msgs);
         Arc::new(c)

@@ -118,10 +118,14 @@ pub(super) fn detect(
             tally.absorb(i, counts);
         }
     }
-    // The stored templates, for new_template rules.
+    // new_template rules: the templates known before the range, and the
+    // range's messages added to them by first sighting, as in memory.
     let templates = if rules.iter().any(|r| matches!(r.kind, RuleKind::NewTemplate { .. })) {
-        let seeds = store::templates::seeds(client, None)?;
-        let stats = crate::template::catalog::SigStats::default();
+        let seeds = match range {
+            Some((min, _)) => store::templates::seeds(client, None, Some(min))?,
+            None => Vec::new(),
+        };
+        let stats = std::mem::take(&mut tally.templates);
         Some(Arc::new(Catalog::build(seeds, stats, crate::template::DEFAULT_CAP)))
     } else {
         None

@@ -16,18 +16,21 @@ use postgres::GenericClient;
 /// Advisory lock key of template updates ("LTTEMPLT").
 const LOCK: i64 = 0x4c54_5445_4d50_4c54;
 
-/// The stored templates of `services` (all when `None`).
-pub fn seeds(c: &mut impl GenericClient, services: Option<&[String]>) -> Result<Vec<Seed>> {
+/// The stored templates of `services` (all when `None`) first seen
+/// before `before` (seconds; any time when `None`).
+pub fn seeds(
+    c: &mut impl GenericClient,
+    services: Option<&[String]>,
+    before: Option<i64>,
+) -> Result<Vec<Seed>> {
     let sql = "SELECT service, template, count, extract(epoch FROM first_seen)::bigint, \
-               extract(epoch FROM last_seen)::bigint FROM templates";
-    let rows = match services {
-        Some(list) => c.query(
-            &format!("{sql} WHERE service = ANY($1) ORDER BY service, template_id"),
-            &[&list],
-        ),
-        None => c.query(&format!("{sql} ORDER BY service, template_id"), &[]),
-    }
-    .map_err(Error::db("reading the stored templates"))?;
+               extract(epoch FROM last_seen)::bigint FROM templates \
+               WHERE ($1::text[] IS NULL OR service = ANY($1)) \
+                 AND ($2::bigint IS NULL \
+                      OR first_seen < 'epoch'::timestamptz + $2::bigint * interval '1 second') \
+               ORDER BY service, template_id";
+    let rows =
+        c.query(sql, &[&services, &before]).map_err(Error::db("reading the stored templates"))?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -56,7 +59,7 @@ pub fn store(tx: &mut postgres::Transaction<'_>, stats: SigStats, path: &str) ->
     let db = || Error::db("storing the message templates");
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK]).map_err(db())?;
     let services = stats.services();
-    let seeds = seeds(tx, Some(&services))?;
+    let seeds = seeds(tx, Some(&services), None)?;
     let catalog = Catalog::build(seeds, stats, crate::template::DEFAULT_CAP);
     let mut changed: Vec<(&str, &str, &str, Stat, bool)> = Vec::new();
     for (c, info) in catalog.info.iter().enumerate() {

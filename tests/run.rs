@@ -82,7 +82,7 @@ fn fail_on_sets_exit_code_1() {
     assert_eq!(o.status.code(), Some(1));
     // -q prints the alerts (what a quiet cron job mails) and nothing else.
     let err = stderr(&o);
-    assert_eq!(err.lines().count(), 12, "{err}");
+    assert_eq!(err.lines().count(), 15, "{err}");
     assert!(err.lines().all(|l| l.contains(" .. ")), "{err}");
     let o = logtrack(&["run", "jobs/legacy.toml", "--report-dir", d, "--fail-on", "bogus"]);
     assert_eq!(o.status.code(), Some(2));
@@ -220,7 +220,7 @@ fn an_unwritable_report_dir_fails_with_the_alerts_on_stdout() {
     assert!(err.contains("report dir /dev/null/reports"), "{err}");
     assert!(err.contains("the 15 alert(s) of this run follow on stdout"), "{err}");
     let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(out.lines().count(), 12, "{out}");
+    assert_eq!(out.lines().count(), 15, "{out}");
     assert!(out.lines().all(|l| l.contains(" .. ")), "{out}");
 }
 
@@ -282,7 +282,7 @@ fn a_file_named_by_two_sources_is_read_once() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("named again by sources[1]; read once"), "{}", stderr(&o));
     let r = report(&dir.path().join("r"));
-    assert_eq!(r["totals"]["records"], 623);
+    assert_eq!(r["totals"]["records"], 624);
     assert_eq!(r["sources"].as_array().unwrap().len(), 1);
 }
 

@@ -14,15 +14,14 @@ fn migrations_apply_once_and_reset_needs_yes() {
     let url = db!("migrations");
     let o = logtrack(&url, &["db", "status"]);
     let pending = "0001_init\tpending\n0002_file_identity\tpending\n0003_alerts_per_job\tpending\n\
-                   0004_runs_pending_detection\tpending\n0005_checkpoint_format\tpending\n0006_user_roles\tpending\n0007_dashboard\tpending\n0008_dashboard_at_scale\tpending\n";
+                   0004_runs_pending_detection\tpending\n0005_checkpoint_format\tpending\n0006_user_roles\tpending\n0007_dashboard\tpending\n0008_dashboard_at_scale\tpending\n0009_templates\tpending\n";
     assert_eq!(String::from_utf8_lossy(&o.stdout), pending);
     let err = ok(&logtrack(&url, &["db", "init"]));
     assert!(err.contains("applied migration 0001_init"), "{err}");
-    assert!(err.contains("applied migration 0008_dashboard_at_scale"), "{err}");
+    assert!(err.contains("applied migration 0009_templates"), "{err}");
     assert!(ok(&logtrack(&url, &["db", "migrate"])).contains("schema is up to date"));
     let o = logtrack(&url, &["db", "status"]);
-    assert!(String::from_utf8_lossy(&o.stdout)
-        .contains("0008_dashboard_at_scale\tapplied\nlogs: 0 rows"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("0009_templates\tapplied\nlogs: 0 rows"));
     let o = logtrack(&url, &["db", "reset"]);
     assert_eq!(o.status.code(), Some(2));
     ok(&logtrack(&url, &["db", "reset", "--yes"]));
@@ -118,7 +117,7 @@ fn rotated_then_compressed_file_is_not_loaded_twice() {
     std::fs::remove_file(&rotated).unwrap();
     let err = ok(&logtrack(&url, &["ingest", "--format", "combined", &glob]));
     assert!(err.contains("access.log.1.gz: nothing new"), "{err}");
-    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 623);
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 624);
 }
 
 #[test]
@@ -177,7 +176,7 @@ fn kill_9_mid_copy_loses_and_doubles_nothing() {
             visible,
             count(url, "SELECT coalesce(sum(records), 0)::bigint FROM checkpoints")
         );
-        assert!(visible < 623 * 770);
+        assert!(visible < 624 * 770);
         if env.len() == 1 {
             assert_eq!(visible, 0, "a killed load leaves nothing visible");
         }
@@ -188,7 +187,7 @@ fn kill_9_mid_copy_loses_and_doubles_nothing() {
         );
         assert!(ingest(env).status().unwrap().success());
         let rows = count(url, "SELECT count(*) FROM logs");
-        assert_eq!(rows, 623 * 770);
+        assert_eq!(rows, 624 * 770);
         assert_eq!(count(url, "SELECT sum(records)::bigint FROM log_minutes"), rows);
         assert_eq!(count(url, "SELECT count(DISTINCT source_line) FROM logs"), rows);
     }
@@ -231,7 +230,7 @@ fn logs_filters_and_prune_drops_old_days() {
     );
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(out.lines().count(), 3, "the newest two, oldest first: {out}");
-    assert!(out.lines().nth(2).unwrap().contains("samples/web/access.log:623"), "{out}");
+    assert!(out.lines().nth(2).unwrap().contains("samples/web/access.log:624"), "{out}");
     let o = logtrack(
         &url,
         &["logs", "--since", "1h", "--now", "2026-03-14T11:00:00Z", "--limit", "1000"],
@@ -272,7 +271,7 @@ fn logs_filters_and_prune_drops_old_days() {
         "{err}"
     );
     assert!(err.contains("2 partition(s) dropped"), "{err}");
-    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 623);
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 624);
     assert_eq!(rollup_matches(&url), 0, "the dropped days' minutes go with them");
     assert!(count(&url, "SELECT count(*) FROM log_minutes") > 0);
     // A database of the version before the counts: migrating counts what is stored.
@@ -395,19 +394,19 @@ fn detect_report_and_alerts_over_a_range() {
             d,
         ],
     ));
-    assert!(err.contains("5 alert(s) (5 new)"), "{err}");
+    assert!(err.contains("6 alert(s) (6 new)"), "{err}");
     let err = ok(&logtrack(&url, &["detect", "jobs/quickstart.toml", "--report-dir", d]));
-    assert!(err.contains("7 alert(s) (2 new)"), "{err}");
-    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 7);
+    assert!(err.contains("9 alert(s) (3 new)"), "{err}");
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 9);
     let err = ok(&logtrack(
         &url,
         &["report", "jobs/quickstart.toml", "--since", "2026-03-14T10:30:00Z", "--report-dir", d],
     ));
-    assert!(err.contains("4 alert(s)"), "{err}");
+    assert!(err.contains("6 alert(s)"), "{err}");
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
             .unwrap();
-    assert_eq!(r["alerts"][0]["rule_id"], "hdfs_repeated_error");
+    assert_eq!(r["alerts"][0]["rule_id"], "hdfs_new_message");
     assert_eq!(r["alerts"][0]["evidence"][0]["path"], "samples/hdfs/hdfs.log");
     let o = logtrack(&url, &["alerts", "--rule", "scanner"]);
     let out = String::from_utf8_lossy(&o.stdout);
@@ -805,7 +804,7 @@ fn a_file_loaded_over_several_streams_draws_one_bar_per_stream_on_a_terminal() {
         .unwrap();
     let drawn = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{drawn}");
-    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 623 * 200);
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 624 * 200);
     let name = big.file_name().unwrap().to_str().unwrap();
     assert!(drawn.contains(name) && drawn.contains("records"), "no bar was drawn: {drawn:?}");
     // Several bars at once, each on its own line: the drawing moves the

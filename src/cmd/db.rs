@@ -78,10 +78,11 @@ pub fn run(cmd: &DbCommand, g: &Global) -> anyhow::Result<Exit> {
                 msgs.info(&format!("dropped {name}"));
             }
             msgs.info(&format!(
-                "{} partition(s) dropped with {} per-minute count(s), {} checkpoint(s) of files gone removed (kept everything after {})",
+                "{} partition(s) dropped with {} per-minute count(s), {} checkpoint(s) of files gone removed, {} value(s) new_value rules forgot (kept everything after {})",
                 pruned.partitions.len(),
                 pruned.minutes,
                 pruned.checkpoints,
+                pruned.forgotten,
                 crate::parse::Timestamp::from_secs(cutoff)
             ));
         }

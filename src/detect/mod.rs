@@ -934,7 +934,7 @@ impl RuleMatch {
             push_value(key, Some(&r.message));
         }
         if let Some(t) = &self.template {
-            if t.min_severity.is_some_and(|min| r.severity.is_some_and(|s| s < min)) {
+            if t.min_severity.is_some_and(|min| r.severity.is_none_or(|s| s < min)) {
                 return false;
             }
             if t.ignore.as_ref().is_some_and(|set| set.is_match(&r.message)) {

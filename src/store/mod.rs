@@ -296,6 +296,9 @@ pub struct Pruned {
     /// This host's checkpoints of files that are gone and were last
     /// loaded before the cutoff.
     pub checkpoints: u64,
+    /// Combinations `new_value` rules forgot: not seen for their
+    /// `remember` before the newest stored record.
+    pub forgotten: u64,
 }
 
 /// Drops the daily partitions of `logs` whose day ends at or before
@@ -348,6 +351,8 @@ pub fn prune(client: &mut Client, cutoff: i64) -> anyhow::Result<Pruned> {
             &[&host, &gone, &cutoff_at],
         )?;
     }
+    out.forgotten = client
+        .execute("DELETE FROM known_values WHERE forget_after < (SELECT max(ts) FROM logs)", &[])?;
     Ok(out)
 }
 

@@ -9,7 +9,8 @@
 //! one (a list of any length is one part), and the size of what is kept is
 //! bounded: at most [`MAX_TOKENS`] tokens, each at most [`MAX_TOKEN`] bytes.
 
-/// Tokens kept per message; the rest of the message is one `<*>`.
+/// Tokens kept per message (after runs of values became one); the rest of
+/// the message is one `<*>`.
 pub const MAX_TOKENS: usize = 48;
 /// A longer token is a value (a hash, a blob, a long URL): `<*>`.
 pub const MAX_TOKEN: usize = 64;
@@ -30,7 +31,8 @@ pub fn mask_into(message: &str, out: &mut String) {
             out.push(' ');
         }
         let start = out.len();
-        if kept == MAX_TOKENS {
+        let at_cap = kept == MAX_TOKENS;
+        if at_cap {
             out.push_str(WILD);
         } else if let quote @ (b'"' | b'\'') = tok.as_bytes()[0] {
             // A quoted value may hold spaces: `"a b c"` is one part.
@@ -55,12 +57,14 @@ pub fn mask_into(message: &str, out: &mut String) {
         let value = t.ends_with(WILD) || t.ends_with("<*>,");
         match last_value {
             Some(prev) if value && out[start..] == out[prev..before] => out.truncate(before),
-            _ => last_value = value.then_some(start),
+            _ => {
+                last_value = value.then_some(start);
+                kept += 1;
+            }
         }
-        if kept == MAX_TOKENS {
+        if at_cap {
             break;
         }
-        kept += 1;
     }
 }
 

@@ -380,7 +380,7 @@ fn quickstart_markdown_and_junit_snapshots() {
         insta::assert_snapshot!("quickstart@report.md", md);
         insta::assert_snapshot!("quickstart@junit.xml", stable);
     });
-    assert!(xml.contains(r#"failures="7""#), "{xml}");
+    assert!(xml.contains(r#"failures="8""#), "{xml}");
 }
 
 #[test]

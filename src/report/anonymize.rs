@@ -68,6 +68,8 @@ impl Anonymizer {
 
     /// Anonymizes everything in `r` that may name a person or a machine.
     pub fn report(&self, r: &mut Report) {
+        // A template may hold a user or host name among its words.
+        r.templates.clear();
         for a in &mut r.alerts {
             let mut replaced: Vec<(String, String)> = Vec::new();
             let group: BTreeMap<String, String> = std::mem::take(&mut a.group)

@@ -28,7 +28,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 table{border-collapse:collapse;width:100%;margin:6px 0}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eef1f5;vertical-align:top}
 th{background:#f5f7fa;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .sev{display:inline-block;padding:0 6px;border-radius:3px;font-size:12px;font-weight:600;color:#fff}
-.critical{background:#8b0000}.high{background:#d9480f}.medium{background:#e8a200}.low{background:#4c6ef5}
+.new{background:#2b8a3e}.critical{background:#8b0000}.high{background:#d9480f}.medium{background:#e8a200}.low{background:#4c6ef5}
 .muted{color:#68707d}.ok{color:#2b8a3e}.bad{color:#c92a2a}code{font:12px ui-monospace,monospace;word-break:break-all}
 svg{width:100%;height:auto;background:#fbfcfd;border:1px solid #eef1f5}.legend span{margin-right:14px;white-space:nowrap}
 .sw{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:middle}
@@ -70,6 +70,10 @@ fn page(r: &Report) -> Markup {
                 (severity_chart(&r.overview))
                 h2 id="alerts" { "Alerts (" (r.alerts.len()) ")" }
                 (alerts_table(r))
+                @if !r.templates.is_empty() {
+                    h2 id="templates" { "Message templates" }
+                    (templates_table(r))
+                }
                 h2 { "Sources" }
                 (sources_table(r))
                 (top_lists(&r.overview))
@@ -251,6 +255,23 @@ fn alerts_table(r: &Report) -> Markup {
                         }
                         @if a.evidence.len() > 3 { div.muted { "and " (a.evidence.len() - 3) " more" } }
                     }
+                }
+            }
+        }
+    }
+}
+
+fn templates_table(r: &Report) -> Markup {
+    html! {
+        table.templates {
+            tr { th { "Service" } th { "Template" } th.n { "Records" } th { "First seen" } th { "Last seen" } }
+            @for t in &r.templates {
+                tr {
+                    td { (t.service) }
+                    td { code { (t.template) } @if t.new { " " span.sev.new { "new" } } }
+                    td.n { (t.count) }
+                    td { (t.first_seen) }
+                    td { (t.last_seen) }
                 }
             }
         }

@@ -111,6 +111,24 @@ fn render(r: &Report) -> Result<String, std::fmt::Error> {
             )?;
         }
     }
+    if !r.templates.is_empty() {
+        writeln!(s)?;
+        writeln!(s, "## Message templates")?;
+        writeln!(s)?;
+        writeln!(s, "| service | template | records | first seen | |")?;
+        writeln!(s, "|---|---|---:|---|---|")?;
+        for t in &r.templates {
+            writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                cell(&t.service),
+                code(&t.template),
+                t.count,
+                t.first_seen,
+                if t.new { "**new**" } else { "" }
+            )?;
+        }
+    }
     writeln!(s)?;
     writeln!(s, "## Sources")?;
     writeln!(s)?;

@@ -92,6 +92,9 @@ fn load_detect_report(
     if let Some(o) = overview {
         parts.overview = o;
     }
+    if let Some((from, to)) = shown {
+        parts.templates = store::templates::report_rows(&mut tx, from, to)?;
+    }
     (parts.since, parts.until) = (s.since, s.until);
     runs::finish(
         &mut tx,

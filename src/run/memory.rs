@@ -10,6 +10,7 @@ use crate::error::Exit;
 use crate::parse::{Detail, Format, Provenance, Record};
 use crate::read::{self, ChunkResult, ChunkSink};
 use crate::report::overview::{OverviewAcc, SourceKind};
+use crate::report::TemplateRow;
 use crate::template::catalog::Catalog;
 use std::sync::{Arc, Mutex};
 
@@ -122,6 +123,9 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
         Arc::new(c)
     });
     log.parts.overview = overview.finish();
+    if let Some(c) = &catalog {
+        log.parts.templates = report_templates(c, job, tally.span.min());
+    }
     (log.parts.since, log.parts.until) = (s.since, s.until);
 
     let reference = s.now.resolve(tally.span.max());
@@ -141,4 +145,39 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
     let written = output::write_or_print(job, s, &report, msgs)?;
     output::summarize(&report, &written, msgs);
     Ok(report.exit())
+}
+
+/// The report's templates of a run: new when first seen after the largest
+/// `learn` of the job's `new_template` rules.
+fn report_templates(c: &Catalog, job: &Job, data_start: Option<i64>) -> Vec<TemplateRow> {
+    let learn = job
+        .rules
+        .iter()
+        .filter_map(|r| match r.kind {
+            RuleKind::NewTemplate { learn, .. } => Some(learn),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let boundary = data_start.map_or(i64::MIN, |s| s.saturating_add(learn));
+    let at = |t: i64| crate::parse::Timestamp::from_secs(t).to_rfc3339();
+    let rows = c
+        .info
+        .iter()
+        .enumerate()
+        .filter_map(|(i, info)| {
+            let stat = info.stat?;
+            let cluster = c.drain.cluster(i as u32);
+            Some(TemplateRow {
+                service: cluster.service.to_string(),
+                template_id: cluster.id().to_string(),
+                template: cluster.text().to_string(),
+                count: stat.count,
+                first_seen: at(stat.first),
+                last_seen: at(stat.last),
+                new: stat.first >= boundary && cluster.text() != crate::template::mask::WILD,
+            })
+        })
+        .collect();
+    crate::report::pick_templates(rows)
 }

@@ -150,6 +150,7 @@ pub(crate) struct Parts {
     pub rejects: Vec<Reject>,
     pub problems: Vec<String>,
     pub overview: Overview,
+    pub templates: Vec<crate::report::TemplateRow>,
     /// The time range asked for, if any (seconds).
     pub since: Option<i64>,
     pub until: Option<i64>,
@@ -186,6 +187,7 @@ pub(crate) fn assemble(
         rejects: parts.rejects,
         problems: parts.problems,
         overview: parts.overview,
+        templates: parts.templates,
     };
     if s.anonymize || job.anonymize {
         // Without a key of its own, the job's name keys the hashes.

@@ -214,6 +214,7 @@ pub fn over_range(
             Some(o) => o,
             None => store::overview::overview(&mut tx, since, until)?,
         },
+        templates: store::templates::report_rows(&mut tx, since, until)?,
         since: Some(since),
         until: Some(until),
         ..Parts::default()

@@ -193,3 +193,39 @@ pub fn remember(
     .map_err(db())?;
     Ok(())
 }
+
+/// The report's templates of `[since, until]` (seconds): those seen in it,
+/// new when first seen in it.
+pub fn report_rows(
+    c: &mut impl GenericClient,
+    since: i64,
+    until: i64,
+) -> Result<Vec<crate::report::TemplateRow>> {
+    let rows = c
+        .query(
+            "SELECT service, template_id, template, count, extract(epoch FROM first_seen)::bigint,
+                    extract(epoch FROM last_seen)::bigint FROM templates
+             WHERE last_seen >= 'epoch'::timestamptz + $1::bigint * interval '1 second'
+               AND first_seen <= 'epoch'::timestamptz + $2::bigint * interval '1 second'",
+            &[&since, &until],
+        )
+        .map_err(Error::db("reading the stored templates"))?;
+    let at = |t: i64| crate::parse::Timestamp::from_secs(t).to_rfc3339();
+    let rows = rows
+        .iter()
+        .map(|r| {
+            let (first, last): (i64, i64) = (r.get(4), r.get(5));
+            let template: String = r.get(2);
+            crate::report::TemplateRow {
+                service: r.get(0),
+                template_id: r.get(1),
+                new: first >= since && template != crate::template::mask::WILD,
+                template,
+                count: r.get::<_, i64>(3) as u64,
+                first_seen: at(first),
+                last_seen: at(last),
+            }
+        })
+        .collect();
+    Ok(crate::report::pick_templates(rows))
+}

@@ -410,3 +410,41 @@ fn sessions_expire_when_idle_and_end_with_a_new_password() {
     assert!(o.status.success());
     assert_eq!(sign_in(&mut server.client(), ADMIN, "/").status, 401);
 }
+
+/// The templates page lists what loading stored, filtered by service and
+/// sorted by count or first sight; a template links to its lines.
+#[test]
+fn the_templates_page_lists_filters_sorts_and_links_to_lines() {
+    let Some((url, _dir)) = setup("serve_templates", &[]) else { return };
+    let server = Server::start(&url, &[]);
+    let mut c = signed_in(&server, VIEWER);
+    let all = c.get("/templates");
+    assert_eq!(all.status, 200);
+    assert!(
+        all.body.contains("Receiving block blk_&lt;*&gt; src: &lt;*&gt; dest: &lt;*&gt;"),
+        "{}",
+        all.body
+    );
+    assert!(all.body.contains("GET &lt;*&gt; HTTP/1.1"));
+    let hdfs = c.get("/templates?service=hdfs&sort=first_seen").body;
+    assert!(!hdfs.contains("GET &lt;*&gt; HTTP/1.1"));
+    let rows: Vec<&str> = hdfs.split("<td><a href=\"").skip(1).collect();
+    assert_eq!(
+        rows.len() as i64,
+        count(&url, "SELECT count(*) FROM templates WHERE service = 'hdfs'")
+    );
+    // Newest first: the planted exception came last.
+    assert!(
+        rows[0].contains("DataXceiver: java.io.IOException: Connection reset by peer"),
+        "{}",
+        rows[0]
+    );
+    let href = unescape(&rows[0][..rows[0].find('"').unwrap()]);
+    assert!(
+        href.starts_with("/logs?service=hdfs&since=2026%2D03%2D14T10%3A33%3A00Z&q=DataXceiver"),
+        "{href}"
+    );
+    let lines = c.get(&href).body;
+    assert_eq!(lines.matches("Connection reset by peer</td>").count(), 14, "{lines}");
+    assert_eq!(c.get("/templates?sort=oldest").status, 400);
+}

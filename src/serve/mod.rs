@@ -411,6 +411,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/alerts/{id}/ack", post(pages::acknowledge))
         .route("/runs", get(pages::runs))
         .route("/rules", get(pages::rules))
+        .route("/templates", get(pages::templates))
         .route("/assets/logtrack.css", get(pages::style))
         .route("/healthz", get(pages::health))
         .fallback(|| async { Fail::NotFound })

@@ -229,3 +229,54 @@ pub fn report_rows(
         .collect();
     Ok(crate::report::pick_templates(rows))
 }
+
+/// A stored template, as the dashboard lists it.
+pub struct TemplateListing {
+    pub service: String,
+    pub template_id: String,
+    pub template: String,
+    pub count: i64,
+    /// RFC 3339.
+    pub first_seen: String,
+    pub last_seen: String,
+    pub example: Option<(String, i64)>,
+}
+
+/// Stored templates (of `service`, if given), most frequent first or
+/// newest first, at most `limit`.
+pub fn list(
+    c: &mut impl GenericClient,
+    service: Option<&str>,
+    newest_first: bool,
+    limit: i64,
+) -> Result<Vec<TemplateListing>> {
+    let order = if newest_first { "first_seen DESC, count DESC" } else { "count DESC, first_seen" };
+    let sql = format!(
+        "SELECT service, template_id, template, count, extract(epoch FROM first_seen)::bigint,
+                extract(epoch FROM last_seen)::bigint, example_path, example_line
+         FROM templates WHERE ($1::text IS NULL OR service = $1)
+         ORDER BY {order}, service, template_id LIMIT $2"
+    );
+    let rows = c.query(&sql, &[&service, &limit]).map_err(Error::db("listing templates"))?;
+    let at = |t: i64| crate::parse::Timestamp::from_secs(t).to_rfc3339();
+    Ok(rows
+        .iter()
+        .map(|r| TemplateListing {
+            service: r.get(0),
+            template_id: r.get(1),
+            template: r.get(2),
+            count: r.get(3),
+            first_seen: at(r.get(4)),
+            last_seen: at(r.get(5)),
+            example: r.get::<_, Option<String>>(6).zip(r.get::<_, Option<i64>>(7)),
+        })
+        .collect())
+}
+
+/// The services that have templates.
+pub fn services(c: &mut impl GenericClient) -> Result<Vec<String>> {
+    let rows = c
+        .query("SELECT DISTINCT service FROM templates ORDER BY service", &[])
+        .map_err(Error::db("listing templates"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}

@@ -233,7 +233,7 @@ fn parse_adds_the_template_of_each_record() {
         .output()
         .unwrap();
     let mut rows = csv::Reader::from_reader(&o.stdout[..]);
-    assert_eq!(rows.headers().unwrap().iter().last(), Some("template"));
+    assert_eq!(rows.headers().unwrap().iter().next_back(), Some("template"));
     let first = rows.records().next().unwrap().unwrap();
     assert_eq!(&first[11], "PacketResponder <*> for block blk_<*> terminating");
     assert_eq!(&first[10], logtrack::template::template_id(&first[11]));

@@ -1202,6 +1202,7 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
             Some(0)
         }
     };
+    let mut value_fields: Option<Vec<GroupKey>> = None;
     let kind = match kind_name.as_deref() {
         None => None,
         Some("keyword_threshold") => {
@@ -1389,7 +1390,9 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
             } else {
                 Some(30 * DAY)
             };
-            if !d.contains_key("fields") {
+            if d.contains_key("fields") {
+                value_fields = c.group_keys(d, "fields", path);
+            } else {
                 c.err(path, "missing key \"fields\" (the values whose combination is watched, such as [\"user\", \"fields.client_ip\"])");
             }
             if d.contains_key("group_by") {
@@ -1413,7 +1416,7 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
     }
     let kind = kind?;
     let group_by = match kind {
-        RuleKind::NewValue { .. } => c.group_keys(d, "fields", path)?,
+        RuleKind::NewValue { .. } => value_fields?,
         _ => group_by.unwrap_or_else(|| match kind {
             RuleKind::UserThreshold { .. } => vec![GroupKey::User],
             _ => vec![GroupKey::Service],
@@ -1707,6 +1710,64 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.0, ["rules[0]: give only one of window, window_minutes"]);
+    }
+
+    #[test]
+    fn novelty_rules_are_checked() {
+        let err = check(
+            r#"[[rules]]
+            id = "a"
+            type = "new_value"
+
+            [[rules]]
+            id = "b"
+            type = "new_value"
+            fields = ["user", "status"]
+            group_by = ["host"]
+
+            [[rules]]
+            id = "c"
+            type = "new_template"
+            severity_at_least = "loud"
+            ignore = ["(unclosed", 5]
+            learn = "0s"
+            "#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.0,
+            [
+                "rules[0]: missing key \"fields\" (the values whose combination is watched, such as [\"user\", \"fields.client_ip\"])",
+                "rules[1].fields[1]: unknown group key \"status\" (expected service, user, host, client_ip, message or fields.<key>)",
+                "rules[1].group_by: does not apply to new_value (its fields are its group)",
+                "rules[2].learn: must be at least 1s",
+                "rules[2].severity_at_least: unknown severity \"loud\" (expected trace, debug, info, warn, error or fatal)",
+                "rules[2].ignore[0]: not a template (no <*>) and not a regex: regex parse error:\n    (unclosed\n    ^\nerror: unclosed group",
+                "rules[2].ignore[1]: expected text, found 5",
+            ]
+        );
+        let job = check(
+            r#"[[rules]]
+            id = "v"
+            type = "new_value"
+            fields = ["user", "message"]
+
+            [[rules]]
+            id = "t"
+            type = "new_template"
+            learn = "1d"
+            ignore = ["Connection closed by <*> [preauth]"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(job.rules[0].group_by, [GroupKey::User, GroupKey::Message]);
+        assert_eq!(
+            job.rules[0].kind,
+            RuleKind::NewValue { min_count: 1, learn: 0, remember: 30 * DAY }
+        );
+        let RuleKind::NewTemplate { learn, ignore, .. } = &job.rules[1].kind else { panic!() };
+        assert_eq!((*learn, ignore.len()), (DAY, 1));
+        assert_eq!(job.rules[1].to_json()["learn"], "1d");
     }
 
     #[test]

@@ -62,24 +62,67 @@ impl ChunkSink for TextSink {
     }
 }
 
-/// Ends each record of `c` with its template, in order, into `out`.
-fn write_templated(c: &Chunk, csv: bool, t: &mut Templater, out: &mut Vec<u8>) {
-    let (mut text_at, mut key_at) = (0, 0);
-    for &(text_end, key_end) in &c.ends {
-        out.extend_from_slice(&c.text[text_at..text_end]);
+/// Writes the records of `c` to `out`, each ended with its template
+/// (assigned in order). `ends` keeps each template's rendered end, with
+/// the id it was made for (a template that grew more general is rendered
+/// again). The records' text is not copied: the pieces are handed to the
+/// kernel as they are (`writev`).
+fn write_templated(
+    c: &Chunk,
+    csv: bool,
+    t: &mut Templater,
+    ends: &mut Vec<(String, Vec<u8>)>,
+    ids: &mut Vec<u32>,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    ids.clear();
+    let mut key_at = 0;
+    for &(_, key_end) in &c.ends {
         let id = t.assign(&c.keys[key_at..key_end]);
         let cluster = t.drain.cluster(id);
-        if csv {
-            output::write_template_csv(out, cluster.id(), cluster.text());
-        } else {
-            out.extend_from_slice(b",\"template_id\":\"");
-            out.extend_from_slice(cluster.id().as_bytes());
-            out.extend_from_slice(b"\",\"template\":");
-            output::write_json_str(out, cluster.text());
-            out.extend_from_slice(b"}\n");
+        let i = id as usize;
+        if ends.len() <= i {
+            ends.resize_with(i + 1, Default::default);
         }
-        (text_at, key_at) = (text_end, key_end);
+        let (made_for, end) = &mut ends[i];
+        if made_for != cluster.id() {
+            made_for.clear();
+            made_for.push_str(cluster.id());
+            end.clear();
+            if csv {
+                output::write_template_csv(end, cluster.id(), cluster.text());
+            } else {
+                end.extend_from_slice(b",\"template_id\":\"");
+                end.extend_from_slice(cluster.id().as_bytes());
+                end.extend_from_slice(b"\",\"template\":");
+                output::write_json_str(end, cluster.text());
+                end.extend_from_slice(b"}\n");
+            }
+        }
+        ids.push(id);
+        key_at = key_end;
     }
+    // A template's end is the one rendered last: a record whose template
+    // grew more general later in the chunk ends with the general one.
+    let mut text_at = 0;
+    for (records, id_part) in c.ends.chunks(512).zip(ids.chunks(512)) {
+        let mut slices = Vec::with_capacity(2 * records.len());
+        for (&(text_end, _), &id) in records.iter().zip(id_part) {
+            slices.push(std::io::IoSlice::new(&c.text[text_at..text_end]));
+            slices.push(std::io::IoSlice::new(&ends[id as usize].1));
+            text_at = text_end;
+        }
+        let mut bufs = &mut slices[..];
+        while !bufs.is_empty() {
+            match out.write_vectored(bufs) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => std::io::IoSlice::advance_slices(&mut bufs, n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Rejects shown per file on stderr (all of them with `-v`).
@@ -98,7 +141,8 @@ pub fn run(args: &ParseArgs, g: &Global) -> anyhow::Result<Exit> {
         out.write_all(output::CSV_HEADER.as_bytes())?;
     }
     let mut templater = Templater::new(args.cap.max_templates);
-    let mut templated = Vec::new();
+    let mut ids = Vec::new();
+    let mut ends = Vec::new();
     let mut exit = Exit::Ok;
     for path in super::expand(&args.files, &msgs, &mut exit) {
         let opened = match read::open(&path, &format, &opts) {
@@ -126,9 +170,7 @@ pub fn run(args: &ParseArgs, g: &Global) -> anyhow::Result<Exit> {
         let result = read::process_with(opened, sink, |res: ChunkResult<Chunk>| {
             let mut c = res.value;
             if args.templates {
-                templated.clear();
-                write_templated(&c, csv, &mut templater, &mut templated);
-                out.write_all(&templated)?;
+                write_templated(&c, csv, &mut templater, &mut ends, &mut ids, &mut out)?;
             } else {
                 out.write_all(&c.text)?;
             }

@@ -21,11 +21,11 @@ pub const WILD: &str = "<*>";
 /// spaces.
 pub fn mask_into(message: &str, out: &mut String) {
     let base = out.len();
-    let mut tokens = message.split_ascii_whitespace();
+    let mut tokens = Tokens { s: message, at: 0 };
     let mut kept = 0usize;
     // Where the previous token starts, when it was a masked value.
     let mut last_value: Option<usize> = None;
-    while let Some(tok) = tokens.next() {
+    while let Some((tok, seen)) = tokens.next_flagged() {
         let before = out.len();
         if out.len() > base {
             out.push(' ');
@@ -37,8 +37,9 @@ pub fn mask_into(message: &str, out: &mut String) {
         } else if let quote @ (b'"' | b'\'') = tok.as_bytes()[0] {
             // A quoted value may hold spaces: `"a b c"` is one part.
             let mut tail = closes(&tok[1..], quote).map(|t| &tok[1 + t..]);
-            if tail.is_none() {
-                tail = tokens.by_ref().find_map(|next| closes(next, quote).map(|t| &next[t..]));
+            while tail.is_none() {
+                let Some((next, _)) = tokens.next_flagged() else { break };
+                tail = closes(next, quote).map(|t| &next[t..]);
             }
             match tail {
                 Some(tail) => {
@@ -49,8 +50,10 @@ pub fn mask_into(message: &str, out: &mut String) {
                 }
                 None => out.push_str(WILD),
             }
+        } else if seen & MAYBE_VALUE == 0 && tok.len() <= MAX_TOKEN {
+            out.push_str(tok);
         } else {
-            mask_token(tok, out);
+            mask_token(tok, seen, out);
         }
         // A list of masked values (`<*>`, `blk_<*>`, `<*>,`) is one part.
         let t = &out[start..];
@@ -68,6 +71,41 @@ pub fn mask_into(message: &str, out: &mut String) {
     }
 }
 
+/// The message's words (split at ASCII white space, as
+/// `split_ascii_whitespace` does), each with whether it holds a byte of
+/// [`MAYBE_VALUE`]: one pass over the bytes for both.
+struct Tokens<'a> {
+    s: &'a str,
+    at: usize,
+}
+
+impl<'a> Tokens<'a> {
+    fn next_flagged(&mut self) -> Option<(&'a str, u8)> {
+        let b = self.s.as_bytes();
+        let mut i = self.at;
+        while i < b.len() && CLASS[b[i] as usize] & SPACE != 0 {
+            i += 1;
+        }
+        if i == b.len() {
+            self.at = i;
+            return None;
+        }
+        let start = i;
+        let mut seen = 0;
+        while i < b.len() {
+            let class = CLASS[b[i] as usize];
+            if class & SPACE != 0 {
+                break;
+            }
+            seen |= class;
+            i += 1;
+        }
+        self.at = i;
+        // ASCII white space never splits a UTF-8 sequence.
+        Some((&self.s[start..i], seen))
+    }
+}
+
 /// Where `tok`'s trailing punctuation starts, when it ends a quoted span
 /// (an unescaped `quote` before that punctuation).
 fn closes(tok: &str, quote: u8) -> Option<usize> {
@@ -79,31 +117,79 @@ fn closes(tok: &str, quote: u8) -> Option<usize> {
     (end > 0 && b[end - 1] == quote && (end < 2 || b[end - 2] != b'\\')).then_some(end)
 }
 
-const OPEN: &[u8] = b"([{<\"'";
-const CLOSE: &[u8] = b")]}>\"',;:.!?";
+/// Byte classes: opening and closing punctuation a token keeps around
+/// its core, and the bytes that can make a token a value (digits, `=`,
+/// `@`, `/`, `~`): a token with none of the last (most constant words) is
+/// kept as it is without looking further.
+const OPEN: u8 = 1;
+const CLOSE: u8 = 2;
+const DIGIT: u8 = 4;
+const EQ: u8 = 16;
+/// `/`, `~`, `@`: paths, URLs, e-mail addresses.
+const SLASHY: u8 = 32;
+const MAYBE_VALUE: u8 = DIGIT | EQ | SLASHY;
+/// ASCII white space (as `u8::is_ascii_whitespace`).
+const SPACE: u8 = 8;
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let open = b"([{<\"'";
+    let mut i = 0;
+    while i < open.len() {
+        t[open[i] as usize] |= OPEN;
+        i += 1;
+    }
+    let close = b")]}>\"',;:.!?";
+    i = 0;
+    while i < close.len() {
+        t[close[i] as usize] |= CLOSE;
+        i += 1;
+    }
+    let mut c = b'0';
+    while c <= b'9' {
+        t[c as usize] |= DIGIT;
+        c += 1;
+    }
+    t[b'=' as usize] |= EQ;
+    t[b'@' as usize] |= SLASHY;
+    t[b'/' as usize] |= SLASHY;
+    t[b'~' as usize] |= SLASHY;
+    let space = b" \t\n\x0c\r";
+    i = 0;
+    while i < space.len() {
+        t[space[i] as usize] |= SPACE;
+        i += 1;
+    }
+    t
+};
 
-/// Appends one token, masked.
-fn mask_token(tok: &str, out: &mut String) {
+/// The lengths of the opening and closing punctuation around `b`.
+fn wrapping(b: &[u8]) -> (usize, usize) {
+    let lead = b.iter().take_while(|&&c| CLASS[c as usize] & OPEN != 0).count();
+    let trail = b[lead..].iter().rev().take_while(|&&c| CLASS[c as usize] & CLOSE != 0).count();
+    (lead, trail)
+}
+
+/// Appends one token, masked; `seen` has the classes of its bytes.
+fn mask_token(tok: &str, seen: u8, out: &mut String) {
     if tok.len() > MAX_TOKEN {
         out.push_str(WILD);
         return;
     }
-    let b = tok.as_bytes();
-    let lead = b.iter().take_while(|c| OPEN.contains(c)).count();
-    let trail = b[lead..].iter().rev().take_while(|c| CLOSE.contains(c)).count();
+    let (lead, trail) = wrapping(tok.as_bytes());
     let core = &tok[lead..tok.len() - trail];
     if core.is_empty() {
         out.push_str(tok);
         return;
     }
     out.push_str(&tok[..lead]);
-    mask_core(core, out);
+    mask_core(core, seen, out);
     out.push_str(&tok[tok.len() - trail..]);
 }
 
-fn mask_core(core: &str, out: &mut String) {
+fn mask_core(core: &str, seen: u8, out: &mut String) {
     // `uid=0`, `rhost=10.0.0.1`: the key is constant, the value may not be.
-    let key_len = core.find('=').filter(|&i| {
+    let eq = if seen & EQ != 0 { memchr::memchr(b'=', core.as_bytes()) } else { None };
+    let key_len = eq.filter(|&i| {
         i > 0
             && core.as_bytes()[..i].iter().all(|c| c.is_ascii_alphanumeric() || b"_-.".contains(c))
     });
@@ -111,9 +197,7 @@ fn mask_core(core: &str, out: &mut String) {
         let value = &core[eq + 1..];
         out.push_str(&core[..=eq]);
         if !value.is_empty() {
-            let vb = value.as_bytes();
-            let lead = vb.iter().take_while(|c| OPEN.contains(c)).count();
-            let trail = vb[lead..].iter().rev().take_while(|c| CLOSE.contains(c)).count();
+            let (lead, trail) = wrapping(value.as_bytes());
             let inner = &value[lead..value.len() - trail];
             if !inner.is_empty() && is_variable(inner) {
                 out.push_str(&value[..lead]);
@@ -156,23 +240,30 @@ fn id_prefix(core: &str) -> Option<usize> {
 /// Words with a digit or two (`ssh2`, `jk2_init()`, `HTTP/1.1`, `x86`) stay.
 pub fn is_variable(core: &str) -> bool {
     let b = core.as_bytes();
-    let first = b[0];
-    let after_sign = if matches!(first, b'-' | b'+') { b.get(1).copied() } else { Some(first) };
-    if after_sign.is_some_and(|c| c.is_ascii_digit()) {
+    let (first, second) = (b[0], b.get(1).copied());
+    if first.is_ascii_digit()
+        || matches!(first, b'-' | b'+') && second.is_some_and(|c| c.is_ascii_digit())
+        || first == b'/' && second.is_some()
+        || first == b'~' && second == Some(b'/')
+    {
         return true;
     }
-    if first == b'/' && b.len() > 1 || first == b'~' && b.get(1) == Some(&b'/') {
-        return true;
-    }
-    if memchr::memmem::find(b, b"://").is_some() {
-        return true;
-    }
-    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
-    if digits >= 3 {
-        return true;
-    }
-    if let Some(at) = memchr::memchr(b'@', b) {
-        if at > 0 && memchr::memchr(b'.', &b[at..]).is_some() {
+    // One pass: digits, a URL's `://`, an `@` (not first) before a dot.
+    let mut digits = 0;
+    let mut at = false;
+    for (i, &c) in b.iter().enumerate() {
+        if c.is_ascii_digit() {
+            digits += 1;
+            if digits == 3 {
+                return true;
+            }
+        } else if c == b':' {
+            if b.get(i + 1) == Some(&b'/') && b.get(i + 2) == Some(&b'/') {
+                return true;
+            }
+        } else if c == b'@' {
+            at |= i > 0;
+        } else if c == b'.' && at {
             return true;
         }
     }

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${FUZZ_SECONDS:-30}
-targets=${FUZZ_TARGETS:-"parsers auth_events line_framer json_framer job_file"}
+targets=${FUZZ_TARGETS:-"parsers auth_events line_framer json_framer job_file templates"}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 # cargo fuzz passes nightly-only flags (sanitizer coverage); the stable
 # toolchain accepts them with RUSTC_BOOTSTRAP.
@@ -48,6 +48,7 @@ seed line_framer 85 tests/fixtures/hdfs/*.log
 seed json_framer 07 tests/fixtures/cloudtrail/* tests/data/cloudtrail/*.json
 seed json_framer 87 tests/fixtures/cloudtrail/identities.jsonl
 seed job_file 00 jobs/*.toml bench/run.toml config/logtrack.toml
+seed templates 03 tests/data/loghub-openssh/OpenSSH_head150.log tests/fixtures/syslog/mixed.log tests/fixtures/hdfs/awkward.log tests/data/loghub-apache-error/Apache_head30.log
 seed job_file 02 jobs/legacy/rules_config.json
 
 # Every target must build: a build error fails the run (it is not a crash

@@ -95,8 +95,25 @@ impl Client {
         req.push_str(&body);
         let mut s = TcpStream::connect(self.addr).expect("connect to the server");
         s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-        s.write_all(req.as_bytes()).unwrap();
-        let res = parse(&read_response(&mut s));
+        // A server may answer a request it refuses (too large) and close
+        // before reading all of it: the write then fails, and the answer,
+        // if the reset did not discard it, is still there to read. A
+        // connection closed with no answer is status 0.
+        let cut = |e: &std::io::Error| {
+            matches!(e.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset)
+        };
+        if let Err(e) = s.write_all(req.as_bytes()) {
+            assert!(cut(&e), "writing the request: {e}");
+        }
+        let raw = match read_response(&mut s) {
+            Ok(raw) if raw.windows(4).any(|w| w == b"\r\n\r\n") => raw,
+            Ok(_) => return Response { status: 0, headers: Vec::new(), body: String::new() },
+            Err(e) if cut(&e) => {
+                return Response { status: 0, headers: Vec::new(), body: e.to_string() }
+            }
+            Err(e) => panic!("reading the response: {e}"),
+        };
+        let res = parse(&raw);
         for c in res.set_cookies() {
             let pair = c.split(';').next().unwrap_or("");
             if let Some((k, v)) = pair.split_once('=') {
@@ -113,7 +130,7 @@ impl Client {
 
 /// One response's bytes: up to its `Content-Length`, its last chunk, or
 /// the end of the connection (servers may keep it open despite `close`).
-fn read_response(s: &mut TcpStream) -> Vec<u8> {
+fn read_response(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     let mut raw = Vec::new();
     let mut buf = [0u8; 65536];
     loop {
@@ -124,18 +141,18 @@ fn read_response(s: &mut TcpStream) -> Vec<u8> {
                 .find_map(|l| l.strip_prefix("content-length:"))
                 .and_then(|v| v.trim().parse::<usize>().ok());
             match length {
-                Some(n) if raw.len() >= end + 4 + n => return raw,
+                Some(n) if raw.len() >= end + 4 + n => return Ok(raw),
                 None if head.contains("transfer-encoding: chunked")
                     && raw[end..].windows(5).any(|w| w == b"0\r\n\r\n") =>
                 {
-                    return raw
+                    return Ok(raw)
                 }
                 _ => {}
             }
         }
-        let n = s.read(&mut buf).unwrap();
+        let n = s.read(&mut buf)?;
         if n == 0 {
-            return raw;
+            return Ok(raw);
         }
         raw.extend_from_slice(&buf[..n]);
     }

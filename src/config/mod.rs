@@ -728,6 +728,15 @@ impl Checker {
             return None;
         };
         let before = self.problems.len();
+        let keys = self.key_list(items, path, key);
+        if keys.is_empty() && self.problems.len() == before {
+            self.err(&join(path, key), "must name at least one key");
+        }
+        (self.problems.len() == before).then_some(keys)
+    }
+
+    /// The group keys of a list (each bad item is a problem of its own).
+    fn key_list(&mut self, items: &[Value], path: &str, key: &str) -> Vec<GroupKey> {
         let mut keys = Vec::new();
         for (i, item) in items.iter().enumerate() {
             match item.as_str().map(str::parse::<GroupKey>) {
@@ -739,10 +748,7 @@ impl Checker {
                 ),
             }
         }
-        if keys.is_empty() && self.problems.len() == before {
-            self.err(&join(path, key), "must name at least one key");
-        }
-        (self.problems.len() == before).then_some(keys)
+        keys
     }
 
     /// `ignore`: templates (with `<*>`) and regexes, each checked.
@@ -1142,20 +1148,7 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
         Some(Value::String(_, s)) => {
             s.parse().map(|g| vec![g]).map_err(|e| c.err(&join(path, "group_by"), e)).ok()
         }
-        Some(Value::Array(_, items)) => {
-            let mut keys = Vec::new();
-            for (i, item) in items.iter().enumerate() {
-                match item.as_str().map(str::parse::<GroupKey>) {
-                    Some(Ok(k)) => keys.push(k),
-                    Some(Err(e)) => c.err(&format!("{path}.group_by[{i}]"), e),
-                    None => c.err(
-                        &format!("{path}.group_by[{i}]"),
-                        format!("expected text, found {}", describe(item)),
-                    ),
-                }
-            }
-            Some(keys)
-        }
+        Some(Value::Array(_, items)) => Some(c.key_list(items, path, "group_by")),
         Some(other) => {
             c.err(
                 &join(path, "group_by"),

@@ -54,6 +54,27 @@ impl Agg {
         self.evidence.sort_unstable();
         self.evidence.truncate(MAX_EVIDENCE);
     }
+
+    /// The alert of these seconds.
+    fn alert(
+        &self,
+        rule: &Rule,
+        group: std::collections::BTreeMap<String, String>,
+        message: String,
+        ctx: &FinishContext,
+    ) -> Alert {
+        Alert {
+            rule_id: rule.id.clone(),
+            rule_type: rule.kind.type_name(),
+            severity: rule.severity,
+            group,
+            window_start: Timestamp::from_secs(self.first),
+            window_end: Timestamp::from_secs(self.last),
+            count: self.count,
+            message,
+            evidence: ctx.evidence(self.evidence.iter().map(|e| e.1)),
+        }
+    }
 }
 
 fn times(n: u64) -> String {
@@ -119,21 +140,12 @@ impl Detector for NewTemplateDetector {
             let text = catalog.drain.cluster(c).text();
             let mut g = decode_group(&names[..n], &group);
             g.insert("template".into(), text.to_string());
-            alerts.push(Alert {
-                rule_id: self.rule.id.clone(),
-                rule_type: self.rule.kind.type_name(),
-                severity: self.rule.severity,
-                group: g,
-                window_start: Timestamp::from_secs(agg.first),
-                window_end: Timestamp::from_secs(agg.last),
-                count: agg.count,
-                message: format!(
-                    "new message template ({}{}): {text}",
-                    times(agg.count),
-                    if *min_count > 1 { format!(", at least {min_count}") } else { String::new() },
-                ),
-                evidence: ctx.evidence(agg.evidence.iter().map(|e| e.1)),
-            });
+            let message = format!(
+                "new message template ({}{}): {text}",
+                times(agg.count),
+                if *min_count > 1 { format!(", at least {min_count}") } else { String::new() },
+            );
+            alerts.push(agg.alert(&self.rule, g, message, ctx));
         }
         alerts
     }
@@ -192,22 +204,13 @@ impl Detector for NewValueDetector {
             }
             let g = decode_group(&names, group);
             let shown: Vec<String> = g.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            alerts.push(Alert {
-                rule_id: self.rule.id.clone(),
-                rule_type: self.rule.kind.type_name(),
-                severity: self.rule.severity,
-                group: g,
-                window_start: Timestamp::from_secs(agg.first),
-                window_end: Timestamp::from_secs(agg.last),
-                count: agg.count,
-                message: format!(
-                    "first sight of {} ({}; none in the {} before)",
-                    shown.join(", "),
-                    times(agg.count),
-                    HumanDuration(*remember)
-                ),
-                evidence: ctx.evidence(agg.evidence.iter().map(|e| e.1)),
-            });
+            let message = format!(
+                "first sight of {} ({}; none in the {} before)",
+                shown.join(", "),
+                times(agg.count),
+                HumanDuration(*remember)
+            );
+            alerts.push(agg.alert(&self.rule, g, message, ctx));
         });
         if ctx.keep_sightings {
             *self.sightings.lock().unwrap_or_else(|e| e.into_inner()) =

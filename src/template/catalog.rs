@@ -190,3 +190,112 @@ impl Catalog {
         self.drain.find(service, masked)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// (service, message, second, line) of a small vocabulary, so that
+    /// messages share words and templates merge.
+    fn records() -> impl Strategy<Value = Vec<(u8, Vec<u8>, i64, u32)>> {
+        proptest::collection::vec(
+            (0u8..2, proptest::collection::vec(0u8..12, 1..6), 0i64..50, 1u32..1000),
+            1..80,
+        )
+    }
+
+    const WORDS: [&str; 12] = [
+        "user",
+        "alice",
+        "bob",
+        "from",
+        "10.0.0.1",
+        "port",
+        "4242",
+        "failed",
+        "ok",
+        "blk_123456",
+        "closed",
+        "[preauth]",
+    ];
+
+    fn stats_of(recs: &[(u8, Vec<u8>, i64, u32)]) -> SigStats {
+        let mut s = SigStats::default();
+        for (svc, words, sec, line) in recs {
+            let msg: Vec<&str> = words.iter().map(|w| WORDS[*w as usize]).collect();
+            let at = LineRef { source: 0, line: *line, index: 0 };
+            s.add(["a", "b"][*svc as usize], &msg.join(" "), *sec, at);
+        }
+        s
+    }
+
+    fn listing(c: &Catalog) -> Vec<(String, String, Option<Stat>)> {
+        let mut v: Vec<_> = c
+            .info
+            .iter()
+            .enumerate()
+            .map(|(i, info)| {
+                let cl = c.drain.cluster(i as u32);
+                (cl.service.to_string(), cl.text().to_string(), info.stat)
+            })
+            .collect();
+        v.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        v
+    }
+
+    proptest! {
+        /// Counted by any number of threads, in any order, the same
+        /// records give the same templates, counts and first lines.
+        #[test]
+        fn templates_do_not_depend_on_how_records_were_counted(
+            recs in records(),
+            cut in 0usize..80,
+            reverse in any::<bool>(),
+        ) {
+            let whole = Catalog::build(Vec::new(), stats_of(&recs), crate::template::DEFAULT_CAP);
+            let cut = cut.min(recs.len());
+            let (a, b) = recs.split_at(cut);
+            let (mut first, second) = (stats_of(a), stats_of(b));
+            let merged = if reverse {
+                let mut s = second;
+                s.merge(first);
+                s
+            } else {
+                first.merge(second);
+                first
+            };
+            let parts = Catalog::build(Vec::new(), merged, crate::template::DEFAULT_CAP);
+            prop_assert_eq!(listing(&whole), listing(&parts));
+            // Every message has the template it was counted in.
+            for (key, c) in &whole.index {
+                prop_assert_eq!(whole.lookup(key), Some(*c));
+            }
+        }
+    }
+
+    #[test]
+    fn seeds_are_known_and_grow_more_general() {
+        let seeds = vec![Seed {
+            service: "sshd".into(),
+            text: "Invalid user alice from <*>".into(),
+            stat: Stat { count: 3, first: 10, last: 20, example: (10, LineRef::default()) },
+        }];
+        let mut stats = SigStats::default();
+        stats.add("sshd", "Invalid user bob from 10.0.0.9", 100, LineRef::default());
+        stats.add("sshd", "Connection closed by 10.0.0.9", 101, LineRef::default());
+        let c = Catalog::build(seeds, stats, 10);
+        let known = c.lookup("sshd\u{1f}Invalid user bob from <*>").unwrap();
+        assert_eq!(c.drain.cluster(known).text(), "Invalid user <*> from <*>");
+        assert_eq!(c.info[known as usize].first(), Some(10));
+        assert_eq!(
+            c.info[known as usize].stored_text.as_deref(),
+            Some("Invalid user alice from <*>")
+        );
+        let new = c.lookup("sshd\u{1f}Connection closed by <*>").unwrap();
+        assert_eq!(c.info[new as usize].first(), Some(101));
+        // A message never counted is found in the stored templates.
+        assert_eq!(c.lookup("sshd\u{1f}Invalid user carol from <*>"), Some(known));
+        assert_eq!(c.lookup("other\u{1f}Invalid user carol from <*>"), None);
+    }
+}

@@ -156,10 +156,16 @@ fn later_runs_know_what_earlier_runs_saw() {
     std::fs::write(&job, JOB.replace("LOGS", logs.to_str().unwrap())).unwrap();
     let job = job.to_str().unwrap();
 
-    std::fs::write(logs.join("day01.log"), ordinary_day(1)).unwrap();
+    let mut day1 = ordinary_day(1);
+    day1.push_str(&sshd(
+        1,
+        30_000,
+        "pam_unix(sshd:session): session opened for user alice by (uid=0)",
+    ));
+    std::fs::write(logs.join("day01.log"), day1).unwrap();
     let (r, _) = run(&url, job, &dir.path().join("r1"), &[]);
     // Nothing was known: every kind of message and both sources are new.
-    assert_eq!(alerts_of(&r, "ssh_new_message").len(), 2);
+    assert_eq!(alerts_of(&r, "ssh_new_message").len(), 3);
     assert_eq!(alerts_of(&r, "ssh_new_source").len(), 2);
 
     let mut day2 = ordinary_day(2);
@@ -171,6 +177,12 @@ fn later_runs_know_what_earlier_runs_saw() {
             "error: kex_exchange_identification: read: Connection reset by peer",
         ));
     }
+    // A known template, with another user: it grows more general, not new.
+    day2.push_str(&sshd(
+        2,
+        50_200,
+        "pam_unix(sshd:session): session opened for user carol by (uid=0)",
+    ));
     std::fs::write(logs.join("day02.log"), day2).unwrap();
     let (r, _) = run(&url, job, &dir.path().join("r2"), &[]);
     let keys = common::alert_keys(&dir.path().join("r2"));
@@ -185,6 +197,18 @@ fn later_runs_know_what_earlier_runs_saw() {
     assert_eq!(v[0]["group"], serde_json::json!({"user": "alice", "fields.client_ip": "10.0.0.2"}));
     assert_eq!(v[0]["window_start"], "2026-01-02T13:53:20Z");
     assert_eq!(count(&url, "SELECT count(*) FROM known_values"), 3);
+    // The stored template took the general text, kept its first sighting
+    // and its example (day 1's line), and counts both.
+    let general = "FROM templates WHERE template = 'pam_unix(sshd:session): session opened for user <*> by (uid=<*>)'";
+    assert_eq!(count(&url, &format!("SELECT count {general}")), 2);
+    assert_eq!(
+        count(&url, &format!("SELECT example_line {general} AND example_path LIKE '%day01.log'")),
+        81
+    );
+    assert_eq!(
+        count(&url, "SELECT count(*) FROM templates WHERE template LIKE '%user alice by%'"),
+        0
+    );
 
     // Forty days later alice logs in from 10.0.0.2 again: forgotten, so new.
     std::fs::write(

@@ -92,12 +92,41 @@ pub fn store(tx: &mut postgres::Transaction<'_>, stats: SigStats, path: &str) ->
                 .map_err(db())?;
             }
             old => {
-                // Grown more general: the old text's row goes, its counts
+                // Grown more general: the old text's row takes the new text
+                // (keeping its example), unless another row has it already:
+                // then the old row goes and the two merge below. Its counts
                 // are in `total`.
                 if let Some(old) = old {
+                    let old_id = crate::template::template_id(old);
+                    let renamed = tx
+                        .execute(
+                            "UPDATE templates SET template_id = $3, template = $4, count = $5,
+                                 first_seen = 'epoch'::timestamptz + $6::bigint * interval '1 second',
+                                 last_seen = 'epoch'::timestamptz + $7::bigint * interval '1 second',
+                                 example_path = CASE WHEN $8 THEN $9 ELSE example_path END,
+                                 example_line = CASE WHEN $8 THEN $10 ELSE example_line END
+                             WHERE service = $1 AND template_id = $2
+                               AND NOT EXISTS (SELECT 1 FROM templates WHERE service = $1 AND template_id = $3)",
+                            &[
+                                &&*cluster.service,
+                                &old_id,
+                                &cluster.id(),
+                                &cluster.text(),
+                                &(total.count as i64),
+                                &total.first,
+                                &total.last,
+                                &ours,
+                                &path,
+                                &line,
+                            ],
+                        )
+                        .map_err(db())?;
+                    if renamed == 1 {
+                        continue;
+                    }
                     tx.execute(
                         "DELETE FROM templates WHERE service = $1 AND template_id = $2",
-                        &[&&*cluster.service, &crate::template::template_id(old)],
+                        &[&&*cluster.service, &old_id],
                     )
                     .map_err(db())?;
                 }

@@ -69,18 +69,27 @@ pub fn store(tx: &mut postgres::Transaction<'_>, stats: SigStats, path: &str) ->
         // The example is this file's when this file has the first line.
         let ours = info.stored.is_none_or(|s| stat.example.0 < s.first);
         let line = i64::from(stat.example.1.line);
-        match info.stored_text.as_deref() {
-            Some(old) if old == cluster.text() => {
-                tx.execute(
-                    "UPDATE templates SET count = $3,
-                         first_seen = 'epoch'::timestamptz + $4::bigint * interval '1 second',
-                         last_seen = 'epoch'::timestamptz + $5::bigint * interval '1 second',
-                         example_path = CASE WHEN $6 THEN $7 ELSE example_path END,
-                         example_line = CASE WHEN $6 THEN $8 ELSE example_line END
-                     WHERE service = $1 AND template_id = $2",
+        // A stored template keeps its row (and its example) under its text,
+        // which may have grown more general, unless another row has that
+        // text already: then the old row goes and the two merge below.
+        // Its counts are in `total`.
+        if let Some(old) = info.stored_text.as_deref() {
+            let old_id = crate::template::template_id(old);
+            let kept = tx
+                .execute(
+                    "UPDATE templates SET template_id = $3, template = $4, count = $5,
+                         first_seen = 'epoch'::timestamptz + $6::bigint * interval '1 second',
+                         last_seen = 'epoch'::timestamptz + $7::bigint * interval '1 second',
+                         example_path = CASE WHEN $8 THEN $9 ELSE example_path END,
+                         example_line = CASE WHEN $8 THEN $10 ELSE example_line END
+                     WHERE service = $1 AND template_id = $2
+                       AND ($2 = $3 OR NOT EXISTS
+                            (SELECT 1 FROM templates WHERE service = $1 AND template_id = $3))",
                     &[
                         &&*cluster.service,
+                        &old_id,
                         &cluster.id(),
+                        &cluster.text(),
                         &(total.count as i64),
                         &total.first,
                         &total.last,
@@ -90,49 +99,16 @@ pub fn store(tx: &mut postgres::Transaction<'_>, stats: SigStats, path: &str) ->
                     ],
                 )
                 .map_err(db())?;
+            if kept == 1 {
+                continue;
             }
-            old => {
-                // Grown more general: the old text's row takes the new text
-                // (keeping its example), unless another row has it already:
-                // then the old row goes and the two merge below. Its counts
-                // are in `total`.
-                if let Some(old) = old {
-                    let old_id = crate::template::template_id(old);
-                    let renamed = tx
-                        .execute(
-                            "UPDATE templates SET template_id = $3, template = $4, count = $5,
-                                 first_seen = 'epoch'::timestamptz + $6::bigint * interval '1 second',
-                                 last_seen = 'epoch'::timestamptz + $7::bigint * interval '1 second',
-                                 example_path = CASE WHEN $8 THEN $9 ELSE example_path END,
-                                 example_line = CASE WHEN $8 THEN $10 ELSE example_line END
-                             WHERE service = $1 AND template_id = $2
-                               AND NOT EXISTS (SELECT 1 FROM templates WHERE service = $1 AND template_id = $3)",
-                            &[
-                                &&*cluster.service,
-                                &old_id,
-                                &cluster.id(),
-                                &cluster.text(),
-                                &(total.count as i64),
-                                &total.first,
-                                &total.last,
-                                &ours,
-                                &path,
-                                &line,
-                            ],
-                        )
-                        .map_err(db())?;
-                    if renamed == 1 {
-                        continue;
-                    }
-                    tx.execute(
-                        "DELETE FROM templates WHERE service = $1 AND template_id = $2",
-                        &[&&*cluster.service, &old_id],
-                    )
-                    .map_err(db())?;
-                }
-                changed.push((&cluster.service, cluster.id(), cluster.text(), total, ours));
-            }
+            tx.execute(
+                "DELETE FROM templates WHERE service = $1 AND template_id = $2",
+                &[&&*cluster.service, &old_id],
+            )
+            .map_err(db())?;
         }
+        changed.push((&cluster.service, cluster.id(), cluster.text(), total, ours));
     }
     for (service, id, text, stat, ours) in changed {
         // A new text; if another template already has it, the two merge.

@@ -127,6 +127,9 @@ pub enum Command {
     User(UserCommand),
     /// Serve the dashboard (sign-in, overview, logs, alerts, runs, rules).
     Serve(ServeArgs),
+    /// Notifications: send a test to every receiver (--test), retry what
+    /// the outbox holds (--retry), or list what is not delivered yet.
+    Notify(NotifyArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff): `logtrack man > /usr/local/share/man/man1/logtrack.1`.
@@ -222,6 +225,27 @@ pub struct RunArgs {
     /// Only records up to this time (same forms; overrides the job's `until`).
     #[arg(long)]
     pub until: Option<String>,
+    /// Print the notifications the run would send instead of sending
+    /// them; with a database, nothing the run detects is kept (the next
+    /// run detects it again).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct NotifyArgs {
+    /// The job whose receivers (`[[notify]]`) are used; without it, those
+    /// of the site settings.
+    #[arg(long, value_name = "FILE")]
+    pub job: Option<PathBuf>,
+    /// Send a clearly marked test notification to every receiver and
+    /// report each result (exit 2 if one failed).
+    #[arg(long, conflicts_with = "retry")]
+    pub test: bool,
+    /// Send every notification the outbox still holds for the job now,
+    /// without waiting for its backoff (needs the database).
+    #[arg(long)]
+    pub retry: bool,
 }
 
 #[derive(Args, Debug)]

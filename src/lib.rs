@@ -17,6 +17,7 @@ pub mod detect;
 pub mod error;
 pub mod json;
 pub mod net;
+pub mod notify;
 pub mod output;
 pub mod parse;
 pub mod pipeline;

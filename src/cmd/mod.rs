@@ -6,6 +6,7 @@ pub mod detect;
 pub mod docs;
 pub mod ingest;
 pub mod logs;
+pub mod notify;
 pub mod parse;
 pub mod report;
 pub mod run;
@@ -36,6 +37,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Runs(a) => runs::run(a, g),
         Command::User(c) => user::run(c, g),
         Command::Serve(a) => serve::run(a, g),
+        Command::Notify(a) => notify::run(a, g),
         Command::Completions { shell } => docs::completions(*shell),
         Command::Man => docs::man(),
     }
@@ -120,6 +122,7 @@ pub fn settings(g: &Global, job: &crate::config::Job) -> anyhow::Result<Settings
         junit: g.junit.clone(),
         anonymize: g.anonymize,
         strict: g.strict,
+        dry_run: false,
     })
 }
 

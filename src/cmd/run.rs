@@ -15,6 +15,7 @@ pub fn run(args: &RunArgs, g: &Global) -> anyhow::Result<Exit> {
     };
     settings.since = bound("--since", &args.since, &job.since)?;
     settings.until = bound("--until", &args.until, &job.until)?;
+    settings.dry_run = args.dry_run;
     let db = job.database_url.as_deref().filter(|_| !g.no_db);
     engine::run(&job, db, &settings, &msgs)
 }

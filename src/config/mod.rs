@@ -9,6 +9,7 @@
 //! `window_minutes`, `window_seconds`, `max_idle_minutes`) are accepted.
 
 mod duration;
+pub mod notify;
 
 pub use duration::{time_arg, HumanDuration, MAX_SECS, MIN_SECS};
 
@@ -238,6 +239,27 @@ impl RuleKind {
 }
 
 impl Rule {
+    /// Seconds a rule must stay quiet past an alert's window before its
+    /// incident is resolved: `resolve_after`, else one window (an
+    /// inactivity rule's `max_idle`; an hour for novelty rules, whose
+    /// windows are one sighting).
+    pub fn resolve_after(&self) -> i64 {
+        if let Some(r) = self.resolve_after {
+            return r.secs();
+        }
+        match &self.kind {
+            RuleKind::KeywordThreshold { window, .. }
+            | RuleKind::RepeatedMessage { window, .. }
+            | RuleKind::UserThreshold { window, .. }
+            | RuleKind::RateSpike { window, .. }
+            | RuleKind::Ratio { window, .. }
+            | RuleKind::Percentile { window, .. }
+            | RuleKind::ZscoreAnomaly { window, .. } => window.secs(),
+            RuleKind::Inactivity { max_idle } => max_idle.secs(),
+            RuleKind::NewTemplate { .. } | RuleKind::NewValue { .. } => 3600,
+        }
+    }
+
     /// The rule as JSON with the job file's keys (durations as written
     /// back: `5m`), as the `rules` table stores it.
     pub fn to_json(&self) -> serde_json::Value {
@@ -257,6 +279,9 @@ impl Rule {
         }
         if let Some(w) = &self.filter {
             o.insert("where".into(), json!(w.to_string()));
+        }
+        if let Some(r) = &self.resolve_after {
+            o.insert("resolve_after".into(), json!(r.to_string()));
         }
         let d = |h: &HumanDuration| json!(h.to_string());
         let kind = match &self.kind {
@@ -328,6 +353,9 @@ pub struct Rule {
     pub description: Option<String>,
     /// `where`: only the records it holds for are counted.
     pub filter: Option<Expr>,
+    /// `resolve_after`: how long a rule must stay quiet after an alert's
+    /// window before its incident is resolved (default: [`Rule::resolve_after`]).
+    pub resolve_after: Option<HumanDuration>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -373,6 +401,8 @@ pub struct Job {
     pub sources: Vec<SourceSpec>,
     pub rules: Vec<Rule>,
     pub report: ReportSpec,
+    /// `[[notify]]`: where incidents are delivered.
+    pub notify: Vec<notify::Receiver>,
 }
 
 /// Every problem found in a job file, each with its key path.
@@ -869,6 +899,8 @@ const TOP_KEYS: &[&str] = &[
     "rules",
     "rules_file",
     "report",
+    "notify",
+    "dashboard_url",
 ];
 const SOURCE_KEYS: &[&str] =
     &["path", "format", "service", "timezone", "max_reject_ratio", "mapping", "ts_format"];
@@ -909,6 +941,7 @@ const RULE_KEYS: &[&str] = &[
     "fields",
     "severity_at_least",
     "ignore",
+    "resolve_after",
 ];
 
 /// Checks a merged job tree. `default_name` names a job without `name`.
@@ -1093,8 +1126,12 @@ pub fn validate(dict: &Dict, default_name: &str, base: &Path) -> Result<Job, Pro
         },
     };
 
+    let dashboard_url = c.string(dict, "dashboard_url", "");
+    let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+    let notify = notify::receivers(&mut c, dict, &ids, dashboard_url.as_deref());
+
     if c.problems.is_empty() {
-        Ok(Job { name, now, since, until, anonymize, database_url, sources, rules, report })
+        Ok(Job { name, now, since, until, anonymize, database_url, sources, rules, report, notify })
     } else {
         Err(Problems(c.problems))
     }
@@ -1416,7 +1453,21 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
         }),
     };
     let filter = if d.contains_key("where") { Some(filter?) } else { None };
-    Some(Rule { id: id?, kind, service, group_by, severity: severity?, description, filter })
+    let resolve_after = if d.contains_key("resolve_after") {
+        Some(c.duration(d, "resolve_after", &[], path)?)
+    } else {
+        None
+    };
+    Some(Rule {
+        id: id?,
+        kind,
+        service,
+        group_by,
+        severity: severity?,
+        description,
+        filter,
+        resolve_after,
+    })
 }
 
 /// The database URL for commands without a job file: `--database-url`,

@@ -21,6 +21,7 @@ fn rule(kind: RuleKind) -> Rule {
         severity: AlertSeverity::High,
         description: None,
         filter: None,
+        resolve_after: None,
     }
 }
 

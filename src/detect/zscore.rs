@@ -243,6 +243,7 @@ mod tests {
             severity: AlertSeverity::High,
             description: None,
             filter: None,
+            resolve_after: None,
         }
     }
 

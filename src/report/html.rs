@@ -69,7 +69,7 @@ fn page(r: &Report) -> Markup {
                 h2 { "Severities over time" }
                 (severity_chart(&r.overview))
                 h2 id="alerts" { "Alerts (" (r.alerts.len()) ")" }
-                (alerts_table(r))
+                (alerts_table(&r.alerts))
                 @if !r.templates.is_empty() {
                     h2 id="templates" { "Message templates" }
                     (templates_table(r))
@@ -231,14 +231,15 @@ pub fn severity_chart(o: &Overview) -> Markup {
     }
 }
 
-fn alerts_table(r: &Report) -> Markup {
-    if r.alerts.is_empty() {
+/// The alerts as a table (the report's; e-mailed notifications reuse it).
+pub fn alerts_table(alerts: &[Alert]) -> Markup {
+    if alerts.is_empty() {
         return html! { p.muted { "No alerts." } };
     }
     html! {
         table.alerts {
             tr { th { "Rule" } th { "Severity" } th { "Group" } th { "Window" } th.n { "Count" } th { "Message" } th { "Evidence" } }
-            @for a in &r.alerts {
+            @for a in alerts {
                 tr {
                     td { code { (a.rule_id) } br; span.muted { (a.rule_type) } }
                     td { span class=(format!("sev {}", a.severity.as_str())) { (a.severity.as_str()) } }

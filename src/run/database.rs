@@ -5,11 +5,11 @@
 //! after the report is written.
 
 use super::inputs::{inputs, SourceLog};
-use super::{assemble, output, stored, wall_clock, Messages, Settings};
+use super::{assemble, notifications, output, stored, wall_clock, Messages, Settings};
 use crate::config::Job;
 use crate::error::{Error, Exit};
 use crate::parse::time::TimeSpan;
-use crate::store::{self, alerts, load::Loader, runs};
+use crate::store::{self, alerts, incidents, load::Loader, runs};
 
 pub(super) fn run(
     job: &Job,
@@ -86,9 +86,16 @@ fn load_detect_report(
     // alert is known (not new next run) only once a report has shown it.
     let mut tx = client.transaction().map_err(Error::db("starting the alerts transaction"))?;
     stored::remember(&mut tx, &known)?;
-    let new_alerts = alerts::store(&mut tx, job, alerts)?;
+    let stored_alerts = alerts::store(&mut tx, job, alerts)?;
+    let covered = bounds.map(|b| b.1);
+    let events = incidents::track(&mut tx, job, &stored_alerts, Some(run_id), covered, reference)?;
+    let new_alerts: Vec<_> = stored_alerts.into_iter().filter(|a| a.new).map(|a| a.alert).collect();
     let finished = wall_clock();
     let mut parts = log.parts;
+    for p in incidents::give_up_overdue(&mut tx, job)? {
+        msgs.warn(&p);
+        parts.problems.push(p);
+    }
     if let Some(o) = overview {
         parts.overview = o;
     }
@@ -111,7 +118,19 @@ fn load_detect_report(
     )?;
     let report = assemble(job, s, (started, reference), parts, new_alerts, log.failed);
     let written = output::write_or_print(job, s, &report, msgs)?;
+    let notes = incidents::enqueue(&mut tx, job, &events, Some(run_id), &written, !s.dry_run)?;
+    if s.dry_run {
+        // Nothing of the detection is kept: the next run detects it again.
+        drop(tx);
+        runs::mark_dry_run(client, run_id)?;
+        notifications::print_dry_run(&notes, msgs);
+        output::summarize(&report, &written, msgs);
+        return Ok(report.exit());
+    }
+    crate::run::test_kill_point("before-commit");
     tx.commit().map_err(Error::db("storing the run's alerts"))?;
+    crate::run::test_kill_point("after-commit");
     output::summarize(&report, &written, msgs);
+    notifications::send_after_commit(client, job, msgs);
     Ok(report.exit())
 }

@@ -141,6 +141,11 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
     let mut alerts = tally.alerts(&detectors, &ctx);
     sort_alerts(&mut alerts);
     super::evidence::fill_text(&mut alerts);
+    let paths = output::report_paths(job, s);
+    for p in super::notifications::send_in_memory(job, &alerts, &paths, s, msgs) {
+        msgs.warn(&p);
+        log.parts.problems.push(p);
+    }
     let report = assemble(job, s, (started, reference), log.parts, alerts, log.failed);
     let written = output::write_or_print(job, s, &report, msgs)?;
     output::summarize(&report, &written, msgs);

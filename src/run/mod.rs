@@ -22,6 +22,7 @@ mod evidence;
 mod inputs;
 mod memory;
 pub mod messages;
+mod notifications;
 mod output;
 mod stored;
 
@@ -94,6 +95,9 @@ pub struct Settings {
     pub anonymize: bool,
     /// Problems make the run fail (`--strict`).
     pub strict: bool,
+    /// Print the notifications instead of sending them (`run --dry-run`);
+    /// with a database nothing of the detection is committed.
+    pub dry_run: bool,
 }
 
 impl Settings {
@@ -106,6 +110,16 @@ impl Settings {
     pub fn range(&self) -> Option<(i64, i64)> {
         (self.since.is_some() || self.until.is_some())
             .then(|| (self.since.unwrap_or(i64::MIN), self.until.map_or(i64::MAX, |u| u + 1)))
+    }
+}
+
+/// A test hook: with `LOGTRACK_TEST_KILL_AT` set to `point`, the process
+/// kills itself (SIGKILL, as `kill -9` would) there.
+pub fn test_kill_point(point: &str) {
+    if std::env::var("LOGTRACK_TEST_KILL_AT").is_ok_and(|p| p == point) {
+        let pid = std::process::id().to_string();
+        let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+        std::process::abort();
     }
 }
 

@@ -59,6 +59,25 @@ pub(super) fn write_or_print(
     })
 }
 
+/// The files a run's reports go to (what [`write_or_print`] writes).
+pub(super) fn report_paths(job: &Job, s: &Settings) -> Vec<String> {
+    let mut out: Vec<String> = job
+        .report
+        .formats
+        .iter()
+        .map(|f| {
+            let name = match f {
+                ReportFormat::Json => report::Json.file_name(),
+                ReportFormat::Md => report::Markdown.file_name(),
+                ReportFormat::Html => report::Html.file_name(),
+            };
+            job.report.dir.join(name).display().to_string()
+        })
+        .collect();
+    out.extend(s.junit.iter().map(|p| p.display().to_string()));
+    out
+}
+
 fn write_reports(job: &Job, s: &Settings, report: &Report) -> crate::error::Result<Vec<String>> {
     let dir = &job.report.dir;
     std::fs::create_dir_all(dir)

@@ -8,7 +8,7 @@ use crate::detect::{self, Alert, Detector, FinishContext, RuleMatch, Tally};
 use crate::error::{Error, Exit, Result};
 use crate::parse::Timestamp;
 use crate::report::overview::{Overview, OverviewAcc};
-use crate::store::{self, alerts, runs, scan};
+use crate::store::{self, alerts, incidents, runs, scan};
 use crate::template::catalog::Catalog;
 use std::sync::Arc;
 
@@ -204,8 +204,17 @@ pub fn over_range(
     if let Some(k) = &known {
         remember(&mut tx, k)?;
     }
-    let new =
-        if detecting { Some(alerts::store(&mut tx, job, alerts.clone())?.len()) } else { None };
+    let (new, events) = if detecting {
+        let stored = alerts::store(&mut tx, job, alerts.clone())?;
+        let events = incidents::track(&mut tx, job, &stored, None, Some(until), reference)?;
+        (Some(stored.iter().filter(|a| a.new).count()), events)
+    } else {
+        (None, Vec::new())
+    };
+    let problems = if detecting { incidents::give_up_overdue(&mut tx, job)? } else { Vec::new() };
+    for p in &problems {
+        msgs.warn(p);
+    }
     let parts = Parts {
         sources: runs::sources(&mut tx, since, until, loaded)?,
         rejects: runs::rejects(&mut tx, loaded)?,
@@ -217,11 +226,15 @@ pub fn over_range(
         templates: store::templates::report_rows(&mut tx, since, until)?,
         since: Some(since),
         until: Some(until),
-        ..Parts::default()
+        problems,
     };
     let report = assemble(job, s, (started, reference), parts, alerts, false);
     let written = output::write_or_print(job, s, &report, msgs)?;
+    incidents::enqueue(&mut tx, job, &events, None, &written, true)?;
     tx.commit().map_err(Error::db("storing the alerts"))?;
+    if detecting {
+        super::notifications::send_after_commit(&mut client, job, msgs);
+    }
     for path in written {
         msgs.info(&format!("report: {path}"));
     }

@@ -409,6 +409,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/alerts", get(pages::alerts))
         .route("/alerts/{id}", get(pages::alert))
         .route("/alerts/{id}/ack", post(pages::acknowledge))
+        .route("/incidents/{id}", get(pages::incident))
+        .route("/incidents/{id}/ack", post(pages::acknowledge_incident))
         .route("/runs", get(pages::runs))
         .route("/rules", get(pages::rules))
         .route("/templates", get(pages::templates))

@@ -8,6 +8,7 @@ use crate::parse::Severity;
 use crate::report::html::{severity_chart, volume_chart, STYLE};
 use crate::store::alerts::{self, AlertFilter, AlertRow};
 use crate::store::browse::{self, Cursor, LogFilter, LogRow, Page};
+use crate::store::incidents::{self, IncidentFilter, IncidentRow};
 use crate::store::{overview, runs, templates};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -20,6 +21,8 @@ use std::sync::Arc;
 pub const LOG_PAGE: usize = 100;
 /// Alerts per page of the alerts page.
 pub const ALERT_PAGE: usize = 100;
+/// Incidents on the alerts page.
+pub const INCIDENT_PAGE: usize = 50;
 /// Evidence lines of an alert shown with the records around them.
 const EVIDENCE_SHOWN: usize = 10;
 
@@ -426,7 +429,25 @@ pub async fn alerts(
         })
         .transpose()?;
     let f = filter.clone();
-    let (rows, more) = app.db(move |c| alerts::list(c, &f, before, ALERT_PAGE)).await?;
+    let inc_filter = IncidentFilter {
+        job: filter.job.clone(),
+        rule: filter.rule.clone(),
+        severity,
+        state: state.clone().filter(|s| ["open", "acknowledged", "resolved"].contains(&s.as_str())),
+    };
+    // The incidents on the first page only; older pages are history.
+    let first_page = before.is_none();
+    let ((rows, more), incident_rows) = app
+        .db(move |c| {
+            let listed = alerts::list(c, &f, before, ALERT_PAGE)?;
+            let inc = if first_page {
+                incidents::list(c, &inc_filter, None, INCIDENT_PAGE)?.0
+            } else {
+                Vec::new()
+            };
+            Ok((listed, inc))
+        })
+        .await?;
     let keep = |extra: (&str, Option<String>)| {
         query(&[
             ("job", given(&q.job)),
@@ -448,9 +469,15 @@ pub async fn alerts(
                 option value="" { "all" }
                 option value="open" selected[state.as_deref() == Some("open")] { "not acknowledged" }
                 option value="acknowledged" selected[state.as_deref() == Some("acknowledged")] { "acknowledged" }
+                option value="resolved" selected[state.as_deref() == Some("resolved")] { "resolved (incidents)" }
             } }
             button type="submit" { "Filter" }
             a href="/alerts" { "Clear" }
+        }
+        @if first_page {
+            h2 { "Incidents" }
+            (incidents_table(&incident_rows))
+            h2 { "History: every alert" }
         }
         @if rows.is_empty() { p.muted { "No alerts match." } } @else {
             table.alerts {
@@ -475,6 +502,119 @@ pub async fn alerts(
         } }
     };
     Ok(layout("Alerts", &s, "Alerts", body))
+}
+
+fn incidents_table(rows: &[IncidentRow]) -> Markup {
+    if rows.is_empty() {
+        return html! { p.muted { "No incidents match (runs with a database make them)." } };
+    }
+    html! {
+        table.incidents {
+            tr { th { "#" } th { "State" } th { "Job" } th { "Rule" } th { "Severity" } th { "Group" } th { "First .. last (UTC)" } th.n { "Alerts" } th.n { "Runs" } th { "Message" } }
+            @for r in rows {
+                tr {
+                    td { a.incident href=(format!("/incidents/{}", r.id)) { (r.id) } }
+                    td { (incident_state(r)) }
+                    td { (r.job) }
+                    td { code { (r.rule_id) } }
+                    td { (sev_badge(r.severity)) }
+                    td { @for (k, v) in &r.group { div { span.muted { (k) "=" } (v) } } }
+                    td { (r.first) br; (r.last) }
+                    td.n { (r.occurrences) }
+                    td.n { (r.runs) }
+                    td.msg { a href=(format!("/incidents/{}", r.id)) { (r.message) } }
+                }
+            }
+        }
+    }
+}
+
+fn incident_state(r: &IncidentRow) -> Markup {
+    html! {
+        @match (r.state.as_str(), &r.acknowledged) {
+            ("resolved", _) => span.ok { "resolved" },
+            (_, Some((by, at))) => span.muted { "acknowledged by " (by) br; (at) },
+            _ => span.bad { "open" },
+        }
+    }
+}
+
+pub async fn incident(
+    State(app): State<Arc<App>>,
+    s: Session,
+    Path(id): Path<i64>,
+) -> Result<Html<String>, Fail> {
+    let found = app.db(move |c| incidents::get(c, id, ALERT_PAGE)).await?;
+    let Some(incidents::IncidentPage { incident: r, alerts: history, sent }) = found else {
+        return Err(Fail::NotFound);
+    };
+    let body = html! {
+        table {
+            tr { th { "Job" } td { (r.job) } }
+            tr { th { "Rule" } td { code { (r.rule_id) } " " span.muted { (r.rule_type) } } }
+            tr { th { "Severity" } td { (sev_badge(r.severity)) } }
+            tr { th { "Group" } td { @for (k, v) in &r.group { div { span.muted { (k) "=" } (v) } } } }
+            tr { th { "First .. last (UTC)" } td { (r.first) " .. " (r.last) } }
+            tr { th { "Alerts, runs" } td { (r.occurrences) ", " (r.runs) } }
+            tr { th { "Message" } td.message { (r.message) } }
+            tr { th { "State" } td {
+                (incident_state(&r))
+                @if r.state == "open" {
+                    @if s.is_admin() {
+                        form method="post" action=(format!("/incidents/{}/ack", r.id)) {
+                            input type="hidden" name="csrf" value=(s.csrf);
+                            button.ack type="submit" { "Acknowledge" }
+                        }
+                    } @else {
+                        " " span.muted { "(an admin can acknowledge it)" }
+                    }
+                }
+            } }
+        }
+        h2 { "Alerts (" (history.len()) ")" }
+        table.alerts {
+            tr { th { "#" } th { "Window (UTC)" } th.n { "Count" } th { "Message" } }
+            @for a in &history {
+                tr {
+                    td { a.alert href=(format!("/alerts/{}", a.id)) { (a.id) } }
+                    td { (a.alert.window_start.to_rfc3339()) br; (a.alert.window_end.to_rfc3339()) }
+                    td.n { (a.alert.count) }
+                    td.msg { (a.alert.message) }
+                }
+            }
+        }
+        h2 { "Notifications (" (sent.len()) ")" }
+        @if sent.is_empty() { p.muted { "None: no receiver wanted it, or the job has no [[notify]]." } } @else {
+            table {
+                tr { th { "Receiver" } th { "Event" } th { "Made (UTC)" } th { "State" } th.n { "Attempts" } th { "Last error" } }
+                @for n in &sent {
+                    tr {
+                        td { (n.receiver) } td { (n.event) } td { (n.created) }
+                        td class=(if n.state == "sent" { "ok" } else { "bad" }) { (n.state) }
+                        td.n { (n.attempts) } td { (n.last_error.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+        }
+    };
+    Ok(layout(&format!("Incident {}", r.id), &s, "Alerts", body))
+}
+
+pub async fn acknowledge_incident(
+    State(app): State<Arc<App>>,
+    s: Session,
+    Path(id): Path<i64>,
+    Form(f): Form<FormToken>,
+) -> Result<Response, Fail> {
+    s.check_form(&f.csrf)?;
+    if !s.is_admin() {
+        return Err(Fail::Forbidden("Only an admin can acknowledge incidents.".into()));
+    }
+    let user = s.user.clone();
+    if !app.db(move |c| incidents::acknowledge(c, id, &user)).await? {
+        return Err(Fail::NotFound);
+    }
+    Ok(Redirect::to(&format!("/incidents/{id}")).into_response())
 }
 
 fn ack_state(r: &AlertRow) -> Markup {

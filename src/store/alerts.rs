@@ -7,15 +7,27 @@ use crate::error::{Error, Result};
 use crate::parse::Timestamp;
 use std::sync::Arc;
 
+/// An alert that a run stored for the first time, or whose window or
+/// count changed.
+pub struct Stored {
+    pub id: i64,
+    /// Inserted (else updated).
+    pub new: bool,
+    /// The incident it already belongs to (an updated alert).
+    pub incident: Option<i64>,
+    pub alert: Alert,
+}
+
 /// Stores alerts once per identity in `tx`: a known one is updated (its
 /// window may have grown), a new one inserted. Also records the job's
-/// rules. Returns the new alerts; the caller commits once they are reported.
+/// rules. Returns the new and changed alerts (an alert seen again as it
+/// was is not returned); the caller commits once they are reported.
 pub fn store(
     tx: &mut postgres::Transaction<'_>,
     job: &Job,
     alerts: Vec<Alert>,
-) -> Result<Vec<Alert>> {
-    let mut new_alerts = Vec::new();
+) -> Result<Vec<Stored>> {
+    let mut stored = Vec::new();
     let insert = tx
         .prepare(
             "INSERT INTO alerts (rule_id, rule_type, severity, group_key, window_start, window_end,
@@ -24,14 +36,15 @@ pub fn store(
              ON CONFLICT (job, rule_id, group_key, window_start) DO UPDATE SET
                window_end = EXCLUDED.window_end, count = EXCLUDED.count,
                message = EXCLUDED.message, evidence = EXCLUDED.evidence, last_seen = now()
-             RETURNING (xmax = 0)",
+             WHERE alerts.window_end <> EXCLUDED.window_end OR alerts.count <> EXCLUDED.count
+             RETURNING id, (xmax = 0), incident_id",
         )
         .map_err(Error::db("preparing the alert upsert"))?;
     for a in alerts {
         let group = serde_json::to_value(&a.group).expect("a map of strings serializes");
         let evidence = serde_json::to_value(&a.evidence).expect("evidence serializes");
-        let inserted: bool = tx
-            .query_one(
+        let row = tx
+            .query_opt(
                 &insert,
                 &[
                     &a.rule_id,
@@ -46,10 +59,9 @@ pub fn store(
                     &job.name,
                 ],
             )
-            .map_err(|e| Error::db("storing an alert")(e).in_rule(&a.rule_id))?
-            .get(0);
-        if inserted {
-            new_alerts.push(a);
+            .map_err(|e| Error::db("storing an alert")(e).in_rule(&a.rule_id))?;
+        if let Some(row) = row {
+            stored.push(Stored { id: row.get(0), new: row.get(1), incident: row.get(2), alert: a });
         }
     }
     for rule in &job.rules {
@@ -60,7 +72,7 @@ pub fn store(
         )
         .map_err(|e| Error::db("recording the job's rules")(e).in_rule(&rule.id))?;
     }
-    Ok(new_alerts)
+    Ok(stored)
 }
 
 /// The columns [`from_row`] reads, from `alerts`.
@@ -215,18 +227,42 @@ pub fn get(client: &mut impl postgres::GenericClient, id: i64) -> Result<Option<
         .transpose()
 }
 
-/// Marks alert `id` acknowledged by `user`, unless it is already; returns
-/// whether the alert exists.
+/// Marks alert `id` acknowledged by `user`, unless it is already, and its
+/// incident with it (acknowledging is per incident); returns whether the
+/// alert exists.
 pub fn acknowledge(client: &mut impl postgres::GenericClient, id: i64, user: &str) -> Result<bool> {
     let exists = client
         .query_opt(
             "UPDATE alerts SET acknowledged_by = coalesce(acknowledged_by, $2),
                                acknowledged_at = coalesce(acknowledged_at, now())
-             WHERE id = $1 RETURNING id",
+             WHERE id = $1 RETURNING incident_id",
             &[&id, &user],
         )
         .map_err(Error::db("acknowledging an alert"))?;
+    if let Some(incident) = exists.as_ref().and_then(|r| r.get::<_, Option<i64>>(0)) {
+        super::incidents::acknowledge(client, incident, user)?;
+    }
     Ok(exists.is_some())
+}
+
+/// The alerts of incident `id`, newest window first (at most `limit`).
+pub fn of_incident(
+    client: &mut impl postgres::GenericClient,
+    id: i64,
+    limit: usize,
+) -> Result<Vec<AlertRow>> {
+    client
+        .query(
+            &format!(
+                "SELECT {ROW_COLUMNS}, {ALERT_COLUMNS} FROM alerts WHERE incident_id = $1
+                 ORDER BY window_start DESC, id DESC LIMIT $2"
+            ),
+            &[&id, &(limit as i64)],
+        )
+        .map_err(Error::db("reading an incident's alerts"))?
+        .iter()
+        .map(alert_row)
+        .collect()
 }
 
 /// Per job and rule: alerts whose window starts in `[since, until]`,

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (7, "dashboard", include_str!("../../migrations/0007_dashboard.sql")),
     (8, "dashboard_at_scale", include_str!("../../migrations/0008_dashboard_at_scale.sql")),
     (9, "templates", include_str!("../../migrations/0009_templates.sql")),
+    (10, "incidents", include_str!("../../migrations/0010_incidents.sql")),
 ];
 
 /// Advisory lock key for migrations ("LTMIGRAT").
@@ -68,6 +69,6 @@ pub fn apply(client: &mut Client) -> Result<Vec<String>, postgres::Error> {
 /// Drops every LogTrack table (and its data).
 pub fn reset(client: &mut Client) -> Result<(), postgres::Error> {
     client.batch_execute(
-        "DROP TABLE IF EXISTS logs, log_minutes, log_hours, checkpoints, rejects, alerts, rules, runs, sessions, users, templates, known_values, schema_migrations CASCADE",
+        "DROP TABLE IF EXISTS logs, log_minutes, log_hours, checkpoints, rejects, alerts, rules, runs, sessions, users, templates, known_values, outbox, incidents, schema_migrations CASCADE",
     )
 }

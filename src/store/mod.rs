@@ -11,6 +11,7 @@ macro_rules! utc_text {
 
 pub mod alerts;
 pub mod browse;
+pub mod incidents;
 pub mod load;
 pub mod migrate;
 pub mod overview;

@@ -51,6 +51,19 @@ pub fn mark_failed(url: &str, id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Marks a dry run: finished, its data left to the next run to detect.
+pub fn mark_dry_run(client: &mut Client, id: i64) -> Result<()> {
+    client
+        .execute(
+            "UPDATE runs SET status = 'dry run', finished_at = now(),
+                    duration_ms = (extract(epoch from now() - started_at) * 1000)::bigint
+             WHERE id = $1",
+            &[&id],
+        )
+        .map_err(Error::db("marking the dry run"))?;
+    Ok(())
+}
+
 /// The data range (seconds) that runs of `job` loaded but never reported.
 pub fn pending(client: &mut Client, job: &str) -> Result<Option<(i64, i64)>> {
     let row = client

@@ -1,0 +1,76 @@
+//! `logtrack notify`: test every receiver, retry the outbox, or list what
+//! is not delivered yet.
+
+use crate::cli::{Global, NotifyArgs};
+use crate::error::{Error, Exit};
+use crate::notify::{self, Notification};
+use crate::run::Messages;
+use crate::store::{self, incidents};
+
+pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
+    let msgs = Messages::new(g);
+    // Without --job, the site settings are the job (their [[notify]]).
+    let path = match &a.job {
+        Some(p) => p.clone(),
+        None => {
+            match crate::config::site_config(g.config.as_deref()).map_err(anyhow::Error::msg)? {
+                Some(p) => p,
+                None => anyhow::bail!("no job given (--job FILE) and no site settings file"),
+            }
+        }
+    };
+    let Some(job) = super::load_job(&path, g, &msgs) else { return Ok(Exit::Failed) };
+    if job.notify.is_empty() {
+        msgs.error(&format!("{}: no receivers: add a [[notify]] block", path.display()));
+        return Ok(Exit::Failed);
+    }
+    if a.test {
+        let mut failed = 0;
+        for r in &job.notify {
+            let mut n = Notification::test(&job.name);
+            n.dashboard = r.dashboard_url.clone();
+            let mail_id = n.id.clone();
+            match notify::deliver(r, &[n], &mail_id) {
+                Ok(()) => println!("ok      {}", r.name),
+                Err(e) => {
+                    failed += 1;
+                    println!("FAILED  {}: {e}", r.name);
+                }
+            }
+        }
+        return Ok(if failed == 0 { Exit::Ok } else { Exit::Failed });
+    }
+    let url = job.database_url.as_deref().filter(|_| !g.no_db).ok_or(Error::NoDatabase)?;
+    let mut client = store::open(url)?;
+    if a.retry {
+        for p in incidents::give_up_overdue(&mut client, &job)? {
+            msgs.warn(&p);
+        }
+        let sent = incidents::send_pending(&mut client, &job, true)?;
+        println!("{} notification(s) sent", sent.sent);
+        for f in &sent.failed {
+            println!("FAILED  {f}");
+        }
+        if !sent.failed.is_empty() {
+            return Ok(Exit::Failed);
+        }
+    }
+    let pending = incidents::pending(&mut client, &job.name)?;
+    if pending.is_empty() {
+        println!("{}: every notification is delivered", job.name);
+    } else {
+        println!("{}: {} notification(s) not delivered yet", job.name, pending.len());
+        for p in pending {
+            println!(
+                "  {}: {} of incident {}, made {}, {} attempt(s){}",
+                p.receiver,
+                p.event,
+                p.incident.map_or("-".into(), |i| i.to_string()),
+                p.created,
+                p.attempts,
+                p.last_error.map(|e| format!(": {e}")).unwrap_or_default()
+            );
+        }
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,509 @@
+//! Notifications: what is sent when an incident opens, keeps firing or is
+//! resolved, and the three ways of sending it (a webhook, e-mail, a
+//! program). Which notifications a run makes, and the outbox that keeps
+//! them until delivered, are in [`crate::store::incidents`]; without a
+//! database, [`crate::run`] sends them at once.
+
+pub mod http;
+pub mod smtp;
+pub mod tls;
+
+use crate::config::notify::{Receiver, ReceiverKind, WebhookFormat};
+use crate::config::AlertSeverity;
+use crate::detect::{Alert, Evidence};
+use crate::parse::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Evidence lines a notification carries.
+pub const EVIDENCE_SENT: usize = 5;
+
+/// One notification: the JSON a webhook receives and a program reads on
+/// stdin (the README documents it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// `open`, `repeat`, `resolved`, or `test`.
+    pub event: String,
+    /// The idempotency key: the same notification always has the same
+    /// key (`X-LogTrack-Id`, e-mail `Message-ID`).
+    pub id: String,
+    /// The incident's number (with a database; in memory, the alert's
+    /// place in the run).
+    pub incident: i64,
+    pub job: String,
+    pub rule_id: String,
+    pub rule_type: String,
+    pub severity: String,
+    pub group: BTreeMap<String, String>,
+    /// The latest alert's window (RFC 3339, UTC).
+    pub window_start: String,
+    pub window_end: String,
+    /// Records the latest alert counted.
+    pub count: u64,
+    pub message: String,
+    /// The incident: from its first window's start to its last window's end.
+    pub first_seen: String,
+    pub last_seen: String,
+    /// Alerts and runs the incident spans.
+    pub occurrences: i64,
+    pub runs: i64,
+    /// `open`, `acknowledged` or `resolved`.
+    pub state: String,
+    /// The first evidence lines.
+    pub evidence: Vec<EvidenceLine>,
+    /// The run's report files.
+    pub report: Vec<String>,
+    /// The incident on the dashboard, when `dashboard_url` is set.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub dashboard: Option<String>,
+    /// When the notification was made (RFC 3339, UTC).
+    pub created: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceLine {
+    pub path: String,
+    pub line: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub text: Option<String>,
+}
+
+/// What an incident is when a notification is made of it.
+pub struct IncidentState {
+    pub id: i64,
+    pub first: i64,
+    pub last: i64,
+    pub occurrences: i64,
+    pub runs: i64,
+    pub state: &'static str,
+}
+
+impl Notification {
+    /// A notification of `event` for `alert` (the incident's latest).
+    pub fn new(
+        event: &str,
+        job: &str,
+        alert: &Alert,
+        incident: &IncidentState,
+        report: &[String],
+    ) -> Notification {
+        let ts = |t: i64| Timestamp::from_secs(t).to_rfc3339();
+        Notification {
+            event: event.to_string(),
+            id: String::new(),
+            incident: incident.id,
+            job: job.to_string(),
+            rule_id: alert.rule_id.clone(),
+            rule_type: alert.rule_type.to_string(),
+            severity: alert.severity.as_str().to_string(),
+            group: alert.group.clone(),
+            window_start: alert.window_start.to_rfc3339(),
+            window_end: alert.window_end.to_rfc3339(),
+            count: alert.count,
+            message: alert.message.clone(),
+            first_seen: ts(incident.first),
+            last_seen: ts(incident.last),
+            occurrences: incident.occurrences,
+            runs: incident.runs,
+            state: incident.state.to_string(),
+            evidence: alert
+                .evidence
+                .iter()
+                .take(EVIDENCE_SENT)
+                .map(|e| EvidenceLine {
+                    path: e.path.to_string(),
+                    line: e.line,
+                    text: e.text.clone(),
+                })
+                .collect(),
+            report: report.to_vec(),
+            dashboard: None,
+            created: ts(crate::run::wall_clock()),
+        }
+    }
+
+    /// The notification `logtrack notify --test` sends.
+    pub fn test(job: &str) -> Notification {
+        let now = crate::run::wall_clock();
+        let alert = Alert {
+            rule_id: "logtrack_test".into(),
+            rule_type: "test",
+            severity: AlertSeverity::Low,
+            group: BTreeMap::from([("test".to_string(), "true".to_string())]),
+            window_start: Timestamp::from_secs(now),
+            window_end: Timestamp::from_secs(now),
+            count: 0,
+            message: "TEST: LogTrack test notification (logtrack notify --test); no incident"
+                .into(),
+            evidence: Vec::new(),
+        };
+        let state =
+            IncidentState { id: 0, first: now, last: now, occurrences: 0, runs: 0, state: "open" };
+        let mut n = Notification::new("test", job, &alert, &state, &[]);
+        n.id = key(&["test", job, &now.to_string()]);
+        n
+    }
+
+    /// The alert again, for tables.
+    pub fn alert(&self) -> Alert {
+        let at = |s: &str| {
+            Timestamp::parse_rfc3339(s, &crate::parse::Tz::default())
+                .unwrap_or_else(|| Timestamp::from_secs(0))
+        };
+        Alert {
+            rule_id: self.rule_id.clone(),
+            rule_type: crate::config::RuleKind::type_name_of(&self.rule_type),
+            severity: self.severity.parse().unwrap_or(AlertSeverity::Low),
+            group: self.group.clone(),
+            window_start: at(&self.window_start),
+            window_end: at(&self.window_end),
+            count: self.count,
+            message: self.message.clone(),
+            evidence: self
+                .evidence
+                .iter()
+                .map(|e| Evidence {
+                    path: Arc::from(e.path.as_str()),
+                    line: e.line,
+                    index: None,
+                    text: e.text.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    fn group_text(&self) -> String {
+        let parts: Vec<String> = self.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        parts.join(" ")
+    }
+
+    /// One line: what happened, to what, how bad.
+    pub fn headline(&self) -> String {
+        let what = match self.event.as_str() {
+            "open" => "NEW",
+            "repeat" => "STILL FIRING",
+            "resolved" => "RESOLVED",
+            _ => "TEST",
+        };
+        format!(
+            "{what} [{}] {} {}: {} ({} .. {}, count {})",
+            self.severity,
+            self.rule_id,
+            self.group_text(),
+            self.message,
+            self.window_start,
+            self.window_end,
+            self.count
+        )
+    }
+
+    /// The headline, the incident, the evidence and the links, as text.
+    pub fn text(&self) -> String {
+        let mut t = format!("{}\n", self.headline());
+        t.push_str(&format!(
+            "  incident {} of job {}: {}, first {} last {}, {} alert(s) over {} run(s)\n",
+            self.incident,
+            self.job,
+            self.state,
+            self.first_seen,
+            self.last_seen,
+            self.occurrences,
+            self.runs
+        ));
+        for e in &self.evidence {
+            t.push_str(&format!(
+                "  {}:{}{}\n",
+                e.path,
+                e.line,
+                e.text.as_deref().map(|x| format!("  {x}")).unwrap_or_default()
+            ));
+        }
+        if let Some(d) = &self.dashboard {
+            t.push_str(&format!("  dashboard: {d}\n"));
+        }
+        for r in &self.report {
+            t.push_str(&format!("  report: {r}\n"));
+        }
+        t
+    }
+}
+
+/// A stable idempotency key from its parts: 32 hex digits.
+pub fn key(parts: &[&str]) -> String {
+    use blake2::{Blake2s256, Digest};
+    let mut h = Blake2s256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The dashboard's page of an incident.
+pub fn dashboard_link(base: &str, incident: i64) -> String {
+    format!("{}/incidents/{incident}", base.trim_end_matches('/'))
+}
+
+/// Whether `r` is sent incidents of `rule` at `severity`.
+pub fn wants(r: &Receiver, rule: &str, severity: AlertSeverity) -> bool {
+    severity >= r.min_severity && r.rules.as_ref().is_none_or(|rs| rs.iter().any(|x| x == rule))
+}
+
+/// The body a webhook is sent.
+pub fn webhook_body(format: WebhookFormat, n: &Notification) -> serde_json::Value {
+    use serde_json::json;
+    match format {
+        WebhookFormat::Json => serde_json::to_value(n).expect("a notification serializes"),
+        WebhookFormat::Slack => {
+            let mut text = format!("*{}*", escape_slack(&n.headline()));
+            text.push_str(&format!(
+                "\nincident {} of job `{}`: {}, {} alert(s) over {} run(s)",
+                n.incident,
+                escape_slack(&n.job),
+                n.state,
+                n.occurrences,
+                n.runs
+            ));
+            if let Some(e) = n.evidence.first() {
+                let line = e.text.as_deref().unwrap_or("");
+                text.push_str(&format!("\n```{}:{} {}```", e.path, e.line, escape_slack(line)));
+            }
+            if let Some(d) = &n.dashboard {
+                text.push_str(&format!("\n<{d}|Open in the dashboard>"));
+            }
+            json!({
+                "text": n.headline(),
+                "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": text } }],
+            })
+        }
+        WebhookFormat::Teams => {
+            let mut body = vec![
+                json!({ "type": "TextBlock", "text": n.headline(), "weight": "Bolder", "wrap": true }),
+                json!({ "type": "FactSet", "facts": [
+                    { "title": "Job", "value": n.job },
+                    { "title": "Incident", "value": format!("{} ({})", n.incident, n.state) },
+                    { "title": "Window", "value": format!("{} .. {}", n.window_start, n.window_end) },
+                    { "title": "Count", "value": n.count.to_string() },
+                ] }),
+            ];
+            for e in n.evidence.iter().take(3) {
+                body.push(json!({ "type": "TextBlock", "fontType": "Monospace", "wrap": true,
+                    "text": format!("{}:{} {}", e.path, e.line, e.text.as_deref().unwrap_or("")) }));
+            }
+            let actions: Vec<serde_json::Value> = n
+                .dashboard
+                .iter()
+                .map(|d| json!({ "type": "Action.OpenUrl", "title": "Open in the dashboard", "url": d }))
+                .collect();
+            json!({
+                "type": "message",
+                "attachments": [{
+                    "contentType": "application/vnd.microsoft.card.adaptive",
+                    "content": {
+                        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                        "type": "AdaptiveCard",
+                        "version": "1.4",
+                        "body": body,
+                        "actions": actions,
+                    }
+                }]
+            })
+        }
+    }
+}
+
+/// Slack's three escapes.
+fn escape_slack(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The subject of a run's e-mail: `[LogTrack] web-audit: 2 new, 1 resolved (critical)`.
+pub fn subject(job: &str, batch: &[Notification]) -> String {
+    let count = |e: &str| batch.iter().filter(|n| n.event == e).count();
+    let mut parts = Vec::new();
+    for (event, word) in [("open", "new"), ("repeat", "still firing"), ("resolved", "resolved")] {
+        let n = count(event);
+        if n > 0 {
+            parts.push(format!("{n} {word}"));
+        }
+    }
+    if count("test") > 0 {
+        parts.push("TEST notification".into());
+    }
+    let worst = batch
+        .iter()
+        .filter(|n| n.event != "test")
+        .filter_map(|n| n.severity.parse::<AlertSeverity>().ok())
+        .max();
+    let worst = worst.map(|w| format!(" ({w})")).unwrap_or_default();
+    format!("[LogTrack] {job}: {}{worst}", parts.join(", "))
+}
+
+/// The e-mail of a batch: plain text, and HTML with the report's alert table.
+pub fn mail_bodies(job: &str, batch: &[Notification]) -> (String, String) {
+    use maud::{html, PreEscaped, DOCTYPE};
+    let mut text = format!("{}\n\n", subject(job, batch));
+    for n in batch {
+        text.push_str(&n.text());
+        text.push('\n');
+    }
+    let alerts: Vec<Alert> = batch.iter().map(Notification::alert).collect();
+    let html = html! {
+        (DOCTYPE)
+        html {
+            head { meta charset="utf-8"; style { (PreEscaped(crate::report::html::STYLE)) } }
+            body {
+                h1 { (subject(job, batch)) }
+                table {
+                    tr { th { "Event" } th { "Incident" } th { "State" } th { "First .. last" } th.n { "Alerts" } th { "Links" } }
+                    @for n in batch {
+                        tr {
+                            td { (n.event) }
+                            td { (n.incident) }
+                            td { (n.state) }
+                            td { (n.first_seen) " .. " (n.last_seen) }
+                            td.n { (n.occurrences) }
+                            td {
+                                @if let Some(d) = &n.dashboard { a href=(d) { "dashboard" } " " }
+                                @for r in &n.report { code { (r) } " " }
+                            }
+                        }
+                    }
+                }
+                h2 { "Alerts" }
+                (crate::report::html::alerts_table(&alerts))
+            }
+        }
+    };
+    (text, html.into_string())
+}
+
+/// Why a send failed (the message never holds a secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendError(pub String);
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Sends `batch` to `r`: one request or program run per notification for
+/// webhooks and programs (the caller gives them one at a time), one
+/// message for e-mail. `mail_id` is the e-mail's idempotency key.
+pub fn deliver(r: &Receiver, batch: &[Notification], mail_id: &str) -> Result<(), SendError> {
+    let timeout = Duration::from_secs(r.timeout.max(1) as u64);
+    let fail = |e: String| SendError(crate::error::redact_text(&e));
+    match &r.kind {
+        ReceiverKind::Webhook { url, headers, format, ca_file } => {
+            let url = http::Url::parse(url).map_err(fail)?;
+            for n in batch {
+                let body = serde_json::to_vec(&webhook_body(*format, n)).expect("JSON serializes");
+                let mut all = vec![("X-LogTrack-Id".to_string(), n.id.clone())];
+                all.extend(headers.iter().cloned());
+                let (code, reason) =
+                    http::post(&url, &all, &body, timeout, ca_file.as_deref()).map_err(fail)?;
+                if !(200..300).contains(&code) {
+                    return Err(fail(format!("{}: answered {code} {reason}", url.origin())));
+                }
+            }
+            Ok(())
+        }
+        ReceiverKind::Exec { command } => {
+            for n in batch {
+                let body = serde_json::to_vec(n).expect("JSON serializes");
+                exec(command, &body, &n.id, timeout).map_err(fail)?;
+            }
+            Ok(())
+        }
+        ReceiverKind::Email { smtp, tls, from, to, username, password_env, ca_file } => {
+            let password = match password_env {
+                Some(var) => Some(std::env::var(var).map_err(|_| {
+                    SendError(format!("the environment variable {var} (password_env) is not set"))
+                })?),
+                None => None,
+            };
+            let job = batch.first().map_or("", |n| n.job.as_str());
+            let (text, html) = mail_bodies(job, batch);
+            let message_id = format!("{mail_id}@logtrack");
+            let mail = smtp::Mail {
+                from,
+                to,
+                subject: &subject(job, batch),
+                text: &text,
+                html: &html,
+                message_id: &message_id,
+            };
+            let server = smtp::Server {
+                smtp,
+                tls: *tls,
+                ca_file: ca_file.as_deref(),
+                username: username.as_deref(),
+                password: password.as_deref(),
+                timeout,
+            };
+            smtp::send(&server, &mail).map_err(|e| {
+                // An error never repeats the password, whatever a server echoes.
+                let e = match &password {
+                    Some(p) if p.len() >= 3 => e.replace(p.as_str(), "***"),
+                    _ => e,
+                };
+                fail(e)
+            })
+        }
+    }
+}
+
+/// Runs `command` (no shell) with `stdin` on its standard input; its exit
+/// status must be 0 within `timeout`.
+fn exec(command: &[String], stdin: &[u8], id: &str, timeout: Duration) -> Result<(), String> {
+    use std::process::{Command, Stdio};
+    let (program, args) = command.split_first().ok_or("exec: no command")?;
+    let mut child = Command::new(program)
+        .args(args)
+        .env("LOGTRACK_NOTIFICATION_ID", id)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("exec {program}: {e}"))?;
+    let mut input = child.stdin.take().expect("stdin is piped");
+    let body = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        // A program that does not read its input is its own business.
+        let _ = input.write_all(&body);
+    });
+    let mut err = child.stderr.take().expect("stderr is piped");
+    let reader = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = Vec::new();
+        let _ = err.by_ref().take(4096).read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).trim().lines().last().unwrap_or("").to_string()
+    });
+    let deadline = std::time::Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait().map_err(|e| format!("exec {program}: {e}"))? {
+            Some(s) => break s,
+            None if std::time::Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "exec {program}: still running after {}s: stopped",
+                    timeout.as_secs()
+                ));
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let _ = writer.join();
+    let said = reader.join().unwrap_or_default();
+    if status.success() {
+        Ok(())
+    } else {
+        let said = if said.is_empty() { String::new() } else { format!(": {said}") };
+        Err(format!("exec {program}: {status}{said}"))
+    }
+}

@@ -1,0 +1,200 @@
+//! A small SMTP client: one message, STARTTLS or implicit TLS through
+//! rustls (the server's certificate verified), AUTH PLAIN when a password
+//! is given.
+
+use super::tls::{self, Conn};
+use crate::config::notify::SmtpTls;
+use base64::Engine as _;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+/// A message to send.
+pub struct Mail<'a> {
+    pub from: &'a str,
+    pub to: &'a [String],
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub html: &'a str,
+    /// Without the angle brackets; also the idempotency key.
+    pub message_id: &'a str,
+}
+
+/// Where and how to send.
+pub struct Server<'a> {
+    pub smtp: &'a str,
+    pub tls: SmtpTls,
+    pub ca_file: Option<&'a Path>,
+    pub username: Option<&'a str>,
+    pub password: Option<&'a str>,
+    pub timeout: Duration,
+}
+
+struct Session {
+    conn: Option<Conn>,
+    buf: Vec<u8>,
+    at: String,
+}
+
+impl Session {
+    fn conn(&mut self) -> &mut Conn {
+        self.conn.as_mut().expect("a connection is always put back")
+    }
+
+    fn io(&self, e: std::io::Error) -> String {
+        match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                format!("{}: timed out", self.at)
+            }
+            _ => format!("{}: {e}", self.at),
+        }
+    }
+
+    /// One reply: its code and its lines' text.
+    fn reply(&mut self) -> Result<(u16, Vec<String>), String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line()?;
+            let code = line.get(..3).and_then(|c| c.parse::<u16>().ok());
+            let Some(code) = code else {
+                return Err(format!("{}: not an SMTP reply: {:?}", self.at, truncate(&line)));
+            };
+            let more = line.as_bytes().get(3) == Some(&b'-');
+            lines.push(line.get(4..).unwrap_or("").to_string());
+            if !more || lines.len() > 100 {
+                return Ok((code, lines));
+            }
+        }
+    }
+
+    fn line(&mut self) -> Result<String, String> {
+        loop {
+            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=i).collect();
+                return Ok(String::from_utf8_lossy(&line).trim_end().to_string());
+            }
+            if self.buf.len() > 64 * 1024 {
+                return Err(format!("{}: a reply line is too long", self.at));
+            }
+            let mut chunk = [0u8; 4096];
+            let n = match self.conn().read(&mut chunk) {
+                Ok(n) => n,
+                Err(e) => return Err(self.io(e)),
+            };
+            if n == 0 {
+                return Err(format!("{}: the server closed the connection", self.at));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        match self.conn().write_all(bytes).and_then(|()| self.conn().flush()) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// Sends `command` (shown as `shown` in errors) and expects a reply in `ok`.
+    fn command(&mut self, command: &str, shown: &str, ok: &[u16]) -> Result<Vec<String>, String> {
+        self.send(format!("{command}\r\n").as_bytes())?;
+        self.expect(shown, ok)
+    }
+
+    fn expect(&mut self, shown: &str, ok: &[u16]) -> Result<Vec<String>, String> {
+        let (code, lines) = self.reply()?;
+        if ok.contains(&code) {
+            Ok(lines)
+        } else {
+            Err(format!("{}: {shown}: {code} {}", self.at, truncate(&lines.join(" "))))
+        }
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(200).collect()
+}
+
+/// Sends `mail` through `server`.
+pub fn send(server: &Server<'_>, mail: &Mail<'_>) -> Result<(), String> {
+    let (host, port) = crate::config::notify::split_host_port(server.smtp)
+        .ok_or_else(|| format!("smtp {:?}: expected host:port", server.smtp))?;
+    let tcp = tls::connect(host, port, server.timeout)?;
+    let conn = match server.tls {
+        SmtpTls::Tls => tls::wrap(tcp, host, tls::client_config(server.ca_file)?)?,
+        _ => Conn::Plain(tcp),
+    };
+    let mut s = Session { conn: Some(conn), buf: Vec::new(), at: format!("smtp {host}:{port}") };
+    s.expect("greeting", &[220])?;
+    let mut ext = s.command("EHLO logtrack", "EHLO", &[250])?;
+    if server.tls == SmtpTls::StartTls {
+        if !ext.iter().any(|l| l.eq_ignore_ascii_case("STARTTLS")) {
+            return Err(format!("{}: the server does not offer STARTTLS (set tls = \"tls\" for port 465, or \"none\" for a relay on this host)", s.at));
+        }
+        s.command("STARTTLS", "STARTTLS", &[220])?;
+        if !s.buf.is_empty() {
+            return Err(format!("{}: the server sent data before the TLS handshake", s.at));
+        }
+        let Some(Conn::Plain(tcp)) = s.conn.take() else { unreachable!("plain before STARTTLS") };
+        s.conn = Some(tls::wrap(tcp, host, tls::client_config(server.ca_file)?)?);
+        ext = s.command("EHLO logtrack", "EHLO", &[250])?;
+    }
+    if let Some(password) = server.password {
+        let user = server.username.unwrap_or(mail.from);
+        if !ext.iter().any(|l| l.to_ascii_uppercase().starts_with("AUTH")) {
+            return Err(format!("{}: the server offers no authentication (AUTH)", s.at));
+        }
+        let token = base64::engine::general_purpose::STANDARD
+            .encode(format!("\0{user}\0{password}").as_bytes());
+        s.command(&format!("AUTH PLAIN {token}"), "AUTH PLAIN", &[235])?;
+    }
+    s.command(&format!("MAIL FROM:<{}>", mail.from), "MAIL FROM", &[250])?;
+    for to in mail.to {
+        s.command(&format!("RCPT TO:<{to}>"), &format!("RCPT TO {to}"), &[250, 251])?;
+    }
+    s.command("DATA", "DATA", &[354])?;
+    let mut body = message(mail).into_bytes();
+    body.extend_from_slice(b".\r\n");
+    s.send(&body)?;
+    s.expect("the message", &[250])?;
+    let _ = s.command("QUIT", "QUIT", &[221]);
+    Ok(())
+}
+
+/// The message: headers, then a plain text and an HTML part (base64, so
+/// that no line is too long and dots need no stuffing).
+pub fn message(mail: &Mail<'_>) -> String {
+    let boundary = format!("=_logtrack_{}", mail.message_id.split('@').next().unwrap_or(""));
+    let mut m = String::new();
+    m.push_str(&format!("From: <{}>\r\n", mail.from));
+    let to: Vec<String> = mail.to.iter().map(|t| format!("<{t}>")).collect();
+    m.push_str(&format!("To: {}\r\n", to.join(", ")));
+    m.push_str(&format!("Subject: {}\r\n", header_text(mail.subject)));
+    m.push_str(&format!("Date: {}\r\n", chrono::Utc::now().to_rfc2822()));
+    m.push_str(&format!("Message-ID: <{}>\r\n", mail.message_id));
+    m.push_str(&format!("X-LogTrack-Id: {}\r\n", mail.message_id.split('@').next().unwrap_or("")));
+    m.push_str("Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n");
+    m.push_str(&format!("Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n"));
+    for (kind, body) in [("plain", mail.text), ("html", mail.html)] {
+        m.push_str(&format!("--{boundary}\r\n"));
+        m.push_str(&format!("Content-Type: text/{kind}; charset=utf-8\r\n"));
+        m.push_str("Content-Transfer-Encoding: base64\r\n\r\n");
+        let encoded = base64::engine::general_purpose::STANDARD.encode(body.as_bytes());
+        for chunk in encoded.as_bytes().chunks(76) {
+            m.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+            m.push_str("\r\n");
+        }
+    }
+    m.push_str(&format!("--{boundary}--\r\n"));
+    m
+}
+
+/// A header value: as it is when printable ASCII, else RFC 2047 encoded.
+fn header_text(s: &str) -> String {
+    let s: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if s.bytes().all(|b| (b' '..0x7f).contains(&b)) {
+        s
+    } else {
+        format!("=?utf-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(s.as_bytes()))
+    }
+}

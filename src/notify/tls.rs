@@ -1,0 +1,108 @@
+//! Connections for notifications: TCP with timeouts, and TLS through
+//! rustls that verifies the server (the system's roots, or `ca_file`).
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A connection, plain or encrypted.
+pub enum Conn {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            Conn::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// Connects to `host:port`, trying each address, with `timeout` for the
+/// connection and for every read and write after it.
+pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String> {
+    let addrs = (host, port).to_socket_addrs().map_err(|e| format!("{host}: {e}"))?;
+    let mut last = format!("{host}: no address");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => {
+                s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+                s.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                last = format!("connecting to {host}:{port}: timed out")
+            }
+            Err(e) => last = format!("connecting to {host}:{port}: {e}"),
+        }
+    }
+    Err(last)
+}
+
+/// The client configuration: the system's trusted roots, or only the
+/// certificates of `ca_file` (PEM) when given.
+pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
+    let mut roots = RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+            for cert in certs {
+                let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+                roots.add(cert).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+            }
+            if roots.is_empty() {
+                return Err(format!("ca_file {}: no certificate in it", path.display()));
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Encrypts `tcp` for `host`, finishing the handshake here so that a
+/// certificate that does not verify is this call's error.
+pub fn wrap(tcp: TcpStream, host: &str, config: Arc<ClientConfig>) -> Result<Conn, String> {
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|_| format!("{host:?} is not a valid server name"))?;
+    let mut conn = ClientConnection::new(config, name).map_err(|e| e.to_string())?;
+    let mut tcp = tcp;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut tcp).map_err(|e| format!("TLS handshake with {host}: {e}"))?;
+    }
+    Ok(Conn::Tls(Box::new(StreamOwned::new(conn, tcp))))
+}

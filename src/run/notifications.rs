@@ -1,0 +1,107 @@
+//! A run's notifications: with a database, incidents are tracked and the
+//! notifications go through the outbox (written with the alerts, sent
+//! after the commit); in memory, each alert is an incident of its own and
+//! its notifications are sent at once.
+
+use super::{Messages, Settings};
+use crate::config::Job;
+use crate::detect::Alert;
+use crate::notify::{self, IncidentState, Notification};
+use crate::store::incidents;
+
+/// Prints what a dry run would send, one line per notification.
+pub(super) fn print_dry_run(notes: &[(String, Notification)], msgs: &Messages) {
+    if notes.is_empty() {
+        msgs.info("dry run: no notification would be sent");
+    }
+    for (receiver, n) in notes {
+        msgs.info(&format!("dry run: would send to {receiver}: {}", n.headline()));
+    }
+}
+
+/// Delivers what the outbox holds for the job, after the run's commit;
+/// failures are said on stderr (they stay in the outbox for the next run).
+pub(super) fn send_after_commit(client: &mut postgres::Client, job: &Job, msgs: &Messages) {
+    if job.notify.is_empty() {
+        return;
+    }
+    match incidents::send_pending(client, job, false) {
+        Ok(sent) => {
+            if sent.sent > 0 {
+                msgs.info(&format!("notifications: {} sent", sent.sent));
+            }
+            for f in &sent.failed {
+                msgs.warn(&format!("notification not delivered (kept for the next run): {f}"));
+            }
+        }
+        Err(e) => msgs.warn(&format!("notifications not sent (kept for the next run): {e}")),
+    }
+}
+
+/// In memory: each alert is its own incident, sent at once ("open").
+/// Returns the failures, as problems of the run.
+pub(super) fn send_in_memory(
+    job: &Job,
+    alerts: &[Alert],
+    report: &[String],
+    s: &Settings,
+    msgs: &Messages,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut notes = Vec::new();
+    for r in job.notify.iter().filter(|r| r.on.open) {
+        for (i, a) in alerts.iter().enumerate() {
+            if !notify::wants(r, &a.rule_id, a.severity) {
+                continue;
+            }
+            let state = IncidentState {
+                id: i as i64 + 1,
+                first: a.window_start.secs,
+                last: a.window_end.secs,
+                occurrences: 1,
+                runs: 1,
+                state: "open",
+            };
+            let mut n = Notification::new("open", &job.name, a, &state, report);
+            // The alert's identity: a re-run over the same data repeats
+            // the key, so a receiver can tell.
+            let group = serde_json::to_string(&a.group).expect("a map of strings serializes");
+            let start = a.window_start.to_rfc3339();
+            n.id = notify::key(&[&job.name, &r.name, &a.rule_id, &group, &start, "open"]);
+            notes.push((r, n));
+        }
+    }
+    if s.dry_run {
+        let shown: Vec<(String, Notification)> =
+            notes.into_iter().map(|(r, n)| (r.name.clone(), n)).collect();
+        print_dry_run(&shown, msgs);
+        return problems;
+    }
+    let mut sent = 0;
+    for r in &job.notify {
+        let batch: Vec<Notification> =
+            notes.iter().filter(|(x, _)| x.name == r.name).map(|(_, n)| n.clone()).collect();
+        if batch.is_empty() {
+            continue;
+        }
+        let email = matches!(r.kind, crate::config::notify::ReceiverKind::Email { .. });
+        let groups: Vec<Vec<Notification>> =
+            if email { vec![batch] } else { batch.into_iter().map(|n| vec![n]).collect() };
+        for g in groups {
+            let ids: Vec<&str> = g.iter().map(|n| n.id.as_str()).collect();
+            let mail_id = notify::key(&ids);
+            match notify::deliver(r, &g, &mail_id) {
+                Ok(()) => sent += g.len(),
+                Err(e) => problems.push(format!(
+                    "notification not delivered to {} ({} notification(s); no database to retry from): {e}",
+                    r.name,
+                    g.len()
+                )),
+            }
+        }
+    }
+    if sent > 0 {
+        msgs.info(&format!("notifications: {sent} sent"));
+    }
+    problems
+}

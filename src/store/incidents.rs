@@ -404,25 +404,29 @@ pub struct Sent {
 
 /// Seconds before the next attempt after `attempts` failed ones.
 fn backoff(attempts: i32) -> i64 {
-    (30i64 << attempts.clamp(0, 7)).min(3600)
+    (30i64 << attempts.clamp(0, 5)).min(600)
 }
 
-/// Delivers the job's due outbox rows (all of them with `all`, even those
-/// waiting out their backoff). Each row, or each run's e-mail to one
-/// receiver, is sent in a transaction that locks it: concurrent runs skip
-/// what another is sending.
+/// Delivers the job's outbox rows whose backoff is over (all of them with
+/// `all`), in the order they were made. Each receiver gets its
+/// notifications in order: after a failure, or behind one still waiting
+/// out its backoff, the receiver's later ones wait too (and a receiver
+/// that is down costs one timeout per run, not one per notification).
+/// Each row, or each run's e-mail to one receiver, is sent in a
+/// transaction that locks it: concurrent runs skip what another is sending.
 pub fn send_pending(client: &mut postgres::Client, job: &Job, all: bool) -> Result<Sent> {
     let mut done = Sent::default();
     let mut after = 0i64;
+    let mut blocked: Vec<String> = Vec::new();
     loop {
         let mut tx = client.transaction().map_err(Error::db("starting a send"))?;
         let Some(first) = tx
             .query_opt(
-                "SELECT id, receiver, run_id FROM outbox
+                "SELECT id, receiver, run_id, next_attempt <= now() FROM outbox
                  WHERE job = $1 AND id > $2 AND sent_at IS NULL AND gave_up_at IS NULL
-                   AND ($3 OR next_attempt <= now())
+                   AND NOT (receiver = ANY($3))
                  ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                &[&job.name, &after, &all],
+                &[&job.name, &after, &blocked],
             )
             .map_err(Error::db("reading the outbox"))?
         else {
@@ -435,6 +439,10 @@ pub fn send_pending(client: &mut postgres::Client, job: &Job, all: bool) -> Resu
             // Given up by give_up_overdue at the next run's report.
             continue;
         };
+        if !all && !first.get::<_, bool>(3) {
+            blocked.push(name);
+            continue;
+        }
         // One e-mail holds a run's notifications to its receiver.
         let rows = if matches!(receiver.kind, ReceiverKind::Email { .. }) {
             tx.query(
@@ -482,6 +490,7 @@ pub fn send_pending(client: &mut postgres::Client, job: &Job, all: bool) -> Resu
                 .map_err(Error::db("recording a failed send"))?;
                 done.failed
                     .push(format!("{name}: {} notification(s) not delivered: {e}", ids.len()));
+                blocked.push(name);
             }
         }
         tx.commit().map_err(Error::db("recording a send"))?;

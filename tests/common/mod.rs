@@ -83,6 +83,7 @@ pub fn records(path: &str, format: &str) -> Vec<serde_json::Value> {
 pub mod dashboard;
 pub mod http;
 pub mod pg;
+pub mod receivers;
 pub mod webdriver;
 
 /// A fresh database for this test, or return (test skipped; see `pg`).

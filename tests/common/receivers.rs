@@ -1,0 +1,293 @@
+//! Real receivers on 127.0.0.1 for the notification tests: an HTTP server
+//! that can fail its first deliveries, and an SMTP server with STARTTLS.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How the HTTP receiver answers a delivery.
+#[derive(Clone, Copy, Debug)]
+pub enum Answer {
+    /// Closes the connection without answering.
+    Close,
+    /// Reads the request and never answers (the sender times out).
+    Hang,
+    /// Answers with this status.
+    Status(u16),
+}
+
+/// A request the HTTP receiver read.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub headers: BTreeMap<String, String>,
+    pub body: serde_json::Value,
+    /// The status it was answered (0: closed or left hanging).
+    pub status: u16,
+}
+
+/// An HTTP receiver: answers `script` in order, then 200.
+pub struct HttpReceiver {
+    pub url: String,
+    pub port: u16,
+    pub got: Arc<Mutex<Vec<Delivery>>>,
+}
+
+impl HttpReceiver {
+    pub fn start(script: Vec<Answer>) -> HttpReceiver {
+        Self::on(TcpListener::bind("127.0.0.1:0").unwrap(), script)
+    }
+
+    /// On a port chosen beforehand (see [`free_port`]).
+    pub fn start_on(port: u16, script: Vec<Answer>) -> HttpReceiver {
+        Self::on(TcpListener::bind(("127.0.0.1", port)).unwrap(), script)
+    }
+
+    fn on(listener: TcpListener, script: Vec<Answer>) -> HttpReceiver {
+        let port = listener.local_addr().unwrap().port();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let seen = got.clone();
+        std::thread::spawn(move || {
+            let mut script = script.into_iter();
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let answer = script.next().unwrap_or(Answer::Status(200));
+                let seen = seen.clone();
+                std::thread::spawn(move || serve(conn, answer, &seen));
+            }
+        });
+        HttpReceiver { url: format!("http://127.0.0.1:{port}/hook/T0KEN-SECRET"), port, got }
+    }
+
+    /// The deliveries answered 2xx.
+    pub fn accepted(&self) -> Vec<Delivery> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|d| (200..300).contains(&d.status))
+            .cloned()
+            .collect()
+    }
+
+    /// Every request read, answered or not.
+    pub fn attempts(&self) -> usize {
+        self.got.lock().unwrap().len()
+    }
+}
+
+fn serve(conn: TcpStream, answer: Answer, seen: &Mutex<Vec<Delivery>>) {
+    if let Answer::Close = answer {
+        drop(conn);
+        return;
+    }
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut headers = BTreeMap::new();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = line.trim_end().split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let len: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).unwrap();
+    let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    let status = match answer {
+        Answer::Status(s) => s,
+        _ => 0,
+    };
+    seen.lock().unwrap().push(Delivery { headers, body, status });
+    let mut conn = conn;
+    match answer {
+        Answer::Hang => std::thread::sleep(Duration::from_secs(30)),
+        _ => {
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    }
+}
+
+/// A port nothing listens on (yet).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A message the SMTP server took.
+#[derive(Clone, Debug)]
+pub struct Mail {
+    pub from: String,
+    pub to: Vec<String>,
+    /// The message as sent (headers and body, CRLF lines).
+    pub data: String,
+    /// Whether it came over TLS.
+    pub tls: bool,
+    /// The AUTH PLAIN credentials, decoded (user, password).
+    pub auth: Option<(String, String)>,
+}
+
+impl Mail {
+    pub fn header(&self, name: &str) -> Option<String> {
+        let head = self.data.split("\r\n\r\n").next()?;
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+
+    /// The decoded body of the `text/<kind>` part.
+    pub fn part(&self, kind: &str) -> Option<String> {
+        use base64::Engine as _;
+        let marker = format!("Content-Type: text/{kind}");
+        let start = self.data.find(&marker)?;
+        let rest = &self.data[start..];
+        let body = rest.split("\r\n\r\n").nth(1)?;
+        let encoded: String = body.lines().take_while(|l| !l.starts_with("--")).collect();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+        String::from_utf8(bytes).ok()
+    }
+}
+
+/// An SMTP server offering STARTTLS with the test certificate.
+pub struct SmtpServer {
+    pub addr: String,
+    pub mails: Arc<Mutex<Vec<Mail>>>,
+}
+
+impl SmtpServer {
+    pub fn start() -> SmtpServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let keep = mails.clone();
+        let config = Arc::new(server_config());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let (keep, config) = (keep.clone(), config.clone());
+                std::thread::spawn(move || {
+                    let _ = smtp_session(conn, config, &keep);
+                });
+            }
+        });
+        SmtpServer { addr, mails }
+    }
+
+    pub fn mails(&self) -> Vec<Mail> {
+        self.mails.lock().unwrap().clone()
+    }
+}
+
+fn server_config() -> rustls::ServerConfig {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls");
+    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(format!("{dir}/server.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(format!("{dir}/server.key")).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap()
+}
+
+/// Reads one CRLF line from `s`, byte by byte (no read-ahead, so the TLS
+/// handshake after STARTTLS finds its bytes on the socket).
+fn read_line(s: &mut dyn Read) -> std::io::Result<String> {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        if s.read(&mut b)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        line.push(b[0]);
+        if line.ends_with(b"\r\n") {
+            line.truncate(line.len() - 2);
+            return Ok(String::from_utf8_lossy(&line).into_owned());
+        }
+    }
+}
+
+trait Stream: Read + Write {}
+impl<T: Read + Write> Stream for T {}
+
+fn smtp_session(
+    conn: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    keep: &Mutex<Vec<Mail>>,
+) -> std::io::Result<()> {
+    use base64::Engine as _;
+    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut s: Box<dyn Stream> = Box::new(conn.try_clone()?);
+    let mut tls = false;
+    let (mut from, mut to, mut auth) = (String::new(), Vec::new(), None);
+    s.write_all(b"220 test ESMTP\r\n")?;
+    loop {
+        let line = read_line(&mut s)?;
+        let upper = line.to_ascii_uppercase();
+        if upper.starts_with("EHLO") {
+            let offer = if tls { "250-AUTH PLAIN\r\n" } else { "250-STARTTLS\r\n" };
+            s.write_all(format!("250-test\r\n{offer}250 8BITMIME\r\n").as_bytes())?;
+        } else if upper == "STARTTLS" && !tls {
+            s.write_all(b"220 go ahead\r\n")?;
+            let server = rustls::ServerConnection::new(config.clone()).unwrap();
+            let stream = rustls::StreamOwned::new(server, conn.try_clone()?);
+            s = Box::new(stream);
+            tls = true;
+        } else if upper.starts_with("AUTH PLAIN ") {
+            let raw =
+                base64::engine::general_purpose::STANDARD.decode(&line[11..]).unwrap_or_default();
+            let parts: Vec<String> =
+                raw.split(|&b| b == 0).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+            auth = Some((
+                parts.get(1).cloned().unwrap_or_default(),
+                parts.get(2).cloned().unwrap_or_default(),
+            ));
+            s.write_all(b"235 ok\r\n")?;
+        } else if upper.starts_with("MAIL FROM:") {
+            from = line[10..].trim_matches(['<', '>', ' ']).to_string();
+            s.write_all(b"250 ok\r\n")?;
+        } else if upper.starts_with("RCPT TO:") {
+            to.push(line[8..].trim_matches(['<', '>', ' ']).to_string());
+            s.write_all(b"250 ok\r\n")?;
+        } else if upper == "DATA" {
+            s.write_all(b"354 go\r\n")?;
+            let mut data = String::new();
+            loop {
+                let l = read_line(&mut s)?;
+                if l == "." {
+                    break;
+                }
+                data.push_str(l.strip_prefix('.').unwrap_or(&l));
+                data.push_str("\r\n");
+            }
+            keep.lock().unwrap().push(Mail {
+                from: from.clone(),
+                to: std::mem::take(&mut to),
+                data,
+                tls,
+                auth: auth.clone(),
+            });
+            s.write_all(b"250 queued\r\n")?;
+        } else if upper == "QUIT" {
+            s.write_all(b"221 bye\r\n")?;
+            return Ok(());
+        } else {
+            s.write_all(b"502 no\r\n")?;
+        }
+    }
+}

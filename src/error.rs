@@ -282,6 +282,22 @@ pub fn redact_text(text: &str) -> String {
 
 /// Masks each connection-string-like part of one line.
 fn redact_words(line: &str) -> String {
+    // A web address keeps its scheme and host: its path and query often
+    // hold a token (webhooks).
+    if let Some(p) = line.find("http://").or_else(|| line.find("https://")) {
+        let start = p + line[p..].find("://").expect("found above") + 3;
+        let end = line[start..].find(['"', '\'', ' ', '`', '>']).map_or(line.len(), |e| start + e);
+        let host_end = line[start..end].find(['/', '?', '#']).map_or(end, |e| start + e);
+        let host = &line[start..host_end];
+        let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+        let masked = if host_end < end { "/***" } else { "" };
+        return format!(
+            "{}{}{host}{masked}{}",
+            redact_words(&line[..p]),
+            &line[p..start],
+            redact_words(&line[end..])
+        );
+    }
     if let Some(p) = line.find("postgres") {
         let end = line[p..].find(['"', '\'', ' ', '`']).map_or(line.len(), |e| p + e);
         return format!(
@@ -359,6 +375,14 @@ mod tests {
         let driver =
             "error connecting to server: invalid password=s3cret for postgres://u:s3cret@h/db";
         assert!(!redact_text(driver).contains("s3cret"), "{}", redact_text(driver));
+    }
+
+    #[test]
+    fn web_addresses_keep_only_their_host() {
+        let got = redact_text("POST to https://hooks.slack.com/services/T0/B0/S3CRET failed");
+        assert_eq!(got, "POST to https://hooks.slack.com/*** failed");
+        let got = redact_text("url = \"http://user:pw@h:8080/x?token=S3CRET\" and http://plain");
+        assert_eq!(got, "url = \"http://h:8080/***\" and http://plain");
     }
 
     #[test]

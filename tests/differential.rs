@@ -35,7 +35,7 @@ fn clear(url: &str) {
     let exists: bool = c.query_one("SELECT to_regclass('logs') IS NOT NULL", &[]).unwrap().get(0);
     if exists {
         c.batch_execute(
-            "TRUNCATE logs, rejects, alerts, runs, checkpoints, rules, templates, known_values",
+            "TRUNCATE logs, rejects, alerts, runs, checkpoints, rules, templates, known_values, outbox, incidents",
         )
         .unwrap();
     }

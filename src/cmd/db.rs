@@ -50,6 +50,19 @@ pub fn run(cmd: &DbCommand, g: &Global) -> anyhow::Result<Exit> {
                     "text index: {}",
                     if store::has_text_index(&mut client)? { "yes" } else { "no" }
                 )?;
+                if done.contains(&10) {
+                    let row = client.query_one(
+                        "SELECT (SELECT count(*) FROM incidents WHERE state <> 'resolved'),
+                                (SELECT count(*) FROM outbox WHERE sent_at IS NULL AND gave_up_at IS NULL)",
+                        &[],
+                    )?;
+                    writeln!(
+                        out,
+                        "incidents not resolved: {}; notifications not delivered: {}",
+                        row.get::<_, i64>(0),
+                        row.get::<_, i64>(1)
+                    )?;
+                }
             }
         }
         DbCommand::Reset { yes } => {

@@ -507,3 +507,81 @@ fn exec(command: &[String], stdin: &[u8], id: &str, timeout: Duration) -> Result
         Err(format!("exec {program}: {status}{said}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(event: &str) -> Notification {
+        let alert = Alert {
+            rule_id: "web_5xx".into(),
+            rule_type: "keyword_threshold",
+            severity: AlertSeverity::Critical,
+            group: BTreeMap::from([("service".to_string(), "web".to_string())]),
+            window_start: Timestamp::from_secs(1_773_482_400),
+            window_end: Timestamp::from_secs(1_773_483_180),
+            count: 78,
+            message: "78 records matching 'error' in 5m (>= 10) <b>".into(),
+            evidence: vec![Evidence {
+                path: Arc::from("/var/log/a.log"),
+                line: 7,
+                index: None,
+                text: Some("GET /x 503".into()),
+            }],
+        };
+        let state = IncidentState {
+            id: 42,
+            first: 1_773_482_400,
+            last: 1_773_483_180,
+            occurrences: 3,
+            runs: 3,
+            state: "open",
+        };
+        let mut n =
+            Notification::new(event, "web-audit", &alert, &state, &["r/report.json".into()]);
+        n.id = key(&["x", event]);
+        n.dashboard = Some(dashboard_link("https://lt.example.com/", 42));
+        n
+    }
+
+    #[test]
+    fn presets_make_each_services_body() {
+        let n = sample("open");
+        let json = webhook_body(WebhookFormat::Json, &n);
+        assert_eq!(json["event"], "open");
+        assert_eq!(json["incident"], 42);
+        assert_eq!(json["dashboard"], "https://lt.example.com/incidents/42");
+        let back: Notification = serde_json::from_value(json).unwrap();
+        assert_eq!(back, n);
+        let slack = webhook_body(WebhookFormat::Slack, &n);
+        assert!(slack["text"].as_str().unwrap().starts_with("NEW [critical] web_5xx service=web"));
+        let block = slack["blocks"][0]["text"]["text"].as_str().unwrap();
+        assert!(block.contains("&lt;b&gt;") && !block.contains("<b>"), "{block}");
+        assert!(block.contains("<https://lt.example.com/incidents/42|Open in the dashboard>"));
+        let teams = webhook_body(WebhookFormat::Teams, &n);
+        let card = &teams["attachments"][0];
+        assert_eq!(card["contentType"], "application/vnd.microsoft.card.adaptive");
+        assert_eq!(card["content"]["type"], "AdaptiveCard");
+        assert_eq!(card["content"]["actions"][0]["url"], "https://lt.example.com/incidents/42");
+    }
+
+    #[test]
+    fn a_runs_mail_counts_its_events() {
+        let batch = [sample("open"), sample("open"), sample("resolved")];
+        assert_eq!(
+            subject("web-audit", &batch),
+            "[LogTrack] web-audit: 2 new, 1 resolved (critical)"
+        );
+        let (text, html) = mail_bodies("web-audit", &batch);
+        assert!(text.contains("RESOLVED [critical] web_5xx"));
+        assert!(text.contains("/var/log/a.log:7  GET /x 503"));
+        assert!(html.contains("&lt;b&gt;") && !html.contains("<b>"));
+    }
+
+    #[test]
+    fn keys_are_stable_and_distinct() {
+        assert_eq!(key(&["a", "b"]), key(&["a", "b"]));
+        assert_ne!(key(&["ab", ""]), key(&["a", "b"]));
+        assert_eq!(key(&["a"]).len(), 32);
+    }
+}

@@ -87,18 +87,25 @@ pub(super) fn send_in_memory(
         let email = matches!(r.kind, crate::config::notify::ReceiverKind::Email { .. });
         let groups: Vec<Vec<Notification>> =
             if email { vec![batch] } else { batch.into_iter().map(|n| vec![n]).collect() };
+        let total: usize = groups.iter().map(Vec::len).sum();
+        let mut delivered = 0;
         for g in groups {
             let ids: Vec<&str> = g.iter().map(|n| n.id.as_str()).collect();
             let mail_id = notify::key(&ids);
             match notify::deliver(r, &g, &mail_id) {
-                Ok(()) => sent += g.len(),
-                Err(e) => problems.push(format!(
-                    "notification not delivered to {} ({} notification(s); no database to retry from): {e}",
-                    r.name,
-                    g.len()
-                )),
+                Ok(()) => delivered += g.len(),
+                Err(e) => {
+                    // A receiver that is down costs one timeout, not one per alert.
+                    problems.push(format!(
+                        "notification not delivered to {} ({} of {total} notification(s) not sent; no database to retry from): {e}",
+                        r.name,
+                        total - delivered
+                    ));
+                    break;
+                }
             }
         }
+        sent += delivered;
     }
     if sent > 0 {
         msgs.info(&format!("notifications: {sent} sent"));

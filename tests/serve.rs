@@ -448,3 +448,46 @@ fn the_templates_page_lists_filters_sorts_and_links_to_lines() {
     assert_eq!(lines.matches("Connection reset by peer</td>").count(), 14, "{lines}");
     assert_eq!(c.get("/templates?sort=oldest").status, 400);
 }
+
+#[test]
+fn the_alerts_page_lists_incidents_and_acknowledging_is_per_incident() {
+    let Some((url, _dir)) = setup("serve_incidents", &[]) else { return };
+    let server = Server::start(&url, &[]);
+    let incidents = count(&url, "SELECT count(*) FROM incidents");
+    assert!(incidents > 0);
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE incident_id IS NULL"), 0);
+    // One that is still open (the last windows of the data's end).
+    let id = count(&url, "SELECT min(id) FROM incidents WHERE state = 'open'");
+    let page = format!("/incidents/{id}");
+
+    let mut viewer = signed_in(&server, VIEWER);
+    let body = viewer.get("/alerts").body;
+    assert_eq!(body.matches("class=\"incident\"").count() as i64, incidents.min(50));
+    assert!(body.contains(&format!("href=\"{page}\"")));
+    let r = viewer.get(&page);
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("<h2>Alerts ("));
+    assert!(!r.body.contains("Acknowledge</button>"));
+    let csrf = r.input("csrf").unwrap();
+    assert_eq!(viewer.post(&format!("{page}/ack"), &[("csrf", &csrf)]).status, 403);
+
+    let mut admin = signed_in(&server, ADMIN);
+    let r = admin.get(&page);
+    assert!(r.body.contains("Acknowledge</button>"));
+    let csrf = r.input("csrf").unwrap();
+    let r = admin.post(&format!("{page}/ack"), &[("csrf", &csrf)]);
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some(page.as_str()));
+    assert!(admin.get(&page).body.contains("acknowledged by alice"));
+    let sql = format!("SELECT count(*) FROM incidents WHERE id = {id} AND state = 'acknowledged'");
+    assert_eq!(count(&url, &sql), 1);
+    let sql =
+        format!("SELECT count(*) FROM alerts WHERE incident_id = {id} AND acknowledged_by IS NULL");
+    assert_eq!(count(&url, &sql), 0, "its alerts with it");
+    let acked = admin.get("/alerts?state=acknowledged").body;
+    assert_eq!(acked.matches("class=\"incident\"").count(), 1);
+    let resolved = admin.get("/alerts?state=resolved").body;
+    assert!(!resolved.contains(&format!("href=\"{page}\"")));
+    assert_eq!(admin.post("/incidents/999999/ack", &[("csrf", &csrf)]).status, 404);
+    assert_eq!(admin.get("/incidents/999999").status, 404);
+}

@@ -28,6 +28,16 @@ pub fn run(args: &ValidateArgs, g: &Global) -> anyhow::Result<Exit> {
             for r in &job.rules {
                 msgs.info(&format!("  rule {} ({}, {})", r.id, r.kind.type_name(), r.severity));
             }
+            for r in &job.notify {
+                let on: Vec<&str> =
+                    ["open", "repeat", "resolved"].into_iter().filter(|e| r.on.wants(e)).collect();
+                msgs.info(&format!(
+                    "  notify {} (at least {}, on {})",
+                    r.name,
+                    r.min_severity,
+                    on.join("/")
+                ));
+            }
             let db = match &job.database_url {
                 Some(u) if !g.no_db => redact_url(u),
                 _ => "none (in memory)".into(),

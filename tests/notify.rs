@@ -10,13 +10,27 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-/// Access log lines every 10 s from 10:00 up to (not including) minute
-/// `to` of the hour, answered 503 from 10:10 to 10:23 (a 13-minute outage).
+/// Access log lines every 10 s from minute `from_min` of 10:00 up to (not
+/// including) minute `to_min`, answered 503 from 10:10 to 10:23 (a
+/// 13-minute outage).
 fn lines(from_min: u32, to_min: u32) -> String {
+    log_lines(from_min, to_min, false)
+}
+
+/// The same outage as a silence: no lines from 10:10 to 10:23.
+fn silent_lines(from_min: u32, to_min: u32) -> String {
+    log_lines(from_min, to_min, true)
+}
+
+fn log_lines(from_min: u32, to_min: u32, silent: bool) -> String {
     let mut out = String::new();
     for s in (from_min * 60..to_min * 60).step_by(10) {
         let (m, sec) = (s / 60, s % 60);
-        let status = if (10 * 60..23 * 60).contains(&s) { 503 } else { 200 };
+        let down = (10 * 60..23 * 60).contains(&s);
+        if down && silent {
+            continue;
+        }
+        let status = if down { 503 } else { 200 };
         out.push_str(&format!(
             "10.0.0.{} - - [14/Mar/2026:10:{m:02}:{sec:02} +0000] \"GET /api/x HTTP/1.1\" {status} 12 \"-\" \"curl/8\"\n",
             s % 7 + 1
@@ -35,8 +49,19 @@ fn append(path: &Path, text: &str) {
         .unwrap();
 }
 
+const ERRORS: &str = r#"id = "web_errors"
+type = "keyword_threshold"
+keyword = "error"
+threshold = 5
+window = "5m"
+severity = "high""#;
+
 /// A job over `dir/access.log` with one rule and the receivers `notify` (TOML).
 fn job(dir: &Path, notify: &str) -> String {
+    job_with(dir, ERRORS, notify)
+}
+
+fn job_with(dir: &Path, rule: &str, notify: &str) -> String {
     let text = format!(
         r#"name = "outage"
 [[sources]]
@@ -45,12 +70,7 @@ format = "combined"
 service = "web"
 
 [[rules]]
-id = "web_errors"
-type = "keyword_threshold"
-keyword = "error"
-threshold = 5
-window = "5m"
-severity = "high"
+{rule}
 
 {notify}
 
@@ -332,4 +352,116 @@ fn receivers_are_validated() {
         assert!(err.contains(want), "{want}: {err}");
     }
     assert!(!err.contains("T0KEN-SECRET"), "{err}");
+}
+
+/// The outage as a silence seen by runs at 10:15, 10:20 and 10:42 (the
+/// reference time of each): one incident of the inactivity rule, open at
+/// the first, repeated at the second, resolved at the third.
+#[test]
+fn a_silence_over_three_runs_is_one_incident() {
+    let url = db!("notify_silence");
+    let dir = tempfile::tempdir().unwrap();
+    let hook = HttpReceiver::start(vec![]);
+    let rule =
+        "id = \"web_down\"\ntype = \"inactivity\"\nmax_idle = \"5m\"\nseverity = \"critical\"";
+    let extra = "on = [\"open\", \"repeat\", \"resolved\"]\nrepeat_interval = \"5m\"";
+    let job = job_with(dir.path(), rule, &webhook(&hook.url, extra));
+    let log = dir.path().join("access.log");
+    for (from, to, now) in [(0, 15, "10:15"), (15, 20, "10:20"), (20, 40, "10:42")] {
+        append(&log, &silent_lines(from, to));
+        let now = format!("2026-03-14T{now}:00Z");
+        ok(&logtrack(&url, &["run", &job, "--now", &now]));
+    }
+    assert_eq!(events(&hook), ["open", "repeat", "resolved"]);
+    assert_eq!(count(&url, "SELECT count(*) FROM incidents"), 1);
+    let got = hook.accepted();
+    assert_eq!(got[0].body["window_start"], "2026-03-14T10:09:50Z");
+    assert_eq!(got[0].body["window_end"], "2026-03-14T10:15:00Z");
+    assert_eq!(got[2].body["last_seen"], "2026-03-14T10:23:00Z");
+}
+
+/// A notification that cannot be delivered within give_up_after is given
+/// up and reported as a problem of the run.
+#[test]
+fn an_undeliverable_notification_is_given_up_and_reported() {
+    let url = db!("notify_give_up");
+    let dir = tempfile::tempdir().unwrap();
+    let address = format!("http://127.0.0.1:{}/hook/T0KEN-SECRET", free_port());
+    let job = job(dir.path(), &webhook(&address, "give_up_after = \"1s\"\non = [\"open\"]"));
+    append(&dir.path().join("access.log"), &lines(0, 40));
+    ok(&logtrack(&url, &["run", &job]));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let o = logtrack(&url, &["run", &job, "--strict"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("notification gave up: open of incident"), "{err}");
+    assert!(!err.contains("T0KEN-SECRET"), "{err}");
+    let report = std::fs::read_to_string(dir.path().join("reports/report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let problems = report["problems"].to_string();
+    assert!(problems.contains("notification gave up"), "{problems}");
+    assert_eq!(count(&url, "SELECT count(*) FROM outbox WHERE gave_up_at IS NOT NULL"), 1);
+    // Reported once: the next run has nothing to give up.
+    ok(&logtrack(&url, &["run", &job, "--strict"]));
+}
+
+/// HTTPS: the receiver's certificate is verified (here against the test
+/// CA given as ca_file); one from another CA is refused.
+#[test]
+fn https_webhooks_verify_the_receiver() {
+    let tls = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls");
+    for (ca, delivered) in [("ca.pem", true), ("other-ca.pem", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let hook = HttpReceiver::start_tls(vec![]);
+        let extra = format!("ca_file = \"{tls}/{ca}\"");
+        let job = job(dir.path(), &webhook(&hook.url, &extra));
+        append(&dir.path().join("access.log"), &lines(0, 40));
+        let o = logtrack("", &["run", &job, "--no-db"]);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        if delivered {
+            assert_eq!(events(&hook), ["open"], "{err}");
+        } else {
+            assert!(hook.accepted().is_empty());
+            assert!(err.contains("TLS handshake with localhost"), "{err}");
+            assert!(err.contains("UnknownIssuer"), "{err}");
+        }
+    }
+}
+
+/// With a database a run's e-mail lists its notifications; an SMTP 451
+/// keeps it in the outbox, and the retry sends it once.
+#[test]
+fn a_runs_email_is_retried_after_a_temporary_failure() {
+    let url = db!("notify_email_retry");
+    let smtp = SmtpServer::with(true, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem");
+    let receiver = email(&smtp.addr, Some(ca)) + "tls = \"tls\"\n";
+    let job = job(dir.path(), &receiver);
+    append(&dir.path().join("access.log"), &lines(0, 40));
+    let o = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["run", &job])
+        .env("LOGTRACK_DATABASE_URL", &url)
+        .env("TEST_SMTP_PASSWORD", "pa55-s3cret")
+        .output()
+        .unwrap();
+    let err = ok(&o);
+    assert!(err.contains("451 try again later"), "{err}");
+    assert_eq!(*smtp.refused.lock().unwrap(), 1);
+    assert!(smtp.mails().is_empty());
+    let o = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["notify", "--job", &job, "--retry"])
+        .env("LOGTRACK_DATABASE_URL", &url)
+        .env("TEST_SMTP_PASSWORD", "pa55-s3cret")
+        .output()
+        .unwrap();
+    ok(&o);
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1);
+    let m = &mails[0];
+    assert!(m.tls, "implicit TLS");
+    assert_eq!(m.header("Subject").unwrap(), "[LogTrack] outage: 1 new, 1 resolved (high)");
+    let text = m.part("plain").unwrap();
+    assert!(text.contains("NEW [high] web_errors") && text.contains("RESOLVED [high] web_errors"));
+    assert_eq!(count(&url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL"), 0);
 }

@@ -75,14 +75,20 @@ pub fn track(
     let db = |what: &'static str| Error::db(what);
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&super::lock_key("incidents", &job.name)])
         .map_err(db("locking the job's incidents"))?;
-    let at = covered.unwrap_or(reference);
+    // How far the run covered a rule's time: an inactivity rule up to the
+    // reference time (a silence runs up to it), the others to the data's end.
+    let upto = |rule: &crate::config::Rule| match rule.kind {
+        RuleKind::Inactivity { .. } => Some(covered.map_or(reference, |c| c.max(reference))),
+        _ => covered,
+    };
     let mut events = Vec::new();
     // Incidents opened, and those that fired further, in this run.
     let mut opened: Vec<i64> = Vec::new();
-    let mut grew: Vec<(i64, Alert)> = Vec::new();
+    let mut grew: Vec<(i64, Alert, i64)> = Vec::new();
     for s in stored {
         let a = &s.alert;
         let Some(rule) = job.rules.iter().find(|r| r.id == a.rule_id) else { continue };
+        let at = upto(rule).unwrap_or(reference);
         let group = serde_json::to_value(&a.group).expect("a map of strings serializes");
         let found = match s.incident {
             Some(id) => tx
@@ -136,8 +142,8 @@ pub fn track(
                 )
                 .map_err(db("extending an incident"))?;
                 if a.window_end.secs > l.last_end && !opened.contains(&l.id) {
-                    grew.retain(|(g, _)| *g != l.id);
-                    grew.push((l.id, a.clone()));
+                    grew.retain(|(g, ..)| *g != l.id);
+                    grew.push((l.id, a.clone(), at));
                 }
                 l.id
             }
@@ -146,7 +152,7 @@ pub fn track(
                     // The same rule and group again after a quiet gap:
                     // the old incident ended.
                     events.push(resolve(tx, old.id, at)?);
-                    grew.retain(|(g, _)| *g != old.id);
+                    grew.retain(|(g, ..)| *g != old.id);
                 }
                 let id: i64 = tx
                     .query_one(
@@ -208,18 +214,14 @@ pub fn track(
         let l = live(r);
         let rule_id: String = r.get(7);
         let Some(rule) = job.rules.iter().find(|x| x.id == rule_id) else { continue };
-        let upto = match rule.kind {
-            RuleKind::Inactivity { .. } => Some(covered.map_or(reference, |c| c.max(reference))),
-            _ => covered,
-        };
-        if upto.is_some_and(|u| u >= l.last_end + rule.resolve_after()) {
-            events.push(resolve(tx, l.id, upto.unwrap_or(at))?);
+        if let Some(u) = upto(rule).filter(|u| *u >= l.last_end + rule.resolve_after()) {
+            events.push(resolve(tx, l.id, u)?);
             resolved.push(l.id);
         }
     }
     // Still firing: grew in this run, still open (an acknowledged
     // incident is not repeated).
-    for (id, alert) in grew {
+    for (id, alert, at) in grew {
         if resolved.contains(&id) {
             continue;
         }

@@ -2,7 +2,7 @@
 //! that can fail its first deliveries, and an SMTP server with STARTTLS.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,7 +44,23 @@ impl HttpReceiver {
         Self::on(TcpListener::bind(("127.0.0.1", port)).unwrap(), script)
     }
 
+    /// HTTPS with the test certificate (`tests/data/tls`).
+    pub fn start_tls(script: Vec<Answer>) -> HttpReceiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut r = Self::serve_on(listener, script, Some(Arc::new(server_config())));
+        r.url = r.url.replace("http://127.0.0.1", "https://localhost");
+        r
+    }
+
     fn on(listener: TcpListener, script: Vec<Answer>) -> HttpReceiver {
+        Self::serve_on(listener, script, None)
+    }
+
+    fn serve_on(
+        listener: TcpListener,
+        script: Vec<Answer>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> HttpReceiver {
         let port = listener.local_addr().unwrap().port();
         let got = Arc::new(Mutex::new(Vec::new()));
         let seen = got.clone();
@@ -53,8 +69,21 @@ impl HttpReceiver {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
                 let answer = script.next().unwrap_or(Answer::Status(200));
-                let seen = seen.clone();
-                std::thread::spawn(move || serve(conn, answer, &seen));
+                let (seen, tls) = (seen.clone(), tls.clone());
+                std::thread::spawn(move || {
+                    if let Answer::Close = answer {
+                        return;
+                    }
+                    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    let stream: Box<dyn Stream> = match tls {
+                        Some(config) => {
+                            let server = rustls::ServerConnection::new(config).unwrap();
+                            Box::new(rustls::StreamOwned::new(server, conn))
+                        }
+                        None => Box::new(conn),
+                    };
+                    let _ = serve(stream, answer, &seen);
+                });
             }
         });
         HttpReceiver { url: format!("http://127.0.0.1:{port}/hook/T0KEN-SECRET"), port, got }
@@ -77,44 +106,39 @@ impl HttpReceiver {
     }
 }
 
-fn serve(conn: TcpStream, answer: Answer, seen: &Mutex<Vec<Delivery>>) {
-    if let Answer::Close = answer {
-        drop(conn);
-        return;
-    }
-    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut reader = BufReader::new(conn.try_clone().unwrap());
+fn serve(
+    mut conn: Box<dyn Stream>,
+    answer: Answer,
+    seen: &Mutex<Vec<Delivery>>,
+) -> std::io::Result<()> {
     let mut headers = BTreeMap::new();
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
+    read_line(&mut conn)?;
     loop {
-        line.clear();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+        let line = read_line(&mut conn)?;
+        if line.is_empty() {
             break;
         }
-        if let Some((k, v)) = line.trim_end().split_once(':') {
+        if let Some((k, v)) = line.split_once(':') {
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
     let len: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
     let mut body = vec![0; len];
-    reader.read_exact(&mut body).unwrap();
+    conn.read_exact(&mut body)?;
     let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
     let status = match answer {
         Answer::Status(s) => s,
         _ => 0,
     };
     seen.lock().unwrap().push(Delivery { headers, body, status });
-    let mut conn = conn;
     match answer {
         Answer::Hang => std::thread::sleep(Duration::from_secs(30)),
         _ => {
-            let _ = write!(
-                conn,
-                "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
+            write!(conn, "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+            conn.flush()?;
         }
     }
+    Ok(())
 }
 
 /// A port nothing listens on (yet).
@@ -157,29 +181,38 @@ impl Mail {
     }
 }
 
-/// An SMTP server offering STARTTLS with the test certificate.
+/// An SMTP server with the test certificate: STARTTLS offered, or TLS
+/// from the first byte (`implicit`). It answers 451 to the first
+/// `refuse` messages.
 pub struct SmtpServer {
     pub addr: String,
     pub mails: Arc<Mutex<Vec<Mail>>>,
+    /// Messages answered 451.
+    pub refused: Arc<Mutex<usize>>,
 }
 
 impl SmtpServer {
     pub fn start() -> SmtpServer {
+        Self::with(false, 0)
+    }
+
+    pub fn with(implicit: bool, refuse: usize) -> SmtpServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let addr = format!("localhost:{}", listener.local_addr().unwrap().port());
         let mails = Arc::new(Mutex::new(Vec::new()));
-        let keep = mails.clone();
+        let refused = Arc::new(Mutex::new(0));
+        let (keep, count) = (mails.clone(), refused.clone());
         let config = Arc::new(server_config());
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
-                let (keep, config) = (keep.clone(), config.clone());
+                let (keep, config, count) = (keep.clone(), config.clone(), count.clone());
                 std::thread::spawn(move || {
-                    let _ = smtp_session(conn, config, &keep);
+                    let _ = smtp_session(conn, config, &keep, implicit, (&count, refuse));
                 });
             }
         });
-        SmtpServer { addr, mails }
+        SmtpServer { addr, mails, refused }
     }
 
     pub fn mails(&self) -> Vec<Mail> {
@@ -229,11 +262,18 @@ fn smtp_session(
     conn: TcpStream,
     config: Arc<rustls::ServerConfig>,
     keep: &Mutex<Vec<Mail>>,
+    implicit: bool,
+    (refused, refuse): (&Mutex<usize>, usize),
 ) -> std::io::Result<()> {
     use base64::Engine as _;
     conn.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut s: Box<dyn Stream> = Box::new(conn.try_clone()?);
-    let mut tls = false;
+    let mut s: Box<dyn Stream> = if implicit {
+        let server = rustls::ServerConnection::new(config.clone()).unwrap();
+        Box::new(rustls::StreamOwned::new(server, conn.try_clone()?))
+    } else {
+        Box::new(conn.try_clone()?)
+    };
+    let mut tls = implicit;
     let (mut from, mut to, mut auth) = (String::new(), Vec::new(), None);
     s.write_all(b"220 test ESMTP\r\n")?;
     loop {
@@ -275,6 +315,13 @@ fn smtp_session(
                 data.push_str(l.strip_prefix('.').unwrap_or(&l));
                 data.push_str("\r\n");
             }
+            let mut n = refused.lock().unwrap();
+            if *n < refuse {
+                *n += 1;
+                s.write_all(b"451 try again later\r\n")?;
+                continue;
+            }
+            drop(n);
             keep.lock().unwrap().push(Mail {
                 from: from.clone(),
                 to: std::mem::take(&mut to),

@@ -465,3 +465,23 @@ fn a_runs_email_is_retried_after_a_temporary_failure() {
     assert!(text.contains("NEW [high] web_errors") && text.contains("RESOLVED [high] web_errors"));
     assert_eq!(count(&url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL"), 0);
 }
+
+/// An anonymized job's notifications are anonymized as its reports are:
+/// group values hashed or truncated, no evidence text.
+#[test]
+fn anonymized_jobs_send_anonymized_notifications() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = HttpReceiver::start(vec![]);
+    let rule = "id = \"busy_client\"\ntype = \"rate_spike\"\ngroup_by = [\"client_ip\"]\nthreshold = 3\nwindow = \"5m\"";
+    let job = job_with(dir.path(), rule, &webhook(&hook.url, ""));
+    append(&dir.path().join("access.log"), &lines(0, 40));
+    ok(&logtrack("", &["run", &job, "--no-db", "--anonymize"]));
+    let got = hook.accepted();
+    assert!(!got.is_empty());
+    for d in &got {
+        let body = d.body.to_string();
+        assert_eq!(d.body["group"]["client_ip"], "10.0.0.0", "{body}");
+        assert!(!body.contains("10.0.0.1 - -"), "{body}");
+        assert!(d.body["evidence"][0].get("text").is_none(), "{body}");
+    }
+}

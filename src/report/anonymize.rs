@@ -66,31 +66,37 @@ impl Anonymizer {
         }
     }
 
+    /// Anonymizes an alert: its group's values (and them in its message);
+    /// its evidence keeps only where the lines are, not their text.
+    pub fn alert(&self, a: &mut crate::detect::Alert) {
+        let mut replaced: Vec<(String, String)> = Vec::new();
+        let group: BTreeMap<String, String> = std::mem::take(&mut a.group)
+            .into_iter()
+            .map(|(k, v)| {
+                let new = self.value(&k, &v);
+                if new != v && !v.is_empty() {
+                    replaced.push((v, new.clone()));
+                }
+                (k, new)
+            })
+            .collect();
+        a.group = group;
+        // Longest first, so that a value inside another is not cut.
+        replaced.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+        for (old, new) in replaced {
+            a.message = a.message.replace(&old, &new);
+        }
+        for e in &mut a.evidence {
+            e.text = None;
+        }
+    }
+
     /// Anonymizes everything in `r` that may name a person or a machine.
     pub fn report(&self, r: &mut Report) {
         // A template may hold a user or host name among its words.
         r.templates.clear();
         for a in &mut r.alerts {
-            let mut replaced: Vec<(String, String)> = Vec::new();
-            let group: BTreeMap<String, String> = std::mem::take(&mut a.group)
-                .into_iter()
-                .map(|(k, v)| {
-                    let new = self.value(&k, &v);
-                    if new != v && !v.is_empty() {
-                        replaced.push((v, new.clone()));
-                    }
-                    (k, new)
-                })
-                .collect();
-            a.group = group;
-            // Longest first, so that a value inside another is not cut.
-            replaced.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
-            for (old, new) in replaced {
-                a.message = a.message.replace(&old, &new);
-            }
-            for e in &mut a.evidence {
-                e.text = None;
-            }
+            self.alert(a);
         }
         for (kind, list) in &mut r.overview.top {
             let mut merged: BTreeMap<String, u64> = BTreeMap::new();

@@ -118,7 +118,15 @@ fn load_detect_report(
     )?;
     let report = assemble(job, s, (started, reference), parts, new_alerts, log.failed);
     let written = output::write_or_print(job, s, &report, msgs)?;
-    let notes = incidents::enqueue(&mut tx, job, &events, Some(run_id), &written, !s.dry_run)?;
+    let anonymizer = super::anonymizer(job, s);
+    let notes = incidents::enqueue(
+        &mut tx,
+        job,
+        &events,
+        (Some(run_id), &written),
+        anonymizer.as_ref(),
+        !s.dry_run,
+    )?;
     if s.dry_run {
         // Nothing of the detection is kept: the next run detects it again.
         drop(tx);

@@ -203,10 +203,18 @@ pub(crate) fn assemble(
         overview: parts.overview,
         templates: parts.templates,
     };
-    if s.anonymize || job.anonymize {
-        // Without a key of its own, the job's name keys the hashes.
-        let key = std::env::var("LOGTRACK_ANONYMIZE_KEY").unwrap_or_else(|_| job.name.clone());
-        Anonymizer::new(key.as_bytes()).report(&mut report);
+    if let Some(a) = anonymizer(job, s) {
+        a.report(&mut report);
     }
     report
+}
+
+/// The anonymizer of the run's reports and notifications, when the job or
+/// `--anonymize` asks for one.
+pub(crate) fn anonymizer(job: &Job, s: &Settings) -> Option<Anonymizer> {
+    // Without a key of its own, the job's name keys the hashes.
+    (s.anonymize || job.anonymize).then(|| {
+        let key = std::env::var("LOGTRACK_ANONYMIZE_KEY").unwrap_or_else(|_| job.name.clone());
+        Anonymizer::new(key.as_bytes())
+    })
 }

@@ -49,11 +49,17 @@ pub(super) fn send_in_memory(
 ) -> Vec<String> {
     let mut problems = Vec::new();
     let mut notes = Vec::new();
+    let anonymizer = super::anonymizer(job, s);
     for r in job.notify.iter().filter(|r| r.on.open) {
-        for (i, a) in alerts.iter().enumerate() {
-            if !notify::wants(r, &a.rule_id, a.severity) {
+        for (i, raw) in alerts.iter().enumerate() {
+            if !notify::wants(r, &raw.rule_id, raw.severity) {
                 continue;
             }
+            let mut anonymized = raw.clone();
+            if let Some(an) = &anonymizer {
+                an.alert(&mut anonymized);
+            }
+            let a = &anonymized;
             let state = IncidentState {
                 id: i as i64 + 1,
                 first: a.window_start.secs,

@@ -308,14 +308,15 @@ struct EvidenceRow {
 }
 
 /// The notifications of `events` for each receiver of `job` that wants
-/// them, written to the outbox (unless `write` is false: a dry run).
+/// them (anonymized as the reports are, when they are), written to the
+/// outbox (unless `write` is false: a dry run).
 /// Returns them with their receiver's name.
 pub fn enqueue(
     tx: &mut postgres::Transaction<'_>,
     job: &Job,
     events: &[Event],
-    run_id: Option<i64>,
-    report: &[String],
+    (run_id, report): (Option<i64>, &[String]),
+    anonymizer: Option<&crate::report::anonymize::Anonymizer>,
     write: bool,
 ) -> Result<Vec<(String, Notification)>> {
     let mut out = Vec::new();
@@ -338,7 +339,11 @@ pub fn enqueue(
                     continue;
                 }
             }
-            let mut n = Notification::new(e.event, &job.name, &e.alert, &e.incident, report);
+            let mut alert = e.alert.clone();
+            if let Some(a) = anonymizer {
+                a.alert(&mut alert);
+            }
+            let mut n = Notification::new(e.event, &job.name, &alert, &e.incident, report);
             let at = e.at.to_string();
             let nth = if e.event == "repeat" { at.as_str() } else { "" };
             n.id = notify::key(&[&job.name, &r.name, &e.incident.id.to_string(), e.event, nth]);
@@ -461,7 +466,9 @@ pub fn send_pending(client: &mut postgres::Client, job: &Job, all: bool) -> Resu
         let ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
         let batch: Vec<Notification> =
             rows.iter().filter_map(|r| serde_json::from_value(r.get(1)).ok()).collect();
-        let mail_id = notify::key(&[&job.name, &name, &run.unwrap_or(id).to_string(), "mail"]);
+        // The same rows, the same key: a retried e-mail keeps its Message-ID.
+        let keys: Vec<&str> = batch.iter().map(|n| n.id.as_str()).collect();
+        let mail_id = notify::key(&keys);
         let result = if batch.len() == ids.len() {
             notify::deliver(receiver, &batch, &mail_id)
         } else {

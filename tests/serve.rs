@@ -490,4 +490,15 @@ fn the_alerts_page_lists_incidents_and_acknowledging_is_per_incident() {
     assert!(!resolved.contains(&format!("href=\"{page}\"")));
     assert_eq!(admin.post("/incidents/999999/ack", &[("csrf", &csrf)]).status, 404);
     assert_eq!(admin.get("/incidents/999999").status, 404);
+    assert_eq!(admin.get("/alerts?ibefore=x").status, 400);
+    // Page positions are microseconds: an older page of 2026 is one.
+    assert_eq!(admin.get("/alerts?before=1773482400000000.999999").status, 200);
+    assert_eq!(admin.get("/alerts?before=999999999999999999.1").status, 400);
+    // An older page of incidents shows no history, and an alert links its incident.
+    let older = admin.get(&format!("/alerts?ibefore=4102444800000000.{id}")).body;
+    assert!(older.contains(&format!("href=\"{page}\"")), "{older}");
+    assert!(!older.contains("History"));
+    let alert = count(&url, &format!("SELECT min(id) FROM alerts WHERE incident_id = {id}"));
+    let body = admin.get(&format!("/alerts/{alert}")).body;
+    assert!(body.contains(&format!("<a href=\"{page}\">incident {id}</a>")), "{body}");
 }

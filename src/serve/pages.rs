@@ -397,6 +397,18 @@ pub struct AlertQuery {
     /// `open`, `acknowledged`, or anything else for all.
     state: Option<String>,
     before: Option<String>,
+    /// The incidents' page position (their own pages).
+    ibefore: Option<String>,
+}
+
+/// A page position: `<microseconds>.<id>`.
+fn page_position(b: &str) -> Result<(i64, i64), Fail> {
+    let (t, id) = b
+        .split_once('.')
+        .and_then(|(t, id)| Some((t.parse::<i64>().ok()?, id.parse::<i64>().ok()?)))
+        .ok_or_else(|| Fail::BadRequest(format!("{b:?} is not a page position")))?;
+    in_range(t.div_euclid(1_000_000), b)?;
+    Ok((t, id))
 }
 
 pub async fn alerts(
@@ -419,15 +431,8 @@ pub async fn alerts(
         },
         since: None,
     };
-    let before = given(&q.before)
-        .map(|b| {
-            let (t, id) = b
-                .split_once('.')
-                .and_then(|(t, id)| Some((t.parse::<i64>().ok()?, id.parse::<i64>().ok()?)))
-                .ok_or_else(|| Fail::BadRequest(format!("{b:?} is not a page position")))?;
-            Ok::<_, Fail>((in_range(t, &b)?, id))
-        })
-        .transpose()?;
+    let before = given(&q.before).map(|b| page_position(&b)).transpose()?;
+    let ibefore = given(&q.ibefore).map(|b| page_position(&b)).transpose()?;
     let f = filter.clone();
     let inc_filter = IncidentFilter {
         job: filter.job.clone(),
@@ -435,15 +440,19 @@ pub async fn alerts(
         severity,
         state: state.clone().filter(|s| ["open", "acknowledged", "resolved"].contains(&s.as_str())),
     };
-    // The incidents on the first page only; older pages are history.
-    let first_page = before.is_none();
-    let ((rows, more), incident_rows) = app
+    // The first page shows both; an older page of one shows only it.
+    let (show_incidents, show_history) = (before.is_none(), ibefore.is_none());
+    let ((rows, more), (incident_rows, more_incidents)) = app
         .db(move |c| {
-            let listed = alerts::list(c, &f, before, ALERT_PAGE)?;
-            let inc = if first_page {
-                incidents::list(c, &inc_filter, None, INCIDENT_PAGE)?.0
+            let listed = if show_history {
+                alerts::list(c, &f, before, ALERT_PAGE)?
             } else {
-                Vec::new()
+                (Vec::new(), false)
+            };
+            let inc = if show_incidents {
+                incidents::list(c, &inc_filter, ibefore, INCIDENT_PAGE)?
+            } else {
+                (Vec::new(), false)
             };
             Ok((listed, inc))
         })
@@ -474,12 +483,15 @@ pub async fn alerts(
             button type="submit" { "Filter" }
             a href="/alerts" { "Clear" }
         }
-        @if first_page {
+        @if show_incidents {
             h2 { "Incidents" }
             (incidents_table(&incident_rows))
-            h2 { "History: every alert" }
+            @if more_incidents { @if let Some(last) = incident_rows.last() {
+                div.pager { a.older-incidents href=(format!("/alerts{}", keep(("ibefore", Some(format!("{}.{}", last.cursor.0, last.cursor.1)))))) { "Older incidents →" } }
+            } }
         }
-        @if rows.is_empty() { p.muted { "No alerts match." } } @else {
+        @if show_history { h2 { "History: every alert" } }
+        @if !show_history {} @else if rows.is_empty() { p.muted { "No alerts match." } } @else {
             table.alerts {
                 tr { th { "#" } th { "Window (UTC)" } th { "Job" } th { "Rule" } th { "Severity" } th { "Group" } th.n { "Count" } th { "Message" } th { "State" } }
                 @for r in &rows {
@@ -674,6 +686,9 @@ pub async fn alert(
             tr { th { "Group" } td { @for (k, v) in &a.group { div { span.muted { (k) "=" } (v) } } } }
             tr { th { "Count" } td { (a.count) } }
             tr { th { "Message" } td.message { (a.message) } }
+            @if let Some(i) = r.incident {
+                tr { th { "Incident" } td { a href=(format!("/incidents/{i}")) { "incident " (i) } } }
+            }
             tr { th { "State" } td {
                 (ack_state(&r))
                 @if r.acknowledged.is_none() {

@@ -143,6 +143,9 @@ pub struct AlertRow {
     pub acknowledged: Option<(String, String)>,
     /// Its place in the listing's order: window start (microseconds), id.
     pub cursor: (i64, i64),
+    /// The incident it belongs to (alerts stored before incidents existed
+    /// have none).
+    pub incident: Option<i64>,
 }
 
 /// Which alerts a listing shows.
@@ -161,7 +164,7 @@ pub struct AlertFilter {
 const ROW_COLUMNS: &str = concat!(
     "id, job, acknowledged_by, ",
     utc_text!("acknowledged_at"),
-    ", (extract(epoch from window_start) * 1000000)::bigint"
+    ", (extract(epoch from window_start) * 1000000)::bigint, incident_id"
 );
 
 fn alert_row(r: &postgres::Row) -> Result<AlertRow> {
@@ -172,7 +175,8 @@ fn alert_row(r: &postgres::Row) -> Result<AlertRow> {
         job: r.get(1),
         acknowledged: by.zip(at),
         cursor: (r.get(4), r.get(0)),
-        alert: from_row(r, 5)?,
+        incident: r.get(5),
+        alert: from_row(r, 6)?,
     })
 }
 

@@ -485,3 +485,50 @@ fn anonymized_jobs_send_anonymized_notifications() {
         assert!(d.body["evidence"][0].get("text").is_none(), "{body}");
     }
 }
+
+/// Through HTTPS_PROXY (a CONNECT tunnel, TLS end to end, the proxy's
+/// user sent) and HTTP_PROXY (the whole address asked for); NO_PROXY and
+/// loopback addresses go direct.
+#[test]
+fn webhooks_go_through_the_environments_proxy() {
+    use common::receivers::Proxy;
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem");
+    for https in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let hook =
+            if https { HttpReceiver::start_tls(vec![]) } else { HttpReceiver::start(vec![]) };
+        let proxy = Proxy::start(hook.port);
+        let scheme = if https { "https" } else { "http" };
+        let url = format!("{scheme}://hooks.example.test:{}/hook/T0KEN-SECRET", hook.port);
+        let job = job(dir.path(), &webhook(&url, &format!("ca_file = \"{ca}\"")));
+        append(&dir.path().join("access.log"), &lines(0, 40));
+        let var = if https { "HTTPS_PROXY" } else { "HTTP_PROXY" };
+        let run = |no_proxy: &str| {
+            Command::new(env!("CARGO_BIN_EXE_logtrack"))
+                .args(["run", &job, "--no-db"])
+                .env(var, format!("http://lt:pr%40xy@{}", proxy.addr))
+                .env("NO_PROXY", no_proxy)
+                .output()
+                .unwrap()
+        };
+        let o = run("example.org");
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(events(&hook), ["open"], "{https}: {err}");
+        let seen = proxy.seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1);
+        let want = if https {
+            format!("CONNECT hooks.example.test:{} HTTP/1.1\n", hook.port)
+        } else {
+            format!("POST http://hooks.example.test:{}/hook/T0KEN-SECRET HTTP/1.1\n", hook.port)
+        };
+        assert!(seen[0].starts_with(&want), "{}", seen[0]);
+        // lt:pr@xy
+        assert!(seen[0].contains("Proxy-Authorization: Basic bHQ6cHJAeHk=\n"), "{}", seen[0]);
+        // Bypassed: the name is then looked up, and does not exist.
+        let o = run("example.test");
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(proxy.seen.lock().unwrap().len(), 1, "{err}");
+        assert!(err.contains("notification not delivered") && err.contains("hooks.example.test"));
+        assert!(!err.contains("pr%40xy") && !err.contains("T0KEN"), "{err}");
+    }
+}

@@ -1,5 +1,7 @@
 //! A small HTTP/1.1 client for webhooks: one POST per connection, the
-//! answer's status read, nothing else (no redirects, no proxies).
+//! answer's status read, nothing else (no redirects). It goes through the
+//! proxy of `HTTPS_PROXY`/`HTTP_PROXY` (a CONNECT tunnel for https),
+//! except to the hosts of `NO_PROXY` and to loopback addresses.
 
 use super::tls::{self, Conn};
 use std::io::{Read, Write};
@@ -71,6 +73,92 @@ impl Url {
     }
 }
 
+/// A proxy: its address and its `Proxy-Authorization`, if it has a user.
+struct Proxy {
+    url: Url,
+    auth: Option<String>,
+}
+
+/// The proxy for `url` from the environment, if any.
+fn proxy_for(url: &Url) -> Result<Option<Proxy>, String> {
+    let names: [&str; 2] =
+        if url.https { ["HTTPS_PROXY", "https_proxy"] } else { ["HTTP_PROXY", "http_proxy"] };
+    let Some((name, value)) =
+        names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()).map(|v| (*n, v)))
+    else {
+        return Ok(None);
+    };
+    if bypass(&url.host) {
+        return Ok(None);
+    }
+    // http://user:password@proxy:3128 (a scheme is optional).
+    let value = if value.contains("://") { value } else { format!("http://{value}") };
+    let with_user = value.split_once("://").and_then(|(scheme, rest)| {
+        let (user, host) = rest.rsplit_once('@')?;
+        Some((format!("{scheme}://{host}"), user.to_string()))
+    });
+    let (value, auth) = match with_user {
+        Some((v, user)) => {
+            use base64::Engine as _;
+            let user = percent_encoding::percent_decode_str(&user).decode_utf8_lossy().into_owned();
+            (v, Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(user))))
+        }
+        None => (value, None),
+    };
+    match Url::parse(&value) {
+        Ok(u) if !u.https => Ok(Some(Proxy { url: u, auth })),
+        Ok(_) => Err(format!("{name}: only http:// proxies are supported")),
+        Err(e) => Err(format!("{name}: {e}")),
+    }
+}
+
+/// Whether `host` is reached without the proxy: loopback addresses, and
+/// the hosts and domains of `NO_PROXY` (`*` for all).
+fn bypass(host: &str) -> bool {
+    if host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
+        return true;
+    }
+    let list = std::env::var("NO_PROXY").or_else(|_| std::env::var("no_proxy")).unwrap_or_default();
+    let host = host.to_ascii_lowercase();
+    list.split(',').map(|e| e.trim().to_ascii_lowercase()).filter(|e| !e.is_empty()).any(|e| {
+        let domain = e.trim_start_matches("*.").trim_start_matches('.');
+        e == "*" || host == domain || host.ends_with(&format!(".{domain}"))
+    })
+}
+
+/// Reads an answer's head (up to its blank line, at most 16 KiB) and
+/// returns its status code and reason.
+fn read_head(conn: &mut impl Read, at: &str) -> Result<(u16, String), String> {
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(b"\r\n\r\n") && got.len() < 16 * 1024 {
+        match conn.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) => got.push(byte[0]),
+            // The status line is all that is needed.
+            Err(_) if got.contains(&b'\n') => break,
+            Err(e) => return Err(io_text(at, e)),
+        }
+    }
+    let line = got.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    let mut parts = line.trim_end().splitn(3, ' ');
+    match (parts.next(), parts.next().and_then(|s| s.parse::<u16>().ok())) {
+        (Some(v), Some(code)) if v.starts_with("HTTP/") => {
+            Ok((code, parts.next().unwrap_or("").chars().take(80).collect()))
+        }
+        _ if got.is_empty() => Err(format!("{at}: closed the connection without answering")),
+        _ => Err(format!("{at}: answered something that is not HTTP")),
+    }
+}
+
+fn io_text(at: &str, e: std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => format!("{at}: timed out"),
+        _ => format!("{at}: {e}"),
+    }
+}
+
 /// POSTs `body` to `url`; returns the answer's status code and reason.
 pub fn post(
     url: &Url,
@@ -79,18 +167,43 @@ pub fn post(
     timeout: Duration,
     ca_file: Option<&std::path::Path>,
 ) -> Result<(u16, String), String> {
-    let tcp = tls::connect(&url.host, url.port, timeout)?;
+    let host = if url.host.contains(':') { format!("[{}]", url.host) } else { url.host.clone() };
+    let authority = format!("{host}:{}", url.port);
+    let proxy = proxy_for(url)?;
+    let (mut tcp, at) = match &proxy {
+        Some(p) => (
+            tls::connect(&p.url.host, p.url.port, timeout)?,
+            format!("{} (through the proxy {})", url.origin(), p.url.origin()),
+        ),
+        None => (tls::connect(&url.host, url.port, timeout)?, url.origin()),
+    };
+    let proxy_auth = |p: &Proxy| {
+        p.auth.as_ref().map(|a| format!("Proxy-Authorization: {a}\r\n")).unwrap_or_default()
+    };
+    if let (Some(p), true) = (&proxy, url.https) {
+        // A tunnel to the receiver: TLS end to end.
+        let auth = proxy_auth(p);
+        write!(tcp, "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n{auth}\r\n")
+            .map_err(|e| io_text(&at, e))?;
+        match read_head(&mut tcp, &at)? {
+            (200..=299, _) => {}
+            (code, reason) => return Err(format!("{at}: the proxy answered {code} {reason}")),
+        }
+    }
     let mut conn = if url.https {
         tls::wrap(tcp, &url.host, tls::client_config(ca_file)?)?
     } else {
         Conn::Plain(tcp)
     };
-    let host = if url.host.contains(':') { format!("[{}]", url.host) } else { url.host.clone() };
     let default_port = if url.https { 443 } else { 80 };
-    let host = if url.port == default_port { host } else { format!("{host}:{}", url.port) };
+    let host = if url.port == default_port { host } else { authority };
+    // Through a proxy, plain http names the whole address.
+    let (target, auth) = match &proxy {
+        Some(p) if !url.https => (format!("http://{host}{}", url.target), proxy_auth(p)),
+        _ => (url.target.clone(), String::new()),
+    };
     let mut head = format!(
-        "POST {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: logtrack/{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        url.target,
+        "POST {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: logtrack/{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{auth}",
         env!("CARGO_PKG_VERSION"),
         body.len()
     );
@@ -100,41 +213,28 @@ pub fn post(
     head.push_str("\r\n");
     let io = |e: std::io::Error| match e.kind() {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-            format!("{}: timed out after {}s", url.origin(), timeout.as_secs())
+            format!("{at}: timed out after {}s", timeout.as_secs())
         }
-        _ => format!("{}: {e}", url.origin()),
+        _ => format!("{at}: {e}"),
     };
     conn.write_all(head.as_bytes()).map_err(io)?;
     conn.write_all(body).map_err(io)?;
     conn.flush().map_err(io)?;
-    // The status line is all that is needed.
-    let mut got = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !got.windows(2).any(|w| w == b"\r\n") && got.len() < 8192 {
-        match conn.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) => return Err(io(e)),
-        }
-    }
-    let line = got.split(|&b| b == b'\n').next().unwrap_or_default();
-    let line = String::from_utf8_lossy(line);
-    let mut parts = line.trim_end().splitn(3, ' ');
-    match (parts.next(), parts.next().and_then(|s| s.parse::<u16>().ok())) {
-        (Some(v), Some(code)) if v.starts_with("HTTP/") => {
-            let reason: String = parts.next().unwrap_or("").chars().take(80).collect();
-            Ok((code, reason))
-        }
-        _ if got.is_empty() => {
-            Err(format!("{}: closed the connection without answering", url.origin()))
-        }
-        _ => Err(format!("{}: answered something that is not HTTP", url.origin())),
-    }
+    read_head(&mut conn, &at)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_and_no_proxy_hosts_go_direct() {
+        assert!(bypass("localhost") && bypass("127.0.0.1") && bypass("::1"));
+        // NO_PROXY is read from the environment; with none, others go through.
+        if std::env::var_os("NO_PROXY").is_none() && std::env::var_os("no_proxy").is_none() {
+            assert!(!bypass("hooks.slack.com"));
+        }
+    }
 
     #[test]
     fn addresses_parse() {

@@ -338,3 +338,54 @@ fn smtp_session(
         }
     }
 }
+
+/// An HTTP proxy that sends every request, whatever host it names, to
+/// 127.0.0.1:`to`: CONNECT tunnels, and plain requests in absolute form.
+pub struct Proxy {
+    pub addr: String,
+    /// The heads of the requests it took (request line and headers).
+    pub seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proxy {
+    pub fn start(to: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let keep = seen.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let keep = keep.clone();
+                std::thread::spawn(move || {
+                    let mut head = String::new();
+                    while let Ok(line) = read_line(&mut conn) {
+                        if line.is_empty() {
+                            break;
+                        }
+                        head.push_str(&line);
+                        head.push('\n');
+                    }
+                    keep.lock().unwrap().push(head.clone());
+                    let mut target = TcpStream::connect(("127.0.0.1", to)).unwrap();
+                    if head.starts_with("CONNECT ") {
+                        conn.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").unwrap();
+                    } else {
+                        target.write_all(head.replace('\n', "\r\n").as_bytes()).unwrap();
+                        target.write_all(b"\r\n").unwrap();
+                    }
+                    let (mut up_from, mut up_to) =
+                        (conn.try_clone().unwrap(), target.try_clone().unwrap());
+                    let up = std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut up_from, &mut up_to);
+                        let _ = up_to.shutdown(std::net::Shutdown::Write);
+                    });
+                    let _ = std::io::copy(&mut target, &mut conn);
+                    let _ = conn.shutdown(std::net::Shutdown::Write);
+                    let _ = up.join();
+                });
+            }
+        });
+        Proxy { addr, seen }
+    }
+}

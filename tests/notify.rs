@@ -532,3 +532,23 @@ fn webhooks_go_through_the_environments_proxy() {
         assert!(!err.contains("pr%40xy") && !err.contains("T0KEN"), "{err}");
     }
 }
+
+/// A rule taken out of the job: its open incident is resolved by the next
+/// run that covers anything past it.
+#[test]
+fn a_removed_rules_incident_is_resolved() {
+    let url = db!("notify_removed_rule");
+    let dir = tempfile::tempdir().unwrap();
+    let hook = HttpReceiver::start(vec![]);
+    let log = dir.path().join("access.log");
+    append(&log, &lines(0, 15));
+    let job1 = job(dir.path(), &webhook(&hook.url, ""));
+    ok(&logtrack(&url, &["run", &job1]));
+    assert_eq!(events(&hook), ["open"]);
+    let other = "id = \"busy\"\ntype = \"rate_spike\"\nthreshold = 100000\nwindow = \"1m\"";
+    let job2 = job_with(dir.path(), other, &webhook(&hook.url, ""));
+    append(&log, &lines(15, 16));
+    ok(&logtrack(&url, &["run", &job2]));
+    assert_eq!(events(&hook), ["open", "resolved"]);
+    assert_eq!(count(&url, "SELECT count(*) FROM incidents WHERE state = 'resolved'"), 1);
+}

@@ -213,11 +213,29 @@ pub fn track(
     for r in &rows {
         let l = live(r);
         let rule_id: String = r.get(7);
-        let Some(rule) = job.rules.iter().find(|x| x.id == rule_id) else { continue };
-        if let Some(u) = upto(rule).filter(|u| *u >= l.last_end + rule.resolve_after()) {
+        // A rule taken out of the job fires no more: its incidents end
+        // once a run covers anything past them.
+        let (until, after) = match job.rules.iter().find(|x| x.id == rule_id) {
+            Some(rule) => (upto(rule), rule.resolve_after()),
+            None => (covered, 0),
+        };
+        if let Some(u) = until.filter(|u| *u >= l.last_end + after) {
             events.push(resolve(tx, l.id, u)?);
             resolved.push(l.id);
         }
+    }
+    // An incident opened and extended in the same run: its open
+    // notification tells what it is at the run's end.
+    for e in events.iter_mut().filter(|e| e.event == "open") {
+        let row = tx
+            .query_one(
+                &format!("SELECT {LIVE_COLUMNS} FROM incidents WHERE id = $1"),
+                &[&e.incident.id],
+            )
+            .map_err(db("reading an incident"))?;
+        let l = live(&row);
+        (e.incident.last, e.incident.occurrences, e.incident.runs) =
+            (l.last_end, l.occurrences, l.runs);
     }
     // Still firing: grew in this run, still open (an acknowledged
     // incident is not repeated).

@@ -15,12 +15,12 @@
 use super::alerts::Stored;
 use crate::config::notify::ReceiverKind;
 use crate::config::{AlertSeverity, Job, RuleKind};
-use crate::detect::{Alert, Evidence};
+use crate::detect::Alert;
 use crate::error::{Error, Result};
 use crate::notify::{self, IncidentState, Notification};
-use crate::parse::Timestamp;
 use postgres::GenericClient;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::time::SystemTime;
 
 /// What happened to an incident in a run.
 pub struct Event {
@@ -33,37 +33,100 @@ pub struct Event {
     pub at: i64,
 }
 
-/// A live incident as [`track`] reads it.
-struct Live {
+/// An incident as a run plans it: read live from the table, or opened by
+/// the run. Planned in memory, written back in three statements.
+struct Plan {
+    /// Given once the run's new incidents are numbered.
     id: i64,
-    first: i64,
-    last_end: i64,
+    /// Opened by this run.
+    new: bool,
+    /// Its latest alert.
+    alert: Alert,
+    first: SystemTime,
+    last_start: SystemTime,
+    last_end: SystemTime,
     occurrences: i64,
     runs: i64,
-    acknowledged: Option<(String, std::time::SystemTime)>,
+    last_run: Option<i64>,
+    acknowledged: bool,
+    /// Resolved: the data time the run covered.
+    resolved: Option<i64>,
+    /// To be written back.
+    changed: bool,
+    /// It fired further in this run, at this data time.
+    grew: Option<i64>,
+    /// The data time of the run that opened it.
+    opened_at: i64,
 }
 
-const LIVE_COLUMNS: &str = "id, floor(extract(epoch from first_window))::bigint,
-    floor(extract(epoch from last_window_end))::bigint, occurrences, runs::bigint,
-    acknowledged_by, acknowledged_at";
-
-fn live(r: &postgres::Row) -> Live {
-    let by: Option<String> = r.get(5);
-    let at: Option<std::time::SystemTime> = r.get(6);
-    Live {
-        id: r.get(0),
-        first: r.get(1),
-        last_end: r.get(2),
-        occurrences: r.get(3),
-        runs: r.get(4),
-        acknowledged: by.zip(at),
+impl Plan {
+    fn state(&self) -> &'static str {
+        match (self.resolved, self.acknowledged) {
+            (Some(_), _) => "resolved",
+            (None, true) => "acknowledged",
+            (None, false) => "open",
+        }
     }
+
+    fn incident(&self) -> IncidentState {
+        IncidentState {
+            id: self.id,
+            first: super::secs(self.first),
+            last: super::secs(self.last_end),
+            occurrences: self.occurrences,
+            runs: self.runs,
+            state: self.state(),
+        }
+    }
+}
+
+/// The key of a rule and group: the group as canonical JSON.
+fn fingerprint(rule_id: &str, group: &std::collections::BTreeMap<String, String>) -> String {
+    let group = serde_json::to_string(group).expect("a map of strings serializes");
+    format!("{rule_id}\u{1f}{group}")
+}
+
+/// The job's live incidents, locked, with their latest alert.
+fn load_live(tx: &mut postgres::Transaction<'_>, job: &str) -> Result<Vec<Plan>> {
+    // The latest alert from the columns alerts::from_row reads, at 8.
+    let rows = tx
+        .query(
+            "SELECT id, first_window, last_window_start, last_window_end, occurrences,
+                    runs::bigint, last_run, acknowledged_by IS NOT NULL,
+                    rule_id, rule_type, severity, group_key, last_window_start, last_window_end,
+                    count, message, evidence
+             FROM incidents WHERE job = $1 AND state <> 'resolved' ORDER BY id FOR UPDATE",
+            &[&job],
+        )
+        .map_err(Error::db("reading the live incidents"))?;
+    rows.iter()
+        .map(|r| {
+            Ok(Plan {
+                id: r.get(0),
+                new: false,
+                alert: super::alerts::from_row(r, 8)?,
+                first: r.get(1),
+                last_start: r.get(2),
+                last_end: r.get(3),
+                occurrences: r.get(4),
+                runs: r.get(5),
+                last_run: r.get(6),
+                acknowledged: r.get(7),
+                resolved: None,
+                changed: false,
+                grew: None,
+                opened_at: 0,
+            })
+        })
+        .collect()
 }
 
 /// Joins `stored` (a run's new and grown alerts, in report order) to
 /// their incidents and resolves the incidents the run covered. `covered`
 /// is the end of the data the run detected over (seconds), `reference`
-/// its reference time (inactivity rules are covered up to it).
+/// its reference time (inactivity rules are covered up to it). Returns
+/// what happened: the incidents opened, then those resolved, then those
+/// still firing.
 pub fn track(
     tx: &mut postgres::Transaction<'_>,
     job: &Job,
@@ -81,184 +144,116 @@ pub fn track(
         RuleKind::Inactivity { .. } => Some(covered.map_or(reference, |c| c.max(reference))),
         _ => covered,
     };
-    let mut events = Vec::new();
-    // Incidents opened, and those that fired further, in this run.
-    let mut opened: Vec<i64> = Vec::new();
-    let mut grew: Vec<(i64, Alert, i64)> = Vec::new();
+    let mut plans = load_live(tx, &job.name)?;
+    let mut live: HashMap<String, usize> = HashMap::new();
+    let mut by_id: HashMap<i64, usize> = HashMap::new();
+    for (i, p) in plans.iter().enumerate() {
+        live.insert(fingerprint(&p.alert.rule_id, &p.alert.group), i);
+        by_id.insert(p.id, i);
+    }
+    // (alert id, plan): which incident each alert joins.
+    let mut links: Vec<(i64, usize)> = Vec::new();
     for s in stored {
         let a = &s.alert;
         let Some(rule) = job.rules.iter().find(|r| r.id == a.rule_id) else { continue };
         let at = upto(rule).unwrap_or(reference);
-        let group = serde_json::to_value(&a.group).expect("a map of strings serializes");
+        let key = fingerprint(&a.rule_id, &a.group);
         let found = match s.incident {
-            Some(id) => tx
-                .query_opt(
-                    &format!("SELECT {LIVE_COLUMNS} FROM incidents WHERE id = $1 AND state <> 'resolved' FOR UPDATE"),
-                    &[&id],
-                )
-                .map_err(db("reading an incident"))?
-                .map(|r| live(&r)),
-            None => tx
-                .query_opt(
-                    &format!(
-                        "SELECT {LIVE_COLUMNS} FROM incidents
-                         WHERE job = $1 AND rule_id = $2 AND group_key = $3 AND state <> 'resolved' FOR UPDATE"
-                    ),
-                    &[&job.name, &a.rule_id, &group],
-                )
-                .map_err(db("reading an incident"))?
-                .map(|r| live(&r)),
-        };
-        if s.incident.is_some() && found.is_none() {
             // It grew after its incident was resolved: history only.
-            continue;
-        }
-        let joins = found.as_ref().filter(|l| {
-            s.incident.is_some() || a.window_start.secs <= l.last_end + rule.resolve_after()
+            Some(id) => match by_id.get(&id) {
+                Some(&i) if plans[i].resolved.is_none() => Some(i),
+                _ => continue,
+            },
+            None => live.get(&key).copied(),
+        };
+        let (start, end) = (super::at_timestamp(a.window_start), super::at_timestamp(a.window_end));
+        let joins = found.filter(|&i| {
+            s.incident.is_some()
+                || a.window_start.secs <= super::secs(plans[i].last_end) + rule.resolve_after()
         });
-        let evidence = serde_json::to_value(&a.evidence).expect("evidence serializes");
-        let window = (super::at_timestamp(a.window_start), super::at_timestamp(a.window_end));
-        let id = match joins {
-            Some(l) => {
-                tx.execute(
-                    "UPDATE incidents SET
-                       last_window_start = greatest(last_window_start, $2),
-                       last_window_end = greatest(last_window_end, $3),
-                       occurrences = occurrences + $4,
-                       runs = runs + CASE WHEN last_run IS DISTINCT FROM $5 THEN 1 ELSE 0 END,
-                       last_run = $5, severity = $6, count = $7, message = $8, evidence = $9
-                     WHERE id = $1",
-                    &[
-                        &l.id,
-                        &window.0,
-                        &window.1,
-                        &i64::from(s.new),
-                        &run_id,
-                        &a.severity.as_str(),
-                        &(a.count as i64),
-                        &a.message,
-                        &evidence,
-                    ],
-                )
-                .map_err(db("extending an incident"))?;
-                if a.window_end.secs > l.last_end && !opened.contains(&l.id) {
-                    grew.retain(|(g, ..)| *g != l.id);
-                    grew.push((l.id, a.clone(), at));
+        let i = match joins {
+            Some(i) => {
+                let p = &mut plans[i];
+                if end > p.last_end && !p.new {
+                    p.grew = Some(at);
                 }
-                l.id
+                p.last_start = p.last_start.max(start);
+                p.last_end = p.last_end.max(end);
+                p.occurrences += i64::from(s.new);
+                if p.last_run != run_id {
+                    p.runs += 1;
+                }
+                p.last_run = run_id;
+                p.alert = a.clone();
+                p.changed = true;
+                i
             }
             None => {
-                if let Some(old) = &found {
+                if let Some(old) = found {
                     // The same rule and group again after a quiet gap:
                     // the old incident ended.
-                    events.push(resolve(tx, old.id, at)?);
-                    grew.retain(|(g, ..)| *g != old.id);
+                    plans[old].resolved = Some(at);
+                    plans[old].changed = true;
                 }
-                let id: i64 = tx
-                    .query_one(
-                        "INSERT INTO incidents (job, rule_id, group_key, rule_type, severity,
-                            first_window, last_window_start, last_window_end, last_run, count,
-                            message, evidence)
-                         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11) RETURNING id",
-                        &[
-                            &job.name,
-                            &a.rule_id,
-                            &group,
-                            &a.rule_type,
-                            &a.severity.as_str(),
-                            &window.0,
-                            &window.1,
-                            &run_id,
-                            &(a.count as i64),
-                            &a.message,
-                            &evidence,
-                        ],
-                    )
-                    .map_err(db("opening an incident"))?
-                    .get(0);
-                opened.push(id);
-                events.push(Event {
-                    event: "open",
-                    incident: IncidentState {
-                        id,
-                        first: a.window_start.secs,
-                        last: a.window_end.secs,
-                        occurrences: 1,
-                        runs: 1,
-                        state: "open",
-                    },
+                plans.push(Plan {
+                    id: 0,
+                    new: true,
                     alert: a.clone(),
-                    at,
+                    first: start,
+                    last_start: start,
+                    last_end: end,
+                    occurrences: 1,
+                    runs: 1,
+                    last_run: run_id,
+                    acknowledged: false,
+                    resolved: None,
+                    changed: true,
+                    grew: None,
+                    opened_at: at,
                 });
-                id
+                live.insert(key, plans.len() - 1);
+                plans.len() - 1
             }
         };
-        tx.execute(
-            "UPDATE alerts SET incident_id = i.id,
-                acknowledged_by = coalesce(alerts.acknowledged_by, i.acknowledged_by),
-                acknowledged_at = coalesce(alerts.acknowledged_at, i.acknowledged_at)
-             FROM incidents i WHERE alerts.id = $1 AND i.id = $2",
-            &[&s.id, &id],
-        )
-        .map_err(db("joining an alert to its incident"))?;
+        links.push((s.id, i));
     }
-    // Resolved: the run covered `resolve_after` past the last window.
-    let rows = tx
-        .query(
-            &format!("SELECT {LIVE_COLUMNS}, rule_id FROM incidents WHERE job = $1 AND state <> 'resolved' ORDER BY id"),
-            &[&job.name],
-        )
-        .map_err(db("reading the live incidents"))?;
-    let mut resolved = Vec::new();
-    for r in &rows {
-        let l = live(r);
-        let rule_id: String = r.get(7);
-        // A rule taken out of the job fires no more: its incidents end
-        // once a run covers anything past them.
-        let (until, after) = match job.rules.iter().find(|x| x.id == rule_id) {
+    // Resolved: the run covered `resolve_after` past the last window. A
+    // rule taken out of the job fires no more: its incidents end once a
+    // run covers anything past them.
+    for p in plans.iter_mut().filter(|p| p.resolved.is_none()) {
+        let (until, after) = match job.rules.iter().find(|x| x.id == p.alert.rule_id) {
             Some(rule) => (upto(rule), rule.resolve_after()),
             None => (covered, 0),
         };
-        if let Some(u) = until.filter(|u| *u >= l.last_end + after) {
-            events.push(resolve(tx, l.id, u)?);
-            resolved.push(l.id);
+        if let Some(u) = until.filter(|u| *u >= super::secs(p.last_end) + after) {
+            p.resolved = Some(u);
+            p.changed = true;
         }
     }
-    // An incident opened and extended in the same run: its open
-    // notification tells what it is at the run's end.
-    for e in events.iter_mut().filter(|e| e.event == "open") {
-        let row = tx
-            .query_one(
-                &format!("SELECT {LIVE_COLUMNS} FROM incidents WHERE id = $1"),
-                &[&e.incident.id],
-            )
-            .map_err(db("reading an incident"))?;
-        let l = live(&row);
-        (e.incident.last, e.incident.occurrences, e.incident.runs) =
-            (l.last_end, l.occurrences, l.runs);
+    write_plans(tx, &job.name, &mut plans, &links)?;
+    // What happened, in the order receivers get it.
+    let mut events = Vec::new();
+    for p in plans.iter().filter(|p| p.new) {
+        let mut incident = p.incident();
+        incident.state = "open";
+        events.push(Event { event: "open", incident, alert: p.alert.clone(), at: p.opened_at });
     }
-    // Still firing: grew in this run, still open (an acknowledged
-    // incident is not repeated).
-    for (id, alert, at) in grew {
-        if resolved.contains(&id) {
-            continue;
+    for p in &plans {
+        if let Some(at) = p.resolved {
+            events.push(Event {
+                event: "resolved",
+                incident: p.incident(),
+                alert: p.alert.clone(),
+                at,
+            });
         }
-        let row = tx
-            .query_one(&format!("SELECT {LIVE_COLUMNS} FROM incidents WHERE id = $1"), &[&id])
-            .map_err(db("reading an incident"))?;
-        let l = live(&row);
-        if l.acknowledged.is_none() {
+    }
+    for p in &plans {
+        if let (Some(at), None, false) = (p.grew, p.resolved, p.acknowledged) {
             events.push(Event {
                 event: "repeat",
-                incident: IncidentState {
-                    id,
-                    first: l.first,
-                    last: l.last_end,
-                    occurrences: l.occurrences,
-                    runs: l.runs,
-                    state: "open",
-                },
-                alert,
+                incident: p.incident(),
+                alert: p.alert.clone(),
                 at,
             });
         }
@@ -266,63 +261,120 @@ pub fn track(
     Ok(events)
 }
 
-/// Marks incident `id` resolved (the data covered up to `upto`).
-fn resolve(tx: &mut postgres::Transaction<'_>, id: i64, upto: i64) -> Result<Event> {
-    let r = tx
-        .query_one(
-            &format!(
-                "UPDATE incidents SET state = 'resolved', resolved_at = now(), resolved_window = $2
-                 WHERE id = $1
-                 RETURNING {LIVE_COLUMNS}, rule_id, rule_type, severity, group_key,
-                   last_window_start, last_window_end, count, message, evidence"
-            ),
-            &[&id, &super::at(upto)],
-        )
-        .map_err(Error::db("resolving an incident"))?;
-    let l = live(&r);
-    let bad = |what: &str| Error::Protocol(format!("incident {id} has an unreadable {what}"));
-    let evidence: Vec<EvidenceRow> =
-        serde_json::from_value(r.get(15)).map_err(|_| bad("evidence"))?;
-    let alert = Alert {
-        rule_id: r.get(7),
-        rule_type: RuleKind::type_name_of(&r.get::<_, String>(8)),
-        severity: r.get::<_, String>(9).parse().map_err(|_| bad("severity"))?,
-        group: serde_json::from_value(r.get(10)).map_err(|_| bad("group"))?,
-        window_start: Timestamp::from_secs(super::secs(r.get(11))),
-        window_end: Timestamp::from_secs(super::secs(r.get(12))),
-        count: r.get::<_, i64>(13) as u64,
-        message: r.get(14),
-        evidence: evidence
-            .into_iter()
-            .map(|e| Evidence {
-                path: Arc::from(e.path),
-                line: e.line,
-                index: e.index,
-                text: e.text,
-            })
-            .collect(),
-    };
-    Ok(Event {
-        event: "resolved",
-        incident: IncidentState {
-            id,
-            first: l.first,
-            last: l.last_end,
-            occurrences: l.occurrences,
-            runs: l.runs,
-            state: "resolved",
-        },
-        alert,
-        at: upto,
-    })
+fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).expect("groups and evidence serialize")
 }
 
-#[derive(serde::Deserialize)]
-struct EvidenceRow {
-    path: String,
-    line: u64,
-    index: Option<u64>,
-    text: Option<String>,
+/// Writes a run's plans: the changed incidents (resolved ones first, so
+/// that a new live incident of the same rule and group never meets the
+/// old one), the new ones (numbered from the table's sequence), and which
+/// incident each alert joined (an acknowledged incident's new alerts are
+/// acknowledged with it).
+fn write_plans(
+    tx: &mut postgres::Transaction<'_>,
+    job: &str,
+    plans: &mut [Plan],
+    links: &[(i64, usize)],
+) -> Result<()> {
+    let db = |what: &'static str| Error::db(what);
+    let changed: Vec<&Plan> = plans.iter().filter(|p| p.changed && !p.new).collect();
+    if !changed.is_empty() {
+        let col =
+            |f: &dyn Fn(&Plan) -> SystemTime| changed.iter().map(|p| f(p)).collect::<Vec<_>>();
+        tx.execute(
+            "UPDATE incidents i SET
+               last_window_start = u.last_start, last_window_end = u.last_end,
+               occurrences = u.occurrences, runs = u.runs, last_run = u.last_run,
+               severity = u.severity, count = u.count, message = u.message, evidence = u.evidence,
+               state = CASE WHEN u.resolved IS NULL THEN i.state ELSE 'resolved' END,
+               resolved_window = u.resolved,
+               resolved_at = CASE WHEN u.resolved IS NULL THEN NULL ELSE now() END
+             FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::bigint[],
+                         $5::int[], $6::bigint[], $7::text[], $8::bigint[], $9::text[],
+                         $10::jsonb[], $11::timestamptz[])
+               AS u(id, last_start, last_end, occurrences, runs, last_run, severity, count,
+                    message, evidence, resolved)
+             WHERE i.id = u.id",
+            &[
+                &changed.iter().map(|p| p.id).collect::<Vec<_>>(),
+                &col(&|p| p.last_start),
+                &col(&|p| p.last_end),
+                &changed.iter().map(|p| p.occurrences).collect::<Vec<_>>(),
+                &changed.iter().map(|p| p.runs as i32).collect::<Vec<_>>(),
+                &changed.iter().map(|p| p.last_run).collect::<Vec<_>>(),
+                &changed.iter().map(|p| p.alert.severity.as_str()).collect::<Vec<_>>(),
+                &changed.iter().map(|p| p.alert.count as i64).collect::<Vec<_>>(),
+                &changed.iter().map(|p| p.alert.message.as_str()).collect::<Vec<_>>(),
+                &changed.iter().map(|p| to_json(&p.alert.evidence)).collect::<Vec<_>>(),
+                &changed.iter().map(|p| p.resolved.map(super::at)).collect::<Vec<_>>(),
+            ],
+        )
+        .map_err(db("updating incidents"))?;
+    }
+    let fresh: Vec<usize> = (0..plans.len()).filter(|&i| plans[i].new).collect();
+    if !fresh.is_empty() {
+        let ids = tx
+            .query(
+                "SELECT nextval(pg_get_serial_sequence('incidents', 'id')) FROM generate_series(1, $1)",
+                &[&(fresh.len() as i32)],
+            )
+            .map_err(db("numbering new incidents"))?;
+        for (&i, row) in fresh.iter().zip(&ids) {
+            plans[i].id = row.get(0);
+        }
+        let new: Vec<&Plan> = fresh.iter().map(|&i| &plans[i]).collect();
+        tx.execute(
+            "INSERT INTO incidents (id, job, rule_id, group_key, rule_type, severity, state,
+                 first_window, last_window_start, last_window_end, occurrences, runs, last_run,
+                 count, message, evidence, resolved_window, resolved_at)
+             SELECT u.id, $1, u.rule_id, u.group_key, u.rule_type, u.severity,
+                 CASE WHEN u.resolved IS NULL THEN 'open' ELSE 'resolved' END,
+                 u.first, u.last_start, u.last_end, u.occurrences, u.runs, u.last_run, u.count,
+                 u.message, u.evidence, u.resolved,
+                 CASE WHEN u.resolved IS NULL THEN NULL ELSE now() END
+             FROM unnest($2::bigint[], $3::text[], $4::jsonb[], $5::text[], $6::text[],
+                         $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::bigint[],
+                         $11::int[], $12::bigint[], $13::bigint[], $14::text[], $15::jsonb[],
+                         $16::timestamptz[])
+               AS u(id, rule_id, group_key, rule_type, severity, first, last_start, last_end,
+                    occurrences, runs, last_run, count, message, evidence, resolved)",
+            &[
+                &job,
+                &new.iter().map(|p| p.id).collect::<Vec<_>>(),
+                &new.iter().map(|p| p.alert.rule_id.as_str()).collect::<Vec<_>>(),
+                &new.iter().map(|p| to_json(&p.alert.group)).collect::<Vec<_>>(),
+                &new.iter().map(|p| p.alert.rule_type).collect::<Vec<_>>(),
+                &new.iter().map(|p| p.alert.severity.as_str()).collect::<Vec<_>>(),
+                &new.iter().map(|p| p.first).collect::<Vec<_>>(),
+                &new.iter().map(|p| p.last_start).collect::<Vec<_>>(),
+                &new.iter().map(|p| p.last_end).collect::<Vec<_>>(),
+                &new.iter().map(|p| p.occurrences).collect::<Vec<_>>(),
+                &new.iter().map(|p| p.runs as i32).collect::<Vec<_>>(),
+                &new.iter().map(|p| p.last_run).collect::<Vec<_>>(),
+                &new.iter().map(|p| p.alert.count as i64).collect::<Vec<_>>(),
+                &new.iter().map(|p| p.alert.message.as_str()).collect::<Vec<_>>(),
+                &new.iter().map(|p| to_json(&p.alert.evidence)).collect::<Vec<_>>(),
+                &new.iter().map(|p| p.resolved.map(super::at)).collect::<Vec<_>>(),
+            ],
+        )
+        .map_err(db("opening incidents"))?;
+    }
+    if !links.is_empty() {
+        tx.execute(
+            "UPDATE alerts a SET incident_id = u.incident,
+                acknowledged_by = coalesce(a.acknowledged_by, i.acknowledged_by),
+                acknowledged_at = coalesce(a.acknowledged_at, i.acknowledged_at)
+             FROM unnest($1::bigint[], $2::bigint[]) AS u(alert, incident)
+             JOIN incidents i ON i.id = u.incident
+             WHERE a.id = u.alert",
+            &[
+                &links.iter().map(|l| l.0).collect::<Vec<_>>(),
+                &links.iter().map(|l| plans[l.1].id).collect::<Vec<_>>(),
+            ],
+        )
+        .map_err(db("joining alerts to their incidents"))?;
+    }
+    Ok(())
 }
 
 /// The notifications of `events` for each receiver of `job` that wants

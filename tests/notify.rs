@@ -153,28 +153,37 @@ fn an_outage_over_three_runs_is_one_incident() {
 /// exactly once after it recovers; nothing is sent again after a 2xx.
 #[test]
 fn a_failing_receiver_gets_each_notification_once_after_recovery() {
-    let url = db!("notify_failing_receiver");
-    let dir = tempfile::tempdir().unwrap();
-    let hook = HttpReceiver::start(vec![Answer::Close, Answer::Hang, Answer::Status(503)]);
-    let job = job(dir.path(), &webhook(&hook.url, ""));
-    append(&dir.path().join("access.log"), &lines(0, 40));
-    let err = ok(&logtrack(&url, &["run", &job]));
-    assert!(err.contains("not delivered (kept for the next run)"), "{err}");
-    assert!(!err.contains("T0KEN-SECRET"), "{err}");
-    // Open and resolved are both due: each retry sends what is pending.
-    for _ in 0..4 {
+    // Retried by `notify --retry`, and by the next runs (the first three
+    // retries do not wait for a backoff).
+    for by in ["retry", "run"] {
+        let url = db!(&format!("notify_failing_receiver_{by}"));
+        let dir = tempfile::tempdir().unwrap();
+        let hook = HttpReceiver::start(vec![Answer::Close, Answer::Hang, Answer::Status(503)]);
+        let job = job(dir.path(), &webhook(&hook.url, ""));
+        append(&dir.path().join("access.log"), &lines(0, 40));
+        let err = ok(&logtrack(&url, &["run", &job]));
+        assert!(err.contains("not delivered (kept for the next run)"), "{err}");
+        assert!(!err.contains("T0KEN-SECRET"), "{err}");
+        // Open and resolved are both pending: a try sends them in order.
+        for _ in 0..3 {
+            let args: &[&str] = match by {
+                "retry" => &["notify", "--job", &job, "--retry"],
+                _ => &["run", &job],
+            };
+            let o = logtrack(&url, args);
+            let out = String::from_utf8_lossy(&o.stdout).into_owned()
+                + &String::from_utf8_lossy(&o.stderr);
+            assert!(!out.contains("T0KEN-SECRET"), "{out}");
+        }
+        assert_eq!(events(&hook), ["open", "resolved"], "{by}");
+        // Read: the hung and the 503 request (the closed one never was), then the two.
+        assert_eq!(hook.attempts(), 4, "{by}");
         let o = logtrack(&url, &["notify", "--job", &job, "--retry"]);
-        let out = String::from_utf8_lossy(&o.stdout).into_owned();
-        assert!(!out.contains("T0KEN-SECRET"), "{out}");
+        assert!(String::from_utf8_lossy(&o.stdout).contains("every notification is delivered"));
+        ok(&logtrack(&url, &["run", &job]));
+        assert_eq!(hook.attempts(), 4);
+        assert_eq!(count(&url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL"), 0);
     }
-    assert_eq!(events(&hook), ["open", "resolved"]);
-    // Read: the hung and the 503 request (the closed one never was), then the two.
-    assert_eq!(hook.attempts(), 4);
-    let o = logtrack(&url, &["notify", "--job", &job, "--retry"]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("every notification is delivered"));
-    ok(&logtrack(&url, &["run", &job]));
-    assert_eq!(hook.attempts(), 4);
-    assert_eq!(count(&url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL"), 0);
 }
 
 /// Nothing listening: the run still succeeds, the notifications wait in

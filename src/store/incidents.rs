@@ -479,9 +479,15 @@ pub struct Sent {
     pub failed: Vec<String>,
 }
 
-/// Seconds before the next attempt after `attempts` failed ones.
-fn backoff(attempts: i32) -> i64 {
-    (30i64 << attempts.clamp(0, 5)).min(600)
+/// Seconds before the next attempt after `failed` failed ones: the next
+/// run retries at once after the first three (a blip costs nothing), then
+/// the wait doubles from a minute to half an hour (a receiver that is down
+/// for hours is not asked at every run).
+fn backoff(failed: i32) -> i64 {
+    match failed {
+        ..=3 => 0,
+        n => (60i64 << (n - 4).min(5)).min(1800),
+    }
 }
 
 /// Delivers the job's outbox rows whose backoff is over (all of them with
@@ -564,7 +570,7 @@ pub fn send_pending(client: &mut postgres::Client, job: &Job, all: bool) -> Resu
                     "UPDATE outbox SET attempts = attempts + 1, last_error = $2,
                         next_attempt = now() + $3 * interval '1 second'
                      WHERE id = ANY($1)",
-                    &[&ids, &e.0, &(backoff(attempts) as f64)],
+                    &[&ids, &e.0, &(backoff(attempts + 1) as f64)],
                 )
                 .map_err(Error::db("recording a failed send"))?;
                 done.failed
@@ -775,4 +781,15 @@ pub fn acknowledge(client: &mut impl GenericClient, id: i64, user: &str) -> Resu
 /// The job's notifications not delivered yet (nor given up).
 pub fn pending(client: &mut impl GenericClient, job: &str) -> Result<Vec<OutboxRow>> {
     outbox_rows(client, "job = $1 AND sent_at IS NULL AND gave_up_at IS NULL", &job)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_waits_only_after_three_failures() {
+        let waits: Vec<i64> = (1..=10).map(backoff).collect();
+        assert_eq!(waits, [0, 0, 0, 60, 120, 240, 480, 960, 1800, 1800]);
+    }
 }

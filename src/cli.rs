@@ -49,8 +49,8 @@ pub struct Global {
     /// Where reports are written (default: the job's [report].dir, else reports/).
     #[arg(help_heading = "Global options", long, global = true, value_name = "DIR")]
     pub report_dir: Option<PathBuf>,
-    /// Reference time for inactivity rules: an RFC 3339 instant or `end-of-data`
-    /// (default: the wall clock).
+    /// Reference time for inactivity rules: an RFC 3339 instant,
+    /// `end-of-data` (the newest record) or `wall-clock` (the default).
     #[arg(help_heading = "Global options", long, global = true, value_name = "T")]
     pub now: Option<String>,
     /// Exit with 1 when an alert of this severity or higher fires

@@ -132,9 +132,11 @@ fn validate_accepts_a_good_job_and_hides_the_password() {
     .unwrap();
     let o = logtrack(&["validate", job.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let err = stderr(&o);
-    assert!(err.contains("job \"w\" is valid: 1 source(s), 1 rule(s)"), "{err}");
-    assert!(err.contains("postgres://lt:***@localhost/lt") && !err.contains("s3cret"), "{err}");
+    // The summary on stdout, to be captured.
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.contains("job \"w\" is valid: 1 source(s), 1 rule(s)"), "{out}");
+    assert!(out.contains("postgres://lt:***@localhost/lt") && !out.contains("s3cret"), "{out}");
+    assert!(!stderr(&o).contains("is valid"));
 }
 
 #[test]

@@ -84,6 +84,15 @@ fn fail_on_sets_exit_code_1() {
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 15, "{err}");
     assert!(err.lines().all(|l| l.contains(" .. ")), "{err}");
+    // Without -q, a line says why the exit code is 1.
+    let o = logtrack(&["run", "jobs/quickstart.toml", "--report-dir", d, "--fail-on", "high"]);
+    assert_eq!(o.status.code(), Some(1));
+    let last = stderr(&o).lines().last().unwrap_or("").to_string();
+    assert!(
+        last.starts_with("exit 1: ")
+            && last.ends_with(" alert(s) at or above high (--fail-on high)"),
+        "{last}"
+    );
     let o = logtrack(&["run", "jobs/legacy.toml", "--report-dir", d, "--fail-on", "bogus"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--fail-on: unknown severity \"bogus\""), "{}", stderr(&o));

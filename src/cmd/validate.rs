@@ -14,35 +14,40 @@ pub fn run(args: &ValidateArgs, g: &Global) -> anyhow::Result<Exit> {
     };
     match config::load(&args.job, &overrides) {
         Ok(job) => {
+            // The summary on stdout (to be captured), problems on stderr.
+            use std::io::Write;
             let shown = args.job.display();
-            msgs.info(&format!(
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
                 "{shown}: job {:?} is valid: {} source(s), {} rule(s), reports in {}",
                 job.name,
                 job.sources.len(),
                 job.rules.len(),
                 job.report.dir.display()
-            ));
+            )?;
             for s in &job.sources {
-                msgs.info(&format!("  source {} ({})", s.path, s.format));
+                writeln!(out, "  source {} ({})", s.path, s.format)?;
             }
             for r in &job.rules {
-                msgs.info(&format!("  rule {} ({}, {})", r.id, r.kind.type_name(), r.severity));
+                writeln!(out, "  rule {} ({}, {})", r.id, r.kind.type_name(), r.severity)?;
             }
             for r in &job.notify {
                 let on: Vec<&str> =
                     ["open", "repeat", "resolved"].into_iter().filter(|e| r.on.wants(e)).collect();
-                msgs.info(&format!(
+                writeln!(
+                    out,
                     "  notify {} (at least {}, on {})",
                     r.name,
                     r.min_severity,
                     on.join("/")
-                ));
+                )?;
             }
             let db = match &job.database_url {
                 Some(u) if !g.no_db => redact_url(u),
                 _ => "none (in memory)".into(),
             };
-            msgs.info(&format!("  database: {db}"));
+            writeln!(out, "  database: {db}")?;
             Ok(Exit::Ok)
         }
         Err(problems) => {

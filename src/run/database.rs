@@ -132,13 +132,13 @@ fn load_detect_report(
         drop(tx);
         runs::mark_dry_run(client, run_id)?;
         notifications::print_dry_run(&notes, msgs);
-        output::summarize(&report, &written, msgs);
+        output::summarize(&report, s, &written, msgs);
         return Ok(report.exit());
     }
     crate::run::test_kill_point("before-commit");
     tx.commit().map_err(Error::db("storing the run's alerts"))?;
     crate::run::test_kill_point("after-commit");
-    output::summarize(&report, &written, msgs);
+    output::summarize(&report, s, &written, msgs);
     notifications::send_after_commit(client, job, msgs);
     Ok(report.exit())
 }

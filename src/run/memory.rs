@@ -148,7 +148,7 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
     }
     let report = assemble(job, s, (started, reference), log.parts, alerts, log.failed);
     let written = output::write_or_print(job, s, &report, msgs)?;
-    output::summarize(&report, &written, msgs);
+    output::summarize(&report, s, &written, msgs);
     Ok(report.exit())
 }
 

@@ -139,7 +139,7 @@ fn write_atomically(
     result
 }
 
-pub(super) fn summarize(r: &Report, written: &[String], msgs: &Messages) {
+pub(super) fn summarize(r: &Report, s: &Settings, written: &[String], msgs: &Messages) {
     msgs.info(&format!(
         "{}: {} file(s), {} records, {} rejected, {} alert(s) (reference time {})",
         r.job,
@@ -152,5 +152,14 @@ pub(super) fn summarize(r: &Report, written: &[String], msgs: &Messages) {
     print_alerts(&r.alerts, msgs);
     for w in written {
         msgs.info(&format!("report: {w}"));
+    }
+    say_fail_on(r, s, msgs);
+}
+
+/// Why the exit code is 1: `exit 1: 4 alert(s) at or above high`.
+pub(super) fn say_fail_on(r: &Report, s: &Settings, msgs: &Messages) {
+    if let (Some(min), crate::error::Exit::AlertFired) = (s.fail_on, r.exit()) {
+        let n = r.alerts.iter().filter(|a| a.severity >= min).count();
+        msgs.info(&format!("exit 1: {n} alert(s) at or above {min} (--fail-on {min})"));
     }
 }

@@ -250,5 +250,6 @@ pub fn over_range(
         new.map(|n| format!(" ({n} new)")).unwrap_or_default()
     ));
     output::print_alerts(&report.alerts, msgs);
+    output::say_fail_on(&report, s, msgs);
     Ok(report.exit())
 }

@@ -571,16 +571,7 @@ pub async fn incident(
             tr { th { "Message" } td.message { (r.message) } }
             tr { th { "State" } td {
                 (incident_state(&r))
-                @if r.state == "open" {
-                    @if s.is_admin() {
-                        form method="post" action=(format!("/incidents/{}/ack", r.id)) {
-                            input type="hidden" name="csrf" value=(s.csrf);
-                            button.ack type="submit" { "Acknowledge" }
-                        }
-                    } @else {
-                        " " span.muted { "(an admin can acknowledge it)" }
-                    }
-                }
+                @if r.state == "open" { (ack_form(&s, &format!("/incidents/{}/ack", r.id))) }
             } }
         }
         h2 { "Alerts (" (history.len()) ")" }
@@ -618,15 +609,43 @@ pub async fn acknowledge_incident(
     Path(id): Path<i64>,
     Form(f): Form<FormToken>,
 ) -> Result<Response, Fail> {
+    let to = format!("/incidents/{id}");
+    acknowledge_as_admin(&app, &s, &f, &to, move |c, user| incidents::acknowledge(c, id, user))
+        .await
+}
+
+/// The acknowledge button for an admin; a note for a viewer.
+fn ack_form(s: &Session, action: &str) -> Markup {
+    html! {
+        @if s.is_admin() {
+            form method="post" action=(action) {
+                input type="hidden" name="csrf" value=(s.csrf);
+                button.ack type="submit" { "Acknowledge" }
+            }
+        } @else {
+            " " span.muted { "(an admin can acknowledge it)" }
+        }
+    }
+}
+
+/// An admin's acknowledgement (form token checked): `ack` with the user
+/// name, then back to `to`; 404 when `ack` finds nothing.
+async fn acknowledge_as_admin(
+    app: &Arc<App>,
+    s: &Session,
+    f: &FormToken,
+    to: &str,
+    ack: impl FnOnce(&mut postgres::Client, &str) -> crate::error::Result<bool> + Send + 'static,
+) -> Result<Response, Fail> {
     s.check_form(&f.csrf)?;
     if !s.is_admin() {
-        return Err(Fail::Forbidden("Only an admin can acknowledge incidents.".into()));
+        return Err(Fail::Forbidden("Only an admin can acknowledge alerts and incidents.".into()));
     }
     let user = s.user.clone();
-    if !app.db(move |c| incidents::acknowledge(c, id, &user)).await? {
+    if !app.db(move |c| ack(c, &user)).await? {
         return Err(Fail::NotFound);
     }
-    Ok(Redirect::to(&format!("/incidents/{id}")).into_response())
+    Ok(Redirect::to(to).into_response())
 }
 
 fn ack_state(r: &AlertRow) -> Markup {
@@ -691,16 +710,7 @@ pub async fn alert(
             }
             tr { th { "State" } td {
                 (ack_state(&r))
-                @if r.acknowledged.is_none() {
-                    @if s.is_admin() {
-                        form method="post" action=(format!("/alerts/{}/ack", r.id)) {
-                            input type="hidden" name="csrf" value=(s.csrf);
-                            button.ack type="submit" { "Acknowledge" }
-                        }
-                    } @else {
-                        " " span.muted { "(an admin can acknowledge it)" }
-                    }
-                }
+                @if r.acknowledged.is_none() { (ack_form(&s, &format!("/alerts/{}/ack", r.id))) }
             } }
         }
         h2 { "Evidence (" (a.evidence.len()) " line(s))" }
@@ -733,15 +743,8 @@ pub async fn acknowledge(
     Path(id): Path<i64>,
     Form(f): Form<FormToken>,
 ) -> Result<Response, Fail> {
-    s.check_form(&f.csrf)?;
-    if !s.is_admin() {
-        return Err(Fail::Forbidden("Only an admin can acknowledge alerts.".into()));
-    }
-    let user = s.user.clone();
-    if !app.db(move |c| alerts::acknowledge(c, id, &user)).await? {
-        return Err(Fail::NotFound);
-    }
-    Ok(Redirect::to(&format!("/alerts/{id}")).into_response())
+    let to = format!("/alerts/{id}");
+    acknowledge_as_admin(&app, &s, &f, &to, move |c, user| alerts::acknowledge(c, id, user)).await
 }
 
 fn runs_table(rows: &[runs::RunRow]) -> Markup {

@@ -180,6 +180,11 @@ fn alert_row(r: &postgres::Row) -> Result<AlertRow> {
     })
 }
 
+/// The severities at or above `min` (as stored), for `severity = ANY($n)`.
+pub fn at_least(min: Option<AlertSeverity>) -> Option<Vec<&'static str>> {
+    min.map(|min| AlertSeverity::ALL.iter().filter(|s| **s >= min).map(|s| s.as_str()).collect())
+}
+
 /// A page of at most `limit` alerts, newest window first, from just
 /// before a row's `cursor` when given; and whether there are more.
 pub fn list(
@@ -188,9 +193,7 @@ pub fn list(
     before: Option<(i64, i64)>,
     limit: usize,
 ) -> Result<(Vec<AlertRow>, bool)> {
-    let severities: Option<Vec<&str>> = f
-        .severity
-        .map(|min| AlertSeverity::ALL.iter().filter(|s| **s >= min).map(|s| s.as_str()).collect());
+    let severities = at_least(f.severity);
     let rows = client
         .query(
             &format!(

@@ -654,9 +654,7 @@ pub fn list(
     before: Option<(i64, i64)>,
     limit: usize,
 ) -> Result<(Vec<IncidentRow>, bool)> {
-    let severities: Option<Vec<&str>> = f
-        .severity
-        .map(|min| AlertSeverity::ALL.iter().filter(|s| **s >= min).map(|s| s.as_str()).collect());
+    let severities = super::alerts::at_least(f.severity);
     let rows = client
         .query(
             &format!(

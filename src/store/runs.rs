@@ -40,28 +40,25 @@ pub fn begin(client: &mut Client, job: &str, host: &str, started: i64) -> Result
 /// Marks run `id` failed (on a connection of its own: the run's may be
 /// what failed).
 pub fn mark_failed(url: &str, id: i64) -> anyhow::Result<()> {
-    super::connect(url)?
+    Ok(mark_finished(&mut super::connect(url)?, id, "failed")?)
+}
+
+/// Marks run `id` finished now with `status`, its data left undetected.
+fn mark_finished(client: &mut Client, id: i64, status: &str) -> Result<()> {
+    client
         .execute(
-            "UPDATE runs SET status = 'failed', finished_at = now(),
+            "UPDATE runs SET status = $2, finished_at = now(),
                     duration_ms = (extract(epoch from now() - started_at) * 1000)::bigint
              WHERE id = $1",
-            &[&id],
+            &[&id, &status],
         )
-        .map_err(Error::db("marking the run failed"))?;
+        .map_err(Error::db("marking the run finished"))?;
     Ok(())
 }
 
 /// Marks a dry run: finished, its data left to the next run to detect.
 pub fn mark_dry_run(client: &mut Client, id: i64) -> Result<()> {
-    client
-        .execute(
-            "UPDATE runs SET status = 'dry run', finished_at = now(),
-                    duration_ms = (extract(epoch from now() - started_at) * 1000)::bigint
-             WHERE id = $1",
-            &[&id],
-        )
-        .map_err(Error::db("marking the dry run"))?;
-    Ok(())
+    mark_finished(client, id, "dry run")
 }
 
 /// The data range (seconds) that runs of `job` loaded but never reported.

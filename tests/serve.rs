@@ -10,7 +10,10 @@ use common::pg::count;
 use std::time::{Duration, Instant};
 
 /// A database with the quickstart (and `extra`) loaded and two users.
-fn setup(test: &str, extra: &[(&str, &str, &str, String)]) -> Option<(String, tempfile::TempDir)> {
+fn setup(
+    test: &str,
+    extra: &[(&str, &str, &str, String)],
+) -> Option<(common::pg::TestDb, tempfile::TempDir)> {
     let url = common::pg::database(test)?;
     let dir = tempfile::tempdir().unwrap();
     let files: Vec<(std::path::PathBuf, &str, &str)> = extra

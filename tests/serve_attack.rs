@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-fn setup(test: &str) -> Option<(String, tempfile::TempDir)> {
+fn setup(test: &str) -> Option<(common::pg::TestDb, tempfile::TempDir)> {
     let url = common::pg::database(test)?;
     let dir = tempfile::tempdir().unwrap();
     dashboard::load(&url, dir.path(), &[]);

@@ -128,7 +128,8 @@ fn kill_9_mid_copy_loses_and_doubles_nothing() {
         &[("LOGTRACK_COPY_STREAMS", "1")],
         &[("LOGTRACK_COPY_STREAMS", "3"), ("LOGTRACK_COPY_PART_BYTES", "65536")],
     ];
-    for (url, env) in [db!("kill9"), db!("kill9_parts")].iter().zip(streams) {
+    for (name, env) in ["kill9", "kill9_parts"].into_iter().zip(streams) {
+        let url = &db!(name);
         let dir = tempfile::tempdir().unwrap();
         let big = dir.path().join("big.log");
         // ~60 MB: long enough to kill the loader mid-COPY.

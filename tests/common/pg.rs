@@ -22,8 +22,46 @@ fn server() -> &'static Result<String, String> {
     })
 }
 
+/// A test's own database: derefs to its URL, and is dropped (with its
+/// files) when the test is done, so a whole test binary never holds every
+/// test's rows on disk at once.
+pub struct TestDb {
+    url: String,
+    admin: String,
+    name: String,
+}
+
+impl std::ops::Deref for TestDb {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.url
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TestDb {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.url.as_ref()
+    }
+}
+
+impl std::fmt::Display for TestDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // FORCE ends the sessions a test left open (a server it started,
+        // a child it killed). A failure only costs disk space.
+        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
 /// A fresh, empty database for one test, or `None` (test skipped).
-pub fn database(test: &str) -> Option<String> {
+pub fn database(test: &str) -> Option<TestDb> {
     let admin = match server() {
         Ok(url) => url.clone(),
         Err(why) => {
@@ -42,7 +80,7 @@ pub fn database(test: &str) -> Option<String> {
         postgres::Client::connect(&admin, postgres::NoTls).expect("connect to test server");
     client.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).unwrap();
     client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-    Some(replace_db(&admin, &name))
+    Some(TestDb { url: replace_db(&admin, &name), admin, name })
 }
 
 fn replace_db(url: &str, db: &str) -> String {
@@ -120,10 +158,13 @@ fn start_server() -> Result<String, String> {
     }
     // The watchdog stops the server (and removes its files) when this test
     // process is gone, so no server outlives the test run.
+    // Small WAL limits: the tests load millions of rows, and the default
+    // (1 GB) would keep that much WAL on disk for nothing.
     let me = std::process::id();
     sh(&format!(
         "{b}/postgres -D {d}/data -k {d} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off \
-         -c synchronous_commit=off -c full_page_writes=off >{d}/server.log 2>&1 & pg=$!; \
+         -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=160MB \
+         -c min_wal_size=32MB >{d}/server.log 2>&1 & pg=$!; \
          while [ -d /proc/{me} ] && kill -0 $pg 2>/dev/null; do sleep 0.5; done; \
          kill -INT $pg 2>/dev/null; wait $pg; rm -rf {d}"
     ))
@@ -200,7 +241,7 @@ impl OwnServer {
             let (d, b) = (s.dir.display(), s.bin.display());
             let ok = sh(&format!(
                 "rm -rf {d} && mkdir -p {d} && {b}/initdb -D {d}/data -U postgres -A trust -E UTF8 --no-sync >{d}/initdb.log 2>&1 \
-                 && echo \"port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{d}'\nfsync = off\" >> {d}/data/postgresql.conf"
+                 && echo \"port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{d}'\nfsync = off\nmax_wal_size = 160MB\nmin_wal_size = 32MB\" >> {d}/data/postgresql.conf"
             ))
             .status()
             .map_err(|e| e.to_string())?;

@@ -79,7 +79,7 @@ SINCE=$((LAST - 720 * 3600 + 1))
 RANGE="ts >= to_timestamp($SINCE) AND ts < to_timestamp($((LAST + 1)))"
 GROUPED="SELECT service, (floor(extract(epoch from ts) / 60) * 60)::bigint, count(*) FROM logs WHERE $RANGE GROUP BY 1, 2"
 GROUPED2="SELECT coalesce(severity, 'none'), (floor(extract(epoch from ts) / 60) * 60)::bigint, count(*) FROM logs WHERE $RANGE GROUP BY 1, 2"
-COLS="(extract(epoch from ts) * 1000000)::bigint AS micros, ctid::text AS tid, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), service, host, severity, user_name, coalesce(fields->>'client_ip', fields->>'source_ip'), message, source_path, source_line, source_index"
+COLS="(extract(epoch from ts) * 1000000)::bigint AS micros, ctid::text AS tid, ingest_host, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), service, host, severity, user_name, coalesce(fields->>'client_ip', fields->>'source_ip'), message, source_path, source_line, source_index"
 
 overview=$(page_ms "/?hours=720" 11)
 day=$(page_ms "/?hours=24" 11)
@@ -93,7 +93,7 @@ g1=$(psql_ms "$GROUPED" 3)
 g2=$(psql_ms "$GROUPED2" 3)
 grouped=$(awk -v a="$g1" -v b="$g2" 'BEGIN{printf "%.1f", a + b}')
 rare=$(page_ms "/logs?q=$RARE" 11)
-prare=$(psql_ms "SELECT $COLS FROM logs WHERE message ILIKE '%$RARE%' ORDER BY ts DESC, ctid DESC LIMIT 101" 11)
+prare=$(psql_ms "SELECT $COLS FROM logs WHERE message ILIKE '%$RARE%' ORDER BY ts DESC, ingest_host DESC, ctid DESC LIMIT 101" 11)
 hits=$(curl -s -b "$JAR" "$BASE/logs?q=$RARE" | grep -o "$RARE" | wc -l)
 
 printf '%-58s %12s %12s %8s\n' "dashboard over $ROWS rows, $DAYS days (median)" "dashboard" "psql" "ratio"

@@ -38,12 +38,13 @@ deep() { # filter query → the URL 50 pages in
   echo "$url"
 }
 # The columns of the server's page query (store::browse's LOG_COLUMNS).
-COLS="(extract(epoch from ts) * 1000000)::bigint AS micros, ctid::text AS tid, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), service, host, severity, user_name, coalesce(fields->>'client_ip', fields->>'source_ip'), message, source_path, source_line, source_index"
+COLS="(extract(epoch from ts) * 1000000)::bigint AS micros, ctid::text AS tid, ingest_host, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), service, host, severity, user_name, coalesce(fields->>'client_ip', fields->>'source_ip'), message, source_path, source_line, source_index"
 IP=$(psql "$URL" -Atc "SELECT fields->>'client_ip' FROM logs WHERE severity = 'warn' GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
 sql_deep() { # URL → the server's SELECT for that page
   local c=${1##*before=}; c=${c//%2E/.}
-  local m=${c%%.*} rest=${c#*.}; local b=${rest%%.*} o=${rest#*.}
-  echo "SELECT $COLS FROM logs WHERE $2 AND ts <= ('epoch'::timestamptz + $m * interval '1 microsecond') AND (ts, ctid) < (('epoch'::timestamptz + $m * interval '1 microsecond'), '($b,$o)'::tid) ORDER BY ts DESC, ctid DESC LIMIT 101"
+  local m=${c%%.*} rest=${c#*.}; local b=${rest%%.*}; rest=${rest#*.}; local o=${rest%%.*} h=${rest#*.}
+  h=$(printf '%b' "$(printf '%s' "$h" | sed 's/../\\x&/g')")
+  echo "SELECT $COLS FROM logs WHERE $2 AND ts <= ('epoch'::timestamptz + $m * interval '1 microsecond') AND (ts, ingest_host, ctid) < (('epoch'::timestamptz + $m * interval '1 microsecond'), '$h', '($b,$o)'::tid) ORDER BY ts DESC, ingest_host DESC, ctid DESC LIMIT 101"
 }
 
 D1=$(deep "severity=warn&client_ip=$IP")
@@ -51,7 +52,7 @@ D2=$(deep "severity=error")
 first=$(page_ms "/logs")
 deep1=$(page_ms "$D1")
 deep2=$(page_ms "$D2")
-pfirst=$(psql_ms "SELECT $COLS FROM logs ORDER BY ts DESC, ctid DESC LIMIT 101")
+pfirst=$(psql_ms "SELECT $COLS FROM logs ORDER BY ts DESC, ingest_host DESC, ctid DESC LIMIT 101")
 pdeep1=$(psql_ms "$(sql_deep "$D1" "severity = ANY('{warn,error,fatal}') AND coalesce(fields->>'client_ip', fields->>'source_ip') = '$IP'")")
 pdeep2=$(psql_ms "$(sql_deep "$D2" "severity = ANY('{error,fatal}')")")
 

@@ -168,7 +168,12 @@ pub struct InputArgs {
 #[derive(Subcommand, Debug)]
 pub enum DbCommand {
     /// Create the schema (apply every migration).
-    Init,
+    Init {
+        /// Spread the tables over a Citus cluster (connect to its
+        /// coordinator; the `citus` extension must be created first).
+        #[arg(long)]
+        distributed: bool,
+    },
     /// Apply pending migrations.
     Migrate,
     /// Show applied and pending migrations, and what the tables hold.

@@ -155,9 +155,8 @@ fn scenario_set(
     alerts
 }
 
-#[test]
-fn detector_scenarios_agree() {
-    let url = db!("differential_scenarios");
+fn detector_scenarios_agree_in(cluster: bool) {
+    let Some(url) = common::fresh_db("differential_scenarios", cluster) else { return };
     let w = "threshold = 3\nwindow = \"5m\"";
     let windows = [
         (format!("id = \"kw\"\ntype = \"keyword_threshold\"\nkeyword = \"error\"\n{w}\ngroup_by = [\"service\"]"), false, "GET /error HTTP/1.1"),
@@ -180,9 +179,14 @@ fn detector_scenarios_agree() {
     assert!(alerts > 40, "{alerts} alerts");
 }
 
-#[test]
-fn quickstart_agrees() {
-    let url = db!("differential_quickstart");
+on_both!(
+    detector_scenarios_agree,
+    detector_scenarios_agree_on_a_cluster,
+    detector_scenarios_agree_in
+);
+
+fn quickstart_agrees_in(cluster: bool) {
+    let Some(url) = common::fresh_db("differential_quickstart", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     // The job's paths are its own directory's: point them at the samples.
     let root = env!("CARGO_MANIFEST_DIR");
@@ -195,6 +199,8 @@ fn quickstart_agrees() {
     // Evidence is compared too, and there is some.
     assert!(m["alerts"][0]["evidence"].as_array().is_some_and(|e| !e.is_empty()));
 }
+
+on_both!(quickstart_agrees, quickstart_agrees_on_a_cluster, quickstart_agrees_in);
 
 /// Lines written to differ between ASCII and Unicode case folding, between
 /// `trim()` and a trim of ASCII white space, with CRLF ends, and with the
@@ -354,9 +360,8 @@ type = "new_value"
 fields = ["fields.req.method", "message"]
 "#;
 
-#[test]
-fn fixtures_real_logs_and_hostile_text_agree() {
-    let url = db!("differential_broad");
+fn fixtures_real_logs_and_hostile_text_agree_in(cluster: bool) {
+    let Some(url) = common::fresh_db("differential_broad", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     hostile_text(dir.path());
     let here = std::env::current_dir().unwrap();
@@ -448,9 +453,14 @@ fn fixtures_real_logs_and_hostile_text_agree() {
     }
 }
 
-#[test]
-fn where_ratio_percentile_and_seasonal_rules_agree() {
-    let url = db!("differential_rules");
+on_both!(
+    fixtures_real_logs_and_hostile_text_agree,
+    fixtures_real_logs_and_hostile_text_agree_on_a_cluster,
+    fixtures_real_logs_and_hostile_text_agree_in
+);
+
+fn where_ratio_percentile_and_seasonal_rules_agree_in(cluster: bool) {
+    let Some(url) = common::fresh_db("differential_rules", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("shop.jsonl");
     std::fs::write(&log, traffic::generate(11)).unwrap();
@@ -472,14 +482,19 @@ fn where_ratio_percentile_and_seasonal_rules_agree() {
     }
 }
 
+on_both!(
+    where_ratio_percentile_and_seasonal_rules_agree,
+    where_ratio_percentile_and_seasonal_rules_agree_on_a_cluster,
+    where_ratio_percentile_and_seasonal_rules_agree_in
+);
+
 /// A seasonal baseline read back from the database: days 1–4 are loaded by
 /// one run, day 5 by the next, whose z-scores compare day 5 with the
 /// stored days (and raise what one run over all five days raises on day 5).
 /// And a silence of the records a `where` selects that started before the
 /// new rows: the newest stored `/admin` request, not the newest row.
-#[test]
-fn seasonal_history_comes_from_stored_rows() {
-    let url = db!("differential_seasonal_history");
+fn seasonal_history_comes_from_stored_rows_in(cluster: bool) {
+    let Some(url) = common::fresh_db("differential_seasonal_history", cluster) else { return };
     clear(&url);
     let dir = tempfile::tempdir().unwrap();
     let text = traffic::generate(11);
@@ -528,12 +543,17 @@ fn seasonal_history_comes_from_stored_rows() {
     assert!(got.iter().any(|a| a["rule_id"] == "admin_unused"), "{got:?}");
 }
 
+on_both!(
+    seasonal_history_comes_from_stored_rows,
+    seasonal_history_comes_from_stored_rows_on_a_cluster,
+    seasonal_history_comes_from_stored_rows_in
+);
+
 /// Rules that read access-log fields only through `where`, a numerator or a
 /// percentile (no `fields.*` group): a run in memory must parse those
 /// fields too, and agree with the stored rows.
-#[test]
-fn fields_read_only_by_where_agree() {
-    let url = db!("differential_where_fields");
+fn fields_read_only_by_where_agree_in(cluster: bool) {
+    let Some(url) = common::fresh_db("differential_where_fields", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let log =
         std::env::current_dir().unwrap().join("tests/data/elastic-apache/apache_logs_8001-9000");
@@ -580,3 +600,9 @@ window = "1h"
         assert!(fired.contains(id), "{id} raised no alert: {fired:?}");
     }
 }
+
+on_both!(
+    fields_read_only_by_where_agree,
+    fields_read_only_by_where_agree_on_a_cluster,
+    fields_read_only_by_where_agree_in
+);

@@ -4,7 +4,11 @@
 //! copytruncate, loaders started at the same moment, two jobs sharing a
 //! source, hostile time stamps, and database faults mid-COPY — with one
 //! COPY stream and with a file cut into parts loaded by several streams.
-//! Each test counts the rows stored (lost 0, doubled 0).
+//! Each test counts the rows stored (lost 0, doubled 0). Most run twice:
+//! on one server and on a Citus cluster (`_on_a_cluster`, see
+//! `tests/common/citus.rs`); the faults made with a trigger on `logs` run on
+//! one server (Citus refuses triggers on distributed tables), and
+//! `tests/citus.rs` makes the cluster's own faults.
 
 mod common;
 
@@ -94,9 +98,8 @@ fn gzip(from: &Path, to: &Path) {
     e.finish().unwrap();
 }
 
-#[test]
-fn a_tiny_log_that_grows_is_loaded_once() {
-    let url = db!("tiny_grows");
+fn a_tiny_log_that_grows_is_loaded_once_in(cluster: bool) {
+    let Some(url) = common::fresh_db("tiny_grows", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
     std::fs::write(&log, lines(0, 3, "a")).unwrap();
@@ -117,9 +120,14 @@ fn a_tiny_log_that_grows_is_loaded_once() {
     assert_eq!(rows(&url), (63, 63));
 }
 
-#[test]
-fn a_small_file_renamed_then_gzipped_is_loaded_once() {
-    let url = db!("small_rotate");
+on_both!(
+    a_tiny_log_that_grows_is_loaded_once,
+    a_tiny_log_that_grows_is_loaded_once_on_a_cluster,
+    a_tiny_log_that_grows_is_loaded_once_in
+);
+
+fn a_small_file_renamed_then_gzipped_is_loaded_once_in(cluster: bool) {
+    let Some(url) = common::fresh_db("small_rotate", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("app.log");
     let rotated = dir.path().join("app.log.1");
@@ -141,6 +149,12 @@ fn a_small_file_renamed_then_gzipped_is_loaded_once() {
     ingest(&url, &glob);
     assert_eq!(rows(&url), (6, 6));
 }
+
+on_both!(
+    a_small_file_renamed_then_gzipped_is_loaded_once,
+    a_small_file_renamed_then_gzipped_is_loaded_once_on_a_cluster,
+    a_small_file_renamed_then_gzipped_is_loaded_once_in
+);
 
 #[test]
 fn a_file_loaded_in_parts_stores_what_one_stream_stores() {
@@ -188,9 +202,8 @@ fn a_file_loaded_in_parts_stores_what_one_stream_stores() {
     assert!(ingest_with(&three, p, THREE_STREAMS).contains("nothing new"));
 }
 
-#[test]
-fn two_files_with_equal_heads_are_two_files() {
-    let url = db!("equal_heads");
+fn two_files_with_equal_heads_are_two_files_in(cluster: bool) {
+    let Some(url) = common::fresh_db("equal_heads", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a.log"), dir.path().join("b.log"));
     // b starts with every byte of a (well past the first KiB).
@@ -210,9 +223,14 @@ fn two_files_with_equal_heads_are_two_files() {
     assert_eq!(count(&url, per_file), 55 + 65 + 55 + 65);
 }
 
-#[test]
-fn copytruncate_loses_and_doubles_nothing() {
-    let url = db!("copytruncate");
+on_both!(
+    two_files_with_equal_heads_are_two_files,
+    two_files_with_equal_heads_are_two_files_on_a_cluster,
+    two_files_with_equal_heads_are_two_files_in
+);
+
+fn copytruncate_loses_and_doubles_nothing_in(cluster: bool) {
+    let Some(url) = common::fresh_db("copytruncate", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("app.log");
     let copy = dir.path().join("app.log.1");
@@ -229,9 +247,14 @@ fn copytruncate_loses_and_doubles_nothing() {
     assert_eq!(count(&url, "SELECT count(DISTINCT message) FROM logs"), 55);
 }
 
-#[test]
-fn a_file_replaced_by_a_shorter_one_is_new() {
-    let url = db!("replaced");
+on_both!(
+    copytruncate_loses_and_doubles_nothing,
+    copytruncate_loses_and_doubles_nothing_on_a_cluster,
+    copytruncate_loses_and_doubles_nothing_in
+);
+
+fn a_file_replaced_by_a_shorter_one_is_new_in(cluster: bool) {
+    let Some(url) = common::fresh_db("replaced", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
     std::fs::write(&log, lines(0, 30, "old")).unwrap();
@@ -244,6 +267,12 @@ fn a_file_replaced_by_a_shorter_one_is_new() {
     assert_eq!(count(&url, "SELECT count(*) FROM logs"), 35);
 }
 
+on_both!(
+    a_file_replaced_by_a_shorter_one_is_new,
+    a_file_replaced_by_a_shorter_one_is_new_on_a_cluster,
+    a_file_replaced_by_a_shorter_one_is_new_in
+);
+
 /// The rows a loader said it loaded ("N rows loaded"), 0 for "nothing new".
 fn said_loaded(err: &str) -> i64 {
     err.lines()
@@ -252,10 +281,9 @@ fn said_loaded(err: &str) -> i64 {
         .sum()
 }
 
-#[test]
-fn loaders_started_at_the_same_moment_store_each_line_once() {
+fn loaders_started_at_the_same_moment_store_each_line_once_in(cluster: bool) {
     for (name, env) in ["overlap", "overlap_parts"].into_iter().zip(STREAMS) {
-        let url = &db!(name);
+        let Some(url) = &common::fresh_db(name, cluster) else { return };
         let dir = tempfile::tempdir().unwrap();
         let big = dir.path().join("big.log");
         let mut f = std::io::BufWriter::new(std::fs::File::create(&big).unwrap());
@@ -285,6 +313,12 @@ fn loaders_started_at_the_same_moment_store_each_line_once() {
         assert_eq!(count(url, "SELECT sum(records)::bigint FROM checkpoints"), 300_000);
     }
 }
+
+on_both!(
+    loaders_started_at_the_same_moment_store_each_line_once,
+    loaders_started_at_the_same_moment_store_each_line_once_on_a_cluster,
+    loaders_started_at_the_same_moment_store_each_line_once_in
+);
 
 /// Runs `cmd`, failing the test if it has not ended within a minute (a
 /// loader waiting on a lock it holds itself would never end).
@@ -337,9 +371,8 @@ fn a_file_that_reaches_a_new_day_mid_load_is_loaded() {
     }
 }
 
-#[test]
-fn two_jobs_sharing_a_source_at_the_same_moment_store_it_once() {
-    let url = db!("two_jobs");
+fn two_jobs_sharing_a_source_at_the_same_moment_store_it_once_in(cluster: bool) {
+    let Some(url) = common::fresh_db("two_jobs", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("shared.log");
     let mut text = String::new();
@@ -383,9 +416,14 @@ fn two_jobs_sharing_a_source_at_the_same_moment_store_it_once() {
     assert_eq!(rows(&url), (50_000, 50_000));
 }
 
-#[test]
-fn records_outside_the_supported_years_are_rejects_and_later_runs_work() {
-    let url = db!("years");
+on_both!(
+    two_jobs_sharing_a_source_at_the_same_moment_store_it_once,
+    two_jobs_sharing_a_source_at_the_same_moment_store_it_once_on_a_cluster,
+    two_jobs_sharing_a_source_at_the_same_moment_store_it_once_in
+);
+
+fn records_outside_the_supported_years_are_rejects_and_later_runs_work_in(cluster: bool) {
+    let Some(url) = common::fresh_db("years", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
     let good = lines(0, 2, "y");
@@ -406,6 +444,12 @@ fn records_outside_the_supported_years_are_rejects_and_later_runs_work() {
     assert_eq!(rows(&url), (5, 5));
     assert_eq!(count(&url, "SELECT count(*) FROM rejects"), 2);
 }
+
+on_both!(
+    records_outside_the_supported_years_are_rejects_and_later_runs_work,
+    records_outside_the_supported_years_are_rejects_and_later_runs_work_on_a_cluster,
+    records_outside_the_supported_years_are_rejects_and_later_runs_work_in
+);
 
 /// A 60 MB log (624 sample lines × 1,540) for the fault tests.
 fn big_log(dir: &Path) -> String {
@@ -562,9 +606,8 @@ fn the_server_stopped_mid_copy_loses_and_doubles_nothing() {
     }
 }
 
-#[test]
-fn a_json_lines_file_being_written_loses_no_event() {
-    let url = db!("json_lines_live");
+fn a_json_lines_file_being_written_loses_no_event_in(cluster: bool) {
+    let Some(url) = common::fresh_db("json_lines_live", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("trail.jsonl");
     let event = |i: usize| {
@@ -591,6 +634,12 @@ fn a_json_lines_file_being_written_loses_no_event() {
     assert_eq!(count(&url, "SELECT max(source_line) FROM logs"), 6);
 }
 
+on_both!(
+    a_json_lines_file_being_written_loses_no_event,
+    a_json_lines_file_being_written_loses_no_event_on_a_cluster,
+    a_json_lines_file_being_written_loses_no_event_in
+);
+
 /// Line `i` of a log in `format`, with its own message and second.
 fn format_line(format: &str, i: usize, tag: &str) -> String {
     let (m, s) = (i / 60, i % 60);
@@ -613,9 +662,8 @@ fn format_line(format: &str, i: usize, tag: &str) -> String {
 /// lines, is renamed and compressed, is read by three loaders at once, is
 /// copytruncated, and has a twin with the same first KiB is stored once,
 /// line for line.
-#[test]
-fn every_new_format_is_stored_once_as_it_grows_rotates_and_races() {
-    let url = db!("new_formats_once");
+fn every_new_format_is_stored_once_as_it_grows_rotates_and_races_in(cluster: bool) {
+    let Some(url) = common::fresh_db("new_formats_once", cluster) else { return };
     ok(&logtrack(&url, &["db", "init"]));
     let formats = [
         "syslog",
@@ -686,3 +734,9 @@ fn every_new_format_is_stored_once_as_it_grows_rotates_and_races() {
         assert_eq!(count(&url, "SELECT count(*) FROM rejects"), 0, "{format}");
     }
 }
+
+on_both!(
+    every_new_format_is_stored_once_as_it_grows_rotates_and_races,
+    every_new_format_is_stored_once_as_it_grows_rotates_and_races_on_a_cluster,
+    every_new_format_is_stored_once_as_it_grows_rotates_and_races_in
+);

@@ -9,12 +9,14 @@ use common::http::{unescape, Client};
 use common::pg::count;
 use std::time::{Duration, Instant};
 
-/// A database with the quickstart (and `extra`) loaded and two users.
+/// A database (on one server, or on the Citus cluster) with the quickstart
+/// (and `extra`) loaded and two users.
 fn setup(
     test: &str,
+    cluster: bool,
     extra: &[(&str, &str, &str, String)],
 ) -> Option<(common::pg::TestDb, tempfile::TempDir)> {
-    let url = common::pg::database(test)?;
+    let url = common::fresh_db(test, cluster)?;
     let dir = tempfile::tempdir().unwrap();
     let files: Vec<(std::path::PathBuf, &str, &str)> = extra
         .iter()
@@ -37,9 +39,8 @@ fn signed_in(server: &Server, who: (&str, &str)) -> Client {
     c
 }
 
-#[test]
-fn every_page_needs_a_session_and_sign_in_sets_a_strict_cookie() {
-    let Some((url, _dir)) = setup("serve_session", &[]) else { return };
+fn every_page_needs_a_session_and_sign_in_sets_a_strict_cookie_in(cluster: bool) {
+    let Some((url, _dir)) = setup("serve_session", cluster, &[]) else { return };
     let server = Server::start(&url, &[]);
     let mut c = server.client();
     for page in ["/", "/logs", "/alerts", "/alerts/1", "/runs", "/rules", "/logs?q=x"] {
@@ -140,9 +141,14 @@ fn every_page_needs_a_session_and_sign_in_sets_a_strict_cookie() {
     assert_eq!(c.get("/").status, 303);
 }
 
-#[test]
-fn viewers_read_admins_acknowledge_with_the_form_token() {
-    let Some((url, _dir)) = setup("serve_roles", &[]) else { return };
+on_both!(
+    every_page_needs_a_session_and_sign_in_sets_a_strict_cookie,
+    every_page_needs_a_session_and_sign_in_sets_a_strict_cookie_on_a_cluster,
+    every_page_needs_a_session_and_sign_in_sets_a_strict_cookie_in
+);
+
+fn viewers_read_admins_acknowledge_with_the_form_token_in(cluster: bool) {
+    let Some((url, _dir)) = setup("serve_roles", cluster, &[]) else { return };
     let server = Server::start(&url, &[]);
     let id = count(&url, "SELECT id FROM alerts WHERE rule_id = 'admin_bruteforce'");
     let page = format!("/alerts/{id}");
@@ -199,9 +205,14 @@ fn viewers_read_admins_acknowledge_with_the_form_token() {
     assert_eq!(admin.get("/alerts/424242").status, 404);
 }
 
-#[test]
-fn an_alert_opens_its_evidence_with_the_stored_records_around_it() {
-    let Some((url, _dir)) = setup("serve_evidence", &[]) else { return };
+on_both!(
+    viewers_read_admins_acknowledge_with_the_form_token,
+    viewers_read_admins_acknowledge_with_the_form_token_on_a_cluster,
+    viewers_read_admins_acknowledge_with_the_form_token_in
+);
+
+fn an_alert_opens_its_evidence_with_the_stored_records_around_it_in(cluster: bool) {
+    let Some((url, _dir)) = setup("serve_evidence", cluster, &[]) else { return };
     let server = Server::start(&url, &[]);
     let mut c = signed_in(&server, VIEWER);
     let id = count(&url, "SELECT id FROM alerts WHERE rule_id = 'web_down'");
@@ -220,6 +231,12 @@ fn an_alert_opens_its_evidence_with_the_stored_records_around_it() {
     assert_eq!(lines, ["603", "604", "605", "606", "607", "608", "609"]);
     assert!(first.contains("As read: <code class=\"line\">2001:db8::4 - - [14/Mar/2026:11:45:06"));
 }
+
+on_both!(
+    an_alert_opens_its_evidence_with_the_stored_records_around_it,
+    an_alert_opens_its_evidence_with_the_stored_records_around_it_on_a_cluster,
+    an_alert_opens_its_evidence_with_the_stored_records_around_it_in
+);
 
 /// A combined log of `n` lines, three a second, users u0..u4, clients
 /// 10.0.0.0..9, every seventh a 500; line 42's user is HTML.
@@ -267,10 +284,10 @@ fn walk(c: &mut Client, first: &str) -> Vec<Vec<String>> {
     pages
 }
 
-#[test]
-fn the_logs_page_filters_and_pages_by_keyset() {
+fn the_logs_page_filters_and_pages_by_keyset_in(cluster: bool) {
     let log = shop_log(460);
-    let Some((url, dir)) = setup("serve_logs", &[("shop.log", "combined", "shop", log)]) else {
+    let Some((url, dir)) = setup("serve_logs", cluster, &[("shop.log", "combined", "shop", log)])
+    else {
         return;
     };
     let shop = dir.path().join("shop.log");
@@ -328,9 +345,14 @@ fn the_logs_page_filters_and_pages_by_keyset() {
     assert!(!page.contains("<script>"));
 }
 
-#[test]
-fn an_unknown_user_and_a_wrong_password_get_the_same_answer_in_the_same_time() {
-    let Some((url, _dir)) = setup("serve_same", &[]) else { return };
+on_both!(
+    the_logs_page_filters_and_pages_by_keyset,
+    the_logs_page_filters_and_pages_by_keyset_on_a_cluster,
+    the_logs_page_filters_and_pages_by_keyset_in
+);
+
+fn an_unknown_user_and_a_wrong_password_get_the_same_answer_in_the_same_time_in(cluster: bool) {
+    let Some((url, _dir)) = setup("serve_same", cluster, &[]) else { return };
     let server = Server::start(&url, &[]);
     let attempt = |name: &str| {
         let mut c = server.client();
@@ -365,9 +387,14 @@ fn an_unknown_user_and_a_wrong_password_get_the_same_answer_in_the_same_time() {
     assert!(!server.log.lock().unwrap().contains("not the password"));
 }
 
-#[test]
-fn failed_sign_ins_are_limited_per_user_and_per_client() {
-    let Some((url, _dir)) = setup("serve_limit", &[]) else { return };
+on_both!(
+    an_unknown_user_and_a_wrong_password_get_the_same_answer_in_the_same_time,
+    an_unknown_user_and_a_wrong_password_get_the_same_answer_in_the_same_time_on_a_cluster,
+    an_unknown_user_and_a_wrong_password_get_the_same_answer_in_the_same_time_in
+);
+
+fn failed_sign_ins_are_limited_per_user_and_per_client_in(cluster: bool) {
+    let Some((url, _dir)) = setup("serve_limit", cluster, &[]) else { return };
     let server = Server::start(&url, &[]);
     let mut c = server.client();
     for _ in 0..5 {
@@ -388,9 +415,14 @@ fn failed_sign_ins_are_limited_per_user_and_per_client() {
     assert_eq!(r.status, 429, "{}", r.body);
 }
 
-#[test]
-fn sessions_expire_when_idle_and_end_with_a_new_password() {
-    let Some((url, _dir)) = setup("serve_expiry", &[]) else { return };
+on_both!(
+    failed_sign_ins_are_limited_per_user_and_per_client,
+    failed_sign_ins_are_limited_per_user_and_per_client_on_a_cluster,
+    failed_sign_ins_are_limited_per_user_and_per_client_in
+);
+
+fn sessions_expire_when_idle_and_end_with_a_new_password_in(cluster: bool) {
+    let Some((url, _dir)) = setup("serve_expiry", cluster, &[]) else { return };
     let server = Server::start(&url, &["--session-idle", "2s"]);
     let mut c = signed_in(&server, ADMIN);
     assert_eq!(c.get("/runs").status, 200);
@@ -414,11 +446,16 @@ fn sessions_expire_when_idle_and_end_with_a_new_password() {
     assert_eq!(sign_in(&mut server.client(), ADMIN, "/").status, 401);
 }
 
+on_both!(
+    sessions_expire_when_idle_and_end_with_a_new_password,
+    sessions_expire_when_idle_and_end_with_a_new_password_on_a_cluster,
+    sessions_expire_when_idle_and_end_with_a_new_password_in
+);
+
 /// The templates page lists what loading stored, filtered by service and
 /// sorted by count or first sight; a template links to its lines.
-#[test]
-fn the_templates_page_lists_filters_sorts_and_links_to_lines() {
-    let Some((url, _dir)) = setup("serve_templates", &[]) else { return };
+fn the_templates_page_lists_filters_sorts_and_links_to_lines_in(cluster: bool) {
+    let Some((url, _dir)) = setup("serve_templates", cluster, &[]) else { return };
     let server = Server::start(&url, &[]);
     let mut c = signed_in(&server, VIEWER);
     let all = c.get("/templates");
@@ -452,9 +489,14 @@ fn the_templates_page_lists_filters_sorts_and_links_to_lines() {
     assert_eq!(c.get("/templates?sort=oldest").status, 400);
 }
 
-#[test]
-fn the_alerts_page_lists_incidents_and_acknowledging_is_per_incident() {
-    let Some((url, _dir)) = setup("serve_incidents", &[]) else { return };
+on_both!(
+    the_templates_page_lists_filters_sorts_and_links_to_lines,
+    the_templates_page_lists_filters_sorts_and_links_to_lines_on_a_cluster,
+    the_templates_page_lists_filters_sorts_and_links_to_lines_in
+);
+
+fn the_alerts_page_lists_incidents_and_acknowledging_is_per_incident_in(cluster: bool) {
+    let Some((url, _dir)) = setup("serve_incidents", cluster, &[]) else { return };
     let server = Server::start(&url, &[]);
     let incidents = count(&url, "SELECT count(*) FROM incidents");
     assert!(incidents > 0);
@@ -505,3 +547,9 @@ fn the_alerts_page_lists_incidents_and_acknowledging_is_per_incident() {
     let body = admin.get(&format!("/alerts/{alert}")).body;
     assert!(body.contains(&format!("<a href=\"{page}\">incident {id}</a>")), "{body}");
 }
+
+on_both!(
+    the_alerts_page_lists_incidents_and_acknowledging_is_per_incident,
+    the_alerts_page_lists_incidents_and_acknowledging_is_per_incident_on_a_cluster,
+    the_alerts_page_lists_incidents_and_acknowledging_is_per_incident_in
+);

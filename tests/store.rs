@@ -28,9 +28,8 @@ fn migrations_apply_once_and_reset_needs_yes() {
     assert_eq!(String::from_utf8_lossy(&logtrack(&url, &["db", "status"]).stdout), pending);
 }
 
-#[test]
-fn copy_stores_every_field_exactly() {
-    let url = db!("copy_fields");
+fn copy_stores_every_field_exactly_in(cluster: bool) {
+    let Some(url) = common::fresh_db("copy_fields", cluster) else { return };
     ok(&logtrack(&url, &["ingest", "--format", "combined", "tests/fixtures/combined/awkward.log"]));
     assert_eq!(count(&url, "SELECT count(*) FROM logs"), 13);
     assert_eq!(count(&url, "SELECT count(*) FROM rejects"), 4);
@@ -60,9 +59,14 @@ fn copy_stores_every_field_exactly() {
     assert_eq!(reason, "status \"2x0\" is not a number");
 }
 
-#[test]
-fn rerun_skips_growth_resumes_truncation_restarts() {
-    let url = db!("checkpoints");
+on_both!(
+    copy_stores_every_field_exactly,
+    copy_stores_every_field_exactly_on_a_cluster,
+    copy_stores_every_field_exactly_in
+);
+
+fn rerun_skips_growth_resumes_truncation_restarts_in(cluster: bool) {
+    let Some(url) = common::fresh_db("checkpoints", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");
     let lines: Vec<String> = std::fs::read_to_string("samples/web/access.log")
@@ -94,9 +98,14 @@ fn rerun_skips_growth_resumes_truncation_restarts() {
     assert_eq!(count(&url, "SELECT count(*) FROM logs"), 411);
 }
 
-#[test]
-fn rotated_then_compressed_file_is_not_loaded_twice() {
-    let url = db!("rotation");
+on_both!(
+    rerun_skips_growth_resumes_truncation_restarts,
+    rerun_skips_growth_resumes_truncation_restarts_on_a_cluster,
+    rerun_skips_growth_resumes_truncation_restarts_in
+);
+
+fn rotated_then_compressed_file_is_not_loaded_twice_in(cluster: bool) {
+    let Some(url) = common::fresh_db("rotation", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read("samples/web/access.log").unwrap();
     let live = dir.path().join("access.log");
@@ -120,8 +129,13 @@ fn rotated_then_compressed_file_is_not_loaded_twice() {
     assert_eq!(count(&url, "SELECT count(*) FROM logs"), 624);
 }
 
-#[test]
-fn kill_9_mid_copy_loses_and_doubles_nothing() {
+on_both!(
+    rotated_then_compressed_file_is_not_loaded_twice,
+    rotated_then_compressed_file_is_not_loaded_twice_on_a_cluster,
+    rotated_then_compressed_file_is_not_loaded_twice_in
+);
+
+fn kill_9_mid_copy_loses_and_doubles_nothing_in(cluster: bool) {
     // With one COPY stream, and with the file cut into three parts loaded
     // by three streams (committed in file order).
     let streams: [&[(&str, &str)]; 2] = [
@@ -129,7 +143,7 @@ fn kill_9_mid_copy_loses_and_doubles_nothing() {
         &[("LOGTRACK_COPY_STREAMS", "3"), ("LOGTRACK_COPY_PART_BYTES", "65536")],
     ];
     for (name, env) in ["kill9", "kill9_parts"].into_iter().zip(streams) {
-        let url = &db!(name);
+        let Some(url) = &common::fresh_db(name, cluster) else { return };
         let dir = tempfile::tempdir().unwrap();
         let big = dir.path().join("big.log");
         // ~60 MB: long enough to kill the loader mid-COPY.
@@ -194,6 +208,12 @@ fn kill_9_mid_copy_loses_and_doubles_nothing() {
     }
 }
 
+on_both!(
+    kill_9_mid_copy_loses_and_doubles_nothing,
+    kill_9_mid_copy_loses_and_doubles_nothing_on_a_cluster,
+    kill_9_mid_copy_loses_and_doubles_nothing_in
+);
+
 #[test]
 fn database_errors_hide_the_password() {
     let o = Command::new(env!("CARGO_BIN_EXE_logtrack"))
@@ -206,9 +226,8 @@ fn database_errors_hide_the_password() {
     assert!(!err.contains("s3cret"), "{err}");
 }
 
-#[test]
-fn logs_filters_and_prune_drops_old_days() {
-    let url = db!("logs_prune");
+fn logs_filters_and_prune_drops_old_days_in(cluster: bool) {
+    let Some(url) = common::fresh_db("logs_prune", cluster) else { return };
     ok(&logtrack(&url, &["ingest", "--format", "combined", "tests/fixtures/combined/awkward.log"]));
     ok(&logtrack(&url, &["ingest", "samples/web/access.log"]));
     let o = logtrack(&url, &["logs", "--service", "apache", "--severity", "error", "--grep", "V6"]);
@@ -297,9 +316,14 @@ fn logs_filters_and_prune_drops_old_days() {
     assert_eq!(text_index(&url), 0);
 }
 
-#[test]
-fn run_with_a_database_matches_memory_and_never_doubles_alerts() {
-    let url = db!("run_db");
+on_both!(
+    logs_filters_and_prune_drops_old_days,
+    logs_filters_and_prune_drops_old_days_on_a_cluster,
+    logs_filters_and_prune_drops_old_days_in
+);
+
+fn run_with_a_database_matches_memory_and_never_doubles_alerts_in(cluster: bool) {
+    let Some(url) = common::fresh_db("run_db", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let (mem, db1, db2) = (dir.path().join("mem"), dir.path().join("db1"), dir.path().join("db2"));
     let o = Command::new(env!("CARGO_BIN_EXE_logtrack"))
@@ -322,9 +346,14 @@ fn run_with_a_database_matches_memory_and_never_doubles_alerts() {
     assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'ok'"), 2);
 }
 
-#[test]
-fn an_episode_split_across_runs_is_one_alert() {
-    let url = db!("split_runs");
+on_both!(
+    run_with_a_database_matches_memory_and_never_doubles_alerts,
+    run_with_a_database_matches_memory_and_never_doubles_alerts_on_a_cluster,
+    run_with_a_database_matches_memory_and_never_doubles_alerts_in
+);
+
+fn an_episode_split_across_runs_is_one_alert_in(cluster: bool) {
+    let Some(url) = common::fresh_db("split_runs", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");
     let text = std::fs::read_to_string("samples/web/access.log").unwrap();
@@ -353,6 +382,12 @@ fn an_episode_split_across_runs_is_one_alert() {
     assert_eq!(count(&url, "SELECT count FROM alerts WHERE rule_id = 'e'"), 24);
 }
 
+on_both!(
+    an_episode_split_across_runs_is_one_alert,
+    an_episode_split_across_runs_is_one_alert_on_a_cluster,
+    an_episode_split_across_runs_is_one_alert_in
+);
+
 #[test]
 fn a_second_concurrent_run_of_a_job_is_refused() {
     let url = db!("lock");
@@ -372,9 +407,8 @@ fn a_second_concurrent_run_of_a_job_is_refused() {
     ok(&logtrack(&url, &["run", "jobs/legacy.toml", "--report-dir", dir.path().to_str().unwrap()]));
 }
 
-#[test]
-fn detect_report_and_alerts_over_a_range() {
-    let url = db!("detect_range");
+fn detect_report_and_alerts_over_a_range_in(cluster: bool) {
+    let Some(url) = common::fresh_db("detect_range", cluster) else { return };
     ok(&logtrack(
         &url,
         &["ingest", "--format", "combined", "--service", "apache", "samples/web/access.log"],
@@ -418,6 +452,12 @@ fn detect_report_and_alerts_over_a_range() {
     );
 }
 
+on_both!(
+    detect_report_and_alerts_over_a_range,
+    detect_report_and_alerts_over_a_range_on_a_cluster,
+    detect_report_and_alerts_over_a_range_in
+);
+
 #[test]
 fn sslmode_require_encrypts_the_connection() {
     let url = db!("tls");
@@ -446,9 +486,8 @@ fn sslmode_require_encrypts_the_connection() {
     ok(&logtrack(&format!("{url}?sslmode=require"), &["db", "init"]));
 }
 
-#[test]
-fn a_silence_that_began_in_an_earlier_run_is_found() {
-    let url = db!("silence_runs");
+fn a_silence_that_began_in_an_earlier_run_is_found_in(cluster: bool) {
+    let Some(url) = common::fresh_db("silence_runs", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");
     let text = std::fs::read_to_string("samples/web/access.log").unwrap();
@@ -484,9 +523,14 @@ fn a_silence_that_began_in_an_earlier_run_is_found() {
     );
 }
 
-#[test]
-fn alerts_stay_new_until_a_report_shows_them() {
-    let url = db!("report_fails");
+on_both!(
+    a_silence_that_began_in_an_earlier_run_is_found,
+    a_silence_that_began_in_an_earlier_run_is_found_on_a_cluster,
+    a_silence_that_began_in_an_earlier_run_is_found_in
+);
+
+fn alerts_stay_new_until_a_report_shows_them_in(cluster: bool) {
+    let Some(url) = common::fresh_db("report_fails", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let o = logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", "/dev/null/r"]);
     assert_eq!(o.status.code(), Some(2));
@@ -505,9 +549,14 @@ fn alerts_stay_new_until_a_report_shows_them() {
     assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'ok'"), 1);
 }
 
-#[test]
-fn a_killed_run_does_not_stay_running() {
-    let url = db!("stale_run");
+on_both!(
+    alerts_stay_new_until_a_report_shows_them,
+    alerts_stay_new_until_a_report_shows_them_on_a_cluster,
+    alerts_stay_new_until_a_report_shows_them_in
+);
+
+fn a_killed_run_does_not_stay_running_in(cluster: bool) {
+    let Some(url) = common::fresh_db("stale_run", cluster) else { return };
     ok(&logtrack(&url, &["db", "init"]));
     let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     c.execute(
@@ -524,9 +573,14 @@ fn a_killed_run_does_not_stay_running() {
     assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'failed'"), 1);
 }
 
-#[test]
-fn two_jobs_with_one_rule_id_keep_their_own_alerts() {
-    let url = db!("alerts_per_job");
+on_both!(
+    a_killed_run_does_not_stay_running,
+    a_killed_run_does_not_stay_running_on_a_cluster,
+    a_killed_run_does_not_stay_running_in
+);
+
+fn two_jobs_with_one_rule_id_keep_their_own_alerts_in(cluster: bool) {
+    let Some(url) = common::fresh_db("alerts_per_job", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let quick = std::fs::read_to_string("jobs/quickstart.toml").unwrap();
     let other = dir.path().join("other.toml");
@@ -541,6 +595,12 @@ fn two_jobs_with_one_rule_id_keep_their_own_alerts() {
     assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'quickstart'"), 15);
     assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'other'"), 15);
 }
+
+on_both!(
+    two_jobs_with_one_rule_id_keep_their_own_alerts,
+    two_jobs_with_one_rule_id_keep_their_own_alerts_on_a_cluster,
+    two_jobs_with_one_rule_id_keep_their_own_alerts_in
+);
 
 #[test]
 fn checkpoints_of_version_1_still_hold_after_the_upgrade() {
@@ -579,9 +639,8 @@ fn checkpoints_of_version_1_still_hold_after_the_upgrade() {
     assert_eq!(count(&url, "SELECT min(source_line) FROM logs"), 301);
 }
 
-#[test]
-fn report_from_the_database_counts_every_reject_per_source() {
-    let url = db!("honest_report");
+fn report_from_the_database_counts_every_reject_per_source_in(cluster: bool) {
+    let Some(url) = common::fresh_db("honest_report", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     // 150 bad lines among 20 good ones, in a file read as `combined`; a
     // second file, all good, read as `common`.
@@ -678,9 +737,14 @@ fn report_from_the_database_counts_every_reject_per_source() {
     assert_eq!(def["type"], "keyword_threshold");
 }
 
-#[test]
-fn runs_lists_the_history_of_a_job() {
-    let url = db!("runs_history");
+on_both!(
+    report_from_the_database_counts_every_reject_per_source,
+    report_from_the_database_counts_every_reject_per_source_on_a_cluster,
+    report_from_the_database_counts_every_reject_per_source_in
+);
+
+fn runs_lists_the_history_of_a_job_in(cluster: bool) {
+    let Some(url) = common::fresh_db("runs_history", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     ok(&logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", d]));
@@ -703,6 +767,12 @@ fn runs_lists_the_history_of_a_job() {
     let o = logtrack(&url, &["runs", "--job", "nope"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("no runs recorded"));
 }
+
+on_both!(
+    runs_lists_the_history_of_a_job,
+    runs_lists_the_history_of_a_job_on_a_cluster,
+    runs_lists_the_history_of_a_job_in
+);
 
 /// `logtrack` with `input` on standard input.
 #[test]

@@ -12,13 +12,22 @@ pub fn run(cmd: &DbCommand, g: &Global) -> anyhow::Result<Exit> {
     let url = config::database_url(g.database_url.as_deref(), g.config.as_deref())?;
     let mut client = store::connect(&url)?;
     match cmd {
-        DbCommand::Init | DbCommand::Migrate => {
+        DbCommand::Init { .. } | DbCommand::Migrate => {
             let applied = migrate::apply(&mut client)?;
             if applied.is_empty() {
                 msgs.info(&format!("{}: schema is up to date", redact_url(&url)));
             }
             for m in applied {
                 msgs.info(&format!("applied migration {m}"));
+            }
+            if matches!(cmd, DbCommand::Init { distributed: true }) {
+                migrate::distribute(&mut client)?;
+                msgs.info("the tables are distributed over the cluster's workers");
+            } else if migrate::has_citus(&mut client)? && !migrate::is_distributed(&mut client)? {
+                msgs.warn(
+                    "this database has the citus extension but its tables are not distributed: \
+                     run `logtrack db init --distributed` to spread them over the workers",
+                );
             }
         }
         DbCommand::Status => {
@@ -45,6 +54,16 @@ pub fn run(cmd: &DbCommand, g: &Global) -> anyhow::Result<Exit> {
                     n(2),
                     n(3)
                 )?;
+                if migrate::is_distributed(&mut client)? {
+                    let workers: i64 = client
+                        .query_one(
+                            "SELECT count(*) FROM pg_dist_node
+                             WHERE noderole = 'primary' AND shouldhaveshards",
+                            &[],
+                        )?
+                        .get(0);
+                    writeln!(out, "distributed over {workers} Citus worker(s)")?;
+                }
                 writeln!(
                     out,
                     "text index: {}",

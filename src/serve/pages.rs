@@ -369,12 +369,12 @@ fn pager(p: &browse::LogPage, keep: &WithFilters<'_>) -> Markup {
     }
 }
 
-fn log_table(rows: &[LogRow], hit: Option<Cursor>) -> Markup {
+fn log_table(rows: &[LogRow], hit: Option<&Cursor>) -> Markup {
     html! {
         table.logs {
             tr { th { "Time (UTC)" } th { "Service" } th { "Severity" } th { "Host" } th { "User" } th { "Client" } th { "Message" } th { "Source" } }
             @for r in rows {
-                tr class=[(Some(r.cursor) == hit).then_some("hit")] {
+                tr class=[(Some(&r.cursor) == hit).then_some("hit")] {
                     td { code { (r.ts) } }
                     td { (r.service) }
                     td { (r.severity.as_deref().unwrap_or("")) }
@@ -728,7 +728,7 @@ pub async fn alert(
                     None => p.muted { "This record is no longer stored (pruned, or loaded into another database)." },
                     Some(row) => {
                         @let rows: Vec<LogRow> = e.before.iter().chain(std::iter::once(row)).chain(e.after.iter()).cloned().collect();
-                        (log_table(&rows, Some(row.cursor)))
+                        (log_table(&rows, Some(&row.cursor)))
                     }
                 }
             }

@@ -35,7 +35,8 @@ pub fn store(
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (job, rule_id, group_key, window_start) DO UPDATE SET
                window_end = EXCLUDED.window_end, count = EXCLUDED.count,
-               message = EXCLUDED.message, evidence = EXCLUDED.evidence, last_seen = now()
+               message = EXCLUDED.message, evidence = EXCLUDED.evidence,
+               last_seen = EXCLUDED.last_seen
              WHERE alerts.window_end <> EXCLUDED.window_end OR alerts.count <> EXCLUDED.count
              RETURNING id, (xmax = 0), incident_id",
         )
@@ -238,12 +239,13 @@ pub fn get(client: &mut impl postgres::GenericClient, id: i64) -> Result<Option<
 /// incident with it (acknowledging is per incident); returns whether the
 /// alert exists.
 pub fn acknowledge(client: &mut impl postgres::GenericClient, id: i64, user: &str) -> Result<bool> {
+    let now = super::db_now(client)?;
     let exists = client
         .query_opt(
             "UPDATE alerts SET acknowledged_by = coalesce(acknowledged_by, $2),
-                               acknowledged_at = coalesce(acknowledged_at, now())
+                               acknowledged_at = coalesce(acknowledged_at, $3)
              WHERE id = $1 RETURNING incident_id",
-            &[&id, &user],
+            &[&id, &user, &now],
         )
         .map_err(Error::db("acknowledging an alert"))?;
     if let Some(incident) = exists.as_ref().and_then(|r| r.get::<_, Option<i64>>(0)) {

@@ -2,10 +2,11 @@
 //! a page at a time, alerts, runs and rules.
 //!
 //! Pages are keyset pages, never `OFFSET`: a page of records is the rows
-//! just before (or after) a cursor in the order `(ts, ctid)` — the event
-//! time, then the row's place in its day partition, which together name a
-//! row uniquely (a partition holds one day, so one time is in one
-//! partition; stored records are never updated, so `ctid` does not move).
+//! just before (or after) a cursor in the order `(ts, ingest_host, ctid)` —
+//! the event time, the loading host, then the row's place in its table,
+//! which together name a row uniquely on one server and on a Citus cluster
+//! (see [`Cursor`]; stored records are never updated, so `ctid` does not
+//! move).
 //! A deep page costs what the first one does: an index range scan from the
 //! cursor (`logs_ts`, or `logs_service_ts` with a service), not a count of
 //! the rows before it.
@@ -49,6 +50,12 @@ impl Conditions {
     fn add(&mut self, cond: &str, v: Box<dyn ToSql + Sync>) {
         self.params.push(v);
         self.sql.push(cond.replace('?', &format!("${}", self.params.len())));
+    }
+
+    /// A parameter that a later condition names (`$n`, returned).
+    fn param(&mut self, v: Box<dyn ToSql + Sync>) -> String {
+        self.params.push(v);
+        format!("${}", self.params.len())
     }
 
     fn where_clause(&self) -> String {
@@ -97,11 +104,19 @@ impl LogFilter {
     }
 }
 
-/// A place in the `(ts, ctid)` order: microseconds since the epoch and the
-/// row's `(block, offset)`. Written in addresses as `micros.block.offset`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A place in the `(ts, ingest_host, ctid)` order: microseconds since the
+/// epoch, the loading host and the row's `(block, offset)`. Written in
+/// addresses as `micros.block.offset.host-in-hex`.
+///
+/// The order is one that holds on a Citus cluster as on one server: a
+/// `ctid` is unique only within one table, and the rows of one time lie in
+/// one day partition — and, on a cluster, in the shard of their host
+/// (`logs` is distributed by `ingest_host`). So equal times and hosts mean
+/// one table, where the `ctid` is unique (records are never updated).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cursor {
     pub micros: i64,
+    pub host: String,
     pub block: u32,
     pub offset: u16,
 }
@@ -112,15 +127,16 @@ impl Cursor {
     }
 
     /// From a row's `ctid::text`, `(block,offset)`.
-    fn from_row(micros: i64, ctid: &str) -> Option<Cursor> {
+    fn from_row(micros: i64, host: String, ctid: &str) -> Option<Cursor> {
         let (b, o) = ctid.strip_prefix('(')?.strip_suffix(')')?.split_once(',')?;
-        Some(Cursor { micros, block: b.parse().ok()?, offset: o.parse().ok()? })
+        Some(Cursor { micros, host, block: b.parse().ok()?, offset: o.parse().ok()? })
     }
 }
 
 impl std::fmt::Display for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}.{}", self.micros, self.block, self.offset)
+        write!(f, "{}.{}.{}.", self.micros, self.block, self.offset)?;
+        self.host.bytes().try_for_each(|b| write!(f, "{b:02x}"))
     }
 }
 
@@ -130,13 +146,22 @@ impl std::str::FromStr for Cursor {
     fn from_str(s: &str) -> std::result::Result<Cursor, String> {
         let bad = || format!("{s:?} is not a page position");
         let mut parts = s.split('.');
-        let (Some(m), Some(b), Some(o), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(m), Some(b), Some(o), Some(h), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(bad());
         };
+        if h.len() % 2 != 0 || !h.is_ascii() {
+            return Err(bad());
+        }
+        let host = (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16))
+            .collect::<std::result::Result<Vec<u8>, _>>()
+            .map_err(|_| bad())?;
         Ok(Cursor {
             micros: m.parse().map_err(|_| bad())?,
+            host: String::from_utf8(host).map_err(|_| bad())?,
             block: b.parse().map_err(|_| bad())?,
             offset: o.parse().map_err(|_| bad())?,
         })
@@ -144,7 +169,7 @@ impl std::str::FromStr for Cursor {
 }
 
 /// Which side of a cursor a page is on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Page {
     /// The newest records.
     First,
@@ -182,6 +207,7 @@ pub struct LogPage {
 /// (`bench/serve.sh` runs the same statement through psql as its baseline:
 /// keep the two alike.)
 const LOG_COLUMNS: &str = "(extract(epoch from ts) * 1000000)::bigint AS micros, ctid::text AS tid,
+    ingest_host,
     to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), service, host, severity,
     user_name, coalesce(fields->>'client_ip', fields->>'source_ip'), message, source_path,
     source_line, source_index";
@@ -192,18 +218,18 @@ const AT_MICROS: &str = "('epoch'::timestamptz + ?::bigint * interval '1 microse
 fn log_row(r: &postgres::Row) -> Result<LogRow> {
     let ctid: String = r.get(1);
     Ok(LogRow {
-        cursor: Cursor::from_row(r.get(0), &ctid)
+        cursor: Cursor::from_row(r.get(0), r.get(2), &ctid)
             .ok_or_else(|| Error::Protocol(format!("unexpected ctid {ctid:?}")))?,
-        ts: r.get::<_, String>(2).replace(".000000Z", "Z"),
-        service: r.get(3),
-        host: r.get(4),
-        severity: r.get(5),
-        user: r.get(6),
-        client_ip: r.get(7),
-        message: r.get(8),
-        path: r.get(9),
-        line: r.get(10),
-        index: r.get(11),
+        ts: r.get::<_, String>(3).replace(".000000Z", "Z"),
+        service: r.get(4),
+        host: r.get(5),
+        severity: r.get(6),
+        user: r.get(7),
+        client_ip: r.get(8),
+        message: r.get(9),
+        path: r.get(10),
+        line: r.get(11),
+        index: r.get(12),
     })
 }
 
@@ -215,7 +241,7 @@ pub fn logs(
     limit: usize,
 ) -> Result<LogPage> {
     let mut c = filter.conditions();
-    let (order, cursor) = match page {
+    let (order, cursor) = match &page {
         Page::First => ("DESC", None),
         Page::Before(k) => ("DESC", Some(("<", k))),
         Page::After(k) => ("ASC", Some((">", k))),
@@ -225,10 +251,14 @@ pub fn logs(
         // comparison breaks ties between rows of the same time.
         c.add(&format!("ts {op}= {AT_MICROS}"), Box::new(k.micros));
         let at = AT_MICROS.replace('?', &format!("${}", c.params.len()));
-        c.add(&format!("(ts, ctid) {op} ({at}, ?::text::tid)"), Box::new(k.tid()));
+        let host = c.param(Box::new(k.host.clone()));
+        c.add(
+            &format!("(ts, ingest_host, ctid) {op} ({at}, {host}, ?::text::tid)"),
+            Box::new(k.tid()),
+        );
     }
     let sql = format!(
-        "SELECT {LOG_COLUMNS} FROM logs {} ORDER BY ts {order}, ctid {order} LIMIT {}",
+        "SELECT {LOG_COLUMNS} FROM logs {} ORDER BY ts {order}, ingest_host {order}, ctid {order} LIMIT {}",
         c.where_clause(),
         limit + 1
     );
@@ -301,19 +331,38 @@ pub fn around(
     Ok((before, Some(row), after))
 }
 
-/// The distinct services stored (a skip scan over `logs_service_ts`: one
-/// index probe per service, not a pass over the rows).
+/// The distinct services stored: a skip scan over `logs_service_ts` (one
+/// index probe per service, not a pass over the rows). Citus refuses that
+/// recursive query on a distributed table; there (after its first refusal,
+/// remembered for the process) the services are read from the hourly
+/// counts, which loading keeps exact and every shard answers in parallel.
 pub fn services(client: &mut impl GenericClient) -> Result<Vec<String>> {
-    let rows = client
-        .query(
-            "WITH RECURSIVE s(service) AS (
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static REFUSED: AtomicBool = AtomicBool::new(false);
+    const SKIP_SCAN: &str = "WITH RECURSIVE s(service) AS (
                (SELECT service FROM logs ORDER BY service LIMIT 1)
                UNION ALL
                SELECT (SELECT l.service FROM logs l WHERE l.service > s.service ORDER BY l.service LIMIT 1)
                FROM s WHERE s.service IS NOT NULL)
-             SELECT service FROM s WHERE service IS NOT NULL",
-            &[],
-        )
-        .map_err(Error::db("listing the services"))?;
+             SELECT service FROM s WHERE service IS NOT NULL";
+    const FROM_COUNTS: &str = "SELECT DISTINCT service FROM log_hours ORDER BY service";
+    let rows = if REFUSED.load(Ordering::Relaxed) {
+        client.query(FROM_COUNTS, &[])
+    } else {
+        // A savepoint, so that a refusal inside a transaction leaves it usable.
+        let mut tx = client.transaction().map_err(Error::db("listing the services"))?;
+        match tx.query(SKIP_SCAN, &[]) {
+            Err(e) if e.code() == Some(&postgres::error::SqlState::FEATURE_NOT_SUPPORTED) => {
+                drop(tx);
+                REFUSED.store(true, Ordering::Relaxed);
+                client.query(FROM_COUNTS, &[])
+            }
+            rows => {
+                tx.commit().map_err(Error::db("listing the services"))?;
+                rows
+            }
+        }
+    }
+    .map_err(Error::db("listing the services"))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }

@@ -277,6 +277,7 @@ fn write_plans(
     links: &[(i64, usize)],
 ) -> Result<()> {
     let db = |what: &'static str| Error::db(what);
+    let now = super::db_now(tx)?;
     let changed: Vec<&Plan> = plans.iter().filter(|p| p.changed && !p.new).collect();
     if !changed.is_empty() {
         let col =
@@ -288,13 +289,13 @@ fn write_plans(
                severity = u.severity, count = u.count, message = u.message, evidence = u.evidence,
                state = CASE WHEN u.resolved IS NULL THEN i.state ELSE 'resolved' END,
                resolved_window = u.resolved,
-               resolved_at = CASE WHEN u.resolved IS NULL THEN NULL ELSE now() END
+               resolved_at = CASE WHEN u.resolved IS NULL THEN NULL ELSE $12::timestamptz END
              FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[], $4::bigint[],
                          $5::int[], $6::bigint[], $7::text[], $8::bigint[], $9::text[],
                          $10::jsonb[], $11::timestamptz[])
                AS u(id, last_start, last_end, occurrences, runs, last_run, severity, count,
                     message, evidence, resolved)
-             WHERE i.id = u.id",
+             WHERE i.job = $13 AND i.id = u.id",
             &[
                 &changed.iter().map(|p| p.id).collect::<Vec<_>>(),
                 &col(&|p| p.last_start),
@@ -307,6 +308,8 @@ fn write_plans(
                 &changed.iter().map(|p| p.alert.message.as_str()).collect::<Vec<_>>(),
                 &changed.iter().map(|p| to_json(&p.alert.evidence)).collect::<Vec<_>>(),
                 &changed.iter().map(|p| p.resolved.map(super::at)).collect::<Vec<_>>(),
+                &now,
+                &job,
             ],
         )
         .map_err(db("updating incidents"))?;
@@ -331,7 +334,7 @@ fn write_plans(
                  CASE WHEN u.resolved IS NULL THEN 'open' ELSE 'resolved' END,
                  u.first, u.last_start, u.last_end, u.occurrences, u.runs, u.last_run, u.count,
                  u.message, u.evidence, u.resolved,
-                 CASE WHEN u.resolved IS NULL THEN NULL ELSE now() END
+                 CASE WHEN u.resolved IS NULL THEN NULL ELSE $17::timestamptz END
              FROM unnest($2::bigint[], $3::text[], $4::jsonb[], $5::text[], $6::text[],
                          $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::bigint[],
                          $11::int[], $12::bigint[], $13::bigint[], $14::text[], $15::jsonb[],
@@ -355,6 +358,7 @@ fn write_plans(
                 &new.iter().map(|p| p.alert.message.as_str()).collect::<Vec<_>>(),
                 &new.iter().map(|p| to_json(&p.alert.evidence)).collect::<Vec<_>>(),
                 &new.iter().map(|p| p.resolved.map(super::at)).collect::<Vec<_>>(),
+                &now,
             ],
         )
         .map_err(db("opening incidents"))?;
@@ -365,11 +369,12 @@ fn write_plans(
                 acknowledged_by = coalesce(a.acknowledged_by, i.acknowledged_by),
                 acknowledged_at = coalesce(a.acknowledged_at, i.acknowledged_at)
              FROM unnest($1::bigint[], $2::bigint[]) AS u(alert, incident)
-             JOIN incidents i ON i.id = u.incident
-             WHERE a.id = u.alert",
+             JOIN incidents i ON i.job = $3 AND i.id = u.incident
+             WHERE a.job = $3 AND a.id = u.alert",
             &[
                 &links.iter().map(|l| l.0).collect::<Vec<_>>(),
                 &links.iter().map(|l| plans[l.1].id).collect::<Vec<_>>(),
+                &job,
             ],
         )
         .map_err(db("joining alerts to their incidents"))?;
@@ -423,7 +428,7 @@ pub fn enqueue(
                 let payload = serde_json::to_value(&n).expect("a notification serializes");
                 tx.execute(
                     "INSERT INTO outbox (id_key, job, receiver, run_id, event, incident_id, payload, at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id_key) DO NOTHING",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (job, id_key) DO NOTHING",
                     &[&n.id, &job.name, &r.name, &run_id, &n.event, &e.incident.id, &payload, &super::at(e.at)],
                 )
                 .map_err(Error::db("writing a notification to the outbox"))?;
@@ -752,25 +757,25 @@ pub struct OutboxRow {
 /// Marks incident `id` acknowledged by `user` (and its alerts), unless it
 /// is already or is resolved; returns whether the incident exists.
 pub fn acknowledge(client: &mut impl GenericClient, id: i64, user: &str) -> Result<bool> {
+    let now = super::db_now(client)?;
     let found = client
         .query_opt(
             "UPDATE incidents SET
                state = CASE WHEN state = 'open' THEN 'acknowledged' ELSE state END,
                acknowledged_by = coalesce(acknowledged_by, $2),
-               acknowledged_at = coalesce(acknowledged_at, now())
-             WHERE id = $1 RETURNING id",
-            &[&id, &user],
+               acknowledged_at = coalesce(acknowledged_at, $3)
+             WHERE id = $1 RETURNING job",
+            &[&id, &user, &now],
         )
         .map_err(Error::db("acknowledging an incident"))?;
-    if found.is_none() {
-        return Ok(false);
-    }
+    let Some(found) = found else { return Ok(false) };
+    let job: String = found.get(0);
     client
         .execute(
             "UPDATE alerts SET acknowledged_by = coalesce(acknowledged_by, $2),
-                               acknowledged_at = coalesce(acknowledged_at, now())
-             WHERE incident_id = $1",
-            &[&id, &user],
+                               acknowledged_at = coalesce(acknowledged_at, $3)
+             WHERE job = $4 AND incident_id = $1",
+            &[&id, &user, &now, &job],
         )
         .map_err(Error::db("acknowledging an incident's alerts"))?;
     Ok(true)

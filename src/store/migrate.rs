@@ -16,7 +16,53 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (8, "dashboard_at_scale", include_str!("../../migrations/0008_dashboard_at_scale.sql")),
     (9, "templates", include_str!("../../migrations/0009_templates.sql")),
     (10, "incidents", include_str!("../../migrations/0010_incidents.sql")),
+    (11, "distributable_keys", include_str!("../../migrations/0011_distributable_keys.sql")),
 ];
+
+/// How `db init --distributed` spreads the tables over a Citus cluster.
+const DISTRIBUTE: &str = include_str!("../../migrations/citus.sql");
+
+/// Whether the database has the `citus` extension.
+pub fn has_citus(client: &mut Client) -> Result<bool, postgres::Error> {
+    Ok(client.query_opt("SELECT 1 FROM pg_extension WHERE extname = 'citus'", &[])?.is_some())
+}
+
+/// Distributes the tables over the cluster (see `migrations/citus.sql`);
+/// tables distributed already are left as they are. An error names what
+/// is missing when the database is not a Citus coordinator.
+pub fn distribute(client: &mut Client) -> anyhow::Result<()> {
+    if !has_citus(client)? {
+        anyhow::bail!(
+            "--distributed needs the citus extension in this database: on the coordinator and \
+             every worker, add citus to shared_preload_libraries and run CREATE EXTENSION citus; \
+             then add the workers (SELECT citus_add_node(host, port))"
+        );
+    }
+    let workers: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary' AND shouldhaveshards",
+            &[],
+        )?
+        .get(0);
+    if workers == 0 {
+        anyhow::bail!(
+            "--distributed: the cluster has no worker to hold shards; add them on the coordinator \
+             with SELECT citus_add_node(host, port)"
+        );
+    }
+    client.batch_execute(DISTRIBUTE)?;
+    Ok(())
+}
+
+/// Whether `logs` is distributed (the database is a Citus cluster's).
+pub fn is_distributed(client: &mut Client) -> Result<bool, postgres::Error> {
+    if !has_citus(client)? {
+        return Ok(false);
+    }
+    Ok(client
+        .query_opt("SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'logs'::regclass", &[])?
+        .is_some())
+}
 
 /// Advisory lock key for migrations ("LTMIGRAT").
 const LOCK: i64 = 0x4c54_4d49_4752_4154;

@@ -159,11 +159,15 @@ pub fn sources(
              WHERE ts >= $1 AND ts < $2 GROUP BY source_path),
          j AS (
              SELECT source_path AS path, count(*) AS rejected FROM rejects
-             WHERE {} GROUP BY source_path)
-         SELECT coalesce(r.path, j.path), coalesce(r.records, 0), coalesce(j.rejected, 0),
-                (SELECT c.format FROM checkpoints c WHERE c.path = coalesce(r.path, j.path)
-                   AND c.format IS NOT NULL ORDER BY c.updated_at DESC LIMIT 1)
-         FROM r FULL JOIN j ON r.path = j.path ORDER BY 1",
+             WHERE {} GROUP BY source_path),
+         c AS (
+             SELECT path, format, updated_at FROM checkpoints WHERE format IS NOT NULL),
+         f AS (
+             SELECT DISTINCT ON (path) path, format FROM c ORDER BY path, updated_at DESC)
+         SELECT coalesce(r.path, j.path), coalesce(r.records, 0), coalesce(j.rejected, 0), f.format
+         FROM r FULL JOIN j ON r.path = j.path
+         LEFT JOIN f ON f.path = coalesce(r.path, j.path)
+         ORDER BY 1",
         Loaded::sql(3)
     );
     let rows = client

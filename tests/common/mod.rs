@@ -80,11 +80,24 @@ pub fn records(path: &str, format: &str) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+pub mod citus;
 pub mod dashboard;
 pub mod http;
 pub mod pg;
 pub mod receivers;
 pub mod webdriver;
+
+/// A fresh database on one server, or on the Citus cluster with its tables
+/// distributed (`db init --distributed`); `None`: test skipped.
+pub fn fresh_db(name: &str, cluster: bool) -> Option<pg::TestDb> {
+    if !cluster {
+        return pg::database(name);
+    }
+    let db = citus::database(name)?;
+    let o = pg::logtrack(&db, &["db", "init", "--distributed"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    Some(db)
+}
 
 /// A fresh database for this test, or return (test skipped; see `pg`).
 #[macro_export]
@@ -93,6 +106,23 @@ macro_rules! db {
         match common::pg::database($name) {
             Some(url) => url,
             None => return,
+        }
+    };
+}
+
+/// The two tests of `$body(cluster: bool)`: on one server, and on the Citus
+/// cluster (see [`fresh_db`]).
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident, $on_cluster:ident, $body:ident) => {
+        #[test]
+        fn $name() {
+            $body(false);
+        }
+
+        #[test]
+        fn $on_cluster() {
+            $body(true);
         }
     };
 }

@@ -29,6 +29,8 @@ pub struct TestDb {
     url: String,
     admin: String,
     name: String,
+    /// Admin URLs of other servers holding a database of this name.
+    also: Vec<String>,
 }
 
 impl std::ops::Deref for TestDb {
@@ -54,8 +56,11 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         // FORCE ends the sessions a test left open (a server it started,
         // a child it killed). A failure only costs disk space.
-        if let Ok(mut c) = postgres::Client::connect(&self.admin, postgres::NoTls) {
-            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        for admin in std::iter::once(&self.admin).chain(&self.also) {
+            if let Ok(mut c) = postgres::Client::connect(admin, postgres::NoTls) {
+                let _ =
+                    c.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+            }
         }
     }
 }
@@ -74,16 +79,34 @@ pub fn database(test: &str) -> Option<TestDb> {
             return None;
         }
     };
-    static N: AtomicU32 = AtomicU32::new(0);
-    let name = format!("lt_{}_{}_{}", test, std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+    let name = database_name(test);
     let mut client =
         postgres::Client::connect(&admin, postgres::NoTls).expect("connect to test server");
     client.batch_execute(&format!("DROP DATABASE IF EXISTS {name}")).unwrap();
     client.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-    Some(TestDb { url: replace_db(&admin, &name), admin, name })
+    Some(TestDb { url: replace_db(&admin, &name), admin, name, also: Vec::new() })
 }
 
-fn replace_db(url: &str, db: &str) -> String {
+/// A database name unique to this process and call.
+pub fn database_name(test: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("lt_{}_{}_{}", test, std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+impl TestDb {
+    /// A database `name` on the server of `admin` (made already), and on
+    /// the servers of `also` (a cluster's workers), dropped on drop.
+    pub fn new(admin: &str, name: &str, also: Vec<String>) -> TestDb {
+        TestDb {
+            url: replace_db(admin, name),
+            admin: admin.to_string(),
+            name: name.to_string(),
+            also,
+        }
+    }
+}
+
+pub fn replace_db(url: &str, db: &str) -> String {
     // postgres://user@host:port/dbname?params
     let (base, params) = match url.split_once('?') {
         Some((b, p)) => (b, format!("?{p}")),
@@ -97,7 +120,7 @@ fn replace_db(url: &str, db: &str) -> String {
     format!("{base}/{db}{params}")
 }
 
-fn pg_bin_dir() -> Option<PathBuf> {
+pub fn pg_bin_dir() -> Option<PathBuf> {
     if let Ok(d) = std::env::var("LOGTRACK_PG_BIN") {
         return Some(PathBuf::from(d));
     }
@@ -135,6 +158,13 @@ fn sh(script: &str) -> Command {
 }
 
 fn start_server() -> Result<String, String> {
+    start_server_with("")
+}
+
+/// Starts a throwaway server with `extra` server options (`-c name=value
+/// ...`); returns its admin URL. Stopped and removed when this test process
+/// is gone.
+pub fn start_server_with(extra: &str) -> Result<String, String> {
     let bin = pg_bin_dir().ok_or("no initdb found (install PostgreSQL server binaries)")?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -164,7 +194,7 @@ fn start_server() -> Result<String, String> {
     sh(&format!(
         "{b}/postgres -D {d}/data -k {d} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off \
          -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=160MB \
-         -c min_wal_size=32MB >{d}/server.log 2>&1 & pg=$!; \
+         -c min_wal_size=32MB {extra} >{d}/server.log 2>&1 & pg=$!; \
          while [ -d /proc/{me} ] && kill -0 $pg 2>/dev/null; do sleep 0.5; done; \
          kill -INT $pg 2>/dev/null; wait $pg; rm -rf {d}"
     ))
@@ -226,6 +256,11 @@ pub struct OwnServer {
 impl OwnServer {
     /// `None` (test skipped) as for [`database`].
     pub fn start(test: &str) -> Option<OwnServer> {
+        OwnServer::start_with(test, "")
+    }
+
+    /// As [`OwnServer::start`], with `conf` (lines of `postgresql.conf`).
+    pub fn start_with(test: &str, conf: &str) -> Option<OwnServer> {
         let made = (|| -> Result<OwnServer, String> {
             let bin = pg_bin_dir().ok_or("no initdb found")?;
             let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -241,7 +276,7 @@ impl OwnServer {
             let (d, b) = (s.dir.display(), s.bin.display());
             let ok = sh(&format!(
                 "rm -rf {d} && mkdir -p {d} && {b}/initdb -D {d}/data -U postgres -A trust -E UTF8 --no-sync >{d}/initdb.log 2>&1 \
-                 && echo \"port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{d}'\nfsync = off\nmax_wal_size = 160MB\nmin_wal_size = 32MB\" >> {d}/data/postgresql.conf"
+                 && echo \"port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{d}'\nfsync = off\nmax_wal_size = 160MB\nmin_wal_size = 32MB\n{conf}\" >> {d}/data/postgresql.conf"
             ))
             .status()
             .map_err(|e| e.to_string())?;

@@ -22,6 +22,7 @@ bench:
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/run.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/rules.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/load.sh
+	LOGTRACK_BIN=./target/profiling/logtrack ./bench/citus.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/serve.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/overview.sh
 

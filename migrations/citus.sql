@@ -36,4 +36,14 @@ BEGIN
             PERFORM create_distributed_table(t.tab, t.col, colocate_with => t.coloc);
         END IF;
     END LOOP;
+    -- Rows a table held before (a database loaded on the coordinator, then
+    -- distributed) were copied to the shards; the coordinator's copy is
+    -- removed, in an order no foreign key minds (referencing tables first).
+    FOR t IN SELECT * FROM (VALUES
+        (1, 'alerts'), (2, 'outbox'), (3, 'incidents'), (4, 'known_values'), (5, 'logs'),
+        (6, 'checkpoints'), (7, 'rejects'), (8, 'log_minutes'), (9, 'log_hours'), (10, 'templates')
+    ) AS d (n, tab) ORDER BY n
+    LOOP
+        PERFORM truncate_local_data_after_distributing_table(t.tab);
+    END LOOP;
 END $$;

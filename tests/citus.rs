@@ -174,7 +174,7 @@ fn consistent(url: &str) -> i64 {
 }
 
 #[test]
-fn a_worker_stopped_mid_copy_fails_cleanly_and_the_next_run_converges() {
+fn a_worker_stopped_or_the_connection_killed_mid_copy_fails_cleanly_then_converges() {
     if !common::citus::available("worker_stopped") {
         return;
     }
@@ -208,7 +208,8 @@ fn a_worker_stopped_mid_copy_fails_cleanly_and_the_next_run_converges() {
         &[("LOGTRACK_COPY_STREAMS", "1")],
         &[("LOGTRACK_COPY_STREAMS", "3"), ("LOGTRACK_COPY_PART_BYTES", "8388608")],
     ];
-    for env in streams {
+    let faults = ["worker stopped", "connection terminated"];
+    for (fault, env) in faults.iter().flat_map(|f| streams.iter().map(move |e| (*f, *e))) {
         let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
         c.batch_execute("TRUNCATE logs, checkpoints, rejects, log_minutes, log_hours, templates")
             .unwrap();
@@ -223,19 +224,73 @@ fn a_worker_stopped_mid_copy_fails_cleanly_and_the_next_run_converges() {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
-        worker.down("immediate");
+        if fault == "worker stopped" {
+            worker.down("immediate");
+        } else {
+            count(&url, &copying.replace("count(*)", "count(pg_terminate_backend(pid))"));
+        }
         let o = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{env:?}: {err}");
+        assert_eq!(o.status.code(), Some(2), "{fault}, {env:?}: {err}");
         let errors: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
-        assert_eq!(errors.len(), 1, "{env:?}: {err}");
-        assert!(errors[0].contains(p), "{env:?}: {err}");
-        worker.up().unwrap();
+        assert_eq!(errors.len(), 1, "{fault}, {env:?}: {err}");
+        assert!(errors[0].contains(p), "{fault}, {env:?}: {err}");
+        if fault == "worker stopped" {
+            worker.up().unwrap();
+        }
         let visible = consistent(&url);
-        assert!(visible < rows, "{env:?}: the stop came after the last commit");
+        assert!(visible < rows, "{fault}, {env:?}: the stop came after the last commit");
         let o = ingest_as(&url, "test-host", p, env).output().unwrap();
-        assert!(o.status.success(), "{env:?}: {}", String::from_utf8_lossy(&o.stderr));
-        assert_eq!(consistent(&url), rows, "{env:?}");
-        assert_eq!(count(&url, "SELECT count(DISTINCT source_line) FROM logs"), rows, "{env:?}");
+        assert!(o.status.success(), "{fault}, {env:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(consistent(&url), rows, "{fault}, {env:?}");
+        assert_eq!(
+            count(&url, "SELECT count(DISTINCT source_line) FROM logs"),
+            rows,
+            "{fault}, {env:?}"
+        );
     }
+}
+
+#[test]
+fn a_database_loaded_on_the_coordinator_is_distributed_later_with_its_rows() {
+    let Some(url) = common::citus::database("distributed_later") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let job = dir.path().join("quickstart.toml");
+    std::fs::write(
+        &job,
+        std::fs::read_to_string("jobs/quickstart.toml")
+            .unwrap()
+            .replace("path = \"../samples/", &format!("path = \"{root}/samples/")),
+    )
+    .unwrap();
+    // A plain `db init` on a coordinator says the tables are not spread.
+    let err = ok(&logtrack(&url, &["db", "init"]));
+    assert!(err.contains("db init --distributed"), "{err}");
+    let run = |out: &str| {
+        let out = dir.path().join(out);
+        let o = logtrack(
+            &url,
+            &["run", job.to_str().unwrap(), "-q", "--report-dir", out.to_str().unwrap()],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run("before");
+    let rows = count(&url, "SELECT count(*) FROM logs");
+    let alerts = count(&url, "SELECT count(*) FROM alerts");
+    assert!(rows > 1000 && alerts > 10, "{rows} rows, {alerts} alerts");
+    ok(&logtrack(&url, &["db", "init", "--distributed"]));
+    // The ten tables, and the day partition of `logs` with them.
+    let spread =
+        "SELECT count(*) FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid
+                  WHERE NOT c.relispartition";
+    assert_eq!(count(&url, spread), 10);
+    assert_eq!(count(&url, "SELECT count(*) FROM pg_dist_partition"), 11);
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), rows);
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), alerts);
+    // The next run finds its files loaded and its alerts known.
+    run("after");
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), rows);
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), alerts);
+    assert_eq!(count(&url, "SELECT sum(records)::bigint FROM log_minutes"), rows);
 }

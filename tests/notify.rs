@@ -96,8 +96,7 @@ fn events(r: &HttpReceiver) -> Vec<String> {
 /// Three runs over a growing log with one 13-minute outage: one incident,
 /// "open" once, "resolved" once after it ended; with repeat_interval = 5m
 /// one "repeat" in between.
-#[test]
-fn an_outage_over_three_runs_is_one_incident() {
+fn an_outage_over_three_runs_is_one_incident_in(cluster: bool) {
     for (case, extra, want) in [
         ("default", "", vec!["open", "resolved"]),
         (
@@ -106,7 +105,7 @@ fn an_outage_over_three_runs_is_one_incident() {
             vec!["open", "repeat", "resolved"],
         ),
     ] {
-        let url = db!(&format!("notify_outage_{case}"));
+        let Some(url) = common::fresh_db(&format!("notify_outage_{case}"), cluster) else { return };
         let dir = tempfile::tempdir().unwrap();
         let hook = HttpReceiver::start(vec![]);
         let job = job(dir.path(), &webhook(&hook.url, extra));
@@ -149,14 +148,21 @@ fn an_outage_over_three_runs_is_one_incident() {
     }
 }
 
+on_both!(
+    an_outage_over_three_runs_is_one_incident,
+    an_outage_over_three_runs_is_one_incident_on_a_cluster,
+    an_outage_over_three_runs_is_one_incident_in
+);
+
 /// A receiver that closes, hangs, answers 503: each notification arrives
 /// exactly once after it recovers; nothing is sent again after a 2xx.
-#[test]
-fn a_failing_receiver_gets_each_notification_once_after_recovery() {
+fn a_failing_receiver_gets_each_notification_once_after_recovery_in(cluster: bool) {
     // Retried by `notify --retry`, and by the next runs (the first three
     // retries do not wait for a backoff).
     for by in ["retry", "run"] {
-        let url = db!(&format!("notify_failing_receiver_{by}"));
+        let Some(url) = common::fresh_db(&format!("notify_failing_receiver_{by}"), cluster) else {
+            return;
+        };
         let dir = tempfile::tempdir().unwrap();
         let hook = HttpReceiver::start(vec![Answer::Close, Answer::Hang, Answer::Status(503)]);
         let job = job(dir.path(), &webhook(&hook.url, ""));
@@ -186,11 +192,16 @@ fn a_failing_receiver_gets_each_notification_once_after_recovery() {
     }
 }
 
+on_both!(
+    a_failing_receiver_gets_each_notification_once_after_recovery,
+    a_failing_receiver_gets_each_notification_once_after_recovery_on_a_cluster,
+    a_failing_receiver_gets_each_notification_once_after_recovery_in
+);
+
 /// Nothing listening: the run still succeeds, the notifications wait in
 /// the outbox, and the next run sends them once the receiver is up.
-#[test]
-fn a_refused_connection_keeps_the_notification_for_the_next_run() {
-    let url = db!("notify_refused");
+fn a_refused_connection_keeps_the_notification_for_the_next_run_in(cluster: bool) {
+    let Some(url) = common::fresh_db("notify_refused", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let address = format!("http://127.0.0.1:{port}/hook/T0KEN-SECRET");
@@ -208,14 +219,23 @@ fn a_refused_connection_keeps_the_notification_for_the_next_run() {
     assert_eq!(events(&hook), ["open", "resolved"]);
 }
 
+on_both!(
+    a_refused_connection_keeps_the_notification_for_the_next_run,
+    a_refused_connection_keeps_the_notification_for_the_next_run_on_a_cluster,
+    a_refused_connection_keeps_the_notification_for_the_next_run_in
+);
+
 /// `kill -9` at each step: before the commit (nothing stored: the next
 /// run detects and sends), after the commit before sending (the next run
 /// sends), after sending before the bookkeeping (sent again once, with the
 /// same key).
-#[test]
-fn a_run_killed_at_each_step_delivers_once_or_at_most_twice() {
+fn a_run_killed_at_each_step_delivers_once_or_at_most_twice_in(cluster: bool) {
     for (point, times) in [("before-commit", 1), ("after-commit", 1), ("after-send", 2)] {
-        let url = db!(&format!("notify_kill_{}", point.replace('-', "_")));
+        let Some(url) =
+            common::fresh_db(&format!("notify_kill_{}", point.replace('-', "_")), cluster)
+        else {
+            return;
+        };
         let dir = tempfile::tempdir().unwrap();
         let hook = HttpReceiver::start(vec![]);
         let job = job(dir.path(), &webhook(&hook.url, "on = [\"open\"]"));
@@ -237,6 +257,12 @@ fn a_run_killed_at_each_step_delivers_once_or_at_most_twice() {
         assert_eq!(count(&url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL"), 0);
     }
 }
+
+on_both!(
+    a_run_killed_at_each_step_delivers_once_or_at_most_twice,
+    a_run_killed_at_each_step_delivers_once_or_at_most_twice_on_a_cluster,
+    a_run_killed_at_each_step_delivers_once_or_at_most_twice_in
+);
 
 /// In memory each alert is its own incident, sent at once; `--dry-run`
 /// prints instead; `notify --test` reaches every receiver.
@@ -366,9 +392,8 @@ fn receivers_are_validated() {
 /// The outage as a silence seen by runs at 10:15, 10:20 and 10:42 (the
 /// reference time of each): one incident of the inactivity rule, open at
 /// the first, repeated at the second, resolved at the third.
-#[test]
-fn a_silence_over_three_runs_is_one_incident() {
-    let url = db!("notify_silence");
+fn a_silence_over_three_runs_is_one_incident_in(cluster: bool) {
+    let Some(url) = common::fresh_db("notify_silence", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let hook = HttpReceiver::start(vec![]);
     let rule =
@@ -389,11 +414,16 @@ fn a_silence_over_three_runs_is_one_incident() {
     assert_eq!(got[2].body["last_seen"], "2026-03-14T10:23:00Z");
 }
 
+on_both!(
+    a_silence_over_three_runs_is_one_incident,
+    a_silence_over_three_runs_is_one_incident_on_a_cluster,
+    a_silence_over_three_runs_is_one_incident_in
+);
+
 /// A notification that cannot be delivered within give_up_after is given
 /// up and reported as a problem of the run.
-#[test]
-fn an_undeliverable_notification_is_given_up_and_reported() {
-    let url = db!("notify_give_up");
+fn an_undeliverable_notification_is_given_up_and_reported_in(cluster: bool) {
+    let Some(url) = common::fresh_db("notify_give_up", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let address = format!("http://127.0.0.1:{}/hook/T0KEN-SECRET", free_port());
     let job = job(dir.path(), &webhook(&address, "give_up_after = \"1s\"\non = [\"open\"]"));
@@ -413,6 +443,12 @@ fn an_undeliverable_notification_is_given_up_and_reported() {
     // Reported once: the next run has nothing to give up.
     ok(&logtrack(&url, &["run", &job, "--strict"]));
 }
+
+on_both!(
+    an_undeliverable_notification_is_given_up_and_reported,
+    an_undeliverable_notification_is_given_up_and_reported_on_a_cluster,
+    an_undeliverable_notification_is_given_up_and_reported_in
+);
 
 /// HTTPS: the receiver's certificate is verified (here against the test
 /// CA given as ca_file); one from another CA is refused.
@@ -439,9 +475,8 @@ fn https_webhooks_verify_the_receiver() {
 
 /// With a database a run's e-mail lists its notifications; an SMTP 451
 /// keeps it in the outbox, and the retry sends it once.
-#[test]
-fn a_runs_email_is_retried_after_a_temporary_failure() {
-    let url = db!("notify_email_retry");
+fn a_runs_email_is_retried_after_a_temporary_failure_in(cluster: bool) {
+    let Some(url) = common::fresh_db("notify_email_retry", cluster) else { return };
     let smtp = SmtpServer::with(true, 1);
     let dir = tempfile::tempdir().unwrap();
     let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem");
@@ -474,6 +509,12 @@ fn a_runs_email_is_retried_after_a_temporary_failure() {
     assert!(text.contains("NEW [high] web_errors") && text.contains("RESOLVED [high] web_errors"));
     assert_eq!(count(&url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL"), 0);
 }
+
+on_both!(
+    a_runs_email_is_retried_after_a_temporary_failure,
+    a_runs_email_is_retried_after_a_temporary_failure_on_a_cluster,
+    a_runs_email_is_retried_after_a_temporary_failure_in
+);
 
 /// An anonymized job's notifications are anonymized as its reports are:
 /// group values hashed or truncated, no evidence text.
@@ -544,9 +585,8 @@ fn webhooks_go_through_the_environments_proxy() {
 
 /// A rule taken out of the job: its open incident is resolved by the next
 /// run that covers anything past it.
-#[test]
-fn a_removed_rules_incident_is_resolved() {
-    let url = db!("notify_removed_rule");
+fn a_removed_rules_incident_is_resolved_in(cluster: bool) {
+    let Some(url) = common::fresh_db("notify_removed_rule", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let hook = HttpReceiver::start(vec![]);
     let log = dir.path().join("access.log");
@@ -561,3 +601,9 @@ fn a_removed_rules_incident_is_resolved() {
     assert_eq!(events(&hook), ["open", "resolved"]);
     assert_eq!(count(&url, "SELECT count(*) FROM incidents WHERE state = 'resolved'"), 1);
 }
+
+on_both!(
+    a_removed_rules_incident_is_resolved,
+    a_removed_rules_incident_is_resolved_on_a_cluster,
+    a_removed_rules_incident_is_resolved_in
+);

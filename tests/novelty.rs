@@ -36,9 +36,8 @@ fn run(url: &str, job: &str, out: &Path, extra: &[&str]) -> (Value, String) {
 /// The three novelties planted in the samples, each found with its lines,
 /// in memory and with a database; a second run with the database finds
 /// nothing new, and neither does detecting over everything again.
-#[test]
-fn quickstart_finds_each_planted_novelty_once() {
-    let url = db!("novelty_quickstart");
+fn quickstart_finds_each_planted_novelty_once_in(cluster: bool) {
+    let Some(url) = common::fresh_db("novelty_quickstart", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let job = quickstart(dir.path());
     for (case, extra) in [("memory", vec!["--no-db"]), ("database", vec![])] {
@@ -85,6 +84,12 @@ fn quickstart_finds_each_planted_novelty_once() {
     let sql = "SELECT count(*) FROM known_values WHERE rule = 'web_new_address:user,client_ip'";
     assert_eq!(count(&url, sql), 2);
 }
+
+on_both!(
+    quickstart_finds_each_planted_novelty_once,
+    quickstart_finds_each_planted_novelty_once_on_a_cluster,
+    quickstart_finds_each_planted_novelty_once_in
+);
 
 fn sshd(day: u32, secs: u32, msg: &str) -> String {
     format!(
@@ -146,9 +151,8 @@ formats = ["json"]
 /// the second day raises only its new message and its new login source;
 /// a source not seen for longer than `remember` is new again, and what
 /// was forgotten is gone from the table.
-#[test]
-fn later_runs_know_what_earlier_runs_saw() {
-    let url = db!("novelty_runs");
+fn later_runs_know_what_earlier_runs_saw_in(cluster: bool) {
+    let Some(url) = common::fresh_db("novelty_runs", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
@@ -232,6 +236,12 @@ fn later_runs_know_what_earlier_runs_saw() {
     let err = ok(&logtrack(&url, &["db", "prune", "--older-than", "3650d"]));
     assert!(err.contains("0 value(s) new_value rules forgot"), "{err}");
 }
+
+on_both!(
+    later_runs_know_what_earlier_runs_saw,
+    later_runs_know_what_earlier_runs_saw_on_a_cluster,
+    later_runs_know_what_earlier_runs_saw_in
+);
 
 /// In memory, the first `learn` of the data is what is known; `min_count`,
 /// `severity_at_least`, `ignore` and `where` decide what is counted.

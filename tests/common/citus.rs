@@ -69,7 +69,16 @@ pub fn form(coordinator: &str, workers: &[&str]) {
     let me = i32::from(port(coordinator));
     c.execute("SELECT citus_set_coordinator_host('127.0.0.1', $1)", &[&me]).unwrap();
     for w in workers {
-        c.execute("SELECT citus_add_node('127.0.0.1', $1)", &[&i32::from(port(w))]).unwrap();
+        // Adding a node opens connections to it that a busy worker has
+        // been seen to drop once ("failure on connection marked as
+        // essential"): a few tries, then the error.
+        let add = "SELECT citus_add_node('127.0.0.1', $1)";
+        let mut tries = 0;
+        while let Err(e) = c.execute(add, &[&i32::from(port(w))]) {
+            tries += 1;
+            assert!(tries < 5, "citus_add_node {w}: {e:?}");
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
     }
 }
 
@@ -96,6 +105,10 @@ pub fn database(test: &str) -> Option<TestDb> {
             return None;
         }
     };
+    // One test database made at a time: the tests of a binary run in
+    // parallel, and every database adds the same workers.
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MAKING.lock().unwrap_or_else(|e| e.into_inner());
     let name = pg::database_name(test);
     for admin in std::iter::once(&cluster.coordinator).chain(&cluster.workers) {
         let mut c = postgres::Client::connect(admin, postgres::NoTls).expect("connect to a node");

@@ -94,6 +94,16 @@ fn sslmode_require_connects_to_a_node_with_its_version_1_certificate() {
     // CREATE EXTENSION citus turned TLS on with a self-signed X.509 v1
     // certificate: `require` encrypts without verifying, as libpq does.
     assert_eq!(text(&url, "SHOW ssl"), "on");
+    let certificate = text(&url, "SELECT pg_read_file(current_setting('ssl_cert_file'))");
+    let mut openssl = Command::new("openssl")
+        .args(["x509", "-noout", "-text"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    openssl.stdin.take().unwrap().write_all(certificate.as_bytes()).unwrap();
+    let described = String::from_utf8(openssl.wait_with_output().unwrap().stdout).unwrap();
+    assert!(described.contains("Version: 1 (0x0)"), "{described}");
     let with = |mode: &str| format!("{}?sslmode={mode}", *url);
     let o = logtrack(&with("require"), &["db", "status"]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));

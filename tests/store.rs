@@ -22,7 +22,8 @@ fn migrations_apply_once_and_reset_needs_yes() {
     assert!(err.contains("applied migration 0011_distributable_keys"), "{err}");
     assert!(ok(&logtrack(&url, &["db", "migrate"])).contains("schema is up to date"));
     let o = logtrack(&url, &["db", "status"]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("0011_distributable_keys\tapplied\nlogs: 0 rows"));
+    assert!(String::from_utf8_lossy(&o.stdout)
+        .contains("0011_distributable_keys\tapplied\nlogs: 0 rows"));
     let o = logtrack(&url, &["db", "reset"]);
     assert_eq!(o.status.code(), Some(2));
     ok(&logtrack(&url, &["db", "reset", "--yes"]));

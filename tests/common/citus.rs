@@ -62,8 +62,7 @@ pub fn port(url: &str) -> u16 {
 /// the extension is created on every node, then the workers are added.
 pub fn form(coordinator: &str, workers: &[&str]) {
     for node in std::iter::once(&coordinator).chain(workers) {
-        let mut c = postgres::Client::connect(node, postgres::NoTls).expect("connect to a node");
-        c.batch_execute("CREATE EXTENSION IF NOT EXISTS citus").unwrap();
+        extension_and_tls(node);
     }
     let mut c = postgres::Client::connect(coordinator, postgres::NoTls).unwrap();
     let me = i32::from(port(coordinator));
@@ -82,6 +81,24 @@ pub fn form(coordinator: &str, workers: &[&str]) {
     }
 }
 
+/// Creates the extension in `node`'s database. On a server without TLS
+/// that turns it on with a certificate of Citus's own (self-signed, X.509
+/// version 1) and reloads the configuration: waits for that, since the
+/// coordinator connects to workers with `sslmode=require`.
+fn extension_and_tls(node: &str) {
+    let mut c = postgres::Client::connect(node, postgres::NoTls).expect("connect to a node");
+    c.batch_execute("CREATE EXTENSION IF NOT EXISTS citus").unwrap();
+    let t = std::time::Instant::now();
+    loop {
+        let mut c = postgres::Client::connect(node, postgres::NoTls).expect("connect to a node");
+        if c.query_one("SHOW ssl", &[]).unwrap().get::<_, String>(0) == "on" {
+            break;
+        }
+        assert!(t.elapsed().as_secs() < 30, "TLS did not come on after CREATE EXTENSION citus");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 fn cluster() -> &'static Result<Cluster, String> {
     static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
     CLUSTER.get_or_init(|| {
@@ -89,8 +106,13 @@ fn cluster() -> &'static Result<Cluster, String> {
             return Err(why);
         }
         let opts: Vec<String> = NODE_SETTINGS.iter().map(|(k, v)| format!("-c {k}={v}")).collect();
-        let start = || pg::start_server_with(&opts.join(" "));
+        let start = || pg::start_server_with(&opts.join(" "), false);
         let (coordinator, w1, w2) = (start()?, start()?, start()?);
+        // As an operator would: the extension created once on each node,
+        // before the tests' databases connect to one another.
+        for node in [&coordinator, &w1, &w2] {
+            extension_and_tls(node);
+        }
         Ok(Cluster { coordinator, workers: vec![w1, w2] })
     })
 }

@@ -158,13 +158,14 @@ fn sh(script: &str) -> Command {
 }
 
 fn start_server() -> Result<String, String> {
-    start_server_with("")
+    start_server_with("", true)
 }
 
 /// Starts a throwaway server with `extra` server options (`-c name=value
-/// ...`); returns its admin URL. Stopped and removed when this test process
-/// is gone.
-pub fn start_server_with(extra: &str) -> Result<String, String> {
+/// ...`), with TLS on (a certificate of the test's making) or left as
+/// initdb leaves it; returns its admin URL. Stopped and removed when this
+/// test process is gone.
+pub fn start_server_with(extra: &str, tls: bool) -> Result<String, String> {
     let bin = pg_bin_dir().ok_or("no initdb found (install PostgreSQL server binaries)")?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -174,11 +175,15 @@ pub fn start_server_with(extra: &str) -> Result<String, String> {
     let d = dir.display();
     let b = bin.display();
     // A self-signed certificate, so that TLS (sslmode=require) can be tested.
-    let init = sh(&format!(
-        "rm -rf {d} && mkdir -p {d} && {b}/initdb -D {d}/data -U postgres -A trust -E UTF8 --no-sync >{d}/initdb.log 2>&1 \
-         && openssl req -new -x509 -days 2 -nodes -subj /CN=localhost -keyout {d}/data/server.key \
+    let certificate = format!(
+        "&& openssl req -new -x509 -days 2 -nodes -subj /CN=localhost -keyout {d}/data/server.key \
               -out {d}/data/server.crt >>{d}/initdb.log 2>&1 && chmod 600 {d}/data/server.key \
          && echo 'ssl = on' >> {d}/data/postgresql.conf"
+    );
+    let certificate = if tls { certificate.as_str() } else { "" };
+    let init = sh(&format!(
+        "rm -rf {d} && mkdir -p {d} && {b}/initdb -D {d}/data -U postgres -A trust -E UTF8 --no-sync >{d}/initdb.log 2>&1 \
+         {certificate}"
     ))
     .status()
     .map_err(|e| format!("cannot run initdb: {e}"))?;

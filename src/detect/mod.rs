@@ -503,8 +503,9 @@ pub struct Evidence {
     pub text: Option<String>,
 }
 
-/// Bytes of an evidence line's text kept in reports.
-pub const EVIDENCE_TEXT: usize = 240;
+/// Bytes of an evidence line's text kept in reports (a longer line is cut,
+/// with `…`).
+pub const EVIDENCE_TEXT: usize = 1024;
 
 /// One alert: an episode of a rule in one group. Its identity is
 /// (rule id, group, window start).

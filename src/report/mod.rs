@@ -37,6 +37,9 @@ pub struct Report {
     pub reference_time: String,
     /// The run's exit code (0 ok, 1 an alert at `--fail-on`, 2 failed).
     pub exit_code: u8,
+    /// `--fail-on`'s severity, when it was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fail_on: Option<String>,
     pub sources: Vec<SourceStats>,
     pub totals: Totals,
     pub alerts: Vec<Alert>,

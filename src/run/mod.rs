@@ -188,6 +188,7 @@ pub(crate) fn assemble(
         finished_at: rfc3339(wall_clock()),
         duration_ms: s.started.elapsed().as_millis() as i64,
         exit_code: exit_code(s, failed, !parts.problems.is_empty(), &alerts).code(),
+        fail_on: s.fail_on.map(|f| f.as_str().to_string()),
         since: parts.since.map(rfc3339),
         until: parts.until.map(rfc3339),
         reference_time: rfc3339(reference),

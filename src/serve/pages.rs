@@ -223,7 +223,7 @@ pub async fn overview(
                     (crate::parse::Timestamp::from_secs(*last).to_rfc3339()) " (the newest stored record)"
                 }
                 h2 { "Record volume per service" }
-                (volume_chart(o, shown))
+                (volume_chart(o, shown, false))
                 h2 { "Severities over time" }
                 (severity_chart(o))
                 h2 { "Alerts per rule" }

@@ -114,6 +114,160 @@ fn the_quickstart_report_renders_in_a_browser() {
     assert!(dom.contains("<title>LogTrack report: quickstart</title>"), "the title was changed");
 }
 
+/// What the test measures in the rendered report (run by WebDriver: the
+/// page itself has no script).
+const MEASURE: &str = r#"
+const q = s => Array.from(document.querySelectorAll(s));
+const rows = q('table.alerts > tbody[id^="alert-"]').map(b => ({
+  id: b.id,
+  num: b.querySelector('tr.head .num').textContent.trim(),
+  rule: b.querySelector('tr.head td:nth-child(2) code').textContent,
+  type: b.querySelector('tr.head td:nth-child(2) .muted').textContent,
+  count: b.querySelector('tr.head td.n').textContent,
+  evidence: b.querySelector('pre.ev') ? b.querySelector('pre.ev').textContent : '',
+  pre: b.querySelector('pre.ev') ? [getComputedStyle(b.querySelector('pre.ev')).whiteSpace,
+                                    getComputedStyle(b.querySelector('pre.ev')).overflowX] : [],
+}));
+const bands = q('svg.volume a.band').map(a => ({
+  href: a.getAttribute('href'), num: a.querySelector('text').textContent,
+}));
+// Every time value is one box: an inline element broken over two lines
+// has two client rectangles.
+const times = q('.t').map(e => ({ text: e.textContent, boxes: e.getClientRects().length }));
+const first = document.querySelector('h1').nextElementSibling;
+const chart = document.querySelector('svg');
+return {
+  width: window.innerWidth,
+  rows, bands, times,
+  legend: q('p.legend.severities .sw').length,
+  legendText: q('p.legend.severities').map(p => p.textContent).join(' '),
+  ticks: q('svg.volume text.tick').map(t => t.textContent),
+  first: first ? first.id : '',
+  summaryBeforeCharts: !!(first.compareDocumentPosition(chart) & Node.DOCUMENT_POSITION_FOLLOWING),
+  summary: q('#summary ol.summary li').map(l => l.textContent),
+  summaryText: first.textContent,
+  multiples: q('figure.service').length,
+  scripts: document.scripts.length,
+};
+"#;
+
+/// The quickstart's report as someone on call reads it: at 1280 px, the
+/// summary first, numbered alert bands that match the numbered rows, a
+/// severity legend, round time ticks, evidence text for every alert (the
+/// CloudTrail ones too), no time value broken over two lines, a small page
+/// with nothing to fetch.
+#[test]
+fn the_quickstart_report_reads_at_a_glance() {
+    let Some((browser, driver)) = webdriver::available() else {
+        return missing("chromium with chromedriver");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    let o = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["run", "jobs/quickstart.toml", "--report-dir"])
+        .arg(&reports)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    // The run prints its alerts on stderr, one a line, in report order.
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let printed: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    let page = reports.join("report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.len() < 300_000, "report.html is {} bytes", html.len());
+    for fetch in ["<script", "<link", "<img", " src=", "url(", "@import"] {
+        assert!(!html.contains(fetch), "the page holds {fetch:?}");
+    }
+
+    let mut d = Driver::start(browser, driver);
+    d.goto(&format!("file://{}", page.display()));
+    let m = d.execute(MEASURE);
+    keep(&d.screenshot(), "report-1280.png");
+    assert_eq!(m["width"], 1280, "{m}");
+    assert_eq!(m["scripts"], 0);
+
+    // The summary comes first, before any chart: one sentence an alert
+    // (each is its own incident in memory), the worst first.
+    assert_eq!(m["first"], "summary", "{m}");
+    assert_eq!(m["summaryBeforeCharts"], true);
+    let summary: Vec<&str> =
+        m["summary"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(summary.len(), printed.len(), "{summary:#?}");
+    assert!(
+        summary[0].contains("critical") && summary[0].contains("admin_bruteforce"),
+        "{}",
+        summary[0]
+    );
+    let rank = |s: &str| {
+        ["critical", "high", "medium", "low"]
+            .iter()
+            .position(|v| s.contains(&format!("{v} ")))
+            .unwrap()
+    };
+    assert!(summary.windows(2).all(|w| rank(w[0]) <= rank(w[1])), "not worst first: {summary:#?}");
+    let text = m["summaryText"].as_str().unwrap();
+    assert!(text.contains("15 alerts") && text.contains("no --fail-on given"), "{text}");
+
+    // Numbered rows, in the order the command printed them, and one band a
+    // row with the same number, linking to it.
+    let rows = m["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), printed.len());
+    for (i, (row, rule)) in rows.iter().zip(&printed).enumerate() {
+        assert_eq!(row["num"], (i + 1).to_string().as_str(), "{row}");
+        assert_eq!(row["id"], format!("alert-{}", i + 1).as_str());
+        assert_eq!(row["rule"], *rule);
+    }
+    let mut bands: Vec<(String, String)> = m["bands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["num"].as_str().unwrap().to_string(), b["href"].as_str().unwrap().to_string()))
+        .collect();
+    bands.sort_by_key(|(n, _)| n.parse::<usize>().unwrap());
+    let want: Vec<(String, String)> =
+        (1..=rows.len()).map(|i| (i.to_string(), format!("#alert-{i}"))).collect();
+    assert_eq!(bands, want);
+    assert_eq!(m["legend"], 4, "a swatch for each alert severity: {}", m["legendText"]);
+    for sev in ["critical", "high", "medium", "low"] {
+        assert!(m["legendText"].as_str().unwrap().contains(sev));
+    }
+    let ticks: Vec<&str> =
+        m["ticks"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert!(ticks.len() >= 4, "{ticks:?}");
+    assert!(
+        ticks.iter().all(|t| t.len() == 5 && t.as_bytes()[2] == b':'),
+        "times of day: {ticks:?}"
+    );
+    assert!(m["multiples"].as_u64().unwrap() >= 5, "a chart a service: {m}");
+
+    // Evidence text for every alert, of every rule type; CloudTrail's as
+    // the event's key fields; lines kept whole, scrolling sideways.
+    for row in rows {
+        let ev = row["evidence"].as_str().unwrap();
+        assert!(ev.lines().count() >= 1 && !ev.contains("not available"), "{row}");
+        assert_eq!(row["pre"], serde_json::json!(["pre", "auto"]), "{row}");
+        if ev.contains("CloudTrail") {
+            assert!(ev.contains("\"eventName\":\""), "CloudTrail evidence as JSON: {ev}");
+        }
+        if row["type"] == "inactivity" {
+            assert!(row["count"].as_str().unwrap().contains("silent for12m58s"), "{row}");
+        }
+    }
+    let cloudtrail =
+        rows.iter().filter(|r| r["evidence"].as_str().unwrap().contains("\"eventSource\"")).count();
+    assert!(cloudtrail >= 2, "CloudTrail alerts with their events as evidence");
+
+    // No time value broken over two lines.
+    let times = m["times"].as_array().unwrap();
+    assert!(times.len() >= 2 * rows.len(), "{} time values", times.len());
+    let broken: Vec<&serde_json::Value> = times.iter().filter(|t| t["boxes"] != 1).collect();
+    assert!(broken.is_empty(), "time values broken over lines: {broken:?}");
+}
+
 /// Keeps a screenshot as `name` in `LOGTRACK_SCREENSHOT_DIR`, after checking it is a real one.
 fn keep(png: &[u8], name: &str) {
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{name}: {} bytes", png.len());

@@ -133,6 +133,12 @@ impl Driver {
         self.call("GET", &format!("/element/{e}/text"), Value::Null).as_str().unwrap().to_string()
     }
 
+    /// Runs `script` (a function body) in the page and returns its value:
+    /// for measuring what was rendered. The page itself holds no script.
+    pub fn execute(&mut self, script: &str) -> Value {
+        self.call("POST", "/execute/sync", json!({ "script": script, "args": [] }))
+    }
+
     /// A PNG of the window.
     pub fn screenshot(&mut self) -> Vec<u8> {
         let b64 = self.call("GET", "/screenshot", Value::Null);

@@ -15,6 +15,7 @@ run: build
 
 # Benchmarks use the profiling profile (release code with line tables).
 bench:
+	@./bench/about.sh
 	$(CARGO) build --profile profiling
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/parse.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/formats.sh

@@ -25,7 +25,8 @@ DIR=$PWD/bench-data/citus
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- sh -c "$1"; else sh -c "$1"; fi; }
 BASE=${LOGTRACK_CITUS_PORT:-54360}
 ports="$BASE $((BASE + 1)) $((BASE + 2)) $((BASE + 3))" # single, coordinator, worker, worker
-stop() { for p in $ports; do as_pg "'$PGBIN/pg_ctl' -D '$DIR/$p' -m fast stop >/dev/null 2>&1" || true; done; }
+# The servers are throwaway: stopped and their data (a few GiB) removed at the end.
+stop() { for p in $ports; do as_pg "'$PGBIN/pg_ctl' -D '$DIR/$p' -m fast stop >/dev/null 2>&1" || true; rm -rf "${DIR:?}/$p"; done; }
 trap stop EXIT
 rm -rf "$DIR" && mkdir -p "$DIR"
 [ "$(id -u)" = 0 ] && chown postgres "$DIR"

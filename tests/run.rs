@@ -45,6 +45,44 @@ fn quickstart_raises_the_planted_incidents() {
     assert!(stderr(&o).contains("quickstart: 5 file(s), 1862 records, 0 rejected, 15 alert(s)"));
 }
 
+/// The README's table of the quickstart's alerts is what the quickstart
+/// prints: the same number, rules, severities and start times, in order.
+#[test]
+fn the_readme_lists_the_alerts_the_quickstart_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let o =
+        logtrack(&["run", "jobs/quickstart.toml", "--report-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // `  HIGH     web_5xx_spike [service=apache] 2026-03-14T10:12:00Z .. …`
+    let printed: Vec<(String, String, String)> = stderr(&o)
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let at = l.find("2026-03-14T").expect("a window start") + "2026-03-14T".len();
+            (l[at..at + 5].to_string(), words[1].to_string(), words[0].to_lowercase())
+        })
+        .collect();
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let table = readme
+        .split("<!-- The quickstart's alerts:")
+        .nth(1)
+        .expect("the README marks the quickstart's table");
+    let listed: Vec<(String, String, String)> = table
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells[2].to_string(), cells[3].trim_matches('`').to_string(), cells[4].to_string())
+        })
+        .collect();
+    assert_eq!(listed, printed);
+    let count = format!("prints the {} alerts planted", printed.len());
+    assert!(readme.contains(&count), "the README should say it {count}");
+}
+
 #[test]
 fn counts_spilled_to_disk_or_kept_when_spilling_fails_give_the_same_alerts() {
     let run = |env: &[(&str, &str)]| {

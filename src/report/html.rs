@@ -335,7 +335,7 @@ fn short_count(n: u64) -> String {
     match n {
         0..=9_999 => n.to_string(),
         10_000..=999_999 => format!("{}k", n / 1000),
-        _ if n % 1_000_000 == 0 || n >= 10_000_000 => format!("{}M", n / 1_000_000),
+        _ if n.is_multiple_of(1_000_000) || n >= 10_000_000 => format!("{}M", n / 1_000_000),
         _ => format!("{:.1}M", n as f64 / 1e6),
     }
 }
@@ -384,6 +384,18 @@ impl Frame {
 
     fn y(&self, v: u64) -> f64 {
         self.h - self.bottom - (v as f64 / self.ymax() as f64) * (self.h - self.bottom - self.top)
+    }
+
+    /// A series of counts per bin as a polyline's points, each at the
+    /// middle of its bin.
+    fn points(&self, counts: &[u64], bin_secs: i64) -> String {
+        let at = |b: usize| self.start + b as i64 * bin_secs + bin_secs / 2;
+        let p: Vec<String> = counts
+            .iter()
+            .enumerate()
+            .map(|(b, &n)| format!("{:.1},{:.1}", self.x(at(b)), self.y(n)))
+            .collect();
+        p.join(" ")
     }
 
     /// Grid lines and round counts up the side, round times of day along
@@ -469,7 +481,6 @@ pub fn volume_chart(o: &Overview, alerts: &[Alert], links: bool) -> Markup {
     let (lane, used) = lanes(&xs);
     let top = 8.0 + used as f64 * LANE + if used > 0 { 6.0 } else { 0.0 };
     let f = Frame::new(o, (1000.0, 230.0 + top), top, max, 4);
-    let half = o.bin_secs / 2;
     html! {
         svg.volume viewBox=(format!("0 0 {} {}", f.w, f.h)) role="img" aria-label="Records per service over time, alerts numbered above" {
             @for (i, a) in alerts.iter().enumerate() {
@@ -481,10 +492,8 @@ pub fn volume_chart(o: &Overview, alerts: &[Alert], links: bool) -> Markup {
             }
             (f.axes(8))
             @for (i, (service, counts)) in o.volume.iter().enumerate() {
-                @let points: Vec<String> = counts.iter().enumerate().map(|(b, &n)| {
-                    format!("{:.1},{:.1}", f.x(f.start + b as i64 * o.bin_secs + half), f.y(n))
-                }).collect();
-                polyline class="series" points=(points.join(" ")) fill="none" stroke=(PALETTE[i % PALETTE.len()]) stroke-width="1.6" {
+                @let points = f.points(counts, o.bin_secs);
+                polyline class="series" points=(points) fill="none" stroke=(PALETTE[i % PALETTE.len()]) stroke-width="1.6" {
                     title { (service) }
                 }
             }
@@ -533,16 +542,13 @@ pub fn service_multiples(o: &Overview, alerts: &[Alert]) -> Markup {
     let mut services: Vec<(usize, &String, &Vec<u64>, u64)> =
         o.volume.iter().enumerate().map(|(i, (s, v))| (i, s, v, v.iter().sum::<u64>())).collect();
     services.sort_by(|a, b| b.3.cmp(&a.3).then_with(|| a.1.cmp(b.1)));
-    let half = o.bin_secs / 2;
     html! {
         div.multiples {
             @for &(i, service, counts, total) in services.iter().take(MULTIPLES) {
                 @let max = counts.iter().copied().max().unwrap_or(0);
                 @let f = Frame::new(o, (330.0, 104.0), 8.0, max, 2);
                 @let colour = PALETTE[i % PALETTE.len()];
-                @let points: Vec<String> = counts.iter().enumerate().map(|(b, &n)| {
-                    format!("{:.1},{:.1}", f.x(f.start + b as i64 * o.bin_secs + half), f.y(n))
-                }).collect();
+                @let points = f.points(counts, o.bin_secs);
                 @let mine: Vec<(usize, &Alert)> = alerts.iter().enumerate()
                     .filter(|(_, a)| a.group.get("service") == Some(service)).collect();
                 figure.service {
@@ -556,7 +562,7 @@ pub fn service_multiples(o: &Overview, alerts: &[Alert]) -> Markup {
                             text x=(f1(x1 + 2.0)) y=(f.top + 9.0) font-size="9" font-weight="700" fill=(alert_colour(a.severity)) { (n + 1) }
                         }
                         (f.axes(4))
-                        polyline points=(points.join(" ")) fill="none" stroke=(colour) stroke-width="1.4" {}
+                        polyline points=(points) fill="none" stroke=(colour) stroke-width="1.4" {}
                     }
                 }
             }
@@ -793,5 +799,58 @@ fn rejects_table(r: &Report) -> Markup {
                 tr { td { code { (j.path) ":" (j.line) } } td { (j.reason) } }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_ticks_fall_on_round_times_of_day() {
+        // 10:00 to 11:00: every 10 minutes.
+        let (t, step) = time_ticks(36_000, 39_600, 8);
+        assert_eq!(step, 600);
+        assert_eq!(
+            t.iter().map(|&t| tick_label(t, step, 3600)).collect::<Vec<_>>(),
+            ["10:00", "10:10", "10:20", "10:30", "10:40", "10:50", "11:00"]
+        );
+        // 03:52 to 10:56: whole hours, none before the start.
+        let (t, step) = time_ticks(13_920, 39_360, 8);
+        assert_eq!((t[0], step), (14_400, 3600));
+        assert!(t.len() >= 4 && t.len() <= 8, "{t:?}");
+        // Two minutes: seconds shown.
+        let (t, step) = time_ticks(0, 120, 8);
+        assert_eq!(tick_label(t[1], step, 120), "00:00:15");
+        // Three weeks: days.
+        let (t, step) = time_ticks(0, 21 * 86_400, 8);
+        assert!(step >= 86_400 && t.len() <= 8, "{step} {t:?}");
+        assert_eq!(tick_label(t[0], step, 21 * 86_400), "01-01");
+    }
+
+    #[test]
+    fn count_ticks_are_round_and_reach_the_maximum() {
+        assert_eq!(count_ticks(160, 4), [0, 50, 100, 150, 200]);
+        assert_eq!(count_ticks(2, 2), [0, 1, 2]);
+        assert_eq!(count_ticks(0, 4), [0, 1]);
+        let t = count_ticks(43_517, 4);
+        assert_eq!((t[1], *t.last().unwrap()), (20_000, 60_000));
+        assert_eq!(
+            [9_999, 12_345, 1_500_000, 3_000_000, 12_345_678].map(short_count),
+            ["9999", "12k", "1.5M", "3M", "12M"]
+        );
+    }
+
+    #[test]
+    fn overlapping_bands_go_to_different_lanes() {
+        let (lane, used) = lanes(&[(0.0, 50.0), (10.0, 20.0), (30.0, 60.0), (70.0, 80.0)]);
+        // The third fits after the second, in its lane.
+        assert_eq!(used, 2);
+        assert_eq!(lane, [0, 1, 1, 0]);
+        // More overlaps than lanes: the rest share the lane that ends first.
+        let many: Vec<(f64, f64)> = (0..20).map(|i| (i as f64, 100.0 + i as f64)).collect();
+        let (lane, used) = lanes(&many);
+        assert_eq!(used, MAX_LANES);
+        assert!(lane.iter().all(|&l| l < MAX_LANES));
     }
 }

@@ -45,6 +45,17 @@ fn code(s: &str) -> String {
     format!("`{}`", t.replace('|', "\\|"))
 }
 
+/// An alert's count; for an inactivity alert (which counts nothing), its
+/// silence.
+fn count(a: &crate::detect::Alert) -> String {
+    if a.rule_type == "inactivity" {
+        let silence = a.window_end.secs - a.window_start.secs;
+        format!("silent for {}", crate::config::HumanDuration(silence))
+    } else {
+        a.count.to_string()
+    }
+}
+
 impl ReportWriter for Markdown {
     fn file_name(&self) -> &'static str {
         "report.md"
@@ -105,7 +116,7 @@ fn render(r: &Report) -> Result<String, std::fmt::Error> {
                 cell(&group.join(", ")),
                 a.window_start,
                 a.window_end,
-                a.count,
+                count(a),
                 cell(&a.message),
                 ev
             )?;

@@ -5,7 +5,7 @@
 
 use super::overview::{Overview, TOP_KINDS};
 use super::{Report, ReportWriter};
-use crate::config::{AlertSeverity, HumanDuration};
+use crate::config::AlertSeverity;
 use crate::detect::{Alert, EVIDENCE_PER_SECOND, MAX_EVIDENCE};
 use crate::parse::Timestamp;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
@@ -688,8 +688,8 @@ pub fn alerts_table(alerts: &[Alert]) -> Markup {
                             @else { span.t { (hms(s)) " –" } br; span.t { (day(e)) " " (hms(e)) } }
                         }
                         td.n {
-                            @if a.rule_type == "inactivity" {
-                                "silent for" br; span.t { (HumanDuration(e - s)) }
+                            @if let Some(d) = super::silence(a) {
+                                "silent for" br; span.t { (d) }
                             } @else {
                                 (a.count)
                             }

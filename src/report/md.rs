@@ -45,14 +45,11 @@ fn code(s: &str) -> String {
     format!("`{}`", t.replace('|', "\\|"))
 }
 
-/// An alert's count; for an inactivity alert (which counts nothing), its
-/// silence.
+/// An alert's count, or an inactivity alert's silence.
 fn count(a: &crate::detect::Alert) -> String {
-    if a.rule_type == "inactivity" {
-        let silence = a.window_end.secs - a.window_start.secs;
-        format!("silent for {}", crate::config::HumanDuration(silence))
-    } else {
-        a.count.to_string()
+    match super::silence(a) {
+        Some(d) => format!("silent for {d}"),
+        None => a.count.to_string(),
     }
 }
 

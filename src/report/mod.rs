@@ -12,6 +12,13 @@ use crate::detect::Alert;
 use crate::read::{Reject, SourceStats};
 use serde::Serialize;
 
+/// How long an inactivity alert's silence lasted (its window): what its
+/// reports show in place of a count, since it counts nothing.
+pub fn silence(a: &Alert) -> Option<crate::config::HumanDuration> {
+    (a.rule_type == "inactivity")
+        .then(|| crate::config::HumanDuration(a.window_end.secs - a.window_start.secs))
+}
+
 /// Rejects listed in a report (the count covers all of them).
 pub const REPORT_REJECTS: usize = 100;
 

@@ -56,8 +56,7 @@ fn read_events(
     path: &str,
     at: &BTreeSet<(u64, u64)>,
 ) -> std::io::Result<BTreeMap<(u64, u64), String>> {
-    let input = Box::new(crate::source::open(path)?);
-    let mut framer = JsonFramer::new(input, crate::source::CHUNK_SIZE);
+    let mut framer = JsonFramer::new(crate::source::open(path)?, crate::source::CHUNK_SIZE);
     let mut out = BTreeMap::new();
     while out.len() < at.len() {
         let Some(chunk) = framer.next_chunk()? else { break };

@@ -1,5 +1,6 @@
 //! The command line (clap derive types only; the work is in `cmd`).
 
+use crate::run::Messages;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -93,6 +94,24 @@ pub enum MessageFormat {
     #[default]
     Text,
     Json,
+}
+
+impl Global {
+    /// The messages of a command: `-q`, `--log-format`, and colour by
+    /// `--color` (auto: on a terminal, unless `NO_COLOR` is set).
+    pub fn messages(&self) -> Messages {
+        use std::io::IsTerminal;
+        let json = self.log_format == MessageFormat::Json;
+        let colour = match self.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stderr().is_terminal()
+            }
+        };
+        Messages::new(self.quiet, json, colour)
+    }
 }
 
 #[derive(Subcommand, Debug)]

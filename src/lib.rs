@@ -11,10 +11,12 @@
 //! `cmd` holds one thin module per subcommand.
 
 pub mod cli;
+pub mod clock;
 pub mod cmd;
 pub mod config;
 pub mod detect;
 pub mod error;
+pub mod expr;
 pub mod json;
 pub mod net;
 pub mod notify;
@@ -28,4 +30,5 @@ pub mod run;
 pub mod serve;
 pub mod source;
 pub mod store;
+pub mod summary;
 pub mod template;

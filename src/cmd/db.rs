@@ -3,12 +3,11 @@
 use crate::cli::{DbCommand, Global};
 use crate::config::{self, HumanDuration};
 use crate::error::{redact_url, Exit};
-use crate::run::Messages;
 use crate::store::{self, migrate};
 use std::io::Write;
 
 pub fn run(cmd: &DbCommand, g: &Global) -> anyhow::Result<Exit> {
-    let msgs = Messages::new(g);
+    let msgs = g.messages();
     let url = config::database_url(g.database_url.as_deref(), g.config.as_deref())?;
     let mut client = store::connect(&url)?;
     match cmd {

@@ -4,11 +4,10 @@
 use crate::cli::{Global, IngestArgs};
 use crate::config;
 use crate::error::Exit;
-use crate::run::Messages;
 use crate::store::load::Loader;
 
 pub fn run(args: &IngestArgs, g: &Global) -> anyhow::Result<Exit> {
-    let msgs = Messages::new(g);
+    let msgs = g.messages();
     let (format, opts) = super::input_options(&args.input)?;
     let url = config::database_url(g.database_url.as_deref(), g.config.as_deref())?;
     let mut loader = Loader::new(&url)?;

@@ -129,7 +129,7 @@ pub fn settings(g: &Global, job: &crate::config::Job) -> anyhow::Result<Settings
 /// `detect` and `report`: the job over a time range of the database
 /// (`--since` and `--until`: durations count back from `--now`).
 fn over_range(a: &RangeArgs, g: &Global, work: RangeWork) -> anyhow::Result<Exit> {
-    let msgs = Messages::new(g);
+    let msgs = g.messages();
     let Some(job) = load_job(&a.job, g, &msgs) else { return Ok(Exit::Failed) };
     let settings = settings(g, &job)?;
     let url = job.database_url.as_deref().ok_or(Error::NoDatabase)?;

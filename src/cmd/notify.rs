@@ -4,11 +4,10 @@
 use crate::cli::{Global, NotifyArgs};
 use crate::error::{Error, Exit};
 use crate::notify::{self, Notification};
-use crate::run::Messages;
 use crate::store::{self, incidents};
 
 pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
-    let msgs = Messages::new(g);
+    let msgs = g.messages();
     // Without --job, the site settings are the job (their [[notify]]).
     let path = match &a.job {
         Some(p) => p.clone(),

@@ -7,7 +7,6 @@ use crate::error::Exit;
 use crate::output;
 use crate::parse::{Provenance, Record};
 use crate::read::{self, ChunkResult, ChunkSink};
-use crate::run::Messages;
 use crate::template::{self, Templater};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -129,7 +128,7 @@ fn write_templated(
 const SHOWN_REJECTS: u64 = 20;
 
 pub fn run(args: &ParseArgs, g: &Global) -> anyhow::Result<Exit> {
-    let msgs = Messages::new(g);
+    let msgs = g.messages();
     let (format, opts) = super::input_options(&args.input)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -3,10 +3,10 @@
 
 use crate::cli::{Global, RunArgs};
 use crate::error::Exit;
-use crate::run::{self as engine, Messages};
+use crate::run as engine;
 
 pub fn run(args: &RunArgs, g: &Global) -> anyhow::Result<Exit> {
-    let msgs = Messages::new(g);
+    let msgs = g.messages();
     let Some(job) = super::load_job(&args.job, g, &msgs) else { return Ok(Exit::Failed) };
     let mut settings = super::settings(g, &job)?;
     let wall = settings.now.at_or_wall_clock();

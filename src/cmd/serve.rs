@@ -3,7 +3,6 @@
 use crate::cli::{Global, ServeArgs};
 use crate::config;
 use crate::error::Exit;
-use crate::run::Messages;
 use crate::serve::{self, Options};
 use crate::store::sessions::Lifetime;
 
@@ -26,6 +25,6 @@ pub fn run(a: &ServeArgs, g: &Global) -> anyhow::Result<Exit> {
         statement_timeout: secs(a.statement_timeout),
         header_timeout: secs(a.header_timeout),
     };
-    serve::serve(opts, Messages::new(g))?;
+    serve::serve(opts, g.messages())?;
     Ok(Exit::Ok)
 }

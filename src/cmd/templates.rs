@@ -7,7 +7,6 @@ use crate::error::Exit;
 use crate::output::write_json_str;
 use crate::parse::{Provenance, Record, Timestamp};
 use crate::read::{self, ChunkResult, ChunkSink};
-use crate::run::Messages;
 use crate::template::{self, Templater};
 use std::io::Write;
 use std::sync::Arc;
@@ -63,7 +62,7 @@ impl Seen {
 }
 
 pub fn run(args: &TemplatesArgs, g: &Global) -> anyhow::Result<Exit> {
-    let msgs = Messages::new(g);
+    let msgs = g.messages();
     let (format, opts) = super::input_options(&args.input)?;
     let mut exit = Exit::Ok;
     let mut t = Templater::new(args.cap.max_templates);

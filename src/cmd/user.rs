@@ -6,12 +6,11 @@
 use crate::cli::{Global, UserCommand};
 use crate::config;
 use crate::error::Exit;
-use crate::run::Messages;
 use crate::store::{self, users};
 use std::io::{BufRead, IsTerminal, Write};
 
 pub fn run(c: &UserCommand, g: &Global) -> anyhow::Result<Exit> {
-    let msgs = Messages::new(g);
+    let msgs = g.messages();
     let url = config::database_url(g.database_url.as_deref(), g.config.as_deref())?;
     let mut client = store::open(&url)?;
     match c {

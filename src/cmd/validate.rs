@@ -3,10 +3,9 @@
 use crate::cli::{Global, ValidateArgs};
 use crate::config::{self, Overrides};
 use crate::error::{redact_url, Exit};
-use crate::run::Messages;
 
 pub fn run(args: &ValidateArgs, g: &Global) -> anyhow::Result<Exit> {
-    let msgs = Messages::new(g);
+    let msgs = g.messages();
     let overrides = Overrides {
         database_url: g.database_url.clone(),
         report_dir: g.report_dir.clone(),

@@ -13,7 +13,8 @@ pub mod notify;
 
 pub use duration::{time_arg, HumanDuration, MAX_SECS, MIN_SECS};
 
-use crate::detect::expr::Expr;
+use crate::error::edit_distance;
+use crate::expr::Expr;
 use crate::parse::{Format, Tz};
 use figment::providers::{Env, Format as _, Json, Serialized, Toml};
 use figment::value::{Dict, Value};
@@ -799,7 +800,7 @@ impl Checker {
         for (i, item) in items.iter().enumerate() {
             let at = format!("{path}.ignore[{i}]");
             match item.as_str() {
-                Some(s) => match crate::template::ignore_pattern(s) {
+                Some(s) => match ignore_pattern(s) {
                     Ok(_) => out.push(s.to_string()),
                     Err(e) => self.err(&at, e),
                 },
@@ -873,19 +874,6 @@ fn join(path: &str, key: &str) -> String {
     } else {
         format!("{path}.{key}")
     }
-}
-
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -1366,7 +1354,7 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
             let field = match required(c, "field") {
                 Some(f) => {
                     let key = f.strip_prefix("fields.").unwrap_or(&f).to_string();
-                    if key.is_empty() || crate::detect::expr::NAMES.contains(&f.as_str()) {
+                    if key.is_empty() || crate::expr::NAMES.contains(&f.as_str()) {
                         c.err(&join(path, "field"), format!("expected a numeric field such as \"fields.request_time\", found {f:?}"));
                         None
                     } else {
@@ -1468,6 +1456,41 @@ fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
         filter,
         resolve_after,
     })
+}
+
+/// The wildcard of the template notation (`template::mask::WILD`), as job
+/// files write it in `ignore` entries.
+pub const TEMPLATE_WILD: &str = "<*>";
+
+/// The regex of an `ignore` entry: a template (`<*>` matches any text,
+/// a space any run of spaces, anchored at both ends), or else a regex
+/// searched in the message. Errors name what is wrong.
+pub fn ignore_pattern(entry: &str) -> Result<String, String> {
+    let source = if entry.contains(TEMPLATE_WILD) {
+        let mut re = String::from("^");
+        for (i, part) in entry.trim().split(TEMPLATE_WILD).enumerate() {
+            if i > 0 {
+                re.push_str(".*?");
+            }
+            let words: Vec<String> = part.split_ascii_whitespace().map(regex::escape).collect();
+            if part.starts_with(|c: char| c.is_ascii_whitespace()) && i > 0 {
+                re.push_str("\\s+");
+            }
+            re.push_str(&words.join("\\s+"));
+            if part.ends_with(|c: char| c.is_ascii_whitespace()) && !words.is_empty() {
+                re.push_str("\\s+");
+            }
+        }
+        re.push('$');
+        re
+    } else {
+        entry.to_string()
+    };
+    regex::RegexBuilder::new(&source)
+        .size_limit(1 << 20)
+        .build()
+        .map(|_| source)
+        .map_err(|e| format!("not a template (no <*>) and not a regex: {e}"))
 }
 
 /// The database URL for commands without a job file: `--database-url`,

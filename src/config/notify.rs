@@ -240,7 +240,7 @@ fn receiver(c: &mut Checker, d: &Dict, path: &str, rule_ids: &[&str]) -> Option<
                 }
                 _ => required(c, "url"),
             };
-            let host = match url.as_deref().map(crate::notify::http::Url::parse) {
+            let host = match url.as_deref().map(crate::net::Url::parse) {
                 Some(Ok(u)) => Some(u.host),
                 Some(Err(e)) => {
                     let key = if d.contains_key("url") { "url" } else { "url_env" };

@@ -16,7 +16,6 @@
 //! time passed in: no I/O, no clock, so its output is deterministic and can
 //! be snapshotted.
 
-pub mod expr;
 mod inactivity;
 mod novelty;
 mod percentile;
@@ -27,9 +26,10 @@ mod window;
 mod zscore;
 
 use crate::config::{AlertSeverity, GroupKey, Rule, RuleKind};
+use crate::expr::{Expr, Name};
 use crate::parse::time::TimeSpan;
 use crate::parse::{Record, Timestamp, Value};
-use expr::{Expr, Name};
+pub use crate::source::LineRef;
 use memchr::memmem;
 pub use novelty::Sighting;
 use serde::Serialize;
@@ -46,27 +46,6 @@ pub const MAX_EVIDENCE: usize = 20;
 
 /// Separates the values of a multi-key group in its encoded form.
 const GROUP_SEP: char = '\u{1f}';
-
-/// A line that caused a count: source (index into the run's list of
-/// inputs), line, and event index inside a JSON document (0: none).
-/// Ordered by position, so "the first lines" of a second are well defined
-/// whatever order the records were counted in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct LineRef {
-    pub source: u32,
-    pub line: u32,
-    pub index: u32,
-}
-
-impl LineRef {
-    pub fn at(source: u32, prov: crate::parse::Provenance) -> LineRef {
-        LineRef {
-            source,
-            line: prov.line.min(u32::MAX as u64) as u32,
-            index: prov.index.unwrap_or(0).min(u32::MAX as u64) as u32,
-        }
-    }
-}
 
 /// The records of one group in one second: how many, and the first few
 /// (by position in the input). Adding and merging are commutative, so
@@ -763,7 +742,7 @@ impl RuleMatch {
                 RuleKind::NewTemplate { severity_at_least, ignore, .. } => {
                     let patterns: Vec<String> = ignore
                         .iter()
-                        .filter_map(|e| crate::template::ignore_pattern(e).ok())
+                        .filter_map(|e| crate::config::ignore_pattern(e).ok())
                         .collect();
                     Some(Arc::new(TemplateFilter {
                         min_severity: *severity_at_least,
@@ -793,7 +772,7 @@ impl RuleMatch {
             Sub::None => Some(sec),
             Sub::Ratio(e) => Some(2 * sec + i64::from(e.eval(r))),
             Sub::Percentile(k) => {
-                let v = r.field(k).and_then(expr::field_number)?;
+                let v = r.field(k).and_then(crate::expr::field_number)?;
                 Some((sec << sketch::BITS) | sketch::bucket(v))
             }
         }

@@ -4,74 +4,9 @@
 //! except to the hosts of `NO_PROXY` and to loopback addresses.
 
 use super::tls::{self, Conn};
+pub use crate::net::Url;
 use std::io::{Read, Write};
 use std::time::Duration;
-
-/// An `http://` or `https://` address. Errors never quote it: a webhook's
-/// address often holds its token.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Url {
-    pub https: bool,
-    pub host: String,
-    pub port: u16,
-    /// Path and query, at least `/`.
-    pub target: String,
-}
-
-impl Url {
-    pub fn parse(s: &str) -> Result<Url, String> {
-        let (https, rest) = if let Some(r) = s.strip_prefix("https://") {
-            (true, r)
-        } else if let Some(r) = s.strip_prefix("http://") {
-            (false, r)
-        } else {
-            return Err("expected an http:// or https:// address".into());
-        };
-        let (authority, target) = match rest.find(['/', '?']) {
-            Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
-            Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
-            None => (rest, "/".to_string()),
-        };
-        let target = target.split('#').next().unwrap_or("/").to_string();
-        if authority.contains('@') {
-            return Err("user names and passwords in the address are not supported: use headers (Authorization)".into());
-        }
-        let (host, port) = match authority.strip_prefix('[') {
-            Some(v6) => {
-                let (h, after) = v6.split_once(']').ok_or("an IPv6 address without its ']'")?;
-                (h, after.strip_prefix(':'))
-            }
-            None => match authority.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority, None),
-            },
-        };
-        let port = match port {
-            None => {
-                if https {
-                    443
-                } else {
-                    80
-                }
-            }
-            Some(p) => p.parse().map_err(|_| "the address has an invalid port".to_string())?,
-        };
-        if host.is_empty() || target.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err("the address has no host, or spaces or control characters".into());
-        }
-        Ok(Url { https, host: host.to_string(), port, target })
-    }
-
-    /// `scheme://host:port`, for messages (no path: it may hold a token).
-    pub fn origin(&self) -> String {
-        let scheme = if self.https { "https" } else { "http" };
-        if self.host.contains(':') {
-            format!("{scheme}://[{}]:{}", self.host, self.port)
-        } else {
-            format!("{scheme}://{}:{}", self.host, self.port)
-        }
-    }
-}
 
 /// A proxy: its address and its `Proxy-Authorization`, if it has a user.
 struct Proxy {
@@ -233,22 +168,6 @@ mod tests {
         // NO_PROXY is read from the environment; with none, others go through.
         if std::env::var_os("NO_PROXY").is_none() && std::env::var_os("no_proxy").is_none() {
             assert!(!bypass("hooks.slack.com"));
-        }
-    }
-
-    #[test]
-    fn addresses_parse() {
-        let u = Url::parse("https://hooks.example.com/services/T0/B0/XYZ?x=1#f").unwrap();
-        assert_eq!((u.https, u.host.as_str(), u.port), (true, "hooks.example.com", 443));
-        assert_eq!(u.target, "/services/T0/B0/XYZ?x=1");
-        let u = Url::parse("http://127.0.0.1:8080").unwrap();
-        assert_eq!((u.port, u.target.as_str()), (8080, "/"));
-        let u = Url::parse("http://[::1]:9/h?q").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.target.as_str()), ("::1", 9, "/h?q"));
-        assert_eq!(u.origin(), "http://[::1]:9");
-        for bad in ["ftp://x/", "http://", "http://u:p@h/", "http://h:99999/", "http://h/a b"] {
-            let e = Url::parse(bad).unwrap_err();
-            assert!(!e.contains(bad), "{e}");
         }
     }
 }

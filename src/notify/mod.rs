@@ -120,13 +120,13 @@ impl Notification {
                 .collect(),
             report: report.to_vec(),
             dashboard: None,
-            created: ts(crate::run::wall_clock()),
+            created: ts(crate::clock::wall_clock()),
         }
     }
 
     /// The notification `logtrack notify --test` sends.
     pub fn test(job: &str) -> Notification {
-        let now = crate::run::wall_clock();
+        let now = crate::clock::wall_clock();
         let alert = Alert {
             rule_id: "logtrack_test".into(),
             rule_type: "test",

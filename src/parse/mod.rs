@@ -24,6 +24,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+pub use crate::source::{Framing, Provenance};
 pub use time::{Timestamp, Tz};
 
 /// Severity levels of the normalized record, lowest first.
@@ -257,30 +258,10 @@ pub fn line_outcome<'a>(
     }
 }
 
-/// Where a unit came from. `line` is 1-based; `index` is the 1-based
-/// position of an event inside a JSON document (CloudTrail), else `None`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Provenance {
-    pub line: u64,
-    pub index: Option<u64>,
-    pub byte_offset: u64,
-}
-
 /// Turns one unit of input into a record. Implementations must not panic on
 /// any input; everything they cannot read is an [`Outcome::Reject`].
 pub trait Parser: Send + Sync {
     fn parse<'a>(&'a self, unit: &'a [u8]) -> Outcome<'a>;
-}
-
-/// How the input of a format is cut into units.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Framing {
-    Lines,
-    /// CSV records: lines, except that a line end inside a quoted cell is
-    /// part of the record.
-    CsvRecords,
-    /// JSON documents: `{"Records":[...]}`, arrays, or one object per line.
-    Json,
 }
 
 /// The formats of DESIGN.md's table.

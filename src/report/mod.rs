@@ -2,15 +2,16 @@
 //! (a CI job summary) and `report.html` (charts and tables, one file). Writers are pure: a [`Report`] in, bytes
 //! out; the caller writes the files.
 
-pub mod anonymize;
 pub mod html;
 pub mod junit;
 mod md;
-pub mod overview;
 
 use crate::detect::Alert;
 use crate::read::{Reject, SourceStats};
+use crate::summary::anonymize::{unquote, Anonymizer};
+pub use crate::summary::{overview, pick_templates, TemplateRow, REPORT_REJECTS};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// How long an inactivity alert's silence lasted (its window): what its
 /// reports show in place of a count, since it counts nothing.
@@ -18,9 +19,6 @@ pub fn silence(a: &Alert) -> Option<crate::config::HumanDuration> {
     (a.rule_type == "inactivity")
         .then(|| crate::config::HumanDuration(a.window_end.secs - a.window_start.secs))
 }
-
-/// Rejects listed in a report (the count covers all of them).
-pub const REPORT_REJECTS: usize = 100;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Totals {
@@ -63,45 +61,6 @@ pub struct Report {
     pub templates: Vec<TemplateRow>,
 }
 
-/// A message template as a report lists it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TemplateRow {
-    pub service: String,
-    pub template_id: String,
-    pub template: String,
-    /// Records (in memory: of the run; with a database: all stored).
-    pub count: u64,
-    pub first_seen: String,
-    pub last_seen: String,
-    /// First seen in this run's data (in memory: after the `learn` of the
-    /// job's `new_template` rules).
-    pub new: bool,
-}
-
-/// Templates listed per service: the most frequent, and the new ones.
-pub const TEMPLATES_PER_SERVICE: usize = 10;
-
-/// The rows a report lists of `rows` (all templates, any order): per
-/// service the [`TEMPLATES_PER_SERVICE`] most frequent and up to as many
-/// new ones, by service then count.
-pub fn pick_templates(mut rows: Vec<TemplateRow>) -> Vec<TemplateRow> {
-    rows.sort_by(|a, b| {
-        (&a.service, b.count, &a.first_seen, &a.template_id).cmp(&(
-            &b.service,
-            a.count,
-            &b.first_seen,
-            &b.template_id,
-        ))
-    });
-    let mut out = Vec::new();
-    for same in rows.chunk_by(|a, b| a.service == b.service) {
-        let top = same.iter().take(TEMPLATES_PER_SERVICE);
-        let new = same.iter().skip(TEMPLATES_PER_SERVICE).filter(|t| t.new);
-        out.extend(top.chain(new.take(TEMPLATES_PER_SERVICE)).cloned());
-    }
-    out
-}
-
 impl Report {
     /// The run's exit code, as decided when the report was assembled.
     pub fn exit(&self) -> crate::error::Exit {
@@ -110,6 +69,27 @@ impl Report {
 }
 
 /// A report format.
+/// Anonymizes everything in `r` that may name a person or a machine.
+pub fn anonymize(r: &mut Report, an: &Anonymizer) {
+    // A template may hold a user or host name among its words.
+    r.templates.clear();
+    for a in &mut r.alerts {
+        an.alert(a);
+    }
+    for (kind, list) in &mut r.overview.top {
+        let mut merged: BTreeMap<String, u64> = BTreeMap::new();
+        for (v, n) in &list.values {
+            *merged.entry(an.value(kind, v)).or_default() += n;
+        }
+        let mut values: Vec<(String, u64)> = merged.into_iter().collect();
+        values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        list.values = values;
+    }
+    for j in &mut r.rejects {
+        j.reason = unquote(&j.reason);
+    }
+}
+
 pub trait ReportWriter {
     fn file_name(&self) -> &'static str;
     fn serialize(&self, report: &Report) -> Vec<u8>;

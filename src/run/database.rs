@@ -5,7 +5,8 @@
 //! after the report is written.
 
 use super::inputs::{inputs, SourceLog};
-use super::{assemble, notifications, output, stored, wall_clock, Messages, Settings};
+use super::{assemble, notifications, output, stored, Messages, Settings};
+use crate::clock::wall_clock;
 use crate::config::Job;
 use crate::error::{Error, Exit};
 use crate::parse::time::TimeSpan;
@@ -135,9 +136,9 @@ fn load_detect_report(
         output::summarize(&report, s, &written, msgs);
         return Ok(report.exit());
     }
-    crate::run::test_kill_point("before-commit");
+    crate::store::test_kill_point("before-commit");
     tx.commit().map_err(Error::db("storing the run's alerts"))?;
-    crate::run::test_kill_point("after-commit");
+    crate::store::test_kill_point("after-commit");
     output::summarize(&report, s, &written, msgs);
     notifications::send_after_commit(client, job, msgs);
     Ok(report.exit())

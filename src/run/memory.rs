@@ -9,8 +9,8 @@ use crate::detect::{self, Detector, FinishContext, RuleMatch, Tally};
 use crate::error::Exit;
 use crate::parse::{Detail, Format, Provenance, Record};
 use crate::read::{self, ChunkResult, ChunkSink};
-use crate::report::overview::{OverviewAcc, SourceKind};
-use crate::report::TemplateRow;
+use crate::summary::overview::{OverviewAcc, SourceKind};
+use crate::summary::TemplateRow;
 use crate::template::catalog::Catalog;
 use std::sync::{Arc, Mutex};
 
@@ -184,5 +184,5 @@ fn report_templates(c: &Catalog, job: &Job, data_start: Option<i64>) -> Vec<Temp
             })
         })
         .collect();
-    crate::report::pick_templates(rows)
+    crate::summary::pick_templates(rows)
 }

@@ -8,8 +8,6 @@
 //! `message` and any fields (`file`, `rule`, counts), for journald and log
 //! shippers.
 
-use crate::cli::{ColorChoice, Global, MessageFormat};
-
 /// Messages on stderr: plain lines, or JSON objects with `--log-format json`.
 pub struct Messages {
     quiet: bool,
@@ -19,19 +17,10 @@ pub struct Messages {
 }
 
 impl Messages {
-    pub fn new(g: &Global) -> Self {
-        use std::io::IsTerminal;
-        let json = g.log_format == MessageFormat::Json;
-        let colour = !json
-            && match g.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => {
-                    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                        && std::io::stderr().is_terminal()
-                }
-            };
-        Messages { quiet: g.quiet, json, colour }
+    /// Messages with `-q` (`quiet`), as JSON lines (`json`), severities
+    /// in colour (`colour`; the command line decides, see `cli::Global`).
+    pub fn new(quiet: bool, json: bool, colour: bool) -> Self {
+        Messages { quiet, json, colour: colour && !json }
     }
 
     fn emit(&self, level: &str, msg: &str, fields: Option<serde_json::Value>) {

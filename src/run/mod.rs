@@ -30,14 +30,15 @@ pub use messages::Messages;
 pub use output::print_alerts;
 pub use stored::{over_range, RangeWork};
 
+use crate::clock::wall_clock;
 use crate::config::{AlertSeverity, Job};
 use crate::detect::Alert;
 use crate::error::Exit;
 use crate::parse::{Timestamp, Tz};
 use crate::read::{Reject, SourceStats};
-use crate::report::anonymize::Anonymizer;
-use crate::report::overview::Overview;
 use crate::report::{Report, Totals};
+use crate::summary::anonymize::Anonymizer;
+use crate::summary::overview::Overview;
 use anyhow::Context;
 
 /// The reference time for inactivity rules.
@@ -113,20 +114,6 @@ impl Settings {
     }
 }
 
-/// A test hook: with `LOGTRACK_TEST_KILL_AT` set to `point`, the process
-/// kills itself (SIGKILL, as `kill -9` would) there.
-pub fn test_kill_point(point: &str) {
-    if std::env::var("LOGTRACK_TEST_KILL_AT").is_ok_and(|p| p == point) {
-        let pid = std::process::id().to_string();
-        let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
-        std::process::abort();
-    }
-}
-
-pub(crate) fn wall_clock() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
 /// `logtrack run`: in memory, or through the database at `db`.
 pub fn run(job: &Job, db: Option<&str>, s: &Settings, msgs: &Messages) -> anyhow::Result<Exit> {
     let started = wall_clock();
@@ -164,7 +151,7 @@ pub(crate) struct Parts {
     pub rejects: Vec<Reject>,
     pub problems: Vec<String>,
     pub overview: Overview,
-    pub templates: Vec<crate::report::TemplateRow>,
+    pub templates: Vec<crate::summary::TemplateRow>,
     /// The time range asked for, if any (seconds).
     pub since: Option<i64>,
     pub until: Option<i64>,
@@ -205,7 +192,7 @@ pub(crate) fn assemble(
         templates: parts.templates,
     };
     if let Some(a) = anonymizer(job, s) {
-        a.report(&mut report);
+        crate::report::anonymize(&mut report, &a);
     }
     report
 }

@@ -2,13 +2,14 @@
 //! a range are counted by the rules' own matches ([`crate::store::scan`]),
 //! with the history each rule needs before the range.
 
-use super::{assemble, output, sort_alerts, wall_clock, Messages, Now, Parts, Settings};
+use super::{assemble, output, sort_alerts, Messages, Now, Parts, Settings};
+use crate::clock::wall_clock;
 use crate::config::{Job, Rule, RuleKind};
 use crate::detect::{self, Alert, Detector, FinishContext, RuleMatch, Tally};
 use crate::error::{Error, Exit, Result};
 use crate::parse::Timestamp;
-use crate::report::overview::{Overview, OverviewAcc};
 use crate::store::{self, alerts, incidents, runs, scan};
+use crate::summary::overview::{Overview, OverviewAcc};
 use crate::template::catalog::Catalog;
 use std::sync::Arc;
 

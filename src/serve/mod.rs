@@ -20,6 +20,7 @@
 pub mod auth;
 mod pages;
 pub mod proxy;
+mod signin;
 
 use crate::error::Error;
 use crate::run::Messages;
@@ -402,8 +403,8 @@ async fn shutdown() {
 /// Every route.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/signin", get(auth::signin_page).post(auth::signin))
-        .route("/signout", post(auth::signout))
+        .route("/signin", get(signin::signin_page).post(signin::signin))
+        .route("/signout", post(signin::signout))
         .route("/", get(pages::overview))
         .route("/logs", get(pages::logs))
         .route("/alerts", get(pages::alerts))

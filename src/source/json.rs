@@ -16,8 +16,8 @@
 //! that is not closed yet is left for the next run, as a line without its
 //! line end is.
 
+use super::Provenance;
 use super::{Chunk, UnitSpan};
-use crate::parse::Provenance;
 use memchr::{memchr, memmem};
 use std::io::{self, Read};
 

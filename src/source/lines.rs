@@ -134,7 +134,7 @@ impl<R: Read + Send> LineFramer<R> {
             }
         }
         self.next_line += 1;
-        let prov = crate::parse::Provenance { line, index: None, byte_offset };
+        let prov = super::Provenance { line, index: None, byte_offset };
         let reason = format!("line of {len} bytes is longer than the {} MiB limit", MAX_LINE >> 20);
         Ok(Chunk {
             data: Vec::new(),

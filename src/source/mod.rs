@@ -10,13 +10,53 @@ pub mod identity;
 pub mod json;
 pub mod lines;
 
-use crate::parse::{Framing, Provenance};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 /// Target size of one chunk of input handed to a parser thread.
 pub const CHUNK_SIZE: usize = 1 << 20;
+
+/// A line that caused a count: source (index into the run's list of
+/// inputs), line, and event index inside a JSON document (0: none).
+/// Ordered by position, so "the first lines" of a second are well defined
+/// whatever order the records were counted in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LineRef {
+    pub source: u32,
+    pub line: u32,
+    pub index: u32,
+}
+
+impl LineRef {
+    pub fn at(source: u32, prov: Provenance) -> LineRef {
+        LineRef {
+            source,
+            line: prov.line.min(u32::MAX as u64) as u32,
+            index: prov.index.unwrap_or(0).min(u32::MAX as u64) as u32,
+        }
+    }
+}
+
+/// How the input of a format is cut into units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    Lines,
+    /// CSV records: lines, except that a line end inside a quoted cell is
+    /// part of the record.
+    CsvRecords,
+    /// JSON documents: `{"Records":[...]}`, arrays, or one object per line.
+    Json,
+}
+
+/// Where a unit came from. `line` is 1-based; `index` is the 1-based
+/// position of an event inside a JSON document (CloudTrail), else `None`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Provenance {
+    pub line: u64,
+    pub index: Option<u64>,
+    pub byte_offset: u64,
+}
 
 /// A run of whole units of one input, with where it starts.
 #[derive(Debug, Default)]

@@ -235,25 +235,6 @@ pub fn get(client: &mut impl postgres::GenericClient, id: i64) -> Result<Option<
         .transpose()
 }
 
-/// Marks alert `id` acknowledged by `user`, unless it is already, and its
-/// incident with it (acknowledging is per incident); returns whether the
-/// alert exists.
-pub fn acknowledge(client: &mut impl postgres::GenericClient, id: i64, user: &str) -> Result<bool> {
-    let now = super::db_now(client)?;
-    let exists = client
-        .query_opt(
-            "UPDATE alerts SET acknowledged_by = coalesce(acknowledged_by, $2),
-                               acknowledged_at = coalesce(acknowledged_at, $3)
-             WHERE id = $1 RETURNING incident_id",
-            &[&id, &user, &now],
-        )
-        .map_err(Error::db("acknowledging an alert"))?;
-    if let Some(incident) = exists.as_ref().and_then(|r| r.get::<_, Option<i64>>(0)) {
-        super::incidents::acknowledge(client, incident, user)?;
-    }
-    Ok(exists.is_some())
-}
-
 /// The alerts of incident `id`, newest window first (at most `limit`).
 pub fn of_incident(
     client: &mut impl postgres::GenericClient,

@@ -391,7 +391,7 @@ pub fn enqueue(
     job: &Job,
     events: &[Event],
     (run_id, report): (Option<i64>, &[String]),
-    anonymizer: Option<&crate::report::anonymize::Anonymizer>,
+    anonymizer: Option<&crate::summary::anonymize::Anonymizer>,
     write: bool,
 ) -> Result<Vec<(String, Notification)>> {
     let mut out = Vec::new();
@@ -555,7 +555,7 @@ pub fn send_pending(client: &mut postgres::Client, job: &Job, all: bool) -> Resu
         } else {
             Err(notify::SendError("a stored notification is unreadable".into()))
         };
-        crate::run::test_kill_point("after-send");
+        crate::store::test_kill_point("after-send");
         match result {
             Ok(()) => {
                 tx.execute(
@@ -752,6 +752,29 @@ pub struct OutboxRow {
     /// `sent`, `given up` or `pending`.
     pub state: &'static str,
     pub incident: Option<i64>,
+}
+
+/// Marks alert `id` acknowledged by `user`, unless it is already, and its
+/// incident with it (acknowledging is per incident); returns whether the
+/// alert exists.
+pub fn acknowledge_alert(
+    client: &mut impl postgres::GenericClient,
+    id: i64,
+    user: &str,
+) -> Result<bool> {
+    let now = super::db_now(client)?;
+    let exists = client
+        .query_opt(
+            "UPDATE alerts SET acknowledged_by = coalesce(acknowledged_by, $2),
+                               acknowledged_at = coalesce(acknowledged_at, $3)
+             WHERE id = $1 RETURNING incident_id",
+            &[&id, &user, &now],
+        )
+        .map_err(Error::db("acknowledging an alert"))?;
+    if let Some(incident) = exists.as_ref().and_then(|r| r.get::<_, Option<i64>>(0)) {
+        acknowledge(client, incident, user)?;
+    }
+    Ok(exists.is_some())
 }
 
 /// Marks incident `id` acknowledged by `user` (and its alerts), unless it

@@ -64,7 +64,6 @@
 //! [`crate::read`]), so every row falls in a day partition PostgreSQL can
 //! bound.
 
-use crate::detect::LineRef;
 use crate::error::Error;
 use crate::output;
 use crate::parse::time::TimeSpan;
@@ -72,6 +71,7 @@ use crate::parse::Framing;
 use crate::parse::{Format, ParserOptions, Provenance, Record};
 use crate::read::{self, ChunkSink, Opened, Reject, SourceStats};
 use crate::source::identity::{self, Probe, Recorded};
+use crate::source::LineRef;
 use crate::source::Start;
 use crate::template::catalog::SigStats;
 use anyhow::Context;

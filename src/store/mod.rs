@@ -25,6 +25,17 @@ use crate::error::{redact_text, redact_url};
 use anyhow::Context;
 use postgres::Client;
 
+/// A test hook for the crash tests: with `LOGTRACK_TEST_KILL_AT` set to
+/// `point`, the process kills itself (SIGKILL, as `kill -9` would) there,
+/// between two steps of a write (a run's commit, a notification's send).
+pub fn test_kill_point(point: &str) {
+    if std::env::var("LOGTRACK_TEST_KILL_AT").is_ok_and(|p| p == point) {
+        let pid = std::process::id().to_string();
+        let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+        std::process::abort();
+    }
+}
+
 /// Connects, naming the (redacted) URL in the error.
 ///
 /// TLS (rustls, so the binary links no OpenSSL) follows the URL's

@@ -3,7 +3,7 @@
 //! here are exact).
 
 use crate::error::{Error, Result};
-use crate::report::overview::{Overview, TopList, TOP_KINDS, TOP_SHOWN};
+use crate::summary::overview::{Overview, TopList, TOP_KINDS, TOP_SHOWN};
 use postgres::GenericClient;
 
 /// The value of each "top" kind, as SQL over `logs`.

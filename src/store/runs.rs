@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::read::{Reject, SourceStats};
-use crate::report::REPORT_REJECTS;
+use crate::summary::REPORT_REJECTS;
 use postgres::{Client, GenericClient};
 use std::sync::Arc;
 

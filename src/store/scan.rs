@@ -29,7 +29,7 @@
 use crate::detect::{Counts, Reads, RuleMatch, Tally};
 use crate::error::{Error, Result};
 use crate::parse::{Provenance, Record, Severity, Timestamp, Value};
-use crate::report::overview::{OverviewAcc, SourceKind};
+use crate::summary::overview::{OverviewAcc, SourceKind};
 use postgres::Client;
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -8,8 +8,9 @@
 //! is taken after the checkpoint row and before the per-minute counts, in
 //! the order every loader takes them.
 
-use crate::detect::{LineRef, Sighting};
+use crate::detect::Sighting;
 use crate::error::{Error, Result};
+use crate::source::LineRef;
 use crate::template::catalog::{Catalog, Seed, SigStats, Stat};
 use postgres::GenericClient;
 
@@ -205,7 +206,7 @@ pub fn report_rows(
     c: &mut impl GenericClient,
     since: i64,
     until: i64,
-) -> Result<Vec<crate::report::TemplateRow>> {
+) -> Result<Vec<crate::summary::TemplateRow>> {
     let rows = c
         .query(
             "SELECT service, template_id, template, count, extract(epoch FROM first_seen)::bigint,
@@ -221,7 +222,7 @@ pub fn report_rows(
         .map(|r| {
             let (first, last): (i64, i64) = (r.get(4), r.get(5));
             let template: String = r.get(2);
-            crate::report::TemplateRow {
+            crate::summary::TemplateRow {
                 service: r.get(0),
                 template_id: r.get(1),
                 new: first >= since && template != crate::template::mask::WILD,
@@ -232,7 +233,7 @@ pub fn report_rows(
             }
         })
         .collect();
-    Ok(crate::report::pick_templates(rows))
+    Ok(crate::summary::pick_templates(rows))
 }
 
 /// A stored template, as the dashboard lists it.

@@ -6,7 +6,7 @@
 //! in memory and in PostgreSQL, whatever the threads did.
 
 use super::{Drain, KEY_SEP};
-use crate::detect::LineRef;
+use crate::source::LineRef;
 use rustc_hash::FxHashMap;
 
 /// Distinct masked messages counted per run and per thread; past this,

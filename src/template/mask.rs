@@ -15,7 +15,7 @@ pub const MAX_TOKENS: usize = 48;
 /// A longer token is a value (a hash, a blob, a long URL): `<*>`.
 pub const MAX_TOKEN: usize = 64;
 
-pub const WILD: &str = "<*>";
+pub const WILD: &str = crate::config::TEMPLATE_WILD;
 
 /// Appends the masked tokens of `message` to `out`, separated by single
 /// spaces.

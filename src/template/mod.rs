@@ -315,37 +315,6 @@ pub fn key_into(service: &str, message: &str, out: &mut String) {
 
 pub(crate) const KEY_SEP: char = '\x1f';
 
-/// The regex of an `ignore` entry: a template (`<*>` matches any text,
-/// a space any run of spaces, anchored at both ends), or else a regex
-/// searched in the message. Errors name what is wrong.
-pub fn ignore_pattern(entry: &str) -> Result<String, String> {
-    let source = if entry.contains(WILD) {
-        let mut re = String::from("^");
-        for (i, part) in entry.trim().split(WILD).enumerate() {
-            if i > 0 {
-                re.push_str(".*?");
-            }
-            let words: Vec<String> = part.split_ascii_whitespace().map(regex::escape).collect();
-            if part.starts_with(|c: char| c.is_ascii_whitespace()) && i > 0 {
-                re.push_str("\\s+");
-            }
-            re.push_str(&words.join("\\s+"));
-            if part.ends_with(|c: char| c.is_ascii_whitespace()) && !words.is_empty() {
-                re.push_str("\\s+");
-            }
-        }
-        re.push('$');
-        re
-    } else {
-        entry.to_string()
-    };
-    regex::RegexBuilder::new(&source)
-        .size_limit(1 << 20)
-        .build()
-        .map(|_| source)
-        .map_err(|e| format!("not a template (no <*>) and not a regex: {e}"))
-}
-
 /// Distinct keys remembered; past this the memory is emptied (a forgotten
 /// key is found again in the tree, with the same answer).
 const CACHE_MAX: usize = 1 << 17;

@@ -295,7 +295,7 @@ fn name(i: &mut &str) -> PResult<Name> {
         "client_ip" => Name::ClientIp,
         _ => {
             *i = start;
-            let hint = match NAMES.iter().find(|n| crate::config::edit_distance(n, w) <= 2) {
+            let hint = match NAMES.iter().find(|n| crate::error::edit_distance(n, w) <= 2) {
                 Some(n) => Some(n.to_string()),
                 None if !w.contains('.') => Some(format!("fields.{w}")),
                 None => None,

@@ -1,6 +1,7 @@
 //! `--anonymize`: reports that can be shared (a CI summary, a mailed page)
 //! without the people and machines in the logs. Applied to a finished
-//! [`Report`] before any of it is written or printed:
+//! report (`report::anonymize`) before any of it is written or printed, and
+//! to the alerts of notifications:
 //!
 //! - IP addresses (client IPs, hosts, any group value or top value that
 //!   parses as one) are truncated: IPv4 to its /24 (`203.0.113.0`), IPv6 to
@@ -16,7 +17,6 @@
 //!
 //! The database keeps the records as they were: it is the operator's.
 
-use super::Report;
 use blake2::digest::{KeyInit, Mac};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -56,7 +56,7 @@ impl Anonymizer {
     }
 
     /// A group or top value of kind `key`.
-    fn value(&self, key: &str, v: &str) -> String {
+    pub fn value(&self, key: &str, v: &str) -> String {
         if let Some(net) = Self::ip(v) {
             return net;
         }
@@ -90,31 +90,10 @@ impl Anonymizer {
             e.text = None;
         }
     }
-
-    /// Anonymizes everything in `r` that may name a person or a machine.
-    pub fn report(&self, r: &mut Report) {
-        // A template may hold a user or host name among its words.
-        r.templates.clear();
-        for a in &mut r.alerts {
-            self.alert(a);
-        }
-        for (kind, list) in &mut r.overview.top {
-            let mut merged: BTreeMap<String, u64> = BTreeMap::new();
-            for (v, n) in &list.values {
-                *merged.entry(self.value(kind, v)).or_default() += n;
-            }
-            let mut values: Vec<(String, u64)> = merged.into_iter().collect();
-            values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            list.values = values;
-        }
-        for j in &mut r.rejects {
-            j.reason = unquote(&j.reason);
-        }
-    }
 }
 
 /// A reason without what it quotes (`time "x" is bad` → `time "…" is bad`).
-fn unquote(reason: &str) -> String {
+pub fn unquote(reason: &str) -> String {
     let mut out = String::with_capacity(reason.len());
     let mut inside = false;
     for c in reason.chars() {

@@ -2,7 +2,9 @@
 //! cookie), the limited and constant-work check of a password
 //! ([`super::auth`]), and the session cookie set or cleared.
 
-use super::auth::{cookie, random_hex, same, token_hash, FormToken, Session, SESSION_COOKIE, SIGNIN_COOKIE};
+use super::auth::{
+    cookie, random_hex, same, token_hash, FormToken, Session, SESSION_COOKIE, SIGNIN_COOKIE,
+};
 use super::proxy::Peer;
 use super::{pages, App, Fail};
 use crate::store::{sessions, users};

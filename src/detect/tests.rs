@@ -6,6 +6,7 @@
 use super::testutil::run;
 use super::*;
 use crate::config::{HumanDuration, Rule, RuleKind};
+use crate::parse::Value;
 use std::fmt::Write;
 
 fn rule(kind: RuleKind) -> Rule {

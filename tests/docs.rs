@@ -92,12 +92,17 @@ fn every_link_between_the_pages_lands() {
     for page in pages() {
         let text = std::fs::read_to_string(&page).unwrap();
         for link in links(&text) {
-            if link.starts_with("http://") || link.starts_with("https://") || link.starts_with("mailto:") {
+            if link.starts_with("http://")
+                || link.starts_with("https://")
+                || link.starts_with("mailto:")
+            {
                 continue;
             }
             count += 1;
-            let (file, anchor) = link.split_once('#').map_or((link.as_str(), None), |(f, a)| (f, Some(a)));
-            let target = if file.is_empty() { page.clone() } else { page.parent().unwrap().join(file) };
+            let (file, anchor) =
+                link.split_once('#').map_or((link.as_str(), None), |(f, a)| (f, Some(a)));
+            let target =
+                if file.is_empty() { page.clone() } else { page.parent().unwrap().join(file) };
             let name = page.strip_prefix(root()).unwrap().display().to_string();
             if !target.exists() {
                 broken.push(format!("{name}: {link}: no such file"));
@@ -125,14 +130,18 @@ fn every_page_of_the_manual_is_listed() {
         if name == "README.md" {
             continue;
         }
-        assert!(links(&readme).contains(&format!("docs/{name}")), "the README's map lacks docs/{name}");
+        assert!(
+            links(&readme).contains(&format!("docs/{name}")),
+            "the README's map lacks docs/{name}"
+        );
         assert!(links(&index).contains(&name.to_string()), "docs/README.md lacks {name}");
     }
 }
 
 #[test]
 fn the_reader_finds_links_and_anchors() {
-    let text = "# A title (`x`)\n\n[one](a.md#b-c) `[not](a link)`\n```\n[nor](this)\n```\n## B, c\n";
+    let text =
+        "# A title (`x`)\n\n[one](a.md#b-c) `[not](a link)`\n```\n[nor](this)\n```\n## B, c\n";
     assert_eq!(links(text), ["a.md#b-c"]);
     assert_eq!(anchors(text), ["a-title-x", "b-c"].map(String::from).into_iter().collect());
 }

@@ -2,6 +2,7 @@
 //! (a CI job summary) and `report.html` (charts and tables, one file). Writers are pure: a [`Report`] in, bytes
 //! out; the caller writes the files.
 
+pub mod charts;
 pub mod html;
 pub mod junit;
 mod md;

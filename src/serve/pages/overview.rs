@@ -3,7 +3,7 @@
 
 use super::runs::runs_table;
 use super::{layout, query};
-use crate::report::html::{severity_chart, volume_chart};
+use crate::report::charts::{severity_chart, volume_chart};
 use crate::serve::auth::Session;
 use crate::serve::{App, Fail};
 use crate::store::alerts::{self};

@@ -4,7 +4,7 @@
 use crate::cli::{Global, NotifyArgs};
 use crate::error::{Error, Exit};
 use crate::notify::{self, Notification};
-use crate::store::{self, incidents};
+use crate::store::{self};
 
 pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
     let msgs = g.messages();
@@ -42,10 +42,10 @@ pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
     let url = job.database_url.as_deref().filter(|_| !g.no_db).ok_or(Error::NoDatabase)?;
     let mut client = store::open(url)?;
     if a.retry {
-        for p in incidents::give_up_overdue(&mut client, &job)? {
+        for p in crate::store::outbox::give_up_overdue(&mut client, &job)? {
             msgs.warn(&p);
         }
-        let sent = incidents::send_pending(&mut client, &job, true)?;
+        let sent = crate::store::outbox::send_pending(&mut client, &job, true)?;
         println!("{} notification(s) sent", sent.sent);
         for f in &sent.failed {
             println!("FAILED  {f}");
@@ -54,7 +54,7 @@ pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
             return Ok(Exit::Failed);
         }
     }
-    let pending = incidents::pending(&mut client, &job.name)?;
+    let pending = crate::store::outbox::pending(&mut client, &job.name)?;
     if pending.is_empty() {
         println!("{}: every notification is delivered", job.name);
     } else {

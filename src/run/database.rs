@@ -93,7 +93,7 @@ fn load_detect_report(
     let new_alerts: Vec<_> = stored_alerts.into_iter().filter(|a| a.new).map(|a| a.alert).collect();
     let finished = wall_clock();
     let mut parts = log.parts;
-    for p in incidents::give_up_overdue(&mut tx, job)? {
+    for p in crate::store::outbox::give_up_overdue(&mut tx, job)? {
         msgs.warn(&p);
         parts.problems.push(p);
     }

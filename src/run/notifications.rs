@@ -7,7 +7,6 @@ use super::{Messages, Settings};
 use crate::config::Job;
 use crate::detect::Alert;
 use crate::notify::{self, IncidentState, Notification};
-use crate::store::incidents;
 
 /// Prints what a dry run would send, one line per notification.
 pub(super) fn print_dry_run(notes: &[(String, Notification)], msgs: &Messages) {
@@ -25,7 +24,7 @@ pub(super) fn send_after_commit(client: &mut postgres::Client, job: &Job, msgs: 
     if job.notify.is_empty() {
         return;
     }
-    match incidents::send_pending(client, job, false) {
+    match crate::store::outbox::send_pending(client, job, false) {
         Ok(sent) => {
             if sent.sent > 0 {
                 msgs.info(&format!("notifications: {} sent", sent.sent));

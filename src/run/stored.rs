@@ -212,7 +212,8 @@ pub fn over_range(
     } else {
         (None, Vec::new())
     };
-    let problems = if detecting { incidents::give_up_overdue(&mut tx, job)? } else { Vec::new() };
+    let problems =
+        if detecting { crate::store::outbox::give_up_overdue(&mut tx, job)? } else { Vec::new() };
     for p in &problems {
         msgs.warn(p);
     }

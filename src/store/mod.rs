@@ -14,6 +14,7 @@ pub mod browse;
 pub mod incidents;
 pub mod load;
 pub mod migrate;
+pub mod outbox;
 pub mod overview;
 pub mod runs;
 pub mod scan;

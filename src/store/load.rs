@@ -64,14 +64,14 @@
 //! [`crate::read`]), so every row falls in a day partition PostgreSQL can
 //! bound.
 
+use super::copy::{CopySink, COLUMNS, COPY_HEADER, COPY_TRAILER};
+use super::minutes::Minutes;
 use crate::error::Error;
-use crate::output;
 use crate::parse::time::TimeSpan;
 use crate::parse::Framing;
-use crate::parse::{Format, ParserOptions, Provenance, Record};
-use crate::read::{self, ChunkSink, Opened, Reject, SourceStats};
+use crate::parse::{Format, ParserOptions};
+use crate::read::{self, Opened, Reject, SourceStats};
 use crate::source::identity::{self, Probe, Recorded};
-use crate::source::LineRef;
 use crate::source::Start;
 use crate::template::catalog::SigStats;
 use anyhow::Context;
@@ -79,223 +79,6 @@ use postgres::{Client, Transaction};
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
-
-/// The columns of `logs` in COPY order (one list for the statement and the encoder).
-pub const COLUMNS: &[&str] = &[
-    "ts",
-    "service",
-    "host",
-    "severity",
-    "message",
-    "user_name",
-    "fields",
-    "source_path",
-    "source_line",
-    "source_index",
-    "ingest_host",
-];
-
-const COPY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
-const COPY_TRAILER: &[u8] = &[0xff, 0xff];
-/// Seconds from 1970-01-01 to PostgreSQL's epoch 2000-01-01.
-const PG_EPOCH: i64 = 946_684_800;
-
-/// Appends one field: length and bytes, or -1 for NULL. NUL bytes, which
-/// PostgreSQL text cannot hold, become U+FFFD.
-fn put(buf: &mut Vec<u8>, v: Option<&[u8]>) {
-    match v {
-        None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
-        Some(b) if memchr::memchr(0, b).is_some() => {
-            let s = String::from_utf8_lossy(b).replace('\0', "\u{fffd}");
-            put(buf, Some(s.as_bytes()));
-        }
-        Some(b) => {
-            buf.extend_from_slice(&(b.len() as i32).to_be_bytes());
-            buf.extend_from_slice(b);
-        }
-    }
-}
-
-fn put_i64(buf: &mut Vec<u8>, v: Option<i64>) {
-    match v {
-        None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
-        Some(v) => {
-            buf.extend_from_slice(&8i32.to_be_bytes());
-            buf.extend_from_slice(&v.to_be_bytes());
-        }
-    }
-}
-
-/// Records per (minute, service, severity), as `log_minutes` keeps them
-/// (and, summed by hour, `log_hours`).
-#[derive(Default)]
-pub struct Minutes {
-    services: Vec<Box<str>>,
-    counts: rustc_hash::FxHashMap<Key, i64>,
-    /// The key of the latest records and how many there were since it was
-    /// last added to `counts`: neighbouring records mostly share their
-    /// minute, service and severity, so most records cost a comparison.
-    run: Option<(Key, i64)>,
-}
-
-/// (minute start in seconds, service index, severity index or `u8::MAX`).
-type Key = (i64, u32, u8);
-
-/// The name of a missing severity in `log_minutes` and `log_hours`.
-const NO_SEVERITY: &str = "none";
-
-impl Minutes {
-    fn add(&mut self, secs: i64, service: &str, severity: Option<crate::parse::Severity>, n: i64) {
-        let minute = secs.div_euclid(60) * 60;
-        let sev = severity.map_or(u8::MAX, |s| s as u8);
-        if let Some(((m, svc, sv), count)) = &mut self.run {
-            if *m == minute && *sv == sev && &*self.services[*svc as usize] == service {
-                *count += n;
-                return;
-            }
-        }
-        let svc = match self.services.iter().position(|s| &**s == service) {
-            Some(i) => i as u32,
-            None => {
-                self.services.push(service.into());
-                self.services.len() as u32 - 1
-            }
-        };
-        self.flush();
-        self.run = Some(((minute, svc, sev), n));
-    }
-
-    /// Adds the current run to `counts`.
-    fn flush(&mut self) {
-        if let Some((key, n)) = self.run.take() {
-            *self.counts.entry(key).or_default() += n;
-        }
-    }
-
-    fn merge(&mut self, mut other: Minutes) {
-        other.flush();
-        for ((minute, svc, sev), n) in other.counts {
-            let service = &other.services[svc as usize];
-            let severity = (sev != u8::MAX).then(|| crate::parse::Severity::ALL[sev as usize]);
-            self.add(minute, service, severity, n);
-        }
-    }
-
-    /// Adds the counts to `log_minutes` and `log_hours`, each in key order
-    /// (see the module's doc).
-    fn store(&mut self, tx: &mut Transaction<'_>) -> Result<(), Error> {
-        self.flush();
-        self.store_by(tx, "log_minutes", "minute", 60)?;
-        self.store_by(tx, "log_hours", "hour", 3600)
-    }
-
-    /// Adds the counts, summed by `secs`, to `table`, whose time column is `column`.
-    fn store_by(
-        &self,
-        tx: &mut Transaction<'_>,
-        table: &str,
-        column: &str,
-        secs: i64,
-    ) -> Result<(), Error> {
-        let mut sums: std::collections::BTreeMap<(i64, &str, &str), i64> = Default::default();
-        for (&(minute, svc, sev), &n) in &self.counts {
-            let severity = match sev {
-                u8::MAX => NO_SEVERITY,
-                s => crate::parse::Severity::ALL[s as usize].as_str(),
-            };
-            let at = minute.div_euclid(secs) * secs;
-            *sums.entry((at, &*self.services[svc as usize], severity)).or_default() += n;
-        }
-        if sums.is_empty() {
-            return Ok(());
-        }
-        let times: Vec<std::time::SystemTime> = sums.keys().map(|k| super::at(k.0)).collect();
-        let services: Vec<&str> = sums.keys().map(|k| k.1).collect();
-        let severities: Vec<&str> = sums.keys().map(|k| k.2).collect();
-        let counts: Vec<i64> = sums.values().copied().collect();
-        tx.execute(
-            &format!(
-                "INSERT INTO {table} ({column}, service, severity, records)
-                 SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::bigint[])
-                 ON CONFLICT ({column}, service, severity)
-                 DO UPDATE SET records = {table}.records + EXCLUDED.records"
-            ),
-            &[&times, &services, &severities, &counts],
-        )
-        .map_err(Error::db(format!("counting the records per {column}")))?;
-        Ok(())
-    }
-}
-
-/// One chunk's rows, encoded by a parsing thread.
-#[derive(Default)]
-pub struct Rows {
-    bytes: Vec<u8>,
-    count: u64,
-    /// Days (seconds since the epoch / 86400) the rows fall on.
-    days: Vec<i64>,
-    /// Records without a time stamp cannot be stored (logs is partitioned by time).
-    untimed: Vec<Provenance>,
-    json: Vec<u8>,
-    span: TimeSpan,
-    minutes: Minutes,
-    templates: SigStats,
-}
-
-struct CopySink {
-    path: Arc<str>,
-    host: Arc<str>,
-}
-
-impl ChunkSink for CopySink {
-    type Acc = Rows;
-    type Out = Rows;
-
-    fn begin(&self) -> Rows {
-        Rows::default()
-    }
-
-    fn record(&self, rows: &mut Rows, r: &Record<'_>, prov: Provenance) {
-        let Some(ts) = r.ts else {
-            rows.untimed.push(prov);
-            return;
-        };
-        rows.span.add(ts.secs);
-        rows.minutes.add(ts.secs, &r.service, r.severity, 1);
-        rows.templates.add(&r.service, &r.message, ts.secs, LineRef::at(0, prov));
-        let day = ts.secs.div_euclid(86_400);
-        if !rows.days.contains(&day) {
-            rows.days.push(day);
-        }
-        let b = &mut rows.bytes;
-        b.extend_from_slice(&(COLUMNS.len() as i16).to_be_bytes());
-        let micros = (ts.secs - PG_EPOCH) * 1_000_000 + i64::from(ts.nanos / 1000);
-        put_i64(b, Some(micros));
-        put(b, Some(r.service.as_bytes()));
-        put(b, r.host.as_deref().map(str::as_bytes));
-        put(b, r.severity.map(|s| s.as_str().as_bytes()));
-        put(b, Some(r.message.as_bytes()));
-        put(b, r.user.as_deref().map(str::as_bytes));
-        // jsonb: a version byte, then the JSON text. jsonb refuses \u0000.
-        rows.json.clear();
-        rows.json.push(1);
-        output::write_fields(&mut rows.json, r);
-        if memchr::memmem::find(&rows.json, b"\\u0000").is_some() {
-            let fixed = String::from_utf8_lossy(&rows.json).replace("\\u0000", "\\ufffd");
-            rows.json = fixed.into_bytes();
-        }
-        put(b, Some(&rows.json));
-        put(b, Some(self.path.as_bytes()));
-        put_i64(b, Some(prov.line as i64));
-        put_i64(b, prov.index.map(|i| i as i64));
-        put(b, Some(self.host.as_bytes()));
-        rows.count += 1;
-    }
-
-    fn end(&self, rows: Rows) -> Rows {
-        rows
-    }
-}
 
 /// Loads inputs into PostgreSQL, one transaction per file (per part of a
 /// file loaded by several COPY streams).
@@ -329,9 +112,9 @@ pub struct Loaded {
     /// The COPY streams whose parts were committed.
     pub streams: usize,
     /// The rows per minute (stored with them, then left empty).
-    minutes: Minutes,
+    pub(super) minutes: Minutes,
     /// The masked messages (stored with the rows, then left empty).
-    templates: SigStats,
+    pub(super) templates: SigStats,
 }
 
 /// One byte range of a file, loaded by its own COPY stream.
@@ -774,52 +557,4 @@ fn create_partitions(ddl: &Mutex<Partitions>, days: &[i64]) -> anyhow::Result<()
         made.insert(day);
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::parse::Severity;
-
-    /// The counts as (minute, service, severity) → records.
-    fn flat(m: &mut Minutes) -> std::collections::BTreeMap<(i64, String, Option<u8>), i64> {
-        m.flush();
-        m.counts
-            .iter()
-            .map(|(&(t, svc, sev), &n)| {
-                ((t, m.services[svc as usize].to_string(), (sev != u8::MAX).then_some(sev)), n)
-            })
-            .collect()
-    }
-
-    #[test]
-    fn minutes_count_runs_and_interleaved_keys_alike() {
-        let records = [
-            (0, "web", Some(Severity::Info)),
-            (30, "web", Some(Severity::Info)),
-            (59, "web", Some(Severity::Error)),
-            (60, "web", Some(Severity::Info)),
-            (61, "db", None),
-            (62, "web", Some(Severity::Info)),
-            (10, "web", Some(Severity::Info)),
-        ];
-        let mut one = Minutes::default();
-        for (t, svc, sev) in records {
-            one.add(t, svc, sev, 1);
-        }
-        // Counted in two parts and merged: the same.
-        let (mut a, mut b) = (Minutes::default(), Minutes::default());
-        for (i, (t, svc, sev)) in records.into_iter().enumerate() {
-            if i % 2 == 0 { &mut a } else { &mut b }.add(t, svc, sev, 1);
-        }
-        a.merge(b);
-        let got = flat(&mut one);
-        assert_eq!(got, flat(&mut a));
-        let info = Some(Severity::Info as u8);
-        assert_eq!(got[&(0, "web".to_string(), info)], 3);
-        assert_eq!(got[&(0, "web".to_string(), Some(Severity::Error as u8))], 1);
-        assert_eq!(got[&(60, "web".to_string(), info)], 2);
-        assert_eq!(got[&(60, "db".to_string(), None)], 1);
-        assert_eq!(got.values().sum::<i64>(), records.len() as i64);
-    }
 }

@@ -11,9 +11,11 @@ macro_rules! utc_text {
 
 pub mod alerts;
 pub mod browse;
+mod copy;
 pub mod incidents;
 pub mod load;
 pub mod migrate;
+mod minutes;
 pub mod outbox;
 pub mod overview;
 pub mod runs;

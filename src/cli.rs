@@ -1,4 +1,5 @@
-//! The command line (clap derive types only; the work is in `cmd`).
+//! The command line (clap derive types, and the messages their global
+//! options ask for; the work is in `cmd`).
 
 use crate::run::Messages;
 use clap::{Args, Parser, Subcommand, ValueEnum};

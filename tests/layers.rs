@@ -5,9 +5,10 @@
 //! An import is any path into the crate a file writes: `use crate::…`,
 //! `use super::…`, `use self::…` (groups expanded), and the same paths
 //! written inline (`crate::run::Now::parse(…)`), outside comments and
-//! strings. A path names the file of its longest prefix that is a module.
-//! A module may name its own submodules (a `mod.rs` assembles its
-//! children); every other path counts.
+//! strings. A path names the file of its longest prefix that is a module,
+//! or, when that module re-exports the item (`pub use …`), the file the
+//! item comes from. A module may name its own submodules (a `mod.rs`
+//! assembles its children); every other path counts.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -284,6 +285,100 @@ fn paths(code: &[u8]) -> Vec<(usize, String)> {
     out
 }
 
+/// The names a file re-exports (`pub use a::b::C;`, `pub(crate) use
+/// x::{y as z};`): each name with the path it stands for, as written
+/// (relative paths are the file's own module's).
+fn reexports(code: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(code);
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(n) = text[from..].find("use ") {
+        let at = from + n;
+        from = at + 4;
+        if is_ident(code, at.wrapping_sub(1)) {
+            continue;
+        }
+        let before = text[..at].trim_end();
+        let public = before.ends_with("pub")
+            || (before.ends_with(')')
+                && before.rfind("pub(").is_some_and(|p| !before[p..].contains('\n')));
+        let Some(end) = text[at..].find(';') else { break };
+        if !public {
+            continue;
+        }
+        let tree: String = text[at + 4..at + end].split_whitespace().collect::<Vec<_>>().join(" ");
+        let tree = tree.replace(":: ", "::").replace(" ::", "::");
+        for (path, name) in expand_named(&tree) {
+            out.push((name, path));
+        }
+    }
+    out
+}
+
+/// [`expand`], keeping each path's name in the importing module (its
+/// rename, else its last segment; `a::{self}` is `a`).
+fn expand_named(tree: &str) -> Vec<(String, String)> {
+    let Some(open) = tree.find('{') else {
+        let (path, rename) = match tree.split_once(" as ") {
+            Some((p, r)) => (p.trim(), Some(r.trim())),
+            None => (tree.trim(), None),
+        };
+        let path = path.strip_suffix("::self").unwrap_or(path);
+        let name = rename.unwrap_or_else(|| path.rsplit("::").next().unwrap());
+        return if name == "*" || name == "_" {
+            Vec::new()
+        } else {
+            vec![(path.to_string(), name.to_string())]
+        };
+    };
+    let prefix = tree[..open].trim().trim_end_matches("::").trim();
+    let inner = &tree[open + 1..tree.rfind('}').unwrap()];
+    let (mut parts, mut depth, mut cur) = (Vec::new(), 0, String::new());
+    for ch in inner.chars() {
+        match ch {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            _ => {}
+        }
+        if ch == ',' && depth == 0 {
+            parts.push(std::mem::take(&mut cur));
+        } else {
+            cur.push(ch);
+        }
+    }
+    parts.push(cur);
+    let mut out = Vec::new();
+    for p in parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
+        let full = if prefix.is_empty() { p.to_string() } else { format!("{prefix}::{p}") };
+        out.extend(expand_named(&full));
+    }
+    out
+}
+
+/// `segs` made absolute from `module` (`crate::`, `super::`, `self::`,
+/// or relative to `module`).
+fn absolute(module: &[String], segs: &[&str]) -> Vec<String> {
+    let mut base: Vec<String> = module.to_vec();
+    let mut rest = segs;
+    match rest.first() {
+        Some(&"crate") => {
+            base.clear();
+            rest = &rest[1..];
+        }
+        _ => {
+            while let Some(&s) = rest.first() {
+                match s {
+                    "super" => drop(base.pop()),
+                    "self" => {}
+                    _ => break,
+                }
+                rest = &rest[1..];
+            }
+        }
+    }
+    base.into_iter().chain(rest.iter().map(|s| s.to_string())).collect()
+}
+
 struct Tree {
     /// Module path → file (relative to `src/`).
     files: BTreeMap<Vec<String>, PathBuf>,
@@ -302,6 +397,15 @@ fn read_tree() -> Tree {
         // The binary is a client of the library (`logtrack::…`).
         if rel != Path::new("main.rs") {
             files.insert(module_of(&rel), rel);
+        }
+    }
+    // (module, name) → the absolute path a `pub use` there stands for.
+    let mut exported: BTreeMap<(Vec<String>, String), Vec<String>> = BTreeMap::new();
+    for (module, rel) in &files {
+        let code = code_only(&fs::read_to_string(src.join(rel)).unwrap());
+        for (name, path) in reexports(&code) {
+            let segs: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
+            exported.insert((module.clone(), name), absolute(module, &segs));
         }
     }
     let mut edges: BTreeMap<PathBuf, BTreeMap<PathBuf, String>> = BTreeMap::new();
@@ -333,9 +437,25 @@ fn read_tree() -> Tree {
                 }
                 _ => continue,
             }
-            let full: Vec<String> =
+            let mut full: Vec<String> =
                 base.into_iter().chain(segs.iter().map(|s| s.to_string())).collect();
-            let Some(target) = (1..=full.len()).rev().find_map(|n| files.get(&full[..n])) else {
+            // Through re-exports to where the item lives (a few hops at most).
+            let mut target = None;
+            for _ in 0..8 {
+                let Some(n) = (1..=full.len()).rev().find(|n| files.contains_key(&full[..*n]))
+                else {
+                    break;
+                };
+                target = files.get(&full[..n]);
+                match full.get(n).and_then(|name| exported.get(&(full[..n].to_vec(), name.clone())))
+                {
+                    Some(to) if *to != full[..=n] => {
+                        full = to.iter().cloned().chain(full[n + 1..].iter().cloned()).collect();
+                    }
+                    _ => break,
+                }
+            }
+            let Some(target) = target else {
                 continue; // the crate root (lib.rs): not a layer
             };
             let target_module = module_of(target);
@@ -507,6 +627,15 @@ fn the_reader_sees_through_comments_strings_and_groups() {
     let code = code_only("fn f<'a>(x: &'a str) { crate::run::Now::parse(x); r#\"crate::x\"#; }");
     let found: Vec<String> = paths(&code).into_iter().map(|(_, p)| p).collect();
     assert_eq!(found, ["crate::run::Now::parse"]);
+    // Re-exports are followed to where the item lives.
+    let code =
+        code_only("pub use a::{b as c, d::{self, e}};\npub(crate) use crate::f::G;\nuse h::I;\n");
+    let named = reexports(&code);
+    let want = [("c", "a::b"), ("d", "a::d"), ("e", "a::d::e"), ("G", "crate::f::G")];
+    assert_eq!(named, want.map(|(n, p)| (n.to_string(), p.to_string())));
+    let module = ["x".to_string(), "y".to_string()];
+    assert_eq!(absolute(&module, &["super", "z", "W"]), ["x", "z", "W"]);
+    assert_eq!(absolute(&module, &["w", "V"]), ["x", "y", "w", "V"]);
     let edges: BTreeMap<PathBuf, BTreeMap<PathBuf, String>> =
         [("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")].iter().fold(
             BTreeMap::new(),

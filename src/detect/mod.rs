@@ -16,6 +16,7 @@
 //! time passed in: no I/O, no clock, so its output is deterministic and can
 //! be snapshotted.
 
+mod bucket;
 mod counts;
 mod dispatch;
 mod inactivity;
@@ -30,7 +31,8 @@ mod zscore;
 use crate::config::{AlertSeverity, GroupKey, Rule, RuleKind};
 use crate::parse::Timestamp;
 pub use crate::source::LineRef;
-pub use counts::{Bucket, Counts, EVIDENCE_PER_SECOND, MAX_EVIDENCE};
+pub use bucket::{Bucket, EVIDENCE_PER_SECOND, MAX_EVIDENCE};
+pub use counts::Counts;
 pub use dispatch::{contains_ignore_ascii_case, detector, Reads, RuleMatch, Tally};
 pub use novelty::Sighting;
 use serde::Serialize;

@@ -176,17 +176,19 @@ fn raw_string_start(b: &[u8], i: usize) -> Option<usize> {
     (b.get(j + hashes) == Some(&b'"')).then_some(hashes)
 }
 
+/// Where `word` (a keyword and its space) starts a word in `code`.
+fn words(code: &[u8], word: &str) -> Vec<usize> {
+    let w = word.as_bytes();
+    (0..code.len().saturating_sub(w.len()))
+        .filter(|&at| code[at..].starts_with(w) && !is_ident(code, at.wrapping_sub(1)))
+        .collect()
+}
+
 /// The spans (open brace to close brace) of inline modules (`mod tests {`).
 fn inline_modules(code: &[u8]) -> Vec<(usize, usize, String)> {
     let text = String::from_utf8_lossy(code);
     let mut out = Vec::new();
-    let mut from = 0;
-    while let Some(n) = text[from..].find("mod ") {
-        let at = from + n;
-        from = at + 4;
-        if is_ident(code, at.wrapping_sub(1)) {
-            continue;
-        }
+    for at in words(code, "mod ") {
         let rest = &text[at + 4..];
         let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
         let after = rest[name.len()..].trim_start();
@@ -214,10 +216,17 @@ fn inline_modules(code: &[u8]) -> Vec<(usize, usize, String)> {
 
 /// `a::{b, c::{d, e}}` → `a::b`, `a::c::d`, `a::c::e` (renames dropped).
 fn expand(tree: &str) -> Vec<String> {
-    let tree = tree.trim();
-    let Some(open) = tree.find('{') else {
-        return vec![tree.split(" as ").next().unwrap().trim().to_string()];
+    let Some((prefix, parts)) = group(tree) else {
+        return vec![tree.trim().split(" as ").next().unwrap().trim().to_string()];
     };
+    parts.iter().flat_map(|p| expand(&join(prefix, p))).collect()
+}
+
+/// A use tree's group: `a::{b, c::{d}}` → (`a`, [`b`, `c::{d}`]); `None`
+/// for a single path.
+fn group(tree: &str) -> Option<(&str, Vec<String>)> {
+    let tree = tree.trim();
+    let open = tree.find('{')?;
     let prefix = tree[..open].trim().trim_end_matches("::").trim();
     let inner = &tree[open + 1..tree.rfind('}').unwrap()];
     let (mut parts, mut depth, mut cur) = (Vec::new(), 0, String::new());
@@ -234,13 +243,18 @@ fn expand(tree: &str) -> Vec<String> {
         }
     }
     parts.push(cur);
-    let mut out = Vec::new();
-    for p in parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
-        for e in expand(p) {
-            out.push(if prefix.is_empty() { e } else { format!("{prefix}::{e}") });
-        }
+    Some((
+        prefix,
+        parts.into_iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+    ))
+}
+
+fn join(prefix: &str, path: &str) -> String {
+    if prefix.is_empty() {
+        path.to_string()
+    } else {
+        format!("{prefix}::{path}")
     }
-    out
 }
 
 /// Every crate path of a file, with the byte offset where it is written.
@@ -249,13 +263,7 @@ fn paths(code: &[u8]) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     let mut uses = Vec::new();
     // `use` declarations, groups expanded.
-    let mut from = 0;
-    while let Some(n) = text[from..].find("use ") {
-        let at = from + n;
-        from = at + 4;
-        if is_ident(code, at.wrapping_sub(1)) {
-            continue;
-        }
+    for at in words(code, "use ") {
         let Some(end) = text[at..].find(';') else { break };
         uses.push(at..at + end);
         let tree: String = text[at + 4..at + end].split_whitespace().collect::<Vec<_>>().join(" ");
@@ -293,13 +301,7 @@ fn paths(code: &[u8]) -> Vec<(usize, String)> {
 fn reexports(code: &[u8]) -> Vec<(String, String)> {
     let text = String::from_utf8_lossy(code);
     let mut out = Vec::new();
-    let mut from = 0;
-    while let Some(n) = text[from..].find("use ") {
-        let at = from + n;
-        from = at + 4;
-        if is_ident(code, at.wrapping_sub(1)) {
-            continue;
-        }
+    for at in words(code, "use ") {
         let before = text[..at].trim_end();
         let public = before.ends_with("pub")
             || (before.ends_with(')')
@@ -320,7 +322,7 @@ fn reexports(code: &[u8]) -> Vec<(String, String)> {
 /// [`expand`], keeping each path's name in the importing module (its
 /// rename, else its last segment; `a::{self}` is `a`).
 fn expand_named(tree: &str) -> Vec<(String, String)> {
-    let Some(open) = tree.find('{') else {
+    let Some((prefix, parts)) = group(tree) else {
         let (path, rename) = match tree.split_once(" as ") {
             Some((p, r)) => (p.trim(), Some(r.trim())),
             None => (tree.trim(), None),
@@ -333,28 +335,7 @@ fn expand_named(tree: &str) -> Vec<(String, String)> {
             vec![(path.to_string(), name.to_string())]
         };
     };
-    let prefix = tree[..open].trim().trim_end_matches("::").trim();
-    let inner = &tree[open + 1..tree.rfind('}').unwrap()];
-    let (mut parts, mut depth, mut cur) = (Vec::new(), 0, String::new());
-    for ch in inner.chars() {
-        match ch {
-            '{' => depth += 1,
-            '}' => depth -= 1,
-            _ => {}
-        }
-        if ch == ',' && depth == 0 {
-            parts.push(std::mem::take(&mut cur));
-        } else {
-            cur.push(ch);
-        }
-    }
-    parts.push(cur);
-    let mut out = Vec::new();
-    for p in parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()) {
-        let full = if prefix.is_empty() { p.to_string() } else { format!("{prefix}::{p}") };
-        out.extend(expand_named(&full));
-    }
-    out
+    parts.iter().flat_map(|p| expand_named(&join(prefix, p))).collect()
 }
 
 /// `segs` made absolute from `module` (`crate::`, `super::`, `self::`,

@@ -104,6 +104,35 @@ fn broken_pipe_is_success() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
+/// `logtrack notify --test | head -1`: a closed stdout ends the command
+/// quietly (status 0, nothing on stderr), as for every printing command.
+#[test]
+fn notify_into_a_closed_pipe_exits_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    // A receiver nobody listens on: each test send fails at once and prints a line.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let job = dir.path().join("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "name = \"j\"\n[[notify]]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{port}/a\"\n\
+             [[notify]]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{port}/b\"\n"
+        ),
+    )
+    .unwrap();
+    // The pipe's reading end is closed before the command starts: its first
+    // line meets a broken pipe, whatever the timing.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["notify", "--test", "--job", job.to_str().unwrap()])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+}
+
 #[test]
 fn validate_reports_every_problem_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,6 +5,7 @@ use crate::cli::{Global, NotifyArgs};
 use crate::error::{Error, Exit};
 use crate::notify::{self, Notification};
 use crate::store::{self};
+use std::io::Write;
 
 pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
     let msgs = g.messages();
@@ -19,6 +20,9 @@ pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
         }
     };
     let Some(job) = super::load_job(&path, g, &msgs) else { return Ok(Exit::Failed) };
+    // Written with `?`: a closed stdout (`| head -1`) ends the command
+    // quietly, as a broken pipe (see `main`).
+    let mut out = std::io::stdout().lock();
     if job.notify.is_empty() {
         msgs.error(&format!("{}: no receivers: add a [[notify]] block", path.display()));
         return Ok(Exit::Failed);
@@ -30,10 +34,10 @@ pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
             n.dashboard = r.dashboard_url.clone();
             let mail_id = n.id.clone();
             match notify::deliver(r, &[n], &mail_id) {
-                Ok(()) => println!("ok      {}", r.name),
+                Ok(()) => writeln!(out, "ok      {}", r.name)?,
                 Err(e) => {
                     failed += 1;
-                    println!("FAILED  {}: {e}", r.name);
+                    writeln!(out, "FAILED  {}: {e}", r.name)?;
                 }
             }
         }
@@ -46,9 +50,9 @@ pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
             msgs.warn(&p);
         }
         let sent = crate::store::outbox::send_pending(&mut client, &job, true)?;
-        println!("{} notification(s) sent", sent.sent);
+        writeln!(out, "{} notification(s) sent", sent.sent)?;
         for f in &sent.failed {
-            println!("FAILED  {f}");
+            writeln!(out, "FAILED  {f}")?;
         }
         if !sent.failed.is_empty() {
             return Ok(Exit::Failed);
@@ -56,11 +60,12 @@ pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
     }
     let pending = crate::store::outbox::pending(&mut client, &job.name)?;
     if pending.is_empty() {
-        println!("{}: every notification is delivered", job.name);
+        writeln!(out, "{}: every notification is delivered", job.name)?;
     } else {
-        println!("{}: {} notification(s) not delivered yet", job.name, pending.len());
+        writeln!(out, "{}: {} notification(s) not delivered yet", job.name, pending.len())?;
         for p in pending {
-            println!(
+            writeln!(
+                out,
                 "  {}: {} of incident {}, made {}, {} attempt(s){}",
                 p.receiver,
                 p.event,
@@ -68,7 +73,7 @@ pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
                 p.created,
                 p.attempts,
                 p.last_error.map(|e| format!(": {e}")).unwrap_or_default()
-            );
+            )?;
         }
     }
     Ok(Exit::Ok)

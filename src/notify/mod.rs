@@ -257,40 +257,55 @@ pub fn webhook_body(format: WebhookFormat, n: &Notification) -> serde_json::Valu
     match format {
         WebhookFormat::Json => serde_json::to_value(n).expect("a notification serializes"),
         WebhookFormat::Slack => {
-            let mut text = format!("*{}*", escape_slack(&n.headline()));
-            text.push_str(&format!(
-                "\nincident {} of job `{}`: {}, {} alert(s) over {} run(s)",
-                n.incident,
-                escape_slack(&n.job),
-                n.state,
-                n.occurrences,
-                n.runs
-            ));
+            // Text from logs goes into plain_text objects (no mrkdwn, no
+            // mentions), escaped all the same; the one code block cannot be
+            // closed from inside; every limit of Slack's is kept.
+            let plain = |t: &str| json!({ "type": "section", "text": { "type": "plain_text", "emoji": false, "text": slack_text(t, SLACK_SECTION, false) } });
+            let mut blocks = vec![
+                plain(&n.headline()),
+                plain(&format!(
+                    "incident {} of job {}: {}, {} alert(s) over {} run(s)",
+                    n.incident, n.job, n.state, n.occurrences, n.runs
+                )),
+            ];
             if let Some(e) = n.evidence.first() {
-                let line = e.text.as_deref().unwrap_or("");
-                text.push_str(&format!("\n```{}:{} {}```", e.path, e.line, escape_slack(line)));
+                let line = format!("{}:{} {}", e.path, e.line, e.text.as_deref().unwrap_or(""));
+                let code = slack_text(&line, SLACK_SECTION - 6, true);
+                blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": format!("```{code}```") } }));
             }
             if let Some(d) = &n.dashboard {
-                text.push_str(&format!("\n<{d}|Open in the dashboard>"));
+                let link =
+                    format!("<{}|Open in the dashboard>", slack_text(d, SLACK_SECTION, false));
+                blocks
+                    .push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": link } }));
             }
-            json!({
-                "text": n.headline(),
-                "blocks": [{ "type": "section", "text": { "type": "mrkdwn", "text": text } }],
-            })
+            json!({ "text": slack_text(&n.headline(), SLACK_TEXT, false), "blocks": blocks })
         }
         WebhookFormat::Teams => {
+            // Text from logs goes into TextRuns, which Teams shows as they
+            // are (no Markdown, so no links); the card stays far below
+            // Teams' size limit.
+            let run = |t: &str, max: usize, mono: bool| {
+                let mut r = json!({ "type": "TextRun", "text": cut(t, max) });
+                if mono {
+                    r["fontType"] = json!("Monospace");
+                } else {
+                    r["weight"] = json!("Bolder");
+                }
+                json!({ "type": "RichTextBlock", "inlines": [r] })
+            };
             let mut body = vec![
-                json!({ "type": "TextBlock", "text": n.headline(), "weight": "Bolder", "wrap": true }),
+                run(&n.headline(), TEAMS_TEXT, false),
                 json!({ "type": "FactSet", "facts": [
-                    { "title": "Job", "value": n.job },
+                    { "title": "Job", "value": escape_markdown(&n.job) },
                     { "title": "Incident", "value": format!("{} ({})", n.incident, n.state) },
                     { "title": "Window", "value": format!("{} .. {}", n.window_start, n.window_end) },
                     { "title": "Count", "value": n.count.to_string() },
                 ] }),
             ];
             for e in n.evidence.iter().take(3) {
-                body.push(json!({ "type": "TextBlock", "fontType": "Monospace", "wrap": true,
-                    "text": format!("{}:{} {}", e.path, e.line, e.text.as_deref().unwrap_or("")) }));
+                let line = format!("{}:{} {}", e.path, e.line, e.text.as_deref().unwrap_or(""));
+                body.push(run(&line, TEAMS_EVIDENCE, true));
             }
             let actions: Vec<serde_json::Value> = n
                 .dashboard
@@ -314,9 +329,72 @@ pub fn webhook_body(format: WebhookFormat, n: &Notification) -> serde_json::Valu
     }
 }
 
-/// Slack's three escapes.
-fn escape_slack(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+/// Slack's limits: a section's text, and the top-level `text` (what
+/// push notifications show).
+const SLACK_SECTION: usize = 3_000;
+const SLACK_TEXT: usize = 4_000;
+/// Teams: the headline's and an evidence line's characters (a card must
+/// stay under about 28 KB).
+const TEAMS_TEXT: usize = 2_000;
+const TEAMS_EVIDENCE: usize = 1_000;
+
+/// `s` for Slack: `&`, `<` and `>` escaped (so no `<!channel>`, `<@U…>`
+/// or `<url|label>` can come from it), inside a code block (`code`) every
+/// backtick followed by a zero-width space (so "```" cannot close it), and
+/// at most `max` characters, cut with "… N more characters".
+fn slack_text(s: &str, max: usize, code: bool) -> String {
+    let escaped = |c: char| -> std::borrow::Cow<'static, str> {
+        match c {
+            '&' => "&amp;".into(),
+            '<' => "&lt;".into(),
+            '>' => "&gt;".into(),
+            '`' if code => "`\u{200b}".into(),
+            c => c.to_string().into(),
+        }
+    };
+    let total: usize = s.chars().map(|c| escaped(c).chars().count()).sum();
+    if total <= max {
+        return s.chars().map(escaped).collect();
+    }
+    let budget = max.saturating_sub(40);
+    let (mut out, mut used, mut taken) = (String::new(), 0, 0);
+    for c in s.chars() {
+        let e = escaped(c);
+        let n = e.chars().count();
+        if used + n > budget {
+            break;
+        }
+        out.push_str(&e);
+        used += n;
+        taken += 1;
+    }
+    out.push_str(&format!("… {} more characters", s.chars().count() - taken));
+    out
+}
+
+/// At most `max` characters of `s`, cut with "… N more characters".
+fn cut(s: &str, max: usize) -> String {
+    let count = s.chars().count();
+    if count <= max {
+        return s.to_string();
+    }
+    let keep = max.saturating_sub(40);
+    let mut out: String = s.chars().take(keep).collect();
+    out.push_str(&format!("… {} more characters", count - keep));
+    out
+}
+
+/// Markdown's punctuation backslash-escaped (Teams renders Markdown in
+/// fact values).
+fn escape_markdown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\`*_{}[]()#+-.!<>|~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The subject of a run's e-mail: `[LogTrack] web-audit: 2 new, 1 resolved (critical)`.
@@ -557,12 +635,80 @@ mod tests {
         assert!(slack["text"].as_str().unwrap().starts_with("NEW [critical] web_5xx service=web"));
         let block = slack["blocks"][0]["text"]["text"].as_str().unwrap();
         assert!(block.contains("&lt;b&gt;") && !block.contains("<b>"), "{block}");
-        assert!(block.contains("<https://lt.example.com/incidents/42|Open in the dashboard>"));
+        let blocks = slack["blocks"].as_array().unwrap();
+        let link = blocks.last().unwrap()["text"]["text"].as_str().unwrap();
+        assert_eq!(link, "<https://lt.example.com/incidents/42|Open in the dashboard>");
         let teams = webhook_body(WebhookFormat::Teams, &n);
         let card = &teams["attachments"][0];
         assert_eq!(card["contentType"], "application/vnd.microsoft.card.adaptive");
         assert_eq!(card["content"]["type"], "AdaptiveCard");
         assert_eq!(card["content"]["actions"][0]["url"], "https://lt.example.com/incidents/42");
+    }
+
+    /// Every string of a JSON body.
+    fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+
+    /// Text from a log line cannot mention, link or break out of the
+    /// message's own formatting in Slack or Teams, and a huge line keeps
+    /// their limits.
+    #[test]
+    fn text_from_logs_stays_text_in_slack_and_teams() {
+        let mut n = sample("open");
+        n.dashboard = None;
+        let hostile = "<!channel> <!here> <@U123> <#C9> <http://evil.example|click here> \
+                       [reset your password](http://evil.example/login) ``` *x* _y_ ~z~ &amp;";
+        n.group.insert("user".into(), hostile.into());
+        n.message = format!("{hostile} {}", "A".repeat(50_000));
+        n.evidence[0].text = Some(format!("{hostile} {}", "B".repeat(50_000)));
+        let slack = webhook_body(WebhookFormat::Slack, &n);
+        let mut all = Vec::new();
+        strings(&slack, &mut all);
+        for s in &all {
+            for bad in ["<!", "<@", "<#", "<http"] {
+                assert!(!s.contains(bad), "{bad} in {s:.200}");
+            }
+        }
+        assert!(slack["text"].as_str().unwrap().chars().count() <= 4_000);
+        let blocks = slack["blocks"].as_array().unwrap();
+        assert!(blocks.len() <= 50);
+        for b in blocks {
+            let t = b["text"]["text"].as_str().unwrap();
+            assert!(t.chars().count() <= 3_000, "a section of {} characters", t.chars().count());
+            if b["text"]["type"] == "mrkdwn" {
+                // The code block opens and closes once: nothing inside closes it.
+                let inner = t.strip_prefix("```").and_then(|t| t.strip_suffix("```")).unwrap();
+                assert!(!inner.contains("```"), "{inner:.200}");
+            } else {
+                assert_eq!(b["text"]["type"], "plain_text");
+            }
+        }
+        assert!(blocks[0]["text"]["text"].as_str().unwrap().contains("more characters"));
+
+        let teams = webhook_body(WebhookFormat::Teams, &n);
+        let size = teams.to_string().len();
+        assert!(size < 28_000, "a card of {size} bytes");
+        let body = teams["attachments"][0]["content"]["body"].as_array().unwrap();
+        for block in body {
+            let mut texts = Vec::new();
+            strings(block, &mut texts);
+            if texts.iter().any(|t| t.contains("evil.example")) {
+                // Only in TextRuns, which Teams never reads as Markdown.
+                assert_eq!(block["type"], "RichTextBlock", "{block}");
+                assert!(block["inlines"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|r| r["type"] == "TextRun"));
+            }
+        }
+        assert!(teams["attachments"][0]["content"]["actions"].as_array().unwrap().is_empty());
     }
 
     #[test]

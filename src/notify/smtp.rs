@@ -189,12 +189,73 @@ pub fn message(mail: &Mail<'_>) -> String {
     m
 }
 
-/// A header value: as it is when printable ASCII, else RFC 2047 encoded.
+/// A header value: as it is when printable ASCII and short, else RFC 2047
+/// encoded words of at most 75 characters (45 bytes of text each, cut
+/// between characters), folded one to a line.
 fn header_text(s: &str) -> String {
     let s: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if s.bytes().all(|b| (b' '..0x7f).contains(&b)) {
-        s
-    } else {
-        format!("=?utf-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(s.as_bytes()))
+    if s.len() <= MAX_PLAIN_HEADER && s.bytes().all(|b| (b' '..0x7f).contains(&b)) {
+        return s;
+    }
+    let encode = |t: &str| {
+        format!("=?utf-8?B?{}?=", base64::engine::general_purpose::STANDARD.encode(t.as_bytes()))
+    };
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in s.chars() {
+        if chunk.len() + c.len_utf8() > 45 {
+            words.push(encode(&chunk));
+            chunk.clear();
+        }
+        chunk.push(c);
+    }
+    if !chunk.is_empty() || words.is_empty() {
+        words.push(encode(&chunk));
+    }
+    words.join("\r\n ")
+}
+
+/// A plain header value longer than this is encoded (and so folded): with
+/// its name, a header line stays far below RFC 5322's 998 characters.
+const MAX_PLAIN_HEADER: usize = 900;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject_of(message: &str) -> Vec<&str> {
+        let mut lines = message.split("\r\n").skip_while(|l| !l.starts_with("Subject: "));
+        let first = lines.next().unwrap().trim_start_matches("Subject: ");
+        std::iter::once(first)
+            .chain(lines.take_while(|l| l.starts_with(' ')).map(str::trim))
+            .collect()
+    }
+
+    #[test]
+    fn long_subjects_are_folded_encoded_words_of_at_most_75_characters() {
+        let to = ["oncall@example.com".to_string()];
+        let long = format!("[LogTrack] {}: 2 new (critical) ✓", "ünïcödé-job ".repeat(80));
+        let mail = Mail {
+            from: "lt@example.com",
+            to: &to,
+            subject: &long,
+            text: "t",
+            html: "h",
+            message_id: "k@x",
+        };
+        let m = message(&mail);
+        assert!(m.split("\r\n").all(|l| l.len() <= 998), "a header line over 998");
+        let words = subject_of(&m);
+        assert!(words.len() > 10);
+        let mut decoded = Vec::new();
+        for w in &words {
+            assert!(w.len() <= 75, "{w}");
+            let b64 = w.strip_prefix("=?utf-8?B?").and_then(|w| w.strip_suffix("?=")).unwrap();
+            decoded.extend(base64::engine::general_purpose::STANDARD.decode(b64).unwrap());
+        }
+        assert_eq!(String::from_utf8(decoded).unwrap(), long);
+        // A short ASCII subject stays as it is.
+        let mail = Mail { subject: "[LogTrack] web: 1 new", ..mail };
+        assert_eq!(subject_of(&message(&mail)), ["[LogTrack] web: 1 new"]);
     }
 }

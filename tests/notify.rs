@@ -368,6 +368,52 @@ fn exec_runs_the_program_with_the_notification_on_stdin() {
     assert_eq!(got["rule_id"], "web_errors");
 }
 
+/// An `exec` program sees only PATH, HOME, LANG, TZ, its notification's id
+/// and the variables its receiver lists in `env`; at the timeout it is
+/// stopped with every process it started.
+#[test]
+fn exec_programs_get_a_clean_environment_and_are_stopped_with_their_children() {
+    let dir = tempfile::tempdir().unwrap();
+    let seen = dir.path().join("env.txt");
+    let pid = dir.path().join("child.pid");
+    let notify = format!(
+        "[[notify]]\ntype = \"exec\"\nname = \"env\"\nenv = [\"LISTED_VAR\"]\ncommand = [\"sh\", \"-c\", \"env > '{}'\"]\n\n\
+         [[notify]]\ntype = \"exec\"\nname = \"hangs\"\ntimeout = \"1s\"\ncommand = [\"sh\", \"-c\", \"sleep 300 & echo $! > '{}'; sleep 300\"]\n",
+        seen.display(),
+        pid.display()
+    );
+    let job = job(dir.path(), &notify);
+    let started = std::time::Instant::now();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["notify", "--test", "--job", &job])
+        .env("LISTED_VAR", "listed")
+        .env("UNLISTED_SECRET", "secret")
+        .env("LOGTRACK_DATABASE_URL", "postgres://u:pw@db.example/x")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(2), "the hanging program fails its test: {out}");
+    assert!(out.contains("ok      env") && out.contains("FAILED  hangs"), "{out}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+
+    let env = std::fs::read_to_string(&seen).unwrap();
+    assert!(env.lines().any(|l| l == "LISTED_VAR=listed"), "{env}");
+    assert!(env.lines().any(|l| l.starts_with("LOGTRACK_NOTIFICATION_ID=")), "{env}");
+    assert!(!env.contains("UNLISTED_SECRET") && !env.contains("LOGTRACK_DATABASE_URL"), "{env}");
+
+    // The background `sleep 300` was stopped with its parent.
+    let child = std::fs::read_to_string(&pid).unwrap().trim().to_string();
+    let gone = |p: &str| {
+        std::fs::read_to_string(format!("/proc/{p}/stat"))
+            .map_or(true, |st| st.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !gone(&child) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(gone(&child), "the program's child {child} still runs");
+}
+
 /// Job files: secrets stay out of them, receivers are checked.
 #[test]
 fn receivers_are_validated() {

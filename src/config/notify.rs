@@ -67,6 +67,9 @@ pub enum ReceiverKind {
     },
     Exec {
         command: Vec<String>,
+        /// Variables passed on from LogTrack's environment besides `PATH`,
+        /// `HOME`, `LANG` and `TZ` (the program sees no other).
+        env: Vec<String>,
     },
 }
 

@@ -489,10 +489,10 @@ pub fn deliver(r: &Receiver, batch: &[Notification], mail_id: &str) -> Result<()
             }
             Ok(())
         }
-        ReceiverKind::Exec { command } => {
+        ReceiverKind::Exec { command, env } => {
             for n in batch {
                 let body = serde_json::to_vec(n).expect("JSON serializes");
-                exec(command, &body, &n.id, timeout).map_err(fail)?;
+                exec(command, env, &body, &n.id, timeout).map_err(fail)?;
             }
             Ok(())
         }
@@ -536,12 +536,29 @@ pub fn deliver(r: &Receiver, batch: &[Notification], mail_id: &str) -> Result<()
 
 /// Runs `command` (no shell) with `stdin` on its standard input; its exit
 /// status must be 0 within `timeout`.
-fn exec(command: &[String], stdin: &[u8], id: &str, timeout: Duration) -> Result<(), String> {
+fn exec(
+    command: &[String],
+    env: &[String],
+    stdin: &[u8],
+    id: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
     let (program, args) = command.split_first().ok_or("exec: no command")?;
-    let mut child = Command::new(program)
-        .args(args)
+    let mut cmd = Command::new(program);
+    // Only what a program needs of LogTrack's environment (not its
+    // database URL, not a mail password), and the variables named in `env`.
+    cmd.args(args).env_clear();
+    for name in EXEC_ENV.iter().copied().chain(env.iter().map(String::as_str)) {
+        if let Some(v) = std::env::var_os(name) {
+            cmd.env(name, v);
+        }
+    }
+    // Its own process group, so that a timeout stops its children too.
+    let mut child = cmd
         .env("LOGTRACK_NOTIFICATION_ID", id)
+        .process_group(0)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -555,17 +572,20 @@ fn exec(command: &[String], stdin: &[u8], id: &str, timeout: Duration) -> Result
         let _ = input.write_all(&body);
     });
     let mut err = child.stderr.take().expect("stderr is piped");
-    let reader = std::thread::spawn(move || {
+    let (said_tx, said_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         use std::io::Read;
         let mut buf = Vec::new();
         let _ = err.by_ref().take(4096).read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).trim().lines().last().unwrap_or("").to_string()
+        let _ = said_tx
+            .send(String::from_utf8_lossy(&buf).trim().lines().last().unwrap_or("").to_string());
     });
     let deadline = std::time::Instant::now() + timeout;
     let status = loop {
         match child.try_wait().map_err(|e| format!("exec {program}: {e}"))? {
             Some(s) => break s,
             None if std::time::Instant::now() >= deadline => {
+                kill_group(child.id());
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!(
@@ -577,13 +597,29 @@ fn exec(command: &[String], stdin: &[u8], id: &str, timeout: Duration) -> Result
         }
     };
     let _ = writer.join();
-    let said = reader.join().unwrap_or_default();
+    // A child left behind may hold stderr open: wait for it no longer than
+    // the timeout allows.
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    let said = said_rx.recv_timeout(left.max(Duration::from_millis(100))).unwrap_or_default();
     if status.success() {
         Ok(())
     } else {
         let said = if said.is_empty() { String::new() } else { format!(": {said}") };
         Err(format!("exec {program}: {status}{said}"))
     }
+}
+
+/// What an `exec` receiver's program sees of LogTrack's environment, besides
+/// the receiver's own `env` list and `LOGTRACK_NOTIFICATION_ID`.
+const EXEC_ENV: [&str; 4] = ["PATH", "HOME", "LANG", "TZ"];
+
+/// Kills process group `pgid` (a program and every process it started).
+fn kill_group(pgid: u32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ const WEBHOOK_KEYS: &[&str] = &["url", "url_env", "headers", "format", "ca_file"
 
 const EMAIL_KEYS: &[&str] =
     &["smtp", "tls", "from", "to", "username", "password_env", "password", "ca_file"];
-const EXEC_KEYS: &[&str] = &["command"];
+const EXEC_KEYS: &[&str] = &["command", "env"];
 
 /// The `notify` list of a job (`rule_ids`: the job's rules, which `rules`
 /// must name) and the job's `dashboard_url`.
@@ -325,7 +325,8 @@ fn email(
     Some((kind, name))
 }
 
-/// A program (the type `exec`, and the default): `command`, run without a shell.
+/// A program (the type `exec`, and the default): `command`, run without a
+/// shell, and `env`, the variables it may see.
 fn exec(c: &mut Checker, d: &Dict, path: &str) -> Option<(ReceiverKind, String)> {
     let command = if d.contains_key("command") {
         strings(c, d, "command", path)
@@ -339,5 +340,15 @@ fn exec(c: &mut Checker, d: &Dict, path: &str) -> Option<(ReceiverKind, String)>
     let program = command.first().map(|p| {
         std::path::Path::new(p).file_name().map_or(p.clone(), |f| f.to_string_lossy().into())
     });
-    Some((ReceiverKind::Exec { command }, format!("exec {}", program.unwrap_or_default())))
+    let env = if d.contains_key("env") { strings(c, d, "env", path) } else { Vec::new() };
+    for (i, name) in env.iter().enumerate() {
+        if name.is_empty() || name.contains(['=', '\0']) {
+            c.err(
+                &format!("{path}.env[{i}]"),
+                format!("{name:?} is not an environment variable's name"),
+            );
+        }
+    }
+    let name = format!("exec {}", program.unwrap_or_default());
+    Some((ReceiverKind::Exec { command, env }, name))
 }

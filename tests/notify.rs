@@ -368,6 +368,28 @@ fn exec_runs_the_program_with_the_notification_on_stdin() {
     assert_eq!(got["rule_id"], "web_errors");
 }
 
+/// A server that offers AUTH LOGIN alone (as many hosted services do) is
+/// signed in to with LOGIN.
+#[test]
+fn email_signs_in_with_login_where_plain_is_not_offered() {
+    let smtp = SmtpServer::login_only();
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem");
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path(), &email(&smtp.addr, Some(ca)));
+    append(&dir.path().join("access.log"), &lines(0, 40));
+    let o = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["run", &job, "--no-db"])
+        .env("TEST_SMTP_PASSWORD", "pa55-s3cret")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(!err.contains("pa55-s3cret"), "{err}");
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "{err}");
+    assert_eq!(mails[0].auth, Some(("lt".into(), "pa55-s3cret".into())));
+}
+
 /// An `exec` program sees only PATH, HOME, LANG, TZ, its notification's id
 /// and the variables its receiver lists in `env`; at the timeout it is
 /// stopped with every process it started.

@@ -115,6 +115,45 @@ fn truncate(s: &str) -> String {
     s.chars().take(200).collect()
 }
 
+/// The mechanisms of the EHLO answer's `AUTH` line (`AUTH PLAIN LOGIN`,
+/// or the old `AUTH=LOGIN`), upper case.
+fn mechanisms(ext: &[String]) -> Vec<String> {
+    ext.iter()
+        .filter_map(|l| {
+            let u = l.to_ascii_uppercase();
+            u.strip_prefix("AUTH ").or_else(|| u.strip_prefix("AUTH=")).map(str::to_string)
+        })
+        .flat_map(|m| m.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+        .collect()
+}
+
+/// Signs in with `PLAIN` when the server offers it, else `LOGIN` (which many
+/// hosted services offer alone).
+fn authenticate(s: &mut Session, ext: &[String], user: &str, password: &str) -> Result<(), String> {
+    let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t.as_bytes());
+    let offered = mechanisms(ext);
+    if offered.iter().any(|m| m == "PLAIN") {
+        s.command(
+            &format!("AUTH PLAIN {}", b64(&format!("\0{user}\0{password}"))),
+            "AUTH PLAIN",
+            &[235],
+        )?;
+    } else if offered.iter().any(|m| m == "LOGIN") {
+        s.command("AUTH LOGIN", "AUTH LOGIN", &[334])?;
+        s.command(&b64(user), "AUTH LOGIN (user name)", &[334])?;
+        s.command(&b64(password), "AUTH LOGIN (password)", &[235])?;
+    } else if offered.is_empty() {
+        return Err(format!("{}: the server offers no authentication (AUTH)", s.at));
+    } else {
+        return Err(format!(
+            "{}: the server offers AUTH {} only (LogTrack signs in with PLAIN or LOGIN)",
+            s.at,
+            offered.join(" ")
+        ));
+    }
+    Ok(())
+}
+
 /// Sends `mail` through `server`.
 pub fn send(server: &Server<'_>, mail: &Mail<'_>) -> Result<(), String> {
     let (host, port) = crate::config::notify::split_host_port(server.smtp)
@@ -141,12 +180,7 @@ pub fn send(server: &Server<'_>, mail: &Mail<'_>) -> Result<(), String> {
     }
     if let Some(password) = server.password {
         let user = server.username.unwrap_or(mail.from);
-        if !ext.iter().any(|l| l.to_ascii_uppercase().starts_with("AUTH")) {
-            return Err(format!("{}: the server offers no authentication (AUTH)", s.at));
-        }
-        let token = base64::engine::general_purpose::STANDARD
-            .encode(format!("\0{user}\0{password}").as_bytes());
-        s.command(&format!("AUTH PLAIN {token}"), "AUTH PLAIN", &[235])?;
+        authenticate(&mut s, &ext, user, password)?;
     }
     s.command(&format!("MAIL FROM:<{}>", mail.from), "MAIL FROM", &[250])?;
     for to in mail.to {
@@ -257,5 +291,13 @@ mod tests {
         // A short ASCII subject stays as it is.
         let mail = Mail { subject: "[LogTrack] web: 1 new", ..mail };
         assert_eq!(subject_of(&message(&mail)), ["[LogTrack] web: 1 new"]);
+    }
+
+    #[test]
+    fn auth_mechanisms_are_read_from_either_form() {
+        let ext: Vec<String> =
+            ["test", "AUTH PLAIN login", "AUTH=CRAM-MD5", "8BITMIME"].map(String::from).into();
+        assert_eq!(mechanisms(&ext), ["PLAIN", "LOGIN", "CRAM-MD5"]);
+        assert!(mechanisms(&["STARTTLS".to_string()]).is_empty());
     }
 }

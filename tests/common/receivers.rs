@@ -183,7 +183,8 @@ impl Mail {
 
 /// An SMTP server with the test certificate: STARTTLS offered, or TLS
 /// from the first byte (`implicit`). It answers 451 to the first
-/// `refuse` messages.
+/// `refuse` messages. It offers AUTH PLAIN, or AUTH LOGIN alone
+/// (`login_only`).
 pub struct SmtpServer {
     pub addr: String,
     pub mails: Arc<Mutex<Vec<Mail>>>,
@@ -197,6 +198,15 @@ impl SmtpServer {
     }
 
     pub fn with(implicit: bool, refuse: usize) -> SmtpServer {
+        Self::serve(implicit, refuse, false)
+    }
+
+    /// A server that offers only AUTH LOGIN, as many hosted services do.
+    pub fn login_only() -> SmtpServer {
+        Self::serve(false, 0, true)
+    }
+
+    fn serve(implicit: bool, refuse: usize, login_only: bool) -> SmtpServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = format!("localhost:{}", listener.local_addr().unwrap().port());
         let mails = Arc::new(Mutex::new(Vec::new()));
@@ -208,7 +218,8 @@ impl SmtpServer {
                 let Ok(conn) = conn else { continue };
                 let (keep, config, count) = (keep.clone(), config.clone(), count.clone());
                 std::thread::spawn(move || {
-                    let _ = smtp_session(conn, config, &keep, implicit, (&count, refuse));
+                    let _ =
+                        smtp_session(conn, config, &keep, (implicit, login_only), (&count, refuse));
                 });
             }
         });
@@ -262,7 +273,7 @@ fn smtp_session(
     conn: TcpStream,
     config: Arc<rustls::ServerConfig>,
     keep: &Mutex<Vec<Mail>>,
-    implicit: bool,
+    (implicit, login_only): (bool, bool),
     (refused, refuse): (&Mutex<usize>, usize),
 ) -> std::io::Result<()> {
     use base64::Engine as _;
@@ -280,7 +291,11 @@ fn smtp_session(
         let line = read_line(&mut s)?;
         let upper = line.to_ascii_uppercase();
         if upper.starts_with("EHLO") {
-            let offer = if tls { "250-AUTH PLAIN\r\n" } else { "250-STARTTLS\r\n" };
+            let offer = match (tls, login_only) {
+                (false, _) => "250-STARTTLS\r\n",
+                (true, false) => "250-AUTH PLAIN\r\n",
+                (true, true) => "250-AUTH LOGIN\r\n",
+            };
             s.write_all(format!("250-test\r\n{offer}250 8BITMIME\r\n").as_bytes())?;
         } else if upper == "STARTTLS" && !tls {
             s.write_all(b"220 go ahead\r\n")?;
@@ -288,6 +303,19 @@ fn smtp_session(
             let stream = rustls::StreamOwned::new(server, conn.try_clone()?);
             s = Box::new(stream);
             tls = true;
+        } else if upper == "AUTH LOGIN" && login_only {
+            let decode = |l: String| {
+                let raw = base64::engine::general_purpose::STANDARD.decode(l).unwrap_or_default();
+                String::from_utf8_lossy(&raw).into_owned()
+            };
+            s.write_all(b"334 VXNlcm5hbWU6\r\n")?;
+            let user = decode(read_line(&mut s)?);
+            s.write_all(b"334 UGFzc3dvcmQ6\r\n")?;
+            let password = decode(read_line(&mut s)?);
+            auth = Some((user, password));
+            s.write_all(b"235 ok\r\n")?;
+        } else if upper.starts_with("AUTH PLAIN ") && login_only {
+            s.write_all(b"504 unrecognized authentication type\r\n")?;
         } else if upper.starts_with("AUTH PLAIN ") {
             let raw =
                 base64::engine::general_purpose::STANDARD.decode(&line[11..]).unwrap_or_default();

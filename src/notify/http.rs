@@ -64,6 +64,17 @@ fn bypass(host: &str) -> bool {
 /// Reads an answer's head (up to its blank line, at most 16 KiB) and
 /// returns its status code and reason.
 fn read_head(conn: &mut impl Read, at: &str) -> Result<(u16, String), String> {
+    read_answer(conn, at, false).map(|(code, reason, _)| (code, reason))
+}
+
+/// The answer's status code and reason, and with `body` the start of its
+/// body (at most [`BODY_SHOWN`] bytes: what a receiver says of a refusal,
+/// such as Slack's `invalid_blocks`).
+fn read_answer(
+    conn: &mut impl Read,
+    at: &str,
+    body: bool,
+) -> Result<(u16, String, String), String> {
     let mut got = Vec::new();
     let mut byte = [0u8; 1];
     while !got.ends_with(b"\r\n\r\n") && got.len() < 16 * 1024 {
@@ -78,14 +89,49 @@ fn read_head(conn: &mut impl Read, at: &str) -> Result<(u16, String), String> {
     let line = got.split(|&b| b == b'\n').next().unwrap_or_default();
     let line = String::from_utf8_lossy(line);
     let mut parts = line.trim_end().splitn(3, ' ');
-    match (parts.next(), parts.next().and_then(|s| s.parse::<u16>().ok())) {
+    let (code, reason) = match (parts.next(), parts.next().and_then(|s| s.parse::<u16>().ok())) {
         (Some(v), Some(code)) if v.starts_with("HTTP/") => {
-            Ok((code, parts.next().unwrap_or("").chars().take(80).collect()))
+            (code, parts.next().unwrap_or("").chars().take(80).collect::<String>())
         }
-        _ if got.is_empty() => Err(format!("{at}: closed the connection without answering")),
-        _ => Err(format!("{at}: answered something that is not HTTP")),
+        _ if got.is_empty() => {
+            return Err(format!("{at}: closed the connection without answering"))
+        }
+        _ => return Err(format!("{at}: answered something that is not HTTP")),
+    };
+    let mut said = String::new();
+    // Only a refusal's body is read (a 2xx answer's is not needed), and no
+    // more of it than the answer says it has.
+    if body && !(200..300).contains(&code) && got.ends_with(b"\r\n\r\n") {
+        let head = String::from_utf8_lossy(&got).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let mut start = Vec::new();
+        let want = length.unwrap_or(u64::MAX).min(BODY_SHOWN as u64 + 16);
+        let _ = conn.take(want).read_to_end(&mut start);
+        if head.contains("transfer-encoding: chunked") {
+            // The first chunk's text, without its size line.
+            if let Some(i) = start.windows(2).position(|w| w == b"\r\n") {
+                start.drain(..i + 2);
+            }
+        }
+        said = String::from_utf8_lossy(&start)
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(BODY_SHOWN)
+            .collect();
     }
+    Ok((code, reason, said))
 }
+
+/// How much of a refusal's body an error quotes.
+const BODY_SHOWN: usize = 200;
 
 fn io_text(at: &str, e: std::io::Error) -> String {
     match e.kind() {
@@ -94,14 +140,37 @@ fn io_text(at: &str, e: std::io::Error) -> String {
     }
 }
 
-/// POSTs `body` to `url`; returns the answer's status code and reason.
+/// POSTs `body` to `url`; returns the answer's status code, reason, and
+/// the start of its body. `timeout` bounds the whole send: connecting,
+/// TLS, the request and the answer.
 pub fn post(
     url: &Url,
     headers: &[(String, String)],
     body: &[u8],
     timeout: Duration,
     ca_file: Option<&std::path::Path>,
-) -> Result<(u16, String), String> {
+) -> Result<(u16, String, String), String> {
+    let until = std::time::Instant::now() + timeout;
+    let mut dog = None;
+    let result = send(url, headers, body, timeout, ca_file, |tcp| {
+        dog = Some(tls::Watchdog::start(tcp, until));
+    });
+    match (result, dog.as_ref().is_some_and(tls::Watchdog::fired)) {
+        (Err(_), true) => {
+            Err(format!("{}: no whole answer within {}s", url.origin(), timeout.as_secs()))
+        }
+        (result, _) => result,
+    }
+}
+
+fn send(
+    url: &Url,
+    headers: &[(String, String)],
+    body: &[u8],
+    timeout: Duration,
+    ca_file: Option<&std::path::Path>,
+    mut watch: impl FnMut(&std::net::TcpStream),
+) -> Result<(u16, String, String), String> {
     let host = if url.host.contains(':') { format!("[{}]", url.host) } else { url.host.clone() };
     let authority = format!("{host}:{}", url.port);
     let proxy = proxy_for(url)?;
@@ -112,6 +181,7 @@ pub fn post(
         ),
         None => (tls::connect(&url.host, url.port, timeout)?, url.origin()),
     };
+    watch(&tcp);
     let proxy_auth = |p: &Proxy| {
         p.auth.as_ref().map(|a| format!("Proxy-Authorization: {a}\r\n")).unwrap_or_default()
     };
@@ -155,7 +225,7 @@ pub fn post(
     conn.write_all(head.as_bytes()).map_err(io)?;
     conn.write_all(body).map_err(io)?;
     conn.flush().map_err(io)?;
-    read_head(&mut conn, &at)
+    read_answer(&mut conn, &at, true)
 }
 
 #[cfg(test)]
@@ -169,5 +239,62 @@ mod tests {
         if std::env::var_os("NO_PROXY").is_none() && std::env::var_os("no_proxy").is_none() {
             assert!(!bypass("hooks.slack.com"));
         }
+    }
+
+    /// A local receiver: reads the request, then runs `answer` on the
+    /// connection.
+    fn receiver(answer: impl FnOnce(std::net::TcpStream) + Send + 'static) -> Url {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            answer(conn);
+        });
+        Url::parse(&format!("http://127.0.0.1:{port}/hook")).unwrap()
+    }
+
+    #[test]
+    fn the_timeout_bounds_the_whole_answer_not_each_read() {
+        // A byte every 200 ms: no read ever waits a whole second.
+        let url = receiver(|mut c| {
+            for b in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n" {
+                if c.write_all(&[*b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        let started = std::time::Instant::now();
+        let got = post(&url, &[], b"{}", Duration::from_secs(1), None);
+        assert!(started.elapsed() < Duration::from_millis(1900), "{:?}", started.elapsed());
+        let e = got.unwrap_err();
+        assert!(e.contains("no whole answer within 1s"), "{e}");
+    }
+
+    #[test]
+    fn a_refusal_quotes_the_start_of_its_body() {
+        let url = receiver(|mut c| {
+            let body = format!("invalid_blocks\n\u{7}{}", "x".repeat(500));
+            let _ = write!(
+                c,
+                "HTTP/1.1 400 Bad Request\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        });
+        let (code, reason, said) = post(&url, &[], b"{}", Duration::from_secs(5), None).unwrap();
+        assert_eq!((code, reason.as_str()), (400, "Bad Request"));
+        assert!(said.starts_with("invalid_blocks x"), "{said}");
+        assert_eq!(said.chars().count(), BODY_SHOWN);
+        // Chunked, the size line is not part of what it said.
+        let url = receiver(|mut c| {
+            let _ = c.write_all(
+                b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\nc\r\nno_such_hook\r\n0\r\n\r\n",
+            );
+        });
+        let (code, _, said) = post(&url, &[], b"{}", Duration::from_secs(5), None).unwrap();
+        assert_eq!(code, 404);
+        assert!(said.starts_with("no_such_hook"), "{said}");
     }
 }

@@ -481,10 +481,11 @@ pub fn deliver(r: &Receiver, batch: &[Notification], mail_id: &str) -> Result<()
                 let body = serde_json::to_vec(&webhook_body(*format, n)).expect("JSON serializes");
                 let mut all = vec![("X-LogTrack-Id".to_string(), n.id.clone())];
                 all.extend(headers.iter().cloned());
-                let (code, reason) =
+                let (code, reason, said) =
                     http::post(&url, &all, &body, timeout, ca_file.as_deref()).map_err(fail)?;
                 if !(200..300).contains(&code) {
-                    return Err(fail(format!("{}: answered {code} {reason}", url.origin())));
+                    let said = if said.is_empty() { String::new() } else { format!(": {said}") };
+                    return Err(fail(format!("{}: answered {code} {reason}{said}", url.origin())));
                 }
             }
             Ok(())

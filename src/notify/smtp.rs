@@ -154,11 +154,27 @@ fn authenticate(s: &mut Session, ext: &[String], user: &str, password: &str) -> 
     Ok(())
 }
 
-/// Sends `mail` through `server`.
+/// Sends `mail` through `server`, within its `timeout` as a whole.
 pub fn send(server: &Server<'_>, mail: &Mail<'_>) -> Result<(), String> {
+    let until = std::time::Instant::now() + server.timeout;
     let (host, port) = crate::config::notify::split_host_port(server.smtp)
         .ok_or_else(|| format!("smtp {:?}: expected host:port", server.smtp))?;
     let tcp = tls::connect(host, port, server.timeout)?;
+    let dog = tls::Watchdog::start(&tcp, until);
+    match session(server, mail, tcp, (host, port)) {
+        Err(_) if dog.fired() => {
+            Err(format!("smtp {host}:{port}: not done within {}s", server.timeout.as_secs()))
+        }
+        result => result,
+    }
+}
+
+fn session(
+    server: &Server<'_>,
+    mail: &Mail<'_>,
+    tcp: std::net::TcpStream,
+    (host, port): (&str, u16),
+) -> Result<(), String> {
     let conn = match server.tls {
         SmtpTls::Tls => tls::wrap(tcp, host, tls::client_config(server.ca_file)?)?,
         _ => Conn::Plain(tcp),

@@ -41,6 +41,44 @@ impl Write for Conn {
     }
 }
 
+/// Shuts a connection down at a deadline, whatever it is waiting for: a
+/// send's `timeout` bounds the whole send (a receiver that answers a byte
+/// a second cannot hold it), not each read. Dropped, it stands down.
+pub struct Watchdog {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    fired: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Watchdog {
+    pub fn start(sock: &TcpStream, until: std::time::Instant) -> Watchdog {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let (stop, wait) = std::sync::mpsc::channel::<()>();
+        let fired = Arc::new(AtomicBool::new(false));
+        if let Ok(sock) = sock.try_clone() {
+            let flag = fired.clone();
+            std::thread::spawn(move || {
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(left) {
+                    flag.store(true, Ordering::SeqCst);
+                    let _ = sock.shutdown(std::net::Shutdown::Both);
+                }
+            });
+        }
+        Watchdog { stop: Some(stop), fired }
+    }
+
+    /// Whether the deadline passed and the connection was shut.
+    pub fn fired(&self) -> bool {
+        self.fired.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.stop.take();
+    }
+}
+
 /// Connects to `host:port`, trying each address, with `timeout` for the
 /// connection and for every read and write after it.
 pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String> {

@@ -488,26 +488,33 @@ on_both!(
     a_silence_over_three_runs_is_one_incident_in
 );
 
-/// A notification that cannot be delivered within give_up_after is given
-/// up and reported as a problem of the run.
+/// Notifications that cannot be delivered within give_up_after are all
+/// given up, those tried and those that waited behind them, and reported
+/// as problems of the run, even under -q.
 fn an_undeliverable_notification_is_given_up_and_reported_in(cluster: bool) {
     let Some(url) = common::fresh_db("notify_give_up", cluster) else { return };
     let dir = tempfile::tempdir().unwrap();
     let address = format!("http://127.0.0.1:{}/hook/T0KEN-SECRET", free_port());
-    let job = job(dir.path(), &webhook(&address, "give_up_after = \"1s\"\non = [\"open\"]"));
+    // One incident per client address: seven notifications to one receiver.
+    let rule = format!("{ERRORS}\ngroup_by = [\"fields.client_ip\"]");
+    let job =
+        job_with(dir.path(), &rule, &webhook(&address, "give_up_after = \"1s\"\non = [\"open\"]"));
     append(&dir.path().join("access.log"), &lines(0, 40));
     ok(&logtrack(&url, &["run", &job]));
+    let queued = count(&url, "SELECT count(*) FROM outbox");
+    assert_eq!(queued, 7);
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let o = logtrack(&url, &["run", &job, "--strict"]);
+    let o = logtrack(&url, &["run", &job, "--strict", "-q"]);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("notification gave up: open of incident"), "{err}");
+    assert_eq!(err.matches("notification gave up").count(), 7, "{err}");
     assert!(!err.contains("T0KEN-SECRET"), "{err}");
     let report = std::fs::read_to_string(dir.path().join("reports/report.json")).unwrap();
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     let problems = report["problems"].to_string();
     assert!(problems.contains("notification gave up"), "{problems}");
-    assert_eq!(count(&url, "SELECT count(*) FROM outbox WHERE gave_up_at IS NOT NULL"), 1);
+    assert_eq!(count(&url, "SELECT count(*) FROM outbox WHERE gave_up_at IS NOT NULL"), 7);
     // Reported once: the next run has nothing to give up.
     ok(&logtrack(&url, &["run", &job, "--strict"]));
 }

@@ -47,7 +47,7 @@ pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
     let mut client = store::open(url)?;
     if a.retry {
         for p in crate::store::outbox::give_up_overdue(&mut client, &job)? {
-            msgs.warn(&p);
+            msgs.error(&p);
         }
         let sent = crate::store::outbox::send_pending(&mut client, &job, true)?;
         writeln!(out, "{} notification(s) sent", sent.sent)?;

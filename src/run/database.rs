@@ -94,7 +94,8 @@ fn load_detect_report(
     let finished = wall_clock();
     let mut parts = log.parts;
     for p in crate::store::outbox::give_up_overdue(&mut tx, job)? {
-        msgs.warn(&p);
+        // A lost notification is said even under -q.
+        msgs.error(&p);
         parts.problems.push(p);
     }
     if let Some(o) = overview {

@@ -215,7 +215,8 @@ pub fn over_range(
     let problems =
         if detecting { crate::store::outbox::give_up_overdue(&mut tx, job)? } else { Vec::new() };
     for p in &problems {
-        msgs.warn(p);
+        // A lost notification is said even under -q.
+        msgs.error(p);
     }
     let parts = Parts {
         sources: runs::sources(&mut tx, since, until, loaded)?,

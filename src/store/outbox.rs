@@ -9,9 +9,10 @@ use crate::error::{Error, Result};
 use crate::notify::{self, Notification};
 use postgres::GenericClient;
 
-/// Outbox rows the job's receivers no longer deliver: those past their
-/// receiver's `give_up_after`, and those of receivers no longer in the
-/// job. They are marked given up; each is returned as a problem.
+/// Outbox rows the job's receivers no longer deliver: those made longer
+/// than their receiver's `give_up_after` ago (tried or not), and those of
+/// receivers no longer in the job. They are marked given up; each is
+/// returned as a problem.
 pub fn give_up_overdue(client: &mut impl GenericClient, job: &Job) -> Result<Vec<String>> {
     let rows = client
         .query(
@@ -26,12 +27,19 @@ pub fn give_up_overdue(client: &mut impl GenericClient, job: &Job) -> Result<Vec
         let (id, name, event): (i64, String, String) = (r.get(0), r.get(1), r.get(2));
         let incident: Option<i64> = r.get(3);
         let (attempts, error, age): (i32, Option<String>, i64) = (r.get(4), r.get(5), r.get(6));
+        // give_up_after counts from when the notification was made: every
+        // overdue row is given up, whether it was tried or still waited
+        // behind another.
         let why = match job.notify.iter().find(|x| x.name == name) {
             None => "its receiver is no longer in the job".to_string(),
             Some(x) if age >= x.give_up_after && attempts > 0 => format!(
                 "not delivered after {attempts} attempt(s) in {}: {}",
                 crate::config::HumanDuration(age),
                 error.as_deref().unwrap_or("?")
+            ),
+            Some(x) if age >= x.give_up_after => format!(
+                "not sent within give_up_after ({}): it waited behind one its receiver refused",
+                crate::config::HumanDuration(x.give_up_after)
             ),
             Some(_) => continue,
         };

@@ -515,6 +515,13 @@ fn an_undeliverable_notification_is_given_up_and_reported_in(cluster: bool) {
     let problems = report["problems"].to_string();
     assert!(problems.contains("notification gave up"), "{problems}");
     assert_eq!(count(&url, "SELECT count(*) FROM outbox WHERE gave_up_at IS NOT NULL"), 7);
+    // `notify --job` lists them, given up, the tried one with its error.
+    let o = logtrack(&url, &["notify", "--job", &job]);
+    let listed = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(listed.contains("0 notification(s) not delivered yet, 7 given up"), "{listed}");
+    assert_eq!(listed.matches(", given up").count(), 7, "{listed}");
+    assert!(listed.contains("1 attempt(s), given up: "), "{listed}");
+    assert!(!listed.contains("T0KEN-SECRET"), "{listed}");
     // Reported once: the next run has nothing to give up.
     ok(&logtrack(&url, &["run", &job, "--strict"]));
 }

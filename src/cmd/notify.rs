@@ -58,20 +58,27 @@ pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
             return Ok(Exit::Failed);
         }
     }
-    let pending = crate::store::outbox::pending(&mut client, &job.name)?;
-    if pending.is_empty() {
+    let undelivered = crate::store::outbox::undelivered(&mut client, &job.name)?;
+    let given_up = undelivered.iter().filter(|p| p.state == "given up").count();
+    let waiting = undelivered.len() - given_up;
+    if undelivered.is_empty() {
         writeln!(out, "{}: every notification is delivered", job.name)?;
     } else {
-        writeln!(out, "{}: {} notification(s) not delivered yet", job.name, pending.len())?;
-        for p in pending {
+        writeln!(
+            out,
+            "{}: {waiting} notification(s) not delivered yet, {given_up} given up",
+            job.name
+        )?;
+        for p in undelivered {
             writeln!(
                 out,
-                "  {}: {} of incident {}, made {}, {} attempt(s){}",
+                "  {}: {} of incident {}, made {}, {} attempt(s), {}{}",
                 p.receiver,
                 p.event,
                 p.incident.map_or("-".into(), |i| i.to_string()),
                 p.created,
                 p.attempts,
+                if p.state == "given up" { "given up" } else { "waiting" },
                 p.last_error.map(|e| format!(": {e}")).unwrap_or_default()
             )?;
         }

@@ -212,9 +212,10 @@ pub struct OutboxRow {
     pub incident: Option<i64>,
 }
 
-/// The job's notifications not delivered yet (nor given up).
-pub fn pending(client: &mut impl GenericClient, job: &str) -> Result<Vec<OutboxRow>> {
-    outbox_rows(client, "job = $1 AND sent_at IS NULL AND gave_up_at IS NULL", &job)
+/// The job's notifications not delivered: those still waiting, and those
+/// given up (their `state` says which), in the order they were made.
+pub fn undelivered(client: &mut impl GenericClient, job: &str) -> Result<Vec<OutboxRow>> {
+    outbox_rows(client, "job = $1 AND sent_at IS NULL", &job)
 }
 
 #[cfg(test)]

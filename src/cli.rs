@@ -271,6 +271,10 @@ pub struct NotifyArgs {
     /// without waiting for its backoff (needs the database).
     #[arg(long)]
     pub retry: bool,
+    /// Send given-up (or parked) notification ID again, once its receiver
+    /// is fixed (its number is in the list `logtrack notify --job` prints).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["test", "retry"])]
+    pub requeue: Option<i64>,
 }
 
 #[derive(Args, Debug)]

@@ -532,6 +532,52 @@ on_both!(
     an_undeliverable_notification_is_given_up_and_reported_in
 );
 
+/// A notification its receiver refuses (HTTP 400) is parked at once and
+/// holds back nothing: the receiver's other notifications are delivered in
+/// the same run, the refusal is said even under -q, and `notify --requeue`
+/// sends it once the receiver takes it.
+fn a_refused_notification_is_parked_and_blocks_nothing_in(cluster: bool) {
+    let Some(url) = common::fresh_db("notify_park", cluster) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let hook = HttpReceiver::start(vec![Answer::Status(400)]);
+    // One incident per client address: seven notifications to one receiver.
+    let rule = format!("{ERRORS}\ngroup_by = [\"fields.client_ip\"]");
+    let job = job_with(dir.path(), &rule, &webhook(&hook.url, "on = [\"open\"]"));
+    append(&dir.path().join("access.log"), &lines(0, 40));
+    let o = logtrack(&url, &["run", &job, "-q"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(hook.attempts(), 7, "{err}");
+    assert_eq!(hook.accepted().len(), 6, "the refusal held nothing back: {err}");
+    assert_eq!(err.matches("notification refused").count(), 1, "{err}");
+    assert!(err.contains("answered 400"), "{err}");
+
+    let o = logtrack(&url, &["notify", "--job", &job]);
+    let listed = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(listed.contains("0 notification(s) not delivered yet, 1 given up"), "{listed}");
+    let id = listed
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix('#'))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the parked row's number")
+        .to_string();
+    let o = logtrack(&url, &["notify", "--job", &job, "--requeue", &id]);
+    let said = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{said}");
+    assert!(said.contains("1 notification(s) sent"), "{said}");
+    assert_eq!(hook.accepted().len(), 7);
+    assert_eq!(count(&url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL"), 0);
+    // Only a given-up row can be requeued.
+    let o = logtrack(&url, &["notify", "--job", &job, "--requeue", &id]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+on_both!(
+    a_refused_notification_is_parked_and_blocks_nothing,
+    a_refused_notification_is_parked_and_blocks_nothing_on_a_cluster,
+    a_refused_notification_is_parked_and_blocks_nothing_in
+);
+
 /// HTTPS: the receiver's certificate is verified (here against the test
 /// CA given as ca_file); one from another CA is refused.
 #[test]

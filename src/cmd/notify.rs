@@ -45,16 +45,25 @@ pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
     }
     let url = job.database_url.as_deref().filter(|_| !g.no_db).ok_or(Error::NoDatabase)?;
     let mut client = store::open(url)?;
-    if a.retry {
+    if let Some(id) = a.requeue {
+        if !crate::store::outbox::requeue(&mut client, &job.name, id)? {
+            msgs.error(&format!(
+                "{}: no given-up notification #{id} (logtrack notify --job lists them)",
+                job.name
+            ));
+            return Ok(Exit::Failed);
+        }
+    }
+    if a.retry || a.requeue.is_some() {
         for p in crate::store::outbox::give_up_overdue(&mut client, &job)? {
             msgs.error(&p);
         }
-        let sent = crate::store::outbox::send_pending(&mut client, &job, true)?;
+        let sent = crate::store::outbox::send_pending(&mut client, &job, a.retry)?;
         writeln!(out, "{} notification(s) sent", sent.sent)?;
-        for f in &sent.failed {
+        for f in sent.failed.iter().chain(&sent.parked) {
             writeln!(out, "FAILED  {f}")?;
         }
-        if !sent.failed.is_empty() {
+        if !sent.failed.is_empty() || !sent.parked.is_empty() {
             return Ok(Exit::Failed);
         }
     }
@@ -72,7 +81,8 @@ pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
         for p in undelivered {
             writeln!(
                 out,
-                "  {}: {} of incident {}, made {}, {} attempt(s), {}{}",
+                "  #{} {}: {} of incident {}, made {}, {} attempt(s), {}{}",
+                p.id,
                 p.receiver,
                 p.event,
                 p.incident.map_or("-".into(), |i| i.to_string()),

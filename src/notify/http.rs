@@ -64,17 +64,39 @@ fn bypass(host: &str) -> bool {
 /// Reads an answer's head (up to its blank line, at most 16 KiB) and
 /// returns its status code and reason.
 fn read_head(conn: &mut impl Read, at: &str) -> Result<(u16, String), String> {
-    read_answer(conn, at, false).map(|(code, reason, _)| (code, reason))
+    read_answer(conn, at, false).map(|a| (a.code, a.reason))
+}
+
+/// A receiver's answer: its status, what it said of a refusal, and when it
+/// asked to be tried again (`Retry-After`, in seconds, at most a day).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub code: u16,
+    pub reason: String,
+    /// The start of a refusal's body ([`BODY_SHOWN`] characters at most).
+    pub said: String,
+    pub retry_after: Option<i64>,
+}
+
+/// The longest `Retry-After` honoured: a receiver cannot park a
+/// notification for longer than a day this way.
+pub const MAX_RETRY_AFTER: i64 = 86_400;
+
+/// `Retry-After`'s value: seconds, or an HTTP date (then the seconds from
+/// `now` until it), at most [`MAX_RETRY_AFTER`].
+pub fn retry_after(value: &str, now: i64) -> Option<i64> {
+    let v = value.trim();
+    let secs = match v.parse::<i64>() {
+        Ok(s) => s,
+        Err(_) => chrono::DateTime::parse_from_rfc2822(v).ok()?.timestamp() - now,
+    };
+    Some(secs.clamp(0, MAX_RETRY_AFTER))
 }
 
 /// The answer's status code and reason, and with `body` the start of its
 /// body (at most [`BODY_SHOWN`] bytes: what a receiver says of a refusal,
 /// such as Slack's `invalid_blocks`).
-fn read_answer(
-    conn: &mut impl Read,
-    at: &str,
-    body: bool,
-) -> Result<(u16, String, String), String> {
+fn read_answer(conn: &mut impl Read, at: &str, body: bool) -> Result<Answer, String> {
     let mut got = Vec::new();
     let mut byte = [0u8; 1];
     while !got.ends_with(b"\r\n\r\n") && got.len() < 16 * 1024 {
@@ -99,10 +121,14 @@ fn read_answer(
         _ => return Err(format!("{at}: answered something that is not HTTP")),
     };
     let mut said = String::new();
+    let head = String::from_utf8_lossy(&got).to_ascii_lowercase();
+    let retry_after = head
+        .lines()
+        .find_map(|l| l.strip_prefix("retry-after:"))
+        .and_then(|v| retry_after(v, chrono::Utc::now().timestamp()));
     // Only a refusal's body is read (a 2xx answer's is not needed), and no
     // more of it than the answer says it has.
     if body && !(200..300).contains(&code) && got.ends_with(b"\r\n\r\n") {
-        let head = String::from_utf8_lossy(&got).to_ascii_lowercase();
         let length = head
             .lines()
             .find_map(|l| l.strip_prefix("content-length:"))
@@ -127,7 +153,7 @@ fn read_answer(
             .take(BODY_SHOWN)
             .collect();
     }
-    Ok((code, reason, said))
+    Ok(Answer { code, reason, said, retry_after })
 }
 
 /// How much of a refusal's body an error quotes.
@@ -149,7 +175,7 @@ pub fn post(
     body: &[u8],
     timeout: Duration,
     ca_file: Option<&std::path::Path>,
-) -> Result<(u16, String, String), String> {
+) -> Result<Answer, String> {
     let until = std::time::Instant::now() + timeout;
     let mut dog = None;
     let result = send(url, headers, body, timeout, ca_file, |tcp| {
@@ -170,7 +196,7 @@ fn send(
     timeout: Duration,
     ca_file: Option<&std::path::Path>,
     mut watch: impl FnMut(&std::net::TcpStream),
-) -> Result<(u16, String, String), String> {
+) -> Result<Answer, String> {
     let host = if url.host.contains(':') { format!("[{}]", url.host) } else { url.host.clone() };
     let authority = format!("{host}:{}", url.port);
     let proxy = proxy_for(url)?;
@@ -283,18 +309,34 @@ mod tests {
                 body.len()
             );
         });
-        let (code, reason, said) = post(&url, &[], b"{}", Duration::from_secs(5), None).unwrap();
-        assert_eq!((code, reason.as_str()), (400, "Bad Request"));
-        assert!(said.starts_with("invalid_blocks x"), "{said}");
-        assert_eq!(said.chars().count(), BODY_SHOWN);
+        let a = post(&url, &[], b"{}", Duration::from_secs(5), None).unwrap();
+        assert_eq!((a.code, a.reason.as_str()), (400, "Bad Request"));
+        assert!(a.said.starts_with("invalid_blocks x"), "{}", a.said);
+        assert_eq!(a.said.chars().count(), BODY_SHOWN);
         // Chunked, the size line is not part of what it said.
         let url = receiver(|mut c| {
             let _ = c.write_all(
                 b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\nc\r\nno_such_hook\r\n0\r\n\r\n",
             );
         });
-        let (code, _, said) = post(&url, &[], b"{}", Duration::from_secs(5), None).unwrap();
-        assert_eq!(code, 404);
-        assert!(said.starts_with("no_such_hook"), "{said}");
+        let a = post(&url, &[], b"{}", Duration::from_secs(5), None).unwrap();
+        assert_eq!(a.code, 404);
+        assert!(a.said.starts_with("no_such_hook"), "{}", a.said);
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_a_date_and_at_most_a_day() {
+        assert_eq!(retry_after(" 120 ", 0), Some(120));
+        assert_eq!(retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1_445_412_380), Some(100));
+        assert_eq!(retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1_445_412_580), Some(0));
+        assert_eq!(retry_after("999999", 0), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after("soon", 0), None);
+        let url = receiver(|mut c| {
+            let _ = c.write_all(
+                b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 120\r\nContent-Length: 0\r\n\r\n",
+            );
+        });
+        let a = post(&url, &[], b"{}", Duration::from_secs(5), None).unwrap();
+        assert_eq!((a.code, a.retry_after), (429, Some(120)));
     }
 }

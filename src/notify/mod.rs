@@ -458,13 +458,41 @@ pub fn mail_bodies(job: &str, batch: &[Notification]) -> (String, String) {
     (text, html.into_string())
 }
 
-/// Why a send failed (the message never holds a secret).
+/// Why a send failed (the message never holds a secret), and whether
+/// trying again can help.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendError(pub String);
+pub struct SendError(pub String, pub Failure);
+
+/// What a failed send means for the next attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The receiver is down or busy (refused or timed-out connections, HTTP
+    /// 5xx, 408, 425, 429, a program that failed): try again later, not
+    /// before `retry_after` seconds when the receiver said so.
+    Transient { retry_after: Option<i64> },
+    /// The receiver refused this message (HTTP 4xx but 408, 425, 429; a
+    /// redirect): the same message will be refused again. Parked at once.
+    Permanent,
+}
+
+impl SendError {
+    /// A failure that may pass.
+    pub fn transient(text: String) -> SendError {
+        SendError(text, Failure::Transient { retry_after: None })
+    }
+}
 
 impl std::fmt::Display for SendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// What an HTTP status means for a webhook's send.
+pub fn http_failure(code: u16, retry_after: Option<i64>) -> Failure {
+    match code {
+        408 | 425 | 429 | 500..=599 => Failure::Transient { retry_after },
+        _ => Failure::Permanent,
     }
 }
 
@@ -473,7 +501,7 @@ impl std::fmt::Display for SendError {
 /// message for e-mail. `mail_id` is the e-mail's idempotency key.
 pub fn deliver(r: &Receiver, batch: &[Notification], mail_id: &str) -> Result<(), SendError> {
     let timeout = Duration::from_secs(r.timeout.max(1) as u64);
-    let fail = |e: String| SendError(crate::error::redact_text(&e));
+    let fail = |e: String| SendError::transient(crate::error::redact_text(&e));
     match &r.kind {
         ReceiverKind::Webhook { url, headers, format, ca_file } => {
             let url = http::Url::parse(url).map_err(fail)?;
@@ -481,11 +509,18 @@ pub fn deliver(r: &Receiver, batch: &[Notification], mail_id: &str) -> Result<()
                 let body = serde_json::to_vec(&webhook_body(*format, n)).expect("JSON serializes");
                 let mut all = vec![("X-LogTrack-Id".to_string(), n.id.clone())];
                 all.extend(headers.iter().cloned());
-                let (code, reason, said) =
+                let answer =
                     http::post(&url, &all, &body, timeout, ca_file.as_deref()).map_err(fail)?;
-                if !(200..300).contains(&code) {
-                    let said = if said.is_empty() { String::new() } else { format!(": {said}") };
-                    return Err(fail(format!("{}: answered {code} {reason}{said}", url.origin())));
+                if !(200..300).contains(&answer.code) {
+                    let (code, reason) = (answer.code, &answer.reason);
+                    let said = if answer.said.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", answer.said)
+                    };
+                    let text = format!("{}: answered {code} {reason}{said}", url.origin());
+                    let SendError(text, _) = fail(text);
+                    return Err(SendError(text, http_failure(code, answer.retry_after)));
                 }
             }
             Ok(())
@@ -500,7 +535,9 @@ pub fn deliver(r: &Receiver, batch: &[Notification], mail_id: &str) -> Result<()
         ReceiverKind::Email { smtp, tls, from, to, username, password_env, ca_file } => {
             let password = match password_env {
                 Some(var) => Some(std::env::var(var).map_err(|_| {
-                    SendError(format!("the environment variable {var} (password_env) is not set"))
+                    SendError::transient(format!(
+                        "the environment variable {var} (password_env) is not set"
+                    ))
                 })?),
                 None => None,
             };

@@ -32,6 +32,11 @@ pub(super) fn send_after_commit(client: &mut postgres::Client, job: &Job, msgs: 
             for f in &sent.failed {
                 msgs.warn(&format!("notification not delivered (kept for the next run): {f}"));
             }
+            // Refused for good: lost unless someone requeues it, so said
+            // even under -q.
+            for p in &sent.parked {
+                msgs.error(&format!("notification refused: {p}"));
+            }
         }
         Err(e) => msgs.warn(&format!("notifications not sent (kept for the next run): {e}")),
     }

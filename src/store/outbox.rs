@@ -58,8 +58,12 @@ pub fn give_up_overdue(client: &mut impl GenericClient, job: &Job) -> Result<Vec
 #[derive(Default, Debug)]
 pub struct Sent {
     pub sent: usize,
-    /// One line per failed send (receiver and why; no secret).
+    /// One line per failed send that will be tried again (receiver and
+    /// why; no secret).
     pub failed: Vec<String>,
+    /// One line per send the receiver refused for good: those rows are
+    /// parked (given up at once; `logtrack notify --requeue ID`).
+    pub parked: Vec<String>,
 }
 
 /// Seconds before the next attempt after `failed` failed ones: the next
@@ -74,21 +78,27 @@ fn backoff(failed: i32) -> i64 {
 }
 
 /// Delivers the job's outbox rows whose backoff is over (all of them with
-/// `all`), in the order they were made. Each receiver gets its
-/// notifications in order: after a failure, or behind one still waiting
-/// out its backoff, the receiver's later ones wait too (and a receiver
-/// that is down costs one timeout per run, not one per notification).
-/// Each row, or each run's e-mail to one receiver, is sent in a
-/// transaction that locks it: concurrent runs skip what another is sending.
+/// `all`), in the order they were made. Each row is tried on its own: one
+/// still waiting out its backoff holds back only the later rows of its own
+/// incident (so an incident's events keep their order), and one the
+/// receiver refuses for good (HTTP 4xx) is parked at once and holds back
+/// nothing. A failure that may pass (the receiver down or busy) ends the
+/// receiver's turn in this run, so a receiver that is down costs one
+/// timeout per run, not one per notification; the row waits its backoff,
+/// or longer when the receiver asked (`Retry-After`). Each row, or each
+/// run's e-mail to one receiver, is sent in a transaction that locks it:
+/// concurrent runs skip what another is sending.
 pub fn send_pending(client: &mut postgres::Client, job: &Job, all: bool) -> Result<Sent> {
     let mut done = Sent::default();
     let mut after = 0i64;
     let mut blocked: Vec<String> = Vec::new();
+    // (receiver, incident) of rows waiting out their backoff.
+    let mut waiting: Vec<(String, Option<i64>)> = Vec::new();
     loop {
         let mut tx = client.transaction().map_err(Error::db("starting a send"))?;
         let Some(first) = tx
             .query_opt(
-                "SELECT id, receiver, run_id, next_attempt <= now() FROM outbox
+                "SELECT id, receiver, run_id, next_attempt <= now(), incident_id FROM outbox
                  WHERE job = $1 AND id > $2 AND sent_at IS NULL AND gave_up_at IS NULL
                    AND NOT (receiver = ANY($3))
                  ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
@@ -105,8 +115,10 @@ pub fn send_pending(client: &mut postgres::Client, job: &Job, all: bool) -> Resu
             // Given up by give_up_overdue at the next run's report.
             continue;
         };
-        if !all && !first.get::<_, bool>(3) {
-            blocked.push(name);
+        let incident: Option<i64> = first.get(4);
+        let ready = all || first.get::<_, bool>(3);
+        if !ready || waiting.iter().any(|(r, i)| *r == name && i.is_some() && *i == incident) {
+            waiting.push((name, incident));
             continue;
         }
         // One e-mail holds a run's notifications to its receiver.
@@ -131,7 +143,10 @@ pub fn send_pending(client: &mut postgres::Client, job: &Job, all: bool) -> Resu
         let result = if batch.len() == ids.len() {
             notify::deliver(receiver, &batch, &mail_id)
         } else {
-            Err(notify::SendError("a stored notification is unreadable".into()))
+            Err(notify::SendError(
+                "a stored notification is unreadable".into(),
+                notify::Failure::Permanent,
+            ))
         };
         crate::store::test_kill_point("after-send");
         match result {
@@ -144,16 +159,30 @@ pub fn send_pending(client: &mut postgres::Client, job: &Job, all: bool) -> Resu
                 .map_err(Error::db("recording a sent notification"))?;
                 done.sent += ids.len();
             }
-            Err(e) => {
+            Err(notify::SendError(e, notify::Failure::Permanent)) => {
+                tx.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2, gave_up_at = now()
+                     WHERE id = ANY($1)",
+                    &[&ids, &e],
+                )
+                .map_err(Error::db("parking a refused notification"))?;
+                done.parked.push(format!(
+                    "{name}: {} notification(s) refused, parked (#{}; logtrack notify --requeue ID once fixed): {e}",
+                    ids.len(),
+                    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", #")
+                ));
+            }
+            Err(notify::SendError(e, notify::Failure::Transient { retry_after })) => {
                 let attempts: i32 = tx
                     .query_one("SELECT attempts FROM outbox WHERE id = $1", &[&id])
                     .map_err(Error::db("reading the outbox"))?
                     .get(0);
+                let wait = backoff(attempts + 1).max(retry_after.unwrap_or(0));
                 tx.execute(
                     "UPDATE outbox SET attempts = attempts + 1, last_error = $2,
                         next_attempt = now() + $3 * interval '1 second'
                      WHERE id = ANY($1)",
-                    &[&ids, &e.0, &(backoff(attempts + 1) as f64)],
+                    &[&ids, &e, &(wait as f64)],
                 )
                 .map_err(Error::db("recording a failed send"))?;
                 done.failed
@@ -174,7 +203,7 @@ pub(super) fn outbox_rows(
         .query(
             &format!(
                 "SELECT receiver, event, {}, attempts, last_error, sent_at IS NOT NULL,
-                        gave_up_at IS NOT NULL, incident_id
+                        gave_up_at IS NOT NULL, incident_id, id
                  FROM outbox WHERE {filter} ORDER BY id",
                 utc_text!("created_at")
             ),
@@ -194,6 +223,7 @@ pub(super) fn outbox_rows(
                 _ => "pending",
             },
             incident: r.get(7),
+            id: r.get(8),
         })
         .collect())
 }
@@ -201,6 +231,8 @@ pub(super) fn outbox_rows(
 /// A notification as the dashboard and `logtrack notify` show it.
 #[derive(Clone, Debug)]
 pub struct OutboxRow {
+    /// The row's number (`logtrack notify --requeue ID`).
+    pub id: i64,
     pub receiver: String,
     pub event: String,
     /// RFC 3339, UTC.
@@ -210,6 +242,20 @@ pub struct OutboxRow {
     /// `sent`, `given up` or `pending`.
     pub state: &'static str,
     pub incident: Option<i64>,
+}
+
+/// Sends given-up (or parked) notification `id` of `job` again: it is
+/// pending once more, as if made now. Whether there was such a row.
+pub fn requeue(client: &mut impl GenericClient, job: &str, id: i64) -> Result<bool> {
+    Ok(client
+        .execute(
+            "UPDATE outbox SET gave_up_at = NULL, attempts = 0, last_error = NULL,
+                    next_attempt = now(), created_at = now()
+             WHERE job = $1 AND id = $2 AND sent_at IS NULL AND gave_up_at IS NOT NULL",
+            &[&job, &id],
+        )
+        .map_err(Error::db("requeueing a notification"))?
+        == 1)
 }
 
 /// The job's notifications not delivered: those still waiting, and those

@@ -291,6 +291,16 @@ fn in_memory_runs_send_each_alert_and_dry_runs_send_nothing() {
     assert!(hook.accepted()[1].body["text"].as_str().unwrap().starts_with("TEST"));
 }
 
+/// `logtrack run JOB --no-db` with the receivers' SMTP password in its
+/// environment (`TEST_SMTP_PASSWORD`, as [`email`] names it).
+fn run_with_smtp_password(job: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["run", job, "--no-db"])
+        .env("TEST_SMTP_PASSWORD", "pa55-s3cret")
+        .output()
+        .unwrap()
+}
+
 fn email(smtp: &str, ca: Option<&str>) -> String {
     let ca = ca.map(|c| format!("ca_file = \"{c}\"\n")).unwrap_or_default();
     format!(
@@ -313,11 +323,7 @@ fn email_goes_over_starttls_and_refuses_an_unverified_certificate() {
         let job = job(dir.path(), &email(&smtp.addr, Some(&ca)));
         append(&dir.path().join("access.log"), &lines(0, 40));
         let before = smtp.mails().len();
-        let o = Command::new(env!("CARGO_BIN_EXE_logtrack"))
-            .args(["run", &job, "--no-db"])
-            .env("TEST_SMTP_PASSWORD", "pa55-s3cret")
-            .output()
-            .unwrap();
+        let o = run_with_smtp_password(&job);
         let err = String::from_utf8_lossy(&o.stderr).into_owned();
         assert!(!err.contains("pa55-s3cret"), "{err}");
         let report = std::fs::read_to_string(dir.path().join("reports/report.json")).unwrap();
@@ -377,11 +383,7 @@ fn email_signs_in_with_login_where_plain_is_not_offered() {
     let dir = tempfile::tempdir().unwrap();
     let job = job(dir.path(), &email(&smtp.addr, Some(ca)));
     append(&dir.path().join("access.log"), &lines(0, 40));
-    let o = Command::new(env!("CARGO_BIN_EXE_logtrack"))
-        .args(["run", &job, "--no-db"])
-        .env("TEST_SMTP_PASSWORD", "pa55-s3cret")
-        .output()
-        .unwrap();
+    let o = run_with_smtp_password(&job);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(!err.contains("pa55-s3cret"), "{err}");

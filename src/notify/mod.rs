@@ -341,46 +341,44 @@ const TEAMS_EVIDENCE: usize = 1_000;
 /// `s` for Slack: `&`, `<` and `>` escaped (so no `<!channel>`, `<@U…>`
 /// or `<url|label>` can come from it), inside a code block (`code`) every
 /// backtick followed by a zero-width space (so "```" cannot close it), and
-/// at most `max` characters, cut with "… N more characters".
+/// at most `max` characters (see [`fit`]).
 fn slack_text(s: &str, max: usize, code: bool) -> String {
-    let escaped = |c: char| -> std::borrow::Cow<'static, str> {
-        match c {
-            '&' => "&amp;".into(),
-            '<' => "&lt;".into(),
-            '>' => "&gt;".into(),
-            '`' if code => "`\u{200b}".into(),
-            c => c.to_string().into(),
-        }
-    };
-    let total: usize = s.chars().map(|c| escaped(c).chars().count()).sum();
-    if total <= max {
-        return s.chars().map(escaped).collect();
-    }
-    let budget = max.saturating_sub(40);
-    let (mut out, mut used, mut taken) = (String::new(), 0, 0);
-    for c in s.chars() {
-        let e = escaped(c);
-        let n = e.chars().count();
-        if used + n > budget {
-            break;
-        }
-        out.push_str(&e);
-        used += n;
-        taken += 1;
-    }
-    out.push_str(&format!("… {} more characters", s.chars().count() - taken));
-    out
+    fit(s, max, |c| match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '`' if code => Some("`\u{200b}"),
+        _ => None,
+    })
 }
 
-/// At most `max` characters of `s`, cut with "… N more characters".
+/// At most `max` characters of `s` (see [`fit`]).
 fn cut(s: &str, max: usize) -> String {
-    let count = s.chars().count();
-    if count <= max {
-        return s.to_string();
+    fit(s, max, |_| None)
+}
+
+/// `s` with each character written as `escape` says (`None`: as it is),
+/// in at most `max` characters: when it does not fit, the characters that
+/// do, then "… N more characters" (N of `s`).
+fn fit(s: &str, max: usize, escape: impl Fn(char) -> Option<&'static str>) -> String {
+    let width = |c: char| escape(c).map_or(1, |e| e.chars().count());
+    let fits = s.chars().map(width).sum::<usize>() <= max;
+    let budget = if fits { max } else { max.saturating_sub(40) };
+    let (mut out, mut used, mut taken) = (String::with_capacity(s.len().min(budget * 4)), 0, 0);
+    for c in s.chars() {
+        if used + width(c) > budget {
+            break;
+        }
+        match escape(c) {
+            Some(e) => out.push_str(e),
+            None => out.push(c),
+        }
+        used += width(c);
+        taken += 1;
     }
-    let keep = max.saturating_sub(40);
-    let mut out: String = s.chars().take(keep).collect();
-    out.push_str(&format!("… {} more characters", count - keep));
+    if !fits {
+        out.push_str(&format!("… {} more characters", s.chars().count() - taken));
+    }
     out
 }
 
@@ -783,6 +781,23 @@ mod tests {
             }
         }
         assert!(teams["attachments"][0]["content"]["actions"].as_array().unwrap().is_empty());
+    }
+
+    #[test]
+    fn fit_keeps_short_text_and_cuts_long_text_whole_characters_only() {
+        assert_eq!(cut("héllo", 10), "héllo");
+        assert_eq!(slack_text("a<b", 10, false), "a&lt;b");
+        let long = "é".repeat(100);
+        let c = cut(&long, 50);
+        assert_eq!(c, format!("{}… 90 more characters", "é".repeat(10)));
+        assert!(c.chars().count() <= 50);
+        // An escape is never cut in half.
+        let s = slack_text(&"<".repeat(100), 60, false);
+        assert!(
+            s.starts_with("&lt;&lt;&lt;&lt;&lt;") && s.ends_with("… 95 more characters"),
+            "{s}"
+        );
+        assert!(s.chars().count() <= 60);
     }
 
     #[test]

@@ -735,7 +735,8 @@ mod tests {
         let mut n = sample("open");
         n.dashboard = None;
         let hostile = "<!channel> <!here> <@U123> <#C9> <http://evil.example|click here> \
-                       [reset your password](http://evil.example/login) ``` *x* _y_ ~z~ &amp;";
+                       [reset your password](http://evil.example/login) ``` *x* _y_ ~z~ &amp; \
+                       </td><script>alert(1)</script>\r\nX-Injected: 1";
         n.group.insert("user".into(), hostile.into());
         n.message = format!("{hostile} {}", "A".repeat(50_000));
         n.evidence[0].text = Some(format!("{hostile} {}", "B".repeat(50_000)));
@@ -781,6 +782,23 @@ mod tests {
             }
         }
         assert!(teams["attachments"][0]["content"]["actions"].as_array().unwrap().is_empty());
+
+        // E-mail: the HTML escapes it, and no line of the message is a header
+        // the log wrote (the bodies are base64).
+        let batch = [n];
+        let (text, html) = mail_bodies("web-audit", &batch);
+        assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"));
+        let to = ["oncall@example.com".to_string()];
+        let mail = smtp::Mail {
+            from: "lt@example.com",
+            to: &to,
+            subject: &subject("web-audit", &batch),
+            text: &text,
+            html: &html,
+            message_id: "k@logtrack",
+        };
+        let m = smtp::message(&mail);
+        assert!(m.split("\r\n").all(|l| !l.starts_with("X-Injected") && l.len() <= 998));
     }
 
     #[test]

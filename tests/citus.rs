@@ -107,7 +107,7 @@ fn sslmode_require_connects_to_a_node_with_its_version_1_certificate() {
     let with = |mode: &str| format!("{}?sslmode={mode}", *url);
     let o = logtrack(&with("require"), &["db", "status"]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("0011_distributable_keys\tapplied"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("0012_outbox_delivery\tapplied"));
     ok(&logtrack(&with("prefer"), &["db", "status"]));
     // `verify-full` verifies, and this certificate is nobody's.
     let o = logtrack(&with("verify-full"), &["db", "status"]);

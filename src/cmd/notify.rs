@@ -2,9 +2,10 @@
 //! is not delivered yet.
 
 use crate::cli::{Global, NotifyArgs};
+use crate::config::notify::ReceiverKind;
 use crate::error::{Error, Exit};
 use crate::notify::{self, Notification};
-use crate::store::{self};
+use crate::store;
 use std::io::Write;
 
 pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
@@ -32,9 +33,30 @@ pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
         for r in &job.notify {
             let mut n = Notification::test(&job.name);
             n.dashboard = r.dashboard_url.clone();
-            let mail_id = n.id.clone();
-            match notify::deliver(r, &[n], &mail_id) {
-                Ok(()) => writeln!(out, "ok      {}", r.name)?,
+            let id = n.id.clone();
+            let result = notify::deliver(r, std::slice::from_ref(&n), &id, None);
+            // A paging service's test alert is closed again at once.
+            let paging =
+                matches!(r.kind, ReceiverKind::PagerDuty { .. } | ReceiverKind::Opsgenie { .. });
+            let result = match result {
+                Ok(refused) if paging => {
+                    let resolved = Notification { event: "resolved".into(), ..n };
+                    notify::deliver(r, &[resolved], &id, None).map(|_| refused)
+                }
+                other => other,
+            };
+            match result {
+                Ok(refused) if refused.is_empty() => writeln!(out, "ok      {}", r.name)?,
+                Ok(refused) => {
+                    failed += 1;
+                    for x in refused {
+                        writeln!(
+                            out,
+                            "FAILED  {}: recipient {} refused: {}",
+                            r.name, x.to, x.error
+                        )?;
+                    }
+                }
                 Err(e) => {
                     failed += 1;
                     writeln!(out, "FAILED  {}: {e}", r.name)?;
@@ -68,27 +90,33 @@ pub fn run(a: &NotifyArgs, g: &Global) -> anyhow::Result<Exit> {
         }
     }
     let undelivered = crate::store::outbox::undelivered(&mut client, &job.name)?;
-    let given_up = undelivered.iter().filter(|p| p.state == "given up").count();
-    let waiting = undelivered.len() - given_up;
+    let count = |state: &str| undelivered.iter().filter(|p| p.state == state).count();
+    let (waiting, refused, given_up) = (count("pending"), count("refused"), count("given up"));
     if undelivered.is_empty() {
         writeln!(out, "{}: every notification is delivered", job.name)?;
     } else {
         writeln!(
             out,
-            "{}: {waiting} notification(s) not delivered yet, {given_up} given up",
+            "{}: {waiting} notification(s) not delivered yet, {refused} refused (parked), {given_up} given up",
             job.name
         )?;
         for p in undelivered {
+            let state = match (p.state, &p.next_attempt) {
+                ("pending", Some(t)) => format!("waiting until {t}"),
+                ("pending", None) => "waiting".to_string(),
+                ("refused", _) => "refused, parked".to_string(),
+                (other, _) => other.to_string(),
+            };
+            let to = p.recipients.map(|r| format!(" to {}", r.join(", "))).unwrap_or_default();
             writeln!(
                 out,
-                "  #{} {}: {} of incident {}, made {}, {} attempt(s), {}{}",
+                "  #{} {}{to}: {} of incident {}, made {}, {} attempt(s), {state}{}",
                 p.id,
                 p.receiver,
                 p.event,
                 p.incident.map_or("-".into(), |i| i.to_string()),
                 p.created,
                 p.attempts,
-                if p.state == "given up" { "given up" } else { "waiting" },
                 p.last_error.map(|e| format!(": {e}")).unwrap_or_default()
             )?;
         }

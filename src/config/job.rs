@@ -261,6 +261,9 @@ impl Rule {
         if let Some(d) = &self.description {
             o.insert("description".into(), json!(d));
         }
+        if let Some(r) = &self.runbook {
+            o.insert("runbook".into(), json!(r));
+        }
         if let Some(w) = &self.filter {
             o.insert("where".into(), json!(w.to_string()));
         }
@@ -335,6 +338,8 @@ pub struct Rule {
     pub group_by: Vec<GroupKey>,
     pub severity: AlertSeverity,
     pub description: Option<String>,
+    /// A web page saying what to do when the rule fires.
+    pub runbook: Option<String>,
     /// `where`: only the records it holds for are counted.
     pub filter: Option<Expr>,
     /// `resolve_after`: how long a rule must stay quiet after an alert's

@@ -25,6 +25,23 @@ pub struct Receiver {
     pub timeout: i64,
     /// The dashboard's address, for links to the incident.
     pub dashboard_url: Option<String>,
+    /// One message per run, or one per notification.
+    pub group: Grouping,
+    /// Templates of a notification's title and text (see
+    /// [`crate::notify::render`]); the built-in text when `None`.
+    pub title: Option<String>,
+    pub text: Option<String>,
+}
+
+/// How a receiver's notifications are put into messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grouping {
+    /// One message per receiver per run, listing every notification of the
+    /// run (the default for chat and e-mail).
+    Run,
+    /// One message per notification (the default for machines: JSON
+    /// webhooks, programs, paging services).
+    Incident,
 }
 
 /// The events a receiver is sent.
@@ -71,7 +88,61 @@ pub enum ReceiverKind {
         /// `HOME`, `LANG` and `TZ` (the program sees no other).
         env: Vec<String>,
     },
+    /// PagerDuty's Events API v2: one alert per incident, triggered and
+    /// resolved by the incident's key.
+    PagerDuty {
+        /// The events endpoint (PagerDuty's own unless overridden).
+        url: String,
+        /// The environment variable that holds the integration's routing key.
+        routing_key_env: String,
+        ca_file: Option<PathBuf>,
+    },
+    /// Opsgenie's Alert API: one alert per incident (its alias), closed when
+    /// the incident is resolved.
+    Opsgenie {
+        /// The API's base address (`https://api.opsgenie.com`, or the EU's).
+        url: String,
+        /// The environment variable that holds the API integration's key.
+        api_key_env: String,
+        ca_file: Option<PathBuf>,
+    },
 }
+
+/// What a receiver's `title` and `text` templates may name: the fields of
+/// a notification (see `docs/notifications.md`).
+pub const TEMPLATE_VARIABLES: &[&str] = &[
+    "schema_version",
+    "event",
+    "id",
+    "incident",
+    "incident_key",
+    "job",
+    "rule_id",
+    "rule_type",
+    "severity",
+    "group",
+    "window_start",
+    "window_end",
+    "count",
+    "message",
+    "first_seen",
+    "last_seen",
+    "occurrences",
+    "runs",
+    "state",
+    "evidence",
+    "report",
+    "dashboard",
+    "created",
+    "description",
+    "runbook",
+    "headline",
+];
+
+/// PagerDuty's Events API v2 endpoint.
+pub const PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+/// Opsgenie's API (US; the EU's is `https://api.eu.opsgenie.com`).
+pub const OPSGENIE_URL: &str = "https://api.opsgenie.com";
 
 impl ReceiverKind {
     pub fn type_name(&self) -> &'static str {
@@ -79,6 +150,8 @@ impl ReceiverKind {
             ReceiverKind::Webhook { .. } => "webhook",
             ReceiverKind::Email { .. } => "email",
             ReceiverKind::Exec { .. } => "exec",
+            ReceiverKind::PagerDuty { .. } => "pagerduty",
+            ReceiverKind::Opsgenie { .. } => "opsgenie",
         }
     }
 }

@@ -21,6 +21,7 @@ fn rule(kind: RuleKind) -> Rule {
         group_by,
         severity: AlertSeverity::High,
         description: None,
+        runbook: None,
         filter: None,
         resolve_after: None,
     }

@@ -242,6 +242,7 @@ mod tests {
             group_by: vec![GroupKey::Service],
             severity: AlertSeverity::High,
             description: None,
+            runbook: None,
             filter: None,
             resolve_after: None,
         }

@@ -4,12 +4,19 @@
 //! them until delivered, are in [`crate::store::incidents`]; without a
 //! database, [`crate::run`] sends them at once.
 
+pub mod body;
 pub mod http;
+pub mod mail;
+pub mod render;
 pub mod smtp;
 pub mod tls;
 
-use crate::config::notify::{Receiver, ReceiverKind, WebhookFormat};
+pub use body::webhook_body;
+pub use mail::{mail_bodies, subject};
+
+use crate::config::notify::{Receiver, ReceiverKind};
 use crate::config::AlertSeverity;
+use crate::config::Job;
 use crate::detect::{Alert, Evidence};
 use crate::parse::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -20,10 +27,21 @@ use std::time::Duration;
 /// Evidence lines a notification carries.
 pub const EVIDENCE_SENT: usize = 5;
 
+/// The version of the notification's JSON (`schema_version`): raised when a
+/// field changes meaning or goes away, not when one is added.
+pub const SCHEMA_VERSION: u32 = 1;
+
+fn schema_version() -> u32 {
+    SCHEMA_VERSION
+}
+
 /// One notification: the JSON a webhook receives and a program reads on
 /// stdin (the README documents it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
+    /// The version of this JSON's shape.
+    #[serde(default = "schema_version")]
+    pub schema_version: u32,
     /// `open`, `repeat`, `resolved`, or `test`.
     pub event: String,
     /// The idempotency key: the same notification always has the same
@@ -32,6 +50,10 @@ pub struct Notification {
     /// The incident's number (with a database; in memory, the alert's
     /// place in the run).
     pub incident: i64,
+    /// The incident's own key: the same for all its notifications, to every
+    /// receiver (PagerDuty's `dedup_key`, Opsgenie's `alias`).
+    #[serde(default)]
+    pub incident_key: String,
     pub job: String,
     pub rule_id: String,
     pub rule_type: String,
@@ -60,6 +82,11 @@ pub struct Notification {
     pub dashboard: Option<String>,
     /// When the notification was made (RFC 3339, UTC).
     pub created: String,
+    /// The rule's `description` and `runbook` (a web address).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub runbook: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -91,9 +118,11 @@ impl Notification {
     ) -> Notification {
         let ts = |t: i64| Timestamp::from_secs(t).to_rfc3339();
         Notification {
+            schema_version: SCHEMA_VERSION,
             event: event.to_string(),
             id: String::new(),
             incident: incident.id,
+            incident_key: String::new(),
             job: job.to_string(),
             rule_id: alert.rule_id.clone(),
             rule_type: alert.rule_type.to_string(),
@@ -121,6 +150,16 @@ impl Notification {
             report: report.to_vec(),
             dashboard: None,
             created: ts(crate::clock::wall_clock()),
+            description: None,
+            runbook: None,
+        }
+    }
+
+    /// The rule's `description` and `runbook`, from `job`.
+    pub fn describe(&mut self, job: &Job) {
+        if let Some(rule) = job.rules.iter().find(|r| r.id == self.rule_id) {
+            self.description.clone_from(&rule.description);
+            self.runbook.clone_from(&rule.runbook);
         }
     }
 
@@ -143,6 +182,7 @@ impl Notification {
             IncidentState { id: 0, first: now, last: now, occurrences: 0, runs: 0, state: "open" };
         let mut n = Notification::new("test", job, &alert, &state, &[]);
         n.id = key(&["test", job, &now.to_string()]);
+        n.incident_key = n.id.clone();
         n
     }
 
@@ -251,211 +291,6 @@ pub fn wants(r: &Receiver, rule: &str, severity: AlertSeverity) -> bool {
     severity >= r.min_severity && r.rules.as_ref().is_none_or(|rs| rs.iter().any(|x| x == rule))
 }
 
-/// The body a webhook is sent.
-pub fn webhook_body(format: WebhookFormat, n: &Notification) -> serde_json::Value {
-    use serde_json::json;
-    match format {
-        WebhookFormat::Json => serde_json::to_value(n).expect("a notification serializes"),
-        WebhookFormat::Slack => {
-            // Text from logs goes into plain_text objects (no mrkdwn, no
-            // mentions), escaped all the same; the one code block cannot be
-            // closed from inside; every limit of Slack's is kept.
-            let plain = |t: &str| json!({ "type": "section", "text": { "type": "plain_text", "emoji": false, "text": slack_text(t, SLACK_SECTION, false) } });
-            let mut blocks = vec![
-                plain(&n.headline()),
-                plain(&format!(
-                    "incident {} of job {}: {}, {} alert(s) over {} run(s)",
-                    n.incident, n.job, n.state, n.occurrences, n.runs
-                )),
-            ];
-            if let Some(e) = n.evidence.first() {
-                let line = format!("{}:{} {}", e.path, e.line, e.text.as_deref().unwrap_or(""));
-                let code = slack_text(&line, SLACK_SECTION - 6, true);
-                blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": format!("```{code}```") } }));
-            }
-            if let Some(d) = &n.dashboard {
-                let link =
-                    format!("<{}|Open in the dashboard>", slack_text(d, SLACK_SECTION, false));
-                blocks
-                    .push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": link } }));
-            }
-            json!({ "text": slack_text(&n.headline(), SLACK_TEXT, false), "blocks": blocks })
-        }
-        WebhookFormat::Teams => {
-            // Text from logs goes into TextRuns, which Teams shows as they
-            // are (no Markdown, so no links); the card stays far below
-            // Teams' size limit.
-            let run = |t: &str, max: usize, mono: bool| {
-                let mut r = json!({ "type": "TextRun", "text": cut(t, max) });
-                if mono {
-                    r["fontType"] = json!("Monospace");
-                } else {
-                    r["weight"] = json!("Bolder");
-                }
-                json!({ "type": "RichTextBlock", "inlines": [r] })
-            };
-            let mut body = vec![
-                run(&n.headline(), TEAMS_TEXT, false),
-                json!({ "type": "FactSet", "facts": [
-                    { "title": "Job", "value": escape_markdown(&n.job) },
-                    { "title": "Incident", "value": format!("{} ({})", n.incident, n.state) },
-                    { "title": "Window", "value": format!("{} .. {}", n.window_start, n.window_end) },
-                    { "title": "Count", "value": n.count.to_string() },
-                ] }),
-            ];
-            for e in n.evidence.iter().take(3) {
-                let line = format!("{}:{} {}", e.path, e.line, e.text.as_deref().unwrap_or(""));
-                body.push(run(&line, TEAMS_EVIDENCE, true));
-            }
-            let actions: Vec<serde_json::Value> = n
-                .dashboard
-                .iter()
-                .map(|d| json!({ "type": "Action.OpenUrl", "title": "Open in the dashboard", "url": d }))
-                .collect();
-            json!({
-                "type": "message",
-                "attachments": [{
-                    "contentType": "application/vnd.microsoft.card.adaptive",
-                    "content": {
-                        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                        "type": "AdaptiveCard",
-                        "version": "1.4",
-                        "body": body,
-                        "actions": actions,
-                    }
-                }]
-            })
-        }
-    }
-}
-
-/// Slack's limits: a section's text, and the top-level `text` (what
-/// push notifications show).
-const SLACK_SECTION: usize = 3_000;
-const SLACK_TEXT: usize = 4_000;
-/// Teams: the headline's and an evidence line's characters (a card must
-/// stay under about 28 KB).
-const TEAMS_TEXT: usize = 2_000;
-const TEAMS_EVIDENCE: usize = 1_000;
-
-/// `s` for Slack: `&`, `<` and `>` escaped (so no `<!channel>`, `<@U…>`
-/// or `<url|label>` can come from it), inside a code block (`code`) every
-/// backtick followed by a zero-width space (so "```" cannot close it), and
-/// at most `max` characters (see [`fit`]).
-fn slack_text(s: &str, max: usize, code: bool) -> String {
-    fit(s, max, |c| match c {
-        '&' => Some("&amp;"),
-        '<' => Some("&lt;"),
-        '>' => Some("&gt;"),
-        '`' if code => Some("`\u{200b}"),
-        _ => None,
-    })
-}
-
-/// At most `max` characters of `s` (see [`fit`]).
-fn cut(s: &str, max: usize) -> String {
-    fit(s, max, |_| None)
-}
-
-/// `s` with each character written as `escape` says (`None`: as it is),
-/// in at most `max` characters: when it does not fit, the characters that
-/// do, then "… N more characters" (N of `s`).
-fn fit(s: &str, max: usize, escape: impl Fn(char) -> Option<&'static str>) -> String {
-    let width = |c: char| escape(c).map_or(1, |e| e.chars().count());
-    let fits = s.chars().map(width).sum::<usize>() <= max;
-    let budget = if fits { max } else { max.saturating_sub(40) };
-    let (mut out, mut used, mut taken) = (String::with_capacity(s.len().min(budget * 4)), 0, 0);
-    for c in s.chars() {
-        if used + width(c) > budget {
-            break;
-        }
-        match escape(c) {
-            Some(e) => out.push_str(e),
-            None => out.push(c),
-        }
-        used += width(c);
-        taken += 1;
-    }
-    if !fits {
-        out.push_str(&format!("… {} more characters", s.chars().count() - taken));
-    }
-    out
-}
-
-/// Markdown's punctuation backslash-escaped (Teams renders Markdown in
-/// fact values).
-fn escape_markdown(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if "\\`*_{}[]()#+-.!<>|~".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// The subject of a run's e-mail: `[LogTrack] web-audit: 2 new, 1 resolved (critical)`.
-pub fn subject(job: &str, batch: &[Notification]) -> String {
-    let count = |e: &str| batch.iter().filter(|n| n.event == e).count();
-    let mut parts = Vec::new();
-    for (event, word) in [("open", "new"), ("repeat", "still firing"), ("resolved", "resolved")] {
-        let n = count(event);
-        if n > 0 {
-            parts.push(format!("{n} {word}"));
-        }
-    }
-    if count("test") > 0 {
-        parts.push("TEST notification".into());
-    }
-    let worst = batch
-        .iter()
-        .filter(|n| n.event != "test")
-        .filter_map(|n| n.severity.parse::<AlertSeverity>().ok())
-        .max();
-    let worst = worst.map(|w| format!(" ({w})")).unwrap_or_default();
-    format!("[LogTrack] {job}: {}{worst}", parts.join(", "))
-}
-
-/// The e-mail of a batch: plain text, and HTML with the report's alert table.
-pub fn mail_bodies(job: &str, batch: &[Notification]) -> (String, String) {
-    use maud::{html, PreEscaped, DOCTYPE};
-    let mut text = format!("{}\n\n", subject(job, batch));
-    for n in batch {
-        text.push_str(&n.text());
-        text.push('\n');
-    }
-    let alerts: Vec<Alert> = batch.iter().map(Notification::alert).collect();
-    let html = html! {
-        (DOCTYPE)
-        html {
-            head { meta charset="utf-8"; style { (PreEscaped(crate::report::html::STYLE)) } }
-            body {
-                h1 { (subject(job, batch)) }
-                table {
-                    tr { th { "Event" } th { "Incident" } th { "State" } th { "First .. last" } th.n { "Alerts" } th { "Links" } }
-                    @for n in batch {
-                        tr {
-                            td { (n.event) }
-                            td { (n.incident) }
-                            td { (n.state) }
-                            td { (n.first_seen) " .. " (n.last_seen) }
-                            td.n { (n.occurrences) }
-                            td {
-                                @if let Some(d) = &n.dashboard { a href=(d) { "dashboard" } " " }
-                                @for r in &n.report { code { (r) } " " }
-                            }
-                        }
-                    }
-                }
-                h2 { "Alerts" }
-                (crate::report::html::alerts_table(&alerts))
-            }
-        }
-    };
-    (text, html.into_string())
-}
-
 /// Why a send failed (the message never holds a secret), and whether
 /// trying again can help.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -494,58 +329,105 @@ pub fn http_failure(code: u16, retry_after: Option<i64>) -> Failure {
     }
 }
 
-/// Sends `batch` to `r`: one request or program run per notification for
-/// webhooks and programs (the caller gives them one at a time), one
-/// message for e-mail. `mail_id` is the e-mail's idempotency key.
-pub fn deliver(r: &Receiver, batch: &[Notification], mail_id: &str) -> Result<(), SendError> {
+/// An e-mail recipient the server refused while it took the message for
+/// the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub to: String,
+    /// The server's answer (no secret).
+    pub error: String,
+    pub failure: Failure,
+}
+
+/// The id a message is sent under (`X-LogTrack-Id`, `Message-ID`): a lone
+/// notification's own, or the grouped message's.
+fn message_id<'a>(batch: &'a [Notification], batch_id: &'a str) -> &'a str {
+    match batch {
+        [n] => &n.id,
+        _ => batch_id,
+    }
+}
+
+/// A secret from the environment variable `var` (named by `key`).
+fn secret(var: &str, key: &str) -> Result<String, SendError> {
+    std::env::var(var).map_err(|_| {
+        SendError::transient(format!("the environment variable {var} ({key}) is not set"))
+    })
+}
+
+/// Sends `batch` to `r` as one message: a lone notification as itself, a
+/// run's notifications grouped (`group = "run"`). `batch_id` is the grouped
+/// message's idempotency key. E-mail goes to `to` when given (the
+/// recipients still owed a message), else to the receiver's; the
+/// recipients the server refused while it took the message are returned.
+pub fn deliver(
+    r: &Receiver,
+    batch: &[Notification],
+    batch_id: &str,
+    to: Option<&[String]>,
+) -> Result<Vec<Refusal>, SendError> {
     let timeout = Duration::from_secs(r.timeout.max(1) as u64);
     let fail = |e: String| SendError::transient(crate::error::redact_text(&e));
+    let id = message_id(batch, batch_id);
+    let post = |url: &str, headers: &[(String, String)], body: &serde_json::Value, ca_file| {
+        let url = http::Url::parse(url).map_err(fail)?;
+        let body = serde_json::to_vec(body).expect("JSON serializes");
+        let answer = http::post(&url, headers, &body, timeout, ca_file).map_err(fail)?;
+        if (200..300).contains(&answer.code) {
+            return Ok(Vec::new());
+        }
+        let (code, reason) = (answer.code, &answer.reason);
+        let said =
+            if answer.said.is_empty() { String::new() } else { format!(": {}", answer.said) };
+        let SendError(text, _) = fail(format!("{}: answered {code} {reason}{said}", url.origin()));
+        Err(SendError(text, http_failure(code, answer.retry_after)))
+    };
     match &r.kind {
         ReceiverKind::Webhook { url, headers, format, ca_file } => {
-            let url = http::Url::parse(url).map_err(fail)?;
+            let mut all = vec![("X-LogTrack-Id".to_string(), id.to_string())];
+            all.extend(headers.iter().cloned());
+            post(url, &all, &webhook_body(r, *format, batch, batch_id), ca_file.as_deref())
+        }
+        ReceiverKind::PagerDuty { url, routing_key_env, ca_file } => {
+            let key = secret(routing_key_env, "routing_key_env")?;
             for n in batch {
-                let body = serde_json::to_vec(&webhook_body(*format, n)).expect("JSON serializes");
-                let mut all = vec![("X-LogTrack-Id".to_string(), n.id.clone())];
-                all.extend(headers.iter().cloned());
-                let answer =
-                    http::post(&url, &all, &body, timeout, ca_file.as_deref()).map_err(fail)?;
-                if !(200..300).contains(&answer.code) {
-                    let (code, reason) = (answer.code, &answer.reason);
-                    let said = if answer.said.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", answer.said)
-                    };
-                    let text = format!("{}: answered {code} {reason}{said}", url.origin());
-                    let SendError(text, _) = fail(text);
-                    return Err(SendError(text, http_failure(code, answer.retry_after)));
-                }
+                let all = [("X-LogTrack-Id".to_string(), n.id.clone())];
+                post(url, &all, &body::pagerduty(r, n, &key), ca_file.as_deref())
+                    .map_err(|SendError(e, f)| SendError(e.replace(key.as_str(), "***"), f))?;
             }
-            Ok(())
+            Ok(Vec::new())
+        }
+        ReceiverKind::Opsgenie { url, api_key_env, ca_file } => {
+            let key = secret(api_key_env, "api_key_env")?;
+            for n in batch {
+                let (path, body) = body::opsgenie(r, n);
+                let all = [
+                    ("Authorization".to_string(), format!("GenieKey {key}")),
+                    ("X-LogTrack-Id".to_string(), n.id.clone()),
+                ];
+                let url = format!("{}{path}", url.trim_end_matches('/'));
+                post(&url, &all, &body, ca_file.as_deref())
+                    .map_err(|SendError(e, f)| SendError(e.replace(key.as_str(), "***"), f))?;
+            }
+            Ok(Vec::new())
         }
         ReceiverKind::Exec { command, env } => {
-            for n in batch {
-                let body = serde_json::to_vec(n).expect("JSON serializes");
-                exec(command, env, &body, &n.id, timeout).map_err(fail)?;
-            }
-            Ok(())
+            let body =
+                serde_json::to_vec(&body::json_body(r, batch, batch_id)).expect("JSON serializes");
+            exec(command, env, &body, id, timeout).map_err(fail)?;
+            Ok(Vec::new())
         }
-        ReceiverKind::Email { smtp, tls, from, to, username, password_env, ca_file } => {
+        ReceiverKind::Email { smtp, tls, from, to: all_to, username, password_env, ca_file } => {
             let password = match password_env {
-                Some(var) => Some(std::env::var(var).map_err(|_| {
-                    SendError::transient(format!(
-                        "the environment variable {var} (password_env) is not set"
-                    ))
-                })?),
+                Some(var) => Some(secret(var, "password_env")?),
                 None => None,
             };
-            let job = batch.first().map_or("", |n| n.job.as_str());
-            let (text, html) = mail_bodies(job, batch);
-            let message_id = format!("{mail_id}@logtrack");
+            let (text, html) = mail_bodies(r, batch);
+            let message_id = format!("{id}@logtrack");
             let mail = smtp::Mail {
                 from,
-                to,
-                subject: &subject(job, batch),
+                to: to.unwrap_or(all_to),
+                subject: &subject(r, batch),
                 text: &text,
                 html: &html,
                 message_id: &message_id,
@@ -558,14 +440,21 @@ pub fn deliver(r: &Receiver, batch: &[Notification], mail_id: &str) -> Result<()
                 password: password.as_deref(),
                 timeout,
             };
-            smtp::send(&server, &mail).map_err(|e| {
-                // An error never repeats the password, whatever a server echoes.
+            // An error never repeats the password, whatever a server echoes.
+            let hide = |e: String| {
                 let e = match &password {
                     Some(p) if p.len() >= 3 => e.replace(p.as_str(), "***"),
                     _ => e,
                 };
-                fail(e)
-            })
+                crate::error::redact_text(&e)
+            };
+            match smtp::send(&server, &mail) {
+                Ok(refused) => Ok(refused
+                    .into_iter()
+                    .map(|(to, e)| Refusal { failure: e.failure(), error: hide(e.text), to })
+                    .collect()),
+                Err(e) => Err(SendError(hide(e.text.clone()), e.failure())),
+            }
         }
     }
 }
@@ -659,8 +548,28 @@ fn kill_group(pgid: u32) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    use super::body::{cut, slack_text};
     use super::*;
+    use crate::config::notify::{Events, Grouping, WebhookFormat};
+
+    /// A receiver with the given templates.
+    pub(super) fn receiver(title: Option<&str>, text: Option<&str>) -> Receiver {
+        Receiver {
+            name: "r".into(),
+            kind: ReceiverKind::Exec { command: vec!["true".into()], env: Vec::new() },
+            min_severity: AlertSeverity::Low,
+            rules: None,
+            on: Events { open: true, repeat: true, resolved: true },
+            repeat_interval: 3600,
+            give_up_after: 86_400,
+            timeout: 10,
+            dashboard_url: Some("https://lt.example.com".into()),
+            group: Grouping::Run,
+            title: title.map(str::to_string),
+            text: text.map(str::to_string),
+        }
+    }
 
     fn sample(event: &str) -> Notification {
         let alert = Alert {
@@ -697,20 +606,31 @@ mod tests {
     #[test]
     fn presets_make_each_services_body() {
         let n = sample("open");
-        let json = webhook_body(WebhookFormat::Json, &n);
+        let json =
+            webhook_body(&receiver(None, None), WebhookFormat::Json, std::slice::from_ref(&n), "b");
         assert_eq!(json["event"], "open");
         assert_eq!(json["incident"], 42);
         assert_eq!(json["dashboard"], "https://lt.example.com/incidents/42");
         let back: Notification = serde_json::from_value(json).unwrap();
         assert_eq!(back, n);
-        let slack = webhook_body(WebhookFormat::Slack, &n);
+        let slack = webhook_body(
+            &receiver(None, None),
+            WebhookFormat::Slack,
+            std::slice::from_ref(&n),
+            "b",
+        );
         assert!(slack["text"].as_str().unwrap().starts_with("NEW [critical] web_5xx service=web"));
         let block = slack["blocks"][0]["text"]["text"].as_str().unwrap();
         assert!(block.contains("&lt;b&gt;") && !block.contains("<b>"), "{block}");
         let blocks = slack["blocks"].as_array().unwrap();
         let link = blocks.last().unwrap()["text"]["text"].as_str().unwrap();
         assert_eq!(link, "<https://lt.example.com/incidents/42|Open in the dashboard>");
-        let teams = webhook_body(WebhookFormat::Teams, &n);
+        let teams = webhook_body(
+            &receiver(None, None),
+            WebhookFormat::Teams,
+            std::slice::from_ref(&n),
+            "b",
+        );
         let card = &teams["attachments"][0];
         assert_eq!(card["contentType"], "application/vnd.microsoft.card.adaptive");
         assert_eq!(card["content"]["type"], "AdaptiveCard");
@@ -740,7 +660,12 @@ mod tests {
         n.group.insert("user".into(), hostile.into());
         n.message = format!("{hostile} {}", "A".repeat(50_000));
         n.evidence[0].text = Some(format!("{hostile} {}", "B".repeat(50_000)));
-        let slack = webhook_body(WebhookFormat::Slack, &n);
+        let slack = webhook_body(
+            &receiver(None, None),
+            WebhookFormat::Slack,
+            std::slice::from_ref(&n),
+            "b",
+        );
         let mut all = Vec::new();
         strings(&slack, &mut all);
         for s in &all {
@@ -764,7 +689,12 @@ mod tests {
         }
         assert!(blocks[0]["text"]["text"].as_str().unwrap().contains("more characters"));
 
-        let teams = webhook_body(WebhookFormat::Teams, &n);
+        let teams = webhook_body(
+            &receiver(None, None),
+            WebhookFormat::Teams,
+            std::slice::from_ref(&n),
+            "b",
+        );
         let size = teams.to_string().len();
         assert!(size < 28_000, "a card of {size} bytes");
         let body = teams["attachments"][0]["content"]["body"].as_array().unwrap();
@@ -786,13 +716,13 @@ mod tests {
         // E-mail: the HTML escapes it, and no line of the message is a header
         // the log wrote (the bodies are base64).
         let batch = [n];
-        let (text, html) = mail_bodies("web-audit", &batch);
+        let (text, html) = mail_bodies(&receiver(None, None), &batch);
         assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"));
         let to = ["oncall@example.com".to_string()];
         let mail = smtp::Mail {
             from: "lt@example.com",
             to: &to,
-            subject: &subject("web-audit", &batch),
+            subject: &subject(&receiver(None, None), &batch),
             text: &text,
             html: &html,
             message_id: "k@logtrack",
@@ -822,10 +752,10 @@ mod tests {
     fn a_runs_mail_counts_its_events() {
         let batch = [sample("open"), sample("open"), sample("resolved")];
         assert_eq!(
-            subject("web-audit", &batch),
+            subject(&receiver(None, None), &batch),
             "[LogTrack] web-audit: 2 new, 1 resolved (critical)"
         );
-        let (text, html) = mail_bodies("web-audit", &batch);
+        let (text, html) = mail_bodies(&receiver(None, None), &batch);
         assert!(text.contains("RESOLVED [critical] web_5xx"));
         assert!(text.contains("/var/log/a.log:7  GET /x 503"));
         assert!(html.contains("&lt;b&gt;") && !html.contains("<b>"));

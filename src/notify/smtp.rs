@@ -1,6 +1,6 @@
 //! A small SMTP client: one message, STARTTLS or implicit TLS through
-//! rustls (the server's certificate verified), AUTH PLAIN when a password
-//! is given.
+//! rustls (the server's certificate verified), AUTH PLAIN or LOGIN when a
+//! password is given. Each recipient is taken or refused on its own.
 
 use super::tls::{self, Conn};
 use crate::config::notify::SmtpTls;
@@ -28,6 +28,30 @@ pub struct Server<'a> {
     pub username: Option<&'a str>,
     pub password: Option<&'a str>,
     pub timeout: Duration,
+}
+
+/// Why a send failed, with the server's reply code when it gave one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpError {
+    pub text: String,
+    pub code: Option<u16>,
+}
+
+impl SmtpError {
+    /// A 5xx reply is final (the same message will be refused again); a
+    /// 4xx reply, a refused or broken connection, a timeout may pass.
+    pub fn failure(&self) -> super::Failure {
+        match self.code {
+            Some(500..=599) => super::Failure::Permanent,
+            _ => super::Failure::Transient { retry_after: None },
+        }
+    }
+}
+
+impl From<String> for SmtpError {
+    fn from(text: String) -> SmtpError {
+        SmtpError { text, code: None }
+    }
 }
 
 struct Session {
@@ -96,17 +120,23 @@ impl Session {
     }
 
     /// Sends `command` (shown as `shown` in errors) and expects a reply in `ok`.
-    fn command(&mut self, command: &str, shown: &str, ok: &[u16]) -> Result<Vec<String>, String> {
+    fn command(
+        &mut self,
+        command: &str,
+        shown: &str,
+        ok: &[u16],
+    ) -> Result<Vec<String>, SmtpError> {
         self.send(format!("{command}\r\n").as_bytes())?;
         self.expect(shown, ok)
     }
 
-    fn expect(&mut self, shown: &str, ok: &[u16]) -> Result<Vec<String>, String> {
+    fn expect(&mut self, shown: &str, ok: &[u16]) -> Result<Vec<String>, SmtpError> {
         let (code, lines) = self.reply()?;
         if ok.contains(&code) {
             Ok(lines)
         } else {
-            Err(format!("{}: {shown}: {code} {}", self.at, truncate(&lines.join(" "))))
+            let text = format!("{}: {shown}: {code} {}", self.at, truncate(&lines.join(" ")));
+            Err(SmtpError { text, code: Some(code) })
         }
     }
 }
@@ -129,7 +159,12 @@ fn mechanisms(ext: &[String]) -> Vec<String> {
 
 /// Signs in with `PLAIN` when the server offers it, else `LOGIN` (which many
 /// hosted services offer alone).
-fn authenticate(s: &mut Session, ext: &[String], user: &str, password: &str) -> Result<(), String> {
+fn authenticate(
+    s: &mut Session,
+    ext: &[String],
+    user: &str,
+    password: &str,
+) -> Result<(), SmtpError> {
     let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t.as_bytes());
     let offered = mechanisms(ext);
     if offered.iter().any(|m| m == "PLAIN") {
@@ -143,19 +178,25 @@ fn authenticate(s: &mut Session, ext: &[String], user: &str, password: &str) -> 
         s.command(&b64(user), "AUTH LOGIN (user name)", &[334])?;
         s.command(&b64(password), "AUTH LOGIN (password)", &[235])?;
     } else if offered.is_empty() {
-        return Err(format!("{}: the server offers no authentication (AUTH)", s.at));
+        return Err(format!("{}: the server offers no authentication (AUTH)", s.at).into());
     } else {
         return Err(format!(
             "{}: the server offers AUTH {} only (LogTrack signs in with PLAIN or LOGIN)",
             s.at,
             offered.join(" ")
-        ));
+        )
+        .into());
     }
     Ok(())
 }
 
-/// Sends `mail` through `server`, within its `timeout` as a whole.
-pub fn send(server: &Server<'_>, mail: &Mail<'_>) -> Result<(), String> {
+/// What each refused recipient was answered.
+pub type Refused = Vec<(String, SmtpError)>;
+
+/// Sends `mail` through `server`, within its `timeout` as a whole. The
+/// message goes to the recipients the server takes; those it refuses are
+/// returned with its answer (an error when it takes none).
+pub fn send(server: &Server<'_>, mail: &Mail<'_>) -> Result<Refused, SmtpError> {
     let until = std::time::Instant::now() + server.timeout;
     let (host, port) = crate::config::notify::split_host_port(server.smtp)
         .ok_or_else(|| format!("smtp {:?}: expected host:port", server.smtp))?;
@@ -163,7 +204,7 @@ pub fn send(server: &Server<'_>, mail: &Mail<'_>) -> Result<(), String> {
     let dog = tls::Watchdog::start(&tcp, until);
     match session(server, mail, tcp, (host, port)) {
         Err(_) if dog.fired() => {
-            Err(format!("smtp {host}:{port}: not done within {}s", server.timeout.as_secs()))
+            Err(format!("smtp {host}:{port}: not done within {}s", server.timeout.as_secs()).into())
         }
         result => result,
     }
@@ -174,7 +215,7 @@ fn session(
     mail: &Mail<'_>,
     tcp: std::net::TcpStream,
     (host, port): (&str, u16),
-) -> Result<(), String> {
+) -> Result<Refused, SmtpError> {
     let conn = match server.tls {
         SmtpTls::Tls => tls::wrap(tcp, host, tls::client_config(server.ca_file)?)?,
         _ => Conn::Plain(tcp),
@@ -184,11 +225,11 @@ fn session(
     let mut ext = s.command("EHLO logtrack", "EHLO", &[250])?;
     if server.tls == SmtpTls::StartTls {
         if !ext.iter().any(|l| l.eq_ignore_ascii_case("STARTTLS")) {
-            return Err(format!("{}: the server does not offer STARTTLS (set tls = \"tls\" for port 465, or \"none\" for a relay on this host)", s.at));
+            return Err(format!("{}: the server does not offer STARTTLS (set tls = \"tls\" for port 465, or \"none\" for a relay on this host)", s.at).into());
         }
         s.command("STARTTLS", "STARTTLS", &[220])?;
         if !s.buf.is_empty() {
-            return Err(format!("{}: the server sent data before the TLS handshake", s.at));
+            return Err(format!("{}: the server sent data before the TLS handshake", s.at).into());
         }
         let Some(Conn::Plain(tcp)) = s.conn.take() else { unreachable!("plain before STARTTLS") };
         s.conn = Some(tls::wrap(tcp, host, tls::client_config(server.ca_file)?)?);
@@ -199,8 +240,21 @@ fn session(
         authenticate(&mut s, &ext, user, password)?;
     }
     s.command(&format!("MAIL FROM:<{}>", mail.from), "MAIL FROM", &[250])?;
+    let mut refused = Vec::new();
     for to in mail.to {
-        s.command(&format!("RCPT TO:<{to}>"), &format!("RCPT TO {to}"), &[250, 251])?;
+        match s.command(&format!("RCPT TO:<{to}>"), &format!("RCPT TO {to}"), &[250, 251]) {
+            Ok(_) => {}
+            Err(e) if e.code.is_some() => refused.push((to.clone(), e)),
+            Err(e) => return Err(e),
+        }
+    }
+    if refused.len() == mail.to.len() {
+        let _ = s.command("QUIT", "QUIT", &[221]);
+        // None taken: the message failed, finally only if every refusal was.
+        let permanent = refused.iter().all(|(_, e)| e.failure() == super::Failure::Permanent);
+        let text = refused.iter().map(|(_, e)| e.text.as_str()).collect::<Vec<_>>().join("; ");
+        let code = if permanent { Some(550) } else { Some(450) };
+        return Err(SmtpError { text, code });
     }
     s.command("DATA", "DATA", &[354])?;
     let mut body = message(mail).into_bytes();
@@ -208,7 +262,7 @@ fn session(
     s.send(&body)?;
     s.expect("the message", &[250])?;
     let _ = s.command("QUIT", "QUIT", &[221]);
-    Ok(())
+    Ok(refused)
 }
 
 /// The message: headers, then a plain text and an HTML part (base64, so

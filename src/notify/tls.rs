@@ -102,34 +102,107 @@ pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, St
 }
 
 /// The client configuration: the system's trusted roots, or only the
-/// certificates of `ca_file` (PEM) when given.
+/// certificates of `ca_file` (PEM) when given. A certificate of `ca_file`
+/// may be a CA that signed the server's, or the server's own (a
+/// self-signed one, as `openssl req -x509` makes, is trusted as it is,
+/// whether or not it says it is a CA).
 pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
-    let mut roots = RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-            for cert in certs {
-                let cert = cert.map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-                roots.add(cert).map_err(|e| format!("ca_file {}: {e}", path.display()))?;
-            }
-            if roots.is_empty() {
-                return Err(format!("ca_file {}: no certificate in it", path.display()));
-            }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let Some(path) = ca_file else {
+        let mut roots = RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
         }
-        None => {
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
+        return Ok(Arc::new(builder.with_root_certificates(roots).with_no_client_auth()));
+    };
+    let at = |e: &dyn std::fmt::Display| format!("ca_file {}: {e}", path.display());
+    let mut roots = RootCertStore::empty();
+    let mut pinned = Vec::new();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| at(&e))? {
+        let cert = cert.map_err(|e| at(&e))?;
+        // One that is no trust anchor may still be the server's own.
+        let _ = roots.add(cert.clone());
+        pinned.push(cert);
+    }
+    if pinned.is_empty() {
+        return Err(at(&"no certificate in it"));
+    }
+    let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| at(&e))?;
+    let verifier = Pinned { webpki, pinned, provider };
+    Ok(Arc::new(
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth(),
+    ))
+}
+
+/// Verifies as usual against `ca_file`'s certificates, and also takes a
+/// server whose certificate is one of them byte for byte (its handshake
+/// signature still checked).
+#[derive(Debug)]
+struct Pinned {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        match self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+            Err(_) if self.pinned.iter().any(|c| c.as_ref() == end_entity.as_ref()) => {
+                Ok(rustls::client::danger::ServerCertVerified::assertion())
             }
+            other => other,
         }
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// Encrypts `tcp` for `host`, finishing the handshake here so that a

@@ -234,6 +234,20 @@ fn summary(r: &Report) -> Markup {
             h2 { "Problems" }
             ul { @for p in &r.problems { li { (p) } } }
         }
+        @if !r.rules.is_empty() {
+            h2 { "What the rules say" }
+            ul {
+                @for about in &r.rules {
+                    li {
+                        code { (about.id) }
+                        @if let Some(d) = &about.description { ": " (d) }
+                        @if let Some(rb) = about.runbook.as_deref().filter(|u| u.starts_with("https://") || u.starts_with("http://")) {
+                            " (" a href=(rb) rel="noopener noreferrer" { "runbook" } ")"
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -85,6 +85,27 @@ fn render(r: &Report) -> Result<String, std::fmt::Error> {
             writeln!(s, "- {}", cell(p))?;
         }
     }
+    if !r.rules.is_empty() {
+        writeln!(s)?;
+        writeln!(s, "## What the rules say")?;
+        writeln!(s)?;
+        for about in &r.rules {
+            let d = about.description.as_deref().map(|d| format!(": {}", cell(d)));
+            // The job file's address, as an autolink (nothing in it ends one).
+            let rb = about
+                .runbook
+                .as_deref()
+                .filter(|u| !u.contains(|c: char| c.is_whitespace() || c == '<' || c == '>'))
+                .map(|u| format!(" (runbook: <{u}>)"));
+            writeln!(
+                s,
+                "- `{}`{}{}",
+                about.id.replace('`', "'"),
+                d.unwrap_or_default(),
+                rb.unwrap_or_default()
+            )?;
+        }
+    }
     writeln!(s)?;
     writeln!(s, "## Alerts")?;
     writeln!(s)?;

@@ -60,6 +60,20 @@ pub struct Report {
     /// always with a database).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub templates: Vec<TemplateRow>,
+    /// What the rules that fired say about themselves (`description`,
+    /// `runbook`), for those that say something.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleAbout>,
+}
+
+/// A rule's `description` and `runbook` (a web address).
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleAbout {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<String>,
 }
 
 impl Report {

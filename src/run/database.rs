@@ -93,10 +93,11 @@ fn load_detect_report(
     let new_alerts: Vec<_> = stored_alerts.into_iter().filter(|a| a.new).map(|a| a.alert).collect();
     let finished = wall_clock();
     let mut parts = log.parts;
-    for p in crate::store::outbox::give_up_overdue(&mut tx, job)? {
+    let gave_up = crate::store::outbox::give_up_overdue(&mut tx, job)?;
+    for p in &gave_up {
         // A lost notification is said even under -q.
-        msgs.error(&p);
-        parts.problems.push(p);
+        msgs.error(p);
+        parts.problems.push(p.clone());
     }
     if let Some(o) = overview {
         parts.overview = o;
@@ -116,6 +117,7 @@ fn load_detect_report(
             records: parts.sources.iter().map(|s| s.records).sum(),
             rejected: parts.sources.iter().map(|s| s.rejected).sum(),
             alerts: new_alerts.len() as u64,
+            notifications_failed: gave_up.len() as u64,
         },
     )?;
     let report = assemble(job, s, (started, reference), parts, new_alerts, log.failed);
@@ -141,6 +143,17 @@ fn load_detect_report(
     tx.commit().map_err(Error::db("storing the run's alerts"))?;
     crate::store::test_kill_point("after-commit");
     output::summarize(&report, s, &written, msgs);
-    notifications::send_after_commit(client, job, msgs);
+    let refused = notifications::send_after_commit(client, job, msgs);
+    if refused.is_empty() {
+        return Ok(report.exit());
+    }
+    // Sent after the report was written (it links to it): the refusals
+    // join its problems, the run's status and its exit code afterwards.
+    runs::add_failed_notifications(client, run_id, refused.len() as u64)?;
+    let mut report = report;
+    report.problems.extend(refused);
+    report.exit_code =
+        super::exit_code(s, log.failed, true, &report.alerts).code().max(report.exit_code);
+    output::write_or_print(job, s, &report, msgs)?;
     Ok(report.exit())
 }

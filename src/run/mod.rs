@@ -169,6 +169,17 @@ pub(crate) fn assemble(
     failed: bool,
 ) -> Report {
     let rfc3339 = |t: i64| Timestamp::from_secs(t).to_rfc3339();
+    let rules = job
+        .rules
+        .iter()
+        .filter(|r| r.description.is_some() || r.runbook.is_some())
+        .filter(|r| alerts.iter().any(|a| a.rule_id == r.id))
+        .map(|r| crate::report::RuleAbout {
+            id: r.id.clone(),
+            description: r.description.clone(),
+            runbook: r.runbook.clone(),
+        })
+        .collect();
     let mut report = Report {
         job: job.name.clone(),
         started_at: rfc3339(started),
@@ -190,6 +201,7 @@ pub(crate) fn assemble(
         problems: parts.problems,
         overview: parts.overview,
         templates: parts.templates,
+        rules,
     };
     if let Some(a) = anonymizer(job, s) {
         crate::report::anonymize(&mut report, &a);

@@ -4,9 +4,10 @@
 //! its notifications are sent at once.
 
 use super::{Messages, Settings};
+use crate::config::notify::Grouping;
 use crate::config::Job;
 use crate::detect::Alert;
-use crate::notify::{self, IncidentState, Notification};
+use crate::notify::{self, Failure, IncidentState, Notification, SendError};
 
 /// Prints what a dry run would send, one line per notification.
 pub(super) fn print_dry_run(notes: &[(String, Notification)], msgs: &Messages) {
@@ -20,9 +21,16 @@ pub(super) fn print_dry_run(notes: &[(String, Notification)], msgs: &Messages) {
 
 /// Delivers what the outbox holds for the job, after the run's commit;
 /// failures are said on stderr (they stay in the outbox for the next run).
-pub(super) fn send_after_commit(client: &mut postgres::Client, job: &Job, msgs: &Messages) {
+/// Returns the notifications refused for good (parked), as problems of
+/// the run.
+pub(super) fn send_after_commit(
+    client: &mut postgres::Client,
+    job: &Job,
+    msgs: &Messages,
+) -> Vec<String> {
+    let mut problems = Vec::new();
     if job.notify.is_empty() {
-        return;
+        return problems;
     }
     match crate::store::outbox::send_pending(client, job, false) {
         Ok(sent) => {
@@ -34,12 +42,15 @@ pub(super) fn send_after_commit(client: &mut postgres::Client, job: &Job, msgs: 
             }
             // Refused for good: lost unless someone requeues it, so said
             // even under -q.
-            for p in &sent.parked {
-                msgs.error(&format!("notification refused: {p}"));
+            for p in sent.parked {
+                let p = format!("notification refused: {p}");
+                msgs.error(&p);
+                problems.push(p);
             }
         }
         Err(e) => msgs.warn(&format!("notifications not sent (kept for the next run): {e}")),
     }
+    problems
 }
 
 /// In memory: each alert is its own incident, sent at once ("open").
@@ -73,10 +84,12 @@ pub(super) fn send_in_memory(
                 state: "open",
             };
             let mut n = Notification::new("open", &job.name, a, &state, report);
+            n.describe(job);
             // The alert's identity: a re-run over the same data repeats
             // the key, so a receiver can tell.
             let group = serde_json::to_string(&a.group).expect("a map of strings serializes");
             let start = a.window_start.to_rfc3339();
+            n.incident_key = notify::key(&[&job.name, &a.rule_id, &group, &start]);
             n.id = notify::key(&[&job.name, &r.name, &a.rule_id, &group, &start, "open"]);
             notes.push((r, n));
         }
@@ -94,22 +107,45 @@ pub(super) fn send_in_memory(
         if batch.is_empty() {
             continue;
         }
-        let email = matches!(r.kind, crate::config::notify::ReceiverKind::Email { .. });
-        let groups: Vec<Vec<Notification>> =
-            if email { vec![batch] } else { batch.into_iter().map(|n| vec![n]).collect() };
+        let mut groups: std::collections::VecDeque<Vec<Notification>> = match r.group {
+            Grouping::Run => vec![batch].into(),
+            Grouping::Incident => batch.into_iter().map(|n| vec![n]).collect(),
+        };
         let total: usize = groups.iter().map(Vec::len).sum();
-        let mut delivered = 0;
-        for g in groups {
+        let (mut delivered, mut refused) = (0, 0);
+        while let Some(g) = groups.pop_front() {
             let ids: Vec<&str> = g.iter().map(|n| n.id.as_str()).collect();
-            let mail_id = notify::key(&ids);
-            match notify::deliver(r, &g, &mail_id) {
-                Ok(()) => delivered += g.len(),
+            let batch_id = notify::key(&ids);
+            match notify::deliver(r, &g, &batch_id, None) {
+                Ok(recipients) => {
+                    delivered += g.len();
+                    for x in recipients {
+                        problems.push(format!(
+                            "notification not delivered to {} (recipient {} refused; no database to retry from): {}",
+                            r.name, x.to, x.error
+                        ));
+                    }
+                }
+                // A grouped message refused for good: each notification
+                // on its own, so that only the one refused is lost.
+                Err(SendError(_, Failure::Permanent)) if g.len() > 1 => {
+                    for n in g.into_iter().rev() {
+                        groups.push_front(vec![n]);
+                    }
+                }
+                Err(SendError(e, Failure::Permanent)) => {
+                    refused += 1;
+                    problems.push(format!(
+                        "notification refused by {} ({} of incident {}; no database to retry from): {e}",
+                        r.name, g[0].event, g[0].incident
+                    ));
+                }
                 Err(e) => {
                     // A receiver that is down costs one timeout, not one per alert.
                     problems.push(format!(
                         "notification not delivered to {} ({} of {total} notification(s) not sent; no database to retry from): {e}",
                         r.name,
-                        total - delivered
+                        total - delivered - refused
                     ));
                     break;
                 }

@@ -419,9 +419,12 @@ pub fn enqueue(
                 a.alert(&mut alert);
             }
             let mut n = Notification::new(e.event, &job.name, &alert, &e.incident, report);
+            n.describe(job);
+            let incident = e.incident.id.to_string();
+            n.incident_key = notify::key(&[&job.name, "incident", &incident]);
             let at = e.at.to_string();
             let nth = if e.event == "repeat" { at.as_str() } else { "" };
-            n.id = notify::key(&[&job.name, &r.name, &e.incident.id.to_string(), e.event, nth]);
+            n.id = notify::key(&[&job.name, &r.name, &incident, e.event, nth]);
             n.dashboard =
                 r.dashboard_url.as_deref().map(|d| notify::dashboard_link(d, e.incident.id));
             if write {
@@ -543,6 +546,9 @@ pub struct IncidentPage {
     /// Newest window first.
     pub alerts: Vec<super::alerts::AlertRow>,
     pub sent: Vec<OutboxRow>,
+    /// The rule's `description` and `runbook`, as its job last stored it.
+    pub description: Option<String>,
+    pub runbook: Option<String>,
 }
 
 /// One incident, its alerts (at most `limit`) and its notifications.
@@ -556,7 +562,15 @@ pub fn get(client: &mut impl GenericClient, id: i64, limit: usize) -> Result<Opt
     let incident = incident_row(&row)?;
     let alerts = super::alerts::of_incident(client, id, limit)?;
     let sent = outbox_rows(client, "incident_id = $1", &id)?;
-    Ok(Some(IncidentPage { incident, alerts, sent }))
+    let about = client
+        .query_opt(
+            "SELECT definition->>'description', definition->>'runbook' FROM rules
+             WHERE job = $1 AND rule_id = $2",
+            &[&incident.job, &incident.rule_id],
+        )
+        .map_err(Error::db("reading the incident's rule"))?;
+    let (description, runbook) = about.map_or((None, None), |r| (r.get(0), r.get(1)));
+    Ok(Some(IncidentPage { incident, alerts, sent, description, runbook }))
 }
 
 /// Marks alert `id` acknowledged by `user`, unless it is already, and its

@@ -82,6 +82,40 @@ pub struct Finished {
     pub records: u64,
     pub rejected: u64,
     pub alerts: u64,
+    /// Notifications given up in the run.
+    pub notifications_failed: u64,
+}
+
+/// A run's status: `ok` or `failed`, and how many notifications failed
+/// (`ok, 2 notification(s) failed`).
+fn status(failed: bool, notifications: u64) -> String {
+    let base = if failed { "failed" } else { "ok" };
+    match notifications {
+        0 => base.to_string(),
+        n => format!("{base}, {n} notification(s) failed"),
+    }
+}
+
+/// Adds `n` notifications refused after run `id` was recorded (they are
+/// sent after its commit) to its status.
+pub fn add_failed_notifications(client: &mut Client, id: i64, n: u64) -> Result<()> {
+    let row = client
+        .query_one("SELECT status FROM runs WHERE id = $1", &[&id])
+        .map_err(Error::db("reading the run's status"))?;
+    let old: String = row.get(0);
+    let (base, before) = match old.split_once(", ") {
+        Some((b, rest)) => {
+            (b.to_string(), rest.split(' ').next().and_then(|c| c.parse().ok()).unwrap_or(0))
+        }
+        None => (old, 0),
+    };
+    client
+        .execute(
+            "UPDATE runs SET status = $2 WHERE id = $1",
+            &[&id, &status(base == "failed", before + n)],
+        )
+        .map_err(Error::db("recording the run's failed notifications"))?;
+    Ok(())
 }
 
 /// Records the end of a run and marks the job's data detected, in the
@@ -95,7 +129,7 @@ pub fn finish(tx: &mut impl GenericClient, job: &str, f: &Finished) -> Result<()
         &[
             &f.id,
             &super::at(f.finished),
-            &if f.failed { "failed" } else { "ok" },
+            &status(f.failed, f.notifications_failed),
             &(f.records as i64),
             &(f.rejected as i64),
             &(f.alerts as i64),

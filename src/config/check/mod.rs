@@ -355,6 +355,7 @@ const RULE_KEYS: &[&str] = &[
     "type",
     "rule_type",
     "description",
+    "runbook",
     "service",
     "group_by",
     "severity",

@@ -17,6 +17,9 @@ const COMMON_KEYS: &[&str] = &[
     "give_up_after",
     "timeout",
     "dashboard_url",
+    "group",
+    "title",
+    "text",
 ];
 
 const WEBHOOK_KEYS: &[&str] = &["url", "url_env", "headers", "format", "ca_file"];
@@ -24,6 +27,9 @@ const WEBHOOK_KEYS: &[&str] = &["url", "url_env", "headers", "format", "ca_file"
 const EMAIL_KEYS: &[&str] =
     &["smtp", "tls", "from", "to", "username", "password_env", "password", "ca_file"];
 const EXEC_KEYS: &[&str] = &["command", "env"];
+const PAGERDUTY_KEYS: &[&str] = &["url", "routing_key_env", "routing_key", "ca_file"];
+const OPSGENIE_KEYS: &[&str] = &["url", "api_key_env", "api_key", "ca_file"];
+const TYPES: &str = "webhook, email, exec, pagerduty or opsgenie";
 
 /// The `notify` list of a job (`rule_ids`: the job's rules, which `rules`
 /// must name) and the job's `dashboard_url`.
@@ -66,16 +72,18 @@ fn receiver(c: &mut Checker, d: &Dict, path: &str, rule_ids: &[&str]) -> Option<
         Some("webhook") => WEBHOOK_KEYS,
         Some("email") => EMAIL_KEYS,
         Some("exec") => EXEC_KEYS,
+        Some("pagerduty") => PAGERDUTY_KEYS,
+        Some("opsgenie") => OPSGENIE_KEYS,
         Some(other) => {
             c.err(
                 &join(path, "type"),
-                format!("unknown receiver type {other:?} (expected webhook, email or exec)"),
+                format!("unknown receiver type {other:?} (expected {TYPES})"),
             );
             return None;
         }
         None => {
             if !d.contains_key("type") {
-                c.err(path, "missing key \"type\" (webhook, email or exec)");
+                c.err(path, format!("missing key \"type\" ({TYPES})"));
             }
             return None;
         }
@@ -124,8 +132,37 @@ fn receiver(c: &mut Checker, d: &Dict, path: &str, rule_ids: &[&str]) -> Option<
     let (kind, name) = match kind_name.as_deref() {
         Some("webhook") => webhook(c, d, path, ca_file)?,
         Some("email") => email(c, d, path, ca_file)?,
+        Some("pagerduty" | "opsgenie") => pager(c, d, path, ca_file)?,
         _ => exec(c, d, path)?,
     };
+    let machine = match &kind {
+        ReceiverKind::Webhook { format, .. } => *format == WebhookFormat::Json,
+        ReceiverKind::Email { .. } => false,
+        _ => true,
+    };
+    let paging = matches!(kind, ReceiverKind::PagerDuty { .. } | ReceiverKind::Opsgenie { .. });
+    let group = match c.string(d, "group", path).as_deref() {
+        None if machine => Grouping::Incident,
+        None => Grouping::Run,
+        Some("incident") => Grouping::Incident,
+        Some("run") if paging => {
+            c.err(
+                &join(path, "group"),
+                "a paging service is sent one alert per incident: only \"incident\" is possible",
+            );
+            Grouping::Incident
+        }
+        Some("run") => Grouping::Run,
+        Some(other) => {
+            c.err(
+                &join(path, "group"),
+                format!("unknown value {other:?} (expected run or incident)"),
+            );
+            Grouping::Run
+        }
+    };
+    let title = template(c, d, "title", path);
+    let text = template(c, d, "text", path);
     if c.problems.len() > before {
         return None;
     }
@@ -139,6 +176,83 @@ fn receiver(c: &mut Checker, d: &Dict, path: &str, rule_ids: &[&str]) -> Option<
         give_up_after,
         timeout,
         dashboard_url,
+        group,
+        title,
+        text,
+    })
+}
+
+/// A `title` or `text` template: it compiles, and names only the
+/// variables a notification has.
+fn template(c: &mut Checker, d: &Dict, key: &str, path: &str) -> Option<String> {
+    let src = c.string(d, key, path)?;
+    let env = minijinja::Environment::new();
+    let names = match env.template_from_str(&src) {
+        Ok(t) => t.undeclared_variables(false),
+        Err(e) => {
+            c.err(&join(path, key), format!("not a valid template: {e}"));
+            return None;
+        }
+    };
+    let mut unknown: Vec<&String> = names
+        .iter()
+        .filter(|n| {
+            !TEMPLATE_VARIABLES.contains(&n.as_str()) && !TEMPLATE_GLOBALS.contains(&n.as_str())
+        })
+        .collect();
+    unknown.sort();
+    if let Some(n) = unknown.first() {
+        c.err(
+            &join(path, key),
+            format!(
+                "unknown variable {n:?} (a notification has {})",
+                TEMPLATE_VARIABLES.join(", ")
+            ),
+        );
+        return None;
+    }
+    Some(src)
+}
+
+/// The template engine's own functions.
+const TEMPLATE_GLOBALS: &[&str] = &["range", "dict", "namespace", "loop", "debug"];
+
+/// A paging service: PagerDuty (`routing_key_env`) or Opsgenie
+/// (`api_key_env`), at their own addresses unless `url` says otherwise.
+fn pager(
+    c: &mut Checker,
+    d: &Dict,
+    path: &str,
+    ca_file: Option<PathBuf>,
+) -> Option<(ReceiverKind, String)> {
+    let pagerduty = c.string(d, "type", path).as_deref() == Some("pagerduty");
+    let (secret, env_key) =
+        if pagerduty { ("routing_key", "routing_key_env") } else { ("api_key", "api_key_env") };
+    if d.contains_key(secret) {
+        c.err(
+            &join(path, secret),
+            format!("keys are not read from job files: put it in an environment variable and name it with {env_key}"),
+        );
+    }
+    let var = required(c, d, path, env_key);
+    let url = c
+        .string(d, "url", path)
+        .unwrap_or_else(|| if pagerduty { PAGERDUTY_URL } else { OPSGENIE_URL }.to_string());
+    let host = match crate::net::Url::parse(&url) {
+        Ok(u) => u.host,
+        Err(e) => {
+            c.err(&join(path, "url"), e);
+            String::new()
+        }
+    };
+    let var = var.unwrap_or_default();
+    Some(if pagerduty {
+        (
+            ReceiverKind::PagerDuty { url, routing_key_env: var, ca_file },
+            format!("pagerduty {host}"),
+        )
+    } else {
+        (ReceiverKind::Opsgenie { url, api_key_env: var, ca_file }, format!("opsgenie {host}"))
     })
 }
 

@@ -59,6 +59,11 @@ pub(super) fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
         Some(AlertSeverity::Medium)
     };
     let description = c.string(d, "description", path);
+    // A link people follow from a message: only a web address.
+    let runbook = c.string(d, "runbook", path);
+    if let Some(Err(e)) = runbook.as_deref().map(crate::net::Url::parse) {
+        c.err(&join(path, "runbook"), e);
+    }
     let filter = c.expr(d, "where", path);
     let group_by = group_by(c, d, path);
     let case_sensitive = c.boolean(d, "case_sensitive", path).unwrap_or(false);
@@ -89,6 +94,7 @@ pub(super) fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
         group_by,
         severity: severity?,
         description,
+        runbook,
         filter,
         resolve_after,
     })

@@ -5,6 +5,7 @@ use super::{ack_form, acknowledge_as_admin, layout, sev_badge, ALERT_PAGE};
 use crate::serve::auth::{FormToken, Session};
 use crate::serve::{App, Fail};
 use crate::store::incidents::{self, IncidentRow};
+use crate::store::outbox::OutboxRow;
 use axum::extract::{Path, State};
 use axum::response::{Html, Response};
 use axum::Form;
@@ -52,7 +53,9 @@ pub async fn incident(
     Path(id): Path<i64>,
 ) -> Result<Html<String>, Fail> {
     let found = app.db(move |c| incidents::get(c, id, ALERT_PAGE)).await?;
-    let Some(incidents::IncidentPage { incident: r, alerts: history, sent }) = found else {
+    let Some(incidents::IncidentPage { incident: r, alerts: history, sent, description, runbook }) =
+        found
+    else {
         return Err(Fail::NotFound);
     };
     let body = html! {
@@ -64,6 +67,10 @@ pub async fn incident(
             tr { th { "First .. last (UTC)" } td { (r.first) " .. " (r.last) } }
             tr { th { "Alerts, runs" } td { (r.occurrences) ", " (r.runs) } }
             tr { th { "Message" } td.message { (r.message) } }
+            @if let Some(d) = &description { tr { th { "About" } td { (d) } } }
+            @if let Some(rb) = runbook.as_deref().filter(|u| u.starts_with("https://") || u.starts_with("http://")) {
+                tr { th { "Runbook" } td { a href=(rb) rel="noopener noreferrer" { (rb) } } }
+            }
             tr { th { "State" } td {
                 (incident_state(&r))
                 @if r.state == "open" { (ack_form(&s, &format!("/incidents/{}/ack", r.id))) }
@@ -83,12 +90,22 @@ pub async fn incident(
         }
         h2 { "Notifications (" (sent.len()) ")" }
         @if sent.is_empty() { p.muted { "None: no receiver wanted it, or the job has no [[notify]]." } } @else {
+            h3 { "Delivery by receiver" }
+            table.delivery {
+                tr { th { "Receiver" } th { "Latest" } th { "State" } }
+                @for (receiver, n) in latest_by_receiver(&sent) {
+                    tr {
+                        td { (receiver) } td { (n.event) " #" (n.id) }
+                        td class=(state_class(n.state)) { (delivery_state(n)) }
+                    }
+                }
+            }
             table {
-                tr { th { "Receiver" } th { "Event" } th { "Made (UTC)" } th { "State" } th.n { "Attempts" } th { "Last error" } }
+                tr { th { "#" } th { "Receiver" } th { "Event" } th { "Made (UTC)" } th { "State" } th.n { "Attempts" } th { "Last error" } }
                 @for n in &sent {
                     tr {
-                        td { (n.receiver) } td { (n.event) } td { (n.created) }
-                        td class=(if n.state == "sent" { "ok" } else { "bad" }) { (n.state) }
+                        td { (n.id) } td { (n.receiver) } td { (n.event) } td { (n.created) }
+                        td class=(state_class(n.state)) { (delivery_state(n)) }
                         td.n { (n.attempts) } td { (n.last_error.as_deref().unwrap_or("")) }
                     }
                 }
@@ -96,6 +113,40 @@ pub async fn incident(
         }
     };
     Ok(layout(&format!("Incident {}", r.id), &s, "Alerts", body))
+}
+
+/// Each receiver's latest notification of the incident.
+fn latest_by_receiver(rows: &[OutboxRow]) -> Vec<(&str, &OutboxRow)> {
+    let mut out: Vec<(&str, &OutboxRow)> = Vec::new();
+    for n in rows {
+        match out.iter_mut().find(|(r, _)| *r == n.receiver) {
+            Some(slot) => slot.1 = n,
+            None => out.push((&n.receiver, n)),
+        }
+    }
+    out
+}
+
+fn state_class(state: &str) -> &'static str {
+    match state {
+        "sent" => "ok",
+        "pending" => "muted",
+        _ => "bad",
+    }
+}
+
+/// A notification's state in words: "pending, next try 2026-…", "refused
+/// (parked: logtrack notify --requeue 12)", "sent to a@x only".
+fn delivery_state(n: &OutboxRow) -> String {
+    let mut s = match (n.state, &n.next_attempt) {
+        ("pending", Some(t)) => format!("pending, next try {t}"),
+        ("refused", _) => format!("refused (parked: logtrack notify --requeue {})", n.id),
+        (st, _) => st.to_string(),
+    };
+    if let Some(to) = &n.recipients {
+        s.push_str(&format!(" (to {})", to.join(", ")));
+    }
+    s
 }
 
 pub async fn acknowledge_incident(

@@ -20,7 +20,7 @@ pub(super) fn runs_table(rows: &[runs::RunRow]) -> Markup {
             @for r in rows {
                 tr {
                     td.n { (r.id) } td { (r.job) } td { (r.started) } td { (r.finished) }
-                    td class=(if r.status == "ok" { "ok" } else if r.status == "failed" { "bad" } else { "muted" }) { (r.status) }
+                    td class=(if r.status == "ok" { "ok" } else if r.status.contains("failed") { "bad" } else { "muted" }) { (r.status) }
                     td.n { (r.records) } td.n { (r.rejected) } td.n { (r.alerts) }
                     td.n { @match r.duration_ms { Some(ms) => (format!("{:.1}", ms as f64 / 1000.0)), None => "-" } }
                     td { (r.host) }

@@ -457,6 +457,29 @@ fn receivers_are_validated() {
         assert!(err.contains(want), "{want}: {err}");
     }
     assert!(!err.contains("T0KEN-SECRET"), "{err}");
+
+    // Paging services, groups, templates and runbooks.
+    let bad = "[[notify]]\ntype = \"pagerduty\"\nrouting_key = \"R0UTING-SECRET\"\ngroup = \"run\"\n\n\
+               [[notify]]\ntype = \"webhook\"\nurl = \"http://x/\"\ngroup = \"daily\"\ntitle = \"{{ sevrity }}\"\ntext = \"{% if %}\"\n\n\
+               [[notify]]\ntype = \"opsgenie\"\napi_key_env = \"OG\"\nurl = \"mailto:x\"\n";
+    let rule = format!("{ERRORS}\nrunbook = \"javascript:alert(1)\"");
+    let job = job_with(dir.path(), &rule, bad);
+    let o = logtrack("", &["validate", &job]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for want in [
+        "notify[0].routing_key: keys are not read from job files",
+        "notify[0]: missing key \"routing_key_env\"",
+        "notify[0].group: a paging service is sent one alert per incident",
+        "notify[1].group: unknown value \"daily\" (expected run or incident)",
+        "notify[1].title: unknown variable \"sevrity\"",
+        "notify[1].text: not a valid template",
+        "notify[2].url: expected an http:// or https:// address",
+        "rules[0].runbook: expected an http:// or https:// address",
+    ] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    assert!(!err.contains("R0UTING-SECRET"), "{err}");
 }
 
 /// The outage as a silence seen by runs at 10:15, 10:20 and 10:42 (the
@@ -520,7 +543,10 @@ fn an_undeliverable_notification_is_given_up_and_reported_in(cluster: bool) {
     // `notify --job` lists them, given up, the tried one with its error.
     let o = logtrack(&url, &["notify", "--job", &job]);
     let listed = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(listed.contains("0 notification(s) not delivered yet, 7 given up"), "{listed}");
+    assert!(
+        listed.contains("0 notification(s) not delivered yet, 0 refused (parked), 7 given up"),
+        "{listed}"
+    );
     assert_eq!(listed.matches(", given up").count(), 7, "{listed}");
     assert!(listed.contains("1 attempt(s), given up: "), "{listed}");
     assert!(!listed.contains("T0KEN-SECRET"), "{listed}");
@@ -554,9 +580,22 @@ fn a_refused_notification_is_parked_and_blocks_nothing_in(cluster: bool) {
     assert_eq!(err.matches("notification refused").count(), 1, "{err}");
     assert!(err.contains("answered 400"), "{err}");
 
+    // A problem of the run: in its report and its status.
+    let report = std::fs::read_to_string(dir.path().join("reports/report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    let problems = report["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].as_str().unwrap().contains("answered 400"), "{problems:?}");
+    let runs = String::from_utf8_lossy(&logtrack(&url, &["runs"]).stdout).into_owned();
+    assert!(runs.contains("ok, 1 notification(s) failed"), "{runs}");
+
     let o = logtrack(&url, &["notify", "--job", &job]);
     let listed = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(listed.contains("0 notification(s) not delivered yet, 1 given up"), "{listed}");
+    assert!(
+        listed.contains("0 notification(s) not delivered yet, 1 refused (parked), 0 given up"),
+        "{listed}"
+    );
+    assert!(listed.contains("refused, parked: "), "{listed}");
     let id = listed
         .lines()
         .find_map(|l| l.trim_start().strip_prefix('#'))
@@ -737,3 +776,233 @@ on_both!(
     a_removed_rules_incident_is_resolved_on_a_cluster,
     a_removed_rules_incident_is_resolved_in
 );
+
+/// A Slack receiver groups a run's notifications (the default): one post
+/// per run. A post the receiver refuses for good is sent again one by one,
+/// so only the notification it refuses is parked; one that fails for now
+/// is retried as the same message (the same key), holding the same rows.
+fn a_chat_receiver_gets_one_message_per_run_in(cluster: bool) {
+    let Some(url) = common::fresh_db("notify_group", cluster) else { return };
+    let rule = format!("{ERRORS}\ngroup_by = [\"fields.client_ip\"]");
+    let slack = |hook: &HttpReceiver| webhook(&hook.url, "format = \"slack\"\non = [\"open\"]");
+
+    // Busy at first: one message, retried whole.
+    let dir = tempfile::tempdir().unwrap();
+    let hook = HttpReceiver::start(vec![Answer::Status(503)]);
+    let job = job_with(dir.path(), &rule, &slack(&hook));
+    append(&dir.path().join("access.log"), &lines(0, 40));
+    let o = logtrack(&url, &["run", &job]);
+    assert_eq!(hook.attempts(), 1, "{}", String::from_utf8_lossy(&o.stderr));
+    let o = logtrack(&url, &["notify", "--job", &job, "--retry"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("7 notification(s) sent"), "{o:?}");
+    let got = hook.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].headers["x-logtrack-id"], got[1].headers["x-logtrack-id"]);
+    assert_eq!(got[1].body["text"], "outage: 7 new (high)");
+    let blocks = got[1].body["blocks"].as_array().unwrap();
+    assert_eq!(
+        blocks.iter().filter(|b| b["text"]["text"].as_str().unwrap().starts_with("NEW")).count(),
+        7
+    );
+
+    // One incident's text is refused: the other six are delivered.
+    let url2 = common::fresh_db("notify_group_refused", cluster).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let hook = HttpReceiver::always(Answer::RefuseIf("10.0.0.3"));
+    let job = job_with(dir.path(), &rule, &slack(&hook));
+    append(&dir.path().join("access.log"), &lines(0, 40));
+    let o = logtrack(&url2, &["run", &job, "-q"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(hook.attempts(), 8, "one grouped post, then seven: {err}");
+    assert_eq!(hook.accepted().len(), 6, "{err}");
+    assert_eq!(err.matches("notification refused").count(), 1, "{err}");
+    assert!(err.contains("answered 400 X: invalid_blocks"), "{err}");
+    assert_eq!(count(&url2, "SELECT count(*) FROM outbox WHERE refused"), 1);
+}
+
+on_both!(
+    a_chat_receiver_gets_one_message_per_run,
+    a_chat_receiver_gets_one_message_per_run_on_a_cluster,
+    a_chat_receiver_gets_one_message_per_run_in
+);
+
+/// The quickstart with a Slack receiver: one post for the run's alerts.
+#[test]
+fn the_quickstart_posts_once_to_slack() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = HttpReceiver::start(vec![]);
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
+    let job = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/jobs/quickstart.toml"))
+        .unwrap()
+        .replace("../samples", samples)
+        .replace("[report]", &format!("{}\n[report]", webhook(&hook.url, "format = \"slack\"")));
+    let path = dir.path().join("quickstart.toml");
+    std::fs::write(&path, job).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["run", path.to_str().unwrap(), "--report-dir", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(hook.attempts(), 1, "{err}");
+    let text = hook.accepted()[0].body["text"].as_str().unwrap().to_string();
+    assert!(text.starts_with("quickstart: 15 new (critical)"), "{text}");
+}
+
+/// A failed notification fails a strict run: exit 2, said under -q, in the
+/// report's problems and the run's status.
+fn refused_notifications_fail_a_strict_run_in(cluster: bool) {
+    let Some(url) = common::fresh_db("notify_strict", cluster) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let hook = HttpReceiver::always(Answer::Status(404));
+    let job = job(dir.path(), &webhook(&hook.url, ""));
+    append(&dir.path().join("access.log"), &lines(0, 40));
+    let o = logtrack(&url, &["run", &job, "-q", "--strict"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    // The incident's open and resolved, each refused.
+    assert_eq!(err.lines().filter(|l| l.contains("notification refused")).count(), 2, "{err}");
+    let report = std::fs::read_to_string(dir.path().join("reports/report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["exit_code"], 2);
+    assert!(report["problems"][0].as_str().unwrap().contains("answered 404"), "{report}");
+    let runs = String::from_utf8_lossy(&logtrack(&url, &["runs"]).stdout).into_owned();
+    assert!(runs.contains("ok, 2 notification(s) failed"), "{runs}");
+}
+
+on_both!(
+    refused_notifications_fail_a_strict_run,
+    refused_notifications_fail_a_strict_run_on_a_cluster,
+    refused_notifications_fail_a_strict_run_in
+);
+
+/// PagerDuty (Events API v2) and Opsgenie (Alert API) at local receivers
+/// shaped like them: an incident triggers, then resolves, under one key.
+fn paging_services_trigger_and_resolve_by_the_incident_in(cluster: bool) {
+    let Some(url) = common::fresh_db("notify_paging", cluster) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (pd, og) = (HttpReceiver::start(vec![]), HttpReceiver::start(vec![]));
+    let base = |h: &HttpReceiver| format!("http://127.0.0.1:{}", h.port);
+    let receivers = format!(
+        "[[notify]]\ntype = \"pagerduty\"\nrouting_key_env = \"TEST_PD_KEY\"\nurl = \"{}/v2/enqueue\"\n\
+         [[notify]]\ntype = \"opsgenie\"\napi_key_env = \"TEST_OG_KEY\"\nurl = \"{}\"\n",
+        base(&pd),
+        base(&og)
+    );
+    let rule = format!("{ERRORS}\ndescription = \"The web tier answers errors\"\nrunbook = \"https://wiki.example.com/web-errors\"");
+    let job = job_with(dir.path(), &rule, &receivers);
+    let run = |url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_logtrack"))
+            .args(["run", &job])
+            .env("LOGTRACK_DATABASE_URL", url)
+            .env("TEST_PD_KEY", "pd-r0uting-key")
+            .env("TEST_OG_KEY", "og-ap1-key")
+            .output()
+            .unwrap()
+    };
+    append(&dir.path().join("access.log"), &lines(0, 20));
+    let o = run(&url);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    append(&dir.path().join("access.log"), &lines(20, 60));
+    run(&url);
+
+    let got = pd.accepted();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].path, "/v2/enqueue");
+    let (t, r) = (&got[0].body, &got[1].body);
+    assert_eq!(t["routing_key"], "pd-r0uting-key");
+    assert_eq!(t["event_action"], "trigger");
+    assert_eq!(t["payload"]["severity"], "error");
+    assert_eq!(t["payload"]["source"], "web");
+    assert_eq!(t["payload"]["custom_details"]["description"], "The web tier answers errors");
+    assert_eq!(t["links"][0]["href"], "https://wiki.example.com/web-errors");
+    assert_eq!(r["event_action"], "resolve");
+    assert_eq!(r["dedup_key"], t["dedup_key"]);
+
+    let got = og.accepted();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].path, "/v2/alerts");
+    assert_eq!(got[0].headers["authorization"], "GenieKey og-ap1-key");
+    let alias = got[0].body["alias"].as_str().unwrap();
+    assert_eq!(alias, t["dedup_key"].as_str().unwrap(), "one key per incident");
+    assert_eq!(got[0].body["priority"], "P2");
+    assert_eq!(got[1].path, format!("/v2/alerts/{alias}/close?identifierType=alias"));
+}
+
+#[test]
+fn paging_services_trigger_and_resolve_by_the_incident() {
+    paging_services_trigger_and_resolve_by_the_incident_in(false);
+}
+
+/// One recipient refused (550) while another is taken: the message goes to
+/// the one taken and a copy for the refused one is parked; a server that
+/// refuses the message after DATA (554) parks it at once.
+fn email_recipients_are_taken_or_refused_each_on_their_own_in(cluster: bool) {
+    let Some(url) = common::fresh_db("notify_rcpt", cluster) else { return };
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem");
+    let smtp = SmtpServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let receiver =
+        email(&smtp.addr, Some(ca)).replace("\"ops@example.com\"", "\"nobody@example.com\"");
+    let job1 = job(dir.path(), &receiver);
+    append(&dir.path().join("access.log"), &lines(0, 40));
+    let o = run_with_smtp_password_db(&job1, &url);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "{err}");
+    assert_eq!(mails[0].to, ["oncall@example.com"]);
+    assert!(err.contains("recipient(s) nobody@example.com refused, parked"), "{err}");
+    assert!(err.contains("550 5.1.1 no such user here"), "{err}");
+    assert_eq!(
+        count(
+            &url,
+            "SELECT count(*) FROM outbox WHERE refused AND recipients = '{nobody@example.com}'"
+        ),
+        2,
+        "a parked copy of each of the mail's two notifications (open, resolved)"
+    );
+    assert_eq!(count(&url, "SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL"), 2);
+
+    let url = common::fresh_db("notify_554", cluster).unwrap();
+    let smtp = SmtpServer::rejecting_data();
+    let dir = tempfile::tempdir().unwrap();
+    let job2 = job(dir.path(), &email(&smtp.addr, Some(ca)));
+    append(&dir.path().join("access.log"), &lines(0, 40));
+    let o = run_with_smtp_password_db(&job2, &url);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(err.contains("notification refused"), "{err}");
+    assert!(err.contains("554 5.7.1 message content rejected"), "{err}");
+    assert_eq!(count(&url, "SELECT count(*) FROM outbox WHERE refused"), 2);
+    // Parked: the next run does not try it again.
+    run_with_smtp_password_db(&job2, &url);
+    assert_eq!(count(&url, "SELECT max(attempts)::bigint FROM outbox"), 1);
+}
+
+fn run_with_smtp_password_db(job: &str, url: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_logtrack"))
+        .args(["run", job])
+        .env("LOGTRACK_DATABASE_URL", url)
+        .env("TEST_SMTP_PASSWORD", "pa55-s3cret")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn email_recipients_are_taken_or_refused_each_on_their_own() {
+    email_recipients_are_taken_or_refused_each_on_their_own_in(false);
+}
+
+/// A self-signed certificate made by `openssl req -x509` (it says CA:TRUE)
+/// is trusted when `ca_file` names it.
+#[test]
+fn ca_file_trusts_a_self_signed_server_certificate() {
+    let tls = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls");
+    for (ca, delivered) in [("self-signed.pem", true), ("ca.pem", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let hook = HttpReceiver::start_tls_as("self-signed", vec![]);
+        let job = job(dir.path(), &webhook(&hook.url, &format!("ca_file = \"{tls}/{ca}\"")));
+        append(&dir.path().join("access.log"), &lines(0, 40));
+        let o = logtrack("", &["run", &job, "--no-db"]);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(hook.accepted().len(), usize::from(delivered), "{ca}: {err}");
+    }
+}

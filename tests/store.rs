@@ -892,3 +892,27 @@ fn a_file_loaded_over_several_streams_draws_one_bar_per_stream_on_a_terminal() {
     assert!(last.contains("rows loaded") && last.contains("3 COPY streams"), "{last:?}");
     assert!(!last.contains("ETA"), "{last:?}");
 }
+
+/// `logtrack logs | head -1` and `logtrack runs | head -1`: a closed stdout
+/// ends the command quietly (status 0, nothing on stderr).
+#[test]
+fn listing_into_a_closed_pipe_exits_quietly() {
+    let url = db!("closed_pipe");
+    ok(&logtrack(&url, &["db", "init"]));
+    ok(&logtrack(&url, &["ingest", "--format", "combined", "tests/fixtures/combined/awkward.log"]));
+    for args in [&["logs"][..], &["runs"], &["alerts"]] {
+        // The reading end is closed before the command starts: its first
+        // line meets a broken pipe, whatever the timing.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = Command::new(env!("CARGO_BIN_EXE_logtrack"))
+            .args(args)
+            .env("LOGTRACK_DATABASE_URL", &*url)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+        assert_eq!(err, "", "{args:?}");
+    }
+}

@@ -9,6 +9,7 @@ pub mod http;
 pub mod mail;
 pub mod render;
 pub mod smtp;
+pub mod text;
 pub mod tls;
 
 pub use body::webhook_body;
@@ -480,6 +481,12 @@ fn exec(
             cmd.env(name, v);
         }
     }
+    // A site's own settings for its programs, by their prefix.
+    for (name, v) in std::env::vars_os() {
+        if name.to_str().is_some_and(|n| n.starts_with("LOGTRACK_NOTIFICATION_")) {
+            cmd.env(name, v);
+        }
+    }
     // Its own process group, so that a timeout stops its children too.
     let mut child = cmd
         .env("LOGTRACK_NOTIFICATION_ID", id)
@@ -535,7 +542,8 @@ fn exec(
 }
 
 /// What an `exec` receiver's program sees of LogTrack's environment, besides
-/// the receiver's own `env` list and `LOGTRACK_NOTIFICATION_ID`.
+/// the receiver's own `env` list, the variables named `LOGTRACK_NOTIFICATION_*`
+/// and `LOGTRACK_NOTIFICATION_ID` (the notification's key).
 const EXEC_ENV: [&str; 4] = ["PATH", "HOME", "LANG", "TZ"];
 
 /// Kills process group `pgid` (a program and every process it started).

@@ -31,8 +31,8 @@ impl Escape {
     /// `s` escaped.
     pub fn apply(self, s: &str) -> String {
         match self {
-            Escape::Slack => super::body::slack_mrkdwn(s),
-            Escape::Markdown => super::body::escape_markdown(s),
+            Escape::Slack => super::text::slack_mrkdwn(s),
+            Escape::Markdown => super::text::escape_markdown(s),
             Escape::Plain => {
                 s.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\t')).collect()
             }

@@ -16,11 +16,15 @@ pub enum Answer {
     Hang,
     /// Answers with this status.
     Status(u16),
+    /// Answers 400 (`invalid_blocks`) when the body holds this text, else 200.
+    RefuseIf(&'static str),
 }
 
 /// A request the HTTP receiver read.
 #[derive(Clone, Debug)]
 pub struct Delivery {
+    /// The request target (`/hook/…`).
+    pub path: String,
     pub headers: BTreeMap<String, String>,
     pub body: serde_json::Value,
     /// The status it was answered (0: closed or left hanging).
@@ -46,10 +50,20 @@ impl HttpReceiver {
 
     /// HTTPS with the test certificate (`tests/data/tls`).
     pub fn start_tls(script: Vec<Answer>) -> HttpReceiver {
+        Self::start_tls_as("server", script)
+    }
+
+    /// HTTPS with the certificate `tests/data/tls/{name}.pem` and its key.
+    pub fn start_tls_as(name: &str, script: Vec<Answer>) -> HttpReceiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut r = Self::serve_on(listener, script, Some(Arc::new(server_config())));
+        let mut r = Self::serve_on(listener, script, Some(Arc::new(server_config_as(name))));
         r.url = r.url.replace("http://127.0.0.1", "https://localhost");
         r
+    }
+
+    /// Answers every delivery as `answer`.
+    pub fn always(answer: Answer) -> HttpReceiver {
+        Self::start(vec![answer; 1000])
     }
 
     fn on(listener: TcpListener, script: Vec<Answer>) -> HttpReceiver {
@@ -112,7 +126,8 @@ fn serve(
     seen: &Mutex<Vec<Delivery>>,
 ) -> std::io::Result<()> {
     let mut headers = BTreeMap::new();
-    read_line(&mut conn)?;
+    let request = read_line(&mut conn)?;
+    let path = request.split(' ').nth(1).unwrap_or("").to_string();
     loop {
         let line = read_line(&mut conn)?;
         if line.is_empty() {
@@ -123,18 +138,26 @@ fn serve(
         }
     }
     let len: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
-    let mut body = vec![0; len];
-    conn.read_exact(&mut body)?;
-    let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-    let status = match answer {
-        Answer::Status(s) => s,
-        _ => 0,
+    let mut raw = vec![0; len];
+    conn.read_exact(&mut raw)?;
+    let body = serde_json::from_slice(&raw).unwrap_or(serde_json::Value::Null);
+    let (status, said) = match answer {
+        Answer::Status(s) => (s, ""),
+        Answer::RefuseIf(needle) if String::from_utf8_lossy(&raw).contains(needle) => {
+            (400, "invalid_blocks")
+        }
+        Answer::RefuseIf(_) => (200, ""),
+        _ => (0, ""),
     };
-    seen.lock().unwrap().push(Delivery { headers, body, status });
+    seen.lock().unwrap().push(Delivery { path, headers, body, status });
     match answer {
         Answer::Hang => std::thread::sleep(Duration::from_secs(30)),
         _ => {
-            write!(conn, "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+            write!(
+                conn,
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{said}",
+                said.len()
+            )?;
             conn.flush()?;
         }
     }
@@ -184,7 +207,8 @@ impl Mail {
 /// An SMTP server with the test certificate: STARTTLS offered, or TLS
 /// from the first byte (`implicit`). It answers 451 to the first
 /// `refuse` messages. It offers AUTH PLAIN, or AUTH LOGIN alone
-/// (`login_only`).
+/// (`login_only`). It refuses the recipients `nobody@…` (550) and
+/// `full@…` (452), and, `rejecting_data`, every message after DATA (554).
 pub struct SmtpServer {
     pub addr: String,
     pub mails: Arc<Mutex<Vec<Mail>>>,
@@ -198,15 +222,20 @@ impl SmtpServer {
     }
 
     pub fn with(implicit: bool, refuse: usize) -> SmtpServer {
-        Self::serve(implicit, refuse, false)
+        Self::serve(implicit, refuse, (false, false))
     }
 
     /// A server that offers only AUTH LOGIN, as many hosted services do.
     pub fn login_only() -> SmtpServer {
-        Self::serve(false, 0, true)
+        Self::serve(false, 0, (true, false))
     }
 
-    fn serve(implicit: bool, refuse: usize, login_only: bool) -> SmtpServer {
+    /// A server that refuses every message after DATA with 554.
+    pub fn rejecting_data() -> SmtpServer {
+        Self::serve(false, 0, (false, true))
+    }
+
+    fn serve(implicit: bool, refuse: usize, (login_only, reject): (bool, bool)) -> SmtpServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = format!("localhost:{}", listener.local_addr().unwrap().port());
         let mails = Arc::new(Mutex::new(Vec::new()));
@@ -218,8 +247,13 @@ impl SmtpServer {
                 let Ok(conn) = conn else { continue };
                 let (keep, config, count) = (keep.clone(), config.clone(), count.clone());
                 std::thread::spawn(move || {
-                    let _ =
-                        smtp_session(conn, config, &keep, (implicit, login_only), (&count, refuse));
+                    let _ = smtp_session(
+                        conn,
+                        config,
+                        &keep,
+                        (implicit, login_only, reject),
+                        (&count, refuse),
+                    );
                 });
             }
         });
@@ -232,14 +266,18 @@ impl SmtpServer {
 }
 
 fn server_config() -> rustls::ServerConfig {
+    server_config_as("server")
+}
+
+fn server_config_as(name: &str) -> rustls::ServerConfig {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls");
-    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(format!("{dir}/server.pem"))
+    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(format!("{dir}/{name}.pem"))
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    let key = PrivateKeyDer::from_pem_file(format!("{dir}/server.key")).unwrap();
+    let key = PrivateKeyDer::from_pem_file(format!("{dir}/{name}.key")).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -273,7 +311,7 @@ fn smtp_session(
     conn: TcpStream,
     config: Arc<rustls::ServerConfig>,
     keep: &Mutex<Vec<Mail>>,
-    (implicit, login_only): (bool, bool),
+    (implicit, login_only, reject): (bool, bool, bool),
     (refused, refuse): (&Mutex<usize>, usize),
 ) -> std::io::Result<()> {
     use base64::Engine as _;
@@ -330,8 +368,15 @@ fn smtp_session(
             from = line[10..].trim_matches(['<', '>', ' ']).to_string();
             s.write_all(b"250 ok\r\n")?;
         } else if upper.starts_with("RCPT TO:") {
-            to.push(line[8..].trim_matches(['<', '>', ' ']).to_string());
-            s.write_all(b"250 ok\r\n")?;
+            let rcpt = line[8..].trim_matches(['<', '>', ' ']).to_string();
+            if rcpt.starts_with("nobody@") {
+                s.write_all(b"550 5.1.1 no such user here\r\n")?;
+            } else if rcpt.starts_with("full@") {
+                s.write_all(b"452 4.2.2 mailbox full\r\n")?;
+            } else {
+                to.push(rcpt);
+                s.write_all(b"250 ok\r\n")?;
+            }
         } else if upper == "DATA" {
             s.write_all(b"354 go\r\n")?;
             let mut data = String::new();
@@ -342,6 +387,11 @@ fn smtp_session(
                 }
                 data.push_str(l.strip_prefix('.').unwrap_or(&l));
                 data.push_str("\r\n");
+            }
+            if reject {
+                to.clear();
+                s.write_all(b"554 5.7.1 message content rejected\r\n")?;
+                continue;
             }
             let mut n = refused.lock().unwrap();
             if *n < refuse {

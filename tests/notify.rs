@@ -1006,3 +1006,100 @@ fn ca_file_trusts_a_self_signed_server_certificate() {
         assert_eq!(hook.accepted().len(), usize::from(delivered), "{ca}: {err}");
     }
 }
+
+/// Log lines written by an attacker: user names and paths that would ping
+/// a channel, plant a link or break out of formatting, and a 50 KB line.
+/// The Slack body has no `<!`, `<@`, `<#` or `<http` from them and keeps
+/// Slack's limits; the Teams card has no link from them and stays small;
+/// the e-mail passes Python's `email` parser with no defect, every header
+/// line at most 998 characters.
+#[test]
+fn hostile_log_lines_reach_every_receiver_as_data() {
+    let hostile =
+        ["<!channel>", "<http://evil.example|x>", "[click](http://evil.example)", "```", "*x*"];
+    let mut log = String::new();
+    for (i, user) in hostile.iter().enumerate() {
+        // A user name cannot start with '[' in this format: there the
+        // text goes in the path and the user agent only.
+        let name = if user.starts_with('[') { "-" } else { user };
+        for s in 0..10 {
+            log.push_str(&format!(
+                "10.0.0.{i} - {name} [14/Mar/2026:10:{:02}:{s:02} +0000] \"GET /{user}?q={user} HTTP/1.1\" 500 12 \"-\" \"{user}\"\n",
+                i
+            ));
+        }
+    }
+    log.push_str(&format!(
+        "10.0.0.9 - - [14/Mar/2026:10:09:00 +0000] \"GET /{} HTTP/1.1\" 500 12 \"-\" \"x\"\n",
+        "A".repeat(50_000)
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let (slack, teams) = (HttpReceiver::start(vec![]), HttpReceiver::start(vec![]));
+    let smtp = SmtpServer::start();
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tls/ca.pem");
+    let receivers = format!(
+        "{}{}{}",
+        webhook(&slack.url, "format = \"slack\"\ngroup = \"incident\""),
+        webhook(&teams.url, "format = \"teams\"\ngroup = \"incident\""),
+        email(&smtp.addr, Some(ca))
+    );
+    let rule = "id = \"per_user\"\ntype = \"keyword_threshold\"\nkeyword = \"error\"\nthreshold = 1\nwindow = \"5m\"\ngroup_by = [\"client_ip\"]";
+    let job = job_with(dir.path(), rule, &receivers);
+    append(&dir.path().join("access.log"), &log);
+    let o = run_with_smtp_password(&job);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(err.contains("0 rejected, 6 alert(s)"), "{err}");
+    assert_eq!(slack.accepted().len(), 6, "{err}");
+
+    fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    for d in slack.accepted() {
+        let mut all = Vec::new();
+        strings(&d.body, &mut all);
+        for s in &all {
+            for bad in ["<!", "<@", "<#", "<http"] {
+                assert!(!s.contains(bad), "{bad} in {s:.300}");
+            }
+        }
+        assert!(d.body["text"].as_str().unwrap().chars().count() <= 4_000);
+        let blocks = d.body["blocks"].as_array().unwrap();
+        assert!(blocks.len() <= 50);
+        for b in blocks {
+            let t = b["text"]["text"].as_str().unwrap();
+            assert!(t.chars().count() <= 3_000);
+            if b["text"]["type"] == "mrkdwn" && t.starts_with("```") {
+                assert!(!t[3..t.len() - 3].contains("```"), "{t:.300}");
+            }
+        }
+    }
+    for d in teams.accepted() {
+        assert!(d.body.to_string().len() < 28_000);
+        let actions = d.body["attachments"][0]["content"]["actions"].to_string();
+        assert!(!actions.contains("evil.example"), "{actions}");
+        for block in d.body["attachments"][0]["content"]["body"].as_array().unwrap() {
+            if block.to_string().contains("evil.example") {
+                assert_eq!(block["type"], "RichTextBlock", "{block}");
+            }
+        }
+    }
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "{err}");
+    let eml = dir.path().join("mail.eml");
+    std::fs::write(&eml, &mails[0].data).unwrap();
+    assert!(mails[0].data.split("\r\n").all(|l| l.len() <= 998));
+    let check = "import email, email.policy, sys\n\
+                 m = email.message_from_bytes(open(sys.argv[1], 'rb').read(), policy=email.policy.default)\n\
+                 bad = [(p.get_content_type(), p.defects) for p in m.walk() if p.defects]\n\
+                 assert not bad, bad\n\
+                 assert m['Subject'].startswith('[LogTrack] outage: '), m['Subject']\n\
+                 print(len(list(m.walk())))";
+    let o = Command::new("python3").args(["-c", check, eml.to_str().unwrap()]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "3", "multipart with text and HTML");
+}

@@ -513,6 +513,30 @@ fn the_alerts_page_lists_incidents_and_acknowledging_is_per_incident_in(cluster:
     assert_eq!(r.status, 200);
     assert!(r.body.contains("<h2>Alerts ("));
     assert!(!r.body.contains("Acknowledge</button>"));
+
+    // Each receiver's delivery state, and what the rule says (a runbook
+    // that is no web address is not made a link).
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "INSERT INTO outbox (id_key, job, receiver, event, incident_id, payload, at, attempts,
+                             last_error, next_attempt, gave_up_at, refused)
+         SELECT 'k1', job, 'webhook chat.example', 'open', id, '{{}}', now(), 1,
+                'answered 400: invalid_blocks', now(), now(), true FROM incidents WHERE id = {id};
+         INSERT INTO outbox (id_key, job, receiver, event, incident_id, payload, at, attempts,
+                             last_error, next_attempt)
+         SELECT 'k2', job, 'email oncall@example.com', 'open', id, '{{}}', now(), 4,
+                'smtp: timed out', '2100-01-01' FROM incidents WHERE id = {id};
+         UPDATE rules SET definition = definition || '{{\"description\": \"<b>Too many</b>\", \"runbook\": \"javascript:alert(1)\"}}'
+         WHERE (job, rule_id) IN (SELECT job, rule_id FROM incidents WHERE id = {id});"
+    ))
+    .unwrap();
+    let parked = count(&url, "SELECT id FROM outbox WHERE id_key = 'k1'");
+    let body = viewer.get(&page).body;
+    assert!(body.contains("Delivery by receiver"), "{body}");
+    assert!(body.contains(&format!("refused (parked: logtrack notify --requeue {parked})")));
+    assert!(body.contains("pending, next try 2100-01-01T00:00:00Z"), "{body}");
+    assert!(body.contains("&lt;b&gt;Too many&lt;/b&gt;"));
+    assert!(!body.contains("href=\"javascript:"));
     let csrf = r.input("csrf").unwrap();
     assert_eq!(viewer.post(&format!("{page}/ack"), &[("csrf", &csrf)]).status, 403);
 

@@ -1103,3 +1103,31 @@ fn hostile_log_lines_reach_every_receiver_as_data() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "3", "multipart with text and HTML");
 }
+
+/// 429 with `Retry-After: 120`: no second attempt before 120 s, however
+/// often the job runs.
+#[test]
+fn retry_after_is_honoured() {
+    let Some(url) = common::fresh_db("notify_retry_after", false) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let hook = HttpReceiver::start(vec![Answer::TooMany(120)]);
+    let job = job(dir.path(), &webhook(&hook.url, "on = [\"open\"]"));
+    append(&dir.path().join("access.log"), &lines(0, 40));
+    logtrack(&url, &["run", &job]);
+    assert_eq!(hook.attempts(), 1);
+    for _ in 0..3 {
+        logtrack(&url, &["run", &job]);
+        logtrack(&url, &["notify", "--job", &job]);
+    }
+    assert_eq!(hook.attempts(), 1, "tried again before Retry-After");
+    let wait = count(
+        &url,
+        "SELECT floor(extract(epoch from next_attempt - now()))::bigint FROM outbox WHERE sent_at IS NULL",
+    );
+    assert!((100..=120).contains(&wait), "next attempt in {wait} s");
+    // Once the wait is over (moved here instead of waited), it is sent.
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute("UPDATE outbox SET next_attempt = now() - interval '1 second'").unwrap();
+    logtrack(&url, &["run", &job]);
+    assert_eq!(hook.accepted().len(), 1);
+}

@@ -18,6 +18,8 @@ pub enum Answer {
     Status(u16),
     /// Answers 400 (`invalid_blocks`) when the body holds this text, else 200.
     RefuseIf(&'static str),
+    /// Answers 429 with `Retry-After: N`.
+    TooMany(u32),
 }
 
 /// A request the HTTP receiver read.
@@ -147,7 +149,12 @@ fn serve(
             (400, "invalid_blocks")
         }
         Answer::RefuseIf(_) => (200, ""),
+        Answer::TooMany(_) => (429, ""),
         _ => (0, ""),
+    };
+    let extra = match answer {
+        Answer::TooMany(n) => format!("Retry-After: {n}\r\n"),
+        _ => String::new(),
     };
     seen.lock().unwrap().push(Delivery { path, headers, body, status });
     match answer {
@@ -155,7 +162,7 @@ fn serve(
         _ => {
             write!(
                 conn,
-                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{said}",
+                "HTTP/1.1 {status} X\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{said}",
                 said.len()
             )?;
             conn.flush()?;

@@ -9,8 +9,20 @@
 //! exceeded", too many authentication failures, refused connects, "Auth
 //! fail" disconnects and root logins refused. Lines that only name the
 //! remote side (a connection closed before authentication, a disconnect)
-//! carry the address and the user but no outcome. Every line is judged on
-//! its own: no state is kept between lines.
+//! carry the address and the user but no outcome. Each line is judged on
+//! its own here; [`Role`] says how a line takes part in its sshd process's
+//! session (see [`super::sessions`]), which joins a failure to an address
+//! logged on another line of the same process.
+//!
+//! **Where the address is taken from.** The user name, and for some methods
+//! the text after the address, are chosen by the client: `Failed password
+//! for invalid user x from 1.2.3.4 port 1 ssh2 from 10.0.0.9 port 22 ssh2`
+//! is what sshd writes for the user `x from 1.2.3.4 port 1 ssh2`. The
+//! address is taken only where sshd writes it: ` from HOST[ port N][ sshV]`
+//! (or `HOST port N` after `user NAME`) that ends the line or is followed
+//! by sshd's own `: …` or ` not allowed because …`. A line where more than
+//! one place could be sshd's is ambiguous and gets no address, never a
+//! guessed one.
 //!
 //! Besides sshd (and the `sshd-session` process of OpenSSH 9.8 on): sudo
 //! (incorrect passwords, users not in sudoers, commands run), su, login, and
@@ -47,6 +59,32 @@ pub struct Auth<'a> {
     pub target_user: Option<&'a str>,
     /// sudo: the command.
     pub command: Option<&'a str>,
+    /// How the line takes part in its sshd process's session.
+    pub role: Role,
+}
+
+/// How an sshd line takes part in its process's session (see
+/// [`super::sessions`]). On its own (journald, or no session), a line is
+/// what its `outcome` says.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Role {
+    #[default]
+    Plain,
+    /// A failure that names no address (`Disconnecting: Too many
+    /// authentication failures`, `input_userauth_request: invalid user x`,
+    /// `User x not allowed because account is locked`): counted with the
+    /// address the process logged before, or on its next line that names one.
+    Pending,
+    /// `pam_unix(sshd:auth): authentication failure`: the same attempt as
+    /// sshd's own `Failed …` line, so counted only when another user is
+    /// tried in the process (PAM stacks that fail one module and pass the
+    /// next log it before a success).
+    Pam,
+    /// `Failed publickey` for an existing user: a client offering its keys
+    /// one by one; counted only by `Too many authentication failures`.
+    KeyOffered,
+    /// The process's connection ends: closed, reset, disconnected.
+    End,
 }
 
 impl<'a> Auth<'a> {
@@ -68,30 +106,147 @@ impl<'a> Auth<'a> {
         self.method = (!m.is_empty()).then_some(m);
         self
     }
-    /// `HOST[ port N][ on ADDR port N][ ssh2][...]`: the host, then an optional port.
+    /// `HOST[ port N]...`: the host (the first token), and the port only
+    /// when it follows the host directly.
     fn with_remote(mut self, rest: &'a str) -> Self {
-        let rest = rest.trim_start();
-        let b = rest.as_bytes();
-        // The token up to a space; an IPv6 address (two colons or more)
-        // is all of it, else it ends at a colon or comma too.
-        let space = memchr::memchr(b' ', b).unwrap_or(b.len());
-        let colons = b[..space].iter().filter(|c| **c == b':').count();
-        let token = if colons >= 2 {
-            rest[..space].trim_end_matches([':', ','])
-        } else {
-            let end = b[..space].iter().position(|c| matches!(c, b':' | b',')).unwrap_or(space);
-            &rest[..end]
-        };
-        let token = token.trim_start_matches('[').trim_end_matches(']');
-        self.client_ip = host(token);
-        // The host holds no space: the first " port " follows it.
-        if let Some(p) = find(rest, " port ") {
-            let after = &rest[p + 6..];
-            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-            self.port = after[..digits].parse().ok();
+        if let Some(r) = remote(rest.trim_start()) {
+            self.client_ip = host(r.host);
+            self.port = r.port;
         }
         self
     }
+
+    fn with(mut self, r: &Remote<'a>) -> Self {
+        self.client_ip = host(r.host);
+        self.port = r.port;
+        self
+    }
+}
+
+/// A remote side as sshd writes it: `HOST[ port N][ on ADDR port N][ sshV]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Remote<'a> {
+    pub host: &'a str,
+    pub port: Option<i64>,
+    /// `ssh1`, `ssh2`: the protocol sshd wrote after the port.
+    pub proto: Option<&'a str>,
+    /// Bytes of the text this remote part took.
+    pub len: usize,
+}
+
+/// Whether `c` may be part of a host as sshd logs it (an IPv4 or IPv6
+/// address, with a zone, or a host name).
+fn host_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'.' | b':' | b'-' | b'_' | b'%')
+}
+
+/// The remote side at the start of `s`: a host token, then ` port N`, ` on
+/// ADDR port N` and ` sshV` when they follow it.
+fn remote(s: &str) -> Option<Remote<'_>> {
+    let b = s.as_bytes();
+    let mut end = b.iter().position(|c| !host_char(*c)).unwrap_or(b.len());
+    // "1.2.3.4:" (a disconnect's reason follows) and "host," end there; an
+    // IPv6 address keeps its colons.
+    let colons = b[..end].iter().filter(|c| **c == b':').count();
+    if colons < 2 {
+        end = b[..end].iter().position(|c| *c == b':').unwrap_or(end);
+    } else {
+        while end > 0 && b[end - 1] == b':' {
+            end -= 1;
+        }
+    }
+    let host = &s[..end];
+    if host.is_empty() || host.bytes().all(|c| c == b'.' || c == b':') {
+        return None;
+    }
+    let mut i = end;
+    let number = |at: usize| {
+        let digits = b[at..].iter().take_while(|c| c.is_ascii_digit()).count();
+        (digits > 0 && digits <= 5).then(|| (s[at..at + digits].parse::<i64>().ok(), at + digits))
+    };
+    let mut port = None;
+    if s[i..].starts_with(" port ") {
+        if let Some((p, j)) = number(i + 6) {
+            port = p;
+            i = j;
+        }
+    }
+    // "on 10.0.0.2 port 22" (the local side, in "Connection from").
+    if let Some(on) = s[i..].strip_prefix(" on ") {
+        let local = on.bytes().take_while(|c| host_char(*c)).count();
+        let after = i + 4 + local;
+        if local > 0 && s[after..].starts_with(" port ") {
+            if let Some((_, j)) = number(after + 6) {
+                i = j;
+            }
+        }
+    }
+    let mut proto = None;
+    for p in [" ssh2", " ssh1", " ssh"] {
+        if s[i..].starts_with(p) && !s[i + p.len()..].starts_with(|c: char| c.is_alphanumeric()) {
+            proto = Some(&s[i + 1..i + p.len()]);
+            i += p.len();
+            break;
+        }
+    }
+    Some(Remote { host, port, proto, len: i })
+}
+
+/// What an anchored search found.
+#[derive(Debug, PartialEq, Eq)]
+enum Anchor<'a> {
+    /// The text before sshd's ` from ` (the user part), and the remote side.
+    Found(&'a str, Remote<'a>),
+    /// More than one place could be sshd's: no address.
+    Ambiguous,
+    NotFound,
+}
+
+/// The remote side sshd wrote after `marker` (` from `) in `s`: of every
+/// `marker HOST...` in `s`, the one whose following text `tail_ok` takes
+/// (sshd's own end of the line). Exactly one may qualify; an SSH-1 line's
+/// `: ruser …` (client text after the address) settles a tie when no
+/// candidate says `ssh2` (a server that writes `ssh2` wrote no `ssh1` line).
+fn anchored<'a>(s: &'a str, marker: &str, tail_ok: impl Fn(&str) -> bool) -> Anchor<'a> {
+    let mut found: Vec<(usize, Remote<'a>)> = Vec::new();
+    for (at, _) in s.match_indices(marker) {
+        let start = at + marker.len();
+        if let Some(r) = remote(&s[start..]) {
+            if tail_ok(&s[start + r.len..]) {
+                found.push((at, r));
+            }
+        }
+    }
+    match found.as_slice() {
+        [] => Anchor::NotFound,
+        [(at, r)] => Anchor::Found(&s[..*at], *r),
+        several => {
+            let modern = several.iter().any(|(_, r)| r.proto == Some("ssh2"));
+            let ruser: Vec<&(usize, Remote<'a>)> = several
+                .iter()
+                .filter(|(at, r)| {
+                    let tail = &s[at + marker.len() + r.len..];
+                    r.proto == Some("ssh1") && tail.starts_with(": ruser ")
+                })
+                .collect();
+            match ruser.as_slice() {
+                [(at, r)] if !modern => Anchor::Found(&s[..*at], *r),
+                _ => Anchor::Ambiguous,
+            }
+        }
+    }
+}
+
+/// sshd's own end of a line after the address: nothing, or `: ` and what
+/// it adds (a key, a reason).
+fn end_or_colon(tail: &str) -> bool {
+    tail.is_empty() || tail.starts_with(": ")
+}
+
+/// Nothing after the address, or PAM's ` via HOST`.
+fn end_or_via(tail: &str) -> bool {
+    tail.is_empty()
+        || tail.strip_prefix(" via ").is_some_and(|v| remote(v).is_some_and(|r| r.len == v.len()))
 }
 
 /// A remote host as logged: `::ffff:1.2.3.4` becomes `1.2.3.4` (fail2ban
@@ -103,6 +258,13 @@ fn host(s: &str) -> Option<&str> {
         _ => s,
     };
     (!s.is_empty()).then_some(s)
+}
+
+/// Whether `h` is an IP address (v4 or v6, a zone allowed) rather than a
+/// host name.
+pub fn is_ip(h: &str) -> bool {
+    let h = h.split('%').next().unwrap_or(h);
+    h.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// Substring search without building a searcher per call (the messages
@@ -122,13 +284,6 @@ fn rfind(h: &str, needle: &str) -> Option<usize> {
 /// The part of `s` after `prefix`, if `s` starts with it.
 fn after<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     s.strip_prefix(prefix)
-}
-
-/// Splits `s` at the last ` from ` (user names may hold spaces; the
-/// address part never holds " from ").
-fn user_from(s: &str) -> Option<(&str, &str)> {
-    let i = rfind(s, " from ")?;
-    Some((&s[..i], &s[i + 6..]))
 }
 
 /// The message without the prefixes sshd and Solaris add: `[ID 800047
@@ -167,6 +322,10 @@ pub fn extract<'a>(service: &str, msg: &'a str) -> Option<Auth<'a>> {
         return Some(a);
     }
     let svc = service.rsplit('/').next().unwrap_or(service);
+    // "sshd(pam_unix)", "login(pam_unix)": PAM's module in the tag.
+    if svc.ends_with("(pam_unix)") || svc.ends_with("(pam_sss)") || svc.ends_with("(pam_ldap)") {
+        return pam_tagged(m);
+    }
     match svc {
         "sshd" | "sshd-session" | "sshd-auth" | "ssh" => sshd(m),
         "sudo" => sudo(m),
@@ -182,80 +341,109 @@ fn pam(m: &str) -> Option<Auth<'_>> {
     let rest = m.strip_prefix("pam_")?;
     let i = find(rest, ":auth): ")?;
     let tail = rest[i + 8..].strip_prefix("authentication failure;")?;
+    let role = if rest[..i].ends_with("(sshd") { Role::Pam } else { Role::Plain };
+    Some(Auth { outcome: Some(AuthOutcome::Failure), method: Some("pam"), role, ..pam_keys(tail) })
+}
+
+/// The PAM lines of older systems, tagged by the module
+/// (`sshd(pam_unix)[19939]: authentication failure; logname= uid=0 euid=0
+/// tty=NODEVssh ruser= rhost=218.188.2.4`): each one failure.
+fn pam_tagged(m: &str) -> Option<Auth<'_>> {
+    let tail = m.strip_prefix("authentication failure;")?;
     Some(Auth { outcome: Some(AuthOutcome::Failure), method: Some("pam"), ..pam_keys(tail) })
 }
 
 fn sshd(m: &str) -> Option<Auth<'_>> {
-    // Accepted password for alice from 10.0.0.1 port 50022 ssh2
+    // Accepted password for alice from 10.0.0.1 port 50022 ssh2[: KEY]
     if let Some(rest) = after(m, "Accepted ") {
         let (method, rest) = rest.split_once(" for ")?;
-        let (user, remote) = user_from(rest)?;
-        return Some(Auth::success().with_method(method).with_user(user).with_remote(remote));
+        return Some(match anchored(rest, " from ", end_or_colon) {
+            Anchor::Found(user, r) => Auth::success().with_method(method).with_user(user).with(&r),
+            _ => Auth::success().with_method(method),
+        });
     }
-    // Failed password for [invalid user ]bob from 10.0.0.1 port 50022 ssh2
+    // Failed password for [invalid user ]bob from 10.0.0.1 port 50022 ssh2[: KEY]
     if let Some(rest) = after(m, "Failed ") {
         let (method, rest) = rest.split_once(" for ")?;
-        let rest = rest.strip_prefix("invalid user ").unwrap_or(rest);
-        let (user, remote) = user_from(rest)?;
-        return Some(Auth::failure().with_method(method).with_user(user).with_remote(remote));
+        let (invalid, rest) = match rest.strip_prefix("invalid user ") {
+            Some(r) => (true, r),
+            None => (false, rest),
+        };
+        let mut a = match anchored(rest, " from ", end_or_colon) {
+            Anchor::Found(user, r) => Auth::failure().with_method(method).with_user(user).with(&r),
+            Anchor::Ambiguous => Auth::failure().with_method(method),
+            Anchor::NotFound => return None,
+        };
+        if method == "publickey" && !invalid {
+            a.role = Role::KeyOffered;
+        }
+        return Some(a);
     }
-    // Invalid user bob from 10.0.0.1 port 50022 / Illegal user ...
+    // Invalid user bob from 10.0.0.1 port 50022 / Illegal user ...; without
+    // an address ("Invalid user root [preauth]"), one the session completes.
     for p in ["Invalid user ", "invalid user ", "Illegal user ", "illegal user "] {
         if let Some(rest) = after(m, p) {
-            let (user, remote) = user_from(rest)?;
-            return Some(Auth::failure().with_user(user).with_remote(remote));
+            return Some(failure_from(rest, end_or_colon));
         }
+    }
+    // input_userauth_request: invalid user root [preauth]
+    if let Some(rest) = after(m, "input_userauth_request: invalid user ") {
+        return Some(Auth { role: Role::Pending, ..Auth::failure().with_user(rest) });
     }
     if let Some(rest) = after(m, "User not known to the underlying authentication module for ") {
-        let (user, remote) = user_from(rest)?;
-        return Some(Auth::failure().with_user(user).with_remote(remote));
+        let rest = rest.strip_prefix("illegal user ").unwrap_or(rest);
+        let rest = rest.strip_prefix("invalid user ").unwrap_or(rest);
+        return Some(failure_from(rest, end_or_via));
     }
-    // User bob from 10.0.0.1 not allowed because ... / User bob not allowed because account is locked
+    // User bob from 10.0.0.1 not allowed because ... / User bob not allowed
+    // because account is locked. The reason is sshd's and ends the line: the
+    // last " not allowed because " is its own.
     if let Some(rest) = after(m, "User ") {
-        if let Some(i) = find(rest, " not allowed because ") {
-            let who = &rest[..i];
-            return Some(match rfind(who, " from ") {
-                Some(j) => Auth::failure().with_user(&who[..j]).with_remote(&who[j + 6..]),
-                None => Auth::failure().with_user(who),
-            });
-        }
-        return None;
+        let i = rfind(rest, " not allowed because ")?;
+        let who = &rest[..i];
+        return Some(match anchored(who, " from ", str::is_empty) {
+            Anchor::Found(user, r) => Auth::failure().with_user(user).with(&r),
+            Anchor::Ambiguous => Auth::failure(),
+            Anchor::NotFound => Auth { role: Role::Pending, ..Auth::failure().with_user(who) },
+        });
     }
-    // Authentication failure / error / failed for bob from 10.0.0.1
+    // Authentication failure / error / failed for bob from 10.0.0.1[ via HOST]
     for p in ["Authentication ", "authentication "] {
         if let Some(rest) = after(m, p) {
             for kind in ["failure for ", "error for ", "failed for "] {
                 if let Some(rest) = rest.strip_prefix(kind) {
                     let rest = rest.strip_prefix("illegal user ").unwrap_or(rest);
                     let rest = rest.strip_prefix("invalid user ").unwrap_or(rest);
-                    let (user, remote) = user_from(rest)?;
-                    return Some(Auth::failure().with_user(user).with_remote(remote));
+                    return Some(failure_from(rest, end_or_via));
                 }
             }
         }
     }
-    // ROOT LOGIN REFUSED [on tty ]FROM 10.0.0.1
+    // ROOT LOGIN REFUSED [on tty ]FROM 10.0.0.1[ port N]
     if m.starts_with("ROOT LOGIN REFUSED") {
-        let i = rfind(m, " FROM ")?;
-        return Some(Auth::failure().with_user("root").with_remote(&m[i + 6..]));
+        let mut a = Auth::failure().with_user("root");
+        if let Anchor::Found(_, r) = anchored(m, " FROM ", str::is_empty) {
+            a = a.with(&r);
+        }
+        return Some(a);
     }
-    // refused connect from name (10.0.0.1)
+    // refused connect from name (10.0.0.1): the address in the last
+    // parentheses, which end the line.
     if let Some(rest) = after(m, "refused connect from ") {
-        let open = rest.rfind('(')?;
-        let close = rest[open..].find(')')? + open;
+        let inner = rest.strip_suffix(')')?;
+        let open = inner.rfind('(')?;
         let mut a = Auth::failure();
-        a.client_ip = host(&rest[open + 1..close]);
+        a.client_ip = host(&inner[open + 1..]).filter(|h| h.bytes().all(host_char));
         return Some(a);
     }
     // maximum authentication attempts exceeded for [invalid user ]bob from 10.0.0.1 port 22 ssh2
     if let Some(rest) = after(m, "maximum authentication attempts exceeded for ") {
         let rest = rest.strip_prefix("invalid user ").unwrap_or(rest);
-        let (user, remote) = user_from(rest)?;
-        return Some(Auth::failure().with_user(user).with_remote(remote));
+        return Some(failure_from(rest, str::is_empty));
     }
     // Disconnecting: Too many authentication failures[ for bob]
     if let Some(rest) = after(m, "Disconnecting: Too many authentication failures") {
-        let a = Auth::failure();
+        let a = Auth { role: Role::Pending, ..Auth::failure() };
         return Some(match rest.strip_prefix(" for ") {
             Some(u) => a.with_user(u.strip_prefix("invalid user ").unwrap_or(u)),
             None => a,
@@ -264,15 +452,12 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
     // Disconnecting {invalid|authenticating} user bob 10.0.0.1 port 22: Too many
     // authentication failures / Change of username or service not allowed
     if let Some(rest) = after(m, "Disconnecting ") {
-        let (who, why) = rest.split_once(": ")?;
-        let a = user_and_remote(who)?;
-        let failed = why.starts_with("Too many authentication failures")
-            || why.starts_with("Change of username or service not allowed");
-        return Some(if failed { Auth { outcome: Some(AuthOutcome::Failure), ..a } } else { a });
+        return disconnecting(rest);
     }
-    // Received disconnect from 10.0.0.1 port 22:3: ...: Auth fail / :11: Bye Bye
+    // Received disconnect from 10.0.0.1 port 22:3: ...: Auth fail / :11: Bye
+    // Bye: the address comes first, the client's reason after it.
     if let Some(rest) = after(m, "Received disconnect from ") {
-        let mut a = Auth::none().with_remote(rest);
+        let mut a = Auth { role: Role::End, ..Auth::none().with_remote(rest) };
         if find(rest, ": Auth fail").is_some()
             && (find(rest, ":3: ").is_some() || find(rest, ": 3: ").is_some())
         {
@@ -285,7 +470,7 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
     // Connection closed by 10.0.0.1 port 22, Connection reset by ...
     for p in ["Connection closed by ", "Connection reset by ", "Disconnected from "] {
         if let Some(rest) = after(m, p) {
-            return user_and_remote(rest);
+            return Some(Auth { role: Role::End, ..user_and_remote(rest)? });
         }
     }
     // Connection from 10.0.0.1 port 50022 on 10.0.0.2 port 22
@@ -293,6 +478,17 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
         return Some(Auth::none().with_remote(rest));
     }
     if let Some(rest) = after(m, "Did not receive identification string from ") {
+        return Some(Auth::none().with_remote(rest));
+    }
+    // Bad protocol version identification 'CLIENT TEXT' from 10.0.0.1 port 22
+    if let Some(rest) = after(m, "Bad protocol version identification ") {
+        return Some(match anchored(rest, " from ", str::is_empty) {
+            Anchor::Found(_, r) => Auth::none().with(&r),
+            _ => Auth::none(),
+        });
+    }
+    // Unable to negotiate with 10.0.0.1 port 22: no matching ...
+    if let Some(rest) = after(m, "Unable to negotiate with ") {
         return Some(Auth::none().with_remote(rest));
     }
     // reverse mapping checking getaddrinfo for name [10.0.0.1] failed - POSSIBLE BREAK-IN ATTEMPT!
@@ -321,38 +517,100 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
     None
 }
 
-/// `key=value` pairs of a PAM summary line: `rhost`, `user`, `ruser`.
+/// A failure whose text is `USER from HOST…` (the user chosen by the
+/// client): with the address where sshd wrote it, or none when that is
+/// ambiguous; without ` from ` at all, a failure the session completes.
+fn failure_from(rest: &str, tail_ok: impl Fn(&str) -> bool) -> Auth<'_> {
+    match anchored(rest, " from ", tail_ok) {
+        Anchor::Found(user, r) => Auth::failure().with_user(user).with(&r),
+        Anchor::Ambiguous => Auth::failure(),
+        Anchor::NotFound => Auth { role: Role::Pending, ..Auth::failure().with_user(rest) },
+    }
+}
+
+/// `{invalid|authenticating} user NAME HOST port N: REASON` after
+/// "Disconnecting ": the reason is sshd's. A changed user name is a
+/// failure; "Too many authentication failures" is not (sshd logged the
+/// failure just before, as "maximum authentication attempts exceeded").
+fn disconnecting(rest: &str) -> Option<Auth<'_>> {
+    const TOO_MANY: &str = ": Too many authentication failures";
+    const CHANGED: &str = ": Change of username or service not allowed";
+    // sshd's "HOST port N: REASON": the first " port N" followed by a reason
+    // sshd writes (a changed user name's reason quotes the client's names
+    // after it, so a later one may be the client's).
+    for (i, _) in rest.match_indices(" port ") {
+        let digits = rest[i + 6..].bytes().take_while(u8::is_ascii_digit).count();
+        let end = i + 6 + digits;
+        let reason = &rest[end..];
+        if digits == 0 || !(reason.starts_with(TOO_MANY) || reason.starts_with(CHANGED)) {
+            continue;
+        }
+        let a = user_and_remote(&rest[..end])?;
+        let outcome = reason.starts_with(CHANGED).then_some(AuthOutcome::Failure);
+        return Some(Auth { outcome, role: Role::End, ..a });
+    }
+    None
+}
+
+/// `key=value` pairs of a PAM line: `logname= uid= euid= tty= ruser=
+/// rhost=[  user=]` in that order. `ruser` and `user` may hold the client's
+/// text, so `rhost` is taken only where PAM writes it: a ` rhost=` whose
+/// value (one token) ends the line or is followed by `  user=`; two such
+/// places, and there is no address.
 fn pam_keys(s: &str) -> Auth<'_> {
-    let (mut user, mut ruser, mut rhost) = ("", "", "");
-    for kv in s.split_ascii_whitespace() {
-        if let Some((k, v)) = kv.split_once('=') {
-            match k {
-                "user" => user = v,
-                "ruser" => ruser = v,
-                "rhost" => rhost = v,
-                _ => {}
-            }
+    let s = s.trim_end();
+    let mut places = Vec::new();
+    for (i, _) in s.match_indices("rhost=") {
+        if i > 0 && !s[..i].ends_with(' ') {
+            continue;
+        }
+        let v = &s[i + 6..];
+        let len = v.find(' ').unwrap_or(v.len());
+        let tail = &v[len..];
+        if tail.is_empty() || tail.starts_with("  user=") || tail.starts_with(" user=") {
+            places.push((i, &v[..len], tail));
         }
     }
+    let (rhost, user) = match places.as_slice() {
+        [(_, rhost, tail)] => {
+            let user = tail.trim_start().strip_prefix("user=").unwrap_or("");
+            (Some(*rhost), user)
+        }
+        _ => (None, ""),
+    };
+    // ruser= (before rhost=) names the account when user= is absent.
+    let ruser = places
+        .first()
+        .and_then(|(i, _, _)| s[..*i].rfind(" ruser=").map(|j| s[j + 7..*i].trim()))
+        .unwrap_or("");
     let mut a = Auth::none().with_user(if user.is_empty() { ruser } else { user });
-    a.client_ip = host(rhost);
+    a.client_ip = rhost.and_then(host);
     a
 }
 
-/// `[{invalid|authenticating} user NAME ]HOST[ port N]`.
+/// `[{invalid|authenticating} user NAME ]HOST[ port N]`: the user (the
+/// client's text, which may hold spaces and addresses) is everything
+/// before the host that ends the text.
 fn user_and_remote(s: &str) -> Option<Auth<'_>> {
+    let s = s.trim_end();
     for p in ["invalid user ", "authenticating user ", "user "] {
         if let Some(rest) = s.strip_prefix(p) {
-            // The user is the text before the last space-separated address
-            // that is followed by " port" or the end.
-            let cut = match find(rest, " port ") {
-                Some(i) => rest[..i].rfind(' ')?,
-                None => rest.trim_end().rfind(' ')?,
+            // The last "HOST port N" (or the last token) that ends the text.
+            let host_end = match rfind(rest, " port ") {
+                Some(i) if rest[i + 6..].bytes().all(|c| c.is_ascii_digit()) => i,
+                _ => rest.len(),
             };
-            return Some(Auth::none().with_user(&rest[..cut]).with_remote(&rest[cut + 1..]));
+            let cut = rest[..host_end].rfind(' ');
+            let (user, remote_text) = match cut {
+                Some(c) => (&rest[..c], &rest[c + 1..]),
+                // "invalid user  10.0.0.1 port 22": an empty user name.
+                None => ("", rest),
+            };
+            return Some(Auth::none().with_user(user).with_remote(remote_text));
         }
     }
-    Some(Auth::none().with_remote(s))
+    let r = remote(s)?;
+    Some(Auth::none().with(&r))
 }
 
 /// `alice : 3 incorrect password attempts ; TTY=pts/0 ; PWD=/home/alice ;
@@ -471,7 +729,6 @@ mod tests {
             ("ROOT LOGIN REFUSED FROM 192.0.2.7", Some("root"), None),
             ("error: maximum authentication attempts exceeded for root from 192.0.2.7 port 22 ssh2 [preauth]", Some("root"), Some(22)),
             ("error: maximum authentication attempts exceeded for invalid user u from 192.0.2.7 port 22 ssh2 [preauth]", Some("u"), Some(22)),
-            ("Disconnecting authenticating user root 192.0.2.7 port 22: Too many authentication failures [preauth]", Some("root"), Some(22)),
             ("Disconnecting invalid user u 192.0.2.7 port 22: Change of username or service not allowed: (u,ssh-connection) -> (v,ssh-connection) [preauth]", Some("u"), Some(22)),
             ("Received disconnect from 192.0.2.7 port 22:3: com.jcraft.jsch.JSchException: Auth fail [preauth]", None, Some(22)),
             ("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.7  user=root", Some("root"), None),
@@ -529,8 +786,91 @@ mod tests {
         let a = extract("sshd", "Received disconnect from 52.80.34.196: 11: Bye Bye [preauth]")
             .unwrap();
         assert_eq!((a.client_ip, a.port), (Some("52.80.34.196"), None));
+        // Logged after "maximum authentication attempts exceeded": not
+        // another failure (fail2ban counts it no more).
+        let a = extract("sshd", "Disconnecting authenticating user root 192.0.2.7 port 22: Too many authentication failures [preauth]").unwrap();
+        assert_eq!(
+            (a.outcome, a.user, a.client_ip, a.port),
+            (None, Some("root"), Some("192.0.2.7"), Some(22))
+        );
         assert!(extract("sshd", "Server listening on 0.0.0.0 port 22.").is_none());
         assert!(extract("cron", "Failed password for root from 192.0.2.7 port 22 ssh2").is_none());
+    }
+
+    /// Text the client chose (the user name, what follows the address)
+    /// never chooses the address: each line names the real one, or none.
+    #[test]
+    fn the_client_cannot_choose_the_address() {
+        for (m, want) in [
+            // fail2ban's own injection cases.
+            ("Failed password for user from 127.0.0.1 port 20000 ssh1: ruser from 1.2.3.4", Some("127.0.0.1")),
+            ("Failed password for user from 127.0.0.1 port 20000 ssh1: ruser XXXX from 1.2.3.4", Some("127.0.0.1")),
+            ("Failed password for user from aaaa:bbbb:cccc:1234::1:1 port 20000 ssh1: ruser X from 1.2.3.4", Some("aaaa:bbbb:cccc:1234::1:1")),
+            ("Failed password for invalid user from 10.10.1.1 from 127.0.0.1 port 58946 ssh2", Some("127.0.0.1")),
+            ("Failed password for invalid user test from 10.10.1.2 port 55555 ssh2 from 127.0.0.1 port 58946 ssh2", Some("127.0.0.1")),
+            // Two places either of which could be sshd's: no address.
+            ("Failed password for invalid user test from 127.0.0.1 port 58946 ssh2: from 10.10.1.2 port 55555 ssh2", None),
+            ("Failed password for invalid user x from 6.6.6.6 port 1 ssh2: y from 127.0.0.1 port 5 ssh2", None),
+            // An SSH-1 "ruser" in the user name of an SSH-2 line.
+            ("Failed password for invalid user x from 6.6.6.6 port 1 ssh1: ruser y from 127.0.0.1 port 5 ssh2", None),
+            ("Invalid user a from 6.6.6.6 from 192.0.2.9 port 4242", Some("192.0.2.9")),
+            ("Invalid user a from 6.6.6.6 port 1 from 192.0.2.9 port 4242", Some("192.0.2.9")),
+            ("User x from 6.6.6.6 not allowed because y from 192.0.2.9 not allowed because listed in DenyUsers", Some("192.0.2.9")),
+            ("error: maximum authentication attempts exceeded for invalid user x from 6.6.6.6 port 1 ssh2 from 192.0.2.9 port 22 ssh2 [preauth]", Some("192.0.2.9")),
+            ("error: PAM: Authentication failure for x from 6.6.6.6 via 1.1.1.1 from 192.0.2.9", Some("192.0.2.9")),
+        ] {
+            let a = extract("sshd", m).unwrap_or_else(|| panic!("no event in {m}"));
+            assert_eq!(a.outcome, Some(AuthOutcome::Failure), "{m}");
+            assert_eq!(a.client_ip, want, "{m}");
+        }
+        // The user name before the address, whatever it holds.
+        for (m, user, ip) in [
+            ("Connection closed by authenticating user test 127.0.0.1 192.0.2.11 port 46039 [preauth]", "test 127.0.0.1", "192.0.2.11"),
+            ("Connection closed by authenticating user test 127.0.0.1 port 12345 192.0.2.11 port 46039 [preauth]", "test 127.0.0.1 port 12345", "192.0.2.11"),
+            ("Disconnecting invalid user a 6.6.6.6 port 1: Too many authentication failures 192.0.2.9 port 22: Change of username or service not allowed: (a,b) -> (c,d) [preauth]", "a", "6.6.6.6"),
+        ] {
+            let a = extract("sshd", m).unwrap();
+            assert_eq!((a.user, a.client_ip), (Some(user), Some(ip)), "{m}");
+        }
+        // After the address, only the client's text: the address stays.
+        let a = extract(
+            "sshd",
+            "Received disconnect from 192.0.2.9 port 22:11: from 6.6.6.6 port 1 [preauth]",
+        )
+        .unwrap();
+        assert_eq!((a.client_ip, a.port), (Some("192.0.2.9"), Some(22)));
+        let a = extract("sshd", "Received disconnect from 192.0.2.9: 11: x port 99").unwrap();
+        assert_eq!((a.client_ip, a.port), (Some("192.0.2.9"), None));
+        let a = extract("sshd", "Bad protocol version identification 'dummy string' from 192.0.2.1' from 69.61.56.115 port 31778").unwrap();
+        assert_eq!(a.client_ip, Some("69.61.56.115"));
+        // PAM: rhost only where PAM writes it (ruser and user are the client's).
+        let a = extract("sshd", "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.9  user=x").unwrap();
+        assert_eq!((a.client_ip, a.user), (Some("192.0.2.9"), Some("x")));
+        // Either rhost= could be PAM's (ruser " rhost=192.0.2.9  user=x"): none.
+        let a = extract("sshd", "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.9  user=x rhost=6.6.6.6").unwrap();
+        assert_eq!(a.client_ip, None);
+        let a = extract("sshd", "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=x rhost=6.6.6.6 rhost=192.0.2.9").unwrap();
+        assert_eq!(a.client_ip, Some("192.0.2.9"), "the ruser holds the first");
+    }
+
+    /// The older PAM lines tagged with the module carry the outcome and the
+    /// remote host; a host name is no IP address.
+    #[test]
+    fn module_tagged_pam_lines() {
+        let a = extract(
+            "sshd(pam_unix)",
+            "authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4 ",
+        )
+        .unwrap();
+        assert_eq!((a.outcome, a.client_ip), (Some(AuthOutcome::Failure), Some("218.188.2.4")));
+        let a = extract("sshd(pam_unix)", "authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=220-135-151-1.hinet-ip.hinet.net  user=root").unwrap();
+        assert_eq!((a.client_ip, a.user), (Some("220-135-151-1.hinet-ip.hinet.net"), Some("root")));
+        assert!(
+            !is_ip("220-135-151-1.hinet-ip.hinet.net")
+                && is_ip("218.188.2.4")
+                && is_ip("fe80::1%eth0")
+        );
+        assert!(extract("sshd(pam_unix)", "check pass; user unknown").is_none());
     }
 
     #[test]
@@ -570,5 +910,34 @@ mod tests {
         );
         let a = extract("dovecot", "pam_sss(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=bob rhost=198.51.100.2").unwrap();
         assert_eq!((a.user, a.client_ip), (Some("bob"), Some("198.51.100.2")));
+    }
+
+    proptest::proptest! {
+        /// Whatever the client puts in the user name (and after the
+        /// address, where it can), the address found is the real one or
+        /// none: it appears in the line before the first text the client
+        /// chose.
+        #[test]
+        fn the_address_comes_before_client_text(
+            user in "[a-z0-9 .:]{0,12}( from [0-9.]{1,15}( port [0-9]{1,5})?( ssh[12])?(: )?)?[a-z ]{0,6}",
+            tail in proptest::option::of(": [a-z0-9 .]{0,10}( from 6.6.6.6( port 1)?( ssh2)?)?"),
+            shape in 0usize..6,
+        ) {
+            let real = "192.0.2.77";
+            let tail = tail.unwrap_or_default();
+            let m = match shape {
+                0 => format!("Failed password for invalid user {user} from {real} port 22 ssh2{tail}"),
+                1 => format!("Failed password for {user} from {real} port 22 ssh2"),
+                2 => format!("Invalid user {user} from {real} port 22"),
+                3 => format!("User {user} from {real} not allowed because not listed in AllowUsers"),
+                4 => format!("Connection closed by authenticating user {user} {real} port 22 [preauth]"),
+                _ => format!("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser={user} rhost={real}  user={user}"),
+            };
+            if let Some(a) = extract("sshd", &m) {
+                if let Some(ip) = a.client_ip {
+                    proptest::prop_assert_eq!(ip, real, "{}", m);
+                }
+            }
+        }
     }
 }

@@ -109,7 +109,8 @@ fn pri_fields<'a>(
 }
 
 /// Puts the authentication event of a record's message, if there is one,
-/// into the record: `user`, and `fields` `client_ip`, `port`, `outcome`,
+/// into the record: `user`, and `fields` `client_ip` (an IP address;
+/// `client_host` when sshd logged a host name), `port`, `outcome`,
 /// `auth_method` (with sudo's `target_user` and `command`); a failure has
 /// severity `warn`.
 pub fn with_auth<'a>(r: &mut Record<'a>) {
@@ -131,7 +132,14 @@ pub fn with_auth<'a>(r: &mut Record<'a>) {
 
 fn apply_auth<'m, 'a>(r: &mut Record<'a>, a: &Auth<'m>, text: impl Fn(&'m str) -> Cow<'a, str>) {
     let s = |v: Option<&'m str>| v.map_or(Value::Null, |v| Value::Str(text(v)));
-    r.fields.push((Cow::Borrowed("client_ip"), s(a.client_ip)));
+    // An IP address, or else a host name (`client_host`, only when there is one).
+    match a.client_ip {
+        Some(h) if !auth::is_ip(h) => {
+            r.fields.push((Cow::Borrowed("client_ip"), Value::Null));
+            r.fields.push((Cow::Borrowed("client_host"), Value::Str(text(h))));
+        }
+        ip => r.fields.push((Cow::Borrowed("client_ip"), s(ip))),
+    }
     r.fields.push((Cow::Borrowed("port"), a.port.map_or(Value::Null, Value::Int)));
     r.fields.push((
         Cow::Borrowed("outcome"),

@@ -177,7 +177,7 @@ pub struct InputArgs {
     #[arg(long)]
     pub service: Option<String>,
     /// Time zone for formats whose time stamps carry no offset (IANA name or +HH:MM).
-    #[arg(long, default_value = "UTC")]
+    #[arg(long, default_value = "UTC", allow_hyphen_values = true)]
     pub timezone: String,
     /// strftime format of text times (json, logfmt, regex:) that are
     /// neither RFC 3339 nor epoch numbers, e.g. "%d/%m/%Y %H:%M:%S".

@@ -330,3 +330,27 @@ fn a_yaml_job_loads_and_a_yaml_mistake_names_its_line() {
     let err = stderr(&o);
     assert!(err.contains("bad.yaml") && err.contains("line 4"), "{err}");
 }
+
+/// `--timezone -02:00` (a value that starts with a hyphen) is a time zone,
+/// not an option; macOS syslog is syslog to `auto`, not logfmt.
+#[test]
+fn negative_offsets_and_macos_syslog() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("system.log");
+    std::fs::write(
+        &log,
+        "Apr 4 03:39:57 mbp Google Chrome[85294]: task_name_for_pid(0x1) failed: key=value other=1\n\
+         Apr  4 03:40:01 mbp com.apple.xpc.launchd[1] (com.apple.mdworker.shared.0B000000-0000-0000-0000-000000000000[8112]): Service exited with abnormal code: 78\n\
+         Apr  4 03:41:17 --- last message repeated 1 time ---\n",
+    )
+    .unwrap();
+    let log = log.to_str().unwrap();
+    let o = logtrack(&["parse", "--timezone", "-02:00", "--format", "syslog", log]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let first = String::from_utf8_lossy(&o.stdout).lines().next().unwrap().to_string();
+    assert!(first.contains("\"ts\":\"") && first.contains("T05:39:57Z\""), "{first}");
+    assert!(first.contains("\"service\":\"Google Chrome\""), "{first}");
+    let o = logtrack(&["parse", log]);
+    assert!(stderr(&o).contains("3 records, 0 rejected"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("(syslog)"), "{}", stderr(&o));
+}

@@ -40,7 +40,14 @@ pub fn sniff(head: &[u8]) -> Option<Format> {
     for f in candidates {
         let ok = match &f {
             // Almost any line has a word=word in it: logfmt must look like it.
-            Format::Logfmt => lines.iter().filter(|l| mapped::looks_like_logfmt(l)).count(),
+            // A line that starts with a syslog time is no logfmt, whatever
+            // key=value pairs its message holds.
+            Format::Logfmt => lines
+                .iter()
+                .filter(|l| {
+                    super::time::parse_bsd_time(l).is_none() && mapped::looks_like_logfmt(l)
+                })
+                .count(),
             Format::Clf => {
                 let parser = ClfParser::new(Mode::Either, String::new(), Tz::default());
                 count(&parser, &lines)

@@ -193,13 +193,28 @@ impl SyslogParser {
         };
         let mut fields = Vec::with_capacity(10);
         let (host_tok, after_host) = token(rest);
-        // No host name: the first token is already "tag[pid]:".
-        let (host, body) = if host_tok.ends_with(b":") && host_tok.len() > 1 {
-            (None, rest)
-        } else {
-            (t.opt_text(host_tok), after_host)
-        };
+        // No host name: the first token is already "tag[pid]:", "[tag]:" or
+        // "[tag]"; macOS's "--- last message repeated 1 time ---" has neither.
+        let no_host = (host_tok.ends_with(b":") && host_tok.len() > 1)
+            || (host_tok.starts_with(b"[") && host_tok.ends_with(b"]"))
+            || host_tok == b"---";
+        let (host, body) = if no_host { (None, rest) } else { (t.opt_text(host_tok), after_host) };
         let (tag, pid, message) = split_tag(body);
+        // "tag[pid]: [id name=\"value\"] message": RFC 5424 structured data
+        // after an RFC 3164 header (rsyslog's templates, some daemons).
+        let message = match message.first() {
+            Some(b'[') if tag.is_some() => {
+                let mut sd = Vec::new();
+                match structured_data(&t, message, &mut sd) {
+                    Ok(msg) => {
+                        fields.append(&mut sd);
+                        msg
+                    }
+                    Err(_) => message,
+                }
+            }
+            _ => message,
+        };
         fields.push((Cow::Borrowed("pid"), pid.map_or(Value::Null, |p| pid_value(&t, p))));
         let severity = pri_fields(pri, &mut fields);
         let service = match tag {
@@ -269,7 +284,16 @@ impl SyslogParser {
         fields.push((Cow::Borrowed("pid"), pid_value(t, procid)));
         let severity = pri_fields(pri, &mut fields);
         fields.push((Cow::Borrowed("msgid"), t.opt_text(msgid).map_or(Value::Null, Value::Str)));
-        let msg = structured_data(t, rest, &mut fields)?;
+        // Structured data that does not parse ("[incorrect x] qwerty"): the
+        // line is kept, all of it the message.
+        let mut sd = Vec::new();
+        let msg = match structured_data(t, rest, &mut sd) {
+            Ok(msg) => {
+                fields.append(&mut sd);
+                msg
+            }
+            Err(_) => rest,
+        };
         let msg = msg.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(msg);
         let service = match t.opt_text(app) {
             Some(a) => a,
@@ -289,12 +313,36 @@ impl SyslogParser {
     }
 }
 
-/// `tag[pid]: message`, `tag: message`; a body without a tag is all message.
+/// `tag[pid]: message`, `tag: message`, `[tag]: message`, `[tag] message`,
+/// and macOS's process names with spaces (`Google Chrome[85294]: message`);
+/// a body without a tag is all message.
 fn split_tag(b: &[u8]) -> (Option<&[u8]>, Option<&[u8]>, &[u8]) {
+    if let Some(inner) = b.strip_prefix(b"[") {
+        if let Some(j) = inner.iter().take(MAX_TAG + 1).position(|c| *c == b']') {
+            let tag = &inner[..j];
+            let rest = &inner[j + 1..];
+            let rest = rest.strip_prefix(b":").unwrap_or(rest);
+            if !tag.is_empty() && rest.first().is_none_or(|c| *c == b' ') && !tag.contains(&b' ') {
+                return (Some(tag), None, rest.strip_prefix(b" ").unwrap_or(rest));
+            }
+        }
+        return (None, None, b);
+    }
     let end = b.iter().take(MAX_TAG + 1).position(|c| matches!(c, b'[' | b':' | b' '));
     let Some(end) = end.filter(|&e| e > 0) else {
         return (None, None, b);
     };
+    if b[end] == b' ' {
+        // "Google Chrome[85294]: ": a name with spaces, then "[digits]: ".
+        let head = &b[..b.len().min(MAX_TAG + 12)];
+        if let Some(open) = memchr::memchr(b'[', head) {
+            let digits = head[open + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+            let close = open + 1 + digits;
+            if digits > 0 && b[close..].starts_with(b"]: ") && !b[..open].contains(&b':') {
+                return (Some(&b[..open]), Some(&b[open + 1..close]), &b[close + 3..]);
+            }
+        }
+    }
     let tag = &b[..end];
     let (pid, rest) = if b[end] == b'[' {
         match memchr::memchr(b']', &b[end..]) {
@@ -390,6 +438,48 @@ mod tests {
         }
     }
 
+    /// The long tail: an unpadded day, tags in brackets, no host, macOS's
+    /// process names with spaces and its "last message repeated", and
+    /// structured data after an RFC 3164 tag.
+    #[test]
+    fn syslog_variants() {
+        let p = parser("2025-06-01T00:00:00Z");
+        let r = rec(&p, b"Feb 7 16:01:07 linux-m899 sshd[5106]: User root from 192.51.100.54 not allowed because a group is listed in DenyGroups");
+        assert_eq!((r.service.as_ref(), r.host.as_deref()), ("sshd", Some("linux-m899")));
+        assert_eq!(r.field("client_ip"), Some(&Value::str("192.51.100.54")));
+        for line in [
+            &b"Mar  3 00:17:22 [sshd]: User root from 211.188.220.49 not allowed because not listed in AllowUsers"[..],
+            b"Jun 25 23:53:34 [sshd] User root from 211.188.220.49 not allowed because not listed in AllowUsers",
+        ] {
+            let r = rec(&p, line);
+            assert_eq!((r.service.as_ref(), r.host.as_deref()), ("sshd", None));
+            assert_eq!(r.field("outcome"), Some(&Value::str("failure")));
+        }
+        let r = rec(&p, b"Apr 4 03:39:57 mbp Google Chrome[85294]: --handle=xyz: done");
+        assert_eq!((r.service.as_ref(), r.host.as_deref()), ("Google Chrome", Some("mbp")));
+        assert_eq!(
+            (r.field("pid"), r.message.as_ref()),
+            (Some(&Value::Int(85294)), "--handle=xyz: done")
+        );
+        let r = rec(&p, b"Apr  4 03:39:57 --- last message repeated 1 time ---");
+        assert_eq!(
+            (r.host.as_deref(), r.message.as_ref()),
+            (None, "--- last message repeated 1 time ---")
+        );
+        let r = rec(&p, b"May  1 12:00:00 web app[7]: [meta sequenceId=\"5\"] started");
+        assert_eq!(
+            (r.message.as_ref(), r.field("sd.meta.sequenceId")),
+            ("started", Some(&Value::str("5")))
+        );
+        let r = rec(&p, b"May  1 12:00:00 web app[7]: [not structured] data");
+        assert_eq!(r.message, "[not structured] data");
+        let r = rec(&p, b"May  1 12:00:00 web sshd[7]: Failed password for root from host.example.org port 22 ssh2");
+        assert_eq!(
+            (r.field("client_ip"), r.field("client_host")),
+            (Some(&Value::Null), Some(&Value::str("host.example.org")))
+        );
+    }
+
     #[test]
     fn bsd_line_with_auth_event() {
         let p = parser("2025-01-02T00:00:00Z");
@@ -457,7 +547,10 @@ mod tests {
         assert_eq!(r.field("sd.x@1.a"), Some(&Value::str("b")));
         assert_eq!(r.field("msgid"), Some(&Value::str("ID47")));
         assert!(reject(&p, b"<165>1 - h a - - - m").contains("without a time stamp"));
-        assert!(reject(&p, b"<165>1 2003-10-11T22:14:15Z h a - - [bad").contains("structured data"));
+        // Structured data that does not parse keeps the line, as message.
+        let r = rec(&p, b"<165>1 2003-10-11T22:14:15Z h a - - [incorrect x] qwerty");
+        assert_eq!(r.message, "[incorrect x] qwerty");
+        assert_eq!(rec(&p, b"<165>1 2003-10-11T22:14:15Z h a - - [bad").message, "[bad");
     }
 
     #[test]

@@ -338,20 +338,25 @@ pub struct BsdTime {
 /// Parses the syslog time `Mmm dd hh:mm:ss[.ffffff]` (day space- or
 /// zero-padded) at the start of `b`.
 pub fn parse_bsd_time(b: &[u8]) -> Option<BsdTime> {
-    if b.len() < 15 || b[3] != b' ' {
+    if b.len() < 14 || b[3] != b' ' {
         return None;
     }
     let mo = month_abbr(&b[0..3])?;
-    let d = match (b[4], b[5]) {
-        (b' ', c) if c.is_ascii_digit() => (c - b'0') as u32,
-        (a, c) if a.is_ascii_digit() && c.is_ascii_digit() => ((a - b'0') * 10 + (c - b'0')) as u32,
+    // "Feb  7", "Feb 07", and the unpadded "Feb 7" (macOS, some daemons).
+    let (d, at) = match (b[4], b[5]) {
+        (b' ', c) if c.is_ascii_digit() => ((c - b'0') as u32, 6),
+        (a, c) if a.is_ascii_digit() && c.is_ascii_digit() => {
+            (((a - b'0') * 10 + (c - b'0')) as u32, 6)
+        }
+        (a, b' ') if a.is_ascii_digit() => ((a - b'0') as u32, 5),
         _ => return None,
     };
-    if b[6] != b' ' || b[9] != b':' || b[12] != b':' {
+    let t = &b[at..];
+    if t.len() < 9 || t[0] != b' ' || t[3] != b':' || t[6] != b':' {
         return None;
     }
-    let (h, mi, s) = (num(&b[7..9])?, num(&b[10..12])?, num(&b[13..15])?);
-    let mut i = 15;
+    let (h, mi, s) = (num(&t[1..3])?, num(&t[4..6])?, num(&t[7..9])?);
+    let mut i = at + 9;
     let (nanos, frac_digits) = parse_fraction(b, &mut i)?;
     Some(BsdTime { mo, d, h, mi, s, nanos, frac_digits, len: i })
 }

@@ -7,6 +7,7 @@
 //! they would otherwise ask detectors for bins across millennia and the
 //! store for partitions PostgreSQL cannot bound.
 
+use crate::parse::sessions::Sessions;
 use crate::parse::{auto, Format, Outcome, Parser, ParserOptions, Provenance, Record};
 use crate::pipeline;
 use crate::source::{self, Chunk};
@@ -249,7 +250,11 @@ where
 {
     let Opened { path, format, parser, chunk_size, start, range, reader } = opened;
     let start_offset = start.offset;
-    let framer = source::resumed_framer(format.framing(), Box::new(reader), chunk_size, start);
+    let mut framer = source::resumed_framer(format.framing(), Box::new(reader), chunk_size, start);
+    let needle = parser.session_needle();
+    if let Some(needle) = needle {
+        framer = Box::new(source::behind::LookBehind::new(framer, needle));
+    }
     let work_path = Arc::clone(&path);
     let work = Arc::new(move |chunk: Chunk| {
         let mut acc = sink.begin();
@@ -266,17 +271,32 @@ where
             byte_offset: prov.byte_offset,
             reason,
         };
+        // Sessions: the lines before the chunk first, then each record.
+        let mut sessions = needle.map(|_| {
+            let mut s = Sessions::default();
+            for (offset, line) in chunk.behind.iter().flat_map(|b| b.iter()) {
+                if let Outcome::Record(mut r) = parser.parse(line) {
+                    s.apply(&mut r, *offset);
+                }
+            }
+            s
+        });
         chunk.for_each_unit(|unit, prov| {
             lines += 1;
             match parser.parse(unit) {
-                Outcome::Record(r) => match ts_out_of_range(&r) {
-                    None if !in_range(&r) => outside += 1,
-                    None => {
-                        records += 1;
-                        sink.record(&mut acc, &r, prov);
+                Outcome::Record(mut r) => {
+                    if let Some(s) = sessions.as_mut() {
+                        s.apply(&mut r, prov.byte_offset);
                     }
-                    Some(reason) => rejects.push(reject(prov, reason)),
-                },
+                    match ts_out_of_range(&r) {
+                        None if !in_range(&r) => outside += 1,
+                        None => {
+                            records += 1;
+                            sink.record(&mut acc, &r, prov);
+                        }
+                        Some(reason) => rejects.push(reject(prov, reason)),
+                    }
+                }
                 Outcome::Skip => {}
                 Outcome::Reject(reason) => rejects.push(reject(prov, reason)),
             }

@@ -70,11 +70,16 @@ pub struct Auth<'a> {
 pub enum Role {
     #[default]
     Plain,
-    /// A failure that names no address (`Disconnecting: Too many
-    /// authentication failures`, `input_userauth_request: invalid user x`,
-    /// `User x not allowed because account is locked`): counted with the
-    /// address the process logged before, or on its next line that names one.
+    /// An attempt that names no address (`Disconnecting: Too many
+    /// authentication failures`, a `Failed …` line whose address is
+    /// ambiguous): counted with the address the process logged before, or
+    /// on its next line that names one.
     Pending,
+    /// A line that names the user of an attempt but no address
+    /// (`input_userauth_request: invalid user x`, `Invalid user x`, `User x
+    /// not allowed because account is locked`): the attempt, unless the
+    /// process counted one for that user already.
+    Helper,
     /// `pam_unix(sshd:auth): authentication failure`: the same attempt as
     /// sshd's own `Failed …` line, so counted only when another user is
     /// tried in the process (PAM stacks that fail one module and pass the
@@ -371,7 +376,10 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
         };
         let mut a = match anchored(rest, " from ", end_or_colon) {
             Anchor::Found(user, r) => Auth::failure().with_method(method).with_user(user).with(&r),
-            Anchor::Ambiguous => Auth::failure().with_method(method),
+            // The session may know the address from another line.
+            Anchor::Ambiguous => {
+                Auth { role: Role::Pending, ..Auth::failure().with_method(method) }
+            }
             Anchor::NotFound => return None,
         };
         if method == "publickey" && !invalid {
@@ -388,7 +396,7 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
     }
     // input_userauth_request: invalid user root [preauth]
     if let Some(rest) = after(m, "input_userauth_request: invalid user ") {
-        return Some(Auth { role: Role::Pending, ..Auth::failure().with_user(rest) });
+        return Some(Auth { role: Role::Helper, ..Auth::failure().with_user(rest) });
     }
     if let Some(rest) = after(m, "User not known to the underlying authentication module for ") {
         let rest = rest.strip_prefix("illegal user ").unwrap_or(rest);
@@ -403,8 +411,8 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
         let who = &rest[..i];
         return Some(match anchored(who, " from ", str::is_empty) {
             Anchor::Found(user, r) => Auth::failure().with_user(user).with(&r),
-            Anchor::Ambiguous => Auth::failure(),
-            Anchor::NotFound => Auth { role: Role::Pending, ..Auth::failure().with_user(who) },
+            Anchor::Ambiguous => Auth { role: Role::Pending, ..Auth::failure() },
+            Anchor::NotFound => Auth { role: Role::Helper, ..Auth::failure().with_user(who) },
         });
     }
     // Authentication failure / error / failed for bob from 10.0.0.1[ via HOST]
@@ -523,8 +531,8 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
 fn failure_from(rest: &str, tail_ok: impl Fn(&str) -> bool) -> Auth<'_> {
     match anchored(rest, " from ", tail_ok) {
         Anchor::Found(user, r) => Auth::failure().with_user(user).with(&r),
-        Anchor::Ambiguous => Auth::failure(),
-        Anchor::NotFound => Auth { role: Role::Pending, ..Auth::failure().with_user(rest) },
+        Anchor::Ambiguous => Auth { role: Role::Pending, ..Auth::failure() },
+        Anchor::NotFound => Auth { role: Role::Helper, ..Auth::failure().with_user(rest) },
     }
 }
 

@@ -17,6 +17,7 @@ pub mod hdfs;
 pub mod journald;
 pub mod mapped;
 pub mod pattern;
+pub mod sessions;
 pub mod syslog;
 pub mod time;
 
@@ -262,6 +263,12 @@ pub fn line_outcome<'a>(
 /// any input; everything they cannot read is an [`Outcome::Reject`].
 pub trait Parser: Send + Sync {
     fn parse<'a>(&'a self, unit: &'a [u8]) -> Outcome<'a>;
+    /// For a format whose records are joined into sessions (see
+    /// [`sessions`]): the text every line of a session holds, so that the
+    /// lines before a chunk can be found cheaply. `None`: each line alone.
+    fn session_needle(&self) -> Option<&'static [u8]> {
+        None
+    }
 }
 
 /// The formats of DESIGN.md's table.

@@ -78,6 +78,10 @@ impl Parser for SyslogParser {
             Err(reason) => Outcome::Reject(reason),
         }
     }
+
+    fn session_needle(&self) -> Option<&'static [u8]> {
+        Some(b"sshd")
+    }
 }
 
 /// `<PRI>` at the start of a line: the value (0-191) and the rest.
@@ -201,22 +205,22 @@ impl SyslogParser {
         let (host, body) = if no_host { (None, rest) } else { (t.opt_text(host_tok), after_host) };
         let (tag, pid, message) = split_tag(body);
         // "tag[pid]: [id name=\"value\"] message": RFC 5424 structured data
-        // after an RFC 3164 header (rsyslog's templates, some daemons).
+        // after an RFC 3164 header (rsyslog's templates, some daemons); one
+        // parameter at least (a kernel's "[12345.678901]" is no such thing).
+        let mut sd = Vec::new();
         let message = match message.first() {
-            Some(b'[') if tag.is_some() => {
-                let mut sd = Vec::new();
-                match structured_data(&t, message, &mut sd) {
-                    Ok(msg) => {
-                        fields.append(&mut sd);
-                        msg
-                    }
-                    Err(_) => message,
+            Some(b'[') if tag.is_some() => match structured_data(&t, message, &mut sd) {
+                Ok(msg) if !sd.is_empty() => msg,
+                _ => {
+                    sd.clear();
+                    message
                 }
-            }
+            },
             _ => message,
         };
         fields.push((Cow::Borrowed("pid"), pid.map_or(Value::Null, |p| pid_value(&t, p))));
         let severity = pri_fields(pri, &mut fields);
+        fields.append(&mut sd);
         let service = match tag {
             Some(tag) => t.text(tag),
             None => Cow::Borrowed(self.service.as_str()),

@@ -571,6 +571,7 @@ impl<R: Read + Send> super::Framer for JsonFramer<R> {
             byte_offset: first_offset.unwrap_or(0),
             units: Some(units),
             rejects,
+            behind: None,
         }))
     }
 

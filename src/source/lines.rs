@@ -142,6 +142,7 @@ impl<R: Read + Send> LineFramer<R> {
             byte_offset,
             units: None,
             rejects: vec![(prov, reason)],
+            behind: None,
         })
     }
 }
@@ -203,7 +204,7 @@ impl<R: Read + Send> super::Framer for LineFramer<R> {
         let units = self.csv.then(|| csv_units(&data, first_line, byte_offset));
         self.next_line += count_lines(&data);
         self.offset += data.len() as u64;
-        Ok(Some(Chunk { data, first_line, byte_offset, units, rejects: Vec::new() }))
+        Ok(Some(Chunk { data, first_line, byte_offset, units, rejects: Vec::new(), behind: None }))
     }
 
     fn notes(&mut self) -> Vec<String> {

@@ -6,6 +6,7 @@
 //! ends, [`json::JsonFramer`] at the elements of JSON documents (CloudTrail's
 //! `{"Records":[...]}`), so a parser only ever sees one unit.
 
+pub mod behind;
 pub mod identity;
 pub mod json;
 pub mod lines;
@@ -13,6 +14,7 @@ pub mod lines;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Target size of one chunk of input handed to a parser thread.
 pub const CHUNK_SIZE: usize = 1 << 20;
@@ -72,7 +74,13 @@ pub struct Chunk {
     /// Units the framer itself rejected (a value too long to hold), each
     /// counted as one unit read.
     pub rejects: Vec<(Provenance, String)>,
+    /// Lines before this chunk that a parser with sessions needs (see
+    /// [`behind::LookBehind`]): their offsets and bytes, oldest first.
+    pub behind: Option<Arc<Vec<BehindLine>>>,
 }
+
+/// A line before a chunk: where it starts in the input, and its bytes.
+pub type BehindLine = (u64, Vec<u8>);
 
 /// One unit inside a chunk (a JSON event, a CSV record).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

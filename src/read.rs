@@ -248,12 +248,14 @@ where
     S: ChunkSink,
     C: FnMut(ChunkResult<S::Out>) -> anyhow::Result<bool>,
 {
-    let Opened { path, format, parser, chunk_size, start, range, reader } = opened;
+    let Opened { path, format, parser, chunk_size, mut start, range, reader } = opened;
     let start_offset = start.offset;
+    let lookback = std::mem::take(&mut start.lookback);
     let mut framer = source::resumed_framer(format.framing(), Box::new(reader), chunk_size, start);
     let needle = parser.session_needle();
     if let Some(needle) = needle {
-        framer = Box::new(source::behind::LookBehind::new(framer, needle));
+        let seed = (&lookback[..], start_offset);
+        framer = Box::new(source::behind::LookBehind::new(framer, needle, seed));
     }
     let work_path = Arc::clone(&path);
     let work = Arc::new(move |chunk: Chunk| {

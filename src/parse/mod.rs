@@ -310,6 +310,12 @@ impl Format {
         matches!(self, Format::Json | Format::Logfmt | Format::Regex(_) | Format::Auto)
     }
 
+    /// Whether the format's records are joined into sessions (see
+    /// [`sessions`]): a reader of part of a file then needs the bytes before it.
+    pub fn joins_sessions(&self) -> bool {
+        matches!(self, Format::Syslog)
+    }
+
     pub fn framing(&self) -> Framing {
         match self {
             // Not `json`: JSON lines are cut at line ends, so that a broken

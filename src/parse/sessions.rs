@@ -22,25 +22,38 @@
 //! - An `Accepted …` line forgets what was held; a close or disconnect ends
 //!   the session.
 //!
-//! A line is joined only with lines of its process that start within
+//! A line is joined only with the lines of its process that start within
 //! [`crate::source::behind::WINDOW`] bytes before it and ten minutes of log
-//! time, so memory stays bounded and the result is the same however the
-//! input is cut into chunks (each chunk first reads the lines before it).
-//! A session is not joined across two loads of a growing file.
+//! time around it: what a line becomes depends on those lines alone, so
+//! memory stays bounded and the result is the same however the input is
+//! cut into chunks or parts (each reads the lines before it first).
 
 use super::auth::{self, AuthOutcome, Role};
 use super::{Record, Severity, Value};
+use crate::source::behind::WINDOW;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 /// Log time over which a session's lines are joined.
 pub const WINDOW_SECS: i64 = 600;
 
-#[derive(Clone, Debug, Default)]
-struct State {
-    /// Where the process's last line started, and its time.
+/// The lines of one process a session is joined over, at most.
+const MAX_EVENTS: usize = 256;
+
+/// What a line says for its session.
+#[derive(Clone, Debug)]
+struct Event {
     offset: u64,
     ts: i64,
+    role: Role,
+    outcome: Option<AuthOutcome>,
+    user: Option<String>,
+    addr: Option<(String, Option<i64>)>,
+}
+
+/// A session as its earlier lines leave it.
+#[derive(Clone, Debug, Default)]
+struct State {
     /// The remote address the process logged, and its port.
     addr: Option<(String, Option<i64>)>,
     /// A failure without an address, held (and its user).
@@ -51,10 +64,79 @@ struct State {
     counted: Option<Option<String>>,
 }
 
-/// The sessions of one input, as its lines are read in order.
+/// What a line becomes in its session.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Keep,
+    /// No failure after all (counted elsewhere, or not yet).
+    NoFailure,
+    /// A failure, with the session's address.
+    FailureAt(String, Option<i64>),
+    /// A failure of the held user (the line names the address).
+    Completes(Option<String>),
+}
+
+/// Moves `st` past line `ev`, and says what the line becomes.
+fn step(st: &mut State, ev: &Event) -> Verdict {
+    let failure = ev.outcome == Some(AuthOutcome::Failure);
+    let user = &ev.user;
+    let verdict = match (&ev.addr, ev.role) {
+        (Some(_), Role::KeyOffered) => Verdict::NoFailure,
+        (Some(_), Role::Pam) => {
+            if st.pam.as_ref().is_some_and(|u| u != user) {
+                st.pam = None;
+                st.counted = Some(user.clone());
+                Verdict::Keep
+            } else {
+                st.pam = Some(user.clone());
+                Verdict::NoFailure
+            }
+        }
+        (Some(_), _) if failure => {
+            st.pending = None;
+            st.pam = None;
+            st.counted = Some(user.clone());
+            Verdict::Keep
+        }
+        (Some(_), _) if ev.outcome.is_some() => {
+            *st = State { addr: st.addr.take(), ..State::default() };
+            Verdict::Keep
+        }
+        (Some(_), _) => match st.pending.take() {
+            Some(held) => {
+                st.counted = Some(held.clone());
+                Verdict::Completes(held)
+            }
+            None => Verdict::Keep,
+        },
+        // A line that names a user already counted adds nothing.
+        (None, Role::Helper) if failure && st.counted.as_ref() == Some(user) => Verdict::NoFailure,
+        (None, Role::Pending | Role::Helper) if failure => match &st.addr {
+            Some((h, port)) => {
+                st.counted = Some(user.clone());
+                Verdict::FailureAt(h.clone(), *port)
+            }
+            None => {
+                st.pending = Some(user.clone());
+                Verdict::NoFailure
+            }
+        },
+        (None, _) => Verdict::Keep,
+    };
+    if let Some(a) = &ev.addr {
+        st.addr = Some(a.clone());
+    }
+    if ev.role == Role::End {
+        *st = State::default();
+    }
+    verdict
+}
+
+/// The sessions of one input, as its lines are read in order: each
+/// process's recent lines.
 #[derive(Default)]
 pub struct Sessions {
-    map: HashMap<(String, String), State>,
+    map: HashMap<(String, String), VecDeque<Event>>,
 }
 
 fn text(v: Option<&Value<'_>>) -> Option<String> {
@@ -90,80 +172,48 @@ impl Sessions {
         let Some(pid) = text(r.field("pid")) else { return };
         let key = (r.host.as_deref().unwrap_or("").to_string(), pid);
         let Some(a) = auth::extract(&r.service, &r.message) else { return };
-        let (role, outcome) = (a.role, a.outcome);
-        let user = a.user.map(str::to_string);
-        let addr = a.client_ip.map(|h| (h.to_string(), a.port));
         let ts = r.ts.map_or(0, |t| t.secs);
-        let fresh = |s: &State| {
-            offset.saturating_sub(s.offset) <= crate::source::behind::WINDOW
-                && (ts - s.ts).abs() <= WINDOW_SECS
+        let ev = Event {
+            offset,
+            ts,
+            role: a.role,
+            outcome: a.outcome,
+            user: a.user.map(str::to_string),
+            addr: a.client_ip.map(|h| (h.to_string(), a.port)),
         };
-        let mut st = self.map.remove(&key).filter(fresh).unwrap_or_default();
-        let failure = outcome == Some(AuthOutcome::Failure);
-        match (&addr, role) {
-            (Some(_), Role::KeyOffered) => self.clear_outcome(r),
-            (Some(_), Role::Pam) => {
-                let other = st.pam.as_ref().is_some_and(|u| *u != user);
-                if other {
-                    st.pam = None;
-                    st.counted = Some(user.clone());
-                } else {
-                    self.clear_outcome(r);
-                    st.pam = Some(user.clone());
-                }
-            }
-            (Some(_), _) if failure => {
-                st.pending = None;
-                st.pam = None;
-                st.counted = Some(user.clone());
-            }
-            (Some(_), _) if outcome.is_some() => {
-                st = State { addr: st.addr, ..State::default() };
-            }
-            (Some(_), _) => {
-                if let Some(held) = st.pending.take() {
-                    set(r, "outcome", Value::str(AuthOutcome::Failure.as_str()));
-                    r.severity = Some(Severity::Warn);
-                    if r.user.is_none() {
-                        r.user = held.clone().map(Cow::Owned);
-                    }
-                    st.counted = Some(held);
-                }
-            }
-            // A line that names a user already counted adds nothing.
-            (None, Role::Helper) if failure && st.counted.as_ref() == Some(&user) => {
-                self.clear_outcome(r)
-            }
-            (None, Role::Pending | Role::Helper) if failure => match &st.addr {
-                Some((h, port)) => {
-                    set_address(r, h, *port);
-                    st.counted = Some(user.clone());
-                }
-                None => {
-                    self.clear_outcome(r);
-                    st.pending = Some(user.clone());
-                }
-            },
-            (None, _) => {}
+        let events = self.map.entry(key).or_default();
+        while events.front().is_some_and(|e| e.offset + WINDOW < offset) {
+            events.pop_front();
         }
-        if let Some(a) = addr {
-            st.addr = Some(a);
+        // The session as the process's lines of the window leave it.
+        let mut st = State::default();
+        for e in events.iter().filter(|e| (e.ts - ts).abs() <= WINDOW_SECS) {
+            step(&mut st, e);
         }
-        if role == Role::End {
-            return;
+        match step(&mut st, &ev) {
+            Verdict::Keep => {}
+            Verdict::NoFailure => {
+                set(r, "outcome", Value::Null);
+                r.severity = base_severity(r);
+            }
+            Verdict::FailureAt(h, port) => set_address(r, &h, port),
+            Verdict::Completes(held) => {
+                set(r, "outcome", Value::str(AuthOutcome::Failure.as_str()));
+                r.severity = Some(Severity::Warn);
+                if r.user.is_none() {
+                    r.user = held.map(Cow::Owned);
+                }
+            }
         }
-        st.offset = offset;
-        st.ts = ts;
-        // Bounded: sessions older than the window go when the map grows.
+        events.push_back(ev);
+        // A process that logs without end (a listener): its last lines only.
+        if events.len() > MAX_EVENTS {
+            events.pop_front();
+        }
+        // Bounded: processes whose lines are all out of the window go.
         if self.map.len() >= 4096 {
-            self.map.retain(|_, s| fresh(s));
+            self.map.retain(|_, v| v.back().is_some_and(|e| e.offset + WINDOW >= offset));
         }
-        self.map.insert(key, st);
-    }
-
-    fn clear_outcome(&self, r: &mut Record<'_>) {
-        set(r, "outcome", Value::Null);
-        r.severity = base_severity(r);
     }
 }
 

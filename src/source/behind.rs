@@ -24,24 +24,39 @@ pub struct LookBehind {
 }
 
 impl LookBehind {
-    pub fn new(inner: Box<dyn Framer>, needle: &'static [u8]) -> LookBehind {
-        LookBehind { inner, needle, kept: VecDeque::new() }
+    /// `before`: the bytes of the input before the framer's start (which is
+    /// at `offset`), for a reader of part of a file.
+    pub fn new(
+        inner: Box<dyn Framer>,
+        needle: &'static [u8],
+        (before, offset): (&[u8], u64),
+    ) -> LookBehind {
+        let mut me = LookBehind { inner, needle, kept: VecDeque::new() };
+        // Only whole lines: what follows the first line end (unless the
+        // bytes start where the input does).
+        let from = before.len() as u64;
+        let start = offset - from;
+        let skip = if start == 0 {
+            0
+        } else {
+            before.iter().position(|c| *c == b'\n').map_or(before.len(), |i| i + 1)
+        };
+        me.keep(&before[skip..], start + skip as u64, offset);
+        me
     }
 
-    /// Keeps the needle's lines of `chunk`, and drops what falls out of the
-    /// window before the next chunk.
-    fn keep(&mut self, chunk: &Chunk) {
-        let data = &chunk.data;
+    /// Keeps the needle's lines of `data` (which starts at `offset` of the
+    /// input), and drops what falls out of the window before `next`.
+    fn keep(&mut self, data: &[u8], offset: u64, next: u64) {
         let is_end = |c: &u8| *c == b'\n' || *c == b'\r';
         let mut from = 0;
         while let Some(hit) = memchr::memmem::find(&data[from..], self.needle) {
             let at = from + hit;
             let start = data[..at].iter().rposition(is_end).map_or(0, |i| i + 1);
             let end = data[at..].iter().position(is_end).map_or(data.len(), |i| at + i);
-            self.kept.push_back((chunk.byte_offset + start as u64, data[start..end].to_vec()));
+            self.kept.push_back((offset + start as u64, data[start..end].to_vec()));
             from = end.max(at + 1);
         }
-        let next = chunk.byte_offset + data.len() as u64;
         while self.kept.front().is_some_and(|(off, _)| off + WINDOW < next) {
             self.kept.pop_front();
         }
@@ -55,7 +70,8 @@ impl Framer for LookBehind {
             if !self.kept.is_empty() {
                 chunk.behind = Some(Arc::new(self.kept.iter().cloned().collect()));
             }
-            self.keep(&chunk);
+            let next = chunk.byte_offset + chunk.data.len() as u64;
+            self.keep(&chunk.data, chunk.byte_offset, next);
         }
         Ok(Some(chunk))
     }

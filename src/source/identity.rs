@@ -186,6 +186,17 @@ impl Probe {
         Ok(before.map(|b| (r, b)))
     }
 
+    /// The bytes of this uncompressed file before `offset` that a session
+    /// parser looks back on: up to [`super::behind::WINDOW`] of them (none
+    /// for a compressed file, which cannot be read from the middle).
+    pub fn lookback(&self, offset: u64) -> io::Result<Vec<u8>> {
+        if self.compression != Compression::None {
+            return Ok(Vec::new());
+        }
+        let from = offset.saturating_sub(super::behind::WINDOW);
+        Ok(self.window(from, offset)?.unwrap_or_default())
+    }
+
     /// Where to cut the bytes from `from` to the end of this uncompressed
     /// file (its size when probed) into at most `parts` ranges of at least
     /// `min_part` bytes, each cut just after a line end: `(offset, line

@@ -176,6 +176,11 @@ pub struct Start {
     pub hold_partial: bool,
     /// The bytes just before `offset` (for [`Framer::tail`]).
     pub before: Vec<u8>,
+    /// For a format that joins lines into sessions: the bytes before
+    /// `offset` it looks back on (up to [`behind::WINDOW`]; see
+    /// [`identity::Probe::lookback`]), so that a part read on its own joins
+    /// as the whole file would.
+    pub lookback: Vec<u8>,
 }
 
 pub fn resumed_framer(

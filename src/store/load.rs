@@ -251,8 +251,22 @@ impl Loader {
         };
         // A live, uncompressed file may end mid-line: leave that for later.
         let hold_partial = !probe.compressed();
+        // Sessions join lines across the start of each part (and of this load).
+        let lookback = |offset: u64| -> anyhow::Result<Vec<u8>> {
+            if resolved.joins_sessions() {
+                Ok(probe.lookback(offset).with_context(|| format!("{path}: cannot read"))?)
+            } else {
+                Ok(Vec::new())
+            }
+        };
         let mut parts = vec![Part {
-            start: Start { offset: cp.offset, lines: cp.lines, hold_partial, before },
+            start: Start {
+                offset: cp.offset,
+                lines: cp.lines,
+                hold_partial,
+                before,
+                lookback: lookback(cp.offset)?,
+            },
             end: None,
             reader,
         }];
@@ -263,7 +277,13 @@ impl Loader {
             for (offset, lines) in cuts {
                 let Some((reader, before)) = probe.reader_at(offset)? else { break };
                 parts.last_mut().expect("one part at least").end = Some(offset);
-                let start = Start { offset, lines: cp.lines + lines, hold_partial, before };
+                let start = Start {
+                    offset,
+                    lines: cp.lines + lines,
+                    hold_partial,
+                    before,
+                    lookback: lookback(offset)?,
+                };
                 parts.push(Part { start, end: None, reader });
             }
         }

@@ -178,6 +178,7 @@ mod tests {
         use crate::parse::{Record, Value};
         use std::borrow::Cow;
         let r = Record {
+            auth_role: None,
             ts: None,
             service: Cow::Borrowed("=cmd|' /C calc'!A0"),
             host: Some(Cow::Borrowed("-5")),

@@ -253,9 +253,8 @@ where
     let lookback = std::mem::take(&mut start.lookback);
     let mut framer = source::resumed_framer(format.framing(), Box::new(reader), chunk_size, start);
     let needle = parser.session_needle();
-    if let Some(needle) = needle {
-        let seed = (&lookback[..], start_offset);
-        framer = Box::new(source::behind::LookBehind::new(framer, needle, seed));
+    if needle.is_some() {
+        framer = Box::new(source::behind::LookBehind::new(framer, (&lookback[..], start_offset)));
     }
     let work_path = Arc::clone(&path);
     let work = Arc::new(move |chunk: Chunk| {
@@ -273,22 +272,20 @@ where
             byte_offset: prov.byte_offset,
             reason,
         };
-        // Sessions: the lines before the chunk first, then each record.
-        let mut sessions = needle.map(|_| {
-            let mut s = Sessions::default();
-            for (offset, line) in chunk.behind.iter().flat_map(|b| b.iter()) {
-                if let Outcome::Record(mut r) = parser.parse(line) {
-                    s.apply(&mut r, *offset);
-                }
+        // Sessions: a chunk's line is joined with the lines before the
+        // chunk of its process too.
+        let mut sessions = needle.map(|needle| Sessions::new(chunk.behind.clone(), needle));
+        let parse_prior = |line: &[u8], f: &mut dyn FnMut(&mut Record<'_>)| {
+            if let Outcome::Record(mut r) = parser.parse(line) {
+                f(&mut r);
             }
-            s
-        });
+        };
         chunk.for_each_unit(|unit, prov| {
             lines += 1;
             match parser.parse(unit) {
                 Outcome::Record(mut r) => {
                     if let Some(s) = sessions.as_mut() {
-                        s.apply(&mut r, prov.byte_offset);
+                        s.apply(&mut r, prov.byte_offset, &parse_prior);
                     }
                     match ts_out_of_range(&r) {
                         None if !in_range(&r) => outside += 1,

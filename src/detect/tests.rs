@@ -142,6 +142,7 @@ fn projector_matches_keywords_groups_and_services() {
                sev: Option<Severity>,
                msg: &'static str,
                user: Option<&'static str>| Record {
+        auth_role: None,
         ts: None,
         service: Cow::Borrowed(service),
         host: None,

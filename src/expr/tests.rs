@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 fn rec() -> Record<'static> {
     Record {
+        auth_role: None,
         ts: Some(Timestamp { secs: 1_714_546_800, nanos: 500_000_000, frac_digits: 1 }),
         service: Cow::Borrowed("nginx"),
         host: Some(Cow::Borrowed("web-1")),

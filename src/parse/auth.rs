@@ -213,39 +213,48 @@ enum Anchor<'a> {
 /// `: ruser …` (client text after the address) settles a tie when no
 /// candidate says `ssh2` (a server that writes `ssh2` wrote no `ssh1` line).
 fn anchored<'a>(s: &'a str, marker: &str, tail_ok: impl Fn(&str) -> bool) -> Anchor<'a> {
-    let mut found: Vec<(usize, Remote<'a>)> = Vec::new();
-    for (at, _) in s.match_indices(marker) {
+    // At most a few places qualify; more are as ambiguous as two.
+    let mut found: [Option<(usize, Remote<'a>)>; 4] = [None; 4];
+    let mut n = 0;
+    for at in find_all(s, marker) {
         let start = at + marker.len();
         if let Some(r) = remote(&s[start..]) {
             if tail_ok(&s[start + r.len..]) {
-                found.push((at, r));
+                if n == found.len() {
+                    return Anchor::Ambiguous;
+                }
+                found[n] = Some((at, r));
+                n += 1;
             }
         }
     }
-    match found.as_slice() {
-        [] => Anchor::NotFound,
-        [(at, r)] => Anchor::Found(&s[..*at], *r),
-        several => {
-            let modern = several.iter().any(|(_, r)| r.proto == Some("ssh2"));
-            let ruser: Vec<&(usize, Remote<'a>)> = several
-                .iter()
-                .filter(|(at, r)| {
-                    let tail = &s[at + marker.len() + r.len..];
-                    r.proto == Some("ssh1") && tail.starts_with(": ruser ")
-                })
-                .collect();
-            match ruser.as_slice() {
-                [(at, r)] if !modern => Anchor::Found(&s[..*at], *r),
-                _ => Anchor::Ambiguous,
-            }
+    let found: Vec<(usize, Remote<'a>)> = match n {
+        0 => return Anchor::NotFound,
+        1 => {
+            let (at, r) = found[0].expect("one found");
+            return Anchor::Found(&s[..at], r);
         }
+        _ => found.iter().flatten().copied().collect(),
+    };
+    let modern = found.iter().any(|(_, r)| r.proto == Some("ssh2"));
+    let ruser: Vec<&(usize, Remote<'a>)> = found
+        .iter()
+        .filter(|(at, r)| {
+            let tail = &s[at + marker.len() + r.len..];
+            r.proto == Some("ssh1") && tail.starts_with(": ruser ")
+        })
+        .collect();
+    match ruser.as_slice() {
+        [(at, r)] if !modern => Anchor::Found(&s[..*at], *r),
+        _ => Anchor::Ambiguous,
     }
 }
 
 /// sshd's own end of a line after the address: nothing, or `: ` and what
 /// it adds (a key, a reason).
 fn end_or_colon(tail: &str) -> bool {
-    tail.is_empty() || tail.starts_with(": ")
+    // (A line's trailing space is trimmed: ":" may end it.)
+    tail.is_empty() || tail.starts_with(": ") || tail == ":"
 }
 
 /// Nothing after the address, or PAM's ` via HOST`.
@@ -275,7 +284,14 @@ pub fn is_ip(h: &str) -> bool {
 /// Substring search without building a searcher per call (the messages
 /// are short; std's two-way searcher costs more to set up than to run).
 fn find(h: &str, needle: &str) -> Option<usize> {
-    memchr::memmem::find(h.as_bytes(), needle.as_bytes())
+    find_all(h, needle).next()
+}
+
+/// Every occurrence of `needle` in `h`, by its first byte (no searcher to
+/// set up: these messages are short).
+fn find_all<'a>(h: &'a str, needle: &'a str) -> impl Iterator<Item = usize> + 'a {
+    let (hb, nb) = (h.as_bytes(), needle.as_bytes());
+    memchr::memchr_iter(nb[0], hb).filter(move |&i| hb[i..].starts_with(nb))
 }
 
 /// The last occurrence of a needle that starts with a space (" from "):
@@ -284,6 +300,13 @@ fn rfind(h: &str, needle: &str) -> Option<usize> {
     debug_assert!(needle.starts_with(' '));
     let (hb, nb) = (h.as_bytes(), needle.as_bytes());
     memchr::memrchr_iter(b' ', hb).find(|&i| hb[i..].starts_with(nb))
+}
+
+/// `s` split around the first `sep` (as `split_once`, without setting up
+/// std's searcher).
+fn split_at<'a>(s: &'a str, sep: &str) -> Option<(&'a str, &'a str)> {
+    let i = find(s, sep)?;
+    Some((&s[..i], &s[i + sep.len()..]))
 }
 
 /// The part of `s` after `prefix`, if `s` starts with it.
@@ -361,7 +384,7 @@ fn pam_tagged(m: &str) -> Option<Auth<'_>> {
 fn sshd(m: &str) -> Option<Auth<'_>> {
     // Accepted password for alice from 10.0.0.1 port 50022 ssh2[: KEY]
     if let Some(rest) = after(m, "Accepted ") {
-        let (method, rest) = rest.split_once(" for ")?;
+        let (method, rest) = split_at(rest, " for ")?;
         return Some(match anchored(rest, " from ", end_or_colon) {
             Anchor::Found(user, r) => Auth::success().with_method(method).with_user(user).with(&r),
             _ => Auth::success().with_method(method),
@@ -369,7 +392,7 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
     }
     // Failed password for [invalid user ]bob from 10.0.0.1 port 50022 ssh2[: KEY]
     if let Some(rest) = after(m, "Failed ") {
-        let (method, rest) = rest.split_once(" for ")?;
+        let (method, rest) = split_at(rest, " for ")?;
         let (invalid, rest) = match rest.strip_prefix("invalid user ") {
             Some(r) => (true, r),
             None => (false, rest),
@@ -546,7 +569,7 @@ fn disconnecting(rest: &str) -> Option<Auth<'_>> {
     // sshd's "HOST port N: REASON": the first " port N" followed by a reason
     // sshd writes (a changed user name's reason quotes the client's names
     // after it, so a later one may be the client's).
-    for (i, _) in rest.match_indices(" port ") {
+    for i in find_all(rest, " port ") {
         let digits = rest[i + 6..].bytes().take_while(u8::is_ascii_digit).count();
         let end = i + 6 + digits;
         let reason = &rest[end..];
@@ -568,7 +591,7 @@ fn disconnecting(rest: &str) -> Option<Auth<'_>> {
 fn pam_keys(s: &str) -> Auth<'_> {
     let s = s.trim_end();
     let mut places = Vec::new();
-    for (i, _) in s.match_indices("rhost=") {
+    for i in find_all(s, "rhost=") {
         if i > 0 && !s[..i].ends_with(' ') {
             continue;
         }

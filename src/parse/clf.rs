@@ -149,6 +149,7 @@ fn parse_line<'a>(p: &'a ClfParser, line: &'a [u8]) -> Result<Record<'a>, String
         fields
     };
     Ok(Record {
+        auth_role: None,
         ts: Some(ts),
         service: Cow::Borrowed(&p.service),
         host: prefix.vhost.map(text),

@@ -196,6 +196,7 @@ impl Parser for CloudtrailParser {
             fields.push((Cow::Borrowed("insight_state"), Value::opt_str(insight_state)));
         }
         Outcome::Record(Record {
+            auth_role: None,
             ts: Some(ts),
             service,
             host: None,

@@ -422,6 +422,7 @@ impl CustomParser {
         .into_fields(p.named.len());
         fields.extend(p.named);
         Record {
+            auth_role: None,
             ts: p.ts,
             service: Cow::Borrowed(&self.service),
             host: p.vhost,

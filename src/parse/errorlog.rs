@@ -181,6 +181,7 @@ impl ApacheErrorParser {
             .then(|| t.text(&message[..7]));
         let opt = |v: Option<&'a [u8]>| v.map_or(Value::Null, |b| Value::Str(t.text(b)));
         Ok(Record {
+            auth_role: None,
             ts: Some(ts),
             service: Cow::Borrowed(&self.service),
             host: None,
@@ -307,6 +308,7 @@ impl NginxErrorParser {
             ));
         }
         Ok(Record {
+            auth_role: None,
             ts: Some(ts),
             service: Cow::Borrowed(&self.service),
             host: None,

@@ -100,6 +100,7 @@ impl HdfsParser {
             },
         };
         Ok(Record {
+            auth_role: None,
             ts: Some(ts),
             service: Cow::Borrowed(&self.service),
             host: None,
@@ -238,6 +239,7 @@ impl HdfsCsvParser {
             fields.push((Cow::Borrowed("parameters"), Value::Str(p)));
         }
         Ok(Record {
+            auth_role: None,
             ts: Some(ts),
             service: Cow::Borrowed(&self.service),
             host: None,

@@ -134,6 +134,7 @@ impl JournaldParser {
             (Cow::Borrowed("transport"), opt(transport)),
         ];
         let mut r = Record {
+            auth_role: None,
             ts: Some(ts),
             service,
             host,

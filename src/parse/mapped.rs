@@ -274,6 +274,7 @@ impl MappedParser {
             fields.insert(0, (Cow::Borrowed("client_ip"), v));
         }
         Ok(Record {
+            auth_role: None,
             ts: Some(ts),
             service,
             host: host.map(|(_, v)| into_text(v)),

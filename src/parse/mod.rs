@@ -226,6 +226,9 @@ pub struct Record<'a> {
     pub user: Option<Cow<'a, str>>,
     /// Format-specific fields, in a fixed order per format.
     pub fields: Vec<(Cow<'a, str>, Value<'a>)>,
+    /// How an authentication line takes part in its process's session, for
+    /// [`sessions`] (not written out).
+    pub auth_role: Option<auth::Role>,
 }
 
 impl<'a> Record<'a> {

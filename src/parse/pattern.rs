@@ -103,6 +103,7 @@ impl PatternParser {
             fields.insert(0, (Cow::Borrowed("client_ip"), Value::Str(ip)));
         }
         Ok(Record {
+            auth_role: None,
             ts: Some(ts),
             service: blank(service).unwrap_or(Cow::Borrowed(self.service.as_str())),
             host: blank(host),

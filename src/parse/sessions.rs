@@ -30,15 +30,33 @@
 
 use super::auth::{self, AuthOutcome, Role};
 use super::{Record, Severity, Value};
+use crate::source::behind::Behind;
 use crate::source::behind::WINDOW;
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 
 /// Log time over which a session's lines are joined.
 pub const WINDOW_SECS: i64 = 600;
 
 /// The lines of one process a session is joined over, at most.
 const MAX_EVENTS: usize = 256;
+
+/// The pid after each `needle…[` of `data` (a line's, found without
+/// parsing it: a needle in a message may count too, which only costs a
+/// parse).
+fn pids<'a>(data: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = u64> + 'a {
+    memchr::memmem::find_iter(data, needle).filter_map(move |at| {
+        let rest = &data[at + needle.len()..];
+        let open = rest.iter().take(16).position(|c| *c == b'[')?;
+        let digits = &rest[open + 1..];
+        let n = digits.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 || n > 18 || digits.get(n) != Some(&b']') {
+            return None;
+        }
+        std::str::from_utf8(&digits[..n]).ok()?.parse().ok()
+    })
+}
 
 /// What a line says for its session.
 #[derive(Clone, Debug)]
@@ -49,82 +67,84 @@ struct Event {
     outcome: Option<AuthOutcome>,
     user: Option<String>,
     addr: Option<(String, Option<i64>)>,
+    /// The process's line before it (an index into the events), or none.
+    prev: Option<u32>,
 }
 
-/// A session as its earlier lines leave it.
-#[derive(Clone, Debug, Default)]
-struct State {
+/// A session as its earlier lines leave it (borrowing their texts).
+#[derive(Clone, Copy, Debug, Default)]
+struct State<'e> {
     /// The remote address the process logged, and its port.
-    addr: Option<(String, Option<i64>)>,
+    addr: Option<(&'e str, Option<i64>)>,
     /// A failure without an address, held (and its user).
-    pending: Option<Option<String>>,
+    pending: Option<Option<&'e str>>,
     /// A PAM failure not yet counted (its user).
-    pam: Option<Option<String>>,
+    pam: Option<Option<&'e str>>,
     /// The user of the last failure counted with an address.
-    counted: Option<Option<String>>,
+    counted: Option<Option<&'e str>>,
 }
 
 /// What a line becomes in its session.
 #[derive(Debug, PartialEq)]
-enum Verdict {
+enum Verdict<'e> {
     Keep,
     /// No failure after all (counted elsewhere, or not yet).
     NoFailure,
     /// A failure, with the session's address.
-    FailureAt(String, Option<i64>),
+    FailureAt(&'e str, Option<i64>),
     /// A failure of the held user (the line names the address).
-    Completes(Option<String>),
+    Completes(Option<&'e str>),
 }
 
 /// Moves `st` past line `ev`, and says what the line becomes.
-fn step(st: &mut State, ev: &Event) -> Verdict {
+fn step<'e>(st: &mut State<'e>, ev: &'e Event) -> Verdict<'e> {
     let failure = ev.outcome == Some(AuthOutcome::Failure);
-    let user = &ev.user;
+    let user = ev.user.as_deref();
     let verdict = match (&ev.addr, ev.role) {
         (Some(_), Role::KeyOffered) => Verdict::NoFailure,
         (Some(_), Role::Pam) => {
-            if st.pam.as_ref().is_some_and(|u| u != user) {
+            if st.pam.is_some_and(|u| u != user) {
                 st.pam = None;
-                st.counted = Some(user.clone());
+                st.counted = Some(user);
                 Verdict::Keep
             } else {
-                st.pam = Some(user.clone());
+                st.pam = Some(user);
                 Verdict::NoFailure
             }
         }
         (Some(_), _) if failure => {
             st.pending = None;
             st.pam = None;
-            st.counted = Some(user.clone());
+            st.counted = Some(user);
             Verdict::Keep
         }
         (Some(_), _) if ev.outcome.is_some() => {
-            *st = State { addr: st.addr.take(), ..State::default() };
+            *st = State { addr: st.addr, ..State::default() };
             Verdict::Keep
         }
         (Some(_), _) => match st.pending.take() {
             Some(held) => {
-                st.counted = Some(held.clone());
+                st.counted = Some(held);
                 Verdict::Completes(held)
             }
             None => Verdict::Keep,
         },
         // A line that names a user already counted adds nothing.
-        (None, Role::Helper) if failure && st.counted.as_ref() == Some(user) => Verdict::NoFailure,
-        (None, Role::Pending | Role::Helper) if failure => match &st.addr {
+        (None, Role::Helper) if failure && st.counted == Some(user) => Verdict::NoFailure,
+        (None, Role::Pending | Role::Helper) if failure => match st.addr {
             Some((h, port)) => {
-                st.counted = Some(user.clone());
-                Verdict::FailureAt(h.clone(), *port)
+                st.counted = Some(user);
+                Verdict::FailureAt(h, port)
             }
             None => {
-                st.pending = Some(user.clone());
+                st.pending = Some(user);
                 Verdict::NoFailure
             }
         },
         (None, _) => Verdict::Keep,
     };
-    if let Some(a) = &ev.addr {
-        st.addr = Some(a.clone());
+    if let Some((h, port)) = &ev.addr {
+        st.addr = Some((h.as_str(), *port));
     }
     if ev.role == Role::End {
         *st = State::default();
@@ -132,11 +152,22 @@ fn step(st: &mut State, ev: &Event) -> Verdict {
     verdict
 }
 
-/// The sessions of one input, as its lines are read in order: each
-/// process's recent lines.
+/// The sessions of one chunk, as its lines are read in order.
 #[derive(Default)]
 pub struct Sessions {
-    map: HashMap<(String, String), VecDeque<Event>>,
+    /// The lines before the chunk that may be sessions': (pid, where they
+    /// start in the input, where in `behind`), sorted; read when a chunk's
+    /// line of that pid needs them.
+    before: Vec<(u64, u64, std::ops::Range<usize>)>,
+    behind: Option<std::sync::Arc<crate::source::behind::Behind>>,
+    /// Pids whose lines before the chunk were read.
+    read: HashSet<u64, BuildHasherDefault<Mix>>,
+    /// Every line kept, each pointing at its process's line before it.
+    events: Vec<Event>,
+    /// Each process's last line, by host (hashed) and pid.
+    last: HashMap<(u64, u64), u32, BuildHasherDefault<Mix>>,
+    /// Scratch: a process's lines of the window, newest first.
+    chain: Vec<u32>,
 }
 
 fn text(v: Option<&Value<'_>>) -> Option<String> {
@@ -161,58 +192,150 @@ fn base_severity(r: &Record<'_>) -> Option<Severity> {
     Severity::from_syslog(i as u8)
 }
 
+/// FNV-1a of `s`: the same on every run and thread.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+}
+
+/// A process's key: its host, hashed, and its pid (a number, or its text
+/// hashed).
+fn process_key(host: Option<&str>, pid: &Value<'_>) -> Option<(u64, u64)> {
+    let pid = match pid {
+        Value::Int(n) => *n as u64,
+        Value::Str(s) => fnv(s),
+        _ => return None,
+    };
+    Some((fnv(host.unwrap_or("")), pid))
+}
+
+/// A hasher for keys that are numbers already: mixes them, no more.
+#[derive(Default)]
+struct Mix(u64);
+
+impl std::hash::Hasher for Mix {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// Reads a line before the chunk, and hands its record on.
+pub type ParsePrior<'p> = &'p dyn Fn(&[u8], &mut dyn FnMut(&mut Record<'_>));
+
 impl Sessions {
+    /// The sessions of a chunk that `behind` (the bytes before it) precede.
+    pub fn new(behind: Option<std::sync::Arc<Behind>>, needle: &[u8]) -> Sessions {
+        let mut s = Sessions::default();
+        if let Some(b) = &behind {
+            let (offset, bytes) = &**b;
+            crate::source::lines::for_each_line(bytes, 0, |line, _, off| {
+                let mut seen = None;
+                for pid in pids(line, needle) {
+                    if seen != Some(pid) {
+                        s.before.push((pid, offset + off as u64, off..off + line.len()));
+                        seen = Some(pid);
+                    }
+                }
+            });
+            s.before.sort_by_key(|(pid, at, _)| (*pid, *at));
+        }
+        s.behind = behind;
+        s
+    }
+
     /// Joins `r` (a line starting at `offset`) with the earlier lines of its
-    /// process, changing its outcome, address and user as the session says.
-    pub fn apply(&mut self, r: &mut Record<'_>, offset: u64) {
+    /// process, changing its outcome, address and user as the session says;
+    /// `parse` reads a line before the chunk.
+    pub fn apply(&mut self, r: &mut Record<'_>, offset: u64, parse: ParsePrior<'_>) {
+        // The lines before the chunk of this pid, first.
+        if let (Some(Value::Int(pid)), Some(behind)) = (r.field("pid"), self.behind.clone()) {
+            let pid = *pid as u64;
+            if self.read.insert(pid) {
+                let from = self.before.partition_point(|(p, _, _)| *p < pid);
+                let to = self.before.partition_point(|(p, _, _)| *p <= pid);
+                for i in from..to {
+                    let (_, at, range) = self.before[i].clone();
+                    parse(&behind.1[range], &mut |prior| self.join(prior, at));
+                }
+            }
+        }
+        self.join(r, offset)
+    }
+
+    fn join(&mut self, r: &mut Record<'_>, offset: u64) {
+        let Some(role) = r.auth_role else { return };
         let svc = r.service.rsplit('/').next().unwrap_or(&r.service);
         if !matches!(svc, "sshd" | "sshd-session" | "sshd-auth") {
             return;
         }
-        let Some(pid) = text(r.field("pid")) else { return };
-        let key = (r.host.as_deref().unwrap_or("").to_string(), pid);
-        let Some(a) = auth::extract(&r.service, &r.message) else { return };
+        let Some(key) = r.field("pid").and_then(|p| process_key(r.host.as_deref(), p)) else {
+            return;
+        };
+        let outcome = match r.field("outcome") {
+            Some(Value::Str(o)) if o == "failure" => Some(AuthOutcome::Failure),
+            Some(Value::Str(o)) if o == "success" => Some(AuthOutcome::Success),
+            _ => None,
+        };
+        let host = text(r.field("client_ip")).or_else(|| text(r.field("client_host")));
+        // A line that changes nothing in its session is not kept.
+        if role == Role::Plain && host.is_none() && outcome.is_none() {
+            return;
+        }
+        let port = match r.field("port") {
+            Some(Value::Int(p)) => Some(*p),
+            _ => None,
+        };
         let ts = r.ts.map_or(0, |t| t.secs);
-        let ev = Event {
+        let idx = self.events.len() as u32;
+        let prev = self.last.insert(key, idx);
+        self.events.push(Event {
             offset,
             ts,
-            role: a.role,
-            outcome: a.outcome,
-            user: a.user.map(str::to_string),
-            addr: a.client_ip.map(|h| (h.to_string(), a.port)),
-        };
-        let events = self.map.entry(key).or_default();
-        while events.front().is_some_and(|e| e.offset + WINDOW < offset) {
-            events.pop_front();
+            role,
+            outcome,
+            user: r.user.as_deref().map(str::to_string),
+            addr: host.map(|h| (h, port)),
+            prev,
+        });
+        // The process's lines of the window, newest first.
+        self.chain.clear();
+        let mut at = prev;
+        while let Some(i) = at {
+            let e = &self.events[i as usize];
+            if e.offset + WINDOW < offset || self.chain.len() == MAX_EVENTS {
+                break;
+            }
+            self.chain.push(i);
+            at = e.prev;
         }
-        // The session as the process's lines of the window leave it.
         let mut st = State::default();
-        for e in events.iter().filter(|e| (e.ts - ts).abs() <= WINDOW_SECS) {
-            step(&mut st, e);
+        for &i in self.chain.iter().rev() {
+            let e = &self.events[i as usize];
+            if (e.ts - ts).abs() <= WINDOW_SECS {
+                step(&mut st, e);
+            }
         }
-        match step(&mut st, &ev) {
+        match step(&mut st, &self.events[idx as usize]) {
             Verdict::Keep => {}
             Verdict::NoFailure => {
                 set(r, "outcome", Value::Null);
                 r.severity = base_severity(r);
             }
-            Verdict::FailureAt(h, port) => set_address(r, &h, port),
+            Verdict::FailureAt(h, port) => set_address(r, h, port),
             Verdict::Completes(held) => {
                 set(r, "outcome", Value::str(AuthOutcome::Failure.as_str()));
                 r.severity = Some(Severity::Warn);
                 if r.user.is_none() {
-                    r.user = held.map(Cow::Owned);
+                    r.user = held.map(|u| Cow::Owned(u.to_string()));
                 }
             }
-        }
-        events.push_back(ev);
-        // A process that logs without end (a listener): its last lines only.
-        if events.len() > MAX_EVENTS {
-            events.pop_front();
-        }
-        // Bounded: processes whose lines are all out of the window go.
-        if self.map.len() >= 4096 {
-            self.map.retain(|_, v| v.back().is_some_and(|e| e.offset + WINDOW >= offset));
         }
     }
 }

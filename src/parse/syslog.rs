@@ -160,6 +160,7 @@ fn apply_auth<'m, 'a>(r: &mut Record<'a>, a: &Auth<'m>, text: impl Fn(&'m str) -
     if a.outcome == Some(auth::AuthOutcome::Failure) {
         r.severity = Some(Severity::Warn);
     }
+    r.auth_role = Some(a.role);
 }
 
 /// The next space-separated token of `b` and the rest after one space.
@@ -226,6 +227,7 @@ impl SyslogParser {
             None => Cow::Borrowed(self.service.as_str()),
         };
         let mut r = Record {
+            auth_role: None,
             ts: Some(ts),
             service,
             host,
@@ -304,6 +306,7 @@ impl SyslogParser {
             None => Cow::Borrowed(self.service.as_str()),
         };
         let mut r = Record {
+            auth_role: None,
             ts: Some(ts),
             service,
             host: t.opt_text(host),

@@ -74,13 +74,10 @@ pub struct Chunk {
     /// Units the framer itself rejected (a value too long to hold), each
     /// counted as one unit read.
     pub rejects: Vec<(Provenance, String)>,
-    /// Lines before this chunk that a parser with sessions needs (see
-    /// [`behind::LookBehind`]): their offsets and bytes, oldest first.
-    pub behind: Option<Arc<Vec<BehindLine>>>,
+    /// The bytes before this chunk that a parser with sessions looks back
+    /// on (see [`behind::LookBehind`]).
+    pub behind: Option<Arc<behind::Behind>>,
 }
-
-/// A line before a chunk: where it starts in the input, and its bytes.
-pub type BehindLine = (u64, Vec<u8>);
 
 /// One unit inside a chunk (a JSON event, a CSV record).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

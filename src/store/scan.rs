@@ -396,6 +396,7 @@ impl<'a> Worker<'a> {
             }
         }
         let record = Record {
+            auth_role: None,
             ts: Some(Timestamp { secs, nanos, frac_digits: 6 }),
             service: Cow::Borrowed(text(cols[1])?.ok_or_else(|| bad("null service"))?),
             host: text(at(self.layout.host))?.map(Cow::Borrowed),

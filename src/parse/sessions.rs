@@ -255,10 +255,12 @@ impl Sessions {
     /// `parse` reads a line before the chunk.
     pub fn apply(&mut self, r: &mut Record<'_>, offset: u64, parse: ParsePrior<'_>) {
         // The lines before the chunk of this pid, first.
-        if let (Some(Value::Int(pid)), Some(behind)) = (r.field("pid"), self.behind.clone()) {
+        if let (Some(Value::Int(pid)), false) = (r.field("pid"), self.before.is_empty()) {
             let pid = *pid as u64;
-            if self.read.insert(pid) {
-                let from = self.before.partition_point(|(p, _, _)| *p < pid);
+            let from = self.before.partition_point(|(p, _, _)| *p < pid);
+            let has = self.before.get(from).is_some_and(|(p, _, _)| *p == pid);
+            if has && self.read.insert(pid) {
+                let behind = self.behind.clone().expect("lines before come with their bytes");
                 let to = self.before.partition_point(|(p, _, _)| *p <= pid);
                 for i in from..to {
                     let (_, at, range) = self.before[i].clone();

@@ -183,6 +183,11 @@ pub struct InputArgs {
     /// neither RFC 3339 nor epoch numbers, e.g. "%d/%m/%Y %H:%M:%S".
     #[arg(long)]
     pub ts_format: Option<String>,
+    /// Join multi-line records: indented, java, python, go,
+    /// start:<regex> (a line it matches starts a record) or
+    /// continuation:<regex> (a line it matches continues one).
+    #[arg(long, value_name = "RULE")]
+    pub multiline: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

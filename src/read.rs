@@ -120,6 +120,8 @@ pub struct Opened {
     /// Only records with a time stamp in `[from, to)` (seconds) go to the
     /// sink; the others are counted as outside the range.
     pub range: Option<(i64, i64)>,
+    /// Join multi-line records.
+    pub multiline: Option<source::multiline::Multiline>,
     reader: std::io::BufReader<Box<dyn std::io::Read + Send>>,
 }
 
@@ -183,6 +185,10 @@ fn build(
         }
         _ => Arc::from(format.parser(opts)?),
     };
+    let multiline = match &opts.multiline {
+        Some(m) => m.clone().active(),
+        None => format.default_multiline(),
+    };
     Ok(Opened {
         path: Arc::from(path),
         format,
@@ -190,6 +196,7 @@ fn build(
         chunk_size: source::CHUNK_SIZE,
         start,
         range: None,
+        multiline,
         reader,
     })
 }
@@ -238,6 +245,26 @@ where
     process_with(opened, Arc::new(FnSink(each, std::marker::PhantomData)), consume)
 }
 
+/// A multi-line record's continuation lines (`rest`) joined to its
+/// message, and how many lines it spans (`fields.lines`) and leaves out
+/// (`fields.lines_dropped`).
+fn join_lines(r: &mut Record<'_>, rest: Option<&[u8]>, span: &source::UnitSpan) {
+    if let Some(rest) = rest {
+        let mut m = String::with_capacity(r.message.len() + 1 + rest.len());
+        m.push_str(&r.message);
+        m.push('\n');
+        m.push_str(&String::from_utf8_lossy(rest));
+        r.message = std::borrow::Cow::Owned(m);
+    }
+    r.fields.push((std::borrow::Cow::Borrowed("lines"), crate::parse::Value::Int(span.lines as i64)));
+    if span.dropped > 0 {
+        r.fields.push((
+            std::borrow::Cow::Borrowed("lines_dropped"),
+            crate::parse::Value::Int(span.dropped as i64),
+        ));
+    }
+}
+
 /// [`process`] with a [`ChunkSink`].
 pub fn process_with<S, C>(
     opened: Opened,
@@ -248,12 +275,20 @@ where
     S: ChunkSink,
     C: FnMut(ChunkResult<S::Out>) -> anyhow::Result<bool>,
 {
-    let Opened { path, format, parser, chunk_size, mut start, range, reader } = opened;
+    let Opened { path, format, parser, chunk_size, mut start, range, multiline, reader } = opened;
     let start_offset = start.offset;
     let lookback = std::mem::take(&mut start.lookback);
+    let (hold_record, resume) = (start.hold_record, ((start.offset, start.lines), start.before.clone()));
     let mut framer = source::resumed_framer(format.framing(), Box::new(reader), chunk_size, start);
+    // Sessions look back before each chunk; whole multi-line records are
+    // their own chunks' units (and sessions join within a chunk then).
     let needle = parser.session_needle();
-    if needle.is_some() {
+    let multiline = multiline.filter(|_| format.framing() == source::Framing::Lines);
+    if let Some(rule) = multiline {
+        let (pos, before) = resume;
+        let m = source::multiline::MultiLine::new(framer, rule, hold_record, chunk_size, (pos, &before));
+        framer = Box::new(m);
+    } else if needle.is_some() {
         framer = Box::new(source::behind::LookBehind::new(framer, (&lookback[..], start_offset)));
     }
     let work_path = Arc::clone(&path);
@@ -280,10 +315,26 @@ where
                 f(&mut r);
             }
         };
+        let spans = chunk.units.as_deref().unwrap_or(&[]);
+        let mut at = 0usize;
         chunk.for_each_unit(|unit, prov| {
-            lines += 1;
-            match parser.parse(unit) {
+            // A multi-line record: its first line parses, the rest joins
+            // its message.
+            let span = spans.get(at).filter(|s| s.lines > 1);
+            at += 1;
+            let (first, rest) = match span {
+                Some(_) => match memchr::memchr(b'\n', unit) {
+                    Some(i) => (&unit[..i], Some(&unit[i + 1..])),
+                    None => (unit, None),
+                },
+                None => (unit, None),
+            };
+            lines += span.map_or(1, |s| s.lines as u64);
+            match parser.parse(first) {
                 Outcome::Record(mut r) => {
+                    if let Some(s) = span {
+                        join_lines(&mut r, rest, s);
+                    }
                     if let Some(s) = sessions.as_mut() {
                         s.apply(&mut r, prov.byte_offset, &parse_prior);
                     }
@@ -306,7 +357,7 @@ where
         }
         ChunkResult {
             value: sink.end(acc),
-            bytes: chunk.data.len() as u64,
+            bytes: chunk.read.unwrap_or(chunk.data.len() as u64),
             lines,
             records,
             outside_range: outside,

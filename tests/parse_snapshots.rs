@@ -159,3 +159,68 @@ fn regex_custom() {
     };
     snapshot("regex", "app.log", &format!("regex:{}", f.trim_end()), opts);
 }
+
+/// Multi-line records: a Java log (exceptions with `Caused by:` and `... 12
+/// more`), a Python traceback with a chained exception, a Go panic, macOS
+/// syslog's tab-indented continuation and nginx's FastCGI `PHP message:`
+/// lines, each joined to the line that starts its record (and the same in
+/// chunks of 7 bytes).
+#[test]
+fn multiline_records() {
+    use logtrack::source::multiline::Multiline;
+    for (fixture, rule) in [
+        ("java.log", "java"),
+        ("python.log", "python"),
+        ("go.log", "go"),
+        ("macos.log", "indented"),
+        ("nginx-fastcgi.log", r"start:^\d{4}/\d{2}/\d{2} "),
+    ] {
+        let format = match fixture {
+            "macos.log" => "syslog".to_string(),
+            "nginx-fastcgi.log" => "nginx-error".to_string(),
+            _ => {
+                let stem = fixture.trim_end_matches(".log");
+                let pattern =
+                    std::fs::read_to_string(format!("tests/fixtures/multiline/{stem}.format")).unwrap();
+                format!("regex:{}", pattern.trim_end())
+            }
+        };
+        let opts = ParserOptions {
+            multiline: Some(Multiline::from_arg(rule).unwrap()),
+            year_ref: Some(1_735_689_600),
+            ..Default::default()
+        };
+        snapshot("multiline", fixture, &format, opts);
+    }
+}
+
+/// A 10,000-line stack trace keeps `max_lines` of them; the rest are
+/// counted in the record (`lines`, `lines_dropped`), and no line of it is a
+/// record or a reject of its own.
+#[test]
+fn an_endless_stack_trace_is_cut_and_counted() {
+    use logtrack::source::multiline::Multiline;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.log");
+    let mut text = String::from("2024-05-01T12:00:00Z ERROR [main] app - boom\njava.lang.StackOverflowError\n");
+    for i in 0..10_000 {
+        text.push_str(&format!("\tat com.example.Rec.f(Rec.java:{i})\n"));
+    }
+    text.push_str("2024-05-01T12:00:01Z INFO [main] app - after\n");
+    std::fs::write(&path, text).unwrap();
+    let format = r"regex:^(?P<ts>\S+) (?P<severity>\w+) \[(?P<thread>[^\]]+)\] (?P<service>\S+) - (?P<message>.*)$";
+    let mut rule = Multiline::from_arg("java").unwrap();
+    rule.max_lines = 100;
+    let opts = ParserOptions { multiline: Some(rule), ..Default::default() };
+    let out = common::render(path.to_str().unwrap(), format, &opts, None);
+    let records: Vec<serde_json::Value> =
+        out.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.len(), 2, "{}", &out[out.len().saturating_sub(300)..]);
+    let f = &records[0]["fields"];
+    assert_eq!((f["lines"].as_i64(), f["lines_dropped"].as_i64()), (Some(10_002), Some(9_902)));
+    assert_eq!(records[0]["message"].as_str().unwrap().lines().count(), 100);
+    assert_eq!(records[1]["source"]["line"], 10_003);
+    assert!(out.contains("10003 lines"), "{}", &out[out.len().saturating_sub(200)..]);
+    // Cut into chunks of any size: the same.
+    assert_eq!(common::render(path.to_str().unwrap(), format, &opts, Some(4096)), out);
+}

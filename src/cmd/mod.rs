@@ -52,12 +52,19 @@ pub fn input_options(
         a.format.parse().map_err(anyhow::Error::msg).context("--format")?;
     let timezone: crate::parse::Tz =
         a.timezone.parse().map_err(anyhow::Error::msg).context("--timezone")?;
+    let multiline = a
+        .multiline
+        .as_deref()
+        .map(|m| crate::source::multiline::Multiline::from_arg(m).map_err(anyhow::Error::msg))
+        .transpose()
+        .context("--multiline")?;
     Ok((
         format,
         crate::parse::ParserOptions {
             service: a.service.clone(),
             timezone,
             ts_format: a.ts_format.clone(),
+            multiline,
             ..Default::default()
         },
     ))

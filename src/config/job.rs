@@ -358,6 +358,8 @@ pub struct SourceSpec {
     pub mapping: crate::parse::mapped::Mapping,
     /// strftime for text times (`json`, `logfmt`, `regex:`).
     pub ts_format: Option<String>,
+    /// `multiline`: how continuation lines join their record.
+    pub multiline: Option<crate::source::multiline::Multiline>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

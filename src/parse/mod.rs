@@ -313,6 +313,18 @@ impl Format {
         matches!(self, Format::Json | Format::Logfmt | Format::Regex(_) | Format::Auto)
     }
 
+    /// How the format's multi-line records join when the source says
+    /// nothing: syslog's indented continuations (a line that starts with a
+    /// space or tab is no syslog line of its own). Other formats join only
+    /// when asked: a line that does not start as their lines do may as well
+    /// be garbage, which must stay a reject.
+    pub fn default_multiline(&self) -> Option<crate::source::multiline::Multiline> {
+        match self {
+            Format::Syslog => crate::source::multiline::Multiline::preset("indented"),
+            _ => None,
+        }
+    }
+
     /// Whether the format's records are joined into sessions (see
     /// [`sessions`]): a reader of part of a file then needs the bytes before it.
     pub fn joins_sessions(&self) -> bool {
@@ -479,6 +491,8 @@ pub struct ParserOptions {
     /// time. Set from the file's modification time when it is opened
     /// (see `read`); unset, the wall clock.
     pub year_ref: Option<i64>,
+    /// Join multi-line records (see [`crate::source::multiline`]).
+    pub multiline: Option<crate::source::multiline::Multiline>,
 }
 
 impl ParserOptions {

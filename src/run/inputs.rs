@@ -117,6 +117,7 @@ pub fn inputs<'j>(
             mapping: spec.mapping.clone(),
             ts_format: spec.ts_format.clone(),
             year_ref: None,
+            multiline: spec.multiline.clone(),
         };
         for path in found.paths {
             let id = std::fs::metadata(&path).ok().map(|m| (m.dev(), m.ino()));

@@ -35,7 +35,7 @@ impl LookBehind {
 /// The last [`WINDOW`] bytes of `a` (which starts at `offset` of the input;
 /// `whole`: at a line start) followed by `b`, from the first line start in
 /// them.
-fn window(offset: u64, a: &[u8], b: &[u8], whole: bool) -> Behind {
+pub(crate) fn window(offset: u64, a: &[u8], b: &[u8], whole: bool) -> Behind {
     let total = a.len() + b.len();
     let skip = total.saturating_sub(WINDOW as usize);
     let mut out = Vec::with_capacity(total - skip);

@@ -517,6 +517,8 @@ impl<R: Read + Send> super::Framer for JsonFramer<R> {
                     let start = data.len();
                     data.extend_from_slice(&self.buf[s..e]);
                     units.push(UnitSpan {
+                        lines: 0,
+                        dropped: 0,
                         start,
                         end: data.len(),
                         line,
@@ -572,6 +574,7 @@ impl<R: Read + Send> super::Framer for JsonFramer<R> {
             units: Some(units),
             rejects,
             behind: None,
+            read: None,
         }))
     }
 

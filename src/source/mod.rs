@@ -10,6 +10,7 @@ pub mod behind;
 pub mod identity;
 pub mod json;
 pub mod lines;
+pub mod multiline;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -77,6 +78,9 @@ pub struct Chunk {
     /// The bytes before this chunk that a parser with sessions looks back
     /// on (see [`behind::LookBehind`]).
     pub behind: Option<Arc<behind::Behind>>,
+    /// Bytes of the input the chunk stands for, when not `data`'s length
+    /// (joined multi-line records keep less than they read).
+    pub read: Option<u64>,
 }
 
 /// One unit inside a chunk (a JSON event, a CSV record).
@@ -88,6 +92,10 @@ pub struct UnitSpan {
     /// The event's position inside its JSON document.
     pub index: Option<u64>,
     pub byte_offset: u64,
+    /// A multi-line record: the lines it spans (0: one line), and how many
+    /// of them its text leaves out (over `max_lines`/`max_bytes`).
+    pub lines: u32,
+    pub dropped: u32,
 }
 
 impl Chunk {
@@ -173,6 +181,9 @@ pub struct Start {
     pub hold_partial: bool,
     /// The bytes just before `offset` (for [`Framer::tail`]).
     pub before: Vec<u8>,
+    /// Multi-line records: hold back the last one at the end (a live file
+    /// written to a moment ago: more of it may come).
+    pub hold_record: bool,
     /// For a format that joins lines into sessions: the bytes before
     /// `offset` it looks back on (up to [`behind::WINDOW`]; see
     /// [`identity::Probe::lookback`]), so that a part read on its own joins

@@ -251,6 +251,20 @@ impl Loader {
         };
         // A live, uncompressed file may end mid-line: leave that for later.
         let hold_partial = !probe.compressed();
+        // A multi-line record at the end of a file written to a moment ago
+        // may not be complete: it waits for the next run (or for the file
+        // to rest that long).
+        let joins = match &opts.multiline {
+            Some(m) => m.clone().active().is_some(),
+            None => resolved.default_multiline().is_some(),
+        };
+        let hold_record = hold_partial
+            && joins
+            && std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_none_or(|age| age < crate::source::multiline::REST);
         // Sessions join lines across the start of each part (and of this load).
         let lookback = |offset: u64| -> anyhow::Result<Vec<u8>> {
             if resolved.joins_sessions() {
@@ -264,13 +278,15 @@ impl Loader {
                 offset: cp.offset,
                 lines: cp.lines,
                 hold_partial,
+                hold_record,
                 before,
                 lookback: lookback(cp.offset)?,
             },
             end: None,
             reader,
         }];
-        if resolved.framing() == Framing::Lines {
+        // (Parts are cut at line ends: not for multi-line records.)
+        if resolved.framing() == Framing::Lines && !joins {
             let cuts = probe
                 .line_cuts(cp.offset, copy_streams(), part_min())
                 .with_context(|| format!("{path}: cannot read"))?;
@@ -281,6 +297,7 @@ impl Loader {
                     offset,
                     lines: cp.lines + lines,
                     hold_partial,
+                    hold_record,
                     before,
                     lookback: lookback(offset)?,
                 };

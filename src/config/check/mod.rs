@@ -346,8 +346,18 @@ const TOP_KEYS: &[&str] = &[
     "dashboard_url",
 ];
 
-const SOURCE_KEYS: &[&str] =
-    &["path", "format", "service", "timezone", "max_reject_ratio", "mapping", "ts_format"];
+const SOURCE_KEYS: &[&str] = &[
+    "path",
+    "format",
+    "service",
+    "timezone",
+    "max_reject_ratio",
+    "mapping",
+    "ts_format",
+    "multiline",
+    "max_lines",
+    "max_bytes",
+];
 const RULE_KEYS: &[&str] = &[
     "id",
     "rule_id",

@@ -81,6 +81,7 @@ fn source(c: &mut Checker, d: &Dict, path: &str) -> Option<SourceSpec> {
             c.err(&at, format!("format \"{fm}\" reads its own times (ts_format is for json, logfmt and regex:)"));
         }
     }
+    let multiline = multiline(c, d, path, format.as_ref());
     match (file, format, timezone, ratio) {
         (Some(path), Some(format), Some(timezone), Some(max_reject_ratio)) => Some(SourceSpec {
             path,
@@ -90,7 +91,70 @@ fn source(c: &mut Checker, d: &Dict, path: &str) -> Option<SourceSpec> {
             max_reject_ratio,
             mapping,
             ts_format,
+            multiline,
         }),
         _ => None,
     }
+}
+
+/// `multiline`: a preset (`indented`, `java`, `python`, `go`) or a table
+/// with `start` or `continuation` (a regex), and `max_lines`, `max_bytes`
+/// (in the table or beside it).
+fn multiline(
+    c: &mut Checker,
+    d: &Dict,
+    path: &str,
+    format: Option<&Format>,
+) -> Option<crate::source::multiline::Multiline> {
+    use crate::source::multiline::Multiline;
+    let at = join(path, "multiline");
+    let (mut rule, table) = match d.get("multiline")? {
+        Value::String(_, s) => match Multiline::preset(s) {
+            Some(m) => (m, None),
+            None => {
+                c.err(&at, format!("unknown rule {s:?} (expected indented, java, python or go, or a table with start or continuation)"));
+                return None;
+            }
+        },
+        Value::Dict(_, t) => {
+            c.unknown_keys(t, &at, &["start", "continuation", "max_lines", "max_bytes"]);
+            let start = c.string(t, "start", &at);
+            let cont = c.string(t, "continuation", &at);
+            let (is_start, pattern) = match (start, cont) {
+                (Some(p), None) => (true, p),
+                (None, Some(p)) => (false, p),
+                _ => {
+                    c.err(&at, "give one of start, continuation");
+                    return None;
+                }
+            };
+            match Multiline::pattern(is_start, &pattern) {
+                Ok(m) => (m, Some(t.clone())),
+                Err(e) => {
+                    let key = if is_start { "start" } else { "continuation" };
+                    c.err(&join(&at, key), format!("not a valid regex: {e}"));
+                    return None;
+                }
+            }
+        }
+        other => {
+            c.err(&at, format!("expected a rule name or a table, found {}", describe(other)));
+            return None;
+        }
+    };
+    for (key, slot) in [("max_lines", &mut rule.max_lines), ("max_bytes", &mut rule.max_bytes)] {
+        let from_table = table.as_ref().filter(|t| t.contains_key(key));
+        let value = match from_table {
+            Some(t) => c.positive_int(t, key, &at),
+            None if d.contains_key(key) => c.positive_int(d, key, path),
+            None => None,
+        };
+        if let Some(v) = value {
+            *slot = v as usize;
+        }
+    }
+    if let Some(f) = format.filter(|f| f.framing() != crate::source::Framing::Lines) {
+        c.err(&at, format!("format \"{f}\" is not read line by line: its records are whole already"));
+    }
+    Some(rule)
 }

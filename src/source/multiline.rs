@@ -1,0 +1,495 @@
+//! Multi-line records: a stack trace, an indented continuation, nginx's
+//! FastCGI `PHP message:` lines, joined to the line that starts their
+//! record before anything parses them.
+//!
+//! [`MultiLine`] sits on a line framer and hands on chunks whose units are
+//! whole records: a record is never split across chunks, so the same
+//! records come out however the input is cut. The last record of a live
+//! file (a load that may resume) is held back, because more of it may
+//! still be written: until a line that starts a record follows it, or the
+//! file has not been written to for a while (the caller decides; see
+//! `store::load`). Its first line is where the next load resumes, so every
+//! line is loaded once.
+//!
+//! A record keeps at most `max_lines` lines and `max_bytes` bytes; the
+//! lines past that are consumed with it and counted (the record's
+//! `fields.lines` says how many lines it spans, `fields.lines_dropped` how
+//! many of them its message leaves out), never read as records of their own.
+
+use super::{Chunk, Framer, Provenance, Tail, UnitSpan};
+use std::io;
+
+/// How continuation lines are told from the lines that start a record.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// A line that starts with a space or a tab continues the record.
+    Indented,
+    /// Java: `\tat …`, `\t... 12 more`, `Caused by: …`, `Suppressed: …`,
+    /// and the exception's own line (`java.lang.IllegalStateException: …`).
+    Java,
+    /// Python: `Traceback (most recent call last):`, its indented frames,
+    /// the chained-exception phrases and the closing `ValueError: …` line.
+    Python,
+    /// Go: a panic (`panic: …`, `goroutine 1 [running]:`, the frames and
+    /// their indented file lines, `exit status 2`).
+    Go,
+    /// A line the pattern matches starts a record; the others continue it.
+    Start(regex::bytes::Regex),
+    /// A line the pattern matches continues the record.
+    Continuation(regex::bytes::Regex),
+    /// No joining (`multiline = "none"`: not even the format's default).
+    Off,
+}
+
+/// A source's multi-line rule.
+#[derive(Clone, Debug)]
+pub struct Multiline {
+    pub mode: Mode,
+    /// Lines a record keeps (the rest are counted).
+    pub max_lines: usize,
+    /// Bytes a record keeps.
+    pub max_bytes: usize,
+}
+
+/// How long a file must rest (not be written to) before the record at its
+/// end is taken as complete, as Filebeat's `multiline.timeout`.
+pub const REST: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The defaults of `max_lines` and `max_bytes`.
+pub const MAX_LINES: usize = 500;
+pub const MAX_BYTES: usize = 64 << 10;
+
+impl PartialEq for Mode {
+    fn eq(&self, other: &Mode) -> bool {
+        match (self, other) {
+            (Mode::Start(a), Mode::Start(b)) | (Mode::Continuation(a), Mode::Continuation(b)) => {
+                a.as_str() == b.as_str()
+            }
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
+        }
+    }
+}
+
+impl PartialEq for Multiline {
+    fn eq(&self, other: &Multiline) -> bool {
+        self.mode == other.mode && self.max_lines == other.max_lines && self.max_bytes == other.max_bytes
+    }
+}
+
+impl Multiline {
+    /// A preset by name: `indented`, `java`, `python`, `go`.
+    pub fn preset(name: &str) -> Option<Multiline> {
+        let mode = match name {
+            "indented" => Mode::Indented,
+            "java" => Mode::Java,
+            "python" => Mode::Python,
+            "go" => Mode::Go,
+            "none" => Mode::Off,
+            _ => return None,
+        };
+        Some(Multiline { mode, max_lines: MAX_LINES, max_bytes: MAX_BYTES })
+    }
+
+    /// The command line's `--multiline`: a preset, `start:<regex>` or
+    /// `continuation:<regex>`.
+    pub fn from_arg(arg: &str) -> Result<Multiline, String> {
+        if let Some(p) = arg.strip_prefix("start:") {
+            return Multiline::pattern(true, p);
+        }
+        if let Some(p) = arg.strip_prefix("continuation:") {
+            return Multiline::pattern(false, p);
+        }
+        Multiline::preset(arg).ok_or_else(|| {
+            format!("unknown rule {arg:?} (expected indented, java, python, go, none, start:<regex> or continuation:<regex>)")
+        })
+    }
+
+    /// The rule to read with: `none` turns joining off.
+    pub fn active(self) -> Option<Multiline> {
+        (!matches!(self.mode, Mode::Off)).then_some(self)
+    }
+
+    /// `start`/`continuation` patterns.
+    pub fn pattern(start: bool, pattern: &str) -> Result<Multiline, String> {
+        let re = regex::bytes::Regex::new(pattern).map_err(|e| e.to_string())?;
+        let mode = if start { Mode::Start(re) } else { Mode::Continuation(re) };
+        Ok(Multiline { mode, max_lines: MAX_LINES, max_bytes: MAX_BYTES })
+    }
+}
+
+/// Tells lines apart, keeping what a stack trace's shape needs.
+struct Classifier {
+    mode: Mode,
+    /// Python: where in a traceback.
+    trace: Trace,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Trace {
+    None,
+    /// Its frames.
+    Frames,
+    /// After its exception's line: a chained one may follow.
+    After,
+}
+
+fn indented(line: &[u8]) -> bool {
+    matches!(line.first(), Some(b' ' | b'\t'))
+}
+
+/// `java.lang.IllegalStateException: boom`, `com.x.MyError`: a dotted class
+/// name ending in Exception, Error or Throwable, alone or before `: `.
+fn exception_line(line: &[u8]) -> bool {
+    let name_len = line
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'$'))
+        .count();
+    let name = &line[..name_len];
+    let rest = &line[name_len..];
+    name.contains(&b'.')
+        && (name.ends_with(b"Exception") || name.ends_with(b"Error") || name.ends_with(b"Throwable"))
+        && (rest.is_empty() || rest.starts_with(b": "))
+}
+
+/// Python's last line of a traceback: `ValueError: bad`, `KeyboardInterrupt`,
+/// `requests.exceptions.HTTPError: 500`.
+fn python_exception_line(line: &[u8]) -> bool {
+    let name_len = line
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_'))
+        .count();
+    name_len > 0
+        && line[0].is_ascii_alphabetic()
+        && (line.len() == name_len || line[name_len..].starts_with(b": "))
+}
+
+impl Classifier {
+    /// Whether `line` continues the record before it.
+    fn continues(&mut self, line: &[u8]) -> bool {
+        match &self.mode {
+            Mode::Indented => indented(line),
+            Mode::Java => {
+                (indented(line) && {
+                    let t = line.trim_ascii_start();
+                    t.starts_with(b"at ") || t.starts_with(b"...") || t.starts_with(b"Suppressed: ")
+                        || t.starts_with(b"Caused by: ")
+                }) || line.starts_with(b"Caused by: ")
+                    || exception_line(line)
+            }
+            Mode::Python => {
+                if line.starts_with(b"Traceback (most recent call last):") {
+                    self.trace = Trace::Frames;
+                    return true;
+                }
+                let chained = line.starts_with(b"During handling of the above exception")
+                    || line.starts_with(b"The above exception was the direct cause");
+                match self.trace {
+                    Trace::None => false,
+                    Trace::Frames if indented(line) || line.is_empty() || chained => true,
+                    Trace::Frames => {
+                        // The exception's line ends the frames.
+                        let exc = python_exception_line(line);
+                        self.trace = if exc { Trace::After } else { Trace::None };
+                        exc
+                    }
+                    Trace::After if line.is_empty() => true,
+                    Trace::After if chained => {
+                        self.trace = Trace::Frames;
+                        true
+                    }
+                    Trace::After => {
+                        self.trace = Trace::None;
+                        false
+                    }
+                }
+            }
+            Mode::Go => {
+                indented(line)
+                    || line.is_empty()
+                    || line.starts_with(b"panic: ")
+                    || line.starts_with(b"fatal error: ")
+                    || line.starts_with(b"goroutine ")
+                    || line.starts_with(b"created by ")
+                    || line.starts_with(b"exit status ")
+                    || line.starts_with(b"[signal ")
+                    || (line.ends_with(b")") && line.contains(&b'(') && !line.contains(&b' '))
+            }
+            Mode::Start(re) => !re.is_match(line),
+            Mode::Continuation(re) => re.is_match(line),
+            Mode::Off => false,
+        }
+    }
+}
+
+/// The record being joined.
+struct Open {
+    /// Where its first line starts in the input, and its number.
+    offset: u64,
+    line: u64,
+    /// What the record keeps: its first line, then `\n` and each kept line.
+    kept: Vec<u8>,
+    lines: u64,
+    dropped: u64,
+    /// The last bytes of its raw text (for a checkpoint's tail).
+    tail: Tail,
+    /// Its raw text, the last [`super::behind::WINDOW`] bytes at least (for
+    /// the sessions of the chunk after it), and where that starts.
+    raw: Vec<u8>,
+    raw_start: u64,
+}
+
+/// A framer of whole multi-line records over a line framer.
+pub struct MultiLine {
+    inner: Box<dyn Framer>,
+    rule: Multiline,
+    classify: Classifier,
+    /// Hold back the last record at the end (a live file).
+    hold: bool,
+    chunk_size: usize,
+    open: Option<Open>,
+    /// Records joined, not yet handed on.
+    out: Vec<u8>,
+    units: Vec<UnitSpan>,
+    /// The input's position after the last record closed, and the bytes
+    /// before it.
+    closed: (u64, u64),
+    tail: Tail,
+    /// The inner framer reached its end.
+    ended: bool,
+    notes: Vec<String>,
+    /// The raw bytes before the position (whole lines, up to the window),
+    /// where they start; and those before the chunk being assembled.
+    window: (u64, Vec<u8>),
+    behind: Option<std::sync::Arc<super::behind::Behind>>,
+    /// Raw bytes of the records joined since the last chunk.
+    read: u64,
+}
+
+impl MultiLine {
+    pub fn new(
+        inner: Box<dyn Framer>,
+        rule: Multiline,
+        hold: bool,
+        chunk_size: usize,
+        (start, before): ((u64, u64), &[u8]),
+    ) -> MultiLine {
+        let classify = Classifier { mode: rule.mode.clone(), trace: Trace::None };
+        let mut tail = Tail::default();
+        tail.push(before);
+        MultiLine {
+            inner,
+            rule,
+            classify,
+            hold,
+            chunk_size,
+            open: None,
+            out: Vec::new(),
+            units: Vec::new(),
+            closed: start,
+            tail,
+            ended: false,
+            notes: Vec::new(),
+            window: (start.0, Vec::new()),
+            behind: None,
+            read: 0,
+        }
+    }
+
+    /// Closes the open record: it becomes a unit, and the position moves
+    /// past it.
+    fn close(&mut self, next: (u64, u64)) {
+        let Some(o) = self.open.take() else { return };
+        // The chunk's first record: the bytes before it look back.
+        if self.units.is_empty() && !self.window.1.is_empty() {
+            self.behind = Some(std::sync::Arc::new(self.window.clone()));
+        }
+        let contiguous = o.raw_start == o.offset && self.window.0 + self.window.1.len() as u64 == o.offset;
+        self.window = if contiguous {
+            super::behind::window(self.window.0, &self.window.1, &o.raw, true)
+        } else {
+            super::behind::window(o.raw_start, &[], &o.raw, o.raw_start == o.offset)
+        };
+        let start = self.out.len();
+        self.out.extend_from_slice(&o.kept);
+        self.units.push(UnitSpan {
+            start,
+            end: self.out.len(),
+            line: o.line,
+            index: None,
+            byte_offset: o.offset,
+            lines: o.lines as u32,
+            dropped: o.dropped as u32,
+        });
+        self.tail.push(&o.tail.0);
+        self.read += next.0 - o.offset;
+        self.closed = next;
+    }
+
+    /// Takes one line (`raw` with its line end) at `offset`, number `no`.
+    fn line(&mut self, line: &[u8], raw: &[u8], offset: u64, no: u64) {
+        // (The classifier sees every line: a traceback may start a file.)
+        let continues = self.classify.continues(line) && self.open.is_some();
+        if !continues {
+            // A record starts here: the one before ends.
+            self.close((offset, no - 1));
+            let mut tail = Tail::default();
+            tail.push(raw);
+            let kept = line.to_vec();
+            let raw = raw.to_vec();
+            let raw_start = offset;
+            self.open = Some(Open { offset, line: no, kept, lines: 1, dropped: 0, tail, raw, raw_start });
+            return;
+        }
+        let (max_lines, max_bytes) = (self.rule.max_lines as u64, self.rule.max_bytes);
+        let o = self.open.as_mut().expect("a record is open");
+        o.lines += 1;
+        o.tail.push(raw);
+        o.raw.extend_from_slice(raw);
+        let keep = 2 * super::behind::WINDOW as usize;
+        if o.raw.len() > keep {
+            let cut = o.raw.len() - keep / 2;
+            o.raw.drain(..cut);
+            o.raw_start += cut as u64;
+        }
+        if o.lines > max_lines || o.kept.len() + 1 + line.len() > max_bytes {
+            o.dropped += 1;
+        } else {
+            o.kept.push(b'\n');
+            o.kept.extend_from_slice(line);
+        }
+    }
+
+    fn take(&mut self) -> Option<Chunk> {
+        if self.units.is_empty() {
+            return None;
+        }
+        let first = &self.units[0];
+        let (first_line, byte_offset) = (first.line, first.byte_offset);
+        Some(Chunk {
+            data: std::mem::take(&mut self.out),
+            first_line,
+            byte_offset,
+            units: Some(std::mem::take(&mut self.units)),
+            rejects: Vec::new(),
+            behind: self.behind.take(),
+            read: Some(std::mem::take(&mut self.read)),
+        })
+    }
+}
+
+impl Framer for MultiLine {
+    fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        while !self.ended && self.out.len() < self.chunk_size {
+            let Some(chunk) = self.inner.next_chunk()? else {
+                self.ended = true;
+                let end = self.inner.position();
+                match &self.open {
+                    Some(o) if self.hold => self.notes.push(format!(
+                        "the record at line {} may not be complete yet and was left for the next run",
+                        o.line
+                    )),
+                    _ => self.close(end),
+                }
+                break;
+            };
+            // A line too long for the framer: a reject of its own.
+            if !chunk.rejects.is_empty() && chunk.data.is_empty() {
+                let (prov, reason) = chunk.rejects[0].clone();
+                let (offset, no) = (prov.byte_offset, prov.line);
+                self.close((offset, no - 1));
+                let after = self.inner.position();
+                self.closed = after;
+                self.window = (after.0, Vec::new());
+                let mut out = self.take();
+                let c = out.get_or_insert_with(|| Chunk {
+                    data: Vec::new(),
+                    first_line: no,
+                    byte_offset: offset,
+                    units: Some(Vec::new()),
+                    rejects: Vec::new(),
+                    behind: None,
+            read: None,
+                });
+                c.rejects.push((Provenance { line: no, index: None, byte_offset: offset }, reason));
+                return Ok(out);
+            }
+            let data = &chunk.data;
+            let mut lines = Vec::new();
+            super::lines::for_each_line(data, chunk.first_line, |line, no, off| {
+                lines.push((off, line.len(), no));
+            });
+            for (i, (off, len, no)) in lines.iter().enumerate() {
+                let raw_end = lines.get(i + 1).map_or(data.len(), |n| n.0);
+                let line = &data[*off..off + len];
+                self.line(line, &data[*off..raw_end], chunk.byte_offset + *off as u64, *no);
+            }
+        }
+        Ok(self.take())
+    }
+
+    fn notes(&mut self) -> Vec<String> {
+        let mut n = self.inner.notes();
+        n.append(&mut self.notes);
+        n
+    }
+
+    fn digests(&self) -> u64 {
+        self.inner.digests()
+    }
+
+    fn position(&self) -> (u64, u64) {
+        if self.ended && self.open.is_none() {
+            self.inner.position()
+        } else {
+            self.closed
+        }
+    }
+
+    fn tail(&self) -> Vec<u8> {
+        self.tail.0.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classify(mode: Mode, lines: &[&str]) -> Vec<bool> {
+        let mut c = Classifier { mode, trace: Trace::None };
+        lines.iter().map(|l| c.continues(l.as_bytes())).collect()
+    }
+
+    #[test]
+    fn stack_trace_shapes() {
+        let java = [
+            "2024-01-01 12:00:00 ERROR [main] app - failed",
+            "java.lang.IllegalStateException: boom",
+            "\tat com.example.App.run(App.java:10)",
+            "\t... 12 more",
+            "Caused by: java.io.IOException: reset",
+            "\tSuppressed: java.lang.RuntimeException",
+            "2024-01-01 12:00:01 INFO [main] app - next",
+        ];
+        assert_eq!(classify(Mode::Java, &java), [false, true, true, true, true, true, false]);
+        let python = [
+            "2024-01-01 12:00:00,123 ERROR app: failed",
+            "Traceback (most recent call last):",
+            "  File \"x.py\", line 1, in <module>",
+            "    foo()",
+            "ValueError: bad",
+            "2024-01-01 12:00:01,000 INFO app: next",
+        ];
+        assert_eq!(classify(Mode::Python, &python), [false, true, true, true, true, false]);
+        let go = [
+            "2024/01/01 12:00:00 starting",
+            "panic: runtime error: index out of range [5] with length 3",
+            "",
+            "goroutine 1 [running]:",
+            "main.main()",
+            "\t/tmp/x.go:8 +0x1d",
+            "exit status 2",
+            "2024/01/01 12:00:01 restarted",
+        ];
+        assert_eq!(classify(Mode::Go, &go), [false, true, true, true, true, true, true, false]);
+    }
+}

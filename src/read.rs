@@ -256,7 +256,8 @@ fn join_lines(r: &mut Record<'_>, rest: Option<&[u8]>, span: &source::UnitSpan) 
         m.push_str(&String::from_utf8_lossy(rest));
         r.message = std::borrow::Cow::Owned(m);
     }
-    r.fields.push((std::borrow::Cow::Borrowed("lines"), crate::parse::Value::Int(span.lines as i64)));
+    r.fields
+        .push((std::borrow::Cow::Borrowed("lines"), crate::parse::Value::Int(span.lines as i64)));
     if span.dropped > 0 {
         r.fields.push((
             std::borrow::Cow::Borrowed("lines_dropped"),
@@ -278,7 +279,8 @@ where
     let Opened { path, format, parser, chunk_size, mut start, range, multiline, reader } = opened;
     let start_offset = start.offset;
     let lookback = std::mem::take(&mut start.lookback);
-    let (hold_record, resume) = (start.hold_record, ((start.offset, start.lines), start.before.clone()));
+    let (hold_record, resume) =
+        (start.hold_record, ((start.offset, start.lines), start.before.clone()));
     let mut framer = source::resumed_framer(format.framing(), Box::new(reader), chunk_size, start);
     // Sessions look back before each chunk; whole multi-line records are
     // their own chunks' units (and sessions join within a chunk then).
@@ -286,7 +288,13 @@ where
     let multiline = multiline.filter(|_| format.framing() == source::Framing::Lines);
     if let Some(rule) = multiline {
         let (pos, before) = resume;
-        let m = source::multiline::MultiLine::new(framer, rule, hold_record, chunk_size, (pos, &before));
+        let m = source::multiline::MultiLine::new(
+            framer,
+            rule,
+            hold_record,
+            chunk_size,
+            (pos, &before),
+        );
         framer = Box::new(m);
     } else if needle.is_some() {
         framer = Box::new(source::behind::LookBehind::new(framer, (&lookback[..], start_offset)));

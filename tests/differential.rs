@@ -375,6 +375,7 @@ fn fixtures_real_logs_and_hostile_text_agree_in(cluster: bool) {
         let mut bytes = std::fs::read(here.join(p)).unwrap();
         bytes.extend_from_slice(b"\r\n");
         std::fs::write(&to, bytes).unwrap();
+        common::rest(&to);
         to.to_str().unwrap().to_string()
     };
     let sources: Vec<(String, String, &str)> = vec![

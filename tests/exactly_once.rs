@@ -82,6 +82,8 @@ fn lines(from: usize, n: usize, tag: &str) -> String {
         .collect()
 }
 
+/// Appends `text` to `path`, which is then at rest (see `common::rest`):
+/// the tests of a record still being written say so themselves.
 fn append(path: &Path, text: &str) {
     std::fs::OpenOptions::new()
         .append(true)
@@ -89,6 +91,7 @@ fn append(path: &Path, text: &str) {
         .unwrap()
         .write_all(text.as_bytes())
         .unwrap();
+    common::rest(path);
 }
 
 fn gzip(from: &Path, to: &Path) {
@@ -687,6 +690,7 @@ fn every_new_format_is_stored_once_as_it_grows_rotates_and_races_in(cluster: boo
         let run = |path: &str| loader(&url, &["ingest", "--format", format, path], &[]);
         let glob = format!("{}/app.log*", dir.path().display());
         std::fs::write(&live, text(0, 3)).unwrap();
+        common::rest(&live);
         ok(&run(&glob).output().unwrap());
         append(&live, &text(3, 200));
         ok(&run(&glob).output().unwrap());
@@ -696,6 +700,7 @@ fn every_new_format_is_stored_once_as_it_grows_rotates_and_races_in(cluster: boo
         gzip(&rotated, &dir.path().join("app.log.1.gz"));
         std::fs::remove_file(&rotated).unwrap();
         std::fs::write(&live, text(200, 300)).unwrap();
+        common::rest(&live);
         ok(&run(&glob).output().unwrap());
         // It grows, and three loaders start on it at once.
         append(&live, &text(300, 2300));
@@ -710,6 +715,7 @@ fn every_new_format_is_stored_once_as_it_grows_rotates_and_races_in(cluster: boo
         // emptied live file.
         append(&live, &text(2300, 2350));
         std::fs::copy(&live, &rotated).unwrap();
+        common::rest(&rotated);
         std::fs::OpenOptions::new().write(true).open(&live).unwrap().set_len(0).unwrap();
         append(&live, &text(2350, 2400));
         ok(&run(&glob).output().unwrap());
@@ -721,6 +727,7 @@ fn every_new_format_is_stored_once_as_it_grows_rotates_and_races_in(cluster: boo
         let other_tag = format!("twin{k}");
         let tail: String = (3000..3020).map(|i| format_line(format, i, &other_tag)).collect();
         std::fs::write(&twin, text(0, 40) + &tail).unwrap();
+        common::rest(&twin);
         ok(&run(twin.to_str().unwrap()).output().unwrap());
         ok(&run(twin.to_str().unwrap()).output().unwrap());
         total += 60;
@@ -739,4 +746,66 @@ on_both!(
     every_new_format_is_stored_once_as_it_grows_rotates_and_races,
     every_new_format_is_stored_once_as_it_grows_rotates_and_races_on_a_cluster,
     every_new_format_is_stored_once_as_it_grows_rotates_and_races_in
+);
+
+/// Multi-line records in a growing, rotating file: a record whose lines
+/// are still being written is held back (its first line is where the next
+/// load starts), then stored whole, once; a rotated file, at rest, gives up
+/// its last record; nothing is a reject.
+fn multiline_records_are_stored_whole_and_once_in(cluster: bool) {
+    let Some(url) = common::fresh_db("multiline_once", cluster) else { return };
+    ok(&logtrack(&url, &["db", "init"]));
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.log");
+    let format = r"regex:^(?P<ts>\S+) (?P<severity>\w+) (?P<message>.*)$";
+    let run = |path: &str| {
+        ok(&logtrack(&url, &["ingest", "--format", format, "--multiline", "java", path]));
+    };
+    let record = |i: usize, frames: usize| -> String {
+        let mut r = format!("2026-03-14T10:00:{i:02}Z ERROR order {i} failed\njava.lang.IllegalStateException: boom {i}\n");
+        for f in 0..frames {
+            r.push_str(&format!("\tat com.example.Orders.place(Orders.java:{f})\n"));
+        }
+        r
+    };
+    let stored = |url: &str| count(url, "SELECT count(*) FROM logs");
+    let glob = format!("{}/app.log*", dir.path().display());
+    // Record 0 whole, record 1 half written: 1 stored, 1 held.
+    std::fs::write(&live, record(0, 3) + &record(1, 2)).unwrap();
+    run(&glob);
+    assert_eq!(stored(&url), 1);
+    // The rest of record 1 and record 2's first line: record 1 whole.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&live)
+        .unwrap()
+        .write_all(
+            b"\tat com.example.Orders.place(Orders.java:2)\n2026-03-14T10:00:02Z INFO next\n",
+        )
+        .unwrap();
+    run(&glob);
+    assert_eq!(stored(&url), 2);
+    let lines = "SELECT (fields->>'lines')::bigint FROM logs WHERE message LIKE 'order 1 failed%'";
+    assert_eq!(count(&url, lines), 5, "record 1 has all its lines");
+    // Rotated: the old file rests and gives up its last record; the new one
+    // starts.
+    let rotated = dir.path().join("app.log.1");
+    std::fs::rename(&live, &rotated).unwrap();
+    common::rest(&rotated);
+    std::fs::write(&live, record(3, 1)).unwrap();
+    run(&glob);
+    assert_eq!(stored(&url), 3, "record 2 from the rotated file");
+    common::rest(&live);
+    let said = ok(&logtrack(&url, &["ingest", "--format", format, "--multiline", "java", &glob]));
+    assert_eq!(stored(&url), 4, "{said}");
+    run(&glob);
+    assert_eq!(count(&url, "SELECT count(*) FROM rejects"), 0);
+    // Each record once (the new app.log's line 1 is the old one's too).
+    assert_eq!(count(&url, "SELECT count(DISTINCT message) FROM logs"), 4);
+}
+
+on_both!(
+    multiline_records_are_stored_whole_and_once,
+    multiline_records_are_stored_whole_and_once_on_a_cluster,
+    multiline_records_are_stored_whole_and_once_in
 );

@@ -167,6 +167,7 @@ fn later_runs_know_what_earlier_runs_saw_in(cluster: bool) {
         "pam_unix(sshd:session): session opened for user alice by (uid=0)",
     ));
     std::fs::write(logs.join("day01.log"), day1).unwrap();
+    common::rest(&logs.join("day01.log"));
     let (r, _) = run(&url, job, &dir.path().join("r1"), &[]);
     // Nothing was known: every kind of message and both sources are new.
     assert_eq!(alerts_of(&r, "ssh_new_message").len(), 3);
@@ -188,6 +189,7 @@ fn later_runs_know_what_earlier_runs_saw_in(cluster: bool) {
         "pam_unix(sshd:session): session opened for user carol by (uid=0)",
     ));
     std::fs::write(logs.join("day02.log"), day2).unwrap();
+    common::rest(&logs.join("day02.log"));
     let (r, _) = run(&url, job, &dir.path().join("r2"), &[]);
     let keys = common::alert_keys(&dir.path().join("r2"));
     assert_eq!(r["alerts"].as_array().unwrap().len(), 2, "{keys:#?}");
@@ -221,6 +223,7 @@ fn later_runs_know_what_earlier_runs_saw_in(cluster: bool) {
             .replace("2026-01-10", "2026-02-11"),
     )
     .unwrap();
+    common::rest(&logs.join("day41.log"));
     let (r, _) = run(&url, job, &dir.path().join("r3"), &[]);
     let v = alerts_of(&r, "ssh_new_source");
     assert_eq!(v.len(), 1, "{r:#}");
@@ -267,6 +270,7 @@ fn in_memory_the_baseline_is_the_first_learn_of_the_data() {
         "Failed password for invalid user oracle from 192.0.2.10 port 4244 ssh2",
     ));
     std::fs::write(logs.join("day01.log"), text).unwrap();
+    common::rest(&logs.join("day01.log"));
     let job = JOB
         .replace("LOGS", logs.to_str().unwrap())
         .replace(

@@ -181,7 +181,8 @@ fn multiline_records() {
             _ => {
                 let stem = fixture.trim_end_matches(".log");
                 let pattern =
-                    std::fs::read_to_string(format!("tests/fixtures/multiline/{stem}.format")).unwrap();
+                    std::fs::read_to_string(format!("tests/fixtures/multiline/{stem}.format"))
+                        .unwrap();
                 format!("regex:{}", pattern.trim_end())
             }
         };
@@ -202,7 +203,9 @@ fn an_endless_stack_trace_is_cut_and_counted() {
     use logtrack::source::multiline::Multiline;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("huge.log");
-    let mut text = String::from("2024-05-01T12:00:00Z ERROR [main] app - boom\njava.lang.StackOverflowError\n");
+    let mut text = String::from(
+        "2024-05-01T12:00:00Z ERROR [main] app - boom\njava.lang.StackOverflowError\n",
+    );
     for i in 0..10_000 {
         text.push_str(&format!("\tat com.example.Rec.f(Rec.java:{i})\n"));
     }
@@ -213,8 +216,11 @@ fn an_endless_stack_trace_is_cut_and_counted() {
     rule.max_lines = 100;
     let opts = ParserOptions { multiline: Some(rule), ..Default::default() };
     let out = common::render(path.to_str().unwrap(), format, &opts, None);
-    let records: Vec<serde_json::Value> =
-        out.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let records: Vec<serde_json::Value> = out
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(records.len(), 2, "{}", &out[out.len().saturating_sub(300)..]);
     let f = &records[0]["fields"];
     assert_eq!((f["lines"].as_i64(), f["lines_dropped"].as_i64()), (Some(10_002), Some(9_902)));

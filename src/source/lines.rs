@@ -205,7 +205,15 @@ impl<R: Read + Send> super::Framer for LineFramer<R> {
         let units = self.csv.then(|| csv_units(&data, first_line, byte_offset));
         self.next_line += count_lines(&data);
         self.offset += data.len() as u64;
-        Ok(Some(Chunk { data, first_line, byte_offset, units, rejects: Vec::new(), behind: None, read: None }))
+        Ok(Some(Chunk {
+            data,
+            first_line,
+            byte_offset,
+            units,
+            rejects: Vec::new(),
+            behind: None,
+            read: None,
+        }))
     }
 
     fn notes(&mut self) -> Vec<String> {
@@ -253,8 +261,8 @@ fn csv_units(data: &[u8], first_line: u64, byte_offset: u64) -> Vec<UnitSpan> {
             e -= 1;
         }
         units.push(UnitSpan {
-                        lines: 0,
-                        dropped: 0,
+            lines: 0,
+            dropped: 0,
             start,
             end: e,
             line,

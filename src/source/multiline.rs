@@ -72,7 +72,9 @@ impl PartialEq for Mode {
 
 impl PartialEq for Multiline {
     fn eq(&self, other: &Multiline) -> bool {
-        self.mode == other.mode && self.max_lines == other.max_lines && self.max_bytes == other.max_bytes
+        self.mode == other.mode
+            && self.max_lines == other.max_lines
+            && self.max_bytes == other.max_bytes
     }
 }
 
@@ -147,17 +149,17 @@ fn exception_line(line: &[u8]) -> bool {
     let name = &line[..name_len];
     let rest = &line[name_len..];
     name.contains(&b'.')
-        && (name.ends_with(b"Exception") || name.ends_with(b"Error") || name.ends_with(b"Throwable"))
+        && (name.ends_with(b"Exception")
+            || name.ends_with(b"Error")
+            || name.ends_with(b"Throwable"))
         && (rest.is_empty() || rest.starts_with(b": "))
 }
 
 /// Python's last line of a traceback: `ValueError: bad`, `KeyboardInterrupt`,
 /// `requests.exceptions.HTTPError: 500`.
 fn python_exception_line(line: &[u8]) -> bool {
-    let name_len = line
-        .iter()
-        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_'))
-        .count();
+    let name_len =
+        line.iter().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_')).count();
     name_len > 0
         && line[0].is_ascii_alphabetic()
         && (line.len() == name_len || line[name_len..].starts_with(b": "))
@@ -171,7 +173,9 @@ impl Classifier {
             Mode::Java => {
                 (indented(line) && {
                     let t = line.trim_ascii_start();
-                    t.starts_with(b"at ") || t.starts_with(b"...") || t.starts_with(b"Suppressed: ")
+                    t.starts_with(b"at ")
+                        || t.starts_with(b"...")
+                        || t.starts_with(b"Suppressed: ")
                         || t.starts_with(b"Caused by: ")
                 }) || line.starts_with(b"Caused by: ")
                     || exception_line(line)
@@ -303,7 +307,8 @@ impl MultiLine {
         if self.units.is_empty() && !self.window.1.is_empty() {
             self.behind = Some(std::sync::Arc::new(self.window.clone()));
         }
-        let contiguous = o.raw_start == o.offset && self.window.0 + self.window.1.len() as u64 == o.offset;
+        let contiguous =
+            o.raw_start == o.offset && self.window.0 + self.window.1.len() as u64 == o.offset;
         self.window = if contiguous {
             super::behind::window(self.window.0, &self.window.1, &o.raw, true)
         } else {
@@ -337,7 +342,8 @@ impl MultiLine {
             let kept = line.to_vec();
             let raw = raw.to_vec();
             let raw_start = offset;
-            self.open = Some(Open { offset, line: no, kept, lines: 1, dropped: 0, tail, raw, raw_start });
+            self.open =
+                Some(Open { offset, line: no, kept, lines: 1, dropped: 0, tail, raw, raw_start });
             return;
         }
         let (max_lines, max_bytes) = (self.rule.max_lines as u64, self.rule.max_bytes);
@@ -408,7 +414,7 @@ impl Framer for MultiLine {
                     units: Some(Vec::new()),
                     rejects: Vec::new(),
                     behind: None,
-            read: None,
+                    read: None,
                 });
                 c.rejects.push((Provenance { line: no, index: None, byte_offset: offset }, reason));
                 return Ok(out);

@@ -154,7 +154,10 @@ fn multiline(
         }
     }
     if let Some(f) = format.filter(|f| f.framing() != crate::source::Framing::Lines) {
-        c.err(&at, format!("format \"{f}\" is not read line by line: its records are whole already"));
+        c.err(
+            &at,
+            format!("format \"{f}\" is not read line by line: its records are whole already"),
+        );
     }
     Some(rule)
 }

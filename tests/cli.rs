@@ -354,3 +354,33 @@ fn negative_offsets_and_macos_syslog() {
     assert!(stderr(&o).contains("3 records, 0 rejected"), "{}", stderr(&o));
     assert!(stderr(&o).contains("(syslog)"), "{}", stderr(&o));
 }
+
+/// `multiline` is checked: a rule name, a table with one valid pattern,
+/// and only for formats read line by line.
+#[test]
+fn multiline_rules_are_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("job.toml");
+    std::fs::write(
+        &job,
+        "name = \"m\"\n\
+         [[sources]]\npath = \"a.log\"\nformat = \"syslog\"\nmultiline = \"cobol\"\n\
+         [[sources]]\npath = \"b.log\"\nformat = \"syslog\"\nmultiline = { start = \"(\" }\n\
+         [[sources]]\npath = \"c.json\"\nformat = \"cloudtrail\"\nmultiline = \"java\"\n\
+         [[sources]]\npath = \"d.log\"\nformat = \"json\"\nmultiline = { start = \"^\\\\{\", continuation = \"x\" }\n\
+         [[sources]]\npath = \"e.log\"\nformat = \"syslog\"\nmultiline = \"java\"\nmax_lines = 50\n",
+    )
+    .unwrap();
+    let o = logtrack(&["validate", job.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for want in [
+        "sources[0].multiline: unknown rule \"cobol\"",
+        "sources[1].multiline.start: not a valid regex",
+        "sources[2].multiline: format \"cloudtrail\" is not read line by line",
+        "sources[3].multiline: give one of start, continuation",
+    ] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+    assert!(!err.contains("sources[4]"), "{err}");
+}

@@ -302,7 +302,8 @@ fn route<'n>(mut node: &'n mut Node, words: &[&str]) -> &'n mut Node {
 }
 
 /// The text [`Templater::assign`] reads: the record's service, a unit
-/// separator, and its masked message. Appended to `out`.
+/// separator, and its masked message (of a multi-line record, its first
+/// line and the exception's class: see [`template_text`]). Appended to `out`.
 pub fn key_into(service: &str, message: &str, out: &mut String) {
     if service.contains(KEY_SEP) {
         out.push_str(&service.replace(KEY_SEP, "?"));
@@ -310,7 +311,47 @@ pub fn key_into(service: &str, message: &str, out: &mut String) {
         out.push_str(service);
     }
     out.push(KEY_SEP);
-    mask::mask_into(message, out);
+    mask::mask_into(&template_text(message), out);
+}
+
+/// What a message's template is made of: the message, or of a multi-line
+/// record (a stack trace) its first line and the exception's class
+/// (`java.lang.IllegalStateException`, Python's `ValueError`, Go's
+/// `panic`), so that a trace's frames and line numbers make no template
+/// of their own.
+pub fn template_text(message: &str) -> std::borrow::Cow<'_, str> {
+    let Some((first, rest)) = message.split_once('\n') else {
+        return std::borrow::Cow::Borrowed(message);
+    };
+    let class = |line: &str| -> Option<String> {
+        if line.starts_with("panic: ") || line.starts_with("fatal error: ") {
+            return Some(line.split(':').next().unwrap_or("panic").to_string());
+        }
+        let name_len = line
+            .bytes()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'$'))
+            .count();
+        let name = &line[..name_len];
+        let after = &line[name_len..];
+        let known = ["Exception", "Error", "Throwable", "Exit", "Interrupt", "Warning"];
+        (name_len > 0
+            && line.as_bytes()[0].is_ascii_alphabetic()
+            && known.iter().any(|k| name.ends_with(k))
+            && (after.is_empty() || after.starts_with(": ")))
+        .then(|| name.to_string())
+    };
+    // Java names the exception first (then what caused it); Python last.
+    let lines: Vec<&str> = rest.lines().filter(|l| !l.starts_with([' ', '\t'])).collect();
+    let python = rest.starts_with("Traceback ");
+    let found = if python {
+        lines.iter().rev().find_map(|l| class(l))
+    } else {
+        lines.iter().find_map(|l| class(l))
+    };
+    match found {
+        Some(c) => std::borrow::Cow::Owned(format!("{first} {c}")),
+        None => std::borrow::Cow::Borrowed(first),
+    }
 }
 
 pub(crate) const KEY_SEP: char = '\x1f';
@@ -348,6 +389,27 @@ impl Templater {
 
 #[cfg(test)]
 mod tests {
+
+    /// A stack trace's template is its first line and its exception's class:
+    /// two traces of one failure at different line numbers are one template.
+    #[test]
+    fn a_stack_trace_is_its_first_line_and_class() {
+        let java = |line: u32| {
+            format!("order 42 failed\njava.lang.IllegalStateException: boom\n\tat com.x.Y.z(Y.java:{line})\nCaused by: java.io.IOException: reset")
+        };
+        assert_eq!(template_text(&java(10)), "order 42 failed java.lang.IllegalStateException");
+        let (mut a, mut b) = (String::new(), String::new());
+        key_into("app", &java(10), &mut a);
+        key_into("app", &java(99), &mut b);
+        assert_eq!(a, b);
+        let py = "request failed\nTraceback (most recent call last):\n  File \"x.py\", line 1, in f\nKeyError: 'a'\n\nDuring handling of the above exception, another exception occurred:\n\nTraceback (most recent call last):\n  File \"x.py\", line 3\napp.errors.CheckoutError: order 7";
+        assert_eq!(template_text(py), "request failed app.errors.CheckoutError");
+        let go = "processing batch 9\npanic: runtime error: index out of range [5] with length 3\n\ngoroutine 1 [running]:";
+        assert_eq!(template_text(go), "processing batch 9 panic");
+        assert_eq!(template_text("crash report:\n\tThread 0 Crashed:"), "crash report:");
+        assert_eq!(template_text("one line"), "one line");
+    }
+
     use super::*;
 
     fn add(d: &mut Drain, svc: &str, msg: &str) -> u32 {

@@ -234,12 +234,6 @@ struct Open {
     kept: Vec<u8>,
     lines: u64,
     dropped: u64,
-    /// The last bytes of its raw text (for a checkpoint's tail).
-    tail: Tail,
-    /// Its raw text, the last [`super::behind::WINDOW`] bytes at least (for
-    /// the sessions of the chunk after it), and where that starts.
-    raw: Vec<u8>,
-    raw_start: u64,
 }
 
 /// A framer of whole multi-line records over a line framer.
@@ -261,9 +255,11 @@ pub struct MultiLine {
     /// The inner framer reached its end.
     ended: bool,
     notes: Vec<String>,
-    /// The raw bytes before the position (whole lines, up to the window),
-    /// where they start; and those before the chunk being assembled.
-    window: (u64, Vec<u8>),
+    /// The raw bytes read last (at least the look-behind window, or the
+    /// checkpoint's tail, before the position), where they start, and
+    /// whether that is a line start; the bytes before the chunk being
+    /// assembled.
+    recent: (u64, Vec<u8>, bool),
     behind: Option<std::sync::Arc<super::behind::Behind>>,
     /// Raw bytes of the records joined since the last chunk.
     read: u64,
@@ -293,7 +289,11 @@ impl MultiLine {
             tail,
             ended: false,
             notes: Vec::new(),
-            window: (start.0, Vec::new()),
+            recent: (
+                start.0 - before.len() as u64,
+                before.to_vec(),
+                start.0 == before.len() as u64,
+            ),
             behind: None,
             read: 0,
         }
@@ -303,17 +303,26 @@ impl MultiLine {
     /// past it.
     fn close(&mut self, next: (u64, u64)) {
         let Some(o) = self.open.take() else { return };
+        let (from, bytes, whole) = &self.recent;
         // The chunk's first record: the bytes before it look back.
-        if self.units.is_empty() && !self.window.1.is_empty() {
-            self.behind = Some(std::sync::Arc::new(self.window.clone()));
+        if self.units.is_empty() && o.offset > *from {
+            let upto = ((o.offset - from) as usize).min(bytes.len());
+            let keep = (super::behind::WINDOW as usize).min(upto);
+            let at_start = upto == keep && *whole;
+            let b = super::behind::window(
+                o.offset - keep as u64,
+                &bytes[upto - keep..upto],
+                &[],
+                at_start,
+            );
+            if !b.1.is_empty() {
+                self.behind = Some(std::sync::Arc::new(b));
+            }
         }
-        let contiguous =
-            o.raw_start == o.offset && self.window.0 + self.window.1.len() as u64 == o.offset;
-        self.window = if contiguous {
-            super::behind::window(self.window.0, &self.window.1, &o.raw, true)
-        } else {
-            super::behind::window(o.raw_start, &[], &o.raw, o.raw_start == o.offset)
-        };
+        // The checkpoint's tail: the bytes before the new position.
+        let upto = ((next.0.saturating_sub(*from)) as usize).min(bytes.len());
+        self.tail = Tail::default();
+        self.tail.push(&bytes[..upto]);
         let start = self.out.len();
         self.out.extend_from_slice(&o.kept);
         self.units.push(UnitSpan {
@@ -325,7 +334,6 @@ impl MultiLine {
             lines: o.lines as u32,
             dropped: o.dropped as u32,
         });
-        self.tail.push(&o.tail.0);
         self.read += next.0 - o.offset;
         self.closed = next;
     }
@@ -337,31 +345,42 @@ impl MultiLine {
         if !continues {
             // A record starts here: the one before ends.
             self.close((offset, no - 1));
-            let mut tail = Tail::default();
-            tail.push(raw);
             let kept = line.to_vec();
-            let raw = raw.to_vec();
-            let raw_start = offset;
-            self.open =
-                Some(Open { offset, line: no, kept, lines: 1, dropped: 0, tail, raw, raw_start });
-            return;
-        }
-        let (max_lines, max_bytes) = (self.rule.max_lines as u64, self.rule.max_bytes);
-        let o = self.open.as_mut().expect("a record is open");
-        o.lines += 1;
-        o.tail.push(raw);
-        o.raw.extend_from_slice(raw);
-        let keep = 2 * super::behind::WINDOW as usize;
-        if o.raw.len() > keep {
-            let cut = o.raw.len() - keep / 2;
-            o.raw.drain(..cut);
-            o.raw_start += cut as u64;
-        }
-        if o.lines > max_lines || o.kept.len() + 1 + line.len() > max_bytes {
-            o.dropped += 1;
+            self.open = Some(Open { offset, line: no, kept, lines: 1, dropped: 0 });
         } else {
-            o.kept.push(b'\n');
-            o.kept.extend_from_slice(line);
+            let (max_lines, max_bytes) = (self.rule.max_lines as u64, self.rule.max_bytes);
+            let o = self.open.as_mut().expect("a record is open");
+            o.lines += 1;
+            if o.lines > max_lines || o.kept.len() + 1 + line.len() > max_bytes {
+                o.dropped += 1;
+            } else {
+                o.kept.push(b'\n');
+                o.kept.extend_from_slice(line);
+            }
+        }
+        // The raw bytes: the window, and more (a long record's start may be
+        // needed), trimmed now and then.
+        let (from, bytes, whole) = &mut self.recent;
+        if *from + bytes.len() as u64 != offset {
+            // A gap (a line skipped for its length): start again here.
+            (*from, *whole) = (offset, true);
+            bytes.clear();
+        }
+        bytes.extend_from_slice(raw);
+        let w = super::behind::WINDOW;
+        let end = *from + bytes.len() as u64;
+        if bytes.len() as u64 > 4 * w {
+            // Keep the window before the open record (the next chunk may
+            // start with it), unless that record is itself huge; and the
+            // last window's worth.
+            let open_at = self.open.as_ref().map_or(end, |o| o.offset);
+            let last = end - w;
+            let keep_from =
+                if end - open_at > 2 * w { last } else { open_at.saturating_sub(w).min(last) };
+            let cut = (keep_from.saturating_sub(*from) as usize).min(bytes.len());
+            bytes.drain(..cut);
+            *from += cut as u64;
+            *whole = false;
         }
     }
 
@@ -405,7 +424,6 @@ impl Framer for MultiLine {
                 self.close((offset, no - 1));
                 let after = self.inner.position();
                 self.closed = after;
-                self.window = (after.0, Vec::new());
                 let mut out = self.take();
                 let c = out.get_or_insert_with(|| Chunk {
                     data: Vec::new(),

@@ -809,3 +809,45 @@ on_both!(
     multiline_records_are_stored_whole_and_once_on_a_cluster,
     multiline_records_are_stored_whole_and_once_in
 );
+
+/// A loader killed (kill -9) in the middle of a file of multi-line records,
+/// then run again: every record stored once, whole.
+#[test]
+fn a_loader_killed_mid_multiline_file_loses_and_doubles_nothing() {
+    let url = &db!("multiline_kill");
+    ok(&logtrack(url, &["db", "init"]));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let mut text = String::new();
+    for i in 0..20_000 {
+        let (m, s) = ((i / 60) % 60, i % 60);
+        text.push_str(&format!("2026-03-14T10:{m:02}:{s:02}Z ERROR order {i} failed\n"));
+        if i % 3 == 0 {
+            text.push_str(&format!(
+                "java.lang.IllegalStateException: boom {i}\n\tat a.B.c(B.java:{i})\n\t... 7 more\n"
+            ));
+        }
+    }
+    std::fs::write(&path, text).unwrap();
+    common::rest(&path);
+    let p = path.to_str().unwrap();
+    let format = r"regex:^(?P<ts>\S+) (?P<severity>\w+) (?P<message>.*)$";
+    let args = ["ingest", "--format", format, "--multiline", "java", p];
+    fault_at_row(url, 10_000, "PERFORM pg_sleep(30)");
+    let mut child = loader(url, &args, &[]).spawn().unwrap();
+    let sleeping = "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'";
+    let start = std::time::Instant::now();
+    while count(url, sleeping) == 0 && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    count(url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE wait_event = 'PgSleep'");
+    drop_fault(url);
+    ok(&loader(url, &args, &[]).output().unwrap());
+    ok(&loader(url, &args, &[]).output().unwrap());
+    assert_eq!(count(url, "SELECT count(*) FROM logs"), 20_000);
+    assert_eq!(count(url, "SELECT count(DISTINCT source_line) FROM logs"), 20_000);
+    assert_eq!(count(url, "SELECT count(*) FROM logs WHERE (fields->>'lines')::int = 4"), 6_667);
+    assert_eq!(count(url, "SELECT count(*) FROM rejects"), 0);
+}

@@ -314,8 +314,9 @@ pub fn key_into(service: &str, message: &str, out: &mut String) {
     mask::mask_into(&template_text(message), out);
 }
 
-/// What a message's template is made of: the message, or of a multi-line
-/// record (a stack trace) its first line and the exception's class
+/// What a message's template is made of: the message, or of a stack trace
+/// (a multi-line record that names an exception) its first line and the
+/// exception's class
 /// (`java.lang.IllegalStateException`, Python's `ValueError`, Go's
 /// `panic`), so that a trace's frames and line numbers make no template
 /// of their own.
@@ -350,7 +351,8 @@ pub fn template_text(message: &str) -> std::borrow::Cow<'_, str> {
     };
     match found {
         Some(c) => std::borrow::Cow::Owned(format!("{first} {c}")),
-        None => std::borrow::Cow::Borrowed(first),
+        // No trace: the message as it is (a journal entry's lines).
+        None => std::borrow::Cow::Borrowed(message),
     }
 }
 
@@ -406,7 +408,8 @@ mod tests {
         assert_eq!(template_text(py), "request failed app.errors.CheckoutError");
         let go = "processing batch 9\npanic: runtime error: index out of range [5] with length 3\n\ngoroutine 1 [running]:";
         assert_eq!(template_text(go), "processing batch 9 panic");
-        assert_eq!(template_text("crash report:\n\tThread 0 Crashed:"), "crash report:");
+        let lines = "crash report:\n\tThread 0 Crashed:";
+        assert_eq!(template_text(lines), lines, "no trace: all of it");
         assert_eq!(template_text("one line"), "one line");
     }
 

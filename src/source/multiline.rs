@@ -16,6 +16,7 @@
 //! `fields.lines` says how many lines it spans, `fields.lines_dropped` how
 //! many of them its message leaves out), never read as records of their own.
 
+use super::identity::FP_LEN;
 use super::{Chunk, Framer, Provenance, Tail, UnitSpan};
 use std::io;
 
@@ -230,8 +231,9 @@ struct Open {
     /// Where its first line starts in the input, and its number.
     offset: u64,
     line: u64,
-    /// What the record keeps: its first line, then `\n` and each kept line.
-    kept: Vec<u8>,
+    /// Where what the record keeps (its first line, then `\n` and each kept
+    /// line) starts in the output being assembled.
+    at: usize,
     lines: u64,
     dropped: u64,
 }
@@ -263,6 +265,9 @@ pub struct MultiLine {
     behind: Option<std::sync::Arc<super::behind::Behind>>,
     /// Raw bytes of the records joined since the last chunk.
     read: u64,
+    /// Where `tail` was taken (the start, or before the raw bytes kept went
+    /// past it).
+    tail_at: u64,
 }
 
 impl MultiLine {
@@ -296,6 +301,7 @@ impl MultiLine {
             ),
             behind: None,
             read: 0,
+            tail_at: start.0,
         }
     }
 
@@ -319,14 +325,8 @@ impl MultiLine {
                 self.behind = Some(std::sync::Arc::new(b));
             }
         }
-        // The checkpoint's tail: the bytes before the new position.
-        let upto = ((next.0.saturating_sub(*from)) as usize).min(bytes.len());
-        self.tail = Tail::default();
-        self.tail.push(&bytes[..upto]);
-        let start = self.out.len();
-        self.out.extend_from_slice(&o.kept);
         self.units.push(UnitSpan {
-            start,
+            start: o.at,
             end: self.out.len(),
             line: o.line,
             index: None,
@@ -345,17 +345,18 @@ impl MultiLine {
         if !continues {
             // A record starts here: the one before ends.
             self.close((offset, no - 1));
-            let kept = line.to_vec();
-            self.open = Some(Open { offset, line: no, kept, lines: 1, dropped: 0 });
+            let at = self.out.len();
+            self.out.extend_from_slice(line);
+            self.open = Some(Open { offset, line: no, at, lines: 1, dropped: 0 });
         } else {
             let (max_lines, max_bytes) = (self.rule.max_lines as u64, self.rule.max_bytes);
             let o = self.open.as_mut().expect("a record is open");
             o.lines += 1;
-            if o.lines > max_lines || o.kept.len() + 1 + line.len() > max_bytes {
+            if o.lines > max_lines || self.out.len() - o.at + 1 + line.len() > max_bytes {
                 o.dropped += 1;
             } else {
-                o.kept.push(b'\n');
-                o.kept.extend_from_slice(line);
+                self.out.push(b'\n');
+                self.out.extend_from_slice(line);
             }
         }
         // The raw bytes: the window, and more (a long record's start may be
@@ -378,6 +379,13 @@ impl MultiLine {
             let keep_from =
                 if end - open_at > 2 * w { last } else { open_at.saturating_sub(w).min(last) };
             let cut = (keep_from.saturating_sub(*from) as usize).min(bytes.len());
+            // The checkpoint's tail may lie in what goes: keep it first.
+            if *from + (cut as u64) > self.closed.0.saturating_sub(FP_LEN as u64) {
+                let upto = ((self.closed.0.saturating_sub(*from)) as usize).min(bytes.len());
+                self.tail = Tail::default();
+                self.tail.push(&bytes[..upto]);
+                self.tail_at = self.closed.0;
+            }
             bytes.drain(..cut);
             *from += cut as u64;
             *whole = false;
@@ -388,10 +396,19 @@ impl MultiLine {
         if self.units.is_empty() {
             return None;
         }
+        // The open record's bytes stay for the next chunk.
+        let rest = match &mut self.open {
+            Some(o) => {
+                let rest = self.out.split_off(o.at);
+                o.at = 0;
+                rest
+            }
+            None => Vec::new(),
+        };
         let first = &self.units[0];
         let (first_line, byte_offset) = (first.line, first.byte_offset);
         Some(Chunk {
-            data: std::mem::take(&mut self.out),
+            data: std::mem::replace(&mut self.out, rest),
             first_line,
             byte_offset,
             units: Some(std::mem::take(&mut self.units)),
@@ -404,7 +421,8 @@ impl MultiLine {
 
 impl Framer for MultiLine {
     fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
-        while !self.ended && self.out.len() < self.chunk_size {
+        // Closed records' bytes (the open one's are at the end of `out`).
+        while !self.ended && self.units.last().map_or(0, |u| u.end) < self.chunk_size {
             let Some(chunk) = self.inner.next_chunk()? else {
                 self.ended = true;
                 let end = self.inner.position();
@@ -470,7 +488,21 @@ impl Framer for MultiLine {
     }
 
     fn tail(&self) -> Vec<u8> {
-        self.tail.0.clone()
+        // The bytes before the position: from the raw bytes kept, unless a
+        // snapshot was taken for it.
+        let (pos, _) = self.position();
+        let (from, bytes, _) = &self.recent;
+        if self.tail_at == pos || pos < *from {
+            return self.tail.0.clone();
+        }
+        let upto = ((pos - from) as usize).min(bytes.len());
+        let mut t = self.tail.clone();
+        if (upto as u64) < FP_LEN as u64 && *from > self.tail_at {
+            // Not enough kept before the position: what is, after the tail known.
+            t = Tail::default();
+        }
+        t.push(&bytes[..upto]);
+        t.0
     }
 }
 

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${FUZZ_SECONDS:-30}
-targets=${FUZZ_TARGETS:-"parsers auth_events line_framer json_framer job_file templates"}
+targets=${FUZZ_TARGETS:-"parsers auth_events auth_address line_framer json_framer job_file templates"}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 # cargo fuzz passes nightly-only flags (sanitizer coverage); the stable
 # toolchain accepts them with RUSTC_BOOTSTRAP.
@@ -43,6 +43,9 @@ seed parsers 0e tests/fixtures/nginx-error/*.log
 seed parsers 2f tests/fixtures/regex/*.log
 seed auth_events 00 tests/data/loghub-openssh/OpenSSH_head150.log
 seed auth_events 02 tests/fixtures/syslog/mixed.log
+# auth_address: the first byte picks a shape; the rest is the client's text.
+seed auth_address 00 tests/data/fail2ban-sshd/sshd
+seed auth_address 04 tests/data/loghub-openssh/OpenSSH_head150.log
 seed line_framer 05 tests/fixtures/combined/*.log tests/data/loghub-apache-error/*.log
 seed line_framer 85 tests/fixtures/hdfs/*.log
 seed json_framer 07 tests/fixtures/cloudtrail/* tests/data/cloudtrail/*.json

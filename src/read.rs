@@ -283,11 +283,14 @@ where
         (start.hold_record, ((start.offset, start.lines), start.before.clone()));
     let mut framer = source::resumed_framer(format.framing(), Box::new(reader), chunk_size, start);
     // Sessions look back before each chunk; whole multi-line records are
-    // their own chunks' units (and sessions join within a chunk then).
+    // their own chunks' units, and the framer that joins them looks back).
     let needle = parser.session_needle();
     let multiline = multiline.filter(|_| format.framing() == source::Framing::Lines);
     if let Some(rule) = multiline {
         let (pos, before) = resume;
+        // The bytes before the start: the sessions' look-back when read (it
+        // ends where `before` does), else the checkpoint's tail.
+        let before = if lookback.is_empty() { before } else { lookback };
         let m = source::multiline::MultiLine::new(
             framer,
             rule,

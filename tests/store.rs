@@ -916,3 +916,38 @@ fn listing_into_a_closed_pipe_exits_quietly() {
         assert_eq!(err, "", "{args:?}");
     }
 }
+
+/// An sshd session split over two loads of a growing file: the second
+/// load looks back on the first's lines, so the failure that names no
+/// address gets the one its process logged before.
+#[test]
+fn sshd_sessions_join_across_loads() {
+    let url = db!("sessions_across_loads");
+    ok(&logtrack(&url, &["db", "init"]));
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("auth.log");
+    // Other processes' lines after the session's start: more than the
+    // checkpoint keeps of a file's tail, less than sessions look back on.
+    let mut first = "2026-03-14T10:00:00+00:00 h sshd[77]: Connection from 203.0.113.9 port 40000 on 10.0.0.1 port 22\n".to_string();
+    for i in 0..300 {
+        first += &format!(
+            "2026-03-14T10:00:01+00:00 h cron[{}]: (root) CMD (run-parts /etc/cron.hourly) {i}\n",
+            1000 + i
+        );
+    }
+    std::fs::write(&log, first).unwrap();
+    common::rest(&log);
+    let p = log.to_str().unwrap();
+    ok(&logtrack(&url, &["ingest", "--format", "syslog", p]));
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(b"2026-03-14T10:00:05+00:00 h sshd[77]: Disconnecting: Too many authentication failures for root [preauth]\n")
+        .unwrap();
+    common::rest(&log);
+    ok(&logtrack(&url, &["ingest", "--format", "syslog", p]));
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 302);
+    let failed = "SELECT count(*) FROM logs WHERE fields->>'outcome' = 'failure' AND fields->>'client_ip' = '203.0.113.9' AND source_line = 302";
+    assert_eq!(count(&url, failed), 1);
+}

@@ -11,6 +11,10 @@ arguments give the same bytes.
   json    application JSON lines: pino, ECS (nested objects) and zap shapes
   app     a log4j-style text line for a 6-capture regex:
           2024-05-01 12:00:00,123 WARN  [pool-1] ann@203.0.113.4 orders: message
+  java    a Java application's log: one line per event, and one event in
+          twenty an error with its stack trace (10-40 frames, sometimes a
+          "Caused by:" with its own, "... N more"), for `--multiline java`:
+          2024-05-01T12:00:00.123Z ERROR [pool-1] com.example.Orders - message
 """
 import argparse
 import random
@@ -91,16 +95,41 @@ def app_lines(rng, t):
             who, rng.randint(1, 254), rng.choice(services), rng.getrandbits(32), rng.randint(1, 5000))
 
 
+def java_lines(rng, t):
+    classes = ["com.example.Orders", "com.example.Payments", "com.example.Inventory", "org.example.http.Server"]
+    errors = ["java.lang.IllegalStateException", "java.lang.NullPointerException",
+              "java.io.IOException", "java.util.concurrent.TimeoutException"]
+
+    def frames(n):
+        return "".join("\tat com.example.layer%d.Service%d.call(Service%d.java:%d)\n" % (i, i, i, rng.randint(1, 500))
+                       for i in range(n))
+    n = 0
+    while True:
+        n += 1
+        t += timedelta(microseconds=rng.randint(1000, 200000))
+        ts = t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (t.microsecond // 1000)
+        head = "%s %s [pool-%d] %s - " % (ts, "%s", rng.randint(0, 15), rng.choice(classes))
+        if rng.random() < 0.05:
+            trace = "%s: request %d went wrong\n%s" % (rng.choice(errors), n, frames(rng.randint(10, 40)))
+            if rng.random() < 0.5:
+                trace += "Caused by: java.sql.SQLException: deadlock detected\n%s\t... %d more\n" % (
+                    frames(rng.randint(5, 15)), rng.randint(5, 40))
+            yield head % "ERROR" + "request %d failed\n" % n + trace
+        else:
+            yield head % rng.choice(["INFO", "INFO", "INFO", "WARN", "DEBUG"]) + "handled request %d for user%d in %d ms\n" % (
+                n, rng.randint(1, 999), rng.randint(1, 5000))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("kind", choices=["syslog", "json", "app"])
+    ap.add_argument("kind", choices=["syslog", "json", "app", "java"])
     ap.add_argument("--size", type=size_arg, default=size_arg("100M"))
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     rng = random.Random(a.seed)
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)
-    gen = {"syslog": syslog_lines, "json": json_lines, "app": app_lines}[a.kind](rng, start)
+    gen = {"syslog": syslog_lines, "json": json_lines, "app": app_lines, "java": java_lines}[a.kind](rng, start)
     written = 0
     with open(a.out, "w") as f:
         buf = []

@@ -851,3 +851,68 @@ fn a_loader_killed_mid_multiline_file_loses_and_doubles_nothing() {
     assert_eq!(count(url, "SELECT count(*) FROM logs WHERE (fields->>'lines')::int = 4"), 6_667);
     assert_eq!(count(url, "SELECT count(*) FROM rejects"), 0);
 }
+
+/// Multi-line records under copytruncate (the live file copied away, then
+/// cut to nothing and written on, a record written half before and half
+/// after), then three loaders started together on the copy and the live
+/// file: each record stored once, whole.
+#[test]
+fn multiline_records_survive_copytruncate_and_three_loaders() {
+    let url = &db!("multiline_race");
+    ok(&logtrack(url, &["db", "init"]));
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.log");
+    let copy = dir.path().join("app.log.1");
+    let glob = format!("{}/app.log*", dir.path().display());
+    let format = r"regex:^(?P<ts>\S+) (?P<severity>\w+) (?P<message>.*)$";
+    let args = ["ingest", "--format", format, "--multiline", "java", &glob];
+    // Record i: its first line, and for every other one a trace of i % 7 + 1
+    // frames.
+    let record = |i: usize| -> String {
+        let (m, s) = ((i / 60) % 60, i % 60);
+        let mut r = format!("2026-03-14T11:{m:02}:{s:02}Z ERROR order {i} failed\n");
+        if i.is_multiple_of(2) {
+            r.push_str(&format!("java.lang.IllegalStateException: boom {i}\n"));
+            for f in 0..i % 7 + 1 {
+                r.push_str(&format!("\tat a.B.c(B.java:{f})\n"));
+            }
+        }
+        r
+    };
+    let records = |from: usize, to: usize| (from..to).map(record).collect::<String>();
+    std::fs::write(&live, records(0, 100)).unwrap();
+    common::rest(&live);
+    ok(&loader(url, &args, &[]).output().unwrap());
+    // Record 148 half written when the file is copied and cut: the copy
+    // ends mid-record, the live file goes on with the rest of it.
+    let half = record(148);
+    let (head, tail) = half.split_at(half.find("\tat").unwrap());
+    append(&live, &(records(100, 148) + head));
+    std::fs::copy(&live, &copy).unwrap();
+    std::fs::OpenOptions::new().write(true).open(&live).unwrap().set_len(0).unwrap();
+    append(&live, &(tail.to_string() + &records(149, 30_000)));
+    common::rest(&copy);
+    common::rest(&live);
+    let children: Vec<_> = (0..3).map(|_| loader(url, &args, &[]).spawn().unwrap()).collect();
+    let errs: Vec<String> =
+        children.into_iter().map(|c| ok(&c.wait_with_output().unwrap())).collect();
+    ok(&loader(url, &args, &[]).output().unwrap());
+    assert_eq!(count(url, "SELECT count(*) FROM logs"), 30_000, "{errs:?}");
+    assert_eq!(count(url, "SELECT count(DISTINCT message) FROM logs"), 30_000);
+    // The copy's last record ends where the copy ends (its rest went to the
+    // live file); the rest starts the live file with continuation lines,
+    // which join nothing there and are one reject, lines and all.
+    let lines_of = |i: usize| {
+        format!(
+            "SELECT (fields->>'lines')::bigint FROM logs WHERE message LIKE 'order {i} failed%'"
+        )
+    };
+    assert_eq!(count(url, &lines_of(148)), 2);
+    assert_eq!(count(url, &lines_of(150)), 6);
+    assert_eq!(count(url, "SELECT count(*) FROM rejects"), 1);
+    // Every other line of both files is in exactly one record.
+    let in_file = |p: &Path| std::fs::read_to_string(p).unwrap().lines().count() as i64;
+    let rest = tail.lines().count() as i64;
+    let stored = "SELECT sum(coalesce((fields->>'lines')::bigint, 1))::bigint FROM logs";
+    assert_eq!(count(url, stored), in_file(&copy) + in_file(&live) - rest);
+}

@@ -328,3 +328,52 @@ fn a_million_distinct_messages_stay_bounded() {
     assert!(catalog.drain.clusters().len() <= 101);
     assert!(catalog.dropped > 0);
 }
+
+/// Grouping accuracy over loghub's `*_structured.csv` files in the folder
+/// `LOGHUB_DIR` names (their `Content` column, one service), as the loghub
+/// benchmark measures it; prints a table. Without `LOGHUB_DIR`, nothing.
+#[test]
+fn grouping_accuracy_of_a_loghub_folder() {
+    let Some(dir) = std::env::var_os("LOGHUB_DIR") else { return };
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("_structured.csv"))
+        .collect();
+    files.sort();
+    let mut sum = 0.0;
+    for path in &files {
+        let mut rdr = csv::Reader::from_path(path).unwrap();
+        let head = rdr.headers().unwrap().clone();
+        let col = |n: &str| head.iter().position(|h| h == n).unwrap();
+        let (content, event) = (col("Content"), col("EventId"));
+        let mut drain = Drain::default();
+        let (mut truth, mut ours) = (Vec::new(), Vec::new());
+        let mut masked = String::new();
+        for row in rdr.records() {
+            let row = row.unwrap();
+            masked.clear();
+            mask::mask_into(&row[content], &mut masked);
+            ours.push(drain.add("", &masked));
+            truth.push(row[event].to_string());
+        }
+        let ga = grouping_accuracy(&truth, &ours);
+        sum += ga;
+        let name =
+            path.file_name().unwrap().to_string_lossy().replace("_2k.log_structured.csv", "");
+        println!("{name:12} {ga:.3} {} templates", drain.clusters().len());
+        if std::env::var_os("TEMPLATES_DEBUG").is_some() {
+            let mut wrong: HashMap<u32, Vec<String>> = HashMap::new();
+            for (i, c) in ours.iter().enumerate() {
+                wrong.entry(*c).or_default().push(truth[i].clone());
+            }
+            for (c, evs) in wrong {
+                let mut e = evs.clone();
+                e.sort();
+                e.dedup();
+                println!("    {:4} {:?} {}", evs.len(), e, drain.cluster(c).text());
+            }
+        }
+    }
+    println!("mean {:.3} over {}", sum / files.len() as f64, files.len());
+}

@@ -277,7 +277,7 @@ fn host(s: &str) -> Option<&str> {
 /// Whether `h` is an IP address (v4 or v6, a zone allowed) rather than a
 /// host name.
 pub fn is_ip(h: &str) -> bool {
-    let h = h.split('%').next().unwrap_or(h);
+    let h = memchr::memchr(b'%', h.as_bytes()).map_or(h, |i| &h[..i]);
     h.parse::<std::net::IpAddr>().is_ok()
 }
 

@@ -42,33 +42,54 @@ pub const WINDOW_SECS: i64 = 600;
 /// The lines of one process a session is joined over, at most.
 const MAX_EVENTS: usize = 256;
 
-/// The pid after each `needle…[` of `data` (a line's, found without
-/// parsing it: a needle in a message may count too, which only costs a
-/// parse).
-fn pids<'a>(data: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = u64> + 'a {
+/// The pid after each `needle…[` of `data`, with where its line starts
+/// and ends (found without parsing the lines: a needle in a message may
+/// count too, which only costs a parse).
+fn pids<'a>(data: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = (u64, usize, usize)> + 'a {
     memchr::memmem::find_iter(data, needle).filter_map(move |at| {
-        let rest = &data[at + needle.len()..];
+        let end = memchr::memchr2(b'\n', b'\r', &data[at..]).map_or(data.len(), |i| at + i);
+        let rest = &data[at + needle.len()..end];
         let open = rest.iter().take(16).position(|c| *c == b'[')?;
         let digits = &rest[open + 1..];
         let n = digits.iter().take_while(|c| c.is_ascii_digit()).count();
         if n == 0 || n > 18 || digits.get(n) != Some(&b']') {
             return None;
         }
-        std::str::from_utf8(&digits[..n]).ok()?.parse().ok()
+        let pid = std::str::from_utf8(&digits[..n]).ok()?.parse().ok()?;
+        let start = memchr::memrchr2(b'\n', b'\r', &data[..at]).map_or(0, |i| i + 1);
+        Some((pid, start, end))
     })
 }
 
-/// What a line says for its session.
-#[derive(Clone, Debug)]
+/// Where a text of a line is kept in [`Sessions::texts`].
+type Text = (u32, u32);
+
+/// What a line says for its session (its texts kept in the chunk's
+/// [`Sessions::texts`]: nothing to allocate or free per line).
+#[derive(Clone, Copy, Debug)]
 struct Event {
     offset: u64,
     ts: i64,
     role: Role,
     outcome: Option<AuthOutcome>,
-    user: Option<String>,
-    addr: Option<(String, Option<i64>)>,
+    user: Option<Text>,
+    addr: Option<(Text, Option<i64>)>,
     /// The process's line before it (an index into the events), or none.
     prev: Option<u32>,
+}
+
+/// An event with its texts.
+struct Line<'e> {
+    ev: &'e Event,
+    user: Option<&'e str>,
+    addr: Option<(&'e str, Option<i64>)>,
+}
+
+impl Event {
+    fn with_texts<'e>(&'e self, texts: &'e str) -> Line<'e> {
+        let t = |(a, b): Text| &texts[a as usize..b as usize];
+        Line { ev: self, user: self.user.map(t), addr: self.addr.map(|(h, p)| (t(h), p)) }
+    }
 }
 
 /// A session as its earlier lines leave it (borrowing their texts).
@@ -97,10 +118,11 @@ enum Verdict<'e> {
 }
 
 /// Moves `st` past line `ev`, and says what the line becomes.
-fn step<'e>(st: &mut State<'e>, ev: &'e Event) -> Verdict<'e> {
+fn step<'e>(st: &mut State<'e>, line: Line<'e>) -> Verdict<'e> {
+    let ev = line.ev;
     let failure = ev.outcome == Some(AuthOutcome::Failure);
-    let user = ev.user.as_deref();
-    let verdict = match (&ev.addr, ev.role) {
+    let user = line.user;
+    let verdict = match (line.addr, ev.role) {
         (Some(_), Role::KeyOffered) => Verdict::NoFailure,
         (Some(_), Role::Pam) => {
             if st.pam.is_some_and(|u| u != user) {
@@ -143,8 +165,8 @@ fn step<'e>(st: &mut State<'e>, ev: &'e Event) -> Verdict<'e> {
         },
         (None, _) => Verdict::Keep,
     };
-    if let Some((h, port)) = &ev.addr {
-        st.addr = Some((h.as_str(), *port));
+    if let Some(addr) = line.addr {
+        st.addr = Some(addr);
     }
     if ev.role == Role::End {
         *st = State::default();
@@ -164,16 +186,31 @@ pub struct Sessions {
     read: HashSet<u64, BuildHasherDefault<Mix>>,
     /// Every line kept, each pointing at its process's line before it.
     events: Vec<Event>,
+    /// The users and addresses of the events, one after another.
+    texts: String,
     /// Each process's last line, by host (hashed) and pid.
     last: HashMap<(u64, u64), u32, BuildHasherDefault<Mix>>,
     /// Scratch: a process's lines of the window, newest first.
     chain: Vec<u32>,
 }
 
-fn text(v: Option<&Value<'_>>) -> Option<String> {
+/// Keeps `s` in `texts`.
+fn keep(texts: &mut String, s: &str) -> Text {
+    let from = texts.len() as u32;
+    texts.push_str(s);
+    (from, texts.len() as u32)
+}
+
+/// A field's text (a string, or a number written out).
+fn keep_value(texts: &mut String, v: Option<&Value<'_>>) -> Option<Text> {
     match v {
-        Some(Value::Str(s)) => Some(s.to_string()),
-        Some(Value::Int(n)) => Some(n.to_string()),
+        Some(Value::Str(s)) => Some(keep(texts, s)),
+        Some(Value::Int(n)) => {
+            use std::fmt::Write;
+            let from = texts.len() as u32;
+            write!(texts, "{n}").expect("writing to a string");
+            Some((from, texts.len() as u32))
+        }
         _ => None,
     }
 }
@@ -187,7 +224,7 @@ fn set(r: &mut Record<'_>, key: &'static str, v: Value<'static>) {
 
 /// The record's severity without its failure: its syslog severity.
 fn base_severity(r: &Record<'_>) -> Option<Severity> {
-    let name = text(r.field("syslog_severity"))?;
+    let Some(Value::Str(name)) = r.field("syslog_severity") else { return None };
     let i = super::syslog::SEVERITIES.iter().position(|s| *s == name)?;
     Severity::from_syslog(i as u8)
 }
@@ -226,6 +263,15 @@ impl std::hash::Hasher for Mix {
     }
 }
 
+/// Whether `r` is an authentication event of sshd (which sessions join).
+fn joins(r: &Record<'_>) -> bool {
+    r.auth_role.is_some() && {
+        let svc = r.service.as_bytes();
+        let svc = memchr::memrchr(b'/', svc).map_or(svc, |i| &svc[i + 1..]);
+        matches!(svc, b"sshd" | b"sshd-session" | b"sshd-auth")
+    }
+}
+
 /// Reads a line before the chunk, and hands its record on.
 pub type ParsePrior<'p> = &'p dyn Fn(&[u8], &mut dyn FnMut(&mut Record<'_>));
 
@@ -235,16 +281,18 @@ impl Sessions {
         let mut s = Sessions::default();
         if let Some(b) = &behind {
             let (offset, bytes) = &**b;
-            crate::source::lines::for_each_line(bytes, 0, |line, _, off| {
-                let mut seen = None;
-                for pid in pids(line, needle) {
-                    if seen != Some(pid) {
-                        s.before.push((pid, offset + off as u64, off..off + line.len()));
-                        seen = Some(pid);
-                    }
+            for (pid, start, end) in pids(bytes, needle) {
+                // A line once per pid.
+                if s.before
+                    .last()
+                    .is_some_and(|(p, at, _)| *p == pid && *at == offset + start as u64)
+                {
+                    continue;
                 }
-            });
+                s.before.push((pid, offset + start as u64, start..end));
+            }
             s.before.sort_by_key(|(pid, at, _)| (*pid, *at));
+            s.before.dedup_by_key(|(pid, at, _)| (*pid, *at));
         }
         s.behind = behind;
         s
@@ -254,8 +302,11 @@ impl Sessions {
     /// process, changing its outcome, address and user as the session says;
     /// `parse` reads a line before the chunk.
     pub fn apply(&mut self, r: &mut Record<'_>, offset: u64, parse: ParsePrior<'_>) {
+        if !joins(r) {
+            return;
+        }
         // The lines before the chunk of this pid, first.
-        if let (Some(Value::Int(pid)), false) = (r.field("pid"), self.before.is_empty()) {
+        if let (false, Some(Value::Int(pid))) = (self.before.is_empty(), r.field("pid")) {
             let pid = *pid as u64;
             let from = self.before.partition_point(|(p, _, _)| *p < pid);
             let has = self.before.get(from).is_some_and(|(p, _, _)| *p == pid);
@@ -272,11 +323,7 @@ impl Sessions {
     }
 
     fn join(&mut self, r: &mut Record<'_>, offset: u64) {
-        let Some(role) = r.auth_role else { return };
-        let svc = r.service.rsplit('/').next().unwrap_or(&r.service);
-        if !matches!(svc, "sshd" | "sshd-session" | "sshd-auth") {
-            return;
-        }
+        let Some(role) = r.auth_role.filter(|_| joins(r)) else { return };
         let Some(key) = r.field("pid").and_then(|p| process_key(r.host.as_deref(), p)) else {
             return;
         };
@@ -285,11 +332,17 @@ impl Sessions {
             Some(Value::Str(o)) if o == "success" => Some(AuthOutcome::Success),
             _ => None,
         };
-        let host = text(r.field("client_ip")).or_else(|| text(r.field("client_host")));
+        let host = match r.field("client_ip") {
+            Some(Value::Null) | None => r.field("client_host"),
+            ip => ip,
+        }
+        .filter(|v| matches!(v, Value::Str(_) | Value::Int(_)));
         // A line that changes nothing in its session is not kept.
         if role == Role::Plain && host.is_none() && outcome.is_none() {
             return;
         }
+        let host = keep_value(&mut self.texts, host);
+        let user = r.user.as_deref().map(|u| keep(&mut self.texts, u));
         let port = match r.field("port") {
             Some(Value::Int(p)) => Some(*p),
             _ => None,
@@ -302,7 +355,7 @@ impl Sessions {
             ts,
             role,
             outcome,
-            user: r.user.as_deref().map(str::to_string),
+            user,
             addr: host.map(|h| (h, port)),
             prev,
         });
@@ -321,10 +374,10 @@ impl Sessions {
         for &i in self.chain.iter().rev() {
             let e = &self.events[i as usize];
             if (e.ts - ts).abs() <= WINDOW_SECS {
-                step(&mut st, e);
+                step(&mut st, e.with_texts(&self.texts));
             }
         }
-        match step(&mut st, &self.events[idx as usize]) {
+        match step(&mut st, self.events[idx as usize].with_texts(&self.texts)) {
             Verdict::Keep => {}
             Verdict::NoFailure => {
                 set(r, "outcome", Value::Null);

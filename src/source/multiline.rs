@@ -232,8 +232,9 @@ struct Open {
     offset: u64,
     line: u64,
     /// Where what the record keeps (its first line, then `\n` and each kept
-    /// line) starts in the output being assembled.
+    /// line) starts and ends in the output being assembled.
     at: usize,
+    end: usize,
     lines: u64,
     dropped: u64,
 }
@@ -247,7 +248,10 @@ pub struct MultiLine {
     hold: bool,
     chunk_size: usize,
     open: Option<Open>,
-    /// Records joined, not yet handed on.
+    /// Records joined, not yet handed on: the input's bytes as read, each
+    /// record's text joined in place (it is never longer than the lines it
+    /// comes from; with `\n` line ends and nothing dropped it is those
+    /// lines as they are, and nothing moves).
     out: Vec<u8>,
     units: Vec<UnitSpan>,
     /// The input's position after the last record closed, and the bytes
@@ -327,7 +331,7 @@ impl MultiLine {
         }
         self.units.push(UnitSpan {
             start: o.at,
-            end: self.out.len(),
+            end: o.end,
             line: o.line,
             index: None,
             byte_offset: o.offset,
@@ -338,36 +342,49 @@ impl MultiLine {
         self.closed = next;
     }
 
-    /// Takes one line (`raw` with its line end) at `offset`, number `no`.
-    fn line(&mut self, line: &[u8], raw: &[u8], offset: u64, no: u64) {
+    /// Takes one line: `out[at..at + len]`, at `offset` of the input,
+    /// number `no`.
+    fn line(&mut self, at: usize, len: usize, offset: u64, no: u64) {
         // (The classifier sees every line: a traceback may start a file.)
-        let continues = self.classify.continues(line) && self.open.is_some();
+        let continues = self.classify.continues(&self.out[at..at + len]) && self.open.is_some();
         if !continues {
             // A record starts here: the one before ends.
             self.close((offset, no - 1));
-            let at = self.out.len();
-            self.out.extend_from_slice(line);
-            self.open = Some(Open { offset, line: no, at, lines: 1, dropped: 0 });
-        } else {
-            let (max_lines, max_bytes) = (self.rule.max_lines as u64, self.rule.max_bytes);
-            let o = self.open.as_mut().expect("a record is open");
-            o.lines += 1;
-            if o.lines > max_lines || self.out.len() - o.at + 1 + line.len() > max_bytes {
-                o.dropped += 1;
-            } else {
-                self.out.push(b'\n');
-                self.out.extend_from_slice(line);
-            }
+            self.open = Some(Open { offset, line: no, at, end: at + len, lines: 1, dropped: 0 });
+            return;
         }
-        // The raw bytes: the window, and more (a long record's start may be
-        // needed), trimmed now and then.
+        let (max_lines, max_bytes) = (self.rule.max_lines as u64, self.rule.max_bytes);
+        let o = self.open.as_mut().expect("a record is open");
+        o.lines += 1;
+        if o.lines > max_lines || o.end - o.at + 1 + len > max_bytes {
+            o.dropped += 1;
+        } else if at == o.end + 1 && self.out[o.end] == b'\n' {
+            // Right after the record's text, one `\n` between: in place.
+            o.end = at + len;
+        } else {
+            // After a `\r\n` or a line dropped: moved up to the text.
+            self.out[o.end] = b'\n';
+            self.out.copy_within(at..at + len, o.end + 1);
+            o.end += 1 + len;
+        }
+    }
+
+    /// Keeps the raw bytes of an inner chunk (`data` at `offset`): the
+    /// window, and more (a long record's start may be needed), trimmed now
+    /// and then.
+    fn keep_raw(&mut self, data: &[u8], offset: u64) {
         let (from, bytes, whole) = &mut self.recent;
         if *from + bytes.len() as u64 != offset {
             // A gap (a line skipped for its length): start again here.
             (*from, *whole) = (offset, true);
             bytes.clear();
         }
-        bytes.extend_from_slice(raw);
+        bytes.extend_from_slice(data);
+    }
+
+    /// Trims the raw bytes kept to what may still be needed.
+    fn trim_raw(&mut self) {
+        let (from, bytes, whole) = &mut self.recent;
         let w = super::behind::WINDOW;
         let end = *from + bytes.len() as u64;
         if bytes.len() as u64 > 4 * w {
@@ -400,6 +417,7 @@ impl MultiLine {
         let rest = match &mut self.open {
             Some(o) => {
                 let rest = self.out.split_off(o.at);
+                o.end -= o.at;
                 o.at = 0;
                 rest
             }
@@ -455,16 +473,22 @@ impl Framer for MultiLine {
                 c.rejects.push((Provenance { line: no, index: None, byte_offset: offset }, reason));
                 return Ok(out);
             }
+            // The chunk's bytes go after the open record's text, as they are;
+            // its lines are joined in place.
             let data = &chunk.data;
-            let mut lines = Vec::new();
+            self.keep_raw(data, chunk.byte_offset);
+            let base = self.out.len();
+            self.out.extend_from_slice(data);
             super::lines::for_each_line(data, chunk.first_line, |line, no, off| {
-                lines.push((off, line.len(), no));
+                self.line(base + off, line.len(), chunk.byte_offset + off as u64, no);
             });
-            for (i, (off, len, no)) in lines.iter().enumerate() {
-                let raw_end = lines.get(i + 1).map_or(data.len(), |n| n.0);
-                let line = &data[*off..off + len];
-                self.line(line, &data[*off..raw_end], chunk.byte_offset + *off as u64, *no);
+            // What follows the open record's text was joined (or dropped);
+            // its line end stays, as the next chunk's lines expect.
+            if let Some(o) = &self.open {
+                self.out.truncate(o.end);
+                self.out.push(b'\n');
             }
+            self.trim_raw();
         }
         Ok(self.take())
     }
@@ -513,6 +537,47 @@ mod tests {
     fn classify(mode: Mode, lines: &[&str]) -> Vec<bool> {
         let mut c = Classifier { mode, trace: Trace::None };
         lines.iter().map(|l| c.continues(l.as_bytes())).collect()
+    }
+
+    /// The records of `input` joined by the indented rule with the caps,
+    /// line by line: (first line, text, lines, dropped).
+    fn reference(input: &[u8], max_lines: u64, max_bytes: usize) -> Vec<(u64, Vec<u8>, u32, u32)> {
+        let mut out: Vec<(u64, Vec<u8>, u32, u32)> = Vec::new();
+        super::super::lines::for_each_line(input, 1, |line, no, _| match out.last_mut() {
+            Some((_, text, lines, dropped)) if indented(line) => {
+                *lines += 1;
+                if *lines as u64 > max_lines || text.len() + 1 + line.len() > max_bytes {
+                    *dropped += 1;
+                } else {
+                    text.push(b'\n');
+                    text.extend_from_slice(line);
+                }
+            }
+            _ => out.push((no, line.to_vec(), 1, 0)),
+        });
+        out
+    }
+
+    #[test]
+    fn records_are_the_same_however_the_input_is_cut() {
+        let input: &[u8] = b"first\r\n\tcont a\r\n\tcont b\nsecond\n  x\n  y\n  z\n  \
+            a long continuation line\nthird\r\n fourth?\rfifth\n\tlast\n\tlast2";
+        for (max_lines, max_bytes) in [(500, 65536), (3, 65536), (500, 12), (2, 20)] {
+            let want = reference(input, max_lines as u64, max_bytes);
+            for chunk in 1..48 {
+                let inner = Box::new(super::super::lines::LineFramer::new(input, chunk));
+                let rule = Multiline { mode: Mode::Indented, max_lines, max_bytes };
+                let mut m = MultiLine::new(inner, rule, false, chunk, ((0, 0), &[]));
+                let mut got = Vec::new();
+                while let Some(c) = m.next_chunk().unwrap() {
+                    for u in c.units.as_ref().unwrap() {
+                        got.push((u.line, c.data[u.start..u.end].to_vec(), u.lines, u.dropped));
+                    }
+                }
+                assert_eq!(got, want, "chunk {chunk}, caps {max_lines} lines {max_bytes} bytes");
+                assert_eq!(m.position(), (input.len() as u64, 13));
+            }
+        }
     }
 
     #[test]

@@ -49,6 +49,17 @@ pub struct Seen {
 }
 
 impl Seen {
+    fn absorb(&mut self, o: &Seen) {
+        if self.count == 0 || o.example < self.example {
+            self.example = o.example;
+        }
+        self.count += o.count;
+        for t in [o.first, o.last].into_iter().flatten() {
+            self.first = Some(self.first.map_or(t, |f| f.min(t)));
+            self.last = Some(self.last.map_or(t, |l| l.max(t)));
+        }
+    }
+
     fn add(&mut self, ts: Option<Timestamp>, example: (usize, u64)) {
         if self.count == 0 {
             self.example = example;
@@ -100,6 +111,18 @@ pub fn run(args: &TemplatesArgs, g: &Global) -> anyhow::Result<Exit> {
                 msgs.error(&format!("{e:#}"));
                 exit = Exit::Failed;
             }
+        }
+    }
+    // Templates that became part of another count there (the first
+    // example, by when it was read, stays).
+    for c in 0..seen.len() {
+        let root = t.drain.resolve(c as u32) as usize;
+        if root != c && seen[c].count > 0 {
+            let s = std::mem::take(&mut seen[c]);
+            if seen.len() <= root {
+                seen.resize(root + 1, Seen::default());
+            }
+            seen[root].absorb(&s);
         }
     }
     let mut order: Vec<usize> = (0..seen.len()).filter(|&c| seen[c].count > 0).collect();

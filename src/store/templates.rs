@@ -25,7 +25,7 @@ pub fn seeds(
     before: Option<i64>,
 ) -> Result<Vec<Seed>> {
     let sql = "SELECT service, template, count, extract(epoch FROM first_seen)::bigint, \
-               extract(epoch FROM last_seen)::bigint FROM templates \
+               extract(epoch FROM last_seen)::bigint, miner FROM templates \
                WHERE ($1::text[] IS NULL OR service = ANY($1)) \
                  AND ($2::bigint IS NULL \
                       OR first_seen < 'epoch'::timestamptz + $2::bigint * interval '1 second') \
@@ -46,6 +46,7 @@ pub fn seeds(
                     // Stored: before anything this run counts at the same time.
                     example: (first, LineRef::default()),
                 },
+                remine: r.get::<_, i16>(5) < crate::template::MINER,
             }
         })
         .collect())
@@ -62,14 +63,27 @@ pub fn store(tx: &mut postgres::Transaction<'_>, stats: SigStats, path: &str) ->
     let services = stats.services();
     let seeds = seeds(tx, Some(&services), None)?;
     let catalog = Catalog::build(seeds, stats, crate::template::DEFAULT_CAP);
-    let mut changed: Vec<(&str, &str, &str, Stat, bool)> = Vec::new();
+    let mut changed: Vec<(&str, &str, &str, Stat, bool, i64)> = Vec::new();
     for (c, info) in catalog.info.iter().enumerate() {
-        let Some(stat) = info.stat else { continue };
         let cluster = catalog.drain.cluster(c as u32);
-        let total = info.total().unwrap_or(stat);
+        // Stored templates that became part of this one: their rows go
+        // (what they counted is in this one's).
+        for old in &info.merged_texts {
+            tx.execute(
+                "DELETE FROM templates WHERE service = $1 AND template_id = $2",
+                &[&&*cluster.service, &crate::template::template_id(old)],
+            )
+            .map_err(db())?;
+        }
+        // Rows change for what this file counted, and for stored templates
+        // merged into this one.
+        if info.stat.is_none() && info.merged_texts.is_empty() {
+            continue;
+        }
+        let Some(total) = info.total() else { continue };
         // The example is this file's when this file has the first line.
-        let ours = info.stored.is_none_or(|s| stat.example.0 < s.first);
-        let line = i64::from(stat.example.1.line);
+        let ours = info.stat.is_some_and(|st| info.stored.is_none_or(|s| st.example.0 < s.first));
+        let line = info.stat.map_or(0, |st| i64::from(st.example.1.line));
         // A stored template keeps its row (and its example) under its text,
         // which may have grown more general, unless another row has that
         // text already: then the old row goes and the two merge below.
@@ -78,7 +92,7 @@ pub fn store(tx: &mut postgres::Transaction<'_>, stats: SigStats, path: &str) ->
             let old_id = crate::template::template_id(old);
             let kept = tx
                 .execute(
-                    "UPDATE templates SET template_id = $3, template = $4, count = $5,
+                    "UPDATE templates SET template_id = $3, template = $4, count = $5, miner = DEFAULT,
                          first_seen = 'epoch'::timestamptz + $6::bigint * interval '1 second',
                          last_seen = 'epoch'::timestamptz + $7::bigint * interval '1 second',
                          example_path = CASE WHEN $8 THEN $9 ELSE example_path END,
@@ -109,9 +123,9 @@ pub fn store(tx: &mut postgres::Transaction<'_>, stats: SigStats, path: &str) ->
             )
             .map_err(db())?;
         }
-        changed.push((&cluster.service, cluster.id(), cluster.text(), total, ours));
+        changed.push((&cluster.service, cluster.id(), cluster.text(), total, ours, line));
     }
-    for (service, id, text, stat, ours) in changed {
+    for (service, id, text, stat, ours, line) in changed {
         // A new text; if another template already has it, the two merge.
         tx.execute(
             "INSERT INTO templates AS t (service, template_id, template, first_seen, last_seen, count, example_path, example_line)
@@ -131,7 +145,7 @@ pub fn store(tx: &mut postgres::Transaction<'_>, stats: SigStats, path: &str) ->
                 &stat.last,
                 &(stat.count as i64),
                 &ours.then_some(path),
-                &ours.then_some(i64::from(stat.example.1.line)),
+                &ours.then_some(line),
             ],
         )
         .map_err(db())?;

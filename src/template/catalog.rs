@@ -101,6 +101,9 @@ pub struct Seed {
     pub service: String,
     pub text: String,
     pub stat: Stat,
+    /// Stored by an earlier version of the miner: its text is mined again
+    /// (as a message) by this one, keeping what was counted.
+    pub remine: bool,
 }
 
 /// One template of a catalog.
@@ -113,6 +116,9 @@ pub struct Info {
     /// The template's text when it was stored (it may have grown more
     /// general since).
     pub stored_text: Option<String>,
+    /// Stored templates that became part of this one (their rows go; what
+    /// they counted is in `stored`).
+    pub merged_texts: Vec<String>,
 }
 
 impl Info {
@@ -150,18 +156,32 @@ impl Catalog {
         let mut info: Vec<Info> = Vec::new();
         let slot = |info: &mut Vec<Info>, c: u32| {
             if info.len() <= c as usize {
-                info.resize(c as usize + 1, Info { stat: None, stored: None, stored_text: None });
+                info.resize(
+                    c as usize + 1,
+                    Info { stat: None, stored: None, stored_text: None, merged_texts: Vec::new() },
+                );
             }
         };
+        let mut masked = String::new();
         for s in seeds {
-            let c = drain.seed(&s.service, &s.text);
+            let c = if s.remine {
+                masked.clear();
+                super::mask::mask_into(&s.text, &mut masked);
+                drain.add(&s.service, &masked)
+            } else {
+                drain.seed(&s.service, &s.text)
+            };
             slot(&mut info, c);
             let i = &mut info[c as usize];
             match &mut i.stored {
                 Some(st) => st.merge(&s.stat),
                 None => i.stored = Some(s.stat),
             }
-            i.stored_text.get_or_insert(s.text);
+            if i.stored_text.is_none() {
+                i.stored_text = Some(s.text);
+            } else if i.stored_text.as_ref() != Some(&s.text) {
+                i.merged_texts.push(s.text);
+            }
         }
         let mut sigs: Vec<(Box<str>, Stat)> = stats.map.into_iter().collect();
         sigs.sort_unstable_by(|a, b| (a.1.first, &a.0).cmp(&(b.1.first, &b.0)));
@@ -177,6 +197,35 @@ impl Catalog {
             }
             index.insert(key, c);
         }
+        // Templates that became part of another: what they hold moves there.
+        for c in 0..info.len() as u32 {
+            let root = drain.resolve(c);
+            if root == c {
+                continue;
+            }
+            let moved = std::mem::replace(
+                &mut info[c as usize],
+                Info { stat: None, stored: None, stored_text: None, merged_texts: Vec::new() },
+            );
+            slot(&mut info, root);
+            let r = &mut info[root as usize];
+            for (mine, theirs) in [(&mut r.stat, moved.stat), (&mut r.stored, moved.stored)] {
+                match (mine.as_mut(), theirs) {
+                    (Some(m), Some(t)) => m.merge(&t),
+                    (None, t) => *mine = t,
+                    _ => {}
+                }
+            }
+            match (&r.stored_text, moved.stored_text) {
+                (None, t) => r.stored_text = t,
+                (Some(_), Some(t)) => r.merged_texts.push(t),
+                _ => {}
+            }
+            r.merged_texts.extend(moved.merged_texts);
+        }
+        for c in index.values_mut() {
+            *c = drain.resolve(*c);
+        }
         Catalog { drain, info, index, dropped: stats.dropped }
     }
 
@@ -187,7 +236,7 @@ impl Catalog {
             return Some(c);
         }
         let (service, masked) = key.split_once(KEY_SEP).unwrap_or(("", key));
-        self.drain.find(service, masked)
+        self.drain.find(service, masked).map(|c| self.drain.resolve(c))
     }
 }
 
@@ -276,26 +325,49 @@ mod tests {
 
     #[test]
     fn seeds_are_known_and_grow_more_general() {
-        let seeds = vec![Seed {
+        let seed = |user: &str, first: i64| Seed {
             service: "sshd".into(),
-            text: "Invalid user alice from <*>".into(),
-            stat: Stat { count: 3, first: 10, last: 20, example: (10, LineRef::default()) },
-        }];
+            text: format!("Invalid user {user} from <*>"),
+            stat: Stat { count: 3, first, last: 20, example: (first, LineRef::default()) },
+            remine: false,
+        };
+        let seeds = vec![seed("alice", 10), seed("bob", 12)];
         let mut stats = SigStats::default();
-        stats.add("sshd", "Invalid user bob from 10.0.0.9", 100, LineRef::default());
-        stats.add("sshd", "Connection closed by 10.0.0.9", 101, LineRef::default());
+        // A few users are words of their own; the fifth makes the place a
+        // variable, and the stored templates part of the general one.
+        for (i, user) in ["carol", "dave", "erin"].iter().enumerate() {
+            stats.add(
+                "sshd",
+                &format!("Invalid user {user} from 10.0.0.9"),
+                100 + i as i64,
+                LineRef::default(),
+            );
+        }
+        stats.add("sshd", "Connection closed by 10.0.0.9", 110, LineRef::default());
         let c = Catalog::build(seeds, stats, 10);
-        let known = c.lookup("sshd\u{1f}Invalid user bob from <*>").unwrap();
+        let known = c.lookup("sshd\u{1f}Invalid user erin from <*>").unwrap();
         assert_eq!(c.drain.cluster(known).text(), "Invalid user <*> from <*>");
         assert_eq!(c.info[known as usize].first(), Some(10));
+        assert_eq!(c.info[known as usize].total().unwrap().count, 3 + 3 + 3);
         assert_eq!(
             c.info[known as usize].stored_text.as_deref(),
             Some("Invalid user alice from <*>")
         );
-        let new = c.lookup("sshd\u{1f}Connection closed by <*>").unwrap();
-        assert_eq!(c.info[new as usize].first(), Some(101));
-        // A message never counted is found in the stored templates.
+        assert_eq!(c.info[known as usize].merged_texts, ["Invalid user bob from <*>"]);
         assert_eq!(c.lookup("sshd\u{1f}Invalid user carol from <*>"), Some(known));
-        assert_eq!(c.lookup("other\u{1f}Invalid user carol from <*>"), None);
+        let new = c.lookup("sshd\u{1f}Connection closed by <*>").unwrap();
+        assert_eq!(c.info[new as usize].first(), Some(110));
+        // A message never counted is found in the stored templates.
+        assert_eq!(c.lookup("sshd\u{1f}Invalid user frank from <*>"), Some(known));
+        assert_eq!(c.lookup("other\u{1f}Invalid user frank from <*>"), None);
+        // Two users only: each its own template.
+        let mut stats = SigStats::default();
+        stats.add("web", "request GET done", 1, LineRef::default());
+        stats.add("web", "request POST done", 2, LineRef::default());
+        let c = Catalog::build(Vec::new(), stats, 10);
+        let (get, post) =
+            (c.lookup("web\u{1f}request GET done"), c.lookup("web\u{1f}request POST done"));
+        assert_ne!(get, post);
+        assert_eq!(c.drain.cluster(post.unwrap()).text(), "request POST done");
     }
 }

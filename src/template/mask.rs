@@ -44,13 +44,19 @@ pub fn mask_into(message: &str, out: &mut String) {
             match tail {
                 Some(tail) => {
                     out.push(char::from(quote));
+                    // `"GET /v2/servers HTTP/1.1"`: a request's method is
+                    // what kind it is.
+                    if let Some(m) = method(&tok[1..]) {
+                        out.push_str(m);
+                        out.push(' ');
+                    }
                     out.push_str(WILD);
                     out.push(char::from(quote));
                     out.push_str(tail);
                 }
                 None => out.push_str(WILD),
             }
-        } else if seen & MAYBE_VALUE == 0 && tok.len() <= MAX_TOKEN {
+        } else if seen & MAYBE_VALUE == 0 && tok.len() <= MAX_TOKEN && !date_word(tok) {
             out.push_str(tok);
         } else {
             mask_token(tok, seen, out);
@@ -68,6 +74,61 @@ pub fn mask_into(message: &str, out: &mut String) {
         if at_cap {
             break;
         }
+    }
+    drop_units(out, base);
+}
+
+/// `GET`, `POST`: a word of two to ten capital letters that starts a quoted
+/// span and is followed by more of it.
+fn method(tok: &str) -> Option<&str> {
+    let n = tok.bytes().take_while(u8::is_ascii_uppercase).count();
+    ((2..=10).contains(&n) && tok.len() == n).then_some(tok)
+}
+
+/// Units written after a value (`12 ms`, `<1 sec`, `(0.5 KB)`) are part of
+/// it: a value is one part however it is written. Removes, from the masked
+/// tokens from `base` on, a unit after `<*>` and a parenthesized value with
+/// its unit (`(<*> KB)`, a size repeated in other units).
+fn drop_units(out: &mut String, base: usize) {
+    const UNITS: [&str; 16] = [
+        "ns", "us", "ms", "s", "sec", "secs", "min", "mins", "B", "KB", "kB", "MB", "GB", "TB",
+        "KiB", "MiB",
+    ];
+    // Most messages have no unit: look before copying anything.
+    let unit = |t: &str| UNITS.contains(&t.strip_suffix(')').unwrap_or(t));
+    let mut prev_value = false;
+    let any = out[base..].split(' ').any(|t| {
+        let hit = (prev_value || t == "(<*>") && unit(t) || t == "(<*>";
+        prev_value = t.ends_with(WILD);
+        hit
+    });
+    if !any {
+        return;
+    }
+    let tokens: Vec<&str> = out[base..].split(' ').collect();
+    let mut kept: Vec<&str> = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = tokens[i];
+        let next = tokens.get(i + 1).copied();
+        // `(<*> KB)`
+        if t == "(<*>"
+            && next.is_some_and(|n| n.strip_suffix(')').is_some_and(|u| UNITS.contains(&u)))
+        {
+            i += 2;
+            continue;
+        }
+        if UNITS.contains(&t) && kept.last().is_some_and(|p| p.ends_with(WILD)) {
+            i += 1;
+            continue;
+        }
+        kept.push(t);
+        i += 1;
+    }
+    if kept.len() < tokens.len() {
+        let joined = kept.join(" ");
+        out.truncate(base);
+        out.push_str(&joined);
     }
 }
 
@@ -172,6 +233,20 @@ fn wrapping(b: &[u8]) -> (usize, usize) {
 /// Appends one token, masked; `seen` has the classes of its bytes.
 fn mask_token(tok: &str, seen: u8, out: &mut String) {
     if tok.len() > MAX_TOKEN {
+        // A long value keeps the word that names it (`steps=…`, `onExtend:…`).
+        match word_prefix(tok) {
+            Some(p) if p <= MAX_TOKEN => out.push_str(&tok[..p]),
+            _ => {}
+        }
+        out.push_str(WILD);
+        return;
+    }
+    // `<1`, `>=5`: a bound is a value (`<1 sec` and `00:01` are one part).
+    let bound = tok.trim_start_matches(['<', '>']).trim_start_matches('=');
+    if bound.len() < tok.len()
+        && bound.starts_with(|c: char| c.is_ascii_digit())
+        && !tok.ends_with('>')
+    {
         out.push_str(WILD);
         return;
     }
@@ -210,8 +285,9 @@ fn mask_core(core: &str, seen: u8, out: &mut String) {
         return;
     }
     if is_variable(core) {
-        // `blk_-123`, `part-00590`: a word prefix names what the id is.
-        if let Some(p) = id_prefix(core) {
+        // `blk_-123`, `part-00590`, `onExtend:1514038530000`: a word
+        // prefix names what the id is.
+        if let Some(p) = id_prefix(core).or_else(|| word_prefix(core)) {
             out.push_str(&core[..p]);
         }
         out.push_str(WILD);
@@ -233,6 +309,68 @@ fn id_prefix(core: &str) -> Option<usize> {
     first.filter(|c| c.is_ascii_digit()).map(|_| letters + 1)
 }
 
+/// `onExtend:1514038530000`, `steps=12##34`, `tryToReload1514044800223|3`:
+/// a word of at least four letters that is not hex (a name, not the start of
+/// an id), then a separator or a digit. Returns where the value starts.
+fn word_prefix(tok: &str) -> Option<usize> {
+    let b = tok.as_bytes();
+    let letters = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
+    if letters < 4 || b[..letters].iter().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    match b.get(letters)? {
+        b':' | b'=' | b'#' | b'|' | b'@' => Some(letters + 1),
+        c if c.is_ascii_digit() => Some(letters),
+        _ => None,
+    }
+}
+
+/// Whether `tok`, without its punctuation, is a day or month name.
+fn date_word(tok: &str) -> bool {
+    let b = tok.as_bytes();
+    if b.len() < 3 || b.len() > 12 {
+        return false;
+    }
+    let (lead, trail) = wrapping(b);
+    lead + trail < b.len() && is_date_word(&b[lead..b.len() - trail])
+}
+
+/// A day or month name as dates write them (`Mon`, `Jun`, `July`): part of
+/// a time, so a value.
+fn is_date_word(b: &[u8]) -> bool {
+    const NAMES: [&[u8]; 19] = [
+        b"mon", b"tue", b"wed", b"thu", b"fri", b"sat", b"sun", b"jan", b"feb", b"mar", b"apr",
+        b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec",
+    ];
+    const FULL: [&[u8]; 19] = [
+        b"monday",
+        b"tuesday",
+        b"wednesday",
+        b"thursday",
+        b"friday",
+        b"saturday",
+        b"sunday",
+        b"january",
+        b"february",
+        b"march",
+        b"april",
+        b"may",
+        b"june",
+        b"july",
+        b"august",
+        b"september",
+        b"october",
+        b"november",
+        b"december",
+    ];
+    // Capitalized as dates write them (`Jun`, not `jun` or `MAY`).
+    if !b.first().is_some_and(u8::is_ascii_uppercase) || b[1..].iter().any(u8::is_ascii_uppercase) {
+        return false;
+    }
+    let eq = |n: &[u8]| n.eq_ignore_ascii_case(b);
+    (b.len() == 3 && NAMES.iter().any(|n| eq(n))) || (b.len() > 3 && FULL.iter().any(|n| eq(n)))
+}
+
 /// Whether a token (without its wrapping punctuation) is a value rather
 /// than a word: it starts with a digit or a sign and a digit (numbers,
 /// sizes, durations, addresses, times), holds three digits or more (ids,
@@ -240,6 +378,9 @@ fn id_prefix(core: &str) -> Option<usize> {
 /// Words with a digit or two (`ssh2`, `jk2_init()`, `HTTP/1.1`, `x86`) stay.
 pub fn is_variable(core: &str) -> bool {
     let b = core.as_bytes();
+    if is_date_word(b) {
+        return true;
+    }
     let (first, second) = (b[0], b.get(1).copied());
     if first.is_ascii_digit()
         || matches!(first, b'-' | b'+') && second.is_some_and(|c| c.is_ascii_digit())
@@ -315,6 +456,38 @@ mod tests {
         assert_eq!(m("   "), "");
         assert_eq!(m("to delete blk_100 blk_-200 blk_300"), "to delete blk_<*>");
         assert_eq!(m("from 10.0.0.1, 10.0.0.2, 10.0.0.3 x"), "from <*>, <*> x");
+    }
+
+    #[test]
+    fn what_names_a_value_and_how_it_is_written_stay_out_of_the_way() {
+        // The word that names a value stays; a hex id's letters do not.
+        assert_eq!(m("onExtend:1514038530000 14 0 4"), "onExtend:<*> <*>");
+        assert_eq!(
+            m("tryToReloadTodayBasicSteps1514044800223|3786|0|0"),
+            "tryToReloadTodayBasicSteps<*>"
+        );
+        let long = format!("setTodayTotalDetailSteps={}", "1514038440000##7007".repeat(4));
+        assert_eq!(m(&long), "setTodayTotalDetailSteps=<*>");
+        assert_eq!(m("id deadbeef1234 done"), "id <*> done");
+        // Day and month names are part of a time.
+        assert_eq!(
+            m("connection from 1.2.3.4 at Sat Jun 18 02:08:10 2005"),
+            "connection from <*> at <*>"
+        );
+        assert_eq!(m("May I help"), "<*> I help");
+        assert_eq!(m("mayday sunny"), "mayday sunny");
+        // A request's method is what kind it is.
+        assert_eq!(
+            m("10.11.10.1 \"GET /v2/servers/detail HTTP/1.1\" status: 200"),
+            "<*> \"GET <*>\" status: <*>"
+        );
+        // A unit is part of its value, however the value is written.
+        assert_eq!(
+            m("close, 0 bytes (0.0 KB) sent, lifetime <1 sec"),
+            m("close, 0 bytes sent, lifetime 00:01")
+        );
+        assert_eq!(m("took 12 ms to answer"), "took <*> to answer");
+        assert_eq!(m("the s in KB"), "the s in KB");
     }
 
     #[test]

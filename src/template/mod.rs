@@ -35,6 +35,14 @@ pub const SIMILARITY: f64 = 0.6;
 const TREE_WORDS: usize = 2;
 /// Children per tree node; more distinct words share the `<*>` child.
 const MAX_CHILDREN: usize = 100;
+/// The version of the miner (masks and tree): templates stored by an
+/// earlier one are mined again (see [`catalog::Seed::remine`]).
+pub const MINER: i16 = 2;
+/// Words that take at most this many values at one place of otherwise
+/// equal messages are the messages' own words (`GET`, `POST`, `DELETE`; a
+/// state, a protocol), each its own template; one more makes the place a
+/// variable (a user name, a host name) and the templates one.
+pub const MAX_WORD_VALUES: usize = 4;
 /// Default templates per service.
 pub const DEFAULT_CAP: usize = 1000;
 /// Services templated separately; later ones share one tree.
@@ -61,12 +69,14 @@ pub struct Cluster {
     tokens: Vec<Box<str>>,
     text: String,
     id: String,
+    /// The template this one became part of (see [`Drain::resolve`]).
+    merged: Option<u32>,
 }
 
 impl Cluster {
     fn new(service: &str, tokens: Vec<Box<str>>) -> Cluster {
         let text = tokens.join(" ");
-        Cluster { service: service.into(), id: template_id(&text), tokens, text }
+        Cluster { service: service.into(), id: template_id(&text), tokens, text, merged: None }
     }
 
     pub fn text(&self) -> &str {
@@ -105,9 +115,42 @@ impl Cluster {
             }
         }
         if constant == 0 {
-            return (1.0, wild);
+            // A template of values only takes only messages of values: a
+            // message with a word of its own is another kind.
+            let words_only = words.iter().all(|w| w.contains(WILD));
+            return (if words_only { 1.0 } else { 0.0 }, wild);
         }
         (same as f64 / constant as f64, wild)
+    }
+
+    /// The positions where the template has a word and `words` another
+    /// word (neither a value), if the two differ only there; `None` when
+    /// they differ anywhere else too.
+    fn word_differences(&self, words: &[&str]) -> Option<Vec<usize>> {
+        let mut at = Vec::new();
+        for (i, (t, w)) in self.tokens.iter().zip(words).enumerate() {
+            if &**t == *w || &**t == WILD {
+                continue;
+            }
+            if t.contains(WILD) || w.contains(WILD) {
+                return None;
+            }
+            at.push(i);
+        }
+        Some(at)
+    }
+
+    /// Whether this template is `shape` but for words at `at` (where the
+    /// shape has `<*>`).
+    fn is_sibling(&self, shape: &[Box<str>], at: &[usize]) -> bool {
+        self.tokens.len() == shape.len()
+            && self.tokens.iter().zip(shape).enumerate().all(|(i, (t, s))| {
+                if at.contains(&i) {
+                    !t.contains(WILD)
+                } else {
+                    t == s
+                }
+            })
     }
 
     /// Makes the positions where `words` differs `<*>`; whether it changed.
@@ -152,6 +195,8 @@ pub struct Drain {
     services: FxHashMap<Box<str>, Service>,
     clusters: Vec<Cluster>,
     cap: usize,
+    /// Templates that became part of another, so far.
+    merges: usize,
 }
 
 impl Default for Drain {
@@ -172,11 +217,24 @@ fn key(word: &str) -> &str {
 
 impl Drain {
     pub fn new(cap: usize) -> Drain {
-        Drain { services: FxHashMap::default(), clusters: Vec::new(), cap: cap.max(1) }
+        Drain { services: FxHashMap::default(), clusters: Vec::new(), cap: cap.max(1), merges: 0 }
     }
 
     pub fn cap(&self) -> usize {
         self.cap
+    }
+
+    /// The template `id` is now: itself, or the one it became part of.
+    pub fn resolve(&self, mut id: u32) -> u32 {
+        while let Some(m) = self.clusters[id as usize].merged {
+            id = m;
+        }
+        id
+    }
+
+    /// How many templates became part of another so far.
+    pub fn merges(&self) -> usize {
+        self.merges
     }
 
     pub fn cluster(&self, id: u32) -> &Cluster {
@@ -209,8 +267,45 @@ impl Drain {
         let node = route(svc.by_len.entry(words.len()).or_default(), &words);
         if let Some((c, sim)) = best(&self.clusters, &node.leaf, &words) {
             if sim >= SIMILARITY {
-                self.clusters[c as usize].generalize(&words);
-                return c;
+                let cl = &self.clusters[c as usize];
+                match cl.word_differences(&words) {
+                    // Words of their own at a few places: a sibling, until
+                    // there are too many.
+                    Some(at) if !at.is_empty() && svc.templates < self.cap => {
+                        let mut shape = cl.tokens.clone();
+                        for &i in &at {
+                            shape[i] = WILD.into();
+                        }
+                        let siblings: Vec<u32> = node
+                            .leaf
+                            .iter()
+                            .copied()
+                            .filter(|&s| self.clusters[s as usize].is_sibling(&shape, &at))
+                            .collect();
+                        if siblings.len() < MAX_WORD_VALUES {
+                            let id = self.clusters.len() as u32;
+                            let tokens = words.iter().map(|w| (*w).into()).collect();
+                            self.clusters.push(Cluster::new(service, tokens));
+                            svc.templates += 1;
+                            node.leaf.push(id);
+                            return id;
+                        }
+                        // One value too many: the siblings become one.
+                        let root = siblings[0];
+                        for &s in &siblings[1..] {
+                            self.clusters[s as usize].merged = Some(root);
+                        }
+                        node.leaf.retain(|l| !siblings[1..].contains(l));
+                        svc.templates -= siblings.len() - 1;
+                        self.merges += siblings.len() - 1;
+                        self.clusters[root as usize].generalize(&words);
+                        return root;
+                    }
+                    _ => {
+                        self.clusters[c as usize].generalize(&words);
+                        return c;
+                    }
+                }
             }
         }
         if svc.templates >= self.cap {
@@ -368,11 +463,13 @@ const CACHE_MAX: usize = 1 << 17;
 pub struct Templater {
     pub drain: Drain,
     cache: FxHashMap<Box<str>, u32>,
+    /// The tree's merges when the cache was last emptied.
+    merges: usize,
 }
 
 impl Templater {
     pub fn new(cap: usize) -> Templater {
-        Templater { drain: Drain::new(cap), cache: FxHashMap::default() }
+        Templater { drain: Drain::new(cap), cache: FxHashMap::default(), merges: 0 }
     }
 
     pub fn assign(&mut self, key: &str) -> u32 {
@@ -381,8 +478,11 @@ impl Templater {
         }
         let (service, masked) = key.split_once(KEY_SEP).unwrap_or(("", key));
         let c = self.drain.add(service, masked);
-        if self.cache.len() >= CACHE_MAX {
+        // A template that became part of another is not remembered (the
+        // tree finds the one it became part of).
+        if self.cache.len() >= CACHE_MAX || self.drain.merges() != self.merges {
             self.cache.clear();
+            self.merges = self.drain.merges();
         }
         self.cache.insert(key.into(), c);
         c
@@ -426,6 +526,12 @@ mod tests {
         let mut d = Drain::default();
         let a = add(&mut d, "sshd", "Invalid user webmaster from 173.234.31.186");
         let b = add(&mut d, "sshd", "Invalid user test from 10.0.0.1");
+        // Two, three, four users: words of their own; a fifth, a variable.
+        assert_ne!(a, b);
+        for user in ["admin", "oracle", "guest"] {
+            add(&mut d, "sshd", &format!("Invalid user {user} from 10.0.0.2"));
+        }
+        let (a, b) = (d.resolve(a), d.resolve(b));
         assert_eq!(a, b);
         assert_eq!(d.cluster(a).text(), "Invalid user <*> from <*>");
         let c = add(&mut d, "sshd", "Connection closed by 10.0.0.1 [preauth]");

@@ -75,9 +75,9 @@ pub fn store(tx: &mut postgres::Transaction<'_>, stats: SigStats, path: &str) ->
             )
             .map_err(db())?;
         }
-        // Rows change for what this file counted, and for stored templates
-        // merged into this one.
-        if info.stat.is_none() && info.merged_texts.is_empty() {
+        // Rows change for what this file counted, for stored templates
+        // merged into this one, and for those an earlier miner wrote.
+        if info.stat.is_none() && info.merged_texts.is_empty() && !info.remined {
             continue;
         }
         let Some(total) = info.total() else { continue };

@@ -98,7 +98,7 @@ fn drop_units(out: &mut String, base: usize) {
     let unit = |t: &str| UNITS.contains(&t.strip_suffix(')').unwrap_or(t));
     let mut prev_value = false;
     let any = out[base..].split(' ').any(|t| {
-        let hit = (prev_value || t == "(<*>") && unit(t) || t == "(<*>";
+        let hit = t == "(<*>" || prev_value && unit(t);
         prev_value = t.ends_with(WILD);
         hit
     });
@@ -284,6 +284,12 @@ fn mask_core(core: &str, seen: u8, out: &mut String) {
         }
         return;
     }
+    // `ScheduledMaps:9`, `vCores:-17`: a counter's name stays.
+    if let Some(colon) = counter(core) {
+        out.push_str(&core[..=colon]);
+        out.push_str(WILD);
+        return;
+    }
     if is_variable(core) {
         // `blk_-123`, `part-00590`, `onExtend:1514038530000`: a word
         // prefix names what the id is.
@@ -307,6 +313,22 @@ fn id_prefix(core: &str) -> Option<usize> {
     let rest = &b[letters + 1..];
     let first = if rest[0] == b'-' { rest.get(1) } else { rest.first() };
     first.filter(|c| c.is_ascii_digit()).map(|_| letters + 1)
+}
+
+/// `ScheduledMaps:9`, `vCores:-17`, `retries:2.5`: a name of two letters or
+/// more, a colon, and a number. Returns where the colon is.
+fn counter(core: &str) -> Option<usize> {
+    let b = core.as_bytes();
+    let colon = memchr::memchr(b':', b)?;
+    let name = &b[..colon];
+    let value = &b[colon + 1..];
+    let value = value.strip_prefix(b"-").unwrap_or(value);
+    (name.len() >= 2
+        && name.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        && name[0].is_ascii_alphabetic()
+        && value.first().is_some_and(u8::is_ascii_digit)
+        && value.iter().all(|c| c.is_ascii_digit() || *c == b'.'))
+    .then_some(colon)
 }
 
 /// `onExtend:1514038530000`, `steps=12##34`, `tryToReload1514044800223|3`:
@@ -389,10 +411,18 @@ pub fn is_variable(core: &str) -> bool {
     {
         return true;
     }
-    // One pass: digits, a URL's `://`, an `@` (not first) before a dot.
+    // One pass: digits, a URL's `://`, an `@` (not first) before a dot, a
+    // host name (two dots or more, and a digit).
     let mut digits = 0;
+    let mut dots = 0;
     let mut at = false;
     for (i, &c) in b.iter().enumerate() {
+        if c == b'.' && i > 0 && b[i - 1] != b'.' {
+            dots += 1;
+            if dots >= 2 && digits > 0 && memchr::memmem::find(b, b"..").is_none() {
+                return true;
+            }
+        }
         if c.is_ascii_digit() {
             digits += 1;
             if digits == 3 {
@@ -410,7 +440,7 @@ pub fn is_variable(core: &str) -> bool {
     }
     // Long hex without a digit run (`deadbeefcafe`) is rare; long hex
     // with digits has three or more of them.
-    false
+    dots >= 2 && digits > 0 && memchr::memmem::find(b, b"..").is_none()
 }
 
 #[cfg(test)]

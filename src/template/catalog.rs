@@ -159,10 +159,7 @@ impl Catalog {
         let mut info: Vec<Info> = Vec::new();
         let slot = |info: &mut Vec<Info>, c: u32| {
             if info.len() <= c as usize {
-                info.resize(
-                    c as usize + 1,
-                    Info::default(),
-                );
+                info.resize(c as usize + 1, Info::default());
             }
         };
         let mut masked = String::new();

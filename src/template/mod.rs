@@ -35,6 +35,17 @@ pub const SIMILARITY: f64 = 0.6;
 const TREE_WORDS: usize = 2;
 /// Children per tree node; more distinct words share the `<*>` child.
 const MAX_CHILDREN: usize = 100;
+/// As [`MAX_WORD_VALUES`], for words in capitals (`RUNNING`, `SCREEN_ON`):
+/// the names a program gives its states, of which there are more.
+pub const MAX_STATE_VALUES: usize = 16;
+
+/// Whether a word is written as a program names a state or a constant:
+/// capitals, digits and `_`, two letters or more (`RUNNING`, `SOCKS5`).
+fn enum_like(w: &str) -> bool {
+    w.bytes().filter(u8::is_ascii_uppercase).count() >= 2
+        && w.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// The version of the miner (masks and tree): templates stored by an
 /// earlier one are mined again (see [`catalog::Seed::remine`]).
 pub const MINER: i16 = 2;
@@ -132,8 +143,9 @@ impl Cluster {
             if &**t == *w || &**t == WILD {
                 continue;
             }
-            // A word after one that introduces a name (`user bob`, `by
-            // alice`) is the name: a variable however few there are.
+            // A word after one that introduces a name (`user bob`, `for
+            // root`, `by alice`) is the name: a variable however few there
+            // are.
             // A word with two digits or more (`U11`, `J16`, not `SOCKS5`)
             // is likely a value.
             let digit = |s: &str| s.bytes().filter(u8::is_ascii_digit).count() >= 2;
@@ -218,7 +230,7 @@ impl Default for Drain {
 /// Whether the word after `w` names someone or something (a user, a
 /// host) rather than saying what happened.
 fn names_next(w: &str) -> bool {
-    matches!(w, "user" | "User" | "by" | "host" | "account")
+    matches!(w, "user" | "User" | "for" | "by" | "host" | "account")
 }
 
 /// The tree key of a word: words with digits or wildcards share `<*>`
@@ -298,7 +310,12 @@ impl Drain {
                             .copied()
                             .filter(|&s| self.clusters[s as usize].is_sibling(&shape, &at))
                             .collect();
-                        if siblings.len() < MAX_WORD_VALUES {
+                        // Capitals (`RUNNING`, `FAIL_TASK_CLEANUP`) are a
+                        // program's own names for states: more of them.
+                        let caps =
+                            at.iter().all(|&i| enum_like(&cl.tokens[i]) && enum_like(words[i]));
+                        let limit = if caps { MAX_STATE_VALUES } else { MAX_WORD_VALUES };
+                        if siblings.len() < limit {
                             let id = self.clusters.len() as u32;
                             let tokens = words.iter().map(|w| (*w).into()).collect();
                             self.clusters.push(Cluster::new(service, tokens));

@@ -94,13 +94,22 @@ fn drop_units(out: &mut String, base: usize) {
         "ns", "us", "ms", "s", "sec", "secs", "min", "mins", "B", "KB", "kB", "MB", "GB", "TB",
         "KiB", "MiB",
     ];
-    // Most messages have no unit: look before copying anything.
-    let unit = |t: &str| UNITS.contains(&t.strip_suffix(')').unwrap_or(t));
-    let mut prev_value = false;
-    let any = out[base..].split(' ').any(|t| {
-        let hit = t == "(<*>" || prev_value && unit(t);
-        prev_value = t.ends_with(WILD);
-        hit
+    // Most messages have no unit: look at what follows each value before
+    // copying anything.
+    let text = &out.as_bytes()[base..];
+    let any = memchr::memchr_iter(b'<', text).any(|at| {
+        if !text[at..].starts_with(b"<*> ") {
+            return false;
+        }
+        if at > 0 && text[at - 1] == b'(' {
+            return true;
+        }
+        let next = &text[at + 4..];
+        let next = &next[..memchr::memchr(b' ', next).unwrap_or(next.len())];
+        next.len() <= 5 && {
+            let next = next.strip_suffix(b")").unwrap_or(next);
+            UNITS.iter().any(|u| u.as_bytes() == next)
+        }
     });
     if !any {
         return;
@@ -353,6 +362,11 @@ fn date_word(tok: &str) -> bool {
     if b.len() < 3 || b.len() > 12 {
         return false;
     }
+    // A capital, then a small letter (after an opening bracket or so).
+    let at = usize::from(!b[0].is_ascii_alphabetic());
+    if !b[at].is_ascii_uppercase() || !b.get(at + 1).is_some_and(u8::is_ascii_lowercase) {
+        return false;
+    }
     let (lead, trail) = wrapping(b);
     lead + trail < b.len() && is_date_word(&b[lead..b.len() - trail])
 }
@@ -386,11 +400,17 @@ fn is_date_word(b: &[u8]) -> bool {
         b"december",
     ];
     // Capitalized as dates write them (`Jun`, not `jun` or `MAY`).
-    if !b.first().is_some_and(u8::is_ascii_uppercase) || b[1..].iter().any(u8::is_ascii_uppercase) {
+    if !(3..=9).contains(&b.len())
+        || !b[0].is_ascii_uppercase()
+        || b[1..].iter().any(|c| !c.is_ascii_lowercase())
+    {
         return false;
     }
-    let eq = |n: &[u8]| n.eq_ignore_ascii_case(b);
-    (b.len() == 3 && NAMES.iter().any(|n| eq(n))) || (b.len() > 3 && FULL.iter().any(|n| eq(n)))
+    let head = [b[0] | 0x20, b[1], b[2]];
+    if !NAMES.iter().any(|n| **n == head) {
+        return false;
+    }
+    b.len() == 3 || FULL.iter().any(|n| n.eq_ignore_ascii_case(b))
 }
 
 /// Whether a token (without its wrapping punctuation) is a value rather

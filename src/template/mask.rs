@@ -25,6 +25,7 @@ pub fn mask_into(message: &str, out: &mut String) {
     let mut kept = 0usize;
     // Where the previous token starts, when it was a masked value.
     let mut last_value: Option<usize> = None;
+    let mut units = false;
     while let Some((tok, seen)) = tokens.next_flagged() {
         let before = out.len();
         if out.len() > base {
@@ -63,6 +64,8 @@ pub fn mask_into(message: &str, out: &mut String) {
         }
         // A list of masked values (`<*>`, `blk_<*>`, `<*>,`) is one part.
         let t = &out[start..];
+        // A unit after a value, or a value in parentheses: see drop_units.
+        units |= t.len() <= 5 && (t == "(<*>" || last_value.is_some() && is_unit(t));
         let value = t.ends_with(WILD) || t.ends_with("<*>,");
         match last_value {
             Some(prev) if value && out[start..] == out[prev..before] => out.truncate(before),
@@ -75,8 +78,20 @@ pub fn mask_into(message: &str, out: &mut String) {
             break;
         }
     }
-    drop_units(out, base);
+    if units {
+        drop_units(out, base);
+    }
 }
+
+/// A unit written after a value (`ms`, `KB`), or one closing a parenthesis.
+fn is_unit(t: &str) -> bool {
+    UNITS.contains(&t.strip_suffix(')').unwrap_or(t))
+}
+
+const UNITS: [&str; 16] = [
+    "ns", "us", "ms", "s", "sec", "secs", "min", "mins", "B", "KB", "kB", "MB", "GB", "TB", "KiB",
+    "MiB",
+];
 
 /// `GET`, `POST`: a word of two to ten capital letters that starts a quoted
 /// span and is followed by more of it.
@@ -90,30 +105,6 @@ fn method(tok: &str) -> Option<&str> {
 /// tokens from `base` on, a unit after `<*>` and a parenthesized value with
 /// its unit (`(<*> KB)`, a size repeated in other units).
 fn drop_units(out: &mut String, base: usize) {
-    const UNITS: [&str; 16] = [
-        "ns", "us", "ms", "s", "sec", "secs", "min", "mins", "B", "KB", "kB", "MB", "GB", "TB",
-        "KiB", "MiB",
-    ];
-    // Most messages have no unit: look at what follows each value before
-    // copying anything.
-    let text = &out.as_bytes()[base..];
-    let any = memchr::memchr_iter(b'<', text).any(|at| {
-        if !text[at..].starts_with(b"<*> ") {
-            return false;
-        }
-        if at > 0 && text[at - 1] == b'(' {
-            return true;
-        }
-        let next = &text[at + 4..];
-        let next = &next[..memchr::memchr(b' ', next).unwrap_or(next.len())];
-        next.len() <= 5 && {
-            let next = next.strip_suffix(b")").unwrap_or(next);
-            UNITS.iter().any(|u| u.as_bytes() == next)
-        }
-    });
-    if !any {
-        return;
-    }
     let tokens: Vec<&str> = out[base..].split(' ').collect();
     let mut kept: Vec<&str> = Vec::with_capacity(tokens.len());
     let mut i = 0;
@@ -150,6 +141,7 @@ struct Tokens<'a> {
 }
 
 impl<'a> Tokens<'a> {
+    #[inline]
     fn next_flagged(&mut self) -> Option<(&'a str, u8)> {
         let b = self.s.as_bytes();
         let mut i = self.at;
@@ -328,7 +320,7 @@ fn id_prefix(core: &str) -> Option<usize> {
 /// more, a colon, and a number. Returns where the colon is.
 fn counter(core: &str) -> Option<usize> {
     let b = core.as_bytes();
-    let colon = memchr::memchr(b':', b)?;
+    let colon = b.iter().position(|&c| c == b':')?;
     let name = &b[..colon];
     let value = &b[colon + 1..];
     let value = value.strip_prefix(b"-").unwrap_or(value);
@@ -359,25 +351,44 @@ fn word_prefix(tok: &str) -> Option<usize> {
 /// Whether `tok`, without its punctuation, is a day or month name.
 fn date_word(tok: &str) -> bool {
     let b = tok.as_bytes();
-    if b.len() < 3 || b.len() > 12 {
-        return false;
-    }
-    // A capital, then a small letter (after an opening bracket or so).
-    let at = usize::from(!b[0].is_ascii_alphabetic());
-    if !b[at].is_ascii_uppercase() || !b.get(at + 1).is_some_and(u8::is_ascii_lowercase) {
+    // Most words are not: their first three letters say so.
+    let at = usize::from(b.first().is_some_and(|c| CLASS[*c as usize] & OPEN != 0));
+    if b.len() < at + 3 || b.len() > 12 || !date_head(&b[at..at + 3]) {
         return false;
     }
     let (lead, trail) = wrapping(b);
     lead + trail < b.len() && is_date_word(&b[lead..b.len() - trail])
 }
 
+/// Whether three bytes begin a day or month name as dates write it (`Jun`).
+fn date_head(h: &[u8]) -> bool {
+    matches!(
+        h,
+        b"Mon"
+            | b"Tue"
+            | b"Wed"
+            | b"Thu"
+            | b"Fri"
+            | b"Sat"
+            | b"Sun"
+            | b"Jan"
+            | b"Feb"
+            | b"Mar"
+            | b"Apr"
+            | b"May"
+            | b"Jun"
+            | b"Jul"
+            | b"Aug"
+            | b"Sep"
+            | b"Oct"
+            | b"Nov"
+            | b"Dec"
+    )
+}
+
 /// A day or month name as dates write them (`Mon`, `Jun`, `July`): part of
 /// a time, so a value.
 fn is_date_word(b: &[u8]) -> bool {
-    const NAMES: [&[u8]; 19] = [
-        b"mon", b"tue", b"wed", b"thu", b"fri", b"sat", b"sun", b"jan", b"feb", b"mar", b"apr",
-        b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec",
-    ];
     const FULL: [&[u8]; 19] = [
         b"monday",
         b"tuesday",
@@ -400,17 +411,12 @@ fn is_date_word(b: &[u8]) -> bool {
         b"december",
     ];
     // Capitalized as dates write them (`Jun`, not `jun` or `MAY`).
-    if !(3..=9).contains(&b.len())
-        || !b[0].is_ascii_uppercase()
-        || b[1..].iter().any(|c| !c.is_ascii_lowercase())
-    {
+    if !(3..=9).contains(&b.len()) || !date_head(&b[..3]) {
         return false;
     }
-    let head = [b[0] | 0x20, b[1], b[2]];
-    if !NAMES.iter().any(|n| **n == head) {
-        return false;
-    }
-    b.len() == 3 || FULL.iter().any(|n| n.eq_ignore_ascii_case(b))
+    b.len() == 3
+        || (b[3..].iter().all(u8::is_ascii_lowercase)
+            && FULL.iter().any(|n| n.eq_ignore_ascii_case(b)))
 }
 
 /// Whether a token (without its wrapping punctuation) is a value rather
@@ -420,9 +426,6 @@ fn is_date_word(b: &[u8]) -> bool {
 /// Words with a digit or two (`ssh2`, `jk2_init()`, `HTTP/1.1`, `x86`) stay.
 pub fn is_variable(core: &str) -> bool {
     let b = core.as_bytes();
-    if is_date_word(b) {
-        return true;
-    }
     let (first, second) = (b[0], b.get(1).copied());
     if first.is_ascii_digit()
         || matches!(first, b'-' | b'+') && second.is_some_and(|c| c.is_ascii_digit())
@@ -431,36 +434,40 @@ pub fn is_variable(core: &str) -> bool {
     {
         return true;
     }
+    if is_date_word(b) {
+        return true;
+    }
     // One pass: digits, a URL's `://`, an `@` (not first) before a dot, a
-    // host name (two dots or more, and a digit).
+    // host name (two dots or more between labels, and a digit).
     let mut digits = 0;
     let mut dots = 0;
+    let mut double_dot = false;
+    let mut prev = 0u8;
     let mut at = false;
     for (i, &c) in b.iter().enumerate() {
-        if c == b'.' && i > 0 && b[i - 1] != b'.' {
-            dots += 1;
-            if dots >= 2 && digits > 0 && memchr::memmem::find(b, b"..").is_none() {
-                return true;
-            }
-        }
         if c.is_ascii_digit() {
             digits += 1;
             if digits == 3 {
                 return true;
             }
+        } else if c == b'.' {
+            if at {
+                return true;
+            }
+            dots += 1;
+            double_dot |= prev == b'.';
         } else if c == b':' {
             if b.get(i + 1) == Some(&b'/') && b.get(i + 2) == Some(&b'/') {
                 return true;
             }
         } else if c == b'@' {
             at |= i > 0;
-        } else if c == b'.' && at {
-            return true;
         }
+        prev = c;
     }
     // Long hex without a digit run (`deadbeefcafe`) is rare; long hex
     // with digits has three or more of them.
-    dots >= 2 && digits > 0 && memchr::memmem::find(b, b"..").is_none()
+    dots >= 2 && digits > 0 && !double_dot
 }
 
 #[cfg(test)]

@@ -449,9 +449,10 @@ pub fn key_into(service: &str, message: &str, out: &mut String) {
 /// `panic`), so that a trace's frames and line numbers make no template
 /// of their own.
 pub fn template_text(message: &str) -> std::borrow::Cow<'_, str> {
-    let Some((first, rest)) = message.split_once('\n') else {
+    let Some(nl) = memchr::memchr(b'\n', message.as_bytes()) else {
         return std::borrow::Cow::Borrowed(message);
     };
+    let (first, rest) = (&message[..nl], &message[nl + 1..]);
     let class = |line: &str| -> Option<String> {
         if line.starts_with("panic: ") || line.starts_with("fatal error: ") {
             return Some(line.split(':').next().unwrap_or("panic").to_string());

@@ -144,10 +144,9 @@ impl Cluster {
                 continue;
             }
             // A word after one that introduces a name (`user bob`, `for
-            // root`, `by alice`) is the name: a variable however few there
-            // are.
-            // A word with two digits or more (`U11`, `J16`, not `SOCKS5`)
-            // is likely a value.
+            // root`, `by alice`) is the name, a variable however few there
+            // are; a word with two digits or more (`U11`, `J16`, not
+            // `SOCKS5`) is likely a value.
             let digit = |s: &str| s.bytes().filter(u8::is_ascii_digit).count() >= 2;
             if t.contains(WILD)
                 || w.contains(WILD)

@@ -16,7 +16,8 @@ fuzz_target!(|data: &[u8]| {
     let message = String::from_utf8_lossy(input);
     if let Some(a) = auth::extract(service, &message) {
         let range = message.as_ptr() as usize..message.as_ptr() as usize + message.len() + 1;
-        for part in [a.user, a.client_ip, a.method, a.target_user, a.command].into_iter().flatten() {
+        for part in [a.user, a.client_ip, a.method, a.target_user, a.command].into_iter().flatten()
+        {
             let supplied = ["root", "pam", "password"].contains(&part);
             assert!(
                 supplied || range.contains(&(part.as_ptr() as usize)),

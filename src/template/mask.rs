@@ -236,7 +236,7 @@ fn mask_token(tok: &str, seen: u8, out: &mut String) {
     if tok.len() > MAX_TOKEN {
         // A long value keeps the word that names it (`steps=…`, `onExtend:…`).
         match word_prefix(tok) {
-            Some(p) if p <= MAX_TOKEN => out.push_str(&tok[..p]),
+            Some(p) if p + WILD.len() <= MAX_TOKEN => out.push_str(&tok[..p]),
             _ => {}
         }
         out.push_str(WILD);

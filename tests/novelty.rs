@@ -336,8 +336,14 @@ ignore = ["Failed password for invalid user <*> from <*> port <*> ssh2", "^fatal
 fn templates_stored_by_the_previous_miner_are_mined_again() {
     let url = &db!("novelty_upgrade");
     ok(&logtrack(url, &["db", "init"]));
-    // What the previous release stored for day 1 (its `logtrack templates`
-    // of these messages): one request template for every method, one
+    // The previous release's schema: without migration 0013.
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    c.batch_execute(
+        "ALTER TABLE templates DROP COLUMN miner; DELETE FROM schema_migrations WHERE version = 13",
+    )
+    .unwrap();
+    // What the previous release stored for day 1 under its schema (its
+    // `logtrack templates` of these messages); `db migrate` upgrades it: one request template for every method, one
     // template of values only, a size in two shapes.
     let old: [(&str, i64); 6] = [
         ("<*> \"<*>\" status: <*> len: <*> time: <*>", 2),
@@ -348,14 +354,17 @@ fn templates_stored_by_the_previous_miner_are_mined_again() {
         ("<*>", 1),
     ];
     for (text, n) in old {
-        let sql = format!(
-            "INSERT INTO templates (service, template_id, template, first_seen, last_seen, count, miner)
-             VALUES ('nova', '{}', '{}', '2026-01-01T10:00:00Z', '2026-01-01T10:00:07Z', {n}, 1)",
-            logtrack::template::template_id(text),
-            text.replace('\'', "''")
-        );
-        count(url, &format!("WITH i AS ({sql} RETURNING 1) SELECT count(*) FROM i"));
+        c.execute(
+            "INSERT INTO templates (service, template_id, template, first_seen, last_seen, count)
+             VALUES ('nova', $1, $2, '2026-01-01T10:00:00Z', '2026-01-01T10:00:07Z', $3)",
+            &[&logtrack::template::template_id(text), &text, &n],
+        )
+        .unwrap();
     }
+    drop(c);
+    let err = ok(&logtrack(url, &["db", "migrate"]));
+    assert!(err.contains("applied migration 0013_template_miner"), "{err}");
+    assert_eq!(count(url, "SELECT count(*) FROM templates WHERE miner = 1"), 6);
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("day02.log");
     let line = |s: u32, m: &str| format!("2026-01-02T10:00:{s:02}+00:00 h nova[10]: {m}\n");

@@ -282,15 +282,9 @@ impl Sessions {
         if let Some(b) = &behind {
             let (offset, bytes) = &**b;
             for (pid, start, end) in pids(bytes, needle) {
-                // A line once per pid.
-                if s.before
-                    .last()
-                    .is_some_and(|(p, at, _)| *p == pid && *at == offset + start as u64)
-                {
-                    continue;
-                }
                 s.before.push((pid, offset + start as u64, start..end));
             }
+            // A line once per pid.
             s.before.sort_by_key(|(pid, at, _)| (*pid, *at));
             s.before.dedup_by_key(|(pid, at, _)| (*pid, *at));
         }

@@ -112,13 +112,11 @@ fn drop_units(out: &mut String, base: usize) {
         let t = tokens[i];
         let next = tokens.get(i + 1).copied();
         // `(<*> KB)`
-        if t == "(<*>"
-            && next.is_some_and(|n| n.strip_suffix(')').is_some_and(|u| UNITS.contains(&u)))
-        {
+        if t == "(<*>" && next.is_some_and(|n| n.ends_with(')') && is_unit(n)) {
             i += 2;
             continue;
         }
-        if UNITS.contains(&t) && kept.last().is_some_and(|p| p.ends_with(WILD)) {
+        if !t.ends_with(')') && is_unit(t) && kept.last().is_some_and(|p| p.ends_with(WILD)) {
             i += 1;
             continue;
         }

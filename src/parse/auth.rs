@@ -209,10 +209,18 @@ enum Anchor<'a> {
 
 /// The remote side sshd wrote after `marker` (` from `) in `s`: of every
 /// `marker HOST...` in `s`, the one whose following text `tail_ok` takes
-/// (sshd's own end of the line). Exactly one may qualify; an SSH-1 line's
-/// `: ruser …` (client text after the address) settles a tie when no
-/// candidate says `ssh2` (a server that writes `ssh2` wrote no `ssh1` line).
-fn anchored<'a>(s: &'a str, marker: &str, tail_ok: impl Fn(&str) -> bool) -> Anchor<'a> {
+/// (sshd's own end of the line). Exactly one may qualify. In an
+/// `Accepted`/`Failed` line (`ruser`), SSH-1's `: ruser …` (client text
+/// after the address) settles a tie when it is the only candidate that
+/// names a protocol: sshd ends those lines with one, so a candidate without
+/// one is the client's text; two that name one are ambiguous. Other lines
+/// have no `ruser`, and there it settles nothing.
+fn anchored<'a>(
+    s: &'a str,
+    marker: &str,
+    ruser: bool,
+    tail_ok: impl Fn(&str) -> bool,
+) -> Anchor<'a> {
     // At most a few places qualify; more are as ambiguous as two.
     let mut found: [Option<(usize, Remote<'a>)>; 4] = [None; 4];
     let mut n = 0;
@@ -236,16 +244,17 @@ fn anchored<'a>(s: &'a str, marker: &str, tail_ok: impl Fn(&str) -> bool) -> Anc
         }
         _ => found.iter().flatten().copied().collect(),
     };
-    let modern = found.iter().any(|(_, r)| r.proto == Some("ssh2"));
-    let ruser: Vec<&(usize, Remote<'a>)> = found
-        .iter()
-        .filter(|(at, r)| {
-            let tail = &s[at + marker.len() + r.len..];
-            r.proto == Some("ssh1") && tail.starts_with(": ruser ")
-        })
-        .collect();
-    match ruser.as_slice() {
-        [(at, r)] if !modern => Anchor::Found(&s[..*at], *r),
+    if !ruser {
+        return Anchor::Ambiguous;
+    }
+    let mut named = found.iter().filter(|(_, r)| r.proto.is_some());
+    match (named.next(), named.next()) {
+        (Some((at, r)), None)
+            if r.proto == Some("ssh1")
+                && s[at + marker.len() + r.len..].starts_with(": ruser ") =>
+        {
+            Anchor::Found(&s[..*at], *r)
+        }
         _ => Anchor::Ambiguous,
     }
 }
@@ -385,7 +394,7 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
     // Accepted password for alice from 10.0.0.1 port 50022 ssh2[: KEY]
     if let Some(rest) = after(m, "Accepted ") {
         let (method, rest) = split_at(rest, " for ")?;
-        return Some(match anchored(rest, " from ", end_or_colon) {
+        return Some(match anchored(rest, " from ", true, end_or_colon) {
             Anchor::Found(user, r) => Auth::success().with_method(method).with_user(user).with(&r),
             _ => Auth::success().with_method(method),
         });
@@ -397,7 +406,7 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
             Some(r) => (true, r),
             None => (false, rest),
         };
-        let mut a = match anchored(rest, " from ", end_or_colon) {
+        let mut a = match anchored(rest, " from ", true, end_or_colon) {
             Anchor::Found(user, r) => Auth::failure().with_method(method).with_user(user).with(&r),
             // The session may know the address from another line.
             Anchor::Ambiguous => {
@@ -432,7 +441,7 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
     if let Some(rest) = after(m, "User ") {
         let i = rfind(rest, " not allowed because ")?;
         let who = &rest[..i];
-        return Some(match anchored(who, " from ", str::is_empty) {
+        return Some(match anchored(who, " from ", false, str::is_empty) {
             Anchor::Found(user, r) => Auth::failure().with_user(user).with(&r),
             Anchor::Ambiguous => Auth { role: Role::Pending, ..Auth::failure() },
             Anchor::NotFound => Auth { role: Role::Helper, ..Auth::failure().with_user(who) },
@@ -453,7 +462,7 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
     // ROOT LOGIN REFUSED [on tty ]FROM 10.0.0.1[ port N]
     if m.starts_with("ROOT LOGIN REFUSED") {
         let mut a = Auth::failure().with_user("root");
-        if let Anchor::Found(_, r) = anchored(m, " FROM ", str::is_empty) {
+        if let Anchor::Found(_, r) = anchored(m, " FROM ", false, str::is_empty) {
             a = a.with(&r);
         }
         return Some(a);
@@ -513,7 +522,7 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
     }
     // Bad protocol version identification 'CLIENT TEXT' from 10.0.0.1 port 22
     if let Some(rest) = after(m, "Bad protocol version identification ") {
-        return Some(match anchored(rest, " from ", str::is_empty) {
+        return Some(match anchored(rest, " from ", false, str::is_empty) {
             Anchor::Found(_, r) => Auth::none().with(&r),
             _ => Auth::none(),
         });
@@ -552,7 +561,7 @@ fn sshd(m: &str) -> Option<Auth<'_>> {
 /// client): with the address where sshd wrote it, or none when that is
 /// ambiguous; without ` from ` at all, a failure the session completes.
 fn failure_from(rest: &str, tail_ok: impl Fn(&str) -> bool) -> Auth<'_> {
-    match anchored(rest, " from ", tail_ok) {
+    match anchored(rest, " from ", false, tail_ok) {
         Anchor::Found(user, r) => Auth::failure().with_user(user).with(&r),
         Anchor::Ambiguous => Auth { role: Role::Pending, ..Auth::failure() },
         Anchor::NotFound => Auth { role: Role::Helper, ..Auth::failure().with_user(rest) },
@@ -844,6 +853,12 @@ mod tests {
             ("Failed password for invalid user x from 6.6.6.6 port 1 ssh2: y from 127.0.0.1 port 5 ssh2", None),
             // An SSH-1 "ruser" in the user name of an SSH-2 line.
             ("Failed password for invalid user x from 6.6.6.6 port 1 ssh1: ruser y from 127.0.0.1 port 5 ssh2", None),
+            // SSH-1's "ruser" settles nothing outside Accepted/Failed lines,
+            // nor against another candidate that names a protocol.
+            ("Invalid user a from 6.6.6.6 port 1 ssh1: ruser b from 192.0.2.9 port 22", None),
+            ("User a from 6.6.6.6 port 1 ssh1: ruser b from 192.0.2.9 not allowed because listed in DenyUsers", Some("192.0.2.9")),
+            ("Failed password for a from 6.6.6.6 port 1 ssh1: ruser b from 192.0.2.9 port 22 ssh1", None),
+            ("Failed rhosts-rsa for a from 192.0.2.9 port 22 ssh1: ruser b from 6.6.6.6", Some("192.0.2.9")),
             ("Invalid user a from 6.6.6.6 from 192.0.2.9 port 4242", Some("192.0.2.9")),
             ("Invalid user a from 6.6.6.6 port 1 from 192.0.2.9 port 4242", Some("192.0.2.9")),
             ("User x from 6.6.6.6 not allowed because y from 192.0.2.9 not allowed because listed in DenyUsers", Some("192.0.2.9")),
@@ -950,9 +965,9 @@ mod tests {
         /// chose.
         #[test]
         fn the_address_comes_before_client_text(
-            user in "[a-z0-9 .:]{0,12}( from [0-9.]{1,15}( port [0-9]{1,5})?( ssh[12])?(: )?)?[a-z ]{0,6}",
+            user in "[a-z0-9 .:]{0,12}( from [0-9.]{1,15}( port [0-9]{1,5})?( ssh[12])?(: (ruser )?)?)?[a-z ]{0,6}",
             tail in proptest::option::of(": [a-z0-9 .]{0,10}( from 6.6.6.6( port 1)?( ssh2)?)?"),
-            shape in 0usize..6,
+            shape in 0usize..8,
         ) {
             let real = "192.0.2.77";
             let tail = tail.unwrap_or_default();
@@ -962,6 +977,8 @@ mod tests {
                 2 => format!("Invalid user {user} from {real} port 22"),
                 3 => format!("User {user} from {real} not allowed because not listed in AllowUsers"),
                 4 => format!("Connection closed by authenticating user {user} {real} port 22 [preauth]"),
+                5 => format!("Failed password for {user} from {real} port 22 ssh1"),
+                6 => format!("Failed rhosts-rsa for {user} from {real} port 22 ssh1: ruser {user}"),
                 _ => format!("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser={user} rhost={real}  user={user}"),
             };
             if let Some(a) = extract("sshd", &m) {

@@ -28,23 +28,25 @@ pub fn write_fields(out: &mut Vec<u8>, r: &Record<'_>) {
 }
 
 thread_local! {
-    /// The last time stamp this thread wrote, and its text: consecutive
-    /// records mostly share their second.
-    static LAST_TS: std::cell::RefCell<(Option<Timestamp>, Vec<u8>)> =
+    /// The second of the last time stamp this thread wrote, and its text:
+    /// consecutive records mostly share their second (only a fraction
+    /// differs).
+    static LAST_TS: std::cell::RefCell<(Option<i64>, Vec<u8>)> =
         const { std::cell::RefCell::new((None, Vec::new())) };
 }
 
-/// [`Timestamp::write_rfc3339`], reusing the text of the previous call when
-/// the time is the same.
+/// [`Timestamp::write_rfc3339`], reusing the text of the previous call's
+/// second when it is the same.
 fn write_ts_cached(out: &mut Vec<u8>, ts: Timestamp) {
     LAST_TS.with_borrow_mut(|(last, text)| {
-        if *last != Some(ts) {
+        if *last != Some(ts.secs) {
             text.clear();
-            ts.write_rfc3339(text);
-            *last = Some(ts);
+            ts.write_rfc3339_second(text);
+            *last = Some(ts.secs);
         }
         out.extend_from_slice(text);
     });
+    ts.write_rfc3339_rest(out);
 }
 
 /// One record as a JSON line. `path_json` is the source path already

@@ -25,6 +25,13 @@ impl Timestamp {
 
     /// Writes RFC 3339 with `Z`, e.g. `2020-01-21T04:32:14Z`.
     pub fn write_rfc3339(&self, out: &mut Vec<u8>) {
+        self.write_rfc3339_second(out);
+        self.write_rfc3339_rest(out);
+    }
+
+    /// The part of [`Timestamp::write_rfc3339`] up to the second
+    /// (`2020-01-21T04:32:14`): the same for every instant of a second.
+    pub fn write_rfc3339_second(&self, out: &mut Vec<u8>) {
         let days = self.secs.div_euclid(86_400);
         let sod = self.secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
@@ -57,15 +64,22 @@ impl Timestamp {
             use std::io::Write;
             let _ = write!(out, "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}");
         }
+    }
+
+    /// The rest of [`Timestamp::write_rfc3339`] after the second: the
+    /// fraction as written, and `Z`.
+    pub fn write_rfc3339_rest(&self, out: &mut Vec<u8>) {
         if self.frac_digits > 0 {
             out.push(b'.');
+            // The first `k` of the nine digits.
+            let k = self.frac_digits.min(9) as usize;
             let mut digits = [b'0'; 9];
-            let mut n = self.nanos.min(999_999_999);
-            for d in digits.iter_mut().rev() {
+            let mut n = self.nanos.min(999_999_999) / 10u32.pow(9 - k as u32);
+            for d in digits[..k].iter_mut().rev() {
                 *d = b'0' + (n % 10) as u8;
                 n /= 10;
             }
-            out.extend_from_slice(&digits[..self.frac_digits.min(9) as usize]);
+            out.extend_from_slice(&digits[..k]);
         }
         out.push(b'Z');
     }

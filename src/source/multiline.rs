@@ -18,7 +18,9 @@
 
 use super::identity::FP_LEN;
 use super::{Chunk, Framer, Provenance, Tail, UnitSpan};
+use std::collections::VecDeque;
 use std::io;
+use std::sync::Arc;
 
 /// How continuation lines are told from the lines that start a record.
 #[derive(Clone, Debug)]
@@ -239,6 +241,73 @@ struct Open {
     dropped: u64,
 }
 
+/// The raw bytes read last, as the inner framer's chunks (shared, not
+/// copied): where they start, and whether that is a line start.
+struct Raw {
+    from: u64,
+    whole: bool,
+    parts: VecDeque<Arc<Vec<u8>>>,
+    len: u64,
+}
+
+impl Raw {
+    fn end(&self) -> u64 {
+        self.from + self.len
+    }
+
+    /// Adds the bytes read at `offset`; after a gap (a line skipped for its
+    /// length), they start again there.
+    fn push(&mut self, offset: u64, data: Arc<Vec<u8>>) {
+        if self.end() != offset {
+            (self.from, self.whole, self.len) = (offset, true, 0);
+            self.parts.clear();
+        }
+        self.len += data.len() as u64;
+        self.parts.push_back(data);
+    }
+
+    /// Appends the bytes kept in `a..b` to `out`.
+    fn copy(&self, a: u64, b: u64, out: &mut Vec<u8>) {
+        let mut at = self.from;
+        for p in &self.parts {
+            let end = at + p.len() as u64;
+            let (s, e) = (a.max(at), b.min(end));
+            if s < e {
+                out.extend_from_slice(&p[(s - at) as usize..(e - at) as usize]);
+            }
+            if end >= b {
+                break;
+            }
+            at = end;
+        }
+    }
+
+    /// Where the bytes kept would start after [`Raw::trim`].
+    fn trimmed_from(&self, keep_from: u64) -> u64 {
+        let mut from = self.from;
+        for p in self.parts.iter().take(self.parts.len().saturating_sub(1)) {
+            if from + p.len() as u64 > keep_from {
+                break;
+            }
+            from += p.len() as u64;
+        }
+        from
+    }
+
+    /// Drops the parts that end at or before `keep_from` (never the last).
+    fn trim(&mut self, keep_from: u64) {
+        while self.parts.len() > 1 {
+            let n = self.parts[0].len() as u64;
+            if self.from + n > keep_from {
+                break;
+            }
+            let first = self.parts.pop_front().expect("a part");
+            self.whole = matches!(first.last(), Some(b'\n' | b'\r'));
+            (self.from, self.len) = (self.from + n, self.len - n);
+        }
+    }
+}
+
 /// A framer of whole multi-line records over a line framer.
 pub struct MultiLine {
     inner: Box<dyn Framer>,
@@ -262,10 +331,9 @@ pub struct MultiLine {
     ended: bool,
     notes: Vec<String>,
     /// The raw bytes read last (at least the look-behind window, or the
-    /// checkpoint's tail, before the position), where they start, and
-    /// whether that is a line start; the bytes before the chunk being
-    /// assembled.
-    recent: (u64, Vec<u8>, bool),
+    /// checkpoint's tail, before the position); the bytes before the chunk
+    /// being assembled.
+    recent: Raw,
     behind: Option<std::sync::Arc<super::behind::Behind>>,
     /// Raw bytes of the records joined since the last chunk.
     read: u64,
@@ -292,17 +360,18 @@ impl MultiLine {
             hold,
             chunk_size,
             open: None,
-            out: Vec::new(),
+            out: Vec::with_capacity(2 * chunk_size + 4096),
             units: Vec::new(),
             closed: start,
             tail,
             ended: false,
             notes: Vec::new(),
-            recent: (
-                start.0 - before.len() as u64,
-                before.to_vec(),
-                start.0 == before.len() as u64,
-            ),
+            recent: Raw {
+                from: start.0 - before.len() as u64,
+                whole: start.0 == before.len() as u64,
+                len: before.len() as u64,
+                parts: VecDeque::from([Arc::new(before.to_vec())]),
+            },
             behind: None,
             read: 0,
             tail_at: start.0,
@@ -313,18 +382,15 @@ impl MultiLine {
     /// past it.
     fn close(&mut self, next: (u64, u64)) {
         let Some(o) = self.open.take() else { return };
-        let (from, bytes, whole) = &self.recent;
+        let raw = &self.recent;
         // The chunk's first record: the bytes before it look back.
-        if self.units.is_empty() && o.offset > *from {
-            let upto = ((o.offset - from) as usize).min(bytes.len());
-            let keep = (super::behind::WINDOW as usize).min(upto);
-            let at_start = upto == keep && *whole;
-            let b = super::behind::window(
-                o.offset - keep as u64,
-                &bytes[upto - keep..upto],
-                &[],
-                at_start,
-            );
+        if self.units.is_empty() && o.offset > raw.from {
+            let upto = (o.offset - raw.from).min(raw.len);
+            let keep = super::behind::WINDOW.min(upto);
+            let at_start = upto == keep && raw.whole;
+            let mut bytes = Vec::with_capacity(keep as usize);
+            raw.copy(raw.from + upto - keep, raw.from + upto, &mut bytes);
+            let b = super::behind::window(o.offset - keep, &bytes, &[], at_start);
             if !b.1.is_empty() {
                 self.behind = Some(std::sync::Arc::new(b));
             }
@@ -369,25 +435,12 @@ impl MultiLine {
         }
     }
 
-    /// Keeps the raw bytes of an inner chunk (`data` at `offset`): the
-    /// window, and more (a long record's start may be needed), trimmed now
-    /// and then.
-    fn keep_raw(&mut self, data: &[u8], offset: u64) {
-        let (from, bytes, whole) = &mut self.recent;
-        if *from + bytes.len() as u64 != offset {
-            // A gap (a line skipped for its length): start again here.
-            (*from, *whole) = (offset, true);
-            bytes.clear();
-        }
-        bytes.extend_from_slice(data);
-    }
-
     /// Trims the raw bytes kept to what may still be needed.
     fn trim_raw(&mut self) {
-        let (from, bytes, whole) = &mut self.recent;
+        let raw = &mut self.recent;
         let w = super::behind::WINDOW;
-        let end = *from + bytes.len() as u64;
-        if bytes.len() as u64 > 4 * w {
+        let end = raw.end();
+        if raw.len > 4 * w {
             // Keep the window before the open record (the next chunk may
             // start with it), unless that record is itself huge; and the
             // last window's worth.
@@ -395,17 +448,17 @@ impl MultiLine {
             let last = end - w;
             let keep_from =
                 if end - open_at > 2 * w { last } else { open_at.saturating_sub(w).min(last) };
-            let cut = (keep_from.saturating_sub(*from) as usize).min(bytes.len());
             // The checkpoint's tail may lie in what goes: keep it first.
-            if *from + (cut as u64) > self.closed.0.saturating_sub(FP_LEN as u64) {
-                let upto = ((self.closed.0.saturating_sub(*from)) as usize).min(bytes.len());
+            let (closed, from) = (self.closed.0, raw.trimmed_from(keep_from));
+            if from > raw.from && from > closed.saturating_sub(FP_LEN as u64) {
+                let upto = closed.min(raw.end());
+                let mut bytes = Vec::with_capacity(FP_LEN);
+                raw.copy(upto.saturating_sub(FP_LEN as u64), upto, &mut bytes);
                 self.tail = Tail::default();
-                self.tail.push(&bytes[..upto]);
-                self.tail_at = self.closed.0;
+                self.tail.push(&bytes);
+                self.tail_at = closed;
             }
-            bytes.drain(..cut);
-            *from += cut as u64;
-            *whole = false;
+            raw.trim(keep_from);
         }
     }
 
@@ -413,16 +466,16 @@ impl MultiLine {
         if self.units.is_empty() {
             return None;
         }
-        // The open record's bytes stay for the next chunk.
-        let rest = match &mut self.open {
-            Some(o) => {
-                let rest = self.out.split_off(o.at);
-                o.end -= o.at;
-                o.at = 0;
-                rest
-            }
-            None => Vec::new(),
-        };
+        // The open record's bytes stay for the next chunk, in a buffer that
+        // holds what the next chunk reads (two inner chunks, mostly) without
+        // growing.
+        let mut rest = Vec::with_capacity(2 * self.chunk_size + 4096);
+        if let Some(o) = &mut self.open {
+            rest.extend_from_slice(&self.out[o.at..]);
+            self.out.truncate(o.at);
+            o.end -= o.at;
+            o.at = 0;
+        }
         let first = &self.units[0];
         let (first_line, byte_offset) = (first.line, first.byte_offset);
         Some(Chunk {
@@ -475,11 +528,11 @@ impl Framer for MultiLine {
             }
             // The chunk's bytes go after the open record's text, as they are;
             // its lines are joined in place.
-            let data = &chunk.data;
-            self.keep_raw(data, chunk.byte_offset);
+            let data = Arc::new(chunk.data);
+            self.recent.push(chunk.byte_offset, Arc::clone(&data));
             let base = self.out.len();
-            self.out.extend_from_slice(data);
-            super::lines::for_each_line(data, chunk.first_line, |line, no, off| {
+            self.out.extend_from_slice(&data);
+            super::lines::for_each_line(&data, chunk.first_line, |line, no, off| {
                 self.line(base + off, line.len(), chunk.byte_offset + off as u64, no);
             });
             // What follows the open record's text was joined (or dropped);
@@ -515,17 +568,19 @@ impl Framer for MultiLine {
         // The bytes before the position: from the raw bytes kept, unless a
         // snapshot was taken for it.
         let (pos, _) = self.position();
-        let (from, bytes, _) = &self.recent;
-        if self.tail_at == pos || pos < *from {
+        let raw = &self.recent;
+        if self.tail_at == pos || pos < raw.from {
             return self.tail.0.clone();
         }
-        let upto = ((pos - from) as usize).min(bytes.len());
+        let upto = pos.min(raw.end());
         let mut t = self.tail.clone();
-        if (upto as u64) < FP_LEN as u64 && *from > self.tail_at {
+        if upto - raw.from < FP_LEN as u64 && raw.from > self.tail_at {
             // Not enough kept before the position: what is, after the tail known.
             t = Tail::default();
         }
-        t.push(&bytes[..upto]);
+        let mut bytes = Vec::with_capacity(FP_LEN);
+        raw.copy(upto.saturating_sub(FP_LEN as u64), upto, &mut bytes);
+        t.push(&bytes);
         t.0
     }
 }

@@ -27,24 +27,31 @@ pub fn write_fields(out: &mut Vec<u8>, r: &Record<'_>) {
     out.push(b'}');
 }
 
+/// The seconds of the last two time stamps a thread wrote, and their
+/// texts, the older first.
+type LastSeconds = [(Option<i64>, Vec<u8>); 2];
+
 thread_local! {
-    /// The second of the last time stamp this thread wrote, and its text:
-    /// consecutive records mostly share their second (only a fraction
-    /// differs).
-    static LAST_TS: std::cell::RefCell<(Option<i64>, Vec<u8>)> =
-        const { std::cell::RefCell::new((None, Vec::new())) };
+    /// Consecutive records mostly share their second (only a fraction
+    /// differs), or alternate between two (hosts whose clocks differ).
+    static LAST_TS: std::cell::RefCell<LastSeconds> =
+        const { std::cell::RefCell::new([(None, Vec::new()), (None, Vec::new())]) };
 }
 
-/// [`Timestamp::write_rfc3339`], reusing the text of the previous call's
-/// second when it is the same.
+/// [`Timestamp::write_rfc3339`], reusing the text of a recent call's second
+/// when it is the same.
 fn write_ts_cached(out: &mut Vec<u8>, ts: Timestamp) {
-    LAST_TS.with_borrow_mut(|(last, text)| {
-        if *last != Some(ts.secs) {
-            text.clear();
-            ts.write_rfc3339_second(text);
-            *last = Some(ts.secs);
+    LAST_TS.with_borrow_mut(|last| {
+        if last[1].0 != Some(ts.secs) {
+            last.swap(0, 1);
+            if last[1].0 != Some(ts.secs) {
+                let text = &mut last[1].1;
+                text.clear();
+                ts.write_rfc3339_second(text);
+                last[1].0 = Some(ts.secs);
+            }
         }
-        out.extend_from_slice(text);
+        out.extend_from_slice(&last[1].1);
     });
     ts.write_rfc3339_rest(out);
 }
@@ -174,6 +181,30 @@ pub fn write_template_csv(out: &mut Vec<u8>, id: &str, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cached seconds give the same text as writing each time, however
+    /// the times alternate and whatever fraction they carry.
+    #[test]
+    fn cached_time_stamps_are_written_as_they_are() {
+        let t = |secs, nanos, frac_digits| Timestamp { secs, nanos, frac_digits };
+        let times = [
+            t(1_700_000_000, 0, 0),
+            t(1_700_000_000, 390_979_000, 6),
+            t(1_600_000_000, 5, 9),
+            t(1_700_000_000, 0, 0),
+            t(1_600_000_000, 120_000_000, 3),
+            t(1_700_000_001, 100_000_000, 1),
+            t(1_600_000_000, 0, 0),
+            t(-62_135_596_800, 0, 0),
+            t(1_700_000_000, 999_999_999, 9),
+        ];
+        for ts in times.iter().chain(times.iter().rev()) {
+            let (mut cached, mut plain) = (Vec::new(), Vec::new());
+            write_ts_cached(&mut cached, *ts);
+            ts.write_rfc3339(&mut plain);
+            assert_eq!(String::from_utf8(cached).unwrap(), String::from_utf8(plain).unwrap());
+        }
+    }
 
     #[test]
     fn csv_rows_read_back_and_formulas_are_neutralised() {

@@ -149,10 +149,16 @@ fn host_char(c: u8) -> bool {
 /// ADDR port N` and ` sshV` when they follow it.
 fn remote(s: &str) -> Option<Remote<'_>> {
     let b = s.as_bytes();
-    let mut end = b.iter().position(|c| !host_char(*c)).unwrap_or(b.len());
+    let (mut end, mut colons) = (b.len(), 0);
+    for (i, &c) in b.iter().enumerate() {
+        if !host_char(c) {
+            end = i;
+            break;
+        }
+        colons += usize::from(c == b':');
+    }
     // "1.2.3.4:" (a disconnect's reason follows) and "host," end there; an
     // IPv6 address keeps its colons.
-    let colons = b[..end].iter().filter(|c| **c == b':').count();
     if colons < 2 {
         end = b[..end].iter().position(|c| *c == b':').unwrap_or(end);
     } else {
@@ -167,7 +173,10 @@ fn remote(s: &str) -> Option<Remote<'_>> {
     let mut i = end;
     let number = |at: usize| {
         let digits = b[at..].iter().take_while(|c| c.is_ascii_digit()).count();
-        (digits > 0 && digits <= 5).then(|| (s[at..at + digits].parse::<i64>().ok(), at + digits))
+        (digits > 0 && digits <= 5).then(|| {
+            let n = b[at..at + digits].iter().fold(0, |n, c| n * 10 + i64::from(c - b'0'));
+            (Some(n), at + digits)
+        })
     };
     let mut port = None;
     if s[i..].starts_with(" port ") {
@@ -296,11 +305,13 @@ fn find(h: &str, needle: &str) -> Option<usize> {
     find_all(h, needle).next()
 }
 
-/// Every occurrence of `needle` in `h`, by its first byte (no searcher to
-/// set up: these messages are short).
+/// Every occurrence of `needle` in `h`, by its first byte other than a
+/// leading space (spaces are many; no searcher to set up: these messages
+/// are short).
 fn find_all<'a>(h: &'a str, needle: &'a str) -> impl Iterator<Item = usize> + 'a {
     let (hb, nb) = (h.as_bytes(), needle.as_bytes());
-    memchr::memchr_iter(nb[0], hb).filter(move |&i| hb[i..].starts_with(nb))
+    let k = usize::from(nb.len() > 1 && nb[0] == b' ');
+    memchr::memchr_iter(nb[k], &hb[k.min(hb.len())..]).filter(move |&i| hb[i..].starts_with(nb))
 }
 
 /// The last occurrence of a needle that starts with a space (" from "):
@@ -358,7 +369,7 @@ pub fn extract<'a>(service: &str, msg: &'a str) -> Option<Auth<'a>> {
     if let Some(a) = pam(m) {
         return Some(a);
     }
-    let svc = service.rsplit('/').next().unwrap_or(service);
+    let svc = memchr::memrchr(b'/', service.as_bytes()).map_or(service, |i| &service[i + 1..]);
     // "sshd(pam_unix)", "login(pam_unix)": PAM's module in the tag.
     if svc.ends_with("(pam_unix)") || svc.ends_with("(pam_sss)") || svc.ends_with("(pam_ldap)") {
         return pam_tagged(m);
@@ -599,29 +610,34 @@ fn disconnecting(rest: &str) -> Option<Auth<'_>> {
 /// places, and there is no address.
 fn pam_keys(s: &str) -> Auth<'_> {
     let s = s.trim_end();
-    let mut places = Vec::new();
+    // The places where PAM's rhost= could be (two are as ambiguous as more).
+    let mut places: [Option<(usize, &str, &str)>; 2] = [None; 2];
+    let mut n = 0;
     for i in find_all(s, "rhost=") {
-        if i > 0 && !s[..i].ends_with(' ') {
+        if i > 0 && s.as_bytes()[i - 1] != b' ' {
             continue;
         }
         let v = &s[i + 6..];
-        let len = v.find(' ').unwrap_or(v.len());
+        let len = memchr::memchr(b' ', v.as_bytes()).unwrap_or(v.len());
         let tail = &v[len..];
         if tail.is_empty() || tail.starts_with("  user=") || tail.starts_with(" user=") {
-            places.push((i, &v[..len], tail));
+            places[n] = Some((i, &v[..len], tail));
+            n += 1;
+            if n == places.len() {
+                break;
+            }
         }
     }
-    let (rhost, user) = match places.as_slice() {
-        [(_, rhost, tail)] => {
+    let (rhost, user) = match places {
+        [Some((_, rhost, tail)), None] => {
             let user = tail.trim_start().strip_prefix("user=").unwrap_or("");
-            (Some(*rhost), user)
+            (Some(rhost), user)
         }
         _ => (None, ""),
     };
     // ruser= (before rhost=) names the account when user= is absent.
-    let ruser = places
-        .first()
-        .and_then(|(i, _, _)| s[..*i].rfind(" ruser=").map(|j| s[j + 7..*i].trim()))
+    let ruser = places[0]
+        .and_then(|(i, _, _)| rfind(&s[..i], " ruser=").map(|j| s[j + 7..i].trim()))
         .unwrap_or("");
     let mut a = Auth::none().with_user(if user.is_empty() { ruser } else { user });
     a.client_ip = rhost.and_then(host);
@@ -657,31 +673,40 @@ fn user_and_remote(s: &str) -> Option<Auth<'_>> {
 /// USER=root ; COMMAND=/bin/ls`, `alice : TTY=... ; COMMAND=...` (a command
 /// run), `alice : user NOT in sudoers ; ...`.
 fn sudo(m: &str) -> Option<Auth<'_>> {
-    let (user, rest) = m.split_once(" : ")?;
+    let (user, mut rest) = split_at(m, " : ")?;
     let user = user.trim();
     if user.is_empty() || user.contains(' ') {
         return None;
     }
-    let mut parts = rest.split(" ; ");
-    let first = parts.next()?.trim();
+    let first = split_at(rest, " ; ").map_or(rest, |(p, _)| p).trim();
     let mut a = if first.starts_with("TTY=") || first.starts_with("PWD=") {
         Auth::success()
-    } else if first.contains("incorrect password attempt")
-        || first.contains("NOT in sudoers")
-        || first.contains("command not allowed")
-        || first.contains("a password is required")
-        || first.contains("not allowed to execute")
+    } else if [
+        "incorrect password attempt",
+        "NOT in sudoers",
+        "command not allowed",
+        "a password is required",
+        "not allowed to execute",
+    ]
+    .iter()
+    .any(|r| find(first, r).is_some())
     {
         Auth::failure().with_method("password")
     } else {
         return None;
     };
     a.user = Some(user);
-    for p in std::iter::once(first).chain(parts) {
+    // The parts between " ; ".
+    loop {
+        let (p, next) = split_at(rest, " ; ").map_or((rest, None), |(p, n)| (p, Some(n)));
         if let Some(v) = p.trim().strip_prefix("USER=") {
             a.target_user = Some(v);
         } else if let Some(v) = p.trim().strip_prefix("COMMAND=") {
             a.command = Some(v);
+        }
+        match next {
+            Some(n) => rest = n,
+            None => break,
         }
     }
     Some(a)

@@ -538,15 +538,24 @@ impl<'a> LineText<'a> {
         LineText { line, valid: std::str::from_utf8(line).ok() }
     }
 
-    /// [`text`] of `part`, a slice of the line.
-    pub fn text(&self, part: &'a [u8]) -> Cow<'a, str> {
+    /// `part`, a slice of the line, as text if it is valid UTF-8 (checked
+    /// again only when the whole line is not).
+    pub fn str(&self, part: &'a [u8]) -> Option<&'a str> {
         if let Some(s) = self.valid {
             let off = (part.as_ptr() as usize).wrapping_sub(self.line.as_ptr() as usize);
             if let Some(t) = off.checked_add(part.len()).and_then(|end| s.get(off..end)) {
-                return Cow::Borrowed(t);
+                return Some(t);
             }
         }
-        text(part)
+        std::str::from_utf8(part).ok()
+    }
+
+    /// [`text`] of `part`, a slice of the line.
+    pub fn text(&self, part: &'a [u8]) -> Cow<'a, str> {
+        match self.str(part) {
+            Some(s) => Cow::Borrowed(s),
+            None => String::from_utf8_lossy(part),
+        }
     }
 
     /// [`opt_text`] of `part`, a slice of the line.

@@ -191,7 +191,7 @@ impl SyslogParser {
         }
         // rsyslog and syslog-ng write "<13>Dec  4 ..." and "<13> Dec 4".
         let rest = if pri.is_some() { rest.trim_ascii_start() } else { rest };
-        let (ts, rest) = self.time(rest)?;
+        let (ts, rest) = self.time(&t, rest)?;
         let rest = match rest.strip_prefix(b" ") {
             Some(r) if !r.trim_ascii().is_empty() => r.trim_ascii_start(),
             _ => return Err(format!("nothing after the time stamp in {}", excerpt(line))),
@@ -242,11 +242,10 @@ impl SyslogParser {
 
     /// An ISO 8601 time (rsyslog high precision, journalctl short-iso) or
     /// a BSD time without a year.
-    fn time<'a>(&self, b: &'a [u8]) -> Result<(Timestamp, &'a [u8]), String> {
+    fn time<'a>(&self, t: &LineText<'a>, b: &'a [u8]) -> Result<(Timestamp, &'a [u8]), String> {
         if b.len() >= 5 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' {
             let (tok, _) = token(b);
-            let s = std::str::from_utf8(tok)
-                .map_err(|_| format!("time stamp {} is not text", excerpt(tok)))?;
+            let s = t.str(tok).ok_or_else(|| format!("time stamp {} is not text", excerpt(tok)))?;
             let ts = Timestamp::parse_rfc3339(s, &self.tz)
                 .ok_or_else(|| format!("time stamp {} is not an ISO 8601 time", excerpt(tok)))?;
             return Ok((ts, &b[tok.len()..]));
@@ -275,8 +274,8 @@ impl SyslogParser {
         if ts_tok == b"-" {
             return Err("RFC 5424 line without a time stamp (\"-\")".into());
         }
-        let ts = std::str::from_utf8(ts_tok)
-            .ok()
+        let ts = t
+            .str(ts_tok)
             .and_then(|s| Timestamp::parse_rfc3339(s, &self.tz))
             .ok_or_else(|| format!("time stamp {} is not an RFC 5424 time", excerpt(ts_tok)))?;
         let (host, rest) = token(rest);

@@ -328,6 +328,23 @@ pub fn without_year(
     tz: &Tz,
     reference: i64,
 ) -> Option<i64> {
+    type Last = Option<((u32, u32, u32, u32, u32, i64, Tz), Option<i64>)>;
+    thread_local! {
+        /// The last answer of this thread: consecutive lines mostly share
+        /// their second.
+        static LAST: std::cell::RefCell<Last> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((k, v)) if *k == (mo, d, h, mi, s, reference, tz.clone()) => *v,
+        _ => {
+            let v = year_search(mo, d, h, mi, s, tz, reference);
+            *last = Some(((mo, d, h, mi, s, reference, tz.clone()), v));
+            v
+        }
+    })
+}
+
+fn year_search(mo: u32, d: u32, h: u32, mi: u32, s: u32, tz: &Tz, reference: i64) -> Option<i64> {
     let ref_year = civil_from_days(reference.div_euclid(86_400)).0;
     (ref_year - 8..=ref_year + 1).rev().find_map(|y| {
         let utc = tz.local_to_utc(civil_to_secs(y, mo, d, h, mi, s)?);

@@ -413,11 +413,16 @@ pub struct ServeArgs {
     #[arg(long)]
     pub secure_cookies: bool,
     /// Reverse proxies (addresses or blocks such as 10.0.0.0/8) whose
-    /// `Forwarded` / `X-Forwarded-For`, `-Proto` and `-Host` headers are
-    /// believed: the client's address (for sign-in limits), HTTPS and the
-    /// host asked for. From any other peer those headers are ignored.
+    /// forwarding headers (see --forwarded-header) are believed: the
+    /// client's address (for sign-in limits), HTTPS and the host asked for.
+    /// From any other peer those headers are ignored.
     #[arg(long, value_name = "CIDR", num_args = 1.., value_parser = parse_cidr)]
     pub trusted_proxy: Vec<crate::net::Cidr>,
+    /// The headers the trusted proxies set: `x-forwarded-for` (with
+    /// `X-Forwarded-Proto` and `-Host`) or `forwarded` (RFC 7239). Only
+    /// that kind is read; the other is the client's own and ignored.
+    #[arg(long, value_enum, default_value = "x-forwarded-for", value_name = "KIND")]
+    pub forwarded_header: crate::net::ForwardedHeader,
     /// A page's database query is stopped after this long (answered 503).
     #[arg(long, default_value = "10s", value_name = "DURATION")]
     pub statement_timeout: crate::config::HumanDuration,

@@ -135,6 +135,17 @@ impl Url {
     }
 }
 
+/// The kind of forwarding headers a reverse proxy sets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For`, `-Proto` and `-Host` (nginx's and most proxies'
+    /// way).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239).
+    Forwarded,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -137,6 +137,67 @@ fn forwarded_headers_count_only_from_a_trusted_proxy() {
     // A forged first hop in front of the attacker's address changes nothing.
     attacker.extra = vec![("X-Forwarded-For".into(), "192.0.2.1, 203.0.113.66".into())];
     assert_eq!(sign_in(&mut attacker, VIEWER, "/").status, 429);
+    // Nor does a client's own Forwarded header, which a proxy that sets
+    // X-Forwarded-For passes on: it names nobody, not even a fresh address.
+    for i in 0..3 {
+        attacker.extra = vec![
+            ("X-Forwarded-For".into(), "203.0.113.66".into()),
+            ("Forwarded".into(), format!("for=198.51.100.{i};proto=https;host=evil.example")),
+        ];
+        assert_eq!(sign_in(&mut attacker, VIEWER, "/").status, 429);
+    }
+    drop(server);
+
+    // A proxy that sets Forwarded (RFC 7239): that header is read, and a
+    // client's own X-Forwarded-For is not.
+    let server = Server::start(
+        &url,
+        &["--trusted-proxy", "127.0.0.0/8", "::1", "--forwarded-header", "forwarded"],
+    );
+    let mut attacker = server.client();
+    for i in 0..5 {
+        attacker.extra = vec![
+            ("Forwarded".into(), "for=203.0.113.77".into()),
+            ("X-Forwarded-For".into(), format!("198.51.100.{i}")),
+        ];
+        assert_eq!(sign_in(&mut attacker, (VIEWER.0, "wrong password"), "/").status, 401);
+    }
+    assert_eq!(sign_in(&mut attacker, VIEWER, "/").status, 429);
+    let mut user = server.client();
+    user.extra = vec![("Forwarded".into(), "for=198.51.100.20;proto=https".into())];
+    assert_eq!(sign_in(&mut user, VIEWER, "/").status, 303);
+}
+
+/// `alİce` (with U+0130) is `alice` to PostgreSQL's lower() but not to
+/// Rust's lower-casing: the sign-in limit counts the user it signs in as.
+#[test]
+fn a_name_that_folds_to_a_user_shares_its_limit() {
+    let Some((url, _dir)) = setup("attack_fold") else { return };
+    // Whether this database's lower() takes U+0130 to `i` depends on its
+    // LC_CTYPE (a C-locale database keeps it, and `alİce` is nobody).
+    let folds = count(&url, "SELECT count(*) WHERE lower('alİce') = 'alice'") == 1;
+    let names: &[&str] = if folds { &["alİce", "ALICE", "Alice"] } else { &["ALICE", "Alice"] };
+    let server = Server::start(&url, &[]);
+    let mut c = server.client();
+    for _ in 0..5 {
+        assert_eq!(sign_in(&mut c, ("alice", "wrong password"), "/").status, 401);
+    }
+    for name in names {
+        let r = sign_in(&mut c, (name, ADMIN.1), "/");
+        assert_eq!(r.status, 429, "{name}: {}", r.body);
+    }
+    // And the other way round, from a fresh server.
+    drop(server);
+    let server = Server::start(&url, &[]);
+    let mut c = server.client();
+    for _ in 0..5 {
+        assert_eq!(sign_in(&mut c, (names[0], "wrong password"), "/").status, 401);
+    }
+    assert_eq!(sign_in(&mut c, ADMIN, "/").status, 429);
+    if !folds {
+        // Here `alİce` is another name: it signs in as nobody.
+        assert_eq!(sign_in(&mut server.client(), ("alİce", ADMIN.1), "/").status, 401);
+    }
 }
 
 #[test]
@@ -396,4 +457,26 @@ fn user_names_are_unique_without_regard_to_case() {
     let mut c = server.client();
     assert_eq!(sign_in(&mut c, ("ALICE ", ADMIN.1), "/").status, 303);
     assert!(c.get("/runs").body.contains("alice (admin)"));
+}
+
+/// Signing in again (as the same user or another) ends the session the
+/// browser had: an old cookie, copied before, no longer opens a page.
+#[test]
+fn signing_in_again_ends_the_previous_session() {
+    let Some((url, _dir)) = setup("attack_rotate") else { return };
+    let server = Server::start(&url, &[]);
+    let mut c = server.client();
+    assert_eq!(sign_in(&mut c, ADMIN, "/").status, 303);
+    let first = c.jar.get("logtrack_session").cloned().expect("a session cookie");
+    let mut copy = server.client();
+    copy.jar.insert("logtrack_session".into(), first.clone());
+    assert_eq!(copy.get("/runs").status, 200, "the copied cookie works while it is current");
+    for who in [ADMIN, VIEWER] {
+        assert_eq!(sign_in(&mut c, who, "/").status, 303);
+        let now = c.jar.get("logtrack_session").cloned().unwrap();
+        assert_ne!(now, first);
+        assert_eq!(c.get("/runs").status, 200);
+        assert_eq!(copy.get("/runs").status, 303, "the previous session ended");
+        copy.jar.insert("logtrack_session".into(), now);
+    }
 }

@@ -21,7 +21,7 @@ pub fn run(a: &ServeArgs, g: &Global) -> anyhow::Result<Exit> {
         url,
         life,
         secure_cookies: a.secure_cookies,
-        proxies: serve::proxy::Proxies(a.trusted_proxy.clone()),
+        proxies: serve::proxy::Proxies::new(a.trusted_proxy.clone(), a.forwarded_header),
         statement_timeout: secs(a.statement_timeout),
         header_timeout: secs(a.header_timeout),
     };

@@ -444,7 +444,9 @@ async fn guard(
                 .ok()
                 .and_then(|o| o.split_once("://"))
                 .map(|(_, rest)| rest.trim_end_matches('/'));
-            let ours = |o: &str| Some(o) == host || Some(o) == peer.forwarded_host.as_deref();
+            // (Host names are case-insensitive.)
+            let same = |a: &str, b: Option<&str>| b.is_some_and(|b| a.eq_ignore_ascii_case(b));
+            let ours = |o: &str| same(o, host) || same(o, peer.forwarded_host.as_deref());
             if !origin_host.is_some_and(ours) {
                 return Fail::Forbidden("A form from another site was refused.".into())
                     .into_response();

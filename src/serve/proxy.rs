@@ -11,8 +11,12 @@
 //!   (`Forwarded`'s last element, or the last value of
 //!   `X-Forwarded-Proto`/`-Host`).
 //!
-//! `Forwarded` (RFC 7239) is preferred when both kinds are present.
+//! Only the kind of header the proxy is configured to set is read
+//! (`--forwarded-header`): a proxy that sets `X-Forwarded-For` passes a
+//! client's own `Forwarded` header on untouched, and the other way round,
+//! so reading both would let the client choose.
 
+pub use crate::net::ForwardedHeader;
 use crate::net::{unmap, Cidr};
 use axum::http::HeaderMap;
 use std::net::{IpAddr, SocketAddr};
@@ -28,13 +32,20 @@ pub struct Peer {
     pub forwarded_host: Option<String>,
 }
 
-/// The trusted proxies.
+/// The trusted proxies, and which headers of theirs are read.
 #[derive(Clone, Debug, Default)]
-pub struct Proxies(pub Vec<Cidr>);
+pub struct Proxies {
+    pub cidrs: Vec<Cidr>,
+    pub header: ForwardedHeader,
+}
 
 impl Proxies {
+    pub fn new(cidrs: Vec<Cidr>, header: ForwardedHeader) -> Proxies {
+        Proxies { cidrs, header }
+    }
+
     fn trusted(&self, ip: IpAddr) -> bool {
-        self.0.iter().any(|c| c.contains(ip))
+        self.cidrs.iter().any(|c| c.contains(ip))
     }
 
     /// The request's peer, from the TCP peer `tcp` and the headers.
@@ -44,31 +55,32 @@ impl Proxies {
         if !self.trusted(tcp_ip) {
             return peer;
         }
-        let elements = forwarded(headers);
-        let (chain, proto, host): (Vec<String>, _, _) = if elements.is_empty() {
-            let values = |name: &str| -> Vec<String> {
-                headers
-                    .get_all(name)
-                    .iter()
-                    .filter_map(|v| v.to_str().ok())
-                    .flat_map(|v| v.split(','))
-                    .map(|v| v.trim().to_string())
-                    .filter(|v| !v.is_empty())
-                    .collect()
+        let (chain, proto, host): (Vec<String>, _, _) =
+            if self.header == ForwardedHeader::XForwardedFor {
+                let values = |name: &str| -> Vec<String> {
+                    headers
+                        .get_all(name)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .flat_map(|v| v.split(','))
+                        .map(|v| v.trim().to_string())
+                        .filter(|v| !v.is_empty())
+                        .collect()
+                };
+                (
+                    values("x-forwarded-for"),
+                    values("x-forwarded-proto").pop(),
+                    values("x-forwarded-host").pop(),
+                )
+            } else {
+                let elements = forwarded(headers);
+                let last = elements.last();
+                (
+                    elements.iter().filter_map(|e| e.for_.clone()).collect(),
+                    last.and_then(|e| e.proto.clone()),
+                    last.and_then(|e| e.host.clone()),
+                )
             };
-            (
-                values("x-forwarded-for"),
-                values("x-forwarded-proto").pop(),
-                values("x-forwarded-host").pop(),
-            )
-        } else {
-            let last = elements.last().expect("not empty");
-            (
-                elements.iter().filter_map(|e| e.for_.clone()).collect(),
-                last.proto.clone(),
-                last.host.clone(),
-            )
-        };
         for hop in chain.iter().rev() {
             match node_ip(hop) {
                 Some(ip) => {
@@ -161,7 +173,7 @@ mod tests {
             Peer { client: "203.0.113.5".parse().unwrap(), https: false, forwarded_host: None }
         );
 
-        let lb = Proxies(vec!["10.0.0.0/8".parse().unwrap()]);
+        let lb = Proxies::new(vec!["10.0.0.0/8".parse().unwrap()], ForwardedHeader::XForwardedFor);
         let p = lb.peer(tcp("10.1.1.1"), &h);
         assert_eq!(p.client, "198.51.100.7".parse::<IpAddr>().unwrap());
         assert!(p.https);
@@ -175,7 +187,7 @@ mod tests {
 
     #[test]
     fn the_client_is_the_rightmost_untrusted_hop() {
-        let lb = Proxies(vec!["10.0.0.0/8".parse().unwrap()]);
+        let lb = Proxies::new(vec!["10.0.0.0/8".parse().unwrap()], ForwardedHeader::XForwardedFor);
         // A client that forges a first hop is still itself.
         let h = headers(&[("x-forwarded-for", "1.2.3.4, 198.51.100.7, 10.0.0.2")]);
         assert_eq!(lb.peer(tcp("10.0.0.1"), &h).client, "198.51.100.7".parse::<IpAddr>().unwrap());
@@ -192,7 +204,10 @@ mod tests {
 
     #[test]
     fn rfc_7239_forwarded() {
-        let lb = Proxies(vec!["10.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()]);
+        let lb = Proxies::new(
+            vec!["10.0.0.0/8".parse().unwrap(), "::1".parse().unwrap()],
+            ForwardedHeader::Forwarded,
+        );
         let h = headers(&[
             ("forwarded", "for=192.0.2.60;proto=http, for=\"[2001:db8:cafe::17]:4711\";proto=https;host=logs.example"),
             ("x-forwarded-for", "203.0.113.1"),
@@ -203,5 +218,40 @@ mod tests {
         assert_eq!(p.forwarded_host.as_deref(), Some("logs.example"));
         let h = headers(&[("forwarded", "For=192.0.2.43:8080")]);
         assert_eq!(lb.peer(tcp("::1"), &h).client, "192.0.2.43".parse::<IpAddr>().unwrap());
+        // X-Forwarded-* from a client are passed on by a proxy that sets
+        // only Forwarded: never read.
+        let h = headers(&[
+            ("forwarded", "for=198.51.100.7"),
+            ("x-forwarded-for", "203.0.113.1"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "evil.example"),
+        ]);
+        let p = lb.peer(tcp("10.0.0.1"), &h);
+        assert_eq!(
+            p,
+            Peer { client: "198.51.100.7".parse().unwrap(), https: false, forwarded_host: None }
+        );
+    }
+
+    /// Behind a proxy that sets X-Forwarded-For (the default), a client's
+    /// own `Forwarded` header (which the proxy passes on) is never read: it
+    /// neither names the client (someone else's sign-in allowance) nor the
+    /// scheme or host.
+    #[test]
+    fn a_clients_own_forwarded_header_is_ignored() {
+        let lb = Proxies::new(vec!["127.0.0.1".parse().unwrap()], ForwardedHeader::default());
+        let h = headers(&[
+            ("forwarded", "for=192.0.2.99;proto=https;host=evil.example"),
+            ("x-forwarded-for", "198.51.100.7"),
+        ]);
+        let p = lb.peer(tcp("127.0.0.1"), &h);
+        assert_eq!(
+            p,
+            Peer { client: "198.51.100.7".parse().unwrap(), https: false, forwarded_host: None }
+        );
+        // Without X-Forwarded-For the client is the proxy's peer as far as
+        // can be told: the proxy itself, never the forged address.
+        let h = headers(&[("forwarded", "for=192.0.2.99")]);
+        assert_eq!(lb.peer(tcp("127.0.0.1"), &h).client, "127.0.0.1".parse::<IpAddr>().unwrap());
     }
 }

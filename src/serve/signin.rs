@@ -101,7 +101,16 @@ pub async fn signin(
         }
     };
     let ip = peer.client;
-    let attempt = match app.limiter.reserve(ip, &name) {
+    let lookup = name.clone();
+    let stored = match app.db(move |c| users::password_hash(c, &lookup)).await {
+        Ok(h) => h,
+        Err(e) => return e.into_response(),
+    };
+    // The limit counts per stored user when there is one: a name that
+    // PostgreSQL's lower() takes for it (`alİce` for `alice`) is the same
+    // user, whatever Rust's lower-casing makes of it.
+    let key = stored.as_ref().map_or(name.as_str(), |(user, _)| user.as_str());
+    let attempt = match app.limiter.reserve(ip, key) {
         Ok(a) => a,
         Err(wait) => {
             let minutes = wait.as_secs().div_ceil(60);
@@ -115,11 +124,6 @@ pub async fn signin(
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs()));
             return res;
         }
-    };
-    let lookup = name.clone();
-    let stored = match app.db(move |c| users::password_hash(c, &lookup)).await {
-        Ok(h) => h,
-        Err(e) => return e.into_response(),
     };
     let dummy = app.dummy_hash.clone();
     let password = f.password;
@@ -145,7 +149,16 @@ pub async fn signin(
     app.limiter.succeeded(attempt);
     let token = random_hex(32);
     let (hash, csrf, life) = (token_hash(&token), random_hex(32), app.life);
-    if let Err(e) = app.db(move |c| sessions::create(c, &hash, &user, &csrf, life)).await {
+    // A session this browser had before ends: signing in again (as anyone)
+    // never leaves an older session cookie valid.
+    let previous = cookie(&headers, SESSION_COOKIE).map(|t| token_hash(&t));
+    let signed_in = app.db(move |c| {
+        if let Some(old) = &previous {
+            sessions::delete(c, old)?;
+        }
+        sessions::create(c, &hash, &user, &csrf, life)
+    });
+    if let Err(e) = signed_in.await {
         return e.into_response();
     }
     let mut res = Redirect::to(&next).into_response();

@@ -570,6 +570,31 @@ fn the_alerts_page_lists_incidents_and_acknowledging_is_per_incident_in(cluster:
     let alert = count(&url, &format!("SELECT min(id) FROM alerts WHERE incident_id = {id}"));
     let body = admin.get(&format!("/alerts/{alert}")).body;
     assert!(body.contains(&format!("<a href=\"{page}\">incident {id}</a>")), "{body}");
+
+    // A resolved incident can no longer be acknowledged; one of its alerts
+    // can (someone saw it), and the incident stays as it was.
+    let resolved =
+        count(&url, "SELECT coalesce(min(id), 0) FROM incidents WHERE state = 'resolved'");
+    let resolved = if resolved > 0 {
+        resolved
+    } else {
+        let other = count(&url, &format!("SELECT max(id) FROM incidents WHERE id <> {id}"));
+        c.batch_execute(&format!("UPDATE incidents SET state = 'resolved' WHERE id = {other}"))
+            .unwrap();
+        other
+    };
+    let r = admin.post(&format!("/incidents/{resolved}/ack"), &[("csrf", &csrf)]);
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("resolved already"), "{}", r.body);
+    let alert = count(&url, &format!("SELECT min(id) FROM alerts WHERE incident_id = {resolved}"));
+    assert_eq!(admin.post(&format!("/alerts/{alert}/ack"), &[("csrf", &csrf)]).status, 303);
+    let sql = format!(
+        "SELECT count(*) FROM incidents WHERE id = {resolved} AND state = 'resolved' AND acknowledged_by IS NULL"
+    );
+    assert_eq!(count(&url, &sql), 1, "the resolved incident is as it was");
+    let sql =
+        format!("SELECT count(*) FROM alerts WHERE id = {alert} AND acknowledged_by = 'alice'");
+    assert_eq!(count(&url, &sql), 1);
 }
 
 on_both!(

@@ -88,6 +88,8 @@ pub enum Fail {
     TooSlow,
     BadRequest(String),
     Forbidden(String),
+    /// The request is at odds with the state of what it names.
+    Conflict(String),
     NotFound,
 }
 
@@ -111,6 +113,7 @@ impl IntoResponse for Fail {
             ),
             Fail::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
             Fail::Forbidden(why) => (StatusCode::FORBIDDEN, why),
+            Fail::Conflict(why) => (StatusCode::CONFLICT, why),
             Fail::NotFound => (StatusCode::NOT_FOUND, "There is no such page.".to_string()),
         };
         (status, pages::message_page(status, &text)).into_response()

@@ -576,11 +576,23 @@ pub fn get(client: &mut impl GenericClient, id: i64, limit: usize) -> Result<Opt
 /// Marks alert `id` acknowledged by `user`, unless it is already, and its
 /// incident with it (acknowledging is per incident); returns whether the
 /// alert exists.
+/// What acknowledging found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ack {
+    /// Acknowledged (now, or already before).
+    Done,
+    /// The incident was resolved: nothing to acknowledge.
+    Resolved,
+    Missing,
+}
+
+/// Marks alert `id` acknowledged by `user` (someone has seen it), and its
+/// incident unless that was resolved.
 pub fn acknowledge_alert(
     client: &mut impl postgres::GenericClient,
     id: i64,
     user: &str,
-) -> Result<bool> {
+) -> Result<Ack> {
     let now = super::db_now(client)?;
     let exists = client
         .query_opt(
@@ -593,12 +605,12 @@ pub fn acknowledge_alert(
     if let Some(incident) = exists.as_ref().and_then(|r| r.get::<_, Option<i64>>(0)) {
         acknowledge(client, incident, user)?;
     }
-    Ok(exists.is_some())
+    Ok(if exists.is_some() { Ack::Done } else { Ack::Missing })
 }
 
 /// Marks incident `id` acknowledged by `user` (and its alerts), unless it
-/// is already or is resolved; returns whether the incident exists.
-pub fn acknowledge(client: &mut impl GenericClient, id: i64, user: &str) -> Result<bool> {
+/// is already; a resolved incident is left as it is.
+pub fn acknowledge(client: &mut impl GenericClient, id: i64, user: &str) -> Result<Ack> {
     let now = super::db_now(client)?;
     let found = client
         .query_opt(
@@ -606,11 +618,16 @@ pub fn acknowledge(client: &mut impl GenericClient, id: i64, user: &str) -> Resu
                state = CASE WHEN state = 'open' THEN 'acknowledged' ELSE state END,
                acknowledged_by = coalesce(acknowledged_by, $2),
                acknowledged_at = coalesce(acknowledged_at, $3)
-             WHERE id = $1 RETURNING job",
+             WHERE id = $1 AND state <> 'resolved' RETURNING job",
             &[&id, &user, &now],
         )
         .map_err(Error::db("acknowledging an incident"))?;
-    let Some(found) = found else { return Ok(false) };
+    let Some(found) = found else {
+        let exists = client
+            .query_opt("SELECT 1 FROM incidents WHERE id = $1", &[&id])
+            .map_err(Error::db("acknowledging an incident"))?;
+        return Ok(if exists.is_some() { Ack::Resolved } else { Ack::Missing });
+    };
     let job: String = found.get(0);
     client
         .execute(
@@ -620,5 +637,5 @@ pub fn acknowledge(client: &mut impl GenericClient, id: i64, user: &str) -> Resu
             &[&id, &user, &now, &job],
         )
         .map_err(Error::db("acknowledging an incident's alerts"))?;
-    Ok(true)
+    Ok(Ack::Done)
 }

@@ -244,17 +244,23 @@ async fn acknowledge_as_admin(
     s: &Session,
     f: &FormToken,
     to: &str,
-    ack: impl FnOnce(&mut postgres::Client, &str) -> crate::error::Result<bool> + Send + 'static,
+    ack: impl FnOnce(&mut postgres::Client, &str) -> crate::error::Result<crate::store::incidents::Ack>
+        + Send
+        + 'static,
 ) -> Result<Response, Fail> {
     s.check_form(&f.csrf)?;
     if !s.is_admin() {
         return Err(Fail::Forbidden("Only an admin can acknowledge alerts and incidents.".into()));
     }
     let user = s.user.clone();
-    if !app.db(move |c| ack(c, &user)).await? {
-        return Err(Fail::NotFound);
+    use crate::store::incidents::Ack;
+    match app.db(move |c| ack(c, &user)).await? {
+        Ack::Done => Ok(Redirect::to(to).into_response()),
+        Ack::Resolved => Err(Fail::Conflict(
+            "This incident was resolved already: there is nothing to acknowledge.".into(),
+        )),
+        Ack::Missing => Err(Fail::NotFound),
     }
-    Ok(Redirect::to(to).into_response())
 }
 
 /// For load balancers and monitors: 200 `ok` when the database answers.

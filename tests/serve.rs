@@ -560,6 +560,10 @@ fn the_alerts_page_lists_incidents_and_acknowledging_is_per_incident_in(cluster:
     assert_eq!(admin.post("/incidents/999999/ack", &[("csrf", &csrf)]).status, 404);
     assert_eq!(admin.get("/incidents/999999").status, 404);
     assert_eq!(admin.get("/alerts?ibefore=x").status, 400);
+    // Times in the years 1 to 9999 only, as documented.
+    assert_eq!(admin.get("/logs?since=0000-01-01T00:00:00Z").status, 400);
+    assert_eq!(admin.get("/logs?until=0001-01-01T00:00:00%2B00:01").status, 400);
+    assert_eq!(admin.get("/logs?since=0001-01-01T00:00:00Z").status, 200);
     // Page positions are microseconds: an older page of 2026 is one.
     assert_eq!(admin.get("/alerts?before=1773482400000000.999999").status, 200);
     assert_eq!(admin.get("/alerts?before=999999999999999999.1").status, 400);

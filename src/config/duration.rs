@@ -77,6 +77,11 @@ impl fmt::Display for HumanDuration {
 /// (seconds); `flag` names it in the error.
 pub fn time_arg(flag: &str, s: &str, now: i64) -> anyhow::Result<i64> {
     if let Some(t) = crate::parse::Timestamp::parse_rfc3339(s, &Default::default()) {
+        // Year 0 (or an offset that leaves the years 1-9999) is no time a
+        // record or a query bound can have.
+        if !(MIN_SECS..=MAX_SECS).contains(&t.secs) {
+            anyhow::bail!("{flag} {s:?}: is outside the years 1 to 9999");
+        }
         return Ok(t.secs);
     }
     let d: HumanDuration = s.parse().map_err(|_| {
@@ -102,6 +107,12 @@ mod tests {
         assert_eq!(time_arg("--since", "2h", now).unwrap(), now - 7200);
         assert!(time_arg("--since", "99999999h", now).is_err());
         assert!(time_arg("--since", "99999999999999999d", now).is_err());
+        for t in ["0000-01-01T00:00:00Z", "0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01"] {
+            let e = time_arg("--since", t, now).unwrap_err().to_string();
+            assert!(e.contains("outside the years 1 to 9999"), "{t}: {e}");
+        }
+        assert_eq!(time_arg("--since", "0001-01-01T00:00:00Z", now).unwrap(), MIN_SECS);
+        assert_eq!(time_arg("--until", "9999-12-31T23:59:59Z", now).unwrap(), MAX_SECS);
     }
 
     #[test]

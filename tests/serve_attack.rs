@@ -129,10 +129,19 @@ fn forwarded_headers_count_only_from_a_trusted_proxy() {
     let r = sign_in(&mut user, VIEWER, "/");
     assert_eq!(r.status, 303, "{}", r.body);
     assert!(
-        r.set_cookies().iter().any(|c| c.starts_with("logtrack_session=") && c.contains("Secure")),
+        r.set_cookies().iter().any(|c| c.starts_with("__Host-logtrack_session=")
+            && c.contains("; Secure")
+            && c.contains("; Path=/;")
+            && !c.contains("Domain")),
         "HTTPS as the proxy says: {:?}",
         r.set_cookies()
     );
+    assert_eq!(user.get("/runs").status, 200, "the prefixed cookie is the session");
+    // Over HTTPS, a cookie without the prefix (one plain HTTP or a sibling
+    // subdomain could have set) is no session, whatever it holds.
+    let token = user.jar.remove("__Host-logtrack_session").unwrap();
+    user.jar.insert("logtrack_session".into(), token);
+    assert_eq!(user.get("/runs").status, 303);
     assert_eq!(sign_in(&mut attacker, VIEWER, "/").status, 429);
     // A forged first hop in front of the attacker's address changes nothing.
     attacker.extra = vec![("X-Forwarded-For".into(), "192.0.2.1, 203.0.113.66".into())];

@@ -107,7 +107,8 @@ mod tests {
         assert_eq!(time_arg("--since", "2h", now).unwrap(), now - 7200);
         assert!(time_arg("--since", "99999999h", now).is_err());
         assert!(time_arg("--since", "99999999999999999d", now).is_err());
-        for t in ["0000-01-01T00:00:00Z", "0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01"] {
+        for t in ["0000-01-01T00:00:00Z", "0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01"]
+        {
             let e = time_arg("--since", t, now).unwrap_err().to_string();
             assert!(e.contains("outside the years 1 to 9999"), "{t}: {e}");
         }

@@ -99,6 +99,29 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 impl App {
+    /// Whether this request's cookies are Secure.
+    fn secure(&self, peer: &Peer) -> bool {
+        self.secure_cookies || peer.https
+    }
+
+    /// The name cookie `name` has for this request. Secure cookies carry a
+    /// prefix browsers enforce, so that neither plain HTTP nor a sibling
+    /// subdomain can set them: `__Host-` (Secure, `Path=/`, no `Domain`)
+    /// for the session, `__Secure-` for the sign-in form's (whose path is
+    /// `/signin`).
+    pub(super) fn cookie_name(&self, peer: &Peer, name: &str) -> String {
+        match (self.secure(peer), name == SESSION_COOKIE) {
+            (false, _) => name.to_string(),
+            (true, true) => format!("__Host-{name}"),
+            (true, false) => format!("__Secure-{name}"),
+        }
+    }
+
+    /// The value of cookie `name` (as named for this request).
+    pub(super) fn cookie(&self, headers: &HeaderMap, peer: &Peer, name: &str) -> Option<String> {
+        cookie(headers, &self.cookie_name(peer, name))
+    }
+
     /// A `Set-Cookie` value.
     pub(super) fn set_cookie(
         &self,
@@ -108,7 +131,8 @@ impl App {
         path: &str,
         max_age: Option<i64>,
     ) -> HeaderValue {
-        let https = self.secure_cookies || peer.https;
+        let https = self.secure(peer);
+        let name = self.cookie_name(peer, name);
         let mut c = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Strict");
         if let Some(age) = max_age {
             c.push_str(&format!("; Max-Age={age}"));
@@ -158,7 +182,10 @@ impl FromRequestParts<Arc<App>> for Session {
                 percent_encoding::utf8_percent_encode(here, percent_encoding::NON_ALPHANUMERIC);
             Redirect::to(&format!("/signin?next={next}")).into_response()
         };
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE).filter(|t| t.len() == 64) else {
+        // (The guard works out the peer for every request.)
+        let peer = parts.extensions.get::<Peer>().cloned();
+        let token = peer.and_then(|p| app.cookie(&parts.headers, &p, SESSION_COOKIE));
+        let Some(token) = token.filter(|t| t.len() == 64) else {
             return Err(to_signin());
         };
         let hash = token_hash(&token);

@@ -3,7 +3,7 @@
 //! ([`super::auth`]), and the session cookie set or cleared.
 
 use super::auth::{
-    cookie, random_hex, same, token_hash, FormToken, Session, SESSION_COOKIE, SIGNIN_COOKIE,
+    random_hex, same, token_hash, FormToken, Session, SESSION_COOKIE, SIGNIN_COOKIE,
 };
 use super::proxy::Peer;
 use super::{pages, App, Fail};
@@ -77,7 +77,8 @@ pub async fn signin(
 ) -> Response {
     let next = local(f.next.as_deref());
     // The pair must be a token this server made: 64 hex digits each.
-    let token_ok = cookie(&headers, SIGNIN_COOKIE)
+    let token_ok = app
+        .cookie(&headers, &peer, SIGNIN_COOKIE)
         .filter(|c| c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit()))
         .is_some_and(|c| same(&c, &f.csrf));
     if !token_ok {
@@ -151,7 +152,7 @@ pub async fn signin(
     let (hash, csrf, life) = (token_hash(&token), random_hex(32), app.life);
     // A session this browser had before ends: signing in again (as anyone)
     // never leaves an older session cookie valid.
-    let previous = cookie(&headers, SESSION_COOKIE).map(|t| token_hash(&t));
+    let previous = app.cookie(&headers, &peer, SESSION_COOKIE).map(|t| token_hash(&t));
     let signed_in = app.db(move |c| {
         if let Some(old) = &previous {
             sessions::delete(c, old)?;

@@ -429,6 +429,11 @@ pub struct ServeArgs {
     /// A client must send a request's headers within this long.
     #[arg(long, default_value = "10s", value_name = "DURATION")]
     pub header_timeout: crate::config::HumanDuration,
+    /// After its headers, a request (its body, waiting its turn, the
+    /// page's work) is answered within this long, or with 408 and the
+    /// connection closed.
+    #[arg(long, default_value = "30s", value_name = "DURATION")]
+    pub request_timeout: crate::config::HumanDuration,
 }
 
 fn parse_cidr(s: &str) -> Result<crate::net::Cidr, String> {

@@ -65,7 +65,11 @@ fn a_burst_of_parallel_sign_ins_is_limited_before_the_hash() {
     });
     let verified = statuses.iter().filter(|s| **s == 401 || **s == 303).count();
     let limited = statuses.iter().filter(|s| **s == 429).count();
-    assert_eq!(verified + limited, 150, "{statuses:?}");
+    // At most 64 connections from one address at once; the others are
+    // told so (503), not left hanging.
+    let refused = statuses.iter().filter(|s| **s == 503).count();
+    assert_eq!(verified + limited + refused, 150, "{statuses:?}");
+    assert!(refused <= 150 - 64, "{statuses:?}");
     assert!(verified <= 5, "{verified} attempts were checked by argon2: {statuses:?}");
     let failures = server.log.lock().unwrap().matches("a sign-in failed").count();
     assert!(failures <= 5, "{failures} failures logged");
@@ -488,4 +492,62 @@ fn signing_in_again_ends_the_previous_session() {
         assert_eq!(copy.get("/runs").status, 303, "the previous session ended");
         copy.jar.insert("logtrack_session".into(), now);
     }
+}
+
+/// 600 request bodies sent slowly from one address: they hold at most
+/// `PER_ADDRESS` connections (the rest are told 503 at once), another
+/// address's requests are answered as usual meanwhile, and the held ones
+/// are answered 408 and closed at the request deadline.
+#[test]
+fn slow_request_bodies_from_one_address_neither_hold_the_server_nor_last() {
+    let Some((url, _dir)) = setup("attack_slow_bodies") else { return };
+    // Both families on one port: 127.0.0.1 is the attacker, ::1 another
+    // client.
+    let server = Server::start_on(&url, "[::]:0", &["--request-timeout", "3s"]);
+    let port = server.addr.port();
+    let attacker = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let other = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port));
+    let head = "POST /signin HTTP/1.1\r\nHost: dashboard\r\n\
+                Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nu";
+    let started = Instant::now();
+    let mut slow = Vec::new();
+    for _ in 0..600 {
+        let mut s = TcpStream::connect_timeout(&attacker, Duration::from_secs(5)).unwrap();
+        // (A connection told 503 may be closed before this is written.)
+        let _ = s.write_all(head.as_bytes());
+        slow.push(s);
+    }
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        let t = Instant::now();
+        let r = Client::new(other).get("/healthz");
+        times.push(t.elapsed());
+        assert_eq!(r.status, 200, "{}", r.body);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    times.sort();
+    assert!(times[5] < Duration::from_millis(100), "healthz from another address: {times:?}");
+    // A page of the other address's, through the sign-in, works too.
+    let mut c = Client::new(other);
+    assert_eq!(sign_in(&mut c, ADMIN, "/").status, 303);
+    assert_eq!(c.get("/runs").status, 200);
+    // Every slow connection gets its answer and is closed: the held ones
+    // at the deadline (3 s after their headers), the others at once.
+    let mut statuses = std::collections::BTreeMap::new();
+    for mut s in slow {
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        let text = String::from_utf8_lossy(&answer);
+        let status = text.get(9..12).unwrap_or("none").to_string();
+        *statuses.entry(status).or_insert(0) += 1;
+    }
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
+    let held = statuses.get("408").copied().unwrap_or(0);
+    let refused = statuses.get("503").copied().unwrap_or(0);
+    assert_eq!(held + refused, 600, "{statuses:?}");
+    assert!(held <= 64 && refused >= 536, "{statuses:?}");
+    // The slots are free again: the attacker's address is served.
+    assert_eq!(Client::new(attacker).get("/healthz").status, 200);
 }

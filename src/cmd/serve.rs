@@ -12,8 +12,10 @@ pub fn run(a: &ServeArgs, g: &Global) -> anyhow::Result<Exit> {
     if life.idle <= 0 || life.absolute <= 0 {
         anyhow::bail!("--session-idle and --session-max must be longer than zero");
     }
-    if a.statement_timeout.secs() <= 0 || a.header_timeout.secs() <= 0 {
-        anyhow::bail!("--statement-timeout and --header-timeout must be longer than zero");
+    if [a.statement_timeout, a.header_timeout, a.request_timeout].iter().any(|d| d.secs() <= 0) {
+        anyhow::bail!(
+            "--statement-timeout, --header-timeout and --request-timeout must be longer than zero"
+        );
     }
     let secs = |d: crate::config::HumanDuration| std::time::Duration::from_secs(d.secs() as u64);
     let opts = Options {
@@ -24,6 +26,7 @@ pub fn run(a: &ServeArgs, g: &Global) -> anyhow::Result<Exit> {
         proxies: serve::proxy::Proxies::new(a.trusted_proxy.clone(), a.forwarded_header),
         statement_timeout: secs(a.statement_timeout),
         header_timeout: secs(a.header_timeout),
+        request_timeout: secs(a.request_timeout),
     };
     serve::serve(opts, g.messages())?;
     Ok(Exit::Ok)

@@ -32,6 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use postgres::{CancelToken, Client};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,6 +42,13 @@ use tokio::sync::Semaphore;
 pub const POOL: usize = 4;
 /// Connections served at once; more wait to be accepted.
 pub const MAX_CONNECTIONS: usize = 512;
+/// Connections one address (other than a trusted proxy) may hold at once;
+/// more are closed as they come.
+pub const PER_ADDRESS: usize = 64;
+/// Requests of one session (or, without one, of one client address) that
+/// run at once; more wait their turn, so that one person's many slow
+/// searches cannot take every pooled connection.
+pub const PER_SESSION: usize = 2;
 /// How long requests in flight get to finish when the server stops.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -58,6 +66,8 @@ pub struct Options {
     pub statement_timeout: Duration,
     /// The longest a client may take to send a request's headers.
     pub header_timeout: Duration,
+    /// The longest a request may take after its headers (body, turn, work).
+    pub request_timeout: Duration,
 }
 
 /// The server's state, shared by every request.
@@ -73,6 +83,10 @@ pub struct App {
     pub secure_cookies: bool,
     pub proxies: proxy::Proxies,
     pub limiter: auth::Limiter,
+    request_timeout: Duration,
+    /// The requests running per session or client address (see
+    /// [`PER_SESSION`]).
+    turns: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// A hash verified when the user is unknown, so that an unknown user
     /// costs what a wrong password does.
     pub dummy_hash: String,
@@ -90,6 +104,9 @@ pub enum Fail {
     Forbidden(String),
     /// The request is at odds with the state of what it names.
     Conflict(String),
+    /// The request (its body, its turn, its work) took longer than
+    /// `--request-timeout`.
+    TimedOut,
     NotFound,
 }
 
@@ -114,6 +131,12 @@ impl IntoResponse for Fail {
             Fail::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
             Fail::Forbidden(why) => (StatusCode::FORBIDDEN, why),
             Fail::Conflict(why) => (StatusCode::CONFLICT, why),
+            Fail::TimedOut => {
+                let text = "The request took too long and was stopped.".to_string();
+                let mut res = (StatusCode::REQUEST_TIMEOUT, pages::message_page(StatusCode::REQUEST_TIMEOUT, &text)).into_response();
+                res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return res;
+            }
             Fail::NotFound => (StatusCode::NOT_FOUND, "There is no such page.".to_string()),
         };
         (status, pages::message_page(status, &text)).into_response()
@@ -291,6 +314,8 @@ pub fn serve(opts: Options, msgs: Messages) -> anyhow::Result<()> {
         secure_cookies: opts.secure_cookies,
         proxies: opts.proxies,
         limiter: auth::Limiter::default(),
+        request_timeout: opts.request_timeout,
+        turns: Mutex::new(HashMap::new()),
         dummy_hash: auth::dummy_hash()?,
         msgs,
     });
@@ -309,7 +334,7 @@ pub fn serve(opts: Options, msgs: Messages) -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {bind}"))?;
             let addr = listener.local_addr()?;
             app.msgs.info(&format!("dashboard listening on http://{addr}/"));
-            accept(listener, router(app.clone()), header_timeout, &app.msgs).await;
+            accept(listener, router(app.clone()), header_timeout, &app.proxies, &app.msgs).await;
             app.msgs.info("dashboard stopped");
             anyhow::Ok(())
         })
@@ -329,6 +354,7 @@ async fn accept(
     listener: tokio::net::TcpListener,
     router: Router,
     header_timeout: Duration,
+    proxies: &proxy::Proxies,
     msgs: &Messages,
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
@@ -336,6 +362,7 @@ async fn accept(
 
     let (close, closing) = tokio::sync::watch::channel(());
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let per_address: Arc<Mutex<HashMap<std::net::IpAddr, usize>>> = Arc::default();
     let mut conns = tokio::task::JoinSet::new();
     let stop = shutdown();
     tokio::pin!(stop);
@@ -356,6 +383,41 @@ async fn accept(
                 }
             },
         };
+        // One address holds at most PER_ADDRESS connections (a proxy we
+        // trust holds its clients' and is not counted).
+        let ip = crate::net::unmap(peer.ip());
+        let counted = !proxies.trusted(ip);
+        if counted {
+            let mut held = per_address.lock().expect("not poisoned");
+            let n = held.entry(ip).or_insert(0);
+            if *n >= PER_ADDRESS {
+                drop(held);
+                // Said, not just closed (briefly: a reader that does not
+                // read is not waited for); its slot goes back at once.
+                drop(slot);
+                conns.spawn(async move {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut stream = stream;
+                    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                        stream.write_all(TOO_MANY_CONNECTIONS).await?;
+                        stream.shutdown().await?;
+                        // What the client sent is read, not reset: it gets
+                        // the answer.
+                        let mut sink = [0u8; 4096];
+                        for _ in 0..16 {
+                            if stream.read(&mut sink).await? == 0 {
+                                break;
+                            }
+                        }
+                        std::io::Result::Ok(())
+                    })
+                    .await;
+                });
+                continue;
+            }
+            *n += 1;
+        }
+        let release = AddressSlot { per_address: per_address.clone(), ip, counted };
         let service =
             router.clone().map_request(move |req: axum::http::Request<hyper::body::Incoming>| {
                 let mut req = req.map(axum::body::Body::new);
@@ -365,7 +427,7 @@ async fn accept(
         let service = hyper_util::service::TowerToHyperService::new(service);
         let mut closing = closing.clone();
         conns.spawn(async move {
-            let _slot = slot;
+            let _slot = (slot, release);
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
@@ -389,6 +451,66 @@ async fn accept(
     drop(close);
     let _ = tokio::time::timeout(DRAIN, async { while conns.join_next().await.is_some() {} }).await;
     conns.abort_all();
+}
+
+/// A request's turn among its session's ([`PER_SESSION`] at once).
+struct Turn {
+    app: Arc<App>,
+    key: String,
+    turns: Option<Arc<Semaphore>>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Turn {
+    async fn take(app: &Arc<App>, key: String) -> Turn {
+        let turns = {
+            let mut all = app.turns.lock().unwrap_or_else(|e| e.into_inner());
+            all.entry(key.clone()).or_insert_with(|| Arc::new(Semaphore::new(PER_SESSION))).clone()
+        };
+        // (Dropped while waiting, the turn still tidies up.)
+        let mut turn = Turn { app: app.clone(), key, turns: Some(turns.clone()), permit: None };
+        turn.permit = Some(turns.acquire_owned().await.expect("never closed"));
+        turn
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.permit.take();
+        self.turns.take();
+        let mut all = self.app.turns.lock().unwrap_or_else(|e| e.into_inner());
+        // Nobody else holds or waits for this key's turns: forget it.
+        if all.get(&self.key).is_some_and(|t| Arc::strong_count(t) == 1) {
+            all.remove(&self.key);
+        }
+    }
+}
+
+/// The answer to a connection over [`PER_ADDRESS`].
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+Content-Type: text/plain; charset=utf-8\r\nRetry-After: 5\r\nConnection: close\r\n\
+Content-Length: 44\r\n\r\nToo many connections from your address now.\n";
+
+/// An address's connection, counted until it closes.
+struct AddressSlot {
+    per_address: Arc<Mutex<HashMap<std::net::IpAddr, usize>>>,
+    ip: std::net::IpAddr,
+    counted: bool,
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if !self.counted {
+            return;
+        }
+        let mut held = self.per_address.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = held.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.ip);
+            }
+        }
+    }
 }
 
 async fn shutdown() {
@@ -456,8 +578,22 @@ async fn guard(
             }
         }
     }
+    // One session's (or, without one, one address's) requests take turns;
+    // a monitor's never waits. The whole request has a deadline.
+    let key = match app.cookie(req.headers(), &peer, auth::SESSION_COOKIE) {
+        Some(token) => format!("session {token}"),
+        None => format!("address {}", peer.client),
+    };
+    let health = req.uri().path() == "/healthz";
     req.extensions_mut().insert(peer);
-    let mut res = next.run(req).await;
+    let work = async {
+        let _turn = if health { None } else { Some(Turn::take(&app, key).await) };
+        next.run(req).await
+    };
+    let mut res = match tokio::time::timeout(app.request_timeout, work).await {
+        Ok(res) => res,
+        Err(_) => Fail::TimedOut.into_response(),
+    };
     let h = res.headers_mut();
     let set = |h: &mut axum::http::HeaderMap, name, value: &'static str| {
         h.entry(name).or_insert(HeaderValue::from_static(value));

@@ -44,7 +44,7 @@ impl Proxies {
         Proxies { cidrs, header }
     }
 
-    fn trusted(&self, ip: IpAddr) -> bool {
+    pub fn trusted(&self, ip: IpAddr) -> bool {
         self.cidrs.iter().any(|c| c.contains(ip))
     }
 

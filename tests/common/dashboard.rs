@@ -21,8 +21,13 @@ pub struct Server {
 impl Server {
     /// Starts `logtrack serve` on a free port with `args`.
     pub fn start(url: &str, args: &[&str]) -> Server {
+        Server::start_on(url, "127.0.0.1:0", args)
+    }
+
+    /// Starts `logtrack serve` on `bind` with `args`.
+    pub fn start_on(url: &str, bind: &str, args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_logtrack"))
-            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(["serve", "--bind", bind])
             .args(args)
             .env("LOGTRACK_DATABASE_URL", url)
             .stdin(Stdio::null())

@@ -353,6 +353,41 @@ fn slow_queries_end_with_their_client_and_health_stays_fast() {
     assert!(server.log.lock().unwrap().contains("a query was stopped"));
 }
 
+/// One viewer's 40 searches at once take two pooled connections, not the
+/// whole pool: another user's pages are answered meanwhile.
+#[test]
+fn one_sessions_many_searches_leave_the_pool_to_others() {
+    let Some((url, _dir)) = setup("attack_pool") else { return };
+    let server = Server::start(&url, &["--statement-timeout", "60s"]);
+    let c = signed_in(&server, VIEWER);
+    let cookie: Vec<String> = c.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let cookie = cookie.join("; ");
+    let lock = TableLock::take(&url);
+    std::thread::scope(|s| {
+        for i in 0..40 {
+            let (cookie, addr) = (&cookie, server.addr);
+            s.spawn(move || {
+                let path = format!("/logs?q=word{i}");
+                get_and_hang_up(addr, &path, cookie, Duration::from_secs(4));
+            });
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        // The viewer's searches that hold a connection (and wait on the
+        // lock): two.
+        assert!(waiting(&url) <= 2, "{} of one session's queries hold connections", waiting(&url));
+        let mut admin = signed_in(&server, ADMIN);
+        for page in ["/runs", "/rules", "/alerts"] {
+            let t = Instant::now();
+            let r = admin.get(page);
+            assert_eq!(r.status, 200, "{page}: {}", r.body);
+            assert!(t.elapsed() < Duration::from_secs(1), "{page} took {:?}", t.elapsed());
+        }
+    });
+    drop(lock);
+    let mut c = c;
+    assert_eq!(c.get("/logs?q=GET").status, 200);
+}
+
 #[test]
 fn a_query_past_the_statement_timeout_is_stopped() {
     let Some((url, _dir)) = setup("attack_timeout") else { return };

@@ -586,3 +586,133 @@ fn slow_request_bodies_from_one_address_neither_hold_the_server_nor_last() {
     // The slots are free again: the attacker's address is served.
     assert_eq!(Client::new(attacker).get("/healthz").status, 200);
 }
+
+/// nginx started with the block docs/dashboard.md gives (read from the
+/// doc), listening on `port` of ::1 and 127.0.0.1 and passing to
+/// `upstream`; `None` when
+/// nginx is not installed (an error when LOGTRACK_REQUIRE_NGINX is set).
+struct Nginx {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    fn start(port: u16, upstream: std::net::SocketAddr) -> Option<Nginx> {
+        let bin = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists());
+        let Some(bin) = bin else {
+            assert!(
+                std::env::var_os("LOGTRACK_REQUIRE_NGINX").is_none(),
+                "LOGTRACK_REQUIRE_NGINX is set but nginx is not installed"
+            );
+            eprintln!("skipped: nginx is not installed");
+            return None;
+        };
+        let doc = std::fs::read_to_string("docs/dashboard.md").unwrap();
+        let block = doc
+            .split("```nginx\n")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("docs/dashboard.md has an nginx block")
+            .replace("http://127.0.0.1:8080", &format!("http://{upstream}"));
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let conf = format!(
+            "daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid;
+             error_log {d}/error.log;
+             events {{ worker_connections 256; }}
+             http {{
+               access_log off;
+               client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;
+               fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+               server {{ listen [::1]:{port}; listen 127.0.0.1:{port}; {block} }}
+             }}"
+        );
+        std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+        let child = std::process::Command::new(bin)
+            .args(["-p", &d.to_string(), "-e", &format!("{d}/error.log"), "-c"])
+            .arg(dir.path().join("nginx.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while TcpStream::connect(("::1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "nginx did not start: {}",
+                std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Nginx { child, _dir: dir })
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port free on ::1 and 127.0.0.1 (closed again: nginx binds it next).
+fn free_port() -> u16 {
+    loop {
+        let port = std::net::TcpListener::bind("[::1]:0").unwrap().local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Behind the nginx block the docs give, on a port other than 80/443:
+/// signing in works (the host passed keeps its port), and a client's own
+/// `Forwarded` or `X-Forwarded-For` header names no one: it can neither
+/// get more than five guesses per user nor spend another client's.
+#[test]
+fn behind_the_documented_nginx_block() {
+    let Some((url, _dir)) = setup("attack_nginx") else { return };
+    // nginx talks to the dashboard over 127.0.0.1, the one trusted proxy.
+    // The attacker reaches nginx over ::1, the victim over 127.0.0.1.
+    let server = Server::start(&url, &["--trusted-proxy", "127.0.0.1"]);
+    let port = free_port();
+    let Some(_nginx) = Nginx::start(port, server.addr) else { return };
+    let (over_v6, over_v4) = (
+        std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)),
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+    );
+    let mut user = Client::new(over_v6);
+    let r = sign_in(&mut user, VIEWER, "/runs");
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(user.get("/runs").status, 200);
+    // A form through the proxy, as a browser posts it (with its Origin).
+    let csrf = user.get("/runs").input("csrf").expect("the sign-out form's token");
+    let origin = format!("http://{over_v6}");
+    let r = user.request(
+        "POST",
+        "/signout",
+        Some(("application/x-www-form-urlencoded", format!("csrf={csrf}"))),
+        &[("Origin", &origin)],
+    );
+    assert_eq!(r.status, 303, "a form from our own page behind the proxy: {}", r.body);
+
+    // The attacker names the victim's address, and a fresh one each time.
+    let mut attacker = Client::new(over_v6);
+    for i in 0..5 {
+        attacker.extra = vec![
+            ("Forwarded".into(), format!("for=127.0.0.1, for=198.51.100.{i}")),
+            ("X-Forwarded-For".into(), format!("127.0.0.1, 203.0.113.{i}")),
+        ];
+        assert_eq!(sign_in(&mut attacker, (ADMIN.0, "wrong password"), "/").status, 401);
+    }
+    for spoof in ["for=192.0.2.200", "192.0.2.200"] {
+        attacker.extra =
+            vec![("Forwarded".into(), spoof.into()), ("X-Forwarded-For".into(), spoof.into())];
+        assert_eq!(sign_in(&mut attacker, ADMIN, "/").status, 429, "{spoof}");
+    }
+    // The victim, at the address the attacker named, still signs in.
+    let r = sign_in(&mut Client::new(over_v4), ADMIN, "/");
+    assert_eq!(r.status, 303, "{}", r.body);
+}

@@ -345,3 +345,11 @@ fn durations_are_bounded() {
         ]
     );
 }
+
+/// Matchers of alerts (`crate::expr`) know the alerts' severities, in the
+/// same order.
+#[test]
+fn matcher_severities_are_the_alerts() {
+    let ours: Vec<&str> = AlertSeverity::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(ours, crate::expr::ALERT_SEVERITIES);
+}

@@ -141,6 +141,8 @@ impl Reads {
                     self.field("source_ip");
                 }
                 Name::Field(k) => self.field(k),
+                // (A matcher of alerts reads no record.)
+                Name::Label(_) => {}
             }
         }
     }

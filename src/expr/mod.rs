@@ -18,6 +18,11 @@
 //! value     := "text" | 'text' | number | bare-word
 //! ```
 //!
+//! Matchers of alerts (silences, inhibition, a receiver's `match`) use the
+//! same grammar over an alert's labels instead (`Expr::parse_labels`):
+//! `rule`, `job`, `service`, `severity` (by order: `low < medium < high <
+//! critical`) and `group.<key>` / `group."<key>"`.
+//!
 //! A number literal compares numerically with values that are numbers (or
 //! text that reads as one); a text literal compares the value's text, byte
 //! by byte. `severity` compares by order (`trace < debug < info < warn <
@@ -43,6 +48,38 @@ use winnow::token::{one_of, take_till, take_while};
 pub struct Expr {
     source: String,
     root: Node,
+    /// Over an alert's labels rather than a record.
+    labels: bool,
+}
+
+/// An alert's labels, as matchers read them.
+#[derive(Clone, Copy, Debug)]
+pub struct Labels<'a> {
+    pub rule: &'a str,
+    pub job: &'a str,
+    /// The rule's service, or the group's `service`.
+    pub service: Option<&'a str>,
+    /// One of [`ALERT_SEVERITIES`].
+    pub severity: &'a str,
+    pub group: &'a std::collections::BTreeMap<String, String>,
+}
+
+/// Alert severities, in order (as `config::AlertSeverity` has them).
+pub const ALERT_SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+
+/// What a test of a matcher reads of an alert's labels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Label {
+    Rule,
+    Job,
+    Service,
+    Severity,
+    Group(String),
+}
+
+thread_local! {
+    /// Parsing a matcher of labels (see [`Expr::parse_labels`]).
+    static LABELS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl fmt::Debug for Expr {
@@ -83,6 +120,8 @@ pub enum Name {
     /// `fields.client_ip`, else `fields.source_ip` (as in `group_by`).
     ClientIp,
     Field(String),
+    /// An alert's label, in a matcher.
+    Label(Label),
 }
 
 /// The names that are not `fields.<key>`.
@@ -178,12 +217,26 @@ impl Expr {
             };
             ExprError { message, column, hint: None }
         })?;
-        Ok(Expr { source: source.to_string(), root })
+        Ok(Expr { source: source.to_string(), root, labels: false })
     }
 
-    /// Whether `r` passes the filter.
+    /// A matcher of alerts: the same grammar over an alert's labels.
+    pub fn parse_labels(source: &str) -> Result<Expr, ExprError> {
+        LABELS.set(true);
+        let parsed = Expr::parse(source);
+        LABELS.set(false);
+        parsed.map(|e| Expr { labels: true, ..e })
+    }
+
+    /// Whether `r` passes the filter (a matcher of labels passes no record).
     pub fn eval(&self, r: &Record<'_>) -> bool {
-        eval(&self.root, r)
+        !self.labels && eval(&self.root, r)
+    }
+
+    /// Whether an alert with `labels` matches (a filter of records matches
+    /// no alert).
+    pub fn matches(&self, labels: &Labels<'_>) -> bool {
+        self.labels && eval_labels(&self.root, labels)
     }
 
     /// Every name the expression reads.
@@ -268,7 +321,47 @@ fn not_expr(i: &mut &str) -> PResult<Node> {
     .parse_next(i)
 }
 
+/// A label's name, in a matcher.
+fn label(i: &mut &str) -> PResult<Name> {
+    ws(i)?;
+    let start = *i;
+    let w: &str = take_while(1.., |c: char| word_char(c) || c == '.' || c == '-')
+        .context(expected("a label (rule, job, service, severity or group.<key>)"))
+        .parse_next(i)?;
+    if w == "group." && i.starts_with('"') {
+        let key = cut_err(quoted).parse_next(i)?;
+        return Ok(Name::Label(Label::Group(key)));
+    }
+    if let Some(key) = w.strip_prefix("group.").filter(|k| !k.is_empty()) {
+        return Ok(Name::Label(Label::Group(key.to_string())));
+    }
+    Ok(Name::Label(match w {
+        "rule" => Label::Rule,
+        "job" => Label::Job,
+        "service" => Label::Service,
+        "severity" => Label::Severity,
+        _ => {
+            *i = start;
+            let hint = ["rule", "job", "service", "severity"]
+                .into_iter()
+                .find(|n| crate::error::edit_distance(n, w) <= 2)
+                .map(|n| format!("'{n}'"))
+                .or_else(|| (!w.contains('.')).then(|| format!("'group.{w}'")));
+            let e = Why(
+                format!(
+                    "unknown label '{w}' (expected rule, job, service, severity or group.<key>)"
+                ),
+                hint,
+            );
+            return Err(ErrMode::Cut(ContextError::new().add_cause(e)));
+        }
+    }))
+}
+
 fn name(i: &mut &str) -> PResult<Name> {
+    if LABELS.get() {
+        return label(i);
+    }
     ws(i)?;
     let start = *i;
     let w: &str = take_while(1.., |c: char| word_char(c) || c == '.' || c == '-')
@@ -425,6 +518,13 @@ impl fmt::Display for Name {
             Name::User => "user",
             Name::ClientIp => "client_ip",
             Name::Field(k) => return write!(f, "fields.{k}"),
+            Name::Label(l) => match l {
+                Label::Rule => "rule",
+                Label::Job => "job",
+                Label::Service => "service",
+                Label::Severity => "severity",
+                Label::Group(k) => return write!(f, "group.{k}"),
+            },
         })
     }
 }
@@ -488,6 +588,14 @@ fn quoted(i: &mut &str) -> PResult<String> {
 /// The literal of a comparison with `n`.
 fn typed(n: &Name, v: Raw) -> Result<Lit, String> {
     match n {
+        // By order: its rank.
+        Name::Label(Label::Severity) => {
+            let s = v.text();
+            ALERT_SEVERITIES.iter().position(|x| x.eq_ignore_ascii_case(s)).map_or_else(
+                || Err(format!("unknown severity '{s}' (expected low, medium, high or critical)")),
+                |rank| Ok(Lit::Num(rank as f64)),
+            )
+        }
         Name::Severity => {
             let s = v.text();
             Severity::ALL.iter().find(|x| x.as_str().eq_ignore_ascii_case(s)).map_or_else(
@@ -582,6 +690,7 @@ fn get<'r>(n: &Name, r: &'r Record<'r>) -> Option<Got<'r>> {
         Name::User => r.user.as_deref().map(Got::Text),
         Name::ClientIp => present(r.field("client_ip")).or_else(|| present(r.field("source_ip"))),
         Name::Field(k) => present(r.field(k)),
+        Name::Label(_) => None,
     }
 }
 
@@ -589,6 +698,29 @@ fn present<'r>(v: Option<&'r Value<'r>>) -> Option<Got<'r>> {
     match v {
         None | Some(Value::Null) => None,
         Some(v) => Some(Got::Value(v)),
+    }
+}
+
+fn eval_labels(node: &Node, l: &Labels<'_>) -> bool {
+    match node {
+        Node::And(v) => v.iter().all(|n| eval_labels(n, l)),
+        Node::Or(v) => v.iter().any(|n| eval_labels(n, l)),
+        Node::Not(n) => !eval_labels(n, l),
+        Node::Test(Name::Label(label), t) => {
+            let text = match label {
+                Label::Rule => Some(l.rule),
+                Label::Job => Some(l.job),
+                Label::Service => l.service,
+                Label::Group(k) => l.group.get(k).map(String::as_str),
+                Label::Severity => {
+                    let rank = ALERT_SEVERITIES.iter().position(|x| *x == l.severity);
+                    let Some(rank) = rank else { return false };
+                    return test_got(t, &Got::Value(&Value::Int(rank as i64)));
+                }
+            };
+            text.is_some_and(|s| test_got(t, &Got::Text(s)))
+        }
+        Node::Test(..) => false,
     }
 }
 

@@ -165,3 +165,52 @@ fn names_are_listed_once() {
         Expr::parse("fields.a = 1 and (fields.a = 2 or user exists) and not message ~ x").unwrap();
     assert_eq!(e.names(), vec![&Name::Field("a".into()), &Name::User, &Name::Message]);
 }
+
+/// Matchers of alerts: the same grammar over an alert's labels.
+#[test]
+fn matchers_read_an_alerts_labels() {
+    let group: std::collections::BTreeMap<String, String> =
+        [("client_ip", "10.1.2.3"), ("service", "web"), ("odd key", "x")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    let l = Labels {
+        rule: "web_volume",
+        job: "web-audit",
+        service: Some("nginx"),
+        severity: "high",
+        group: &group,
+    };
+    for (src, want) in [
+        (r#"rule = "web_volume" and group.client_ip in 10.0.0.0/8"#, true),
+        (r#"rule = "web_volume" and group.client_ip in 192.168.0.0/16"#, false),
+        ("severity >= medium", true),
+        ("severity >= critical", false),
+        ("severity in [high, critical]", true),
+        ("severity = HIGH", true),
+        (r#"service = "nginx" and job ^= "web""#, true),
+        (r#"group."odd key" = x"#, true),
+        ("group.missing exists", false),
+        ("not group.missing exists", true),
+        ("group.missing != x", true),
+        (r#"rule ~ "^web_" and not rule = web_down"#, true),
+    ] {
+        let e = Expr::parse_labels(src).unwrap_or_else(|e| panic!("{src}: {e}"));
+        assert_eq!(e.matches(&l), want, "{src}");
+        // A matcher is no record filter, and a record filter no matcher.
+        assert!(!e.eval(&rec()), "{src}");
+    }
+    let none = Labels { service: None, ..l };
+    assert!(!Expr::parse_labels("service exists").unwrap().matches(&none));
+    assert!(!Expr::parse("service exists").unwrap().matches(&l));
+    // Errors name the label and suggest one.
+    let e = Expr::parse_labels("rul = x").unwrap_err();
+    assert_eq!((e.column, e.hint.as_deref()), (1, Some("'rule'")), "{e}");
+    let e = Expr::parse_labels("client_ip = x").unwrap_err();
+    assert_eq!(e.hint.as_deref(), Some("'group.client_ip'"), "{e}");
+    let e = Expr::parse_labels("severity > urgent").unwrap_err();
+    assert!(e.message.contains("low, medium, high or critical"), "{e}");
+    // Parsing a matcher leaves record filters as they were.
+    assert!(Expr::parse("rule = x").is_err());
+    assert!(Expr::parse("service = x").is_ok());
+}

@@ -1131,3 +1131,156 @@ fn retry_after_is_honoured() {
     logtrack(&url, &["run", &job]);
     assert_eq!(hook.accepted().len(), 1);
 }
+
+/// A job over web and database logs (the same outage in both) with three
+/// receivers: the database team's takes `service = "postgres"`, the
+/// network team's takes a block of client addresses, and a default one
+/// takes what neither does.
+fn routed_job(dir: &Path, db: &HttpReceiver, net: &HttpReceiver, rest: &HttpReceiver) -> String {
+    append(&dir.join("access.log"), &lines(0, 40));
+    append(&dir.join("db.log"), &lines(0, 40));
+    common::rest(&dir.join("access.log"));
+    common::rest(&dir.join("db.log"));
+    let text = format!(
+        r#"name = "routed"
+[[sources]]
+path = "{web}"
+format = "combined"
+service = "web"
+
+[[sources]]
+path = "{dblog}"
+format = "combined"
+service = "postgres"
+
+[[rules]]
+id = "web_errors"
+type = "keyword_threshold"
+service = "web"
+keyword = "error"
+group_by = ["client_ip"]
+threshold = 2
+window = "5m"
+severity = "high"
+
+[[rules]]
+id = "db_errors"
+type = "keyword_threshold"
+service = "postgres"
+keyword = "error"
+threshold = 5
+window = "5m"
+severity = "critical"
+
+{db_hook}match = 'service = "postgres"'
+{net_hook}match = 'rule = "web_errors" and group.client_ip in 10.0.0.0/30'
+{rest_hook}default = true
+
+[report]
+dir = "{reports}"
+"#,
+        web = dir.join("access.log").display(),
+        dblog = dir.join("db.log").display(),
+        db_hook = webhook(&db.url, "name = \"db team\""),
+        net_hook = webhook(&net.url, "name = \"net team\""),
+        rest_hook = webhook(&rest.url, "name = \"everyone else\""),
+        reports = dir.join("reports").display(),
+    );
+    let path = dir.join("job.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// What a receiver got: (rule, client_ip) of each "open".
+fn opened(r: &HttpReceiver) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = r
+        .accepted()
+        .iter()
+        .filter(|d| d.body["event"] == "open")
+        .map(|d| {
+            let ip = d.body["group"]["client_ip"].as_str().unwrap_or("").to_string();
+            (d.body["rule_id"].as_str().unwrap().to_string(), ip)
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Routing by `service` and by a `group.*` label, with a default receiver:
+/// in memory and with a database, each incident goes where its labels say,
+/// and only there; `validate` shows the routes.
+fn receivers_take_what_their_match_says_in(cluster: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, net, rest) =
+        (HttpReceiver::start(vec![]), HttpReceiver::start(vec![]), HttpReceiver::start(vec![]));
+    let job = routed_job(dir.path(), &db, &net, &rest);
+    let check = |db: &HttpReceiver, net: &HttpReceiver, rest: &HttpReceiver| {
+        let (d, n, r) = (opened(db), opened(net), opened(rest));
+        assert!(!d.is_empty() && d.iter().all(|(rule, _)| rule == "db_errors"), "db: {d:?}");
+        assert!(!n.is_empty(), "net: {n:?}");
+        for (rule, ip) in &n {
+            assert_eq!(rule, "web_errors");
+            assert!(["10.0.0.1", "10.0.0.2", "10.0.0.3"].contains(&ip.as_str()), "net: {n:?}");
+        }
+        assert!(!r.is_empty(), "default: {r:?}");
+        for (rule, ip) in &r {
+            assert_eq!(rule, "web_errors", "default: {r:?}");
+            assert!(!["10.0.0.1", "10.0.0.2", "10.0.0.3"].contains(&ip.as_str()), "default: {r:?}");
+        }
+    };
+    if !cluster {
+        ok(&logtrack("", &["run", &job, "--no-db"]));
+        check(&db, &net, &rest);
+        let o = logtrack("", &["validate", &job]);
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(out.contains("    web_errors -> net team (when its labels match), everyone else (when its labels match)"), "{out}");
+        assert!(out.contains("    db_errors -> db team\n"), "{out}");
+        assert!(out.contains("match service = \"postgres\""), "{out}");
+        assert!(String::from_utf8_lossy(&o.stderr).is_empty(), "no warning: {o:?}");
+    }
+    let Some(url) = common::fresh_db(&format!("notify_routes_{cluster}"), cluster) else { return };
+    let (db, net, rest) =
+        (HttpReceiver::start(vec![]), HttpReceiver::start(vec![]), HttpReceiver::start(vec![]));
+    let dir = tempfile::tempdir().unwrap();
+    let job = routed_job(dir.path(), &db, &net, &rest);
+    ok(&logtrack(&url, &["run", &job]));
+    check(&db, &net, &rest);
+    let per_receiver =
+        count(&url, "SELECT count(DISTINCT receiver) FROM outbox WHERE event = 'open'");
+    assert_eq!(per_receiver, 3);
+    // Each open incident went to exactly one receiver.
+    let twice = count(
+        &url,
+        "SELECT count(*) FROM (SELECT incident_id FROM outbox WHERE event = 'open'
+                               GROUP BY incident_id HAVING count(*) > 1) t",
+    );
+    assert_eq!(twice, 0);
+}
+
+on_both!(
+    receivers_take_what_their_match_says,
+    receivers_take_what_their_match_says_on_a_cluster,
+    receivers_take_what_their_match_says_in
+);
+
+/// `validate` warns about a rule that reaches no receiver, and a receiver's
+/// `match` is checked like a `where`, naming the key and the column.
+#[test]
+fn validate_warns_about_rules_no_receiver_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = HttpReceiver::start(vec![]);
+    let job = job(dir.path(), &webhook(&hook.url, "match = 'rule = \"other\"'"));
+    let o = logtrack("", &["validate", &job]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("    web_errors -> none"), "{out}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("rule web_errors reaches no receiver"), "{err}");
+    let job = job_with(dir.path(), ERRORS, &webhook(&hook.url, "match = 'rul = x'"));
+    let o = logtrack("", &["validate", &job]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("notify[0].match: unknown label 'rul'"), "{err}");
+    assert!(err.contains("did you mean 'rule'?"), "{err}");
+}

@@ -34,13 +34,38 @@ pub fn run(args: &ValidateArgs, g: &Global) -> anyhow::Result<Exit> {
             for r in &job.notify {
                 let on: Vec<&str> =
                     ["open", "repeat", "resolved"].into_iter().filter(|e| r.on.wants(e)).collect();
-                writeln!(
-                    out,
-                    "  notify {} (at least {}, on {})",
-                    r.name,
-                    r.min_severity,
-                    on.join("/")
-                )?;
+                let mut how = format!("at least {}, on {}", r.min_severity, on.join("/"));
+                if let Some(m) = &r.matcher {
+                    how.push_str(&format!(", match {m}"));
+                }
+                if r.default {
+                    how.push_str(", default");
+                }
+                writeln!(out, "  notify {} ({how})", r.name)?;
+            }
+            // Where each rule's incidents go.
+            if !job.notify.is_empty() {
+                use crate::notify::{reach, Reach};
+                writeln!(out, "  routes:")?;
+                for rule in &job.rules {
+                    let to: Vec<String> = reach(&job, rule)
+                        .into_iter()
+                        .map(|(r, how)| match how {
+                            Reach::Maybe => format!("{} (when its labels match)", r.name),
+                            _ => r.name.clone(),
+                        })
+                        .collect();
+                    if to.is_empty() {
+                        writeln!(out, "    {} -> none", rule.id)?;
+                        msgs.warn(&format!(
+                            "{}: rule {} reaches no receiver (min_severity, rules, match and default decide)",
+                            args.job.display(),
+                            rule.id
+                        ));
+                    } else {
+                        writeln!(out, "    {} -> {}", rule.id, to.join(", "))?;
+                    }
+                }
             }
             let db = match &job.database_url {
                 Some(u) if !g.no_db => redact_url(u),

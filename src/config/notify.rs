@@ -31,6 +31,11 @@ pub struct Receiver {
     /// [`crate::notify::render`]); the built-in text when `None`.
     pub title: Option<String>,
     pub text: Option<String>,
+    /// `match`: only alerts whose labels match (with `min_severity` and
+    /// `rules`).
+    pub matcher: Option<crate::expr::Expr>,
+    /// `default = true`: only what no other receiver is sent.
+    pub default: bool,
 }
 
 /// How a receiver's notifications are put into messages.

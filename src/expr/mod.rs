@@ -239,6 +239,39 @@ impl Expr {
         self.labels && eval_labels(&self.root, labels)
     }
 
+    /// Whether an alert with `labels` matches when its group is not known
+    /// yet (nor its service, unless `service_known`): `None` when that
+    /// depends on them.
+    pub fn matches_before_group(&self, labels: &Labels<'_>, service_known: bool) -> Option<bool> {
+        if !self.labels {
+            return Some(false);
+        }
+        fn walk(n: &Node, l: &Labels<'_>, service_known: bool) -> Option<bool> {
+            match n {
+                // Kleene's logic: a known false decides an and, a known true an or.
+                Node::And(v) => v
+                    .iter()
+                    .try_fold(Some(true), |acc, n| match walk(n, l, service_known) {
+                        Some(false) => Err(()),
+                        x => Ok(if acc == Some(true) { x } else { None }),
+                    })
+                    .unwrap_or(Some(false)),
+                Node::Or(v) => v
+                    .iter()
+                    .try_fold(Some(false), |acc, n| match walk(n, l, service_known) {
+                        Some(true) => Err(()),
+                        x => Ok(if acc == Some(false) { x } else { None }),
+                    })
+                    .unwrap_or(Some(true)),
+                Node::Not(n) => walk(n, l, service_known).map(|b| !b),
+                Node::Test(Name::Label(Label::Group(_)), _) => None,
+                Node::Test(Name::Label(Label::Service), _) if !service_known => None,
+                n => Some(eval_labels(n, l)),
+            }
+        }
+        walk(&self.root, labels, service_known)
+    }
+
     /// Every name the expression reads.
     pub fn names(&self) -> Vec<&Name> {
         fn walk<'a>(n: &'a Node, out: &mut Vec<&'a Name>) {

@@ -214,3 +214,25 @@ fn matchers_read_an_alerts_labels() {
     assert!(Expr::parse("rule = x").is_err());
     assert!(Expr::parse("service = x").is_ok());
 }
+
+/// Before an alert has a group, a matcher may already be decided.
+#[test]
+fn matchers_before_the_group_is_known() {
+    let group = std::collections::BTreeMap::new();
+    let l = Labels { rule: "db_errors", job: "j", service: None, severity: "high", group: &group };
+    for (src, want) in [
+        (r#"rule = "web_errors" and group.client_ip in 10.0.0.0/8"#, Some(false)),
+        (r#"rule = "db_errors" and group.client_ip in 10.0.0.0/8"#, None),
+        (r#"rule = "db_errors" or group.client_ip in 10.0.0.0/8"#, Some(true)),
+        (r#"not (rule = "db_errors" or group.x = y)"#, Some(false)),
+        ("severity >= high", Some(true)),
+        (r#"service = "postgres""#, None),
+        (r#"service = "postgres" and severity = low"#, Some(false)),
+    ] {
+        let e = Expr::parse_labels(src).unwrap();
+        assert_eq!(e.matches_before_group(&l, false), want, "{src}");
+    }
+    let known = Labels { service: Some("postgres"), ..l };
+    let e = Expr::parse_labels(r#"service = "postgres""#).unwrap();
+    assert_eq!(e.matches_before_group(&known, true), Some(true));
+}

@@ -287,9 +287,103 @@ pub fn dashboard_link(base: &str, incident: i64) -> String {
     format!("{}/incidents/{incident}", base.trim_end_matches('/'))
 }
 
-/// Whether `r` is sent incidents of `rule` at `severity`.
-pub fn wants(r: &Receiver, rule: &str, severity: AlertSeverity) -> bool {
-    severity >= r.min_severity && r.rules.as_ref().is_none_or(|rs| rs.iter().any(|x| x == rule))
+/// An alert's labels, as matchers read them: its rule, its job, its
+/// severity, its group, and its service (the rule's `service`, else the
+/// group's).
+pub fn labels<'a>(job: &'a crate::config::Job, a: &'a Alert) -> crate::expr::Labels<'a> {
+    let rule_service =
+        job.rules.iter().find(|r| r.id == a.rule_id).and_then(|r| r.service.as_deref());
+    crate::expr::Labels {
+        rule: &a.rule_id,
+        job: &job.name,
+        service: rule_service.or_else(|| a.group.get("service").map(String::as_str)),
+        severity: a.severity.as_str(),
+        group: &a.group,
+    }
+}
+
+/// Whether `r` itself takes an alert: its severity, rule and `match`.
+fn takes(r: &Receiver, a: &Alert, labels: &crate::expr::Labels<'_>) -> bool {
+    a.severity >= r.min_severity
+        && r.rules.as_ref().is_none_or(|rs| rs.contains(&a.rule_id))
+        && r.matcher.as_ref().is_none_or(|m| m.matches(labels))
+}
+
+/// Whether a rule's alerts reach a receiver, as far as the job file tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    Always,
+    /// Depending on an alert's group (the receiver's `match` reads it).
+    Maybe,
+    Never,
+}
+
+/// Which receivers `rule`'s alerts can reach (see [`route`]), each with how
+/// surely; receivers it never reaches are left out.
+pub fn reach<'j>(
+    job: &'j crate::config::Job,
+    rule: &crate::config::Rule,
+) -> Vec<(&'j Receiver, Reach)> {
+    let empty = BTreeMap::new();
+    let labels = crate::expr::Labels {
+        rule: &rule.id,
+        job: &job.name,
+        service: rule.service.as_deref(),
+        severity: rule.severity.as_str(),
+        group: &empty,
+    };
+    let own = |r: &Receiver| {
+        if rule.severity < r.min_severity
+            || r.rules.as_ref().is_some_and(|rs| !rs.contains(&rule.id))
+        {
+            return Reach::Never;
+        }
+        let Some(m) = &r.matcher else { return Reach::Always };
+        // What the group decides is unknown until an alert has one.
+        match m.matches_before_group(&labels, rule.service.is_some()) {
+            None => Reach::Maybe,
+            Some(true) => Reach::Always,
+            Some(false) => Reach::Never,
+        }
+    };
+    let others: Vec<Reach> = job.notify.iter().filter(|r| !r.default).map(own).collect();
+    let mut out: Vec<(&Receiver, Reach)> = job
+        .notify
+        .iter()
+        .filter(|r| !r.default)
+        .zip(&others)
+        .map(|(r, reach)| (r, *reach))
+        .collect();
+    let defaults = if others.contains(&Reach::Always) {
+        Reach::Never
+    } else if others.contains(&Reach::Maybe) {
+        Reach::Maybe
+    } else {
+        Reach::Always
+    };
+    for r in job.notify.iter().filter(|r| r.default) {
+        let reach = match (defaults, own(r)) {
+            (Reach::Never, _) | (_, Reach::Never) => Reach::Never,
+            (Reach::Always, Reach::Always) => Reach::Always,
+            _ => Reach::Maybe,
+        };
+        out.push((r, reach));
+    }
+    out.retain(|(_, reach)| *reach != Reach::Never);
+    out
+}
+
+/// The receivers `job` sends an alert's incident to: each receiver that
+/// takes it, other than the `default` ones; when there is none, the
+/// default ones that take it.
+pub fn route<'j>(job: &'j crate::config::Job, a: &Alert) -> Vec<&'j Receiver> {
+    let labels = labels(job, a);
+    let chosen: Vec<&Receiver> =
+        job.notify.iter().filter(|r| !r.default && takes(r, a, &labels)).collect();
+    if !chosen.is_empty() {
+        return chosen;
+    }
+    job.notify.iter().filter(|r| r.default && takes(r, a, &labels)).collect()
 }
 
 /// Why a send failed (the message never holds a secret), and whether
@@ -576,6 +670,8 @@ pub(crate) mod tests {
             group: Grouping::Run,
             title: title.map(str::to_string),
             text: text.map(str::to_string),
+            matcher: None,
+            default: false,
         }
     }
 

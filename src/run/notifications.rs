@@ -67,7 +67,7 @@ pub(super) fn send_in_memory(
     let anonymizer = super::anonymizer(job, s);
     for r in job.notify.iter().filter(|r| r.on.open) {
         for (i, raw) in alerts.iter().enumerate() {
-            if !notify::wants(r, &raw.rule_id, raw.severity) {
+            if !notify::route(job, raw).iter().any(|x| x.name == r.name) {
                 continue;
             }
             let mut anonymized = raw.clone();

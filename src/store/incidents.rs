@@ -397,7 +397,9 @@ pub fn enqueue(
     let mut out = Vec::new();
     for r in &job.notify {
         for e in events {
-            if !r.on.wants(e.event) || !notify::wants(r, &e.alert.rule_id, e.alert.severity) {
+            if !r.on.wants(e.event)
+                || !notify::route(job, &e.alert).iter().any(|x| x.name == r.name)
+            {
                 continue;
             }
             if e.event == "repeat" {

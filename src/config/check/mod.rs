@@ -119,6 +119,12 @@ impl Checker {
         Expr::parse(&s).map_err(|e| self.err(&join(path, key), e)).ok()
     }
 
+    /// A matcher of alerts (the `where` grammar over an alert's labels).
+    fn matcher(&mut self, dict: &Dict, key: &str, path: &str) -> Option<Expr> {
+        let s = self.string(dict, key, path)?;
+        Expr::parse_labels(&s).map_err(|e| self.err(&join(path, key), e)).ok()
+    }
+
     /// A required number in `lo..=hi` (above `lo` unless `zero_ok`).
     fn bounded(
         &mut self,

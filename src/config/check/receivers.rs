@@ -20,6 +20,8 @@ const COMMON_KEYS: &[&str] = &[
     "group",
     "title",
     "text",
+    "match",
+    "default",
 ];
 
 const WEBHOOK_KEYS: &[&str] = &["url", "url_env", "headers", "format", "ca_file"];
@@ -163,6 +165,8 @@ fn receiver(c: &mut Checker, d: &Dict, path: &str, rule_ids: &[&str]) -> Option<
     };
     let title = template(c, d, "title", path);
     let text = template(c, d, "text", path);
+    let matcher = c.matcher(d, "match", path);
+    let default = c.boolean(d, "default", path).unwrap_or(false);
     if c.problems.len() > before {
         return None;
     }
@@ -179,6 +183,8 @@ fn receiver(c: &mut Checker, d: &Dict, path: &str, rule_ids: &[&str]) -> Option<
         group,
         title,
         text,
+        matcher,
+        default,
     })
 }
 

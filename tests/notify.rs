@@ -1284,3 +1284,53 @@ fn validate_warns_about_rules_no_receiver_takes() {
     assert!(err.contains("notify[0].match: unknown label 'rul'"), "{err}");
     assert!(err.contains("did you mean 'rule'?"), "{err}");
 }
+
+/// A chat receiver muted from 22:00 to 07:00 in Berlin and a pager that is
+/// never muted: a run at 22:30 Berlin time (21:30 UTC) tells the pager
+/// only; at 07:30 the next morning both, in memory and with a database.
+fn mute_hours_over_midnight_in_a_zone_in(cluster: bool) {
+    let (chat, pager) = (HttpReceiver::start(vec![]), HttpReceiver::start(vec![]));
+    let receivers = format!(
+        "{}mute_hours = [\"22:00-07:00\"]\ntimezone = \"Europe/Berlin\"\n{}",
+        webhook(&chat.url, "name = \"chat\""),
+        webhook(&pager.url, "name = \"pager\""),
+    );
+    let night = "2026-03-14T21:30:00Z";
+    let morning = "2026-03-15T06:30:00Z";
+    if !cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let job = job(dir.path(), &receivers);
+        append(&dir.path().join("access.log"), &lines(0, 40));
+        ok(&logtrack("", &["run", &job, "--no-db", "--now", night]));
+        assert_eq!((chat.accepted().len(), pager.accepted().len()), (0, 1));
+        ok(&logtrack("", &["run", &job, "--no-db", "--now", morning]));
+        assert_eq!((chat.accepted().len(), pager.accepted().len()), (1, 2));
+    }
+    let Some(url) = common::fresh_db(&format!("notify_mute_{cluster}"), cluster) else { return };
+    let (chat, pager) = (HttpReceiver::start(vec![]), HttpReceiver::start(vec![]));
+    let receivers = format!(
+        "{}mute_hours = [\"22:00-07:00\"]\ntimezone = \"Europe/Berlin\"\n{}",
+        webhook(
+            &chat.url,
+            "name = \"chat\"\non = [\"open\", \"repeat\", \"resolved\"]\nrepeat_interval = \"1m\""
+        ),
+        webhook(&pager.url, "name = \"pager\""),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path(), &receivers);
+    append(&dir.path().join("access.log"), &lines(0, 14));
+    ok(&logtrack(&url, &["run", &job, "--now", night]));
+    assert_eq!(events(&chat), Vec::<String>::new(), "muted at 22:30 Berlin");
+    assert_eq!(events(&pager), vec!["open"]);
+    assert_eq!(count(&url, "SELECT count(*) FROM outbox WHERE receiver = 'chat'"), 0);
+    // The next morning the outage goes on: the chat hears of it.
+    append(&dir.path().join("access.log"), &lines(14, 20));
+    ok(&logtrack(&url, &["run", &job, "--now", morning]));
+    assert_eq!(events(&chat), vec!["repeat"]);
+}
+
+on_both!(
+    mute_hours_over_midnight_in_a_zone,
+    mute_hours_over_midnight_in_a_zone_on_a_cluster,
+    mute_hours_over_midnight_in_a_zone_in
+);

@@ -36,6 +36,8 @@ pub struct Receiver {
     pub matcher: Option<crate::expr::Expr>,
     /// `default = true`: only what no other receiver is sent.
     pub default: bool,
+    /// `active_hours`, `mute_hours` and their `timezone`.
+    pub schedule: Schedule,
 }
 
 /// How a receiver's notifications are put into messages.
@@ -185,4 +187,105 @@ pub fn split_host_port(s: &str) -> Option<(&str, u16)> {
     let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     let port = port.parse().ok()?;
     (!host.is_empty()).then_some((host, port))
+}
+
+/// A span of the week a receiver's hours name: `"mon-fri 09:00-18:00"`,
+/// `"sat,sun"`, `"22:00-07:00"` (every day; past midnight it goes on into
+/// the next day).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hours {
+    /// Monday first.
+    pub days: [bool; 7],
+    /// Minutes of the day: from, and to (not included); `to <= from` goes
+    /// on past midnight.
+    pub from: u32,
+    pub to: u32,
+}
+
+const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+impl std::str::FromStr for Hours {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Hours, String> {
+        let expected = || {
+            format!("{s:?}: expected days and/or a time span, such as \"mon-fri 09:00-18:00\", \"sat,sun\" or \"22:00-07:00\"")
+        };
+        let (mut days, mut span) = ([true; 7], (0, 24 * 60));
+        let mut parts = s.split_whitespace();
+        let (first, second) = (parts.next(), parts.next());
+        if parts.next().is_some() || first.is_none() {
+            return Err(expected());
+        }
+        let time = |t: &str| -> Option<u32> {
+            let (h, m) = t.split_once(':')?;
+            let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
+            (m < 60 && (h < 24 || (h == 24 && m == 0)) && t.len() <= 5).then_some(h * 60 + m)
+        };
+        for part in [first, second].into_iter().flatten() {
+            if part.contains(':') {
+                let (a, b) = part.split_once('-').ok_or_else(expected)?;
+                span = (time(a).ok_or_else(expected)?, time(b).ok_or_else(expected)?);
+                continue;
+            }
+            let day = |d: &str| DAY_NAMES.iter().position(|n| n.eq_ignore_ascii_case(d));
+            days = [false; 7];
+            for item in part.split(',') {
+                match item.split_once('-') {
+                    Some((a, b)) => {
+                        let (a, b) = (day(a).ok_or_else(expected)?, day(b).ok_or_else(expected)?);
+                        // "fri-mon" wraps over the weekend.
+                        let mut d = a;
+                        loop {
+                            days[d] = true;
+                            if d == b {
+                                break;
+                            }
+                            d = (d + 1) % 7;
+                        }
+                    }
+                    None => days[day(item).ok_or_else(expected)?] = true,
+                }
+            }
+        }
+        Ok(Hours { days, from: span.0, to: span.1 })
+    }
+}
+
+impl Hours {
+    /// Whether the local time of `weekday` (Monday 0) and `minute` of the
+    /// day is in the span.
+    pub fn holds(&self, weekday: usize, minute: u32) -> bool {
+        if self.from < self.to {
+            return self.days[weekday] && (self.from..self.to).contains(&minute);
+        }
+        // Past midnight: the evening of a listed day, and the morning after.
+        (self.days[weekday] && minute >= self.from)
+            || (self.days[(weekday + 6) % 7] && minute < self.to)
+    }
+}
+
+/// When a receiver is told: its active hours (always, when none) less its
+/// mute hours, in its time zone.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Schedule {
+    pub active: Vec<Hours>,
+    pub mute: Vec<Hours>,
+    pub tz: crate::parse::Tz,
+}
+
+impl Schedule {
+    /// Whether the receiver is told at `utc` (seconds).
+    pub fn open_at(&self, utc: i64) -> bool {
+        if self.active.is_empty() && self.mute.is_empty() {
+            return true;
+        }
+        let local = self.tz.utc_to_local(utc);
+        let days = local.div_euclid(86_400);
+        // 1970-01-01 was a Thursday (3, Monday first).
+        let weekday = (days + 3).rem_euclid(7) as usize;
+        let minute = (local.rem_euclid(86_400) / 60) as u32;
+        (self.active.is_empty() || self.active.iter().any(|h| h.holds(weekday, minute)))
+            && !self.mute.iter().any(|h| h.holds(weekday, minute))
+    }
 }

@@ -353,3 +353,44 @@ fn matcher_severities_are_the_alerts() {
     let ours: Vec<&str> = AlertSeverity::ALL.iter().map(|s| s.as_str()).collect();
     assert_eq!(ours, crate::expr::ALERT_SEVERITIES);
 }
+
+/// Receivers' hours: days, spans past midnight, and a zone with summer time.
+#[test]
+fn receiver_hours() {
+    use crate::config::notify::{Hours, Schedule};
+    let h: Hours = "mon-fri 09:00-18:00".parse().unwrap();
+    assert_eq!(h.days, [true, true, true, true, true, false, false]);
+    assert_eq!((h.from, h.to), (540, 1080));
+    let weekend: Hours = "sat,sun".parse().unwrap();
+    assert!(weekend.holds(5, 0) && weekend.holds(6, 1439) && !weekend.holds(0, 600));
+    let wrap: Hours = "fri-mon".parse().unwrap();
+    assert_eq!(wrap.days, [true, false, false, false, true, true, true]);
+    let night: Hours = "22:00-07:00".parse().unwrap();
+    assert!(night.holds(2, 22 * 60) && night.holds(3, 6 * 60 + 59) && !night.holds(3, 7 * 60));
+    // A span past midnight on listed days goes on into the next morning.
+    let fri_night: Hours = "fri 22:00-02:00".parse().unwrap();
+    assert!(fri_night.holds(4, 23 * 60) && fri_night.holds(5, 60) && !fri_night.holds(4, 60));
+    for bad in ["", "9-17", "mon-fry", "25:00-26:00", "09:00-18:00 mon extra", "09:60-10:00"] {
+        let e = bad.parse::<Hours>().unwrap_err();
+        assert!(e.contains("expected days and/or a time span"), "{bad}: {e}");
+    }
+    // Mute hours over midnight in Berlin: 22:00-07:00 local, CET and CEST.
+    let s = Schedule {
+        active: Vec::new(),
+        mute: vec![night.clone()],
+        tz: "Europe/Berlin".parse().unwrap(),
+    };
+    let at = |t: &str| crate::parse::Timestamp::parse_rfc3339(t, &Default::default()).unwrap().secs;
+    assert!(s.open_at(at("2026-03-14T20:30:00Z")), "21:30 CET");
+    assert!(!s.open_at(at("2026-03-14T21:30:00Z")), "22:30 CET");
+    assert!(!s.open_at(at("2026-03-15T05:30:00Z")), "06:30 CET");
+    assert!(s.open_at(at("2026-03-15T06:30:00Z")), "07:30 CET");
+    assert!(!s.open_at(at("2026-07-01T20:30:00Z")), "22:30 CEST");
+    assert!(s.open_at(at("2026-07-01T05:30:00Z")), "07:30 CEST");
+    // Business hours only, on weekdays.
+    let s = Schedule { active: vec![h], mute: Vec::new(), tz: "Europe/Berlin".parse().unwrap() };
+    assert!(s.open_at(at("2026-03-16T08:00:00Z")), "Monday 09:00 CET");
+    assert!(!s.open_at(at("2026-03-16T07:59:00Z")), "Monday 08:59 CET");
+    assert!(!s.open_at(at("2026-03-14T12:00:00Z")), "Saturday");
+    assert!(Schedule::default().open_at(0));
+}

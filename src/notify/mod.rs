@@ -672,6 +672,7 @@ pub(crate) mod tests {
             text: text.map(str::to_string),
             matcher: None,
             default: false,
+            schedule: Default::default(),
         }
     }
 

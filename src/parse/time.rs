@@ -407,6 +407,20 @@ impl Default for Tz {
 }
 
 impl Tz {
+    /// The wall-clock time (seconds since the epoch as if it were UTC) of
+    /// the UTC instant `utc` here.
+    pub fn utc_to_local(&self, utc: i64) -> i64 {
+        match self {
+            Tz::Fixed(off) => utc + *off as i64,
+            Tz::Named(tz) => match chrono::DateTime::from_timestamp(utc, 0) {
+                Some(t) => {
+                    utc + tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc() as i64
+                }
+                None => utc,
+            },
+        }
+    }
+
     /// Converts a wall-clock time (seconds since the epoch as if it were UTC)
     /// to the UTC instant. In a DST gap the pre-transition offset is used; in
     /// a DST overlap the earlier instant.

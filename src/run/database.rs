@@ -129,7 +129,7 @@ fn load_detect_report(
         &events,
         (Some(run_id), &written),
         anonymizer.as_ref(),
-        !s.dry_run,
+        (!s.dry_run, s.told_at()),
     )?;
     if s.dry_run {
         // Nothing of the detection is kept: the next run detects it again.

@@ -102,6 +102,15 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The time receivers' `active_hours`/`mute_hours` are read at: `--now`
+    /// when it names a time, else the wall clock (when people are told).
+    pub fn told_at(&self) -> i64 {
+        match self.now {
+            Now::At(t) => t,
+            _ => crate::clock::wall_clock(),
+        }
+    }
+
     /// Problems fail the run: `--strict`, or `--fail-on` given.
     pub fn strict(&self) -> bool {
         self.strict || self.fail_on.is_some()

@@ -65,7 +65,8 @@ pub(super) fn send_in_memory(
     let mut problems = Vec::new();
     let mut notes = Vec::new();
     let anonymizer = super::anonymizer(job, s);
-    for r in job.notify.iter().filter(|r| r.on.open) {
+    let at = s.told_at();
+    for r in job.notify.iter().filter(|r| r.on.open && r.schedule.open_at(at)) {
         for (i, raw) in alerts.iter().enumerate() {
             if !notify::route(job, raw).iter().any(|x| x.name == r.name) {
                 continue;

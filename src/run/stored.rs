@@ -234,7 +234,8 @@ pub fn over_range(
     let report = assemble(job, s, (started, reference), parts, alerts, false);
     let written = output::write_or_print(job, s, &report, msgs)?;
     let anonymizer = super::anonymizer(job, s);
-    incidents::enqueue(&mut tx, job, &events, (None, &written), anonymizer.as_ref(), true)?;
+    let told = (true, s.told_at());
+    incidents::enqueue(&mut tx, job, &events, (None, &written), anonymizer.as_ref(), told)?;
     tx.commit().map_err(Error::db("storing the alerts"))?;
     if detecting {
         super::notifications::send_after_commit(&mut client, job, msgs);

@@ -383,8 +383,9 @@ fn write_plans(
 }
 
 /// The notifications of `events` for each receiver of `job` that wants
-/// them (anonymized as the reports are, when they are), written to the
-/// outbox (unless `write` is false: a dry run).
+/// them (anonymized as the reports are, when they are; none for a
+/// receiver outside its hours at `at`), written to the outbox (unless
+/// `write` is false: a dry run).
 /// Returns them with their receiver's name.
 pub fn enqueue(
     tx: &mut postgres::Transaction<'_>,
@@ -392,12 +393,13 @@ pub fn enqueue(
     events: &[Event],
     (run_id, report): (Option<i64>, &[String]),
     anonymizer: Option<&crate::summary::anonymize::Anonymizer>,
-    write: bool,
+    (write, at): (bool, i64),
 ) -> Result<Vec<(String, Notification)>> {
     let mut out = Vec::new();
     for r in &job.notify {
         for e in events {
             if !r.on.wants(e.event)
+                || !r.schedule.open_at(at)
                 || !notify::route(job, &e.alert).iter().any(|x| x.name == r.name)
             {
                 continue;

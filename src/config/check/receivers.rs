@@ -22,6 +22,9 @@ const COMMON_KEYS: &[&str] = &[
     "text",
     "match",
     "default",
+    "active_hours",
+    "mute_hours",
+    "timezone",
 ];
 
 const WEBHOOK_KEYS: &[&str] = &["url", "url_env", "headers", "format", "ca_file"];
@@ -167,6 +170,22 @@ fn receiver(c: &mut Checker, d: &Dict, path: &str, rule_ids: &[&str]) -> Option<
     let text = template(c, d, "text", path);
     let matcher = c.matcher(d, "match", path);
     let default = c.boolean(d, "default", path).unwrap_or(false);
+    let mut hours = |key: &str| -> Vec<Hours> {
+        if !d.contains_key(key) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for (i, s) in strings(c, d, key, path).iter().enumerate() {
+            match s.parse::<Hours>() {
+                Ok(h) => out.push(h),
+                Err(e) => c.err(&format!("{path}.{key}[{i}]"), e),
+            }
+        }
+        out
+    };
+    let (active, mute) = (hours("active_hours"), hours("mute_hours"));
+    let tz = if d.contains_key("timezone") { c.parsed(d, "timezone", path) } else { None };
+    let schedule = Schedule { active, mute, tz: tz.unwrap_or_default() };
     if c.problems.len() > before {
         return None;
     }
@@ -185,6 +204,7 @@ fn receiver(c: &mut Checker, d: &Dict, path: &str, rule_ids: &[&str]) -> Option<
         text,
         matcher,
         default,
+        schedule,
     })
 }
 

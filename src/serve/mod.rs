@@ -43,7 +43,7 @@ pub const POOL: usize = 4;
 /// Connections served at once; more wait to be accepted.
 pub const MAX_CONNECTIONS: usize = 512;
 /// Connections one address (other than a trusted proxy) may hold at once;
-/// more are closed as they come.
+/// more are answered 503 and closed as they come.
 pub const PER_ADDRESS: usize = 64;
 /// Requests of one session (or, without one, of one client address) that
 /// run at once; more wait their turn, so that one person's many slow
@@ -131,15 +131,18 @@ impl IntoResponse for Fail {
             Fail::BadRequest(why) => (StatusCode::BAD_REQUEST, why),
             Fail::Forbidden(why) => (StatusCode::FORBIDDEN, why),
             Fail::Conflict(why) => (StatusCode::CONFLICT, why),
-            Fail::TimedOut => {
-                let text = "The request took too long and was stopped.".to_string();
-                let mut res = (StatusCode::REQUEST_TIMEOUT, pages::message_page(StatusCode::REQUEST_TIMEOUT, &text)).into_response();
-                res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-                return res;
-            }
+            Fail::TimedOut => (
+                StatusCode::REQUEST_TIMEOUT,
+                "The request took too long and was stopped.".to_string(),
+            ),
             Fail::NotFound => (StatusCode::NOT_FOUND, "There is no such page.".to_string()),
         };
-        (status, pages::message_page(status, &text)).into_response()
+        let mut res = (status, pages::message_page(status, &text)).into_response();
+        if status == StatusCode::REQUEST_TIMEOUT {
+            // What is left of the request (a body sent slowly) is not read.
+            res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        res
     }
 }
 

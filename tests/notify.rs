@@ -1334,3 +1334,65 @@ on_both!(
     mute_hours_over_midnight_in_a_zone_on_a_cluster,
     mute_hours_over_midnight_in_a_zone_in
 );
+
+/// `[[inhibit]]`: while the web outage's incident is open, the per-client
+/// incidents of the same service are not told; those of another service
+/// are. The same in memory and with a database.
+fn an_open_incident_inhibits_its_consequences_in(cluster: bool) {
+    let make = |dir: &Path, hook: &HttpReceiver| -> String {
+        append(&dir.join("access.log"), &lines(0, 40));
+        append(&dir.join("db.log"), &lines(0, 40));
+        common::rest(&dir.join("access.log"));
+        common::rest(&dir.join("db.log"));
+        let rule = |id: &str, service: &str, by_client: bool| {
+            format!(
+                "[[rules]]\nid = \"{id}\"\ntype = \"keyword_threshold\"\nservice = \"{service}\"\nkeyword = \"error\"\nthreshold = {}\nwindow = \"5m\"\nseverity = \"high\"\n{}\n",
+                if by_client { 2 } else { 5 },
+                if by_client { "group_by = [\"client_ip\"]" } else { "" }
+            )
+        };
+        let text = format!(
+            "name = \"inhibited\"\n[[sources]]\npath = \"{web}\"\nformat = \"combined\"\nservice = \"web\"\n\n\
+             [[sources]]\npath = \"{db}\"\nformat = \"combined\"\nservice = \"postgres\"\n\n{r1}{r2}{r3}\n\
+             [[inhibit]]\nsource = 'rule = \"web_outage\"'\ntarget = 'rule ~ \"_clients$\"'\nequal = [\"service\"]\n\n{hook}\n\
+             [report]\ndir = \"{reports}\"\n",
+            web = dir.join("access.log").display(),
+            db = dir.join("db.log").display(),
+            r1 = rule("web_outage", "web", false),
+            r2 = rule("web_clients", "web", true),
+            r3 = rule("db_clients", "postgres", true),
+            hook = webhook(&hook.url, ""),
+            reports = dir.join("reports").display(),
+        );
+        let path = dir.join("job.toml");
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let rules_told = |hook: &HttpReceiver| {
+        let mut v: Vec<String> = opened(hook).into_iter().map(|(rule, _)| rule).collect();
+        v.dedup();
+        v
+    };
+    if !cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let hook = HttpReceiver::start(vec![]);
+        let job = make(dir.path(), &hook);
+        let err = ok(&logtrack("", &["run", &job, "--no-db"]));
+        assert!(err.contains("inhibited by another open at the same time"), "{err}");
+        assert_eq!(rules_told(&hook), vec!["db_clients", "web_outage"]);
+    }
+    let Some(url) = common::fresh_db(&format!("notify_inhibit_{cluster}"), cluster) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let hook = HttpReceiver::start(vec![]);
+    let job = make(dir.path(), &hook);
+    ok(&logtrack(&url, &["run", &job]));
+    assert_eq!(rules_told(&hook), vec!["db_clients", "web_outage"]);
+    // Stored all the same.
+    assert!(count(&url, "SELECT count(*) FROM incidents WHERE rule_id = 'web_clients'") > 0);
+}
+
+on_both!(
+    an_open_incident_inhibits_its_consequences,
+    an_open_incident_inhibits_its_consequences_on_a_cluster,
+    an_open_incident_inhibits_its_consequences_in
+);

@@ -394,6 +394,8 @@ pub struct Job {
     pub report: ReportSpec,
     /// `[[notify]]`: where incidents are delivered.
     pub notify: Vec<notify::Receiver>,
+    /// `[[inhibit]]`: incidents not told while another is open.
+    pub inhibit: Vec<notify::Inhibit>,
 }
 
 /// Every problem found in a job file, each with its key path.

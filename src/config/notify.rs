@@ -189,6 +189,18 @@ pub fn split_host_port(s: &str) -> Option<(&str, u16)> {
     (!host.is_empty()).then_some((host, port))
 }
 
+/// `[[inhibit]]`: while an incident matching `source` is open, incidents
+/// matching `target` whose `equal` labels are the same are not told (they
+/// are stored and shown as inhibited).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Inhibit {
+    pub source: crate::expr::Expr,
+    pub target: crate::expr::Expr,
+    /// Labels (`service`, `rule`, `severity`, `job`, `group.<key>`) that
+    /// must be the same in both; a label both lack is the same.
+    pub equal: Vec<String>,
+}
+
 /// A span of the week a receiver's hours name: `"mon-fri 09:00-18:00"`,
 /// `"sat,sun"`, `"22:00-07:00"` (every day; past midnight it goes on into
 /// the next day).

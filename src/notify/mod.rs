@@ -309,6 +309,35 @@ fn takes(r: &Receiver, a: &Alert, labels: &crate::expr::Labels<'_>) -> bool {
         && r.matcher.as_ref().is_none_or(|m| m.matches(labels))
 }
 
+/// The value of the label `name` (`service`, `group.<key>`, …) in `l`.
+fn label_value<'a>(l: &crate::expr::Labels<'a>, name: &str) -> Option<&'a str> {
+    match name {
+        "rule" => Some(l.rule),
+        "job" => Some(l.job),
+        "service" => l.service,
+        "severity" => Some(l.severity),
+        _ => name.strip_prefix("group.").and_then(|k| l.group.get(k)).map(String::as_str),
+    }
+}
+
+/// Whether an open incident with labels `source` keeps one with labels
+/// `target` from being told, by one of the job's `[[inhibit]]` rules. An
+/// incident never inhibits itself.
+pub fn inhibits(
+    job: &crate::config::Job,
+    source: &crate::expr::Labels<'_>,
+    target: &crate::expr::Labels<'_>,
+) -> bool {
+    if source.rule == target.rule && source.group == target.group {
+        return false;
+    }
+    job.inhibit.iter().any(|i| {
+        i.source.matches(source)
+            && i.target.matches(target)
+            && i.equal.iter().all(|n| label_value(source, n) == label_value(target, n))
+    })
+}
+
 /// Whether a rule's alerts reach a receiver, as far as the job file tells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reach {

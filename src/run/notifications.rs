@@ -66,9 +66,30 @@ pub(super) fn send_in_memory(
     let mut notes = Vec::new();
     let anonymizer = super::anonymizer(job, s);
     let at = s.told_at();
+    // Each alert is an incident open over its window: another one open at
+    // the same time may inhibit it.
+    let inhibited: Vec<bool> = if job.inhibit.is_empty() {
+        vec![false; alerts.len()]
+    } else {
+        alerts
+            .iter()
+            .map(|a| {
+                let target = notify::labels(job, a);
+                alerts.iter().any(|b| {
+                    b.window_start <= a.window_end
+                        && a.window_start <= b.window_end
+                        && notify::inhibits(job, &notify::labels(job, b), &target)
+                })
+            })
+            .collect()
+    };
+    let held = inhibited.iter().filter(|i| **i).count();
+    if held > 0 {
+        msgs.info(&format!("{held} alert(s) inhibited by another open at the same time: not told"));
+    }
     for r in job.notify.iter().filter(|r| r.on.open && r.schedule.open_at(at)) {
         for (i, raw) in alerts.iter().enumerate() {
-            if !notify::route(job, raw).iter().any(|x| x.name == r.name) {
+            if inhibited[i] || !notify::route(job, raw).iter().any(|x| x.name == r.name) {
                 continue;
             }
             let mut anonymized = raw.clone();

@@ -396,9 +396,61 @@ pub fn enqueue(
     (write, at): (bool, i64),
 ) -> Result<Vec<(String, Notification)>> {
     let mut out = Vec::new();
+    // The job's incidents open at some time of this run's events, for its
+    // [[inhibit]] rules: (id, rule, group, severity, open from, to).
+    type Span = (i64, String, std::collections::BTreeMap<String, String>, String, i64, i64);
+    let mut spans: Vec<Span> = Vec::new();
+    let from = events.iter().map(|e| e.alert.window_start.secs).min();
+    if let (false, false, Some(from)) = (job.inhibit.is_empty(), job.notify.is_empty(), from) {
+        let rows = tx
+            .query(
+                "SELECT id, rule_id, group_key::text, severity,
+                        extract(epoch FROM first_window)::int8,
+                        CASE WHEN state = 'resolved'
+                             THEN extract(epoch FROM last_window_end)::int8 END
+                 FROM incidents
+                 WHERE job = $1 AND (state <> 'resolved' OR last_window_end >= $2)",
+                &[&job.name, &super::at(from)],
+            )
+            .map_err(Error::db("reading the incidents open during the run"))?;
+        for row in rows {
+            let group: String = row.get(2);
+            let group = serde_json::from_str(&group).unwrap_or_default();
+            let to: Option<i64> = row.get(5);
+            spans.push((
+                row.get(0),
+                row.get(1),
+                group,
+                row.get(3),
+                row.get(4),
+                to.unwrap_or(i64::MAX),
+            ));
+        }
+    }
+    // An event is not told while another incident it is inhibited by was
+    // open (their times overlap).
+    let inhibited = |e: &Event| {
+        let target = notify::labels(job, &e.alert);
+        let (a, b) = (e.alert.window_start.secs, e.alert.window_end.secs);
+        spans.iter().any(|(id, rule, group, severity, open, to)| {
+            let service = job
+                .rules
+                .iter()
+                .find(|r| r.id == *rule)
+                .and_then(|r| r.service.as_deref())
+                .or_else(|| group.get("service").map(String::as_str));
+            let source = crate::expr::Labels { rule, job: &job.name, service, severity, group };
+            *id != e.incident.id
+                && *open <= b
+                && a <= *to
+                && notify::inhibits(job, &source, &target)
+        })
+    };
+    let held: Vec<bool> = events.iter().map(inhibited).collect();
     for r in &job.notify {
-        for e in events {
-            if !r.on.wants(e.event)
+        for (e, held) in events.iter().zip(&held) {
+            if *held
+                || !r.on.wants(e.event)
                 || !r.schedule.open_at(at)
                 || !notify::route(job, &e.alert).iter().any(|x| x.name == r.name)
             {

@@ -349,6 +349,7 @@ const TOP_KEYS: &[&str] = &[
     "rules_file",
     "report",
     "notify",
+    "inhibit",
     "dashboard_url",
 ];
 
@@ -425,12 +426,66 @@ pub fn validate(dict: &Dict, default_name: &str, base: &Path) -> Result<Job, Pro
     let dashboard_url = c.string(dict, "dashboard_url", "");
     let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
     let notify = receivers::receivers(&mut c, dict, &ids, dashboard_url.as_deref());
+    let inhibit = inhibit(&mut c, dict);
 
     if c.problems.is_empty() {
-        Ok(Job { name, now, since, until, anonymize, database_url, sources, rules, report, notify })
+        Ok(Job {
+            name,
+            now,
+            since,
+            until,
+            anonymize,
+            database_url,
+            sources,
+            rules,
+            report,
+            notify,
+            inhibit,
+        })
     } else {
         Err(Problems(c.problems))
     }
+}
+
+/// `[[inhibit]]`: `source` and `target` matchers, and the `equal` labels.
+fn inhibit(c: &mut Checker, dict: &Dict) -> Vec<crate::config::notify::Inhibit> {
+    let mut out = Vec::new();
+    for (i, v) in list(c, dict, "inhibit").iter().enumerate() {
+        let path = format!("inhibit[{i}]");
+        let Value::Dict(_, d) = v else {
+            c.err(&path, format!("expected a table, found {}", describe(v)));
+            continue;
+        };
+        c.unknown_keys(d, &path, &["source", "target", "equal"]);
+        for key in ["source", "target"] {
+            if !d.contains_key(key) {
+                c.err(&path, format!("missing key {key:?} (a matcher of alerts)"));
+            }
+        }
+        let (source, target) = (c.matcher(d, "source", &path), c.matcher(d, "target", &path));
+        let mut equal = Vec::new();
+        for (j, e) in list(c, d, "equal").iter().enumerate() {
+            match e.as_str() {
+                Some(l) if ["rule", "job", "service", "severity"].contains(&l) => {
+                    equal.push(l.to_string())
+                }
+                Some(l) if l.strip_prefix("group.").is_some_and(|k| !k.is_empty()) => {
+                    equal.push(l.to_string())
+                }
+                _ => c.err(
+                    &format!("{path}.equal[{j}]"),
+                    format!(
+                        "expected a label (rule, job, service, severity or group.<key>), found {}",
+                        describe(e)
+                    ),
+                ),
+            }
+        }
+        if let (Some(source), Some(target)) = (source, target) {
+            out.push(crate::config::notify::Inhibit { source, target, equal });
+        }
+    }
+    out
 }
 
 fn list(c: &mut Checker, dict: &Dict, key: &str) -> Vec<Value> {

@@ -1380,6 +1380,20 @@ fn an_open_incident_inhibits_its_consequences_in(cluster: bool) {
         let err = ok(&logtrack("", &["run", &job, "--no-db"]));
         assert!(err.contains("inhibited by another open at the same time"), "{err}");
         assert_eq!(rules_told(&hook), vec!["db_clients", "web_outage"]);
+        let o = logtrack("", &["validate", &job]);
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        let said = "  inhibit: while 'rule = \"web_outage\"' is open, not 'rule ~ \"_clients$\"' with the same service";
+        assert!(out.contains(said), "{out}");
+        let bad = std::fs::read_to_string(&job)
+            .unwrap()
+            .replace("equal = [\"service\"]", "equal = [\"servce\"]");
+        std::fs::write(&job, bad).unwrap();
+        let o = logtrack("", &["validate", &job]);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(
+            !o.status.success() && err.contains("inhibit[0].equal[0]: expected a label"),
+            "{err}"
+        );
     }
     let Some(url) = common::fresh_db(&format!("notify_inhibit_{cluster}"), cluster) else { return };
     let dir = tempfile::tempdir().unwrap();

@@ -43,6 +43,18 @@ pub fn run(args: &ValidateArgs, g: &Global) -> anyhow::Result<Exit> {
                 }
                 writeln!(out, "  notify {} ({how})", r.name)?;
             }
+            for i in &job.inhibit {
+                let equal = if i.equal.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with the same {}", i.equal.join(", "))
+                };
+                writeln!(
+                    out,
+                    "  inhibit: while '{}' is open, not '{}'{equal}",
+                    i.source, i.target
+                )?;
+            }
             // Where each rule's incidents go.
             if !job.notify.is_empty() {
                 use crate::notify::{reach, Reach};

@@ -68,7 +68,7 @@ pub(super) fn send_in_memory(
     let at = s.told_at();
     // Each alert is an incident open over its window: another one open at
     // the same time may inhibit it.
-    let inhibited: Vec<bool> = if job.inhibit.is_empty() {
+    let inhibited: Vec<bool> = if job.inhibit.is_empty() || job.notify.is_empty() {
         vec![false; alerts.len()]
     } else {
         alerts

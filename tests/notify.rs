@@ -1401,8 +1401,17 @@ fn an_open_incident_inhibits_its_consequences_in(cluster: bool) {
     let job = make(dir.path(), &hook);
     ok(&logtrack(&url, &["run", &job]));
     assert_eq!(rules_told(&hook), vec!["db_clients", "web_outage"]);
-    // Stored all the same.
+    // Stored all the same, each marked with the incident that kept it quiet.
     assert!(count(&url, "SELECT count(*) FROM incidents WHERE rule_id = 'web_clients'") > 0);
+    let unmarked =
+        "SELECT count(*) FROM incidents WHERE rule_id = 'web_clients' AND inhibited_by IS NULL";
+    assert_eq!(count(&url, unmarked), 0);
+    let by_outage = "SELECT count(*) FROM incidents i WHERE rule_id = 'web_clients'
+                     AND NOT EXISTS (SELECT 1 FROM incidents s
+                                     WHERE s.job = i.job AND s.id = i.inhibited_by AND s.rule_id = 'web_outage')";
+    assert_eq!(count(&url, by_outage), 0, "inhibited by the outage's incident");
+    let marked = "SELECT count(*) FROM incidents WHERE rule_id <> 'web_clients' AND inhibited_by IS NOT NULL";
+    assert_eq!(count(&url, marked), 0);
 }
 
 on_both!(

@@ -432,24 +432,37 @@ pub fn enqueue(
     let inhibited = |e: &Event| {
         let target = notify::labels(job, &e.alert);
         let (a, b) = (e.alert.window_start.secs, e.alert.window_end.secs);
-        spans.iter().any(|(id, rule, group, severity, open, to)| {
-            let service = job
-                .rules
-                .iter()
-                .find(|r| r.id == *rule)
-                .and_then(|r| r.service.as_deref())
-                .or_else(|| group.get("service").map(String::as_str));
-            let source = crate::expr::Labels { rule, job: &job.name, service, severity, group };
-            *id != e.incident.id
-                && *open <= b
-                && a <= *to
-                && notify::inhibits(job, &source, &target)
-        })
+        spans
+            .iter()
+            .find(|(id, rule, group, severity, open, to)| {
+                let service = job
+                    .rules
+                    .iter()
+                    .find(|r| r.id == *rule)
+                    .and_then(|r| r.service.as_deref())
+                    .or_else(|| group.get("service").map(String::as_str));
+                let source = crate::expr::Labels { rule, job: &job.name, service, severity, group };
+                *id != e.incident.id
+                    && *open <= b
+                    && a <= *to
+                    && notify::inhibits(job, &source, &target)
+            })
+            .map(|span| span.0)
     };
-    let held: Vec<bool> = events.iter().map(inhibited).collect();
+    let held: Vec<Option<i64>> = events.iter().map(inhibited).collect();
+    // Each incident of the run shows whether it was kept quiet, and by which.
+    if write && !job.inhibit.is_empty() {
+        for (e, by) in events.iter().zip(&held) {
+            tx.execute(
+                "UPDATE incidents SET inhibited_by = $3 WHERE job = $1 AND id = $2",
+                &[&job.name, &e.incident.id, by],
+            )
+            .map_err(Error::db("marking an inhibited incident"))?;
+        }
+    }
     for r in &job.notify {
         for (e, held) in events.iter().zip(&held) {
-            if *held
+            if held.is_some()
                 || !r.on.wants(e.event)
                 || !r.schedule.open_at(at)
                 || !notify::route(job, &e.alert).iter().any(|x| x.name == r.name)
@@ -518,6 +531,8 @@ pub struct IncidentRow {
     pub acknowledged: Option<(String, String)>,
     /// Its place in the listing: last window end (microseconds), id.
     pub cursor: (i64, i64),
+    /// The incident that kept it quiet (`[[inhibit]]`), if one did.
+    pub inhibited_by: Option<i64>,
 }
 
 const ROW_COLUMNS: &str = concat!(
@@ -527,7 +542,7 @@ const ROW_COLUMNS: &str = concat!(
     utc_text!("last_window_end"),
     ", occurrences, runs::bigint, message, acknowledged_by, ",
     utc_text!("acknowledged_at"),
-    ", (extract(epoch from last_window_end) * 1000000)::bigint"
+    ", (extract(epoch from last_window_end) * 1000000)::bigint, inhibited_by"
 );
 
 fn incident_row(r: &postgres::Row) -> Result<IncidentRow> {
@@ -549,6 +564,7 @@ fn incident_row(r: &postgres::Row) -> Result<IncidentRow> {
         message: r.get(11),
         acknowledged: by.zip(at),
         cursor: (r.get(14), r.get(0)),
+        inhibited_by: r.get(15),
     })
 }
 

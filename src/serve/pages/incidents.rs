@@ -44,6 +44,9 @@ fn incident_state(r: &IncidentRow) -> Markup {
             (_, Some((by, at))) => span.muted { "acknowledged by " (by) br; (at) },
             _ => span.bad { "open" },
         }
+        @if let Some(by) = r.inhibited_by {
+            br; span.muted { "inhibited by " a href=(format!("/incidents/{by}")) { "incident " (by) } }
+        }
     }
 }
 

@@ -299,6 +299,12 @@ fn waiting(url: &str) -> i64 {
     )
 }
 
+/// A `Cookie` header's value of `c`'s jar.
+fn cookie_header(c: &Client) -> String {
+    let pairs: Vec<String> = c.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    pairs.join("; ")
+}
+
 /// Sends a GET with `cookie` and hangs up after `after`.
 fn get_and_hang_up(addr: std::net::SocketAddr, path: &str, cookie: &str, after: Duration) {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -313,8 +319,7 @@ fn slow_queries_end_with_their_client_and_health_stays_fast() {
     let Some((url, _dir)) = setup("attack_slow") else { return };
     let server = Server::start(&url, &["--statement-timeout", "60s"]);
     let c = signed_in(&server, VIEWER);
-    let cookie: Vec<String> = c.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let cookie = cookie.join("; ");
+    let cookie = cookie_header(&c);
     let lock = TableLock::take(&url);
     // Eight viewers' queries wait on the lock; their clients give up.
     std::thread::scope(|s| {
@@ -360,8 +365,7 @@ fn one_sessions_many_searches_leave_the_pool_to_others() {
     let Some((url, _dir)) = setup("attack_pool") else { return };
     let server = Server::start(&url, &["--statement-timeout", "60s"]);
     let c = signed_in(&server, VIEWER);
-    let cookie: Vec<String> = c.jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let cookie = cookie.join("; ");
+    let cookie = cookie_header(&c);
     let lock = TableLock::take(&url);
     std::thread::scope(|s| {
         for i in 0..40 {

@@ -291,14 +291,24 @@ pub fn dashboard_link(base: &str, incident: i64) -> String {
 /// severity, its group, and its service (the rule's `service`, else the
 /// group's).
 pub fn labels<'a>(job: &'a crate::config::Job, a: &'a Alert) -> crate::expr::Labels<'a> {
-    let rule_service =
-        job.rules.iter().find(|r| r.id == a.rule_id).and_then(|r| r.service.as_deref());
+    labels_of(job, &a.rule_id, &a.group, a.severity.as_str())
+}
+
+/// The labels of an incident of `rule` with `group` at `severity` (an
+/// alert's, or a stored incident's).
+pub fn labels_of<'a>(
+    job: &'a crate::config::Job,
+    rule: &'a str,
+    group: &'a BTreeMap<String, String>,
+    severity: &'a str,
+) -> crate::expr::Labels<'a> {
+    let rule_service = job.rules.iter().find(|r| r.id == rule).and_then(|r| r.service.as_deref());
     crate::expr::Labels {
-        rule: &a.rule_id,
+        rule,
         job: &job.name,
-        service: rule_service.or_else(|| a.group.get("service").map(String::as_str)),
-        severity: a.severity.as_str(),
-        group: &a.group,
+        service: rule_service.or_else(|| group.get("service").map(String::as_str)),
+        severity,
+        group,
     }
 }
 

@@ -87,9 +87,14 @@ pub(super) fn send_in_memory(
     if held > 0 {
         msgs.info(&format!("{held} alert(s) inhibited by another open at the same time: not told"));
     }
+    // Each alert's receivers, routed once.
+    let routes: Vec<Vec<&str>> = alerts
+        .iter()
+        .map(|a| notify::route(job, a).iter().map(|r| r.name.as_str()).collect())
+        .collect();
     for r in job.notify.iter().filter(|r| r.on.open && r.schedule.open_at(at)) {
         for (i, raw) in alerts.iter().enumerate() {
-            if inhibited[i] || !notify::route(job, raw).iter().any(|x| x.name == r.name) {
+            if inhibited[i] || !routes[i].contains(&r.name.as_str()) {
                 continue;
             }
             let mut anonymized = raw.clone();

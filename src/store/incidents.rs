@@ -435,13 +435,7 @@ pub fn enqueue(
         spans
             .iter()
             .find(|(id, rule, group, severity, open, to)| {
-                let service = job
-                    .rules
-                    .iter()
-                    .find(|r| r.id == *rule)
-                    .and_then(|r| r.service.as_deref())
-                    .or_else(|| group.get("service").map(String::as_str));
-                let source = crate::expr::Labels { rule, job: &job.name, service, severity, group };
+                let source = notify::labels_of(job, rule, group, severity);
                 *id != e.incident.id
                     && *open <= b
                     && a <= *to
@@ -460,12 +454,17 @@ pub fn enqueue(
             .map_err(Error::db("marking an inhibited incident"))?;
         }
     }
+    // Each event's receivers, routed once.
+    let routes: Vec<Vec<&str>> = events
+        .iter()
+        .map(|e| notify::route(job, &e.alert).iter().map(|r| r.name.as_str()).collect())
+        .collect();
     for r in &job.notify {
-        for (e, held) in events.iter().zip(&held) {
+        for ((e, held), to) in events.iter().zip(&held).zip(&routes) {
             if held.is_some()
                 || !r.on.wants(e.event)
                 || !r.schedule.open_at(at)
-                || !notify::route(job, &e.alert).iter().any(|x| x.name == r.name)
+                || !to.contains(&r.name.as_str())
             {
                 continue;
             }

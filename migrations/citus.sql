@@ -11,7 +11,7 @@
 -- * alerts, incidents, outbox and known_values are distributed by job (a
 --   job's detection writes one shard group), their keys hold job
 --   (migration 0011).
--- * users, sessions, rules, runs and schema_migrations stay on the
+-- * users, sessions, rules, runs, silences and schema_migrations stay on the
 --   coordinator as ordinary tables: they are small, read by the coordinator
 --   only, and the dashboard's session update needs what Citus refuses on
 --   distributed and reference tables (now() beside column references).

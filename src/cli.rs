@@ -150,6 +150,10 @@ pub enum Command {
     /// Notifications: send a test to every receiver (--test), retry what
     /// the outbox holds (--retry), or list what is not delivered yet.
     Notify(NotifyArgs),
+    /// Silences: incidents a matcher takes are stored and shown but not
+    /// notified for a while (add, list, expire).
+    #[command(subcommand)]
+    Silence(SilenceCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff): `logtrack man > /usr/local/share/man/man1/logtrack.1`.
@@ -395,6 +399,61 @@ pub enum UserCommand {
     },
     /// Remove a user.
     Remove { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SilenceCommand {
+    /// Silence the incidents whose labels EXPRESSION matches (`rule`,
+    /// `severity`, `job`, `service`, `group.<key>`), in every job, from now
+    /// (or --starts) for a while; prints the silence's number.
+    Add {
+        /// A `where` expression over an alert's labels, e.g.
+        /// 'rule = "web_volume" and group.client_ip in 10.0.0.0/8'.
+        #[arg(long = "match", value_name = "EXPRESSION")]
+        matcher: String,
+        /// How long it lasts (e.g. 2h, 30m, 1d).
+        #[arg(
+            long = "for",
+            value_name = "DURATION",
+            required_unless_present = "until",
+            conflicts_with = "until"
+        )]
+        duration: Option<crate::config::HumanDuration>,
+        /// When it ends (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// When it starts (RFC 3339; now when not given).
+        #[arg(long, value_name = "TIME")]
+        starts: Option<String>,
+        /// Why (shown with it everywhere).
+        #[arg(long)]
+        comment: String,
+        /// Who made it (default: $USER).
+        #[arg(long)]
+        author: Option<String>,
+        /// Take the database from this job file's [database] url.
+        #[arg(long, value_name = "FILE")]
+        job: Option<PathBuf>,
+    },
+    /// List the active and pending silences (--all: the expired too), with
+    /// how many open incidents each covers.
+    List {
+        #[arg(long)]
+        all: bool,
+        /// Take the database from this job file's [database] url.
+        #[arg(long, value_name = "FILE")]
+        job: Option<PathBuf>,
+    },
+    /// End silence ID now (a job file's ends when the file says).
+    Expire {
+        id: i64,
+        /// Who ended it (default: $USER).
+        #[arg(long)]
+        author: Option<String>,
+        /// Take the database from this job file's [database] url.
+        #[arg(long, value_name = "FILE")]
+        job: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]

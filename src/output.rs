@@ -236,3 +236,30 @@ mod tests {
         assert_eq!(&rows[1][7], "'+x.log");
     }
 }
+
+/// Text for a terminal table: control characters (an escape sequence a
+/// log line carries, a line break) are shown escaped (`\u{1b}`), never
+/// sent to the terminal.
+pub fn terminal(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(super::terminal("plain text é"), "plain text é");
+        assert_eq!(super::terminal("a\u{1b}[2Jb\r\nc\u{9b}"), "a\\u{1b}[2Jb\\u{d}\\u{a}c\\u{9b}");
+    }
+}

@@ -1338,36 +1338,69 @@ on_both!(
 /// `[[inhibit]]`: while the web outage's incident is open, the per-client
 /// incidents of the same service are not told; those of another service
 /// are. The same in memory and with a database.
-fn an_open_incident_inhibits_its_consequences_in(cluster: bool) {
-    let make = |dir: &Path, hook: &HttpReceiver| -> String {
-        append(&dir.join("access.log"), &lines(0, 40));
-        append(&dir.join("db.log"), &lines(0, 40));
-        common::rest(&dir.join("access.log"));
-        common::rest(&dir.join("db.log"));
-        let rule = |id: &str, service: &str, by_client: bool| {
-            format!(
-                "[[rules]]\nid = \"{id}\"\ntype = \"keyword_threshold\"\nservice = \"{service}\"\nkeyword = \"error\"\nthreshold = {}\nwindow = \"5m\"\nseverity = \"high\"\n{}\n",
-                if by_client { 2 } else { 5 },
-                if by_client { "group_by = [\"client_ip\"]" } else { "" }
-            )
-        };
-        let text = format!(
-            "name = \"inhibited\"\n[[sources]]\npath = \"{web}\"\nformat = \"combined\"\nservice = \"web\"\n\n\
-             [[sources]]\npath = \"{db}\"\nformat = \"combined\"\nservice = \"postgres\"\n\n{r1}{r2}{r3}\n\
-             [[inhibit]]\nsource = 'rule = \"web_outage\"'\ntarget = 'rule ~ \"_clients$\"'\nequal = [\"service\"]\n\n{hook}\n\
-             [report]\ndir = \"{reports}\"\n",
-            web = dir.join("access.log").display(),
-            db = dir.join("db.log").display(),
-            r1 = rule("web_outage", "web", false),
-            r2 = rule("web_clients", "web", true),
-            r3 = rule("db_clients", "postgres", true),
-            hook = webhook(&hook.url, ""),
-            reports = dir.join("reports").display(),
-        );
-        let path = dir.join("job.toml");
-        std::fs::write(&path, text).unwrap();
-        path.to_str().unwrap().to_string()
+/// A job over two services' access logs (minutes 0–40 of the outage, or
+/// up to `ADHOC`'s 20: still down): `web_outage` (web, ungrouped),
+/// `web_clients` and `db_clients` (by client), with `extra` blocks.
+fn two_services_job(dir: &Path, name: &str, hook: &HttpReceiver, extra: &str) -> String {
+    let to = if name == ADHOC { 20 } else { 40 };
+    append(&dir.join("access.log"), &lines(0, to));
+    append(&dir.join("db.log"), &lines(0, to));
+    common::rest(&dir.join("access.log"));
+    common::rest(&dir.join("db.log"));
+    let rule = |id: &str, service: &str, by_client: bool| {
+        format!(
+            "[[rules]]\nid = \"{id}\"\ntype = \"keyword_threshold\"\nservice = \"{service}\"\nkeyword = \"error\"\nthreshold = {}\nwindow = \"5m\"\nseverity = \"high\"\n{}\n",
+            if by_client { 2 } else { 5 },
+            if by_client { "group_by = [\"client_ip\"]" } else { "" }
+        )
     };
+    let text = format!(
+        "name = \"{name}\"\n[[sources]]\npath = \"{web}\"\nformat = \"combined\"\nservice = \"web\"\n\n\
+         [[sources]]\npath = \"{db}\"\nformat = \"combined\"\nservice = \"postgres\"\n\n{r1}{r2}{r3}\n\
+         {extra}\n\n{hook}\n\
+         [report]\ndir = \"{reports}\"\nformats = [\"json\", \"md\"]\n",
+        web = dir.join("access.log").display(),
+        db = dir.join("db.log").display(),
+        r1 = rule("web_outage", "web", false),
+        r2 = rule("web_clients", "web", true),
+        r3 = rule("db_clients", "postgres", true),
+        hook = webhook(&hook.url, ""),
+        reports = dir.join("reports").display(),
+    );
+    let path = dir.join("job.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// The job whose outage goes on at the end of its data.
+const ADHOC: &str = "adhoc";
+
+/// What the report of the job in `dir` says was held back: each rule and
+/// group once, with what held it (memory's alerts and the database's
+/// incidents compare so).
+fn held(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("reports/report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut v: Vec<String> = report["held"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|h| {
+                    let mut h = h.clone();
+                    h.as_object_mut().unwrap().remove("window_start");
+                    h.to_string()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v.dedup();
+    v
+}
+
+fn an_open_incident_inhibits_its_consequences_in(cluster: bool) {
+    let inhibit = "[[inhibit]]\nsource = 'rule = \"web_outage\"'\ntarget = 'rule ~ \"_clients$\"'\nequal = [\"service\"]\n";
+    let make = |dir: &Path, hook: &HttpReceiver| two_services_job(dir, "inhibited", hook, inhibit);
     let rules_told = |hook: &HttpReceiver| {
         let mut v: Vec<String> = opened(hook).into_iter().map(|(rule, _)| rule).collect();
         v.dedup();
@@ -1380,6 +1413,20 @@ fn an_open_incident_inhibits_its_consequences_in(cluster: bool) {
         let err = ok(&logtrack("", &["run", &job, "--no-db"]));
         assert!(err.contains("inhibited by another open at the same time"), "{err}");
         assert_eq!(rules_told(&hook), vec!["db_clients", "web_outage"]);
+        let in_memory = held(dir.path());
+        assert!(!in_memory.is_empty());
+        let by_outage = r#""inhibited_by":{"group":{"service":"web"},"rule_id":"web_outage"}"#;
+        assert!(
+            in_memory.iter().all(|h| h.contains(by_outage) && h.contains("web_clients")),
+            "{in_memory:?}"
+        );
+        // The same data with a database: the same held back, by the same.
+        if let Some(url) = common::fresh_db("notify_inhibit_agree", false) {
+            let other = tempfile::tempdir().unwrap();
+            let job = make(other.path(), &HttpReceiver::start(vec![]));
+            ok(&logtrack(&url, &["run", &job]));
+            assert_eq!(held(other.path()), in_memory);
+        }
         let o = logtrack("", &["validate", &job]);
         let out = String::from_utf8_lossy(&o.stdout).to_string();
         let said = "  inhibit: while 'rule = \"web_outage\"' is open, not 'rule ~ \"_clients$\"' with the same service";
@@ -1418,4 +1465,143 @@ on_both!(
     an_open_incident_inhibits_its_consequences,
     an_open_incident_inhibits_its_consequences_on_a_cluster,
     an_open_incident_inhibits_its_consequences_in
+);
+
+/// Silences: a job file's `[[silence]]` (in memory and with a database,
+/// which agree), one made with `logtrack silence add` that holds one of
+/// two incidents (both stored, one told), and its expiry with the incident
+/// still open (told once, on the next run).
+fn silences_hold_back_what_they_match_in(cluster: bool) {
+    let rules_told = |hook: &HttpReceiver| {
+        let mut v: Vec<String> = opened(hook).into_iter().map(|(rule, _)| rule).collect();
+        v.dedup();
+        v
+    };
+    // Planned: the database's maintenance, and a window long over.
+    let planned = "[[silence]]\nmatch = 'service = \"postgres\"'\nuntil = \"2999-01-01T00:00:00Z\"\ncomment = \"db maintenance\"\n\n\
+                   [[silence]]\nmatch = 'rule = \"web_outage\"'\nstarts = \"2001-01-01T00:00:00Z\"\nuntil = \"2001-01-02T00:00:00Z\"\n";
+    let mut in_memory = None;
+    if !cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let hook = HttpReceiver::start(vec![]);
+        let job = two_services_job(dir.path(), "planned", &hook, planned);
+        let err = ok(&logtrack("", &["run", &job, "--no-db"]));
+        assert!(err.contains("alert(s) silenced: not told"), "{err}");
+        assert_eq!(rules_told(&hook), vec!["web_clients", "web_outage"]);
+        let h = held(dir.path());
+        assert!(!h.is_empty());
+        assert!(
+            h.iter().all(|h| h.contains("\"rule_id\":\"db_clients\"")
+                && h.contains("\"silenced_by\":\"[[silence]] 1\"")),
+            "{h:?}"
+        );
+        let md = std::fs::read_to_string(dir.path().join("reports/report.md")).unwrap();
+        assert!(md.contains("## Not notified") && md.contains("silenced by"), "{md}");
+        in_memory = Some(h);
+        // Checked like every key: a matcher that does not parse, a time
+        // that is none.
+        let bad = std::fs::read_to_string(&job)
+            .unwrap()
+            .replace("'service = \"postgres\"'", "'service =='")
+            .replace("2001-01-02T00:00:00Z", "tomorrow");
+        std::fs::write(&job, bad).unwrap();
+        let o = logtrack("", &["validate", &job]);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(!o.status.success() && err.contains("silence[0].match"), "{err}");
+        assert!(err.contains("silence[1].until: \"tomorrow\" is not an RFC 3339 time"), "{err}");
+    }
+    let Some(url) = common::fresh_db(&format!("notify_silences_{cluster}"), cluster) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let hook = HttpReceiver::start(vec![]);
+    let job = two_services_job(dir.path(), "planned", &hook, planned);
+    ok(&logtrack(&url, &["run", &job]));
+    assert_eq!(rules_told(&hook), vec!["web_clients", "web_outage"]);
+    if let Some(h) = in_memory {
+        assert_eq!(held(dir.path()), h, "memory and the database hold back the same");
+    }
+    // The job file's silences are stored with it, for the listing.
+    let o = logtrack(&url, &["silence", "list", "--all"]);
+    let list = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(list.contains("job planned") && list.contains("db maintenance"), "{list}");
+    assert!(list.contains(" expired "), "{list}");
+
+    // Made at the command line: only the web clients' incidents of one
+    // address.
+    let dir = tempfile::tempdir().unwrap();
+    let hook = HttpReceiver::start(vec![]);
+    let job = two_services_job(dir.path(), ADHOC, &hook, "");
+    let o = logtrack(
+        &url,
+        &[
+            "silence",
+            "add",
+            "--match",
+            "rule = \"web_clients\" and group.client_ip in 10.0.0.0/30",
+            "--for",
+            "2h",
+            "--comment",
+            "load test from 10.0.0.0/30",
+            "--author",
+            "ops",
+        ],
+    );
+    ok(&o);
+    let id: i64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+    let err = ok(&logtrack(&url, &["run", &job]));
+    assert!(err.contains("alert(s) silenced: not told"), "{err}");
+    let covered = |ip: &str| ["10.0.0.1", "10.0.0.2", "10.0.0.3"].contains(&ip);
+    let told = opened(&hook);
+    assert!(told.iter().any(|(r, _)| r == "db_clients"), "{told:?}");
+    assert!(told.iter().any(|(r, ip)| r == "web_clients" && !covered(ip)), "{told:?}");
+    assert!(!told.iter().any(|(r, ip)| r == "web_clients" && covered(ip)), "{told:?}");
+    let silenced = format!(
+        "SELECT count(*) FROM incidents WHERE job = 'adhoc' AND silenced_by = {id} AND held
+           AND rule_id = 'web_clients' AND group_key->>'client_ip' IN ('10.0.0.1', '10.0.0.2', '10.0.0.3')"
+    );
+    let held_back = count(&url, &silenced);
+    assert!(held_back > 0, "stored, marked silenced");
+    assert_eq!(
+        count(
+            &url,
+            "SELECT count(*) FROM incidents WHERE job = 'adhoc' AND silenced_by IS NOT NULL"
+        ),
+        held_back
+    );
+    let o = logtrack(&url, &["silence", "list"]);
+    let list = String::from_utf8_lossy(&o.stdout).to_string();
+    let line = list.lines().find(|l| l.starts_with(&format!("{id} "))).unwrap_or_default();
+    assert!(
+        line.contains("active") && line.contains("ops") && line.contains("load test"),
+        "{list}"
+    );
+    assert!(line.contains(&format!(" {held_back} ")), "covers the held incidents: {list}");
+    // Ended while its incidents are open: told on the next run, once.
+    let before = hook.accepted().len();
+    ok(&logtrack(&url, &["silence", "expire", &id.to_string(), "--author", "ops"]));
+    ok(&logtrack(&url, &["run", &job]));
+    let told = opened(&hook);
+    assert!(told.iter().any(|(r, ip)| r == "web_clients" && covered(ip)), "{told:?}");
+    let now_told = hook.accepted().len() - before;
+    assert_eq!(now_told as i64, held_back, "each held incident told once");
+    ok(&logtrack(&url, &["run", &job]));
+    assert_eq!(hook.accepted().len() - before, now_told, "and only once");
+    assert_eq!(count(&url, "SELECT count(*) FROM incidents WHERE job = 'adhoc' AND held"), 0);
+    // Expired twice, or a job file's: said.
+    let o = logtrack(&url, &["silence", "expire", &id.to_string()]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("had ended already"));
+    let o = logtrack(&url, &["silence", "expire", "999999"]);
+    assert_eq!(o.status.code(), Some(2));
+    // A matcher that does not parse is refused before anything is stored.
+    let o =
+        logtrack(&url, &["silence", "add", "--match", "rule ==", "--for", "1h", "--comment", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--match"));
+}
+
+on_both!(
+    silences_hold_back_what_they_match,
+    silences_hold_back_what_they_match_on_a_cluster,
+    silences_hold_back_what_they_match_in
 );

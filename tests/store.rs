@@ -15,14 +15,14 @@ fn migrations_apply_once_and_reset_needs_yes() {
     let o = logtrack(&url, &["db", "status"]);
     let pending = "0001_init\tpending\n0002_file_identity\tpending\n0003_alerts_per_job\tpending\n\
                    0004_runs_pending_detection\tpending\n0005_checkpoint_format\tpending\n0006_user_roles\tpending\n0007_dashboard\tpending\n0008_dashboard_at_scale\tpending\n0009_templates\tpending\n0010_incidents\tpending\n\
-                   0011_distributable_keys\tpending\n0012_outbox_delivery\tpending\n0013_template_miner\tpending\n0014_inhibited\tpending\n";
+                   0011_distributable_keys\tpending\n0012_outbox_delivery\tpending\n0013_template_miner\tpending\n0014_inhibited\tpending\n0015_silences\tpending\n";
     assert_eq!(String::from_utf8_lossy(&o.stdout), pending);
     let err = ok(&logtrack(&url, &["db", "init"]));
     assert!(err.contains("applied migration 0001_init"), "{err}");
-    assert!(err.contains("applied migration 0014_inhibited"), "{err}");
+    assert!(err.contains("applied migration 0015_silences"), "{err}");
     assert!(ok(&logtrack(&url, &["db", "migrate"])).contains("schema is up to date"));
     let o = logtrack(&url, &["db", "status"]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("0014_inhibited\tapplied\nlogs: 0 rows"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("0015_silences\tapplied\nlogs: 0 rows"));
     let o = logtrack(&url, &["db", "reset"]);
     assert_eq!(o.status.code(), Some(2));
     ok(&logtrack(&url, &["db", "reset", "--yes"]));

@@ -31,7 +31,7 @@ pub fn run(a: &AlertsArgs, g: &Global) -> anyhow::Result<Exit> {
             a.rule_id,
             serde_json::to_string(&a.group).expect("a map of strings serializes"),
             a.count,
-            a.message
+            crate::output::terminal(&a.message)
         )?;
     }
     if rows.is_empty() {

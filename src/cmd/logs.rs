@@ -40,10 +40,10 @@ pub fn run(a: &LogsArgs, g: &Global) -> anyhow::Result<Exit> {
             out,
             "{:<20}  {:<16}  {:<5}  {:<28}  {}",
             format!("{}Z", r.ts.get(..19).unwrap_or(&r.ts)),
-            r.service,
-            r.severity.as_deref().unwrap_or("-"),
-            source,
-            msg
+            crate::output::terminal(&r.service),
+            crate::output::terminal(r.severity.as_deref().unwrap_or("-")),
+            crate::output::terminal(&source),
+            crate::output::terminal(&msg)
         )?;
     }
     if rows.is_empty() {

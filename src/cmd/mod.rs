@@ -12,6 +12,7 @@ pub mod report;
 pub mod run;
 pub mod runs;
 pub mod serve;
+pub mod silence;
 pub mod templates;
 pub mod user;
 pub mod validate;
@@ -38,6 +39,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::User(c) => user::run(c, g),
         Command::Serve(a) => serve::run(a, g),
         Command::Notify(a) => notify::run(a, g),
+        Command::Silence(c) => silence::run(c, g),
         Command::Completions { shell } => docs::completions(*shell),
         Command::Man => docs::man(),
     }

@@ -396,6 +396,8 @@ pub struct Job {
     pub notify: Vec<notify::Receiver>,
     /// `[[inhibit]]`: incidents not told while another is open.
     pub inhibit: Vec<notify::Inhibit>,
+    /// `[[silence]]`: planned windows without notifications.
+    pub silence: Vec<notify::Silence>,
 }
 
 /// Every problem found in a job file, each with its key path.

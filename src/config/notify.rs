@@ -301,3 +301,38 @@ impl Schedule {
             && !self.mute.iter().any(|h| h.holds(weekday, minute))
     }
 }
+
+/// A silence: from `starts` to `ends` (wall-clock seconds, `ends` not
+/// included), incidents whose labels `matcher` matches are not told (they
+/// are stored and shown as silenced). Written in a job file
+/// (`[[silence]]`), or stored by `logtrack silence add` and the dashboard.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Silence {
+    /// The stored silence's number (`None`: a job file's, not stored).
+    pub id: Option<i64>,
+    /// A job file's: its place among the file's `[[silence]]` blocks (from 1).
+    pub ordinal: Option<i32>,
+    pub matcher: crate::expr::Expr,
+    pub starts: i64,
+    pub ends: i64,
+    pub comment: String,
+    /// Who made it (`job file` for a job file's).
+    pub created_by: String,
+}
+
+impl Silence {
+    /// Whether it holds at `t` (wall-clock seconds).
+    pub fn active_at(&self, t: i64) -> bool {
+        self.starts <= t && t < self.ends
+    }
+
+    /// How people see which silence it is: `silence 12`, or `[[silence]] 2`
+    /// of the job file (the same with a database or without).
+    pub fn name(&self) -> String {
+        match (self.ordinal, self.id) {
+            (Some(n), _) => format!("[[silence]] {n}"),
+            (None, Some(id)) => format!("silence {id}"),
+            (None, None) => "a silence".to_string(),
+        }
+    }
+}

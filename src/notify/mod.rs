@@ -7,6 +7,7 @@
 pub mod body;
 pub mod http;
 pub mod mail;
+pub mod quiet;
 pub mod render;
 pub mod smtp;
 pub mod text;

@@ -140,6 +140,32 @@ fn render(r: &Report) -> Result<String, std::fmt::Error> {
             )?;
         }
     }
+    if !r.held.is_empty() {
+        writeln!(s)?;
+        writeln!(s, "## Not notified")?;
+        writeln!(s)?;
+        writeln!(s, "| rule | group | window start (UTC) | why |")?;
+        writeln!(s, "|---|---|---|---|")?;
+        let group = |g: &std::collections::BTreeMap<String, String>| {
+            g.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+        };
+        for h in &r.held {
+            let why = match (&h.silenced_by, &h.inhibited_by) {
+                (Some(by), _) => format!("silenced by {by}"),
+                (None, Some(c)) if c.group.is_empty() => format!("inhibited by {}", c.rule_id),
+                (None, Some(c)) => format!("inhibited by {} ({})", c.rule_id, group(&c.group)),
+                (None, None) => String::new(),
+            };
+            writeln!(
+                s,
+                "| {} | {} | {} | {} |",
+                cell(&h.rule_id),
+                cell(&group(&h.group)),
+                h.window_start,
+                cell(&why)
+            )?;
+        }
+    }
     if !r.templates.is_empty() {
         writeln!(s)?;
         writeln!(s, "## Message templates")?;

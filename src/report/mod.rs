@@ -64,6 +64,33 @@ pub struct Report {
     /// `runbook`), for those that say something.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleAbout>,
+    /// The alerts nobody was told of: silenced, or inhibited by another
+    /// incident open at the same time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<Held>,
+}
+
+/// An alert (with a database, an incident's latest) that was not told, and
+/// what held it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Held {
+    pub rule_id: String,
+    pub group: BTreeMap<String, String>,
+    pub window_start: String,
+    /// The silence that held it: `silence 12` (stored), `[[silence]] 1`
+    /// (the job file's first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silenced_by: Option<String>,
+    /// The incident whose being open inhibited it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inhibited_by: Option<Cause>,
+}
+
+/// An incident, by its rule and group.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Cause {
+    pub rule_id: String,
+    pub group: BTreeMap<String, String>,
 }
 
 /// A rule's `description` and `runbook` (a web address).
@@ -102,6 +129,17 @@ pub fn anonymize(r: &mut Report, an: &Anonymizer) {
     }
     for j in &mut r.rejects {
         j.reason = unquote(&j.reason);
+    }
+    let group = |g: &mut BTreeMap<String, String>| {
+        for (k, v) in g.iter_mut() {
+            *v = an.value(k, v);
+        }
+    };
+    for h in &mut r.held {
+        group(&mut h.group);
+        if let Some(c) = &mut h.inhibited_by {
+            group(&mut c.group);
+        }
     }
 }
 

@@ -90,6 +90,8 @@ fn load_detect_report(
     let stored_alerts = alerts::store(&mut tx, job, alerts)?;
     let covered = bounds.map(|b| b.1);
     let events = incidents::track(&mut tx, job, &stored_alerts, Some(run_id), covered, reference)?;
+    let holds = incidents::hold(&mut tx, job, &events, (!s.dry_run, wall_clock()))?;
+    super::notifications::say_held(&events, &holds, job, msgs);
     let new_alerts: Vec<_> = stored_alerts.into_iter().filter(|a| a.new).map(|a| a.alert).collect();
     let finished = wall_clock();
     let mut parts = log.parts;
@@ -106,6 +108,7 @@ fn load_detect_report(
         parts.templates = store::templates::report_rows(&mut tx, from, to)?;
     }
     (parts.since, parts.until) = (s.since, s.until);
+    parts.held = held_lines(&events, &holds);
     runs::finish(
         &mut tx,
         &job.name,
@@ -126,7 +129,7 @@ fn load_detect_report(
     let notes = incidents::enqueue(
         &mut tx,
         job,
-        &events,
+        (&events, &holds),
         (Some(run_id), &written),
         anonymizer.as_ref(),
         (!s.dry_run, s.told_at()),
@@ -156,4 +159,18 @@ fn load_detect_report(
         super::exit_code(s, log.failed, true, &report.alerts).code().max(report.exit_code);
     output::write_or_print(job, s, &report, msgs)?;
     Ok(report.exit())
+}
+
+/// The report's lines of the incidents a run held back (their ends are
+/// not listed).
+pub(super) fn held_lines(
+    events: &[incidents::Event],
+    holds: &[Option<crate::notify::quiet::Hold>],
+) -> Vec<crate::report::Held> {
+    events
+        .iter()
+        .zip(holds)
+        .filter(|(e, _)| e.event != "resolved")
+        .filter_map(|(e, h)| h.as_ref().map(|h| h.held(&e.alert)))
+        .collect()
 }

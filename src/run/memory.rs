@@ -142,10 +142,13 @@ pub(super) fn run(job: &Job, s: &Settings, msgs: &Messages, started: i64) -> any
     sort_alerts(&mut alerts);
     super::evidence::fill_text(&mut alerts);
     let paths = output::report_paths(job, s);
-    for p in super::notifications::send_in_memory(job, &alerts, &paths, s, msgs) {
+    let holds = crate::notify::quiet::in_memory(job, &alerts, crate::clock::wall_clock());
+    for p in super::notifications::send_in_memory(job, (&alerts, &holds), &paths, s, msgs) {
         msgs.warn(&p);
         log.parts.problems.push(p);
     }
+    log.parts.held =
+        alerts.iter().zip(&holds).filter_map(|(a, h)| h.as_ref().map(|h| h.held(a))).collect();
     let report = assemble(job, s, (started, reference), log.parts, alerts, log.failed);
     let written = output::write_or_print(job, s, &report, msgs)?;
     output::summarize(&report, s, &written, msgs);

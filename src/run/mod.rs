@@ -164,6 +164,8 @@ pub(crate) struct Parts {
     /// The time range asked for, if any (seconds).
     pub since: Option<i64>,
     pub until: Option<i64>,
+    /// The alerts that were not told, and why.
+    pub held: Vec<crate::report::Held>,
 }
 
 /// The report of a run: its totals are the sums over its sources.
@@ -211,6 +213,7 @@ pub(crate) fn assemble(
         overview: parts.overview,
         templates: parts.templates,
         rules,
+        held: parts.held,
     };
     if let Some(a) = anonymizer(job, s) {
         crate::report::anonymize(&mut report, &a);

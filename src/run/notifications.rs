@@ -7,6 +7,7 @@ use super::{Messages, Settings};
 use crate::config::notify::Grouping;
 use crate::config::Job;
 use crate::detect::Alert;
+use crate::notify::quiet::Hold;
 use crate::notify::{self, Failure, IncidentState, Notification, SendError};
 
 /// Prints what a dry run would send, one line per notification.
@@ -53,11 +54,39 @@ pub(super) fn send_after_commit(
     problems
 }
 
-/// In memory: each alert is its own incident, sent at once ("open").
-/// Returns the failures, as problems of the run.
+/// Says how many of a run's incidents were held back, and by what.
+pub(super) fn say_held(
+    events: &[crate::store::incidents::Event],
+    holds: &[Option<Hold>],
+    job: &Job,
+    msgs: &Messages,
+) {
+    if !job.notify.is_empty() {
+        let told = events.iter().zip(holds).filter(|(e, _)| e.event != "resolved");
+        say_counts(told.map(|(_, h)| h), msgs);
+    }
+}
+
+fn say_counts<'h>(holds: impl Iterator<Item = &'h Option<Hold>> + Clone, msgs: &Messages) {
+    let silenced = holds.clone().filter(|h| matches!(h, Some(Hold::Silenced { .. }))).count();
+    let inhibited = holds.filter(|h| matches!(h, Some(Hold::Inhibited { .. }))).count();
+    if silenced > 0 {
+        msgs.info(&format!("{silenced} alert(s) silenced: not told"));
+    }
+    if inhibited > 0 {
+        msgs.info(&format!(
+            "{inhibited} alert(s) inhibited by another open at the same time: not told"
+        ));
+    }
+}
+
+/// In memory: each alert is its own incident, sent at once ("open")
+/// unless something holds it (`holds`, one per alert: see
+/// [`crate::notify::quiet::in_memory`]). Returns the failures, as problems
+/// of the run.
 pub(super) fn send_in_memory(
     job: &Job,
-    alerts: &[Alert],
+    (alerts, holds): (&[Alert], &[Option<Hold>]),
     report: &[String],
     s: &Settings,
     msgs: &Messages,
@@ -66,26 +95,8 @@ pub(super) fn send_in_memory(
     let mut notes = Vec::new();
     let anonymizer = super::anonymizer(job, s);
     let at = s.told_at();
-    // Each alert is an incident open over its window: another one open at
-    // the same time may inhibit it.
-    let inhibited: Vec<bool> = if job.inhibit.is_empty() || job.notify.is_empty() {
-        vec![false; alerts.len()]
-    } else {
-        alerts
-            .iter()
-            .map(|a| {
-                let target = notify::labels(job, a);
-                alerts.iter().any(|b| {
-                    b.window_start <= a.window_end
-                        && a.window_start <= b.window_end
-                        && notify::inhibits(job, &notify::labels(job, b), &target)
-                })
-            })
-            .collect()
-    };
-    let held = inhibited.iter().filter(|i| **i).count();
-    if held > 0 {
-        msgs.info(&format!("{held} alert(s) inhibited by another open at the same time: not told"));
+    if !job.notify.is_empty() {
+        say_counts(holds.iter(), msgs);
     }
     // Each alert's receivers, routed once.
     let routes: Vec<Vec<&str>> = alerts
@@ -94,7 +105,7 @@ pub(super) fn send_in_memory(
         .collect();
     for r in job.notify.iter().filter(|r| r.on.open && r.schedule.open_at(at)) {
         for (i, raw) in alerts.iter().enumerate() {
-            if inhibited[i] || !routes[i].contains(&r.name.as_str()) {
+            if holds[i].is_some() || !routes[i].contains(&r.name.as_str()) {
                 continue;
             }
             let mut anonymized = raw.clone();

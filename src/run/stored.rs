@@ -212,6 +212,8 @@ pub fn over_range(
     } else {
         (None, Vec::new())
     };
+    let holds = incidents::hold(&mut tx, job, &events, (true, crate::clock::wall_clock()))?;
+    super::notifications::say_held(&events, &holds, job, msgs);
     let problems =
         if detecting { crate::store::outbox::give_up_overdue(&mut tx, job)? } else { Vec::new() };
     for p in &problems {
@@ -230,12 +232,14 @@ pub fn over_range(
         since: Some(since),
         until: Some(until),
         problems,
+        held: super::database::held_lines(&events, &holds),
     };
     let report = assemble(job, s, (started, reference), parts, alerts, false);
     let written = output::write_or_print(job, s, &report, msgs)?;
     let anonymizer = super::anonymizer(job, s);
     let told = (true, s.told_at());
-    incidents::enqueue(&mut tx, job, &events, (None, &written), anonymizer.as_ref(), told)?;
+    let notes = (&events[..], &holds[..]);
+    incidents::enqueue(&mut tx, job, notes, (None, &written), anonymizer.as_ref(), told)?;
     tx.commit().map_err(Error::db("storing the alerts"))?;
     if detecting {
         super::notifications::send_after_commit(&mut client, job, msgs);

@@ -17,6 +17,7 @@ use super::outbox::{outbox_rows, OutboxRow};
 use crate::config::{AlertSeverity, Job, RuleKind};
 use crate::detect::Alert;
 use crate::error::{Error, Result};
+use crate::notify::quiet::{self, Hold};
 use crate::notify::{self, IncidentState, Notification};
 use postgres::GenericClient;
 use std::collections::HashMap;
@@ -31,6 +32,10 @@ pub struct Event {
     pub alert: Alert,
     /// The data time of the run (seconds): `repeat_interval` counts from it.
     pub at: i64,
+    /// Its first notification was held back (silenced or inhibited) and
+    /// not made yet: it is made ("open") once nothing holds it, and never
+    /// if it resolves first.
+    pub held: bool,
 }
 
 /// An incident as a run plans it: read live from the table, or opened by
@@ -57,6 +62,8 @@ struct Plan {
     grew: Option<i64>,
     /// The data time of the run that opened it.
     opened_at: i64,
+    /// Its first notification is held back (see [`Event::held`]).
+    held: bool,
 }
 
 impl Plan {
@@ -94,7 +101,7 @@ fn load_live(tx: &mut postgres::Transaction<'_>, job: &str) -> Result<Vec<Plan>>
             "SELECT id, first_window, last_window_start, last_window_end, occurrences,
                     runs::bigint, last_run, acknowledged_by IS NOT NULL,
                     rule_id, rule_type, severity, group_key, last_window_start, last_window_end,
-                    count, message, evidence
+                    count, message, evidence, held
              FROM incidents WHERE job = $1 AND state <> 'resolved' ORDER BY id FOR UPDATE",
             &[&job],
         )
@@ -116,6 +123,7 @@ fn load_live(tx: &mut postgres::Transaction<'_>, job: &str) -> Result<Vec<Plan>>
                 changed: false,
                 grew: None,
                 opened_at: 0,
+                held: r.get(17),
             })
         })
         .collect()
@@ -210,6 +218,7 @@ pub fn track(
                     changed: true,
                     grew: None,
                     opened_at: at,
+                    held: false,
                 });
                 live.insert(key, plans.len() - 1);
                 plans.len() - 1
@@ -230,32 +239,33 @@ pub fn track(
             p.changed = true;
         }
     }
-    write_plans(tx, &job.name, &mut plans, &links)?;
-    // What happened, in the order receivers get it.
+    write_plans(tx, job, &mut plans, &links)?;
+    // What happened, in the order receivers get it. An incident whose
+    // first notification was held back is offered as opened again, each
+    // run while it is open and nobody acknowledged it.
+    let event = |event, p: &Plan, at| Event {
+        event,
+        incident: p.incident(),
+        alert: p.alert.clone(),
+        at,
+        held: p.held,
+    };
     let mut events = Vec::new();
     for p in plans.iter().filter(|p| p.new) {
-        let mut incident = p.incident();
-        incident.state = "open";
-        events.push(Event { event: "open", incident, alert: p.alert.clone(), at: p.opened_at });
+        let mut e = event("open", p, p.opened_at);
+        e.incident.state = "open";
+        events.push(e);
     }
     for p in &plans {
         if let Some(at) = p.resolved {
-            events.push(Event {
-                event: "resolved",
-                incident: p.incident(),
-                alert: p.alert.clone(),
-                at,
-            });
+            events.push(event("resolved", p, at));
         }
     }
-    for p in &plans {
-        if let (Some(at), None, false) = (p.grew, p.resolved, p.acknowledged) {
-            events.push(Event {
-                event: "repeat",
-                incident: p.incident(),
-                alert: p.alert.clone(),
-                at,
-            });
+    for p in plans.iter().filter(|p| !p.new && p.resolved.is_none() && !p.acknowledged) {
+        match (p.grew, p.held) {
+            (Some(at), false) => events.push(event("repeat", p, at)),
+            (at, true) => events.push(event("open", p, at.unwrap_or(reference))),
+            (None, false) => {}
         }
     }
     Ok(events)
@@ -272,10 +282,11 @@ fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
 /// acknowledged with it).
 fn write_plans(
     tx: &mut postgres::Transaction<'_>,
-    job: &str,
+    job_spec: &Job,
     plans: &mut [Plan],
     links: &[(i64, usize)],
 ) -> Result<()> {
+    let job = job_spec.name.as_str();
     let db = |what: &'static str| Error::db(what);
     let now = super::db_now(tx)?;
     let changed: Vec<&Plan> = plans.iter().filter(|p| p.changed && !p.new).collect();
@@ -329,18 +340,18 @@ fn write_plans(
         tx.execute(
             "INSERT INTO incidents (id, job, rule_id, group_key, rule_type, severity, state,
                  first_window, last_window_start, last_window_end, occurrences, runs, last_run,
-                 count, message, evidence, resolved_window, resolved_at)
+                 count, message, evidence, resolved_window, resolved_at, service)
              SELECT u.id, $1, u.rule_id, u.group_key, u.rule_type, u.severity,
                  CASE WHEN u.resolved IS NULL THEN 'open' ELSE 'resolved' END,
                  u.first, u.last_start, u.last_end, u.occurrences, u.runs, u.last_run, u.count,
                  u.message, u.evidence, u.resolved,
-                 CASE WHEN u.resolved IS NULL THEN NULL ELSE $17::timestamptz END
+                 CASE WHEN u.resolved IS NULL THEN NULL ELSE $17::timestamptz END, u.service
              FROM unnest($2::bigint[], $3::text[], $4::jsonb[], $5::text[], $6::text[],
                          $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::bigint[],
                          $11::int[], $12::bigint[], $13::bigint[], $14::text[], $15::jsonb[],
-                         $16::timestamptz[])
+                         $16::timestamptz[], $18::text[])
                AS u(id, rule_id, group_key, rule_type, severity, first, last_start, last_end,
-                    occurrences, runs, last_run, count, message, evidence, resolved)",
+                    occurrences, runs, last_run, count, message, evidence, resolved, service)",
             &[
                 &job,
                 &new.iter().map(|p| p.id).collect::<Vec<_>>(),
@@ -359,6 +370,7 @@ fn write_plans(
                 &new.iter().map(|p| to_json(&p.alert.evidence)).collect::<Vec<_>>(),
                 &new.iter().map(|p| p.resolved.map(super::at)).collect::<Vec<_>>(),
                 &now,
+                &new.iter().map(|p| notify::labels(job_spec, &p.alert).service).collect::<Vec<_>>(),
             ],
         )
         .map_err(db("opening incidents"))?;
@@ -382,26 +394,25 @@ fn write_plans(
     Ok(())
 }
 
-/// The notifications of `events` for each receiver of `job` that wants
-/// them (anonymized as the reports are, when they are; none for a
-/// receiver outside its hours at `at`), written to the outbox (unless
-/// `write` is false: a dry run).
-/// Returns them with their receiver's name.
-pub fn enqueue(
+/// What holds each of `events` back, if anything: a silence active at
+/// `now` (the wall clock; the job file's `[[silence]]` blocks are stored
+/// first), or an incident its `[[inhibit]]` rules name that was open at
+/// some time of its window. Unless `write` is false (a dry run), each
+/// incident records it: `held` (its first notification held back),
+/// `silenced_by`, `inhibited_by`.
+pub fn hold(
     tx: &mut postgres::Transaction<'_>,
     job: &Job,
     events: &[Event],
-    (run_id, report): (Option<i64>, &[String]),
-    anonymizer: Option<&crate::summary::anonymize::Anonymizer>,
-    (write, at): (bool, i64),
-) -> Result<Vec<(String, Notification)>> {
-    let mut out = Vec::new();
+    (write, now): (bool, i64),
+) -> Result<Vec<Option<Hold>>> {
+    let silences = super::silences::sync_and_read(tx, job, now)?;
     // The job's incidents open at some time of this run's events, for its
     // [[inhibit]] rules: (id, rule, group, severity, open from, to).
     type Span = (i64, String, std::collections::BTreeMap<String, String>, String, i64, i64);
     let mut spans: Vec<Span> = Vec::new();
     let from = events.iter().map(|e| e.alert.window_start.secs).min();
-    if let (false, false, Some(from)) = (job.inhibit.is_empty(), job.notify.is_empty(), from) {
+    if let (false, Some(from)) = (job.inhibit.is_empty(), from) {
         let rows = tx
             .query(
                 "SELECT id, rule_id, group_key::text, severity,
@@ -427,10 +438,11 @@ pub fn enqueue(
             ));
         }
     }
-    // An event is not told while another incident it is inhibited by was
-    // open (their times overlap).
-    let inhibited = |e: &Event| {
+    let hold_of = |e: &Event| {
         let target = notify::labels(job, &e.alert);
+        if let Some(s) = quiet::silencing(&silences, &target, now) {
+            return Some(quiet::silenced(s));
+        }
         let (a, b) = (e.alert.window_start.secs, e.alert.window_end.secs);
         spans
             .iter()
@@ -441,27 +453,73 @@ pub fn enqueue(
                     && a <= *to
                     && notify::inhibits(job, &source, &target)
             })
-            .map(|span| span.0)
+            .map(|(id, rule, group, ..)| Hold::Inhibited {
+                incident: Some(*id),
+                rule_id: rule.clone(),
+                group: group.clone(),
+            })
     };
-    let held: Vec<Option<i64>> = events.iter().map(inhibited).collect();
-    // Each incident of the run shows whether it was kept quiet, and by which.
-    if write && !job.inhibit.is_empty() {
-        for (e, by) in events.iter().zip(&held) {
-            tx.execute(
-                "UPDATE incidents SET inhibited_by = $3 WHERE job = $1 AND id = $2",
-                &[&job.name, &e.incident.id, by],
-            )
-            .map_err(Error::db("marking an inhibited incident"))?;
-        }
+    let holds: Vec<Option<Hold>> = events.iter().map(hold_of).collect();
+    // Each incident of the run shows whether it was kept quiet, and by what.
+    let marked: Vec<(&Event, &Option<Hold>)> = events
+        .iter()
+        .zip(&holds)
+        .filter(|(e, h)| {
+            e.event != "resolved"
+                && (h.is_some() || e.held || !silences.is_empty() || !job.inhibit.is_empty())
+        })
+        .collect();
+    if write && !marked.is_empty() {
+        tx.execute(
+            "UPDATE incidents i SET held = u.held, silenced_by = u.silence, inhibited_by = u.incident
+             FROM unnest($2::bigint[], $3::bool[], $4::bigint[], $5::bigint[])
+               AS u(id, held, silence, incident)
+             WHERE i.job = $1 AND i.id = u.id",
+            &[
+                &job.name,
+                &marked.iter().map(|(e, _)| e.incident.id).collect::<Vec<_>>(),
+                &marked
+                    .iter()
+                    .map(|(e, h)| if e.event == "open" { h.is_some() } else { e.held })
+                    .collect::<Vec<_>>(),
+                &marked.iter().map(|(_, h)| h.as_ref().and_then(Hold::silence_id)).collect::<Vec<_>>(),
+                &marked.iter().map(|(_, h)| h.as_ref().and_then(Hold::incident)).collect::<Vec<_>>(),
+            ],
+        )
+        .map_err(Error::db("marking the incidents held back"))?;
     }
+    Ok(holds)
+}
+
+/// The notifications of `events` for each receiver of `job` that wants
+/// them, but those `holds` (one per event: see [`hold`]) keep back and
+/// those of incidents never told (anonymized as the reports are, when they
+/// are; none for a receiver outside its hours at `at`), written to the
+/// outbox (unless `write` is false: a dry run).
+/// Returns them with their receiver's name.
+pub fn enqueue(
+    tx: &mut postgres::Transaction<'_>,
+    job: &Job,
+    (events, holds): (&[Event], &[Option<Hold>]),
+    (run_id, report): (Option<i64>, &[String]),
+    anonymizer: Option<&crate::summary::anonymize::Anonymizer>,
+    (write, at): (bool, i64),
+) -> Result<Vec<(String, Notification)>> {
+    let mut out = Vec::new();
+    // Not told: held back now, or the end of an incident nobody was told of.
+    let quiet: Vec<bool> = events
+        .iter()
+        .zip(holds)
+        .map(|(e, h)| h.is_some() || (e.held && e.event == "resolved"))
+        .collect();
     // Each event's receivers, routed once.
     let routes: Vec<Vec<&str>> = events
         .iter()
         .map(|e| notify::route(job, &e.alert).iter().map(|r| r.name.as_str()).collect())
         .collect();
     for r in &job.notify {
-        for ((e, held), to) in events.iter().zip(&held).zip(&routes) {
-            if held.is_some()
+        for ((e, quiet), to) in events.iter().zip(&quiet).zip(&routes) {
+            if *quiet
                 || !r.on.wants(e.event)
                 || !r.schedule.open_at(at)
                 || !to.contains(&r.name.as_str())
@@ -532,6 +590,28 @@ pub struct IncidentRow {
     pub cursor: (i64, i64),
     /// The incident that kept it quiet (`[[inhibit]]`), if one did.
     pub inhibited_by: Option<i64>,
+    /// The stored silence that kept it quiet, if one did.
+    pub silenced_by: Option<i64>,
+    /// Nobody was told of it yet: its first notification is held back.
+    pub held: bool,
+    /// Its `service` label (the rule's service, or the group's).
+    pub service: Option<String>,
+}
+
+impl IncidentRow {
+    /// Its labels, for matchers (as its alerts had them).
+    pub fn labels(&self) -> crate::expr::Labels<'_> {
+        crate::expr::Labels {
+            rule: &self.rule_id,
+            job: &self.job,
+            service: self
+                .service
+                .as_deref()
+                .or_else(|| self.group.get("service").map(String::as_str)),
+            severity: self.severity.as_str(),
+            group: &self.group,
+        }
+    }
 }
 
 const ROW_COLUMNS: &str = concat!(
@@ -541,7 +621,8 @@ const ROW_COLUMNS: &str = concat!(
     utc_text!("last_window_end"),
     ", occurrences, runs::bigint, message, acknowledged_by, ",
     utc_text!("acknowledged_at"),
-    ", (extract(epoch from last_window_end) * 1000000)::bigint, inhibited_by"
+    ", (extract(epoch from last_window_end) * 1000000)::bigint, inhibited_by, silenced_by, held, \
+     service"
 );
 
 fn incident_row(r: &postgres::Row) -> Result<IncidentRow> {
@@ -564,7 +645,40 @@ fn incident_row(r: &postgres::Row) -> Result<IncidentRow> {
         acknowledged: by.zip(at),
         cursor: (r.get(14), r.get(0)),
         inhibited_by: r.get(15),
+        silenced_by: r.get(16),
+        held: r.get(17),
+        service: r.get(18),
     })
+}
+
+/// The open (or acknowledged) incidents each of `silences` takes, by the
+/// silence's number: what it covers while active.
+pub fn covered(
+    client: &mut impl GenericClient,
+    silences: &[super::silences::SilenceRow],
+) -> Result<HashMap<i64, Vec<IncidentRow>>> {
+    let mut out: HashMap<i64, Vec<IncidentRow>> = HashMap::new();
+    if silences.is_empty() {
+        return Ok(out);
+    }
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {ROW_COLUMNS} FROM incidents WHERE state <> 'resolved'
+                 ORDER BY last_window_end DESC, id DESC LIMIT 10000"
+            ),
+            &[],
+        )
+        .map_err(Error::db("reading the open incidents"))?;
+    let open: Vec<IncidentRow> = rows.iter().map(incident_row).collect::<Result<_>>()?;
+    for s in silences {
+        let Some(silence) = s.silence() else { continue };
+        let takes = open.iter().filter(|i| {
+            s.job.as_ref().is_none_or(|j| *j == i.job) && silence.matcher.matches(&i.labels())
+        });
+        out.insert(s.id, takes.cloned().collect());
+    }
+    Ok(out)
 }
 
 /// Which incidents a listing shows.

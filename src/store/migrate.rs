@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (12, "outbox_delivery", include_str!("../../migrations/0012_outbox_delivery.sql")),
     (13, "template_miner", include_str!("../../migrations/0013_template_miner.sql")),
     (14, "inhibited", include_str!("../../migrations/0014_inhibited.sql")),
+    (15, "silences", include_str!("../../migrations/0015_silences.sql")),
 ];
 
 /// How `db init --distributed` spreads the tables over a Citus cluster.

@@ -21,6 +21,7 @@ pub mod overview;
 pub mod runs;
 pub mod scan;
 pub mod sessions;
+pub mod silences;
 pub mod templates;
 pub mod users;
 

@@ -350,6 +350,7 @@ const TOP_KEYS: &[&str] = &[
     "report",
     "notify",
     "inhibit",
+    "silence",
     "dashboard_url",
 ];
 
@@ -427,6 +428,7 @@ pub fn validate(dict: &Dict, default_name: &str, base: &Path) -> Result<Job, Pro
     let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
     let notify = receivers::receivers(&mut c, dict, &ids, dashboard_url.as_deref());
     let inhibit = inhibit(&mut c, dict);
+    let silence = silences(&mut c, dict);
 
     if c.problems.is_empty() {
         Ok(Job {
@@ -441,6 +443,7 @@ pub fn validate(dict: &Dict, default_name: &str, base: &Path) -> Result<Job, Pro
             report,
             notify,
             inhibit,
+            silence,
         })
     } else {
         Err(Problems(c.problems))
@@ -483,6 +486,57 @@ fn inhibit(c: &mut Checker, dict: &Dict) -> Vec<crate::config::notify::Inhibit> 
         }
         if let (Some(source), Some(target)) = (source, target) {
             out.push(crate::config::notify::Inhibit { source, target, equal });
+        }
+    }
+    out
+}
+
+/// `[[silence]]`: `match`, `until`, and optionally `starts` (RFC 3339
+/// times; from always when absent) and `comment`.
+fn silences(c: &mut Checker, dict: &Dict) -> Vec<crate::config::notify::Silence> {
+    let mut out = Vec::new();
+    for (i, v) in list(c, dict, "silence").iter().enumerate() {
+        let path = format!("silence[{i}]");
+        let Value::Dict(_, d) = v else {
+            c.err(&path, format!("expected a table, found {}", describe(v)));
+            continue;
+        };
+        c.unknown_keys(d, &path, &["match", "starts", "until", "comment"]);
+        for (key, what) in [("match", "a matcher of alerts"), ("until", "an RFC 3339 time")] {
+            if !d.contains_key(key) {
+                c.err(&path, format!("missing key {key:?} ({what})"));
+            }
+        }
+        let matcher = c.matcher(d, "match", &path);
+        let mut time = |key: &str| {
+            let t = c.string(d, key, &path)?;
+            let at = crate::parse::Timestamp::parse_rfc3339(&t, &Tz::default());
+            if at.is_none() {
+                c.err(
+                    &join(&path, key),
+                    format!("{t:?} is not an RFC 3339 time such as \"2026-12-24T06:00:00Z\""),
+                );
+            }
+            at.map(|t| t.secs)
+        };
+        let (starts, until) = (time("starts"), time("until"));
+        if let (Some(s), Some(u)) = (starts, until) {
+            if u < s {
+                c.err(&join(&path, "until"), "is before `starts`".to_string());
+                continue;
+            }
+        }
+        let comment = c.string(d, "comment", &path).unwrap_or_default();
+        if let (Some(matcher), Some(ends)) = (matcher, until) {
+            out.push(crate::config::notify::Silence {
+                id: None,
+                ordinal: Some(i as i32 + 1),
+                matcher,
+                starts: starts.unwrap_or(i64::MIN),
+                ends,
+                comment,
+                created_by: "job file".to_string(),
+            });
         }
     }
     out

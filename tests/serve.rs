@@ -606,3 +606,96 @@ on_both!(
     the_alerts_page_lists_incidents_and_acknowledging_is_per_incident_on_a_cluster,
     the_alerts_page_lists_incidents_and_acknowledging_is_per_incident_in
 );
+
+/// Silences on the dashboard: every user sees them with the open incidents
+/// they cover; only an admin adds or expires one, with the form token; a
+/// log-chosen text in a matcher or comment is shown as text.
+fn admins_add_and_expire_silences_with_the_form_token_in(cluster: bool) {
+    let Some((url, _dir)) = setup("serve_silences", cluster, &[]) else { return };
+    let server = Server::start(&url, &[]);
+    // The rule of an incident still open at the data's end.
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let rule: String = db
+        .query_one(
+            "SELECT rule_id FROM incidents WHERE state <> 'resolved' ORDER BY id LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let open = count(
+        &url,
+        &format!("SELECT count(*) FROM incidents WHERE state <> 'resolved' AND rule_id = '{rule}'"),
+    );
+    let mut viewer = signed_in(&server, VIEWER);
+    let r = viewer.get("/silences");
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("No silences."), "{}", r.body);
+    assert!(!r.body.contains("Add a silence"), "no form for a viewer");
+    let csrf = r.input("csrf").unwrap();
+    let form = |csrf: &str, comment: &str| {
+        vec![
+            ("csrf".to_string(), csrf.to_string()),
+            ("match".to_string(), format!("rule = \"{rule}\"")),
+            ("for".to_string(), "2h".to_string()),
+            ("until".to_string(), String::new()),
+            ("comment".to_string(), comment.to_string()),
+        ]
+    };
+    let post = |c: &mut common::http::Client, path: &str, f: &[(String, String)]| {
+        let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        c.post(path, &pairs)
+    };
+    assert_eq!(post(&mut viewer, "/silences", &form(&csrf, "x")).status, 403);
+    assert_eq!(count(&url, "SELECT count(*) FROM silences"), 0);
+
+    let mut admin = signed_in(&server, ADMIN);
+    let r = admin.get("/silences");
+    assert!(r.body.contains("Add a silence"));
+    // Another session's token, or none: refused.
+    assert_eq!(post(&mut admin, "/silences", &form(&csrf, "x")).status, 403);
+    assert_eq!(admin.post("/silences", &[("match", "rule = \"x\"")]).status, 422);
+    let csrf = r.input("csrf").unwrap();
+    let comment = "<script>alert(1)</script> maintenance";
+    let r = post(&mut admin, "/silences", &form(&csrf, comment));
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/silences"));
+    let id =
+        count(&url, "SELECT id FROM silences WHERE created_by = 'alice' AND origin = 'dashboard'");
+    let body = admin.get("/silences").body;
+    assert!(body.contains("&lt;script&gt;alert(1)&lt;/script&gt; maintenance"), "{body}");
+    assert!(!body.contains("<script>alert(1)"));
+    assert!(body.contains(&format!("id=\"silence-{id}\"")));
+    // It covers the open web_volume incidents, each linked.
+    assert!(open > 0);
+    assert_eq!(body.matches("class=\"incident\"").count() as i64, open.min(20), "{body}");
+    // A matcher that does not parse, or no end: 400, nothing stored.
+    let mut bad = form(&csrf, "x");
+    bad[1].1 = "rule ==".into();
+    assert_eq!(post(&mut admin, "/silences", &bad).status, 400);
+    let mut bad = form(&csrf, "x");
+    bad[2].1 = String::new();
+    assert_eq!(post(&mut admin, "/silences", &bad).status, 400);
+    assert_eq!(count(&url, "SELECT count(*) FROM silences"), 1);
+    // Expired by a viewer: no; by the admin: yes, recorded.
+    let expire = format!("/silences/{id}/expire");
+    let vcsrf = viewer.get("/silences").input("csrf").unwrap();
+    assert_eq!(viewer.post(&expire, &[("csrf", &vcsrf)]).status, 403);
+    assert_eq!(admin.post(&expire, &[("csrf", &vcsrf)]).status, 403);
+    assert_eq!(admin.post(&expire, &[("csrf", &csrf)]).status, 303);
+    assert_eq!(
+        count(
+            &url,
+            "SELECT count(*) FROM silences WHERE expired_by = 'alice' AND ends_at <= now()"
+        ),
+        1
+    );
+    assert!(admin.get("/silences").body.contains("No silences."));
+    assert!(admin.get("/silences?all=1").body.contains("ended by alice"));
+    assert_eq!(admin.post("/silences/999999/expire", &[("csrf", &csrf)]).status, 404);
+}
+
+on_both!(
+    admins_add_and_expire_silences_with_the_form_token,
+    admins_add_and_expire_silences_with_the_form_token_on_a_cluster,
+    admins_add_and_expire_silences_with_the_form_token_in
+);

@@ -55,6 +55,23 @@ pub fn run(args: &ValidateArgs, g: &Global) -> anyhow::Result<Exit> {
                     i.source, i.target
                 )?;
             }
+            for s in &job.silence {
+                let ts = |t: i64| crate::parse::Timestamp::from_secs(t).to_rfc3339();
+                let from = if s.starts == i64::MIN {
+                    String::new()
+                } else {
+                    format!(" from {}", ts(s.starts))
+                };
+                let why =
+                    if s.comment.is_empty() { String::new() } else { format!(" ({})", s.comment) };
+                writeln!(
+                    out,
+                    "  {}: not '{}'{from} until {}{why}",
+                    s.name(),
+                    s.matcher,
+                    ts(s.ends)
+                )?;
+            }
             // Where each rule's incidents go.
             if !job.notify.is_empty() {
                 use crate::notify::{reach, Reach};

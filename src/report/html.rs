@@ -75,6 +75,10 @@ fn page(r: &Report) -> Markup {
                 (severity_chart(&r.overview))
                 h2 id="alerts" { "Alerts (" (r.alerts.len()) ")" }
                 (alerts_table(&r.alerts))
+                @if !r.held.is_empty() {
+                    h2 id="held" { "Not notified (" (r.held.len()) ")" }
+                    (held_table(&r.held))
+                }
                 @if !r.templates.is_empty() {
                     h2 id="templates" { "Message templates" }
                     (templates_table(r))
@@ -447,6 +451,32 @@ fn rejects_table(r: &Report) -> Markup {
             tr { th { "Where" } th { "Reason" } }
             @for j in &r.rejects {
                 tr { td { code { (j.path) ":" (j.line) } } td { (j.reason) } }
+            }
+        }
+    }
+}
+
+/// The alerts nobody was told of, and what held each.
+fn held_table(held: &[crate::report::Held]) -> Markup {
+    let group = |g: &std::collections::BTreeMap<String, String>| {
+        g.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+    };
+    html! {
+        table {
+            tr { th { "Rule" } th { "Group" } th { "Window start (UTC)" } th { "Why" } }
+            @for h in held {
+                tr {
+                    td { code { (h.rule_id) } }
+                    td { (group(&h.group)) }
+                    td { (h.window_start) }
+                    td {
+                        @if let Some(by) = &h.silenced_by { "silenced by " (by) }
+                        @else if let Some(c) = &h.inhibited_by {
+                            "inhibited by " code { (c.rule_id) }
+                            @if !c.group.is_empty() { " (" (group(&c.group)) ")" }
+                        }
+                    }
+                }
             }
         }
     }

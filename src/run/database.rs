@@ -108,7 +108,7 @@ fn load_detect_report(
         parts.templates = store::templates::report_rows(&mut tx, from, to)?;
     }
     (parts.since, parts.until) = (s.since, s.until);
-    parts.held = held_lines(&events, &holds);
+    parts.held = notifications::held_lines(&events, &holds);
     runs::finish(
         &mut tx,
         &job.name,
@@ -159,18 +159,4 @@ fn load_detect_report(
         super::exit_code(s, log.failed, true, &report.alerts).code().max(report.exit_code);
     output::write_or_print(job, s, &report, msgs)?;
     Ok(report.exit())
-}
-
-/// The report's lines of the incidents a run held back (their ends are
-/// not listed).
-pub(super) fn held_lines(
-    events: &[incidents::Event],
-    holds: &[Option<crate::notify::quiet::Hold>],
-) -> Vec<crate::report::Held> {
-    events
-        .iter()
-        .zip(holds)
-        .filter(|(e, _)| e.event != "resolved")
-        .filter_map(|(e, h)| h.as_ref().map(|h| h.held(&e.alert)))
-        .collect()
 }

@@ -196,3 +196,17 @@ pub(super) fn send_in_memory(
     }
     problems
 }
+
+/// The report's lines of the incidents a run held back (their ends are
+/// not listed).
+pub(super) fn held_lines(
+    events: &[crate::store::incidents::Event],
+    holds: &[Option<Hold>],
+) -> Vec<crate::report::Held> {
+    events
+        .iter()
+        .zip(holds)
+        .filter(|(e, _)| e.event != "resolved")
+        .filter_map(|(e, h)| h.as_ref().map(|h| h.held(&e.alert)))
+        .collect()
+}

@@ -232,7 +232,7 @@ pub fn over_range(
         since: Some(since),
         until: Some(until),
         problems,
-        held: super::database::held_lines(&events, &holds),
+        held: super::notifications::held_lines(&events, &holds),
     };
     let report = assemble(job, s, (started, reference), parts, alerts, false);
     let written = output::write_or_print(job, s, &report, msgs)?;

@@ -543,6 +543,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/runs", get(pages::runs))
         .route("/rules", get(pages::rules))
         .route("/templates", get(pages::templates))
+        .route("/silences", get(pages::silences_page).post(pages::add_silence))
+        .route("/silences/{id}/expire", post(pages::expire_silence))
         .route("/assets/logtrack.css", get(pages::style))
         .route("/healthz", get(pages::health))
         .fallback(|| async { Fail::NotFound })

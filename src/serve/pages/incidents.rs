@@ -44,8 +44,14 @@ fn incident_state(r: &IncidentRow) -> Markup {
             (_, Some((by, at))) => span.muted { "acknowledged by " (by) br; (at) },
             _ => span.bad { "open" },
         }
+        @if let Some(by) = r.silenced_by {
+            br; span.muted { "silenced by " a href=(format!("/silences?all=1#silence-{by}")) { "silence " (by) } }
+        }
         @if let Some(by) = r.inhibited_by {
             br; span.muted { "inhibited by " a href=(format!("/incidents/{by}")) { "incident " (by) } }
+        }
+        @if r.held && r.state != "resolved" {
+            br; span.muted { "not notified yet" }
         }
     }
 }

@@ -17,6 +17,7 @@ mod incidents;
 mod logs;
 mod overview;
 mod runs;
+mod silences;
 mod templates;
 
 pub use alerts::{acknowledge, alert, alerts};
@@ -24,6 +25,7 @@ pub use incidents::{acknowledge_incident, incident};
 pub use logs::logs;
 pub use overview::overview;
 pub use runs::{rules, runs};
+pub use silences::{add_silence, expire_silence, silences_page};
 pub use templates::templates;
 
 /// Records per page of the logs page.
@@ -72,13 +74,14 @@ fn head(title: &str) -> Markup {
     }
 }
 
-const NAV: [(&str, &str); 6] = [
+const NAV: [(&str, &str); 7] = [
     ("/", "Overview"),
     ("/logs", "Logs"),
     ("/alerts", "Alerts"),
     ("/templates", "Templates"),
     ("/runs", "Runs"),
     ("/rules", "Rules"),
+    ("/silences", "Silences"),
 ];
 
 fn layout(title: &str, s: &Session, active: &str, body: Markup) -> Html<String> {

@@ -1588,6 +1588,26 @@ fn silences_hold_back_what_they_match_in(cluster: bool) {
     ok(&logtrack(&url, &["run", &job]));
     assert_eq!(hook.accepted().len() - before, now_told, "and only once");
     assert_eq!(count(&url, "SELECT count(*) FROM incidents WHERE job = 'adhoc' AND held"), 0);
+    // Silenced again, the outage ends: what was told is told resolved (a
+    // paging service closes it); nothing else is told.
+    let o = logtrack(
+        &url,
+        &["silence", "add", "--match", "job = \"adhoc\"", "--for", "1h", "--comment", "all"],
+    );
+    ok(&o);
+    let before = hook.accepted().len();
+    append(&dir.path().join("access.log"), &lines(20, 40));
+    append(&dir.path().join("db.log"), &lines(20, 40));
+    ok(&logtrack(&url, &["run", &job]));
+    let after: Vec<String> = hook.accepted()[before..]
+        .iter()
+        .map(|d| d.body["event"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!after.is_empty() && after.iter().all(|e| e == "resolved"), "{after:?}");
+    assert_eq!(
+        after.len() as i64,
+        count(&url, "SELECT count(*) FROM incidents WHERE job = 'adhoc' AND state = 'resolved'")
+    );
     // Expired twice, or a job file's: said.
     let o = logtrack(&url, &["silence", "expire", &id.to_string()]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("had ended already"));

@@ -506,11 +506,16 @@ pub fn enqueue(
     (write, at): (bool, i64),
 ) -> Result<Vec<(String, Notification)>> {
     let mut out = Vec::new();
-    // Not told: held back now, or the end of an incident nobody was told of.
+    // Not told: held back now, or the end of an incident nobody was told
+    // of. The end of one that was told is told all the same, silenced or
+    // not, so that a paging service closes what it opened.
     let quiet: Vec<bool> = events
         .iter()
         .zip(holds)
-        .map(|(e, h)| h.is_some() || (e.held && e.event == "resolved"))
+        .map(|(e, h)| match e.event {
+            "resolved" => e.held,
+            _ => h.is_some(),
+        })
         .collect();
     // Each event's receivers, routed once.
     let routes: Vec<Vec<&str>> = events

@@ -1498,6 +1498,10 @@ fn silences_hold_back_what_they_match_in(cluster: bool) {
         let md = std::fs::read_to_string(dir.path().join("reports/report.md")).unwrap();
         assert!(md.contains("## Not notified") && md.contains("silenced by"), "{md}");
         in_memory = Some(h);
+        let o = logtrack("", &["validate", &job]);
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        let said = "  [[silence]] 1: not 'service = \"postgres\"' until 2999-01-01T00:00:00Z (db maintenance)";
+        assert!(out.contains(said), "{out}");
         // Checked like every key: a matcher that does not parse, a time
         // that is none.
         let bad = std::fs::read_to_string(&job)

@@ -154,6 +154,9 @@ pub enum Command {
     /// notified for a while (add, list, expire).
     #[command(subcommand)]
     Silence(SilenceCommand),
+    /// Sigma rules: check which of them LogTrack can run, on which sources.
+    #[command(subcommand)]
+    Sigma(SigmaCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff): `logtrack man > /usr/local/share/man/man1/logtrack.1`.
@@ -399,6 +402,21 @@ pub enum UserCommand {
     },
     /// Remove a user.
     Remove { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SigmaCommand {
+    /// For each Sigma rule under PATH (files, folders searched recursively,
+    /// globs; `.yml`/`.yaml`): loaded or unsupported (and why), the sources
+    /// it applies to, and the fields it reads; a file that is no rule is an
+    /// error naming the file and the key (exit 2).
+    Check {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+        /// Name the sources of this job each rule applies to.
+        #[arg(long, value_name = "FILE")]
+        job: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -9,7 +9,8 @@
 //! [`summary`] holds the shapes the store fills and the reports render;
 //! [`store`] loads PostgreSQL and reads stored rows back; [`notify`]
 //! delivers incidents; [`report`] writes the reports; [`run`] is the
-//! engine that owns one run from sources to report; [`output`] writes
+//! engine that owns one run from sources to report; [`sigma`] reads
+//! Sigma rules and tries them on events; [`output`] writes
 //! records; [`serve`] is the dashboard over the store; [`cli`] and `cmd`
 //! are the command line, one thin module per subcommand.
 //!
@@ -34,6 +35,7 @@ pub mod read;
 pub mod report;
 pub mod run;
 pub mod serve;
+pub mod sigma;
 pub mod source;
 pub mod store;
 pub mod summary;

@@ -31,8 +31,9 @@ const LAYERS: &[&[&str]] = &[
     // Rules and templates over records.
     &["detect"],
     &["template"],
-    // The job file, and its `where` expressions.
+    // The job file, Sigma rules, and `where` expressions.
     &["config"],
+    &["sigma"],
     &["expr"],
     // Reading a source end to end; writing records.
     &["read", "output"],

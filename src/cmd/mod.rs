@@ -12,6 +12,7 @@ pub mod report;
 pub mod run;
 pub mod runs;
 pub mod serve;
+pub mod sigma;
 pub mod silence;
 pub mod templates;
 pub mod user;
@@ -40,6 +41,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Serve(a) => serve::run(a, g),
         Command::Notify(a) => notify::run(a, g),
         Command::Silence(c) => silence::run(c, g),
+        Command::Sigma(c) => sigma::run(c, g),
         Command::Completions { shell } => docs::completions(*shell),
         Command::Man => docs::man(),
     }

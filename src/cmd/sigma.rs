@@ -1,0 +1,82 @@
+//! `logtrack sigma check PATH…`: which Sigma rules LogTrack can run, on
+//! which sources, reading which fields.
+
+use crate::cli::{Global, SigmaCommand};
+use crate::error::Exit;
+use crate::sigma::{self, source};
+use std::io::Write;
+
+pub fn run(c: &SigmaCommand, g: &Global) -> anyhow::Result<Exit> {
+    let msgs = g.messages();
+    let SigmaCommand::Check { paths, job } = c;
+    let job = match job {
+        Some(p) => match super::load_job(p, g, &msgs) {
+            Some(j) => Some(j),
+            None => return Ok(Exit::Failed),
+        },
+        None => None,
+    };
+    let files = sigma::rule_files(paths).map_err(anyhow::Error::msg)?;
+    let (rules, errors) = sigma::load(&files);
+    let mut out = std::io::stdout().lock();
+    let (mut loaded, mut unsupported) = (0, 0);
+    for r in &rules {
+        let path = r.path.display();
+        let kind = source::kind(&r.logsource);
+        let why = match (&r.detection, &kind) {
+            (Err(why), _) => Some(why.clone()),
+            (Ok(_), None) => Some(format!(
+                "no LogTrack source has its logsource (product {:?}, service {:?}, category {:?})",
+                r.logsource.product, r.logsource.service, r.logsource.category
+            )),
+            (Ok(d), Some(k)) => d.fields().into_iter().flatten().find_map(|f| k.field(f).err()),
+        };
+        if let Some(why) = why {
+            unsupported += 1;
+            writeln!(
+                out,
+                "unsupported  {path}  {}  {}: {}",
+                r.id,
+                r.title,
+                crate::output::terminal(&why)
+            )?;
+            continue;
+        }
+        loaded += 1;
+        let (Ok(d), Some(k)) = (&r.detection, &kind) else { continue };
+        let fields: Vec<&str> =
+            d.fields().into_iter().map(|f| f.unwrap_or("(keywords: the line)")).collect();
+        let applies = match &job {
+            Some(j) => {
+                let names: Vec<String> = j
+                    .sources
+                    .iter()
+                    .filter(|s| k.takes_format(&s.format.to_string()))
+                    .map(|s| s.path.clone())
+                    .collect();
+                if names.is_empty() {
+                    "none of the job's sources".to_string()
+                } else {
+                    names.join(", ")
+                }
+            }
+            None => k.describe(),
+        };
+        writeln!(
+            out,
+            "loaded       {path}  {}  {}  sources: {applies}  fields: {}",
+            r.id,
+            r.title,
+            fields.join(", ")
+        )?;
+    }
+    for e in &errors {
+        writeln!(out, "error        {}", crate::output::terminal(e))?;
+    }
+    msgs.info(&format!(
+        "{} rule file(s): {loaded} loaded, {unsupported} unsupported, {} not rules",
+        files.len(),
+        errors.len()
+    ));
+    Ok(if errors.is_empty() { Exit::Ok } else { Exit::Failed })
+}

@@ -1,0 +1,222 @@
+//! Sigma's semantics, trap by trap (the specification's own cases), and
+//! the rule files' errors.
+
+use super::*;
+use serde_json::json;
+
+/// A rule over `detection` (YAML), with a web logsource.
+fn rule(detection: &str) -> Rule {
+    let text = format!(
+        "title: t\nid: 1\nlogsource:\n  category: webserver\ndetection:\n{}\n",
+        detection.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+    );
+    parse_rule(Path::new("t.yml"), &text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+fn hits(r: &Rule, event: serde_json::Value) -> bool {
+    assert!(r.detection.is_ok(), "{:?}", r.detection);
+    r.matches(&JsonEvent::new(event))
+}
+
+#[test]
+fn equality_is_case_insensitive_and_whole() {
+    let r = rule("sel:\n  MFAUsed: 'NO'\ncondition: sel");
+    assert!(hits(&r, json!({"MFAUsed": "No"})));
+    assert!(hits(&r, json!({"MFAUsed": "no"})));
+    assert!(!hits(&r, json!({"MFAUsed": "Not"})));
+    assert!(!hits(&r, json!({"MFAUsed": " No"})));
+    let cased = rule("sel:\n  f|cased: 'NO'\ncondition: sel");
+    assert!(!hits(&cased, json!({"f": "No"})));
+    assert!(hits(&cased, json!({"f": "NO"})));
+    // Unicode folds too.
+    let r = rule("sel:\n  f: 'ÄRGER'\ncondition: sel");
+    assert!(hits(&r, json!({"f": "ärger"})));
+}
+
+#[test]
+fn wildcards_and_their_escapes() {
+    let r = rule("sel:\n  f: 'a*b?c'\ncondition: sel");
+    assert!(hits(&r, json!({"f": "aXYZbQc"})));
+    assert!(hits(&r, json!({"f": "abqc"})));
+    assert!(!hits(&r, json!({"f": "abc"})), "? is one character");
+    // `%` and `_` are no wildcards.
+    let r = rule("sel:\n  f: 'a%b_c'\ncondition: sel");
+    assert!(hits(&r, json!({"f": "A%B_C"})));
+    assert!(!hits(&r, json!({"f": "axbyc"})));
+    // `\*`, `\?`, `\\` are literal; any other backslash is itself.
+    // `C:\Windows\*.exe\?`: the `\W` is a backslash, the `\*` and `\?`
+    // are a star and a question mark.
+    let r = rule("sel:\n  f: 'C:\\Windows\\*.exe\\?'\ncondition: sel");
+    assert!(hits(&r, json!({"f": "c:\\windows*.exe?"})));
+    assert!(!hits(&r, json!({"f": "c:\\windows\\x.exe?"})));
+    let r = rule("sel:\n  f: 'C:\\Windows\\\\*.exe'\ncondition: sel");
+    assert!(hits(&r, json!({"f": "c:\\windows\\x.exe"})), "`\\\\*`: a backslash, then any text");
+    let r = rule("sel:\n  f: 'a\\*b'\ncondition: sel");
+    assert!(hits(&r, json!({"f": "a*b"})));
+    assert!(!hits(&r, json!({"f": "aXb"})));
+    let r = rule("sel:\n  f: 'a\\\\*'\ncondition: sel");
+    assert!(hits(&r, json!({"f": "a\\anything"})), "an escaped backslash, then a wildcard");
+    let r = rule("sel:\n  f: 'a\\d'\ncondition: sel");
+    assert!(hits(&r, json!({"f": "a\\d"})));
+}
+
+#[test]
+fn placement_modifiers_and_lists() {
+    let r = rule("sel:\n  f|contains:\n    - '/etc/passwd'\n    - '/etc/shadow'\ncondition: sel");
+    assert!(hits(&r, json!({"f": "GET /x?file=../../ETC/PASSWD"})));
+    assert!(hits(&r, json!({"f": "/etc/shadow"})));
+    assert!(!hits(&r, json!({"f": "/etc/group"})));
+    let r = rule("sel:\n  f|contains|all:\n    - 'a'\n    - 'b'\ncondition: sel");
+    assert!(hits(&r, json!({"f": "xbxa"})));
+    assert!(!hits(&r, json!({"f": "xa"})));
+    let r = rule("sel:\n  f|startswith: 'ab'\ncondition: sel");
+    assert!(hits(&r, json!({"f": "ABc"})) && !hits(&r, json!({"f": "cab"})));
+    let r = rule("sel:\n  f|endswith: '.php'\ncondition: sel");
+    assert!(hits(&r, json!({"f": "/x/y.PHP"})) && !hits(&r, json!({"f": "/x.php/y"})));
+    // A list of maps is any of them; a map, all of its fields.
+    let r = rule("sel:\n  - a: 1\n    b: 2\n  - c: 3\ncondition: sel");
+    assert!(hits(&r, json!({"a": 1, "b": "2"})));
+    assert!(hits(&r, json!({"c": 3})));
+    assert!(!hits(&r, json!({"a": 1})));
+}
+
+#[test]
+fn null_empty_missing_and_not() {
+    let null = rule("sel:\n  f: null\ncondition: sel");
+    assert!(hits(&null, json!({})));
+    assert!(hits(&null, json!({"f": null})));
+    assert!(!hits(&null, json!({"f": ""})), "an empty string is no null");
+    let empty = rule("sel:\n  f: ''\ncondition: sel");
+    assert!(hits(&empty, json!({"f": ""})));
+    assert!(!hits(&empty, json!({})));
+    // `not` over a missing field is true.
+    let r = rule("sel:\n  a: x\nfilter:\n  f: y\ncondition: sel and not filter");
+    assert!(hits(&r, json!({"a": "x"})));
+    assert!(!hits(&r, json!({"a": "x", "f": "Y"})));
+    let exists = rule("sel:\n  f|exists: true\ncondition: sel");
+    assert!(hits(&exists, json!({"f": ""})) && !hits(&exists, json!({})));
+    let absent = rule("sel:\n  f|exists: false\ncondition: sel");
+    assert!(hits(&absent, json!({})) && !hits(&absent, json!({"f": 1})));
+}
+
+#[test]
+fn keywords_read_the_line_and_numbers_are_text() {
+    let r = rule("keywords:\n  - 'union select'\n  - 404\ncondition: keywords");
+    assert!(hits(&r, json!({"m": "id=1 UNION SELECT x"})));
+    assert!(hits(&r, json!({"status": 404})));
+    assert!(!hits(&r, json!({"status": 200})));
+    let all = rule("keywords:\n  '|all':\n    - 'a1'\n    - 'b2'\ncondition: keywords");
+    assert!(hits(&all, json!({"x": "a1 b2"})) && !hits(&all, json!({"x": "a1"})));
+    // A number matches its text, and a numeric field the number.
+    let r = rule("sel:\n  sc-status: 200\ncondition: sel");
+    assert!(hits(&r, json!({"sc-status": "200"})) && hits(&r, json!({"sc-status": 200})));
+}
+
+#[test]
+fn regexes_blocks_numbers_references() {
+    let r = rule("sel:\n  f|re: '^a.b$'\ncondition: sel");
+    assert!(hits(&r, json!({"f": "axb"})));
+    assert!(!hits(&r, json!({"f": "AXB"})), "regexes are case-sensitive unless |i");
+    let r = rule("sel:\n  f|re|i: '^a.b$'\ncondition: sel");
+    assert!(hits(&r, json!({"f": "AXB"})));
+    let r = rule("sel:\n  ip|cidr: 10.0.0.0/8\ncondition: sel");
+    assert!(hits(&r, json!({"ip": "10.2.3.4"})) && !hits(&r, json!({"ip": "11.0.0.1"})));
+    assert!(!hits(&r, json!({"ip": "not an address"})));
+    let r = rule("sel:\n  n|gte: 10\ncondition: sel");
+    assert!(
+        hits(&r, json!({"n": 10})) && hits(&r, json!({"n": "12.5"})) && !hits(&r, json!({"n": 9}))
+    );
+    let r = rule("sel:\n  a|fieldref: b\ncondition: sel");
+    assert!(hits(&r, json!({"a": "X", "b": "x"})) && !hits(&r, json!({"a": "x", "b": "y"})));
+    assert!(!hits(&r, json!({"a": "x"})));
+}
+
+#[test]
+fn encodings_as_the_specification_writes_them() {
+    assert_eq!(detection::base64(b"/bin/bash"), "L2Jpbi9iYXNo");
+    assert_eq!(detection::base64(b"ab"), "YWI=");
+    assert_eq!(
+        detection::base64_offsets("/bin/bash"),
+        ["L2Jpbi9iYXNo", "9iaW4vYmFza", "vYmluL2Jhc2"]
+    );
+    assert_eq!(detection::base64_offsets("/bin/sh"), ["L2Jpbi9za", "9iaW4vc2", "vYmluL3No"]);
+    let r = rule("sel:\n  f|base64offset|contains: '/bin/bash'\ncondition: sel");
+    assert!(hits(&r, json!({"f": "echo IC9iaW4vYmFzaCAtaQ== | base64 -d"})));
+    let w = detection::windash("-enc x");
+    assert_eq!(w.len(), 5);
+    assert!(w.contains(&"/enc x".to_string()) && w.contains(&"\u{2013}enc x".to_string()));
+    let r = rule("sel:\n  f|windash|contains: ' -enc '\ncondition: sel");
+    assert!(hits(&r, json!({"f": "powershell /enc AAA"})));
+}
+
+#[test]
+fn conditions() {
+    let d = "sel_a:\n  f: a\nsel_b:\n  g: b\n_private:\n  h: c\nfilter:\n  i: d\n";
+    let r = rule(&format!("{d}condition: 1 of sel_*"));
+    assert!(hits(&r, json!({"g": "b"})));
+    let r = rule(&format!("{d}condition: all of sel_*"));
+    assert!(!hits(&r, json!({"g": "b"})) && hits(&r, json!({"f": "a", "g": "b"})));
+    let r = rule(&format!("{d}condition: all of them"));
+    assert!(hits(&r, json!({"f": "a", "g": "b", "i": "d"})), "them leaves _private out");
+    let r = rule(&format!("{d}condition: (sel_a or sel_b) and not filter"));
+    assert!(hits(&r, json!({"f": "a"})) && !hits(&r, json!({"f": "a", "i": "d"})));
+    let r = rule(&format!("{d}condition:\n  - sel_a\n  - sel_b"));
+    assert!(hits(&r, json!({"g": "b"})));
+    let r = rule(&format!("{d}condition: not not sel_a"));
+    assert!(hits(&r, json!({"f": "a"})));
+}
+
+fn error(text: &str) -> String {
+    parse_rule(Path::new("bad.yml"), text).expect_err("an error")
+}
+
+#[test]
+fn broken_rules_say_what_and_where() {
+    let head = "title: t\nlogsource:\n  category: webserver\n";
+    assert!(error("title: [unclosed").contains("invalid YAML"));
+    assert!(error(&format!("{head}detection:\n  sel:\n    f|nope: x\n  condition: sel"))
+        .contains("detection.sel: f|nope: unknown modifier \"nope\""));
+    assert!(error(&format!("{head}detection:\n  sel:\n    f: x\n  condition: sel and missing"))
+        .contains("detection.condition: \"missing\" in the condition names no search identifier"));
+    assert!(error(&format!("{head}detection:\n  sel:\n    f|re: '(a'\n  condition: sel"))
+        .contains("the regex does not compile"));
+    assert!(error(&format!("{head}detection:\n  sel:\n    f: x\n"))
+        .contains("missing key \"condition\""));
+    assert!(error("logsource:\n  category: webserver\n").contains("missing key \"title\""));
+    // Run as written or not at all: said, not silently never matching.
+    let r = parse_rule(
+        Path::new("u.yml"),
+        &format!("{head}detection:\n  sel:\n    f|expand: '%x%'\n  condition: sel"),
+    )
+    .unwrap();
+    assert!(r.detection.unwrap_err().contains("\"expand\" is not supported"));
+    let r = parse_rule(
+        Path::new("u.yml"),
+        &format!("{head}detection:\n  sel:\n    f: x\n  condition: sel | count() > 5"),
+    )
+    .unwrap();
+    assert!(r.detection.unwrap_err().contains("aggregations"));
+}
+
+#[test]
+fn a_huge_or_broken_file_is_one_error_and_the_others_load() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("big.yml"), "a".repeat(10 << 20)).unwrap();
+    std::fs::write(dir.path().join("bad.yaml"), "title: [").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a rule").unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(
+        dir.path().join("sub/good.yml"),
+        "title: good\nlogsource:\n  category: webserver\ndetection:\n  sel:\n    cs-method: GET\n  condition: sel\n",
+    )
+    .unwrap();
+    let files = rule_files(&[dir.path().display().to_string()]).unwrap();
+    assert_eq!(files.len(), 3, "{files:?}");
+    let (rules, errors) = load(&files);
+    assert_eq!(rules.len(), 1);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors
+        .iter()
+        .any(|e| e.contains("big.yml") && e.contains("larger than a rule can be")));
+    assert!(errors.iter().any(|e| e.contains("bad.yaml") && e.contains("invalid YAML")));
+}

@@ -220,3 +220,42 @@ fn a_huge_or_broken_file_is_one_error_and_the_others_load() {
         .any(|e| e.contains("big.yml") && e.contains("larger than a rule can be")));
     assert!(errors.iter().any(|e| e.contains("bad.yaml") && e.contains("invalid YAML")));
 }
+
+proptest::proptest! {
+    /// Whatever a rule file holds, reading it and trying it gives an answer,
+    /// never a panic: real rules cut anywhere, with text spliced in.
+    #[test]
+    fn any_rule_text_reads_without_panicking(cut in 0usize..4000, splice in ".{0,40}", value in ".{0,40}") {
+        let base = std::fs::read_to_string(
+            "tests/data/sigma/rules/web/webserver_generic/web_sql_injection_in_access_logs.yml",
+        )
+        .unwrap();
+        let at = (0..=cut.min(base.len())).rev().find(|&i| base.is_char_boundary(i)).unwrap_or(0);
+        let text = format!("{}{splice}{}", &base[..at], &base[at..]);
+        if let Ok(r) = parse_rule(Path::new("p.yml"), &text) {
+            let _ = r.matches(&JsonEvent::new(json!({"cs-uri-query": value, "cs-method": value, "sc-status": 200})));
+        }
+        let glob = Pattern::new(detection::pieces(&splice), Placement::Whole, false);
+        let _ = glob.matches(&value);
+    }
+}
+
+proptest::proptest! {
+    /// The wildcard matcher agrees with a regular expression built from the
+    /// same pieces (case-sensitive, whole text).
+    #[test]
+    fn wildcards_match_as_a_regex_would(pattern in "[ab*?\\\\é]{0,8}", text in "[abé*?\\\\]{0,10}") {
+        let p = detection::pieces(&pattern);
+        let re: String = p
+            .iter()
+            .map(|piece| match piece {
+                detection::Piece::Lit(l) => regex::escape(l),
+                detection::Piece::Any => ".*".to_string(),
+                detection::Piece::One => ".".to_string(),
+            })
+            .collect();
+        let re = regex::Regex::new(&format!("(?s)^{re}$")).unwrap();
+        let ours = Pattern::new(p, Placement::Whole, true).matches(&text);
+        proptest::prop_assert_eq!(ours, re.is_match(&text), "{:?} on {:?}", pattern, text);
+    }
+}

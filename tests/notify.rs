@@ -1629,3 +1629,109 @@ on_both!(
     silences_hold_back_what_they_match_on_a_cluster,
     silences_hold_back_what_they_match_in
 );
+
+/// The quickstart's `[[inhibit]]` (web_down over web_volume, equal
+/// service): the web server is silent for twelve minutes, then comes back
+/// with a burst of retries. The burst is the same outage (web_down's
+/// incident is open until `resolve_after` past the silence) and is not
+/// told; the same burst on another service is. Memory and the database
+/// agree.
+fn the_quickstarts_outage_inhibits_its_burst_in(cluster: bool) {
+    let make = |dir: &Path, hook: &HttpReceiver| -> String {
+        for (file, silent) in [("apache.log", true), ("api.log", false)] {
+            let mut text = String::new();
+            for m in 0..50u32 {
+                let n = match m {
+                    30..42 if silent => 0,
+                    43 => 200,
+                    _ => 8 + (m % 3) * 2,
+                };
+                for i in 0..n {
+                    let s = i * 60 / n;
+                    text.push_str(&format!(
+                        "10.0.0.{} - - [14/Mar/2026:10:{m:02}:{s:02} +0000] \"GET / HTTP/1.1\" 200 12 \"-\" \"curl/8\"\n",
+                        i % 5 + 1
+                    ));
+                }
+            }
+            std::fs::write(dir.join(file), text).unwrap();
+            common::rest(&dir.join(file));
+        }
+        let quickstart = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("jobs/quickstart.toml"),
+        )
+        .unwrap();
+        let inhibit = &quickstart
+            [quickstart.find("[[inhibit]]").unwrap()..quickstart.find("[report]").unwrap()];
+        let text = format!(
+            "name = \"burst\"\n\
+             [[sources]]\npath = \"{a}\"\nformat = \"combined\"\nservice = \"apache\"\n\n\
+             [[sources]]\npath = \"{b}\"\nformat = \"combined\"\nservice = \"api\"\n\n\
+             [[rules]]\nid = \"web_volume\"\ntype = \"zscore_anomaly\"\ngroup_by = [\"service\"]\nwindow = \"1m\"\nbaseline_windows = 15\nthreshold = 4\nseverity = \"low\"\n\n\
+             [[rules]]\nid = \"web_down\"\ntype = \"inactivity\"\ngroup_by = [\"service\"]\nmax_idle = \"10m\"\nseverity = \"high\"\n\n\
+             {inhibit}\n{hook}\n[report]\ndir = \"{reports}\"\nformats = [\"json\"]\n",
+            a = dir.join("apache.log").display(),
+            b = dir.join("api.log").display(),
+            hook = webhook(&hook.url, ""),
+            reports = dir.join("reports").display(),
+        );
+        let path = dir.join("job.toml");
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let told = |hook: &HttpReceiver| -> Vec<String> {
+        let mut v: Vec<String> = hook
+            .accepted()
+            .iter()
+            .filter(|d| d.body["event"] == "open")
+            .map(|d| {
+                format!(
+                    "{} {}",
+                    d.body["rule_id"].as_str().unwrap(),
+                    d.body["group"]["service"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let expected = vec!["web_down apache".to_string(), "web_volume api".to_string()];
+    let mut in_memory = None;
+    if !cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let hook = HttpReceiver::start(vec![]);
+        let job = make(dir.path(), &hook);
+        ok(&logtrack("", &["run", &job, "--no-db", "--now", "2026-03-14T10:50:00Z"]));
+        assert_eq!(told(&hook), expected);
+        let h = held(dir.path());
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(
+            h[0].contains("\"rule_id\":\"web_volume\"") && h[0].contains("\"service\":\"apache\""),
+            "{h:?}"
+        );
+        assert!(
+            h[0].contains(r#""inhibited_by":{"group":{"service":"apache"},"rule_id":"web_down"}"#),
+            "{h:?}"
+        );
+        in_memory = Some(h);
+    }
+    let Some(url) = common::fresh_db(&format!("notify_burst_{cluster}"), cluster) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let hook = HttpReceiver::start(vec![]);
+    let job = make(dir.path(), &hook);
+    ok(&logtrack(&url, &["run", &job, "--now", "2026-03-14T10:50:00Z"]));
+    assert_eq!(told(&hook), expected);
+    if let Some(h) = in_memory {
+        assert_eq!(held(dir.path()), h);
+    }
+    let inhibited = "SELECT count(*) FROM incidents i JOIN incidents s ON s.job = i.job AND s.id = i.inhibited_by
+                     WHERE i.rule_id = 'web_volume' AND i.group_key->>'service' = 'apache' AND s.rule_id = 'web_down'";
+    assert_eq!(count(&url, inhibited), 1);
+}
+
+on_both!(
+    the_quickstarts_outage_inhibits_its_burst,
+    the_quickstarts_outage_inhibits_its_burst_on_a_cluster,
+    the_quickstarts_outage_inhibits_its_burst_in
+);

@@ -3,7 +3,10 @@
 //! A silence holds the alerts its matcher takes while it is active by the
 //! wall clock (when people would be told), whatever the data's time. An
 //! `[[inhibit]]` rule holds a target alert while a source incident with the
-//! same `equal` labels is open at some time of the target's window. A
+//! same `equal` labels is open at some time of the target's window (an
+//! incident is open from its first window until its rule's `resolve_after`
+//! has passed quietly after its last: a spike as a service comes back is
+//! part of the outage). A
 //! silence is named before an inhibition when both hold. With a database,
 //! [`crate::store::incidents`] reads the stored silences and the open
 //! incidents; in memory, the job file's silences and the run's own alerts
@@ -75,8 +78,15 @@ pub fn silenced(s: &Silence) -> Hold {
     Hold::Silenced { id: s.id, name: s.name() }
 }
 
-/// In memory: what holds each of a run's alerts, each an incident open over
-/// its window. `silences` are the job file's; `now` the wall clock.
+/// Until when an incident of `rule` whose last window ends at `end` is
+/// open: it is resolved only once `resolve_after` has passed quietly.
+pub fn open_until(job: &Job, rule: &str, end: i64) -> i64 {
+    let after = job.rules.iter().find(|r| r.id == rule).map_or(0, |r| r.resolve_after());
+    end.saturating_add(after)
+}
+
+/// In memory: what holds each of a run's alerts, each an incident open from
+/// its window's start until `resolve_after` past its end. `silences` are the job file's; `now` the wall clock.
 pub fn in_memory(job: &Job, alerts: &[Alert], now: i64) -> Vec<Option<Hold>> {
     alerts
         .iter()
@@ -92,7 +102,7 @@ pub fn in_memory(job: &Job, alerts: &[Alert], now: i64) -> Vec<Option<Hold>> {
                 .iter()
                 .find(|b| {
                     b.window_start <= a.window_end
-                        && a.window_start <= b.window_end
+                        && a.window_start.secs <= open_until(job, &b.rule_id, b.window_end.secs)
                         && super::inhibits(job, &super::labels(job, b), &labels)
                 })
                 .map(|b| Hold::Inhibited {

@@ -412,6 +412,8 @@ pub fn hold(
     type Span = (i64, String, std::collections::BTreeMap<String, String>, String, i64, i64);
     let mut spans: Vec<Span> = Vec::new();
     let from = events.iter().map(|e| e.alert.window_start.secs).min();
+    // A resolved incident was open until `resolve_after` past its end.
+    let reach = job.rules.iter().map(|r| r.resolve_after()).max().unwrap_or(0);
     if let (false, Some(from)) = (job.inhibit.is_empty(), from) {
         let rows = tx
             .query(
@@ -421,21 +423,15 @@ pub fn hold(
                              THEN extract(epoch FROM last_window_end)::int8 END
                  FROM incidents
                  WHERE job = $1 AND (state <> 'resolved' OR last_window_end >= $2)",
-                &[&job.name, &super::at(from)],
+                &[&job.name, &super::at(from.saturating_sub(reach))],
             )
             .map_err(Error::db("reading the incidents open during the run"))?;
         for row in rows {
             let group: String = row.get(2);
             let group = serde_json::from_str(&group).unwrap_or_default();
-            let to: Option<i64> = row.get(5);
-            spans.push((
-                row.get(0),
-                row.get(1),
-                group,
-                row.get(3),
-                row.get(4),
-                to.unwrap_or(i64::MAX),
-            ));
+            let (rule, to): (String, Option<i64>) = (row.get(1), row.get(5));
+            let to = to.map_or(i64::MAX, |end| quiet::open_until(job, &rule, end));
+            spans.push((row.get(0), rule, group, row.get(3), row.get(4), to));
         }
     }
     let hold_of = |e: &Event| {

@@ -1642,7 +1642,7 @@ fn the_quickstarts_outage_inhibits_its_burst_in(cluster: bool) {
             let mut text = String::new();
             for m in 0..50u32 {
                 let n = match m {
-                    30..42 if silent => 0,
+                    30..=41 if silent => 0,
                     43 => 200,
                     _ => 8 + (m % 3) * 2,
                 };

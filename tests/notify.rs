@@ -1621,7 +1621,29 @@ fn silences_hold_back_what_they_match_in(cluster: bool) {
     let o =
         logtrack(&url, &["silence", "add", "--match", "rule ==", "--for", "1h", "--comment", "x"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--match"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the matcher does not parse"));
+    for bad in [
+        ["--until", "0000-01-01T00:00:00Z"],
+        ["--until", "2001-01-01T00:00:00Z"],
+        ["--starts", "tomorrow"],
+    ] {
+        let o = logtrack(
+            &url,
+            &[
+                "silence",
+                "add",
+                "--match",
+                "rule = \"x\"",
+                "--for",
+                "1h",
+                "--comment",
+                "x",
+                bad[0],
+                bad[1],
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+    }
 }
 
 on_both!(

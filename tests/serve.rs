@@ -675,6 +675,21 @@ fn admins_add_and_expire_silences_with_the_form_token_in(cluster: bool) {
     let mut bad = form(&csrf, "x");
     bad[2].1 = String::new();
     assert_eq!(post(&mut admin, "/silences", &bad).status, 400);
+    // A NUL, a megabyte of text, an end in the year 0 or a duration that
+    // is none: 400, never 500, nothing stored.
+    let mut bad = form(&csrf, "a\0b");
+    assert_eq!(post(&mut admin, "/silences", &bad).status, 400);
+    bad[4].1 = "x".repeat(1 << 20);
+    assert_eq!(post(&mut admin, "/silences", &bad).status, 400);
+    let mut bad = form(&csrf, "x");
+    bad[1].1 = format!("rule = \"{}\"", "a".repeat(1 << 20));
+    assert_eq!(post(&mut admin, "/silences", &bad).status, 400);
+    let mut bad = form(&csrf, "x");
+    (bad[2].1, bad[3].1) = (String::new(), "0000-01-01T00:00:00Z".into());
+    assert_eq!(post(&mut admin, "/silences", &bad).status, 400);
+    let mut bad = form(&csrf, "x");
+    bad[2].1 = "forever".into();
+    assert_eq!(post(&mut admin, "/silences", &bad).status, 400);
     assert_eq!(count(&url, "SELECT count(*) FROM silences"), 1);
     // Expired by a viewer: no; by the admin: yes, recorded.
     let expire = format!("/silences/{id}/expire");

@@ -3,9 +3,7 @@
 
 use crate::cli::{Global, SilenceCommand};
 use crate::clock::wall_clock;
-use crate::config::{MAX_SECS, MIN_SECS};
 use crate::error::Exit;
-use crate::expr::Expr;
 use crate::parse::Timestamp;
 use crate::store::{self, silences};
 use std::io::Write;
@@ -21,28 +19,15 @@ pub fn run(c: &SilenceCommand, g: &Global) -> anyhow::Result<Exit> {
     let now = wall_clock();
     match c {
         SilenceCommand::Add { matcher, duration, until, starts, comment, author, .. } => {
-            let expr = Expr::parse_labels(matcher)
-                .map_err(|e| anyhow::anyhow!("--match {matcher:?}: {e}"))?;
-            let starts = match starts {
-                Some(t) => time("--starts", t)?,
-                None => now,
+            let request = silences::Request {
+                matcher,
+                starts: starts.as_deref(),
+                duration: duration.map(|d| d.secs()),
+                until: until.as_deref(),
+                comment,
             };
-            let ends = match (duration, until) {
-                (Some(d), _) => starts.saturating_add(d.secs()).min(MAX_SECS),
-                (None, Some(t)) => time("--until", t)?,
-                (None, None) => anyhow::bail!("give --for DURATION or --until TIME"),
-            };
-            if ends <= starts {
-                anyhow::bail!(
-                    "the silence would end before it starts (--until is not after the start)"
-                );
-            }
-            if ends <= now {
-                anyhow::bail!("the silence would have ended already: --until {} is past", ts(ends));
-            }
-            if comment.trim().is_empty() {
-                anyhow::bail!("--comment is empty: say why (it is shown with the silence)");
-            }
+            let (expr, starts, ends) = silences::check(&request, now)
+                .map_err(|why| anyhow::anyhow!("silence add: {why}"))?;
             let by = author.clone().unwrap_or_else(user);
             let id = silences::add(
                 &mut client,
@@ -51,7 +36,7 @@ pub fn run(c: &SilenceCommand, g: &Global) -> anyhow::Result<Exit> {
                     starts,
                     ends,
                     created_by: &by,
-                    comment,
+                    comment: comment.trim(),
                     origin: "cli",
                 },
             )?;
@@ -130,16 +115,6 @@ fn database(
     match job.database_url {
         Some(u) => Ok(Some(u)),
         None => anyhow::bail!("{}: no [database] url", path.display()),
-    }
-}
-
-fn time(flag: &str, s: &str) -> anyhow::Result<i64> {
-    match Timestamp::parse_rfc3339(s, &Default::default()) {
-        Some(t) if (MIN_SECS..=MAX_SECS).contains(&t.secs) => Ok(t.secs),
-        Some(_) => anyhow::bail!("{flag} {s:?}: is outside the years 1 to 9999"),
-        None => {
-            anyhow::bail!("{flag} {s:?}: expected an RFC 3339 time such as 2026-12-24T06:00:00Z")
-        }
     }
 }
 

@@ -78,6 +78,67 @@ fn from_row(r: &postgres::Row) -> SilenceRow {
     }
 }
 
+/// The longest matcher, in characters.
+pub const MAX_MATCHER: usize = 4096;
+
+/// A new silence as asked for (on the command line or the dashboard),
+/// before it is checked: times as given.
+pub struct Request<'a> {
+    pub matcher: &'a str,
+    /// RFC 3339; now when `None`.
+    pub starts: Option<&'a str>,
+    /// `for`: seconds.
+    pub duration: Option<i64>,
+    /// RFC 3339.
+    pub until: Option<&'a str>,
+    pub comment: &'a str,
+}
+
+/// Checks a new silence the same way wherever it is asked for: the
+/// matcher parses, times are RFC 3339 in the years 1 to 9999, it ends
+/// after it starts and after `now`, and the comment says why. Text holding
+/// a NUL (which PostgreSQL cannot store) or longer than the limits is
+/// refused. Returns the matcher and the span; `Err` says what is wrong.
+pub fn check(r: &Request<'_>, now: i64) -> std::result::Result<(Expr, i64, i64), String> {
+    use crate::config::{MAX_SECS, MIN_SECS};
+    if r.matcher.contains('\0') || r.comment.contains('\0') {
+        return Err("the matcher and the comment cannot hold a NUL character".into());
+    }
+    if r.matcher.chars().count() > MAX_MATCHER {
+        return Err(format!("the matcher is longer than {MAX_MATCHER} characters"));
+    }
+    if r.comment.chars().count() > MAX_COMMENT {
+        return Err(format!("the comment is longer than {MAX_COMMENT} characters"));
+    }
+    let matcher = Expr::parse_labels(r.matcher.trim())
+        .map_err(|e| format!("the matcher does not parse: {e}"))?;
+    let time = |what: &str, t: &str| match crate::parse::Timestamp::parse_rfc3339(
+        t.trim(),
+        &Default::default(),
+    ) {
+        Some(t) if (MIN_SECS..=MAX_SECS).contains(&t.secs) => Ok(t.secs),
+        Some(_) => Err(format!("{what} {t:?} is outside the years 1 to 9999")),
+        None => Err(format!("{what} {t:?} is not an RFC 3339 time such as 2026-12-24T06:00:00Z")),
+    };
+    let starts = r.starts.map(|t| time("the start", t)).transpose()?.unwrap_or(now);
+    let ends = match (r.duration, r.until) {
+        (Some(_), Some(_)) => return Err("give a duration or an end, not both".into()),
+        (Some(d), None) => starts.saturating_add(d).min(MAX_SECS),
+        (None, Some(t)) => time("the end", t)?,
+        (None, None) => return Err("say for how long (such as 2h) or until when".into()),
+    };
+    if ends <= starts {
+        return Err("the silence would end before it starts".into());
+    }
+    if ends <= now {
+        return Err("the silence would have ended already".into());
+    }
+    if r.comment.trim().is_empty() {
+        return Err("the comment is empty: say why (it is shown with the silence)".into());
+    }
+    Ok((matcher, starts, ends))
+}
+
 /// What a new silence says.
 pub struct NewSilence<'a> {
     pub matcher: &'a Expr,
@@ -91,7 +152,7 @@ pub struct NewSilence<'a> {
 
 /// Stores a silence for every job; returns its number.
 pub fn add(client: &mut impl GenericClient, s: &NewSilence<'_>) -> Result<i64> {
-    let comment: String = s.comment.chars().take(MAX_COMMENT).collect();
+    let comment = s.comment.trim();
     client
         .query_one(
             "INSERT INTO silences (origin, matcher, starts_at, ends_at, created_by, comment)

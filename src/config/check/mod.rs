@@ -453,12 +453,7 @@ pub fn validate(dict: &Dict, default_name: &str, base: &Path) -> Result<Job, Pro
 /// `[[inhibit]]`: `source` and `target` matchers, and the `equal` labels.
 fn inhibit(c: &mut Checker, dict: &Dict) -> Vec<crate::config::notify::Inhibit> {
     let mut out = Vec::new();
-    for (i, v) in list(c, dict, "inhibit").iter().enumerate() {
-        let path = format!("inhibit[{i}]");
-        let Value::Dict(_, d) = v else {
-            c.err(&path, format!("expected a table, found {}", describe(v)));
-            continue;
-        };
+    for (path, d) in &tables(c, dict, "inhibit") {
         c.unknown_keys(d, &path, &["source", "target", "equal"]);
         for key in ["source", "target"] {
             if !d.contains_key(key) {
@@ -495,13 +490,8 @@ fn inhibit(c: &mut Checker, dict: &Dict) -> Vec<crate::config::notify::Inhibit> 
 /// times; from always when absent) and `comment`.
 fn silences(c: &mut Checker, dict: &Dict) -> Vec<crate::config::notify::Silence> {
     let mut out = Vec::new();
-    for (i, v) in list(c, dict, "silence").iter().enumerate() {
-        let path = format!("silence[{i}]");
-        let Value::Dict(_, d) = v else {
-            c.err(&path, format!("expected a table, found {}", describe(v)));
-            continue;
-        };
-        c.unknown_keys(d, &path, &["match", "starts", "until", "comment"]);
+    for (i, (path, d)) in tables(c, dict, "silence").iter().enumerate() {
+        c.unknown_keys(d, path, &["match", "starts", "until", "comment"]);
         for (key, what) in [("match", "a matcher of alerts"), ("until", "an RFC 3339 time")] {
             if !d.contains_key(key) {
                 c.err(&path, format!("missing key {key:?} ({what})"));
@@ -537,6 +527,20 @@ fn silences(c: &mut Checker, dict: &Dict) -> Vec<crate::config::notify::Silence>
                 comment,
                 created_by: "job file".to_string(),
             });
+        }
+    }
+    out
+}
+
+/// The tables of the list `key` (`[[key]]`), each with its key path
+/// (`key[2]`); an item that is no table is a problem.
+fn tables(c: &mut Checker, dict: &Dict, key: &str) -> Vec<(String, Dict)> {
+    let mut out = Vec::new();
+    for (i, v) in list(c, dict, key).into_iter().enumerate() {
+        let path = format!("{key}[{i}]");
+        match v {
+            Value::Dict(_, d) => out.push((path, d)),
+            other => c.err(&path, format!("expected a table, found {}", describe(&other))),
         }
     }
     out

@@ -1,7 +1,7 @@
 //! `[[notify]]`: each receiver's keys, by type (webhook, e-mail, exec), and
 //! the job's receivers together (unique names, known rules).
 
-use super::{describe, join, list, Checker};
+use super::{describe, join, tables, Checker};
 use crate::config::notify::*;
 use crate::config::{AlertSeverity, HumanDuration};
 use figment::value::{Dict, Value};
@@ -45,13 +45,8 @@ pub(super) fn receivers(
     dashboard_url: Option<&str>,
 ) -> Vec<Receiver> {
     let mut out: Vec<Receiver> = Vec::new();
-    for (i, v) in list(c, dict, "notify").iter().enumerate() {
-        let path = format!("notify[{i}]");
-        let Value::Dict(_, d) = v else {
-            c.err(&path, format!("expected a table, found {}", describe(v)));
-            continue;
-        };
-        if let Some(mut r) = receiver(c, d, &path, rule_ids) {
+    for (path, d) in tables(c, dict, "notify") {
+        if let Some(mut r) = receiver(c, &d, &path, rule_ids) {
             r.dashboard_url = r.dashboard_url.or(dashboard_url.map(str::to_string));
             if d.contains_key("name") && out.iter().any(|o| o.name == r.name) {
                 c.err(&join(&path, "name"), format!("another receiver is named {:?}", r.name));

@@ -1,7 +1,7 @@
 //! `[[sources]]`: each source's path, format, service, time zone, reject
 //! ratio, key mapping and time format.
 
-use super::{describe, join, list, Checker, SOURCE_KEYS};
+use super::{describe, join, tables, Checker, SOURCE_KEYS};
 use crate::config::SourceSpec;
 use crate::parse::{Format, Tz};
 use figment::value::{Dict, Value};
@@ -9,13 +9,8 @@ use figment::value::{Dict, Value};
 /// Every `[[sources]]` entry that checks out (the others leave problems).
 pub(super) fn sources(c: &mut Checker, dict: &Dict) -> Vec<SourceSpec> {
     let mut sources = Vec::new();
-    for (i, s) in list(c, dict, "sources").iter().enumerate() {
-        let path = format!("sources[{i}]");
-        let Value::Dict(_, d) = s else {
-            c.err(&path, format!("expected a table, found {}", describe(s)));
-            continue;
-        };
-        sources.extend(source(c, d, &path));
+    for (path, d) in tables(c, dict, "sources") {
+        sources.extend(source(c, &d, &path));
     }
     sources
 }

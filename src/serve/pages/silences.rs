@@ -4,7 +4,6 @@
 
 use super::layout;
 use crate::clock::wall_clock;
-use crate::expr::Expr;
 use crate::parse::Timestamp;
 use crate::serve::auth::{FormToken, Session};
 use crate::serve::{App, Fail};
@@ -152,37 +151,34 @@ pub async fn add_silence(
     Form(f): Form<AddForm>,
 ) -> Result<Response, Fail> {
     admin(&s, &f.csrf)?;
-    let bad = |why: String| Err(Fail::BadRequest(why));
-    let matcher = match Expr::parse_labels(f.matcher.trim()) {
-        Ok(m) => m,
-        Err(e) => return bad(format!("The matcher does not parse: {e}")),
+    let duration = match f.duration.trim() {
+        "" => None,
+        d => match d.parse::<crate::config::HumanDuration>() {
+            Ok(d) => Some(d.secs()),
+            Err(_) => {
+                return Err(Fail::BadRequest(
+                    "The duration is not one such as 30m, 2h or 1d.".into(),
+                ))
+            }
+        },
+    };
+    let request = silences::Request {
+        matcher: &f.matcher,
+        starts: None,
+        duration,
+        until: Some(f.until.trim()).filter(|t| !t.is_empty()),
+        comment: &f.comment,
     };
     let now = wall_clock();
-    let ends = match (f.duration.trim(), f.until.trim()) {
-        ("", "") => return bad("Say for how long (such as 2h) or until when.".into()),
-        (d, "") => match d.parse::<crate::config::HumanDuration>() {
-            Ok(d) => now.saturating_add(d.secs()).min(crate::config::MAX_SECS),
-            Err(_) => return bad("The duration is not one such as 30m, 2h or 1d.".into()),
-        },
-        ("", t) => match Timestamp::parse_rfc3339(t, &Default::default()) {
-            Some(t) if t.secs <= crate::config::MAX_SECS => t.secs,
-            _ => return bad("The end is not an RFC 3339 time such as 2026-12-24T06:00:00Z.".into()),
-        },
-        _ => return bad("Give a duration or an end, not both.".into()),
-    };
-    if ends <= now {
-        return bad("The silence would have ended already.".into());
-    }
-    if f.comment.trim().is_empty() {
-        return bad("Say why: the comment is shown with the silence.".into());
-    }
+    let (matcher, starts, ends) = silences::check(&request, now)
+        .map_err(|why| Fail::BadRequest(format!("This silence cannot be added: {why}.")))?;
     let (user, comment) = (s.user.clone(), f.comment.trim().to_string());
     app.db(move |c| {
         silences::add(
             c,
             &silences::NewSilence {
                 matcher: &matcher,
-                starts: now,
+                starts,
                 ends,
                 created_by: &user,
                 comment: &comment,

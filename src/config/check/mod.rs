@@ -454,13 +454,13 @@ pub fn validate(dict: &Dict, default_name: &str, base: &Path) -> Result<Job, Pro
 fn inhibit(c: &mut Checker, dict: &Dict) -> Vec<crate::config::notify::Inhibit> {
     let mut out = Vec::new();
     for (path, d) in &tables(c, dict, "inhibit") {
-        c.unknown_keys(d, &path, &["source", "target", "equal"]);
+        c.unknown_keys(d, path, &["source", "target", "equal"]);
         for key in ["source", "target"] {
             if !d.contains_key(key) {
-                c.err(&path, format!("missing key {key:?} (a matcher of alerts)"));
+                c.err(path, format!("missing key {key:?} (a matcher of alerts)"));
             }
         }
-        let (source, target) = (c.matcher(d, "source", &path), c.matcher(d, "target", &path));
+        let (source, target) = (c.matcher(d, "source", path), c.matcher(d, "target", path));
         let mut equal = Vec::new();
         for (j, e) in list(c, d, "equal").iter().enumerate() {
             match e.as_str() {
@@ -494,16 +494,16 @@ fn silences(c: &mut Checker, dict: &Dict) -> Vec<crate::config::notify::Silence>
         c.unknown_keys(d, path, &["match", "starts", "until", "comment"]);
         for (key, what) in [("match", "a matcher of alerts"), ("until", "an RFC 3339 time")] {
             if !d.contains_key(key) {
-                c.err(&path, format!("missing key {key:?} ({what})"));
+                c.err(path, format!("missing key {key:?} ({what})"));
             }
         }
-        let matcher = c.matcher(d, "match", &path);
+        let matcher = c.matcher(d, "match", path);
         let mut time = |key: &str| {
-            let t = c.string(d, key, &path)?;
+            let t = c.string(d, key, path)?;
             let at = crate::parse::Timestamp::parse_rfc3339(&t, &Tz::default());
             if at.is_none() {
                 c.err(
-                    &join(&path, key),
+                    &join(path, key),
                     format!("{t:?} is not an RFC 3339 time such as \"2026-12-24T06:00:00Z\""),
                 );
             }
@@ -512,11 +512,11 @@ fn silences(c: &mut Checker, dict: &Dict) -> Vec<crate::config::notify::Silence>
         let (starts, until) = (time("starts"), time("until"));
         if let (Some(s), Some(u)) = (starts, until) {
             if u < s {
-                c.err(&join(&path, "until"), "is before `starts`".to_string());
+                c.err(&join(path, "until"), "is before `starts`".to_string());
                 continue;
             }
         }
-        let comment = c.string(d, "comment", &path).unwrap_or_default();
+        let comment = c.string(d, "comment", path).unwrap_or_default();
         if let (Some(matcher), Some(ends)) = (matcher, until) {
             out.push(crate::config::notify::Silence {
                 id: None,

@@ -74,3 +74,140 @@ fn a_jobs_sources_are_matched_and_broken_files_fail_the_check() {
     assert_eq!(code, 2);
     assert!(out.contains("broken.yml: detection.sel: f|nope: unknown modifier \"nope\""), "{out}");
 }
+
+/// A job over the quickstart's web and CloudTrail samples with SigmaHQ's
+/// rules in a folder beside it, plus two broken files.
+fn sigma_job(dir: &std::path::Path) -> String {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("broken.yml"), "title: x\ndetection: [\n").unwrap();
+    std::fs::write(
+        rules.join("unknown_modifier.yml"),
+        "title: u\nid: u1\nstatus: stable\nlogsource:\n  category: webserver\ndetection:\n  s:\n    cs-method|sounds_like: GET\n  condition: s\n",
+    )
+    .unwrap();
+    std::fs::write(rules.join("notes.txt"), "not a rule").unwrap();
+    let job = dir.join("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "name = \"sigma\"\nnow = \"end-of-data\"\n\
+             [[sources]]\npath = \"{root}/samples/web/access.log*\"\nformat = \"combined\"\nservice = \"apache\"\n\n\
+             [[sources]]\npath = \"{root}/samples/cloudtrail/*.json\"\nformat = \"cloudtrail\"\n\n\
+             [[rules]]\nid = \"sigmahq\"\ntype = \"sigma\"\n\
+             path = [\"{root}/tests/data/sigma/rules\", \"{root}/tests/data/sigma/rules-emerging-threats\", \"rules\"]\n\
+             status = [\"stable\", \"test\", \"experimental\"]\n"
+        ),
+    )
+    .unwrap();
+    job.display().to_string()
+}
+
+fn report(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+}
+
+/// Sigma rules in a job: each matched rule is its own group (`sigma.id`),
+/// its count is the records it matched, its severity its level, its
+/// message its title and author; the report keeps what the rule's authors
+/// say of it; a broken file is named once and the others run; memory and
+/// the database give the same alerts.
+fn sigma_rules_run_in_a_job_in(cluster: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let job = sigma_job(dir.path());
+    let mem_dir = dir.path().join("mem");
+    let o = logtrack("", &["run", &job, "--report-dir", mem_dir.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    // One warning per broken file, naming it; the text file is ignored.
+    assert_eq!(err.matches("broken.yml").count(), 1, "{err}");
+    assert!(err.contains("broken.yml: invalid YAML"), "{err}");
+    assert!(err.contains("unknown_modifier.yml") && err.contains("sounds_like"), "{err}");
+    assert!(!err.contains("notes.txt"), "{err}");
+    let r = report(&mem_dir);
+    let alerts = r["alerts"].as_array().unwrap();
+    let by_id =
+        |id: &str| alerts.iter().filter(|a| a["group"]["sigma.id"] == id).collect::<Vec<_>>();
+    // The scanner's 150 zgrab requests (user agent `Mozilla/5.0 zgrab/0.x`):
+    // counted once each, by a grep of the file, not by LogTrack.
+    let root = env!("CARGO_MANIFEST_DIR");
+    let zgrab = std::fs::read_to_string(format!("{root}/samples/web/access.log"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.ends_with("\"Mozilla/5.0 zgrab/0.x\""))
+        .count();
+    assert_eq!(zgrab, 150);
+    let recon = by_id("19aa4f58-94ca-45ff-bc34-92e533c0994a");
+    assert_eq!(recon.iter().map(|a| a["count"].as_u64().unwrap()).sum::<u64>(), zgrab as u64);
+    assert_eq!(recon[0]["rule_id"], "sigmahq");
+    assert_eq!(recon[0]["type"], "sigma");
+    assert_eq!(recon[0]["severity"], "medium");
+    let m = recon[0]["message"].as_str().unwrap();
+    assert!(m.contains("Suspicious User-Agents Related To Recon Tools"), "{m}");
+    assert!(m.contains("author: Nasreddine Bencherchali"), "{m}");
+    // The IAM user's key made by another user (SigmaHQ's "AWS IAM Backdoor
+    // Users Keys"), once.
+    let keys = by_id("0a5177f4-6ca9-44c2-aacf-d3f3d8b6e4d2");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["count"], 1);
+    // No rule matched in this hour beyond these (no false positive from
+    // the other 150 rules on ordinary traffic).
+    let ids: std::collections::BTreeSet<&str> =
+        alerts.iter().map(|a| a["group"]["sigma.id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    let about = r["sigma"].as_array().unwrap();
+    assert_eq!(about.len(), 3);
+    let k = about.iter().find(|s| s["id"] == "0a5177f4-6ca9-44c2-aacf-d3f3d8b6e4d2").unwrap();
+    assert_eq!(k["author"], "faloker");
+    assert!(k["references"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("https://github.com/RhinoSecurityLabs"));
+    assert!(!k["falsepositives"].as_array().unwrap().is_empty());
+    let md = std::fs::read_to_string(mem_dir.join("report.md")).unwrap();
+    assert!(md.contains("## Sigma rules that matched") && md.contains("author: faloker"), "{md}");
+    // validate counts the rules.
+    let v = logtrack("", &["validate", &job]);
+    let out = String::from_utf8_lossy(&v.stdout).to_string();
+    assert!(out.contains("rule sigmahq (sigma: 153 of 170 rule files run"), "{out}");
+
+    // The same with a database.
+    let Some(url) = common::fresh_db(&format!("sigma_job_{cluster}"), cluster) else { return };
+    let db_dir = dir.path().join("db");
+    let o = common::pg::logtrack(&url, &["run", &job, "--report-dir", db_dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(common::alert_keys(&db_dir), common::alert_keys(&mem_dir));
+    assert_eq!(report(&db_dir)["sigma"], r["sigma"]);
+}
+
+on_both!(
+    sigma_rules_run_in_a_job,
+    sigma_rules_run_in_a_job_on_a_cluster,
+    sigma_rules_run_in_a_job_in
+);
+
+#[test]
+fn a_sigma_rule_with_bad_keys_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("job.toml");
+    for (rule, want) in [
+        ("type = \"sigma\"\n", "missing key \"path\""),
+        ("type = \"sigma\"\npath = \"nowhere/\"\n", "nowhere: no such file, folder or match"),
+        ("type = \"sigma\"\npath = \".\"\nstatus = [\"bogus\"]\n", "unknown status \"bogus\""),
+        (
+            "type = \"sigma\"\npath = \".\"\nlevel_at_least = \"severe\"\n",
+            "unknown level \"severe\"",
+        ),
+        ("type = \"sigma\"\npath = \".\"\ntags = 3\n", "rules[0].tags"),
+    ] {
+        std::fs::write(
+            &job,
+            format!("[[sources]]\npath = \"x.log\"\nformat = \"combined\"\n\n[[rules]]\nid = \"s\"\n{rule}"),
+        )
+        .unwrap();
+        let (code, _, err) = check(&["validate", job.to_str().unwrap()]);
+        assert_eq!(code, 2, "{rule}: {err}");
+        assert!(err.contains(want), "{rule}: {err}");
+    }
+}

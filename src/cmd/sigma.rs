@@ -23,14 +23,7 @@ pub fn run(c: &SigmaCommand, g: &Global) -> anyhow::Result<Exit> {
     for r in &rules {
         let path = r.path.display();
         let kind = source::kind(&r.logsource);
-        let why = match (&r.detection, &kind) {
-            (Err(why), _) => Some(why.clone()),
-            (Ok(_), None) => Some(format!(
-                "no LogTrack source has its logsource (product {:?}, service {:?}, category {:?})",
-                r.logsource.product, r.logsource.service, r.logsource.category
-            )),
-            (Ok(d), Some(k)) => d.fields().into_iter().flatten().find_map(|f| k.field(f).err()),
-        };
+        let why = sigma::set::unsupported(r);
         if let Some(why) = why {
             unsupported += 1;
             writeln!(

@@ -29,6 +29,22 @@ pub fn run(args: &ValidateArgs, g: &Global) -> anyhow::Result<Exit> {
                 writeln!(out, "  source {} ({})", s.path, s.format)?;
             }
             for r in &job.rules {
+                if let crate::config::RuleKind::Sigma { rules, .. } = &r.kind {
+                    let set = &rules.set;
+                    writeln!(
+                        out,
+                        "  rule {} (sigma: {} of {} rule files run, {} left out by status/level/tags, {} not run)",
+                        r.id,
+                        set.rules.len(),
+                        set.files,
+                        set.filtered,
+                        set.problems.len()
+                    )?;
+                    for p in &set.problems {
+                        writeln!(out, "    {}", crate::output::terminal(p))?;
+                    }
+                    continue;
+                }
                 writeln!(out, "  rule {} ({}, {})", r.id, r.kind.type_name(), r.severity)?;
             }
             for r in &job.notify {

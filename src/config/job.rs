@@ -162,6 +162,17 @@ pub enum RuleKind {
         /// A combination not seen for this long is new again.
         remember: i64,
     },
+    /// Sigma rules (see `crate::sigma`): each record a Sigma rule matches
+    /// counts in that rule's group (`sigma.id`, then `group_by`); a group
+    /// with `min_count` of them within `window` is an alert.
+    Sigma {
+        rules: SigmaRules,
+        min_count: u64,
+        window: HumanDuration,
+        /// `severity` was written: every alert has it. Else each Sigma
+        /// rule's `level` gives its alerts' severity.
+        severity_given: bool,
+    },
     /// A percentile of a numeric field.
     Percentile {
         /// The key in `fields`.
@@ -210,6 +221,7 @@ impl RuleKind {
             RuleKind::Percentile { .. } => "percentile",
             RuleKind::NewTemplate { .. } => "new_template",
             RuleKind::NewValue { .. } => "new_value",
+            RuleKind::Sigma { .. } => "sigma",
         }
     }
 }
@@ -238,6 +250,7 @@ impl Rule {
             | RuleKind::RateSpike { window, .. }
             | RuleKind::Ratio { window, .. }
             | RuleKind::Percentile { window, .. }
+            | RuleKind::Sigma { window, .. }
             | RuleKind::ZscoreAnomaly { window, .. } => window.secs(),
             RuleKind::Inactivity { max_idle } => max_idle.secs(),
             RuleKind::NewTemplate { .. } | RuleKind::NewValue { .. } => 3600,
@@ -317,6 +330,12 @@ impl Rule {
                 "min_count": min_count, "learn": d(&HumanDuration(*learn)),
                 "remember": d(&HumanDuration(*remember)),
             }),
+            RuleKind::Sigma { rules, min_count, window, .. } => json!({
+                "path": rules.paths, "status": rules.filter.status,
+                "level_at_least": rules.filter.level_at_least.map(|l| crate::sigma::set::LEVELS[l]),
+                "tags": if rules.filter.tags.is_empty() { None } else { Some(&rules.filter.tags) },
+                "min_count": min_count, "window": d(window),
+            }),
         };
         for (k, val) in kind.as_object().expect("an object") {
             if !val.is_null() {
@@ -328,7 +347,23 @@ impl Rule {
 }
 
 pub const RULE_TYPES: &str = "keyword_threshold, repeated_message, user_threshold, rate_spike, \
-     inactivity, zscore_anomaly, ratio, percentile, new_template, new_value";
+     inactivity, zscore_anomaly, ratio, percentile, new_template, new_value, sigma";
+
+/// The Sigma rules of a `sigma` rule: where they were read from, which of
+/// them run, and the rules themselves (read once, when the job is).
+#[derive(Clone, Debug)]
+pub struct SigmaRules {
+    /// As written in the job (relative to its folder, resolved).
+    pub paths: Vec<String>,
+    pub filter: crate::sigma::set::Filter,
+    pub set: std::sync::Arc<crate::sigma::set::Set>,
+}
+
+impl PartialEq for SigmaRules {
+    fn eq(&self, other: &Self) -> bool {
+        self.paths == other.paths && self.filter == other.filter
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {

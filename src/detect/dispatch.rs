@@ -34,6 +34,9 @@ pub fn detector(rule: &Rule) -> Box<dyn Detector> {
             Box::new(super::novelty::NewTemplateDetector::new(rule.clone()))
         }
         RuleKind::NewValue { .. } => Box::new(super::novelty::NewValueDetector::new(rule.clone())),
+        RuleKind::Sigma { min_count, window, .. } => {
+            Box::new(super::window::WindowDetector::new(rule.clone(), *min_count, window.secs()))
+        }
     }
 }
 
@@ -87,6 +90,9 @@ pub struct RuleMatch {
     template: Option<Arc<TemplateFilter>>,
     /// Seconds `[from, to)` this rule counts (all when `None`).
     range: Option<(i64, i64)>,
+    /// `sigma`: a record counts once in the group of each Sigma rule it
+    /// matches (see [`RuleMatch::groups`]).
+    sigma: Option<Arc<crate::sigma::set::Set>>,
 }
 
 /// The parts of a record a rule reads: what a reader of stored rows must
@@ -201,6 +207,10 @@ impl RuleMatch {
                 _ => None,
             },
             range: None,
+            sigma: match &rule.kind {
+                RuleKind::Sigma { rules, .. } => Some(Arc::clone(&rules.set)),
+                _ => None,
+            },
         }
     }
 
@@ -281,6 +291,12 @@ impl RuleMatch {
             Sub::None => {}
             Sub::Ratio(e) => r.expr(e),
             Sub::Percentile(k) => r.field(k),
+        }
+        if let Some(set) = &self.sigma {
+            (r.message, r.user, r.host) = (true, true, true);
+            for k in set.fields() {
+                r.field(k);
+            }
         }
         match &self.matcher {
             Matcher::All => {}
@@ -444,10 +460,25 @@ impl Tally {
             self.templates.add(&r.service, &r.message, sec, at);
         }
         for (i, m) in matches.iter().enumerate() {
-            if m.in_range(sec) && m.project(r, &mut self.key) {
-                if let Some(slot) = m.slot(r, sec) {
-                    self.per_rule[i].add(&self.key, slot, at);
-                }
+            if !m.in_range(sec) || !m.project(r, &mut self.key) {
+                continue;
+            }
+            if let Some(set) = &m.sigma {
+                // The group of each Sigma rule that matches: its id first.
+                let (key, counts) = (&mut self.key, &mut self.per_rule[i]);
+                let base = key.len();
+                set.matches(r, |j| {
+                    let id = &set.rules[j].rule.id;
+                    let mut group = String::with_capacity(id.len() + 1 + base);
+                    push_value(&mut group, Some(id));
+                    if base > 0 {
+                        group.push(GROUP_SEP);
+                        group.push_str(&key[..base]);
+                    }
+                    counts.add(&group, sec, at);
+                });
+            } else if let Some(slot) = m.slot(r, sec) {
+                self.per_rule[i].add(&self.key, slot, at);
             }
         }
     }

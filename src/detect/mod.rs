@@ -39,6 +39,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// The group key of a `sigma` rule's alerts that names the Sigma rule.
+pub const SIGMA_ID: &str = "sigma.id";
+
 /// Separates the values of a multi-key group in its encoded form.
 const GROUP_SEP: char = '\u{1f}';
 
@@ -138,6 +141,9 @@ pub trait Detector: Send + Sync {
 /// The names of a rule's group keys, as they appear in an alert's `group`.
 pub fn group_names(rule: &Rule) -> Vec<String> {
     let mut names: Vec<String> = rule.group_by.iter().map(GroupKey::name).collect();
+    if matches!(rule.kind, RuleKind::Sigma { .. }) {
+        names.insert(0, SIGMA_ID.into());
+    }
     if matches!(rule.kind, RuleKind::RepeatedMessage { message: None, .. }) {
         names.push("message".into());
     }

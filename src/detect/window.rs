@@ -10,7 +10,7 @@
 //! number of records in that span.
 
 use super::{decode_group, group_names, Alert, Counts, Detector, FinishContext};
-use crate::config::{HumanDuration, Rule, RuleKind};
+use crate::config::{AlertSeverity, HumanDuration, Rule, RuleKind};
 use crate::parse::Timestamp;
 
 pub struct WindowDetector {
@@ -106,7 +106,7 @@ impl Detector for WindowDetector {
                 alerts.push(Alert {
                     rule_id: self.rule.id.clone(),
                     rule_type: self.rule.kind.type_name(),
-                    severity: self.rule.severity,
+                    severity: severity(&self.rule, &group_obj),
                     group: group_obj,
                     window_start: Timestamp::from_secs(span[0].0),
                     window_end: Timestamp::from_secs(span[span.len() - 1].0),
@@ -116,6 +116,26 @@ impl Detector for WindowDetector {
                 });
             }
         })
+    }
+}
+
+/// The rule's severity, or for a `sigma` rule without one, the level of
+/// the Sigma rule of the group (`informational` is low, as is a rule
+/// without a level).
+fn severity(rule: &Rule, group: &std::collections::BTreeMap<String, String>) -> AlertSeverity {
+    let RuleKind::Sigma { rules, severity_given: false, .. } = &rule.kind else {
+        return rule.severity;
+    };
+    let level = group
+        .get(super::SIGMA_ID)
+        .and_then(|id| rules.set.find(id))
+        .and_then(|r| r.rule.level.as_deref())
+        .and_then(crate::sigma::set::level_rank);
+    match level {
+        Some(4) => AlertSeverity::Critical,
+        Some(3) => AlertSeverity::High,
+        Some(2) => AlertSeverity::Medium,
+        _ => AlertSeverity::Low,
     }
 }
 
@@ -139,6 +159,17 @@ fn describe(
             format!(
                 "user {user:?}: {count} messages containing {message:?} (threshold {threshold} within {window})"
             )
+        }
+        RuleKind::Sigma { rules, .. } => {
+            let id = group.get(super::SIGMA_ID).map(String::as_str).unwrap_or("?");
+            match rules.set.find(id) {
+                Some(r) => format!(
+                    "Sigma rule {:?} matched {count} records (min_count {threshold} within {window}); author: {}",
+                    r.rule.title,
+                    r.rule.author.as_deref().unwrap_or("not given")
+                ),
+                None => format!("Sigma rule {id} matched {count} records"),
+            }
         }
         _ => format!("{count} records (threshold {threshold} within {window})"),
     }

@@ -162,6 +162,14 @@ impl Notification {
         if let Some(rule) = job.rules.iter().find(|r| r.id == self.rule_id) {
             self.description.clone_from(&rule.description);
             self.runbook.clone_from(&rule.runbook);
+            // A Sigma rule's own words, with its author (as its licence asks).
+            if let Some(about) = crate::report::SigmaAbout::find(job, &rule.id, &self.group) {
+                let text = about.text();
+                self.description = Some(match self.description.take() {
+                    Some(d) => format!("{d}\n{text}"),
+                    None => text,
+                });
+            }
         }
     }
 

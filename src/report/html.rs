@@ -252,6 +252,29 @@ fn summary(r: &Report) -> Markup {
                 }
             }
         }
+        @if !r.sigma.is_empty() {
+            h2 { "Sigma rules that matched" }
+            ul {
+                @for m in &r.sigma {
+                    li {
+                        strong { (m.title) } " (" code { (m.id) } ", " (m.level.as_deref().unwrap_or("no level")) "), author: " (m.author.as_deref().unwrap_or("not given"))
+                        @if let Some(d) = &m.description { ": " (d.trim().trim_end_matches('.')) "." }
+                        @if !m.references.is_empty() {
+                            " References: "
+                            @for (i, u) in m.references.iter().enumerate() {
+                                @if i > 0 { ", " }
+                                @if u.starts_with("https://") || u.starts_with("http://") {
+                                    a href=(u) rel="noopener noreferrer" { (u) }
+                                } @else { (u) }
+                            }
+                            "."
+                        }
+                        @if !m.falsepositives.is_empty() { " False positives: " (m.falsepositives.join("; ")) "." }
+                        @if !m.tags.is_empty() { " Tags: " (m.tags.join(", ")) "." }
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -106,6 +106,48 @@ fn render(r: &Report) -> Result<String, std::fmt::Error> {
             )?;
         }
     }
+    if !r.sigma.is_empty() {
+        writeln!(s)?;
+        writeln!(s, "## Sigma rules that matched")?;
+        writeln!(s)?;
+        for m in &r.sigma {
+            let mut line = format!(
+                "- **{}** (`{}`, {}), author: {}",
+                cell(&m.title),
+                m.id.replace('`', "'"),
+                cell(m.level.as_deref().unwrap_or("no level")),
+                cell(m.author.as_deref().unwrap_or("not given"))
+            );
+            if let Some(d) = &m.description {
+                line.push_str(&format!(": {}.", cell(d.trim().trim_end_matches('.'))));
+            }
+            let links: Vec<String> = m
+                .references
+                .iter()
+                .map(|u| {
+                    if u.starts_with("http")
+                        && !u.contains(|c: char| c.is_whitespace() || c == '<' || c == '>')
+                    {
+                        format!("<{u}>")
+                    } else {
+                        cell(u)
+                    }
+                })
+                .collect();
+            if !links.is_empty() {
+                line.push_str(&format!(" References: {}.", links.join(", ")));
+            }
+            if !m.falsepositives.is_empty() {
+                let fp: Vec<String> = m.falsepositives.iter().map(|f| cell(f)).collect();
+                line.push_str(&format!(" False positives: {}.", fp.join("; ")));
+            }
+            if !m.tags.is_empty() {
+                let tags: Vec<String> = m.tags.iter().map(|t| cell(t)).collect();
+                line.push_str(&format!(" Tags: {}.", tags.join(", ")));
+            }
+            writeln!(s, "{line}")?;
+        }
+    }
     writeln!(s)?;
     writeln!(s, "## Alerts")?;
     writeln!(s)?;

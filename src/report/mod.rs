@@ -68,6 +68,103 @@ pub struct Report {
     /// incident open at the same time.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub held: Vec<Held>,
+    /// The Sigma rules that matched (the alerts' `sigma.id`), with what
+    /// their authors say of them: the Detection Rule License asks that
+    /// what is made from a rule keep its author.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sigma: Vec<SigmaAbout>,
+}
+
+/// A Sigma rule as its file describes it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SigmaAbout {
+    pub id: String,
+    pub title: String,
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub falsepositives: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+impl SigmaAbout {
+    pub fn of(r: &crate::sigma::Rule) -> SigmaAbout {
+        SigmaAbout {
+            id: r.id.clone(),
+            title: r.title.clone(),
+            path: r.path.display().to_string(),
+            author: r.author.clone(),
+            level: r.level.clone(),
+            status: r.status.clone(),
+            description: r.description.clone(),
+            references: r.references.clone(),
+            falsepositives: r.falsepositives.clone(),
+            tags: r.tags.clone(),
+        }
+    }
+
+    /// The Sigma rules of `job` that `alerts` name, once each, in the
+    /// order of first mention.
+    pub fn of_alerts<'a>(
+        job: &crate::config::Job,
+        alerts: impl IntoIterator<Item = &'a Alert>,
+    ) -> Vec<SigmaAbout> {
+        let mut out: Vec<SigmaAbout> = Vec::new();
+        for a in alerts {
+            if let Some(about) = SigmaAbout::find(job, &a.rule_id, &a.group) {
+                if !out.iter().any(|s| s.id == about.id) {
+                    out.push(about);
+                }
+            }
+        }
+        out
+    }
+
+    /// The Sigma rule an alert of `rule_id` in `group` is of, if any.
+    pub fn find(
+        job: &crate::config::Job,
+        rule_id: &str,
+        group: &std::collections::BTreeMap<String, String>,
+    ) -> Option<SigmaAbout> {
+        let rule = job.rules.iter().find(|r| r.id == rule_id)?;
+        let crate::config::RuleKind::Sigma { rules, .. } = &rule.kind else { return None };
+        let id = group.get(crate::detect::SIGMA_ID)?;
+        rules.set.find(id).map(|r| SigmaAbout::of(&r.rule))
+    }
+
+    /// In one paragraph (notifications): title, author, description,
+    /// references, false positives, tags.
+    pub fn text(&self) -> String {
+        let mut s = format!(
+            "Sigma rule \"{}\" ({}), author: {}",
+            self.title,
+            self.id,
+            self.author.as_deref().unwrap_or("not given")
+        );
+        if let Some(d) = &self.description {
+            s.push_str(&format!(". {}.", d.trim().trim_end_matches('.')));
+        }
+        if !self.references.is_empty() {
+            s.push_str(&format!(" References: {}.", self.references.join(", ")));
+        }
+        if !self.falsepositives.is_empty() {
+            s.push_str(&format!(" False positives: {}.", self.falsepositives.join("; ")));
+        }
+        if !self.tags.is_empty() {
+            s.push_str(&format!(" Tags: {}.", self.tags.join(", ")));
+        }
+        s
+    }
 }
 
 /// An alert (with a database, an incident's latest) that was not told, and

@@ -126,6 +126,15 @@ impl Settings {
 /// `logtrack run`: in memory, or through the database at `db`.
 pub fn run(job: &Job, db: Option<&str>, s: &Settings, msgs: &Messages) -> anyhow::Result<Exit> {
     let started = wall_clock();
+    // Sigma rule files that are not rules or cannot run: said once per
+    // file; the other rules run.
+    for r in &job.rules {
+        if let crate::config::RuleKind::Sigma { rules, .. } = &r.kind {
+            for p in &rules.set.problems {
+                msgs.warn(&format!("rule {}: {p}", r.id));
+            }
+        }
+    }
     match db {
         Some(url) => database::run(job, url, s, msgs, started),
         None => memory::run(job, s, msgs, started),
@@ -191,6 +200,7 @@ pub(crate) fn assemble(
             runbook: r.runbook.clone(),
         })
         .collect();
+    let sigma = crate::report::SigmaAbout::of_alerts(job, &alerts);
     let mut report = Report {
         job: job.name.clone(),
         started_at: rfc3339(started),
@@ -214,6 +224,7 @@ pub(crate) fn assemble(
         templates: parts.templates,
         rules,
         held: parts.held,
+        sigma,
     };
     if let Some(a) = anonymizer(job, s) {
         crate::report::anonymize(&mut report, &a);

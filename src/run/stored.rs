@@ -22,7 +22,8 @@ fn lookback(rule: &Rule) -> i64 {
         | RuleKind::UserThreshold { window, .. }
         | RuleKind::RateSpike { window, .. }
         | RuleKind::Ratio { window, .. }
-        | RuleKind::Percentile { window, .. } => window.secs(),
+        | RuleKind::Percentile { window, .. }
+        | RuleKind::Sigma { window, .. } => window.secs(),
         RuleKind::ZscoreAnomaly { window, seasonal: Some(s), .. } => {
             window.secs() + s.period * i64::from(s.seasons)
         }

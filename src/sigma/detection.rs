@@ -186,6 +186,24 @@ impl Pattern {
     }
 
     pub fn matches(&self, value: &str) -> bool {
+        if !self.cased && value.is_ascii() {
+            // No allocation for the usual text: ASCII compares fold case in
+            // place (the pattern's literals are lower case already).
+            return match &self.shape {
+                Shape::Exact(l) => value.eq_ignore_ascii_case(l),
+                Shape::Prefix(l) => {
+                    value.len() >= l.len()
+                        && value.as_bytes()[..l.len()].eq_ignore_ascii_case(l.as_bytes())
+                }
+                Shape::Suffix(l) => {
+                    value.len() >= l.len()
+                        && value.as_bytes()[value.len() - l.len()..]
+                            .eq_ignore_ascii_case(l.as_bytes())
+                }
+                Shape::Contains(l) => contains_folded(value.as_bytes(), l.as_bytes()),
+                Shape::Glob(p) => glob(p, &value.to_ascii_lowercase()),
+            };
+        }
         let v = if self.cased { Cow::Borrowed(value) } else { fold(value) };
         match &self.shape {
             Shape::Exact(l) => *v == **l,
@@ -195,6 +213,18 @@ impl Pattern {
             Shape::Glob(p) => glob(p, &v),
         }
     }
+}
+
+/// Whether ASCII `hay` holds `needle` (lower case) in any case: the
+/// candidates are where the needle's first byte is, in either case.
+fn contains_folded(hay: &[u8], needle: &[u8]) -> bool {
+    let Some(&first) = needle.first() else { return true };
+    if hay.len() < needle.len() {
+        return false;
+    }
+    let last = hay.len() - needle.len();
+    memchr::memchr2_iter(first, first.to_ascii_uppercase(), &hay[..=last])
+        .any(|i| hay[i..i + needle.len()].eq_ignore_ascii_case(needle))
 }
 
 /// Whether `s` matches the pieces (`*` backtracks to the last star only:

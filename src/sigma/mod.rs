@@ -10,6 +10,8 @@
 
 pub mod condition;
 pub mod detection;
+pub mod record;
+pub mod set;
 pub mod source;
 
 use condition::Cond;

@@ -1,7 +1,11 @@
-//! Which LogTrack sources a Sigma `logsource` names, and where each Sigma
-//! field name is found in their records (docs/sigma.md has the table).
+//! Which LogTrack sources a Sigma `logsource` names, where each Sigma
+//! field name is found in their records (docs/sigma.md has the table), and
+//! which kind of source a record comes from (by its shape, so that a
+//! record parsed now and the same record read back from the database are
+//! the same kind).
 
 use super::LogSource;
+use crate::parse::Record;
 
 /// A kind of LogTrack source a rule applies to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,40 +98,136 @@ impl Kind {
 
     /// Where the Sigma field `name` is in a record of this kind, or why it
     /// cannot be read.
-    pub fn field(&self, name: &str) -> Result<&'static str, String> {
-        let found = match self {
+    pub fn field(&self, name: &str) -> Result<String, String> {
+        self.slot(name)
+            .map(Slot::describe)
+            .ok_or_else(|| format!("{} records have no field {name:?}", self.describe()))
+    }
+
+    /// Where the Sigma field `name` is in a record of this kind.
+    pub fn slot(&self, name: &str) -> Option<Slot> {
+        let f = Slot::Field;
+        match self {
             Kind::CloudTrail => match name {
-                "eventName" => Some("message"),
-                "eventSource" => Some("service"),
-                "sourceIPAddress" => Some("fields.source_ip"),
-                "userAgent" => Some("fields.user_agent"),
-                "errorCode" => Some("fields.error_code"),
-                "errorMessage" => Some("fields.error_message"),
-                "awsRegion" => Some("fields.region"),
-                "eventID" => Some("fields.event_id"),
-                "requestID" => Some("fields.request_id"),
-                "eventType" => Some("fields.event_type"),
-                "eventCategory" => Some("fields.event_category"),
-                "recipientAccountId" => Some("fields.account_id"),
-                "userIdentity.type" => Some("fields.identity_type"),
-                "userIdentity.arn" => Some("fields.arn"),
+                "eventName" => Some(Slot::Message),
+                "eventSource" => Some(Slot::Service),
+                "sourceIPAddress" => Some(f("source_ip")),
+                "userAgent" => Some(f("user_agent")),
+                "errorCode" => Some(f("error_code")),
+                "errorMessage" => Some(f("error_message")),
+                "awsRegion" => Some(f("region")),
+                "eventID" => Some(f("event_id")),
+                "requestID" => Some(f("request_id")),
+                "eventType" => Some(f("event_type")),
+                "eventCategory" => Some(f("event_category")),
+                "recipientAccountId" => Some(f("account_id")),
+                "userIdentity.type" => Some(f("identity_type")),
+                "userIdentity.arn" => Some(f("arn")),
                 _ => None,
             },
             Kind::Web => match name {
-                "cs-method" => Some("fields.method"),
-                "cs-uri-stem" => Some("fields.path (before ?)"),
-                "cs-uri-query" | "cs-uri" => Some("fields.path (the request target as logged)"),
-                "c-ip" => Some("fields.client_ip"),
-                "cs-username" => Some("user"),
-                "sc-status" => Some("fields.status"),
-                "cs-user-agent" => Some("fields.user_agent"),
-                "cs-referer" => Some("fields.referer"),
-                "sc-bytes" => Some("fields.bytes"),
-                "cs-version" => Some("fields.protocol"),
+                "cs-method" => Some(f("method")),
+                "cs-uri-stem" => Some(Slot::PathStem),
+                // SigmaHQ's web rules put paths in `cs-uri-query`: the
+                // request target as logged.
+                "cs-uri-query" | "cs-uri" => Some(f("path")),
+                "c-ip" => Some(f("client_ip")),
+                "cs-username" => Some(Slot::User),
+                "sc-status" => Some(f("status")),
+                "cs-user-agent" => Some(f("user_agent")),
+                "cs-referer" => Some(f("referer")),
+                "sc-bytes" => Some(f("bytes")),
+                "cs-version" => Some(f("protocol")),
                 _ => None,
             },
             Kind::ErrorLog(_) | Kind::Linux(_) => None,
-        };
-        found.ok_or_else(|| format!("{} records have no field {name:?}", self.describe()))
+        }
+    }
+}
+
+/// The kind of source a record comes from, by the fields its parser
+/// always writes (null when the line has no value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// `event_type` and `identity_type`.
+    CloudTrail,
+    /// `method`, `protocol` and `status`: an access log.
+    Web,
+    /// `client_port` and `tid` (with `connection`: nginx's).
+    ApacheError,
+    NginxError,
+    /// Anything else with a host and a program: syslog, journald.
+    Linux,
+    Other,
+}
+
+/// The record fields that tell the families apart: a reader of stored
+/// rows fetches them for Sigma rules.
+pub const FAMILY_FIELDS: [&str; 8] = [
+    "event_type",
+    "identity_type",
+    "method",
+    "protocol",
+    "status",
+    "client_port",
+    "tid",
+    "connection",
+];
+
+pub fn family(r: &Record<'_>) -> Family {
+    let has = |k: &str| r.fields.iter().any(|(n, _)| n == k);
+    if has("event_type") && has("identity_type") {
+        Family::CloudTrail
+    } else if has("method") && has("protocol") && has("status") {
+        Family::Web
+    } else if has("client_port") && has("tid") {
+        if has("connection") {
+            Family::NginxError
+        } else {
+            Family::ApacheError
+        }
+    } else if r.host.is_some() {
+        Family::Linux
+    } else {
+        Family::Other
+    }
+}
+
+impl Kind {
+    /// Whether the rules of this kind apply to a record of `family` whose
+    /// service (a syslog record's program) is `service`.
+    pub fn applies(&self, family: Family, service: &str) -> bool {
+        match (self, family) {
+            (Kind::CloudTrail, Family::CloudTrail) | (Kind::Web, Family::Web) => true,
+            (Kind::ErrorLog(f), Family::ApacheError) => *f == "apache-error",
+            (Kind::ErrorLog(f), Family::NginxError) => *f == "nginx-error",
+            (Kind::Linux(None), Family::Linux) => true,
+            (Kind::Linux(Some(programs)), Family::Linux) => programs.contains(&service),
+            _ => false,
+        }
+    }
+}
+
+/// Where a Sigma field is in a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    Message,
+    Service,
+    User,
+    Field(&'static str),
+    /// `fields.path` before its `?`.
+    PathStem,
+}
+
+impl Slot {
+    /// In words (`docs/sigma.md`, `sigma check`).
+    pub fn describe(self) -> String {
+        match self {
+            Slot::Message => "message".into(),
+            Slot::Service => "service".into(),
+            Slot::User => "user".into(),
+            Slot::Field(k) => format!("fields.{k}"),
+            Slot::PathStem => "fields.path (before ?)".into(),
+        }
     }
 }

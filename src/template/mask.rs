@@ -152,6 +152,17 @@ impl<'a> Tokens<'a> {
         }
         let start = i;
         let mut seen = 0;
+        // Four bytes a turn while none of them is white space (most of a
+        // word), then byte by byte to its end.
+        while let Some(&[a, b1, c, d]) = b.get(i..i + 4) {
+            let four =
+                CLASS[a as usize] | CLASS[b1 as usize] | CLASS[c as usize] | CLASS[d as usize];
+            if four & SPACE != 0 {
+                break;
+            }
+            seen |= four;
+            i += 4;
+        }
         while i < b.len() {
             let class = CLASS[b[i] as usize];
             if class & SPACE != 0 {

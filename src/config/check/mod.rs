@@ -249,6 +249,33 @@ impl Checker {
     }
 
     /// `ignore`: templates (with `<*>`) and regexes, each checked.
+    /// `key`: one text or a list of them (`None` when absent or wrong).
+    fn strings(&mut self, dict: &Dict, key: &str, path: &str) -> Option<Vec<String>> {
+        let items = match dict.get(key)? {
+            Value::String(_, s) => return Some(vec![s.clone()]),
+            Value::Array(_, items) => items,
+            other => {
+                self.err(
+                    &join(path, key),
+                    format!("expected a list of text, found {}", describe(other)),
+                );
+                return None;
+            }
+        };
+        let before = self.problems.len();
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match item.as_str() {
+                Some(s) => out.push(s.to_string()),
+                None => self.err(
+                    &format!("{path}.{key}[{i}]"),
+                    format!("expected text, found {}", describe(item)),
+                ),
+            }
+        }
+        (self.problems.len() == before).then_some(out)
+    }
+
     fn ignore_list(&mut self, dict: &Dict, path: &str) -> Option<Vec<String>> {
         let items = match dict.get("ignore") {
             None => return Some(Vec::new()),
@@ -405,6 +432,10 @@ const RULE_KEYS: &[&str] = &[
     "severity_at_least",
     "ignore",
     "resolve_after",
+    "path",
+    "status",
+    "level_at_least",
+    "tags",
 ];
 
 /// Checks a merged job tree. `default_name` names a job without `name`.

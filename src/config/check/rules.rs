@@ -29,7 +29,7 @@ pub(super) fn rules(c: &mut Checker, dict: &Dict, base: &Path) -> Vec<Rule> {
             c.err(&path, format!("expected a table, found {}", describe(&v)));
             continue;
         };
-        if let Some(rule) = rule(c, d, &path) {
+        if let Some(rule) = rule(c, d, &path, base) {
             if rules.iter().any(|r| r.id == rule.id) {
                 c.err(&path, format!("duplicate rule id {:?}", rule.id));
             } else if d.get("enabled").and_then(|e| e.to_bool()) != Some(false) {
@@ -40,7 +40,7 @@ pub(super) fn rules(c: &mut Checker, dict: &Dict, base: &Path) -> Vec<Rule> {
     rules
 }
 
-pub(super) fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
+pub(super) fn rule(c: &mut Checker, d: &Dict, path: &str, base: &Path) -> Option<Rule> {
     c.unknown_keys(d, path, RULE_KEYS);
     let before = c.problems.len();
     let id = ["id", "rule_id", "name"].iter().find_map(|k| c.string(d, k, path));
@@ -68,8 +68,11 @@ pub(super) fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
     let group_by = group_by(c, d, path);
     let case_sensitive = c.boolean(d, "case_sensitive", path).unwrap_or(false);
     let mut value_fields: Option<Vec<GroupKey>> = None;
-    let kind =
-        kind(c, d, path, (type_key, kind_name.as_deref()), case_sensitive, &mut value_fields);
+    let kind = if kind_name.as_deref() == Some("sigma") {
+        sigma(c, d, path, base)
+    } else {
+        kind(c, d, path, (type_key, kind_name.as_deref()), case_sensitive, &mut value_fields)
+    };
     if c.problems.len() > before {
         return None;
     }
@@ -78,6 +81,8 @@ pub(super) fn rule(c: &mut Checker, d: &Dict, path: &str) -> Option<Rule> {
         RuleKind::NewValue { .. } => value_fields?,
         _ => group_by.unwrap_or_else(|| match kind {
             RuleKind::UserThreshold { .. } => vec![GroupKey::User],
+            // Each Sigma rule is a group of its own (`sigma.id`).
+            RuleKind::Sigma { .. } => vec![],
             _ => vec![GroupKey::Service],
         }),
     };
@@ -390,4 +395,60 @@ fn new_value(
         c.err(&join(path, "group_by"), "does not apply to new_value (its fields are its group)");
     }
     Some(RuleKind::NewValue { min_count: min_count?, learn: learn?, remember: remember? })
+}
+
+/// `sigma`: the rules under `path` (a file, folder or glob, or a list of
+/// them, relative to the job file), chosen by `status`, `level_at_least`
+/// and `tags`; `window` (5m) and `min_count` (1).
+fn sigma(c: &mut Checker, d: &Dict, path: &str, base: &Path) -> Option<RuleKind> {
+    use crate::sigma::set::{level_rank, Filter, Set, LEVELS};
+    let paths = c.strings(d, "path", path);
+    if !d.contains_key("path") {
+        c.err(path, "missing key \"path\" (a Sigma rule file, a folder of them or a glob)");
+    }
+    let mut filter = Filter::default();
+    if d.contains_key("status") {
+        let status = c.strings(d, "status", path)?;
+        for s in &status {
+            if !["stable", "test", "experimental", "deprecated", "unsupported"]
+                .contains(&s.as_str())
+            {
+                c.err(&join(path, "status"), format!("unknown status {s:?} (expected stable, test, experimental, deprecated or unsupported)"));
+            }
+        }
+        filter.status = status;
+    }
+    if let Some(l) = c.string(d, "level_at_least", path) {
+        match level_rank(&l) {
+            Some(r) => filter.level_at_least = Some(r),
+            None => c.err(
+                &join(path, "level_at_least"),
+                format!("unknown level {l:?} (expected one of {})", LEVELS.join(", ")),
+            ),
+        }
+    }
+    if d.contains_key("tags") {
+        filter.tags = c.strings(d, "tags", path)?;
+    }
+    let min_count = min_count(c, d, path);
+    let window =
+        if ["window", "window_minutes", "window_seconds"].iter().any(|k| d.contains_key(*k)) {
+            window(c, d, path)
+        } else {
+            Some(HumanDuration(300))
+        };
+    let paths: Vec<String> = paths?.iter().map(|p| rebase(base, p)).collect();
+    let set = match Set::load(&paths, &filter) {
+        Ok(set) => set,
+        Err(e) => {
+            c.err(&join(path, "path"), e);
+            return None;
+        }
+    };
+    Some(RuleKind::Sigma {
+        rules: SigmaRules { paths, filter, set: std::sync::Arc::new(set) },
+        min_count: min_count?,
+        window: window?,
+        severity_given: d.contains_key("severity"),
+    })
 }

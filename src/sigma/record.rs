@@ -1,0 +1,97 @@
+//! A LogTrack record as a Sigma [`Event`]: where each Sigma field name is
+//! in it, and the line its keywords are read over.
+
+use super::source::{family, Family, Kind, Slot};
+use super::{Event, FieldValue};
+use crate::parse::{Record, Value};
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::fmt::Write;
+
+/// A record as rules of `kind` read it.
+pub struct RecordEvent<'r, 'a> {
+    kind: &'r Kind,
+    r: &'r Record<'a>,
+    /// Rendered once per record, for all of its rules.
+    line: &'r OnceCell<String>,
+}
+
+impl<'r, 'a> RecordEvent<'r, 'a> {
+    pub fn new(kind: &'r Kind, r: &'r Record<'a>, line: &'r OnceCell<String>) -> Self {
+        RecordEvent { kind, r, line }
+    }
+}
+
+fn value<'v>(v: &'v Value<'_>) -> Option<FieldValue<'v>> {
+    Some(match v {
+        Value::Null => FieldValue::Null,
+        Value::Bool(b) => FieldValue::Bool(*b),
+        Value::Int(n) => FieldValue::Int(*n),
+        Value::Float(f) => FieldValue::Float(*f),
+        Value::Str(s) => FieldValue::Str(Cow::Borrowed(s)),
+        Value::List(_) => FieldValue::Str(Cow::Owned(v.to_text()?.into_owned())),
+    })
+}
+
+impl Event for RecordEvent<'_, '_> {
+    fn field(&self, name: &str) -> Option<FieldValue<'_>> {
+        let r = self.r;
+        let got = match self.kind.slot(name)? {
+            Slot::Message => FieldValue::Str(Cow::Borrowed(&r.message)),
+            Slot::Service => FieldValue::Str(Cow::Borrowed(&r.service)),
+            Slot::User => FieldValue::Str(Cow::Borrowed(r.user.as_deref()?)),
+            Slot::Field(k) => value(r.field(k)?)?,
+            Slot::PathStem => match r.field("path")? {
+                Value::Str(p) => {
+                    FieldValue::Str(Cow::Borrowed(p.split_once('?').map_or(&**p, |(s, _)| s)))
+                }
+                other => value(other)?,
+            },
+        };
+        // An access log writes `-` for a value it does not have.
+        if *self.kind == Kind::Web && matches!(&got, FieldValue::Str(s) if s == "-") {
+            return None;
+        }
+        Some(got)
+    }
+
+    fn line(&self) -> &str {
+        self.line.get_or_init(|| render(self.r))
+    }
+}
+
+/// The line keywords are read over, rendered from the record (the same in
+/// memory and from the database): an access log's combined line, or the
+/// program and message, then the other fields as `key=value`.
+pub fn render(r: &Record<'_>) -> String {
+    let mut s = String::with_capacity(r.message.len() + 64);
+    let text = |k: &str| r.field(k).and_then(Value::to_text);
+    if family(r) == Family::Web {
+        let dash = |v: Option<Cow<'_, str>>| v.map_or_else(|| "-".to_string(), Cow::into_owned);
+        let _ = write!(
+            s,
+            "{} - {} \"{}\" {} {} \"{}\" \"{}\"",
+            dash(text("client_ip")),
+            r.user.as_deref().unwrap_or("-"),
+            r.message,
+            dash(text("status")),
+            dash(text("bytes")),
+            dash(text("referer")),
+            dash(text("user_agent")),
+        );
+        return s;
+    }
+    if let Some(h) = &r.host {
+        s.push_str(h);
+        s.push(' ');
+    }
+    s.push_str(&r.service);
+    s.push_str(": ");
+    s.push_str(&r.message);
+    for (k, v) in &r.fields {
+        if let Some(t) = v.to_text() {
+            let _ = write!(s, " {k}={t}");
+        }
+    }
+    s
+}

@@ -417,6 +417,18 @@ pub enum SigmaCommand {
         #[arg(long, value_name = "FILE")]
         job: Option<PathBuf>,
     },
+    /// Try the Sigma rules under PATH on sample events: a file of JSON
+    /// objects, one per line, keyed by Sigma field names (dotted names go
+    /// into nested objects: `userIdentity.type`); keywords are read over the
+    /// line as written. Prints, per event, its line number and the ids of
+    /// the rules it matches (tab-separated); rules that cannot run are
+    /// left out, as `check` says.
+    Match {
+        #[arg(long, value_name = "FILE")]
+        events: PathBuf,
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

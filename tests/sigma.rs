@@ -211,3 +211,82 @@ fn a_sigma_rule_with_bad_keys_is_refused() {
         assert!(err.contains(want), "{rule}: {err}");
     }
 }
+
+/// pySigma (2.0.1) with its SQLite backend, in a virtual environment under
+/// the build's temporary folder, made on first use. `None` when it cannot
+/// be made (no Python, no network): the test is skipped, except in CI.
+fn pysigma() -> Option<std::path::PathBuf> {
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("pysigma-2.0.1");
+    let python = venv.join("bin/python");
+    let ready = venv.join("ready");
+    if ready.exists() {
+        return Some(python);
+    }
+    let run = |cmd: &mut std::process::Command| {
+        cmd.output().map_err(|e| e.to_string()).and_then(|o| {
+            if o.status.success() {
+                Ok(())
+            } else {
+                Err(String::from_utf8_lossy(&o.stderr).into_owned())
+            }
+        })
+    };
+    let made = run(std::process::Command::new("python3").arg("-m").arg("venv").arg(&venv))
+        .and_then(|()| {
+            run(std::process::Command::new(&python).args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "pysigma==2.0.1",
+                "pysigma-backend-sqlite==2.1.1",
+            ]))
+        });
+    match made {
+        Ok(()) => {
+            std::fs::write(&ready, "").unwrap();
+            Some(python)
+        }
+        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("pySigma is needed in CI but could not be installed: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipped: pySigma could not be installed: {why}");
+            None
+        }
+    }
+}
+
+/// Every shared SigmaHQ rule, on events made from its own selections (each
+/// must-match event with its case swapped, a field left out, a value
+/// altered): LogTrack's engine and pySigma's (rules converted to SQL and
+/// run by SQLite) match exactly the same events; every rule has events both
+/// match and events neither matches.
+#[test]
+fn sigmahq_rules_match_as_pysigma_does() {
+    let Some(python) = pysigma() else { return };
+    let root = env!("CARGO_MANIFEST_DIR");
+    let work = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(python)
+        .arg(format!("{root}/tests/sigma_oracle.py"))
+        .arg(env!("CARGO_BIN_EXE_logtrack"))
+        .arg(work.path())
+        .arg(format!("{root}/tests/data/sigma/rules"))
+        .arg(format!("{root}/tests/data/sigma/rules-emerging-threats"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["not_compared"], serde_json::json!([]));
+    let rules = r["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 168);
+    let mut events = 0;
+    for rule in rules {
+        let file = rule["file"].as_str().unwrap();
+        assert_eq!(rule["disagree"], serde_json::json!([]), "{file}");
+        assert!(rule["both_match"].as_u64().unwrap() >= 1, "no event matches {file}");
+        assert!(rule["neither"].as_u64().unwrap() >= 1, "no near miss for {file}");
+        events += rule["events"].as_u64().unwrap();
+    }
+    assert!(events > 1500, "{events}");
+}

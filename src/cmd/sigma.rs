@@ -8,7 +8,10 @@ use std::io::Write;
 
 pub fn run(c: &SigmaCommand, g: &Global) -> anyhow::Result<Exit> {
     let msgs = g.messages();
-    let SigmaCommand::Check { paths, job } = c;
+    let (paths, job) = match c {
+        SigmaCommand::Check { paths, job } => (paths, job),
+        SigmaCommand::Match { events, paths } => return try_events(events, paths, &msgs),
+    };
     let job = match job {
         Some(p) => match super::load_job(p, g, &msgs) {
             Some(j) => Some(j),
@@ -72,4 +75,44 @@ pub fn run(c: &SigmaCommand, g: &Global) -> anyhow::Result<Exit> {
         errors.len()
     ));
     Ok(if errors.is_empty() { Exit::Ok } else { Exit::Failed })
+}
+
+/// `sigma match`: which rules each sample event matches.
+fn try_events(
+    events: &std::path::Path,
+    paths: &[String],
+    msgs: &crate::run::Messages,
+) -> anyhow::Result<Exit> {
+    let files = sigma::rule_files(paths).map_err(anyhow::Error::msg)?;
+    let (rules, errors) = sigma::load(&files);
+    for e in &errors {
+        msgs.warn(e);
+    }
+    let text = std::fs::read_to_string(events)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", events.display()))?;
+    let mut out = std::io::stdout().lock();
+    let mut exit = if errors.is_empty() { Exit::Ok } else { Exit::Failed };
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = match serde_json::from_str(line) {
+            Ok(v @ serde_json::Value::Object(_)) => v,
+            Ok(_) => {
+                msgs.warn(&format!("{}:{}: not a JSON object", events.display(), n + 1));
+                exit = Exit::Failed;
+                continue;
+            }
+            Err(e) => {
+                msgs.warn(&format!("{}:{}: {e}", events.display(), n + 1));
+                exit = Exit::Failed;
+                continue;
+            }
+        };
+        let event = sigma::JsonEvent { value, text: line.to_string() };
+        let hits: Vec<&str> =
+            rules.iter().filter(|r| r.matches(&event)).map(|r| r.id.as_str()).collect();
+        writeln!(out, "{}\t{}", n + 1, hits.join(","))?;
+    }
+    Ok(exit)
 }

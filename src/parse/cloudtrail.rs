@@ -57,6 +57,13 @@ struct Event<'a> {
     user_identity: Option<Identity<'a>>,
     #[serde(borrow)]
     insight_details: Option<Insight<'a>>,
+    /// Kept as written (JSON text) for the rules that read into them.
+    #[serde(borrow)]
+    request_parameters: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow)]
+    response_elements: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow)]
+    additional_event_data: Option<&'a serde_json::value::RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +99,8 @@ struct SessionContext<'a> {
 struct Issuer<'a> {
     #[serde(borrow)]
     user_name: S<'a>,
+    #[serde(borrow, rename = "type")]
+    kind: S<'a>,
 }
 
 #[derive(Deserialize)]
@@ -165,6 +174,10 @@ impl Parser for CloudtrailParser {
             Some(i) => (i.event_source, i.event_name, i.insight_type, i.state),
             None => (None, None, None, None),
         };
+        let issuer_type = ev
+            .user_identity
+            .as_ref()
+            .and_then(|id| id.session_context.as_ref()?.session_issuer.as_ref()?.kind.clone());
         let (user, identity_type, arn, account_id) = match ev.user_identity {
             Some(id) => user_of(id),
             None => (None, None, None, None),
@@ -190,6 +203,21 @@ impl Parser for CloudtrailParser {
         ];
         if ev.event_category.is_some() {
             fields.push((Cow::Borrowed("event_category"), Value::opt_str(ev.event_category)));
+        }
+        // The parts of the event that only some rules read, when there:
+        // the request's parameters, the response and the additional data
+        // as the event wrote them (JSON text), the session's issuer type.
+        for (key, raw) in [
+            ("request_parameters", ev.request_parameters),
+            ("response_elements", ev.response_elements),
+            ("additional_event_data", ev.additional_event_data),
+        ] {
+            if let Some(raw) = raw.filter(|r| r.get() != "null") {
+                fields.push((Cow::Borrowed(key), Value::str(raw.get())));
+            }
+        }
+        if let Some(t) = issuer_type {
+            fields.push((Cow::Borrowed("session_issuer_type"), Value::str(t)));
         }
         if insight_type.is_some() || insight_state.is_some() {
             fields.push((Cow::Borrowed("insight_type"), Value::opt_str(insight_type)));

@@ -71,30 +71,69 @@ impl JsonEvent {
 
 impl Event for JsonEvent {
     fn field(&self, name: &str) -> Option<FieldValue<'_>> {
-        let mut v = &self.value;
-        // A key that holds dots itself is tried whole first.
-        if let Some(x) = v.get(name) {
-            v = x;
-        } else {
-            for part in name.split('.') {
-                v = v.get(part)?;
-            }
-        }
-        Some(match v {
-            serde_json::Value::Null => FieldValue::Null,
-            serde_json::Value::Bool(b) => FieldValue::Bool(*b),
-            serde_json::Value::Number(n) => match n.as_i64() {
-                Some(i) => FieldValue::Int(i),
-                None => FieldValue::Float(n.as_f64().unwrap_or(f64::NAN)),
-            },
-            serde_json::Value::String(s) => FieldValue::Str(Cow::Borrowed(s)),
-            // An object or a list compares as its JSON text.
-            other => FieldValue::Str(Cow::Owned(other.to_string())),
-        })
+        json_field(&self.value, name)
     }
 
     fn line(&self) -> &str {
         &self.text
+    }
+}
+
+/// The Sigma field `name` of a JSON object: a key that holds dots itself
+/// is tried whole first, then the dotted path; a path through a list reads
+/// each of its items (the values found, as a JSON list's text).
+pub fn json_field<'v>(value: &'v serde_json::Value, name: &str) -> Option<FieldValue<'v>> {
+    let found = match value.get(name) {
+        Some(x) => Cow::Borrowed(x),
+        None => path(value, name)?,
+    };
+    Some(match found {
+        Cow::Borrowed(v) => json_value(v),
+        Cow::Owned(v) => json_value(&v).into_owned(),
+    })
+}
+
+fn path<'v>(value: &'v serde_json::Value, name: &str) -> Option<Cow<'v, serde_json::Value>> {
+    let (head, rest) = match name.split_once('.') {
+        Some((h, r)) => (h, Some(r)),
+        None => (name, None),
+    };
+    if let serde_json::Value::Array(items) = value {
+        let found: Vec<serde_json::Value> =
+            items.iter().filter_map(|i| path(i, name)).map(Cow::into_owned).collect();
+        return (!found.is_empty()).then(|| Cow::Owned(serde_json::Value::Array(found)));
+    }
+    let v = value.get(head)?;
+    match rest {
+        None => Some(Cow::Borrowed(v)),
+        Some(r) => path(v, r),
+    }
+}
+
+fn json_value(v: &serde_json::Value) -> FieldValue<'_> {
+    match v {
+        serde_json::Value::Null => FieldValue::Null,
+        serde_json::Value::Bool(b) => FieldValue::Bool(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => FieldValue::Int(i),
+            None => FieldValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => FieldValue::Str(Cow::Borrowed(s)),
+        // An object or a list compares as its JSON text.
+        other => FieldValue::Str(Cow::Owned(other.to_string())),
+    }
+}
+
+impl FieldValue<'_> {
+    /// The same value, owning its text.
+    pub fn into_owned(self) -> FieldValue<'static> {
+        match self {
+            FieldValue::Str(s) => FieldValue::Str(Cow::Owned(s.into_owned())),
+            FieldValue::Int(n) => FieldValue::Int(n),
+            FieldValue::Float(f) => FieldValue::Float(f),
+            FieldValue::Bool(b) => FieldValue::Bool(b),
+            FieldValue::Null => FieldValue::Null,
+        }
     }
 }
 

@@ -41,6 +41,17 @@ impl Event for RecordEvent<'_, '_> {
             Slot::Service => FieldValue::Str(Cow::Borrowed(&r.service)),
             Slot::User => FieldValue::Str(Cow::Borrowed(r.user.as_deref()?)),
             Slot::Field(k) => value(r.field(k)?)?,
+            Slot::Json(k) => {
+                let Value::Str(text) = r.field(k)? else { return None };
+                match name.split_once('.') {
+                    // The object as written.
+                    None => FieldValue::Str(Cow::Borrowed(text)),
+                    Some((_, path)) => {
+                        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+                        super::json_field(&v, path)?.into_owned()
+                    }
+                }
+            }
             Slot::PathStem => match r.field("path")? {
                 Value::Str(p) => {
                     FieldValue::Str(Cow::Borrowed(p.split_once('?').map_or(&**p, |(s, _)| s)))

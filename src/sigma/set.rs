@@ -129,7 +129,7 @@ impl Set {
             let Ok(d) = &r.rule.detection else { continue };
             for f in d.fields().into_iter().flatten() {
                 match r.kind.slot(f) {
-                    Some(Slot::Field(k)) => out.push(k),
+                    Some(Slot::Field(k) | Slot::Json(k)) => out.push(k),
                     Some(Slot::PathStem) => out.push("path"),
                     _ => {}
                 }

@@ -123,7 +123,16 @@ impl Kind {
                 "recipientAccountId" => Some(f("account_id")),
                 "userIdentity.type" => Some(f("identity_type")),
                 "userIdentity.arn" => Some(f("arn")),
-                _ => None,
+                "userIdentity.sessionContext.sessionIssuer.type" => Some(f("session_issuer_type")),
+                _ => {
+                    let (top, _) = name.split_once('.').unwrap_or((name, ""));
+                    match top {
+                        "requestParameters" => Some(Slot::Json("request_parameters")),
+                        "responseElements" => Some(Slot::Json("response_elements")),
+                        "additionalEventData" => Some(Slot::Json("additional_event_data")),
+                        _ => None,
+                    }
+                }
             },
             Kind::Web => match name {
                 "cs-method" => Some(f("method")),
@@ -217,6 +226,9 @@ pub enum Slot {
     Field(&'static str),
     /// `fields.path` before its `?`.
     PathStem,
+    /// A field that holds a JSON object as written; a dotted name reads
+    /// into it (`requestParameters.userName`), the name alone is its text.
+    Json(&'static str),
 }
 
 impl Slot {
@@ -228,6 +240,7 @@ impl Slot {
             Slot::User => "user".into(),
             Slot::Field(k) => format!("fields.{k}"),
             Slot::PathStem => "fields.path (before ?)".into(),
+            Slot::Json(k) => format!("fields.{k} (JSON)"),
         }
     }
 }

@@ -259,3 +259,40 @@ proptest::proptest! {
         proptest::prop_assert_eq!(ours, re.is_match(&text), "{:?} on {:?}", pattern, text);
     }
 }
+
+/// A parsed CloudTrail record, as a job's Sigma rules read it: the parts
+/// of the event the parser keeps as written (`additionalEventData`,
+/// `requestParameters`), read by dotted names; `MFAUsed: 'NO'` matches
+/// the event's `"No"`; a web rule does not apply to it.
+#[test]
+fn a_cloudtrail_record_is_read_by_its_sigma_names() {
+    use crate::parse::{cloudtrail::CloudtrailParser, Outcome, Parser};
+    use std::cell::OnceCell;
+    let event = r#"{"eventTime":"2026-03-14T10:00:00Z","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","userIdentity":{"type":"IAMUser","userName":"ann","sessionContext":{"sessionIssuer":{"type":"Role"}}},"responseElements":{"ConsoleLogin":"Success"},"additionalEventData":{"MFAUsed":"No"},"requestParameters":{"policies":[{"name":"a"},{"name":"AdministratorAccess"}]}}"#;
+    let parser = CloudtrailParser::new(None);
+    let Outcome::Record(r) = parser.parse(event.as_bytes()) else { panic!("not a record") };
+    let trail = |detection: &str| {
+        let text = format!(
+            "title: t\nid: 1\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n{}\n",
+            detection.lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+        );
+        parse_rule(Path::new("t.yml"), &text).unwrap()
+    };
+    let kind = source::kind(&trail("s:\n  eventName: x\ncondition: s").logsource).unwrap();
+    assert_eq!(source::family(&r), source::Family::CloudTrail);
+    let line = OnceCell::new();
+    let e = record::RecordEvent::new(&kind, &r, &line);
+    let hit = |d: &str| trail(d).matches(&e);
+    assert!(hit("s:\n  eventName: ConsoleLogin\n  additionalEventData.MFAUsed: 'NO'\n  responseElements.ConsoleLogin: Success\ncondition: s"));
+    assert!(!hit("s:\n  additionalEventData.MFAUsed: 'Yes'\ncondition: s"));
+    assert!(hit("s:\n  userIdentity.sessionContext.sessionIssuer.type: Role\ncondition: s"));
+    // Through a list: each item's value.
+    assert!(hit(
+        "s:\n  requestParameters.policies.name|contains: AdministratorAccess\ncondition: s"
+    ));
+    // The object as written, for rules that read it whole.
+    assert!(hit("s:\n  requestParameters|contains: '\"name\":\"a\"'\ncondition: s"));
+    // Absent parts are absent: `null` holds, `not` over them too.
+    assert!(hit("s:\n  requestParameters.nothing: null\ncondition: s"));
+    assert!(!kind.applies(source::Family::Web, "apache"));
+}

@@ -101,7 +101,7 @@ fn path<'v>(value: &'v serde_json::Value, name: &str) -> Option<Cow<'v, serde_js
     if let serde_json::Value::Array(items) = value {
         let found: Vec<serde_json::Value> =
             items.iter().filter_map(|i| path(i, name)).map(Cow::into_owned).collect();
-        return (!found.is_empty()).then(|| Cow::Owned(serde_json::Value::Array(found)));
+        return (!found.is_empty()).then_some(Cow::Owned(serde_json::Value::Array(found)));
     }
     let v = value.get(head)?;
     match rest {

@@ -19,6 +19,11 @@ cloudtrail ({"Records":[...]}):
                      30 times, many AccessDenied              -> iam_enumeration
   10:56:12           deploy-bot, which only ever read, calls
                      CreateAccessKey                          -> new_api_call
+                                                                 sigma_cloudtrail (AWS IAM
+                                                                 Backdoor Users Keys)
+  10:57:40           deploy-bot stops the trail's logging
+                     (StopLogging)                            -> sigma_cloudtrail (SigmaHQ's
+                                                                 AWS CloudTrail Important Change)
 auth (syslog as Debian 12's rsyslog writes it, high-precision times):
   10:20:00-10:21:58  SSH password guessing from one address:
                      60 failures for 15 account names          -> ssh_guessing
@@ -164,6 +169,12 @@ def cloudtrail():
     key = event(START + timedelta(minutes=56, seconds=12), "deploy-bot", None, "iam.amazonaws.com", "CreateAccessKey")
     key["readOnly"] = False
     recs.append(key)
+    # Then covers its tracks: the trail stops logging (drawn last, so that
+    # every record above keeps its bytes).
+    stop = event(START + timedelta(minutes=57, seconds=40), "deploy-bot", None, "cloudtrail.amazonaws.com", "StopLogging")
+    stop["readOnly"] = False
+    stop["requestParameters"] = {"name": "arn:aws:cloudtrail:eu-west-1:111122223333:trail/management-events"}
+    recs.append(stop)
     return json.dumps({"Records": recs}, separators=(",", ":")) + "\n"
 
 

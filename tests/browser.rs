@@ -210,7 +210,7 @@ fn the_quickstart_report_reads_at_a_glance() {
     };
     assert!(summary.windows(2).all(|w| rank(w[0]) <= rank(w[1])), "not worst first: {summary:#?}");
     let text = m["summaryText"].as_str().unwrap();
-    assert!(text.contains("15 alerts") && text.contains("no --fail-on given"), "{text}");
+    assert!(text.contains("17 alerts") && text.contains("no --fail-on given"), "{text}");
 
     // Numbered rows, in the order the command printed them, and one band a
     // row with the same number, linking to it.

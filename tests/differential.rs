@@ -195,7 +195,7 @@ fn quickstart_agrees_in(cluster: bool) {
         .replace("path = \"../samples/", &format!("path = \"{root}/samples/"));
     std::fs::write(dir.path().join("quickstart.toml"), job).unwrap();
     let m = agree(&url, dir.path(), "quickstart.toml", "end-of-data", "quickstart");
-    assert_eq!(m["alerts"].as_array().unwrap().len(), 15);
+    assert_eq!(m["alerts"].as_array().unwrap().len(), 17);
     // Evidence is compared too, and there is some.
     assert!(m["alerts"][0]["evidence"].as_array().is_some_and(|e| !e.is_empty()));
 }

@@ -73,7 +73,7 @@ fn quickstart_finds_each_planted_novelty_once_in(cluster: bool) {
         &["detect", &job, "--report-dir", dir.path().join("detect").to_str().unwrap()],
     );
     let err = ok(&o);
-    assert!(err.contains("15 alert(s) (0 new)"), "{err}");
+    assert!(err.contains("17 alert(s) (0 new)"), "{err}");
     // The templates were stored with the rows, the values with the alerts.
     assert!(count(&url, "SELECT count(*) FROM templates WHERE service = 'hdfs'") >= 4);
     assert_eq!(

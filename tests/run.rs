@@ -42,7 +42,7 @@ fn quickstart_raises_the_planted_incidents() {
     });
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(md.contains("| critical | admin\\_bruteforce | user=admin |"), "{md}");
-    assert!(stderr(&o).contains("quickstart: 5 file(s), 1862 records, 0 rejected, 15 alert(s)"));
+    assert!(stderr(&o).contains("quickstart: 5 file(s), 1863 records, 0 rejected, 17 alert(s)"));
 }
 
 /// The README's table of the quickstart's alerts is what the quickstart
@@ -96,7 +96,7 @@ fn counts_spilled_to_disk_or_kept_when_spilling_fails_give_the_same_alerts() {
         report(dir.path())["alerts"].clone()
     };
     let all_in_memory = run(&[]);
-    assert_eq!(all_in_memory.as_array().unwrap().len(), 15);
+    assert_eq!(all_in_memory.as_array().unwrap().len(), 17);
     // A budget of 2,000 bytes: every rule spills many runs.
     assert_eq!(run(&[("LOGTRACK_SPILL_BYTES", "2000")]), all_in_memory);
     // No temporary directory: the first spill fails and counting goes on in memory.
@@ -120,7 +120,7 @@ fn fail_on_sets_exit_code_1() {
     assert_eq!(o.status.code(), Some(1));
     // -q prints the alerts (what a quiet cron job mails) and nothing else.
     let err = stderr(&o);
-    assert_eq!(err.lines().count(), 15, "{err}");
+    assert_eq!(err.lines().count(), 17, "{err}");
     assert!(err.lines().all(|l| l.contains(" .. ")), "{err}");
     // Without -q, a line says why the exit code is 1.
     let o = logtrack(&["run", "jobs/quickstart.toml", "--report-dir", d, "--fail-on", "high"]);
@@ -265,9 +265,9 @@ fn an_unwritable_report_dir_fails_with_the_alerts_on_stdout() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("report dir /dev/null/reports"), "{err}");
-    assert!(err.contains("the 15 alert(s) of this run follow on stdout"), "{err}");
+    assert!(err.contains("the 17 alert(s) of this run follow on stdout"), "{err}");
     let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(out.lines().count(), 15, "{out}");
+    assert_eq!(out.lines().count(), 17, "{out}");
     assert!(out.lines().all(|l| l.contains(" .. ")), "{out}");
 }
 
@@ -281,7 +281,7 @@ fn a_failing_stderr_does_not_stop_a_run() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(alert_ids(&report(dir.path())).len(), 15);
+    assert_eq!(alert_ids(&report(dir.path())).len(), 17);
 }
 
 #[test]
@@ -307,7 +307,7 @@ fn report_files_leave_no_temporary_files() {
         .collect();
     names.sort();
     assert_eq!(names, ["report.html", "report.json", "report.md"]);
-    assert_eq!(alert_ids(&report(dir.path())).len(), 15);
+    assert_eq!(alert_ids(&report(dir.path())).len(), 17);
 }
 
 #[test]
@@ -358,7 +358,7 @@ fn a_time_range_limits_what_is_counted_and_reported() {
     let sources = r["sources"].as_array().unwrap();
     let inside: u64 = sources.iter().map(|s| s["records"].as_u64().unwrap()).sum();
     let outside: u64 = sources.iter().map(|s| s["outside_range"].as_u64().unwrap()).sum();
-    assert_eq!((inside, inside + outside), (607, 1862));
+    assert_eq!((inside, inside + outside), (607, 1863));
     assert_eq!(r["totals"]["records"], 607);
     // Volume is charted for the range only.
     let bins: u64 = r["overview"]["volume"]
@@ -570,7 +570,7 @@ fn job_paths_are_the_job_files_and_site_settings_come_from_config() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(report(&reports)["totals"]["records"], 1862);
+    assert_eq!(report(&reports)["totals"]["records"], 1863);
 
     // Site settings: --config, else LOGTRACK_CONFIG (here: anonymized reports).
     let site = dir.path().join("site.toml");

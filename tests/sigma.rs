@@ -1,5 +1,5 @@
 //! `logtrack sigma check` over SigmaHQ's rules for CloudTrail, web servers
-//! and Linux (a copy in `tests/data/sigma`, with its licence): every file
+//! and Linux (a copy in `samples/sigma`, with its licence): every file
 //! reads as a rule; those LogTrack cannot run as written are named, with
 //! the reason; a job's sources are matched to each rule's logsource.
 
@@ -18,7 +18,7 @@ fn check(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn sigmahq_rules_load_and_the_unsupported_say_why() {
-    let (code, out, err) = check(&["sigma", "check", "tests/data/sigma"]);
+    let (code, out, err) = check(&["sigma", "check", "samples/sigma"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("168 rule file(s): 165 loaded, 3 unsupported, 0 not rules"), "{err}");
     // Every unsupported rule reads a field no record holds (`cs-host` and
@@ -66,7 +66,7 @@ fn a_jobs_sources_are_matched_and_broken_files_fail_the_check() {
     .unwrap();
     let job = job.display().to_string();
     let (code, out, err) =
-        check(&["sigma", "check", "tests/data/sigma/rules/web/webserver_generic", "--job", &job]);
+        check(&["sigma", "check", "samples/sigma/rules/web/webserver_generic", "--job", &job]);
     assert_eq!(code, 0, "{err}");
     assert!(
         out.lines()
@@ -74,7 +74,7 @@ fn a_jobs_sources_are_matched_and_broken_files_fail_the_check() {
             .all(|l| l.contains("sources: /var/log/nginx/access.log ")),
         "{out}"
     );
-    let (_, out, _) = check(&["sigma", "check", "tests/data/sigma/rules/cloud", "--job", &job]);
+    let (_, out, _) = check(&["sigma", "check", "samples/sigma/rules/cloud", "--job", &job]);
     assert!(out.contains("sources: none of the job's sources"), "{out}");
     std::fs::write(dir.path().join("broken.yml"), "title: x\nlogsource: {category: webserver}\ndetection:\n  sel: {f|nope: 1}\n  condition: sel\n").unwrap();
     let (code, out, _) = check(&["sigma", "check", &dir.path().display().to_string()]);
@@ -103,7 +103,7 @@ fn sigma_job(dir: &std::path::Path) -> String {
              [[sources]]\npath = \"{root}/samples/web/access.log*\"\nformat = \"combined\"\nservice = \"apache\"\n\n\
              [[sources]]\npath = \"{root}/samples/cloudtrail/*.json\"\nformat = \"cloudtrail\"\n\n\
              [[rules]]\nid = \"sigmahq\"\ntype = \"sigma\"\n\
-             path = [\"{root}/tests/data/sigma/rules\", \"{root}/tests/data/sigma/rules-emerging-threats\", \"rules\"]\n\
+             path = [\"{root}/samples/sigma/rules\", \"{root}/samples/sigma/rules-emerging-threats\", \"rules\"]\n\
              status = [\"stable\", \"test\", \"experimental\"]\n"
         ),
     )
@@ -181,13 +181,16 @@ fn sigma_rules_run_in_a_job_in(cluster: bool) {
     let misuse = by_id("905d389b-b853-46d0-9d3d-dea0d3a3cd49");
     assert_eq!(misuse.iter().map(|a| a["count"].as_u64().unwrap()).sum::<u64>(), roles);
     assert_eq!(misuse[0]["severity"], "low");
+    // The trail stopped (SigmaHQ's "AWS CloudTrail Important Change"), once.
+    let stop = by_id("4db60cc0-36fb-42b7-9b58-a5b53019fb74");
+    assert_eq!((stop.len(), &stop[0]["count"]), (1, &serde_json::json!(1)));
     // No rule matched in this hour beyond these (no false positive from
     // the other 160 rules on ordinary traffic).
     let ids: std::collections::BTreeSet<&str> =
         alerts.iter().map(|a| a["group"]["sigma.id"].as_str().unwrap()).collect();
-    assert_eq!(ids.len(), 4, "{ids:?}");
+    assert_eq!(ids.len(), 5, "{ids:?}");
     let about = r["sigma"].as_array().unwrap();
-    assert_eq!(about.len(), 4);
+    assert_eq!(about.len(), 5);
     let k = about.iter().find(|s| s["id"] == "0a5177f4-6ca9-44c2-aacf-d3f3d8b6e4d2").unwrap();
     assert_eq!(k["author"], "faloker");
     assert!(k["references"][0]
@@ -301,8 +304,8 @@ fn sigmahq_rules_match_as_pysigma_does() {
         .arg(format!("{root}/tests/sigma_oracle.py"))
         .arg(env!("CARGO_BIN_EXE_logtrack"))
         .arg(work.path())
-        .arg(format!("{root}/tests/data/sigma/rules"))
-        .arg(format!("{root}/tests/data/sigma/rules-emerging-threats"))
+        .arg(format!("{root}/samples/sigma/rules"))
+        .arg(format!("{root}/samples/sigma/rules-emerging-threats"))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -335,15 +335,15 @@ fn run_with_a_database_matches_memory_and_never_doubles_alerts_in(cluster: bool)
     ok(&o);
     ok(&logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", db1.to_str().unwrap()]));
     assert_eq!(common::alert_keys(&db1), common::alert_keys(&mem));
-    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 1862);
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 1863);
     // Nothing new: no rows, no new alerts, nothing doubled.
     let err = ok(&logtrack(
         &url,
         &["run", "jobs/quickstart.toml", "--report-dir", db2.to_str().unwrap()],
     ));
     assert!(err.contains("0 records, 0 rejected, 0 alert(s)"), "{err}");
-    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 1862);
-    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 15);
+    assert_eq!(count(&url, "SELECT count(*) FROM logs"), 1863);
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 17);
     assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'ok'"), 2);
 }
 
@@ -537,7 +537,7 @@ fn alerts_stay_new_until_a_report_shows_them_in(cluster: bool) {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("report dir /dev/null/r"), "{err}");
-    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 15);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 17);
     assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 0);
     assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'failed'"), 1);
     // The records are loaded; the alerts are raised again, as new.
@@ -545,8 +545,8 @@ fn alerts_stay_new_until_a_report_shows_them_in(cluster: bool) {
     let err =
         ok(&logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", r.to_str().unwrap()]));
     assert!(err.contains("0 records"), "{err}");
-    assert_eq!(common::alert_keys(&r).len(), 15);
-    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 15);
+    assert_eq!(common::alert_keys(&r).len(), 17);
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts"), 17);
     assert_eq!(count(&url, "SELECT count(*) FROM runs WHERE status = 'ok'"), 1);
 }
 
@@ -585,16 +585,18 @@ fn two_jobs_with_one_rule_id_keep_their_own_alerts_in(cluster: bool) {
     let dir = tempfile::tempdir().unwrap();
     let quick = std::fs::read_to_string("jobs/quickstart.toml").unwrap();
     let other = dir.path().join("other.toml");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let quick = quick.replace("path = \"../samples/", &format!("path = \"{root}/samples/"));
     std::fs::write(&other, quick.replace("name = \"quickstart\"", "name = \"other\"")).unwrap();
     let d = dir.path().join("r");
     let d = d.to_str().unwrap();
     ok(&logtrack(&url, &["run", "jobs/quickstart.toml", "--report-dir", d]));
-    assert_eq!(common::alert_keys(std::path::Path::new(d)).len(), 15);
+    assert_eq!(common::alert_keys(std::path::Path::new(d)).len(), 17);
     // The other job detects over the same stored records.
     let err = ok(&logtrack(&url, &["detect", other.to_str().unwrap(), "--report-dir", d]));
-    assert!(err.contains("15 alert(s) (15 new)"), "{err}");
-    assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'quickstart'"), 15);
-    assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'other'"), 15);
+    assert!(err.contains("17 alert(s) (17 new)"), "{err}");
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'quickstart'"), 17);
+    assert_eq!(count(&url, "SELECT count(*) FROM alerts WHERE job = 'other'"), 17);
 }
 
 on_both!(
@@ -758,7 +760,7 @@ fn runs_lists_the_history_of_a_job_in(cluster: bool) {
     assert_eq!(rows.len(), 2, "{out}");
     // run, job, started, finished, status, records, rejected, alerts, seconds, host
     assert_eq!(&rows[0][1..2], ["quickstart"]);
-    assert_eq!((rows[0][4], rows[0][5], rows[0][7]), ("ok", "1862", "15"), "{out}");
+    assert_eq!((rows[0][4], rows[0][5], rows[0][7]), ("ok", "1863", "17"), "{out}");
     assert_eq!(
         (rows[1][4], rows[1][5], rows[1][7]),
         ("ok", "0", "0"),

@@ -227,7 +227,7 @@ proptest::proptest! {
     #[test]
     fn any_rule_text_reads_without_panicking(cut in 0usize..4000, splice in ".{0,40}", value in ".{0,40}") {
         let base = std::fs::read_to_string(
-            "tests/data/sigma/rules/web/webserver_generic/web_sql_injection_in_access_logs.yml",
+            "samples/sigma/rules/web/webserver_generic/web_sql_injection_in_access_logs.yml",
         )
         .unwrap();
         let at = (0..=cut.min(base.len())).rev().find(|&i| base.is_char_boundary(i)).unwrap_or(0);

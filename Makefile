@@ -20,6 +20,7 @@ bench:
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/parse.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/formats.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/templates.sh
+	LOGTRACK_BIN=./target/profiling/logtrack ./bench/sigma.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/run.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/rules.sh
 	LOGTRACK_BIN=./target/profiling/logtrack ./bench/load.sh

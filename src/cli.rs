@@ -426,6 +426,10 @@ pub enum SigmaCommand {
     Match {
         #[arg(long, value_name = "FILE")]
         events: PathBuf,
+        /// Try every rule in full, without first looking for the texts a
+        /// rule needs (the tests compare both ways).
+        #[arg(long, hide = true)]
+        no_prefilter: bool,
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<String>,
     },

@@ -322,4 +322,24 @@ fn sigmahq_rules_match_as_pysigma_does() {
         events += rule["events"].as_u64().unwrap();
     }
     assert!(events > 1500, "{events}");
+    // The texts a rule needs, looked for first, never change what matches:
+    // the same answers with every rule tried in full.
+    let file = work.path().join("events.jsonl");
+    let file = file.to_str().unwrap();
+    let rules = [
+        format!("{root}/samples/sigma/rules"),
+        format!("{root}/samples/sigma/rules-emerging-threats"),
+    ];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["-q", "sigma", "match", "--events", file];
+        args.extend_from_slice(extra);
+        args.extend(rules.iter().map(String::as_str));
+        let o = logtrack("", &args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let (filtered, full) = (run(&[]), run(&["--no-prefilter"]));
+    assert_eq!(filtered.lines().count(), events as usize);
+    assert_eq!(filtered, full);
+    assert!(filtered.lines().filter(|l| !l.ends_with('\t')).count() > 400);
 }

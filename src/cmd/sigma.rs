@@ -10,7 +10,9 @@ pub fn run(c: &SigmaCommand, g: &Global) -> anyhow::Result<Exit> {
     let msgs = g.messages();
     let (paths, job) = match c {
         SigmaCommand::Check { paths, job } => (paths, job),
-        SigmaCommand::Match { events, paths } => return try_events(events, paths, &msgs),
+        SigmaCommand::Match { events, paths, no_prefilter } => {
+            return try_events(events, paths, *no_prefilter, &msgs)
+        }
     };
     let job = match job {
         Some(p) => match super::load_job(p, g, &msgs) {
@@ -81,10 +83,17 @@ pub fn run(c: &SigmaCommand, g: &Global) -> anyhow::Result<Exit> {
 fn try_events(
     events: &std::path::Path,
     paths: &[String],
+    no_prefilter: bool,
     msgs: &crate::run::Messages,
 ) -> anyhow::Result<Exit> {
     let files = sigma::rule_files(paths).map_err(anyhow::Error::msg)?;
     let (rules, errors) = sigma::load(&files);
+    let rules: Vec<sigma::Rule> = rules.into_iter().filter(|r| r.detection.is_ok()).collect();
+    // As a job runs them: the texts each rule needs looked for first.
+    let filter = sigma::prefilter::Prefilter::new(rules.iter().map(|r| {
+        let d = r.detection.as_ref().expect("kept when compiled");
+        (0, d.searches.as_slice(), &d.condition)
+    }));
     for e in &errors {
         msgs.warn(e);
     }
@@ -110,8 +119,15 @@ fn try_events(
             }
         };
         let event = sigma::JsonEvent { value, text: line.to_string() };
-        let hits: Vec<&str> =
-            rules.iter().filter(|r| r.matches(&event)).map(|r| r.id.as_str()).collect();
+        let mut found = filter.found();
+        let hits: Vec<&str> = rules
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| {
+                (no_prefilter || filter.may_match(*i, &event, &mut found)) && r.matches(&event)
+            })
+            .map(|(_, r)| r.id.as_str())
+            .collect();
         writeln!(out, "{}\t{}", n + 1, hits.join(","))?;
     }
     Ok(exit)

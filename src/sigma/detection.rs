@@ -185,6 +185,24 @@ impl Pattern {
         Pattern::new(p, placement, cased)
     }
 
+    /// The longest run of literal text the pattern holds (lower case
+    /// unless `cased`): any value it matches contains it, in some case.
+    pub fn longest_literal(&self) -> Option<String> {
+        match &self.shape {
+            Shape::Exact(l) | Shape::Prefix(l) | Shape::Suffix(l) | Shape::Contains(l) => {
+                Some(l.clone())
+            }
+            Shape::Glob(p) => p
+                .iter()
+                .filter_map(|x| match x {
+                    Piece::Lit(l) => Some(l),
+                    _ => None,
+                })
+                .max_by_key(|l| l.len())
+                .cloned(),
+        }
+    }
+
     pub fn matches(&self, value: &str) -> bool {
         if !self.cased && value.is_ascii() {
             // No allocation for the usual text: ASCII compares fold case in

@@ -10,6 +10,7 @@
 
 pub mod condition;
 pub mod detection;
+pub mod prefilter;
 pub mod record;
 pub mod set;
 pub mod source;

@@ -83,6 +83,8 @@ pub struct Set {
     /// One line per file that is no rule or a rule that cannot run,
     /// naming the file.
     pub problems: Vec<String>,
+    /// Which rules may match a record, found in one pass per field.
+    prefilter: super::prefilter::Prefilter,
 }
 
 impl Set {
@@ -116,6 +118,23 @@ impl Set {
             let kind = source::kind(&rule.logsource).expect("checked by unsupported()");
             set.rules.push(Runnable { rule, kind });
         }
+        let mut kinds: Vec<&Kind> = Vec::new();
+        let groups: Vec<usize> = set
+            .rules
+            .iter()
+            .map(|r| match kinds.iter().position(|k| **k == r.kind) {
+                Some(g) => g,
+                None => {
+                    kinds.push(&r.kind);
+                    kinds.len() - 1
+                }
+            })
+            .collect();
+        set.prefilter =
+            super::prefilter::Prefilter::new(set.rules.iter().zip(groups).map(|(r, g)| {
+                let d = r.rule.detection.as_ref().expect("runnable rules compiled");
+                (g, d.searches.as_slice(), &d.condition)
+            }));
         Ok(set)
     }
 
@@ -152,10 +171,11 @@ impl Set {
             return;
         }
         let line = std::cell::OnceCell::new();
+        let mut found = self.prefilter.found();
         for (i, run) in self.rules.iter().enumerate() {
             if run.kind.applies(family, &r.service) {
                 let e = RecordEvent::new(&run.kind, r, &line);
-                if run.rule.matches(&e) {
+                if self.prefilter.may_match(i, &e, &mut found) && run.rule.matches(&e) {
                     hit(i);
                 }
             }

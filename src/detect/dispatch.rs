@@ -91,7 +91,7 @@ pub struct RuleMatch {
     /// Seconds `[from, to)` this rule counts (all when `None`).
     range: Option<(i64, i64)>,
     /// `sigma`: a record counts once in the group of each Sigma rule it
-    /// matches (see [`RuleMatch::groups`]).
+    /// matches (see [`Tally::observe`]).
     sigma: Option<Arc<crate::sigma::set::Set>>,
 }
 

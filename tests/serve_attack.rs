@@ -553,7 +553,7 @@ fn slow_request_bodies_from_one_address_neither_hold_the_server_nor_last() {
     let Some((url, _dir)) = setup("attack_slow_bodies") else { return };
     // Both families on one port: 127.0.0.1 is the attacker, ::1 another
     // client.
-    let server = Server::start_on(&url, "[::]:0", &["--request-timeout", "3s"]);
+    let server = Server::start_on(&url, "[::]:0", &["--request-timeout", "8s"]);
     let port = server.addr.port();
     let attacker = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let other = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port));
@@ -567,6 +567,9 @@ fn slow_request_bodies_from_one_address_neither_hold_the_server_nor_last() {
         let _ = s.write_all(head.as_bytes());
         slow.push(s);
     }
+    // On a slow machine the connecting itself may outlast a deadline: the
+    // first held ones are then answered 408 and their slots taken again.
+    let deadlines_while_connecting = (started.elapsed().as_secs_f64() / 8.0).floor() as usize;
     let mut times = Vec::new();
     for _ in 0..10 {
         let t = Instant::now();
@@ -582,7 +585,7 @@ fn slow_request_bodies_from_one_address_neither_hold_the_server_nor_last() {
     assert_eq!(sign_in(&mut c, ADMIN, "/").status, 303);
     assert_eq!(c.get("/runs").status, 200);
     // Every slow connection gets its answer and is closed: the held ones
-    // at the deadline (3 s after their headers), the others at once.
+    // at the deadline (8 s after their headers), the others at once.
     let mut statuses = std::collections::BTreeMap::new();
     for mut s in slow {
         s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
@@ -597,7 +600,11 @@ fn slow_request_bodies_from_one_address_neither_hold_the_server_nor_last() {
     let held = statuses.get("408").copied().unwrap_or(0);
     let refused = statuses.get("503").copied().unwrap_or(0);
     assert_eq!(held + refused, 600, "{statuses:?}");
-    assert!(held <= 64 && refused >= 536, "{statuses:?}");
+    let most_held = 64 * (1 + deadlines_while_connecting);
+    assert!(
+        held >= 1 && held <= most_held && refused >= 600 - most_held,
+        "{statuses:?} (at most {most_held} held)"
+    );
     // The slots are free again: the attacker's address is served.
     assert_eq!(Client::new(attacker).get("/healthz").status, 200);
 }

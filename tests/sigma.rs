@@ -203,7 +203,10 @@ fn sigma_rules_run_in_a_job_in(cluster: bool) {
     // validate counts the rules.
     let v = logtrack("", &["validate", &job]);
     let out = String::from_utf8_lossy(&v.stdout).to_string();
-    assert!(out.contains("rule sigmahq (sigma: 165 of 170 rule files run"), "{out}");
+    assert!(
+        out.contains("rule sigmahq (sigma: 165 rules and 0 correlations run, from 170 rule files"),
+        "{out}"
+    );
 
     // The same with a database.
     let Some(url) = common::fresh_db(&format!("sigma_job_{cluster}"), cluster) else { return };
@@ -220,6 +223,160 @@ on_both!(
     sigma_rules_run_in_a_job_in
 );
 
+/// Sigma correlation rules in one file with the rules they name (as the
+/// specification writes them), over an access log written here:
+/// `event_count` (six failed sign-ins from one address), `value_count`
+/// (404s on five different paths from one address), `temporal_ordered`
+/// (failed sign-ins, then the admin page, from one address within 2
+/// minutes; the reverse order and a longer gap do not count; the admin
+/// pages are the job's `placeholders`, through `expand`). The named
+/// rules alert alone only where a correlation says `generate: true`; a
+/// correlation with an upper bound and one naming no rule are refused,
+/// each named. Memory and the database give the same alerts.
+fn sigma_correlations_run_in_a_job_in(cluster: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = String::new();
+    let mut line = |ip: &str, sec: u32, path: &str, status: u16| {
+        log.push_str(&format!(
+            "{ip} - - [07/Dec/2026:10:{:02}:{:02} +0000] \"GET {path} HTTP/1.1\" {status} 12 \"-\" \"curl/8\"\n",
+            sec / 60,
+            sec % 60
+        ));
+    };
+    for i in 0..6 {
+        line("10.0.0.1", i * 5, "/login", 401);
+    }
+    line("10.0.0.1", 60, "/admin", 200);
+    for i in 0..3 {
+        line("10.0.0.2", 300 + i, "/login", 401);
+    }
+    line("10.0.0.2", 600, "/admin", 200);
+    line("10.0.0.3", 1200, "/admin", 200);
+    line("10.0.0.3", 1230, "/login", 401);
+    for i in 0..5 {
+        line("10.0.0.4", 1800 + i * 10, &format!("/p{i}?x=1"), 404);
+    }
+    for i in 0..10 {
+        line("10.0.0.5", 1800 + i, "/same", 404);
+    }
+    // Sorted by time, as a server writes it.
+    let mut lines: Vec<&str> = log.lines().collect();
+    lines.sort_by_key(|l| &l[l.find('[').unwrap()..]);
+    std::fs::write(dir.path().join("access.log"), lines.join("\n") + "\n").unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(
+        rules.join("web_correlations.yml"),
+        "title: Failed sign-in\nname: failed_auth\nid: 11111111-0000-4000-8000-000000000001\n\
+         logsource:\n  category: webserver\ndetection:\n  sel:\n    sc-status: 401\n  condition: sel\n\
+         ---\n\
+         title: Admin page served\nname: admin_ok\nid: 11111111-0000-4000-8000-000000000002\n\
+         logsource:\n  category: webserver\ndetection:\n  sel:\n    cs-uri-stem|expand: '%admin_pages%'\n    sc-status: 200\n  condition: sel\n\
+         ---\n\
+         title: Not found\nname: not_found\nid: 11111111-0000-4000-8000-000000000003\n\
+         logsource:\n  category: webserver\ndetection:\n  sel:\n    sc-status: 404\n  condition: sel\n\
+         ---\n\
+         title: Brute force\nid: 22222222-0000-4000-8000-000000000001\nstatus: test\nlevel: high\nauthor: LogTrack tests\n\
+         correlation:\n  type: event_count\n  rules: [failed_auth]\n  group-by: [c-ip]\n  timespan: 1m\n  condition:\n    gte: 5\n\
+         ---\n\
+         title: Path scan\nid: 22222222-0000-4000-8000-000000000002\nstatus: test\nlevel: medium\n\
+         correlation:\n  type: value_count\n  rules: [not_found]\n  group-by: [c-ip]\n  timespan: 1m\n  generate: true\n  condition:\n    field: cs-uri-stem\n    gt: 3\n\
+         ---\n\
+         title: Sign-in failures then the admin page\nid: 22222222-0000-4000-8000-000000000003\nstatus: test\nlevel: critical\n\
+         correlation:\n  type: temporal_ordered\n  rules: [failed_auth, 11111111-0000-4000-8000-000000000002]\n  group-by: [c-ip]\n  timespan: 2m\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("refused.yml"),
+        "title: Quiet\nid: 33333333-0000-4000-8000-000000000001\nstatus: test\n\
+         correlation:\n  type: event_count\n  rules: [failed_auth]\n  timespan: 1h\n  condition:\n    lt: 2\n\
+         ---\n\
+         title: Dangling\nid: 33333333-0000-4000-8000-000000000002\nstatus: test\n\
+         correlation:\n  type: temporal\n  rules: [failed_auth, no_such_rule]\n  timespan: 1h\n",
+    )
+    .unwrap();
+    let job = dir.path().join("job.toml");
+    std::fs::write(
+        &job,
+        "name = \"correlations\"\nnow = \"end-of-data\"\n\
+         [[sources]]\npath = \"access.log\"\nformat = \"combined\"\n\n\
+         [[rules]]\nid = \"sigma\"\ntype = \"sigma\"\npath = \"rules\"\n\
+         placeholders = { admin_pages = [\"/wp-admin\", \"/admin\"] }\n",
+    )
+    .unwrap();
+    let job = job.display().to_string();
+    let mem_dir = dir.path().join("mem");
+    let o = logtrack("", &["run", &job, "--report-dir", mem_dir.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("33333333-0000-4000-8000-000000000001 is not run: correlation.condition: lt"),
+        "{err}"
+    );
+    assert!(err.contains("\"no_such_rule\" names no rule loaded"), "{err}");
+    let r = report(&mem_dir);
+    let mut got: Vec<String> = r["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {} {} {}..{} {}",
+                a["group"]["sigma.id"].as_str().unwrap(),
+                a["group"]["c-ip"].as_str().unwrap_or("-"),
+                a["severity"].as_str().unwrap(),
+                &a["window_start"].as_str().unwrap()[11..19],
+                &a["window_end"].as_str().unwrap()[11..19],
+                a["count"]
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            // The rule a correlation generates: its 15 records, alone.
+            "11111111-0000-4000-8000-000000000003 - low 10:30:00..10:30:40 15",
+            "22222222-0000-4000-8000-000000000001 10.0.0.1 high 10:00:00..10:00:25 6",
+            "22222222-0000-4000-8000-000000000002 10.0.0.4 medium 10:30:00..10:30:40 5",
+            "22222222-0000-4000-8000-000000000003 10.0.0.1 critical 10:00:00..10:01:00 7",
+        ],
+        "{err}"
+    );
+    let m = r["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["group"]["sigma.id"] == "22222222-0000-4000-8000-000000000002")
+        .unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(m.contains("Path scan") && m.contains("5 distinct values of cs-uri-stem"), "{m}");
+    let about: Vec<&str> =
+        r["sigma"].as_array().unwrap().iter().map(|s| s["title"].as_str().unwrap()).collect();
+    assert!(about.contains(&"Brute force") && about.contains(&"Not found"), "{about:?}");
+    // `sigma check` lists the correlations and why two are not run.
+    let (_, out, _) = check(&["sigma", "check", rules.to_str().unwrap()]);
+    assert!(
+        out.contains("Brute force  correlation: event_count over failed_auth  group-by: c-ip"),
+        "{out}"
+    );
+    assert!(out.contains("unsupported") && out.contains("no_such_rule"), "{out}");
+
+    let Some(url) = common::fresh_db(&format!("sigma_corr_{cluster}"), cluster) else { return };
+    let db_dir = dir.path().join("db");
+    let o = common::pg::logtrack(&url, &["run", &job, "--report-dir", db_dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(common::alert_keys(&db_dir), common::alert_keys(&mem_dir));
+}
+
+on_both!(
+    sigma_correlations_run_in_a_job,
+    sigma_correlations_run_in_a_job_on_a_cluster,
+    sigma_correlations_run_in_a_job_in
+);
+
 #[test]
 fn a_sigma_rule_with_bad_keys_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -233,6 +390,8 @@ fn a_sigma_rule_with_bad_keys_is_refused() {
             "unknown level \"severe\"",
         ),
         ("type = \"sigma\"\npath = \".\"\ntags = 3\n", "rules[0].tags"),
+        ("type = \"sigma\"\npath = \".\"\nplaceholders = 3\n", "rules[0].placeholders"),
+        ("type = \"sigma\"\npath = \".\"\nplaceholders = { a = 3 }\n", "rules[0].placeholders.a"),
     ] {
         std::fs::write(
             &job,

@@ -21,14 +21,24 @@ pub fn run(c: &SigmaCommand, g: &Global) -> anyhow::Result<Exit> {
         },
         None => None,
     };
+    // With a job, its Sigma rules' placeholders.
+    let mut ph = sigma::Placeholders::new();
+    for r in job.iter().flat_map(|j| &j.rules) {
+        if let crate::config::RuleKind::Sigma { rules, .. } = &r.kind {
+            ph.extend(rules.placeholders.clone());
+        }
+    }
     let files = sigma::rule_files(paths).map_err(anyhow::Error::msg)?;
-    let (rules, errors) = sigma::load(&files);
+    let (rules, errors) = sigma::load(&files, &ph);
+    let base: Vec<&sigma::Rule> = rules.iter().filter(|r| r.correlation.is_none()).collect();
     let mut out = std::io::stdout().lock();
     let (mut loaded, mut unsupported) = (0, 0);
     for r in &rules {
         let path = r.path.display();
         let kind = source::kind(&r.logsource);
-        let why = sigma::set::unsupported(r);
+        // A correlation runs when the rules it names do.
+        let why = sigma::set::unsupported(r)
+            .or_else(|| r.correlation.as_ref().and_then(|_| sigma::set::resolve(r, &base).err()));
         if let Some(why) = why {
             unsupported += 1;
             writeln!(
@@ -37,6 +47,19 @@ pub fn run(c: &SigmaCommand, g: &Global) -> anyhow::Result<Exit> {
                 r.id,
                 r.title,
                 crate::output::terminal(&why)
+            )?;
+            continue;
+        }
+        if let Some(Ok(c)) = &r.correlation {
+            loaded += 1;
+            writeln!(
+                out,
+                "loaded       {path}  {}  {}  correlation: {} over {}  group-by: {}",
+                r.id,
+                r.title,
+                c.kind.name(),
+                c.rules.join(", "),
+                if c.group_by.is_empty() { "-".into() } else { c.group_by.join(", ") }
             )?;
             continue;
         }
@@ -87,7 +110,7 @@ fn try_events(
     msgs: &crate::run::Messages,
 ) -> anyhow::Result<Exit> {
     let files = sigma::rule_files(paths).map_err(anyhow::Error::msg)?;
-    let (rules, errors) = sigma::load(&files);
+    let (rules, errors) = sigma::load(&files, &sigma::Placeholders::new());
     let rules: Vec<sigma::Rule> = rules.into_iter().filter(|r| r.detection.is_ok()).collect();
     // As a job runs them: the texts each rule needs looked for first.
     let filter = sigma::prefilter::Prefilter::new(rules.iter().map(|r| {

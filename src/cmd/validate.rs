@@ -33,9 +33,10 @@ pub fn run(args: &ValidateArgs, g: &Global) -> anyhow::Result<Exit> {
                     let set = &rules.set;
                     writeln!(
                         out,
-                        "  rule {} (sigma: {} of {} rule files run, {} left out by status/level/tags, {} not run)",
+                        "  rule {} (sigma: {} rules and {} correlations run, from {} rule files; {} left out by status/level/tags, {} not run)",
                         r.id,
                         set.rules.len(),
+                        set.correlations.len(),
                         set.files,
                         set.filtered,
                         set.problems.len()

@@ -334,6 +334,7 @@ impl Rule {
                 "path": rules.paths, "status": rules.filter.status,
                 "level_at_least": rules.filter.level_at_least.map(|l| crate::sigma::set::LEVELS[l]),
                 "tags": if rules.filter.tags.is_empty() { None } else { Some(&rules.filter.tags) },
+                "placeholders": if rules.placeholders.is_empty() { None } else { Some(&rules.placeholders) },
                 "min_count": min_count, "window": d(window),
             }),
         };
@@ -356,12 +357,16 @@ pub struct SigmaRules {
     /// As written in the job (relative to its folder, resolved).
     pub paths: Vec<String>,
     pub filter: crate::sigma::set::Filter,
+    /// The values `expand` puts for each `%name%`.
+    pub placeholders: crate::sigma::Placeholders,
     pub set: std::sync::Arc<crate::sigma::set::Set>,
 }
 
 impl PartialEq for SigmaRules {
     fn eq(&self, other: &Self) -> bool {
-        self.paths == other.paths && self.filter == other.filter
+        self.paths == other.paths
+            && self.filter == other.filter
+            && self.placeholders == other.placeholders
     }
 }
 

@@ -400,6 +400,67 @@ pub fn contains_ignore_ascii_case(hay: &[u8], needle: &[u8]) -> bool {
         .any(|i| hay[i..i + needle.len()].eq_ignore_ascii_case(needle))
 }
 
+/// The groups a match of the set's rule `j` on `e` counts in: the rule's
+/// own (its id, then the job rule's group `key`), when it alerts alone,
+/// and for each correlation over it: the correlation's id, `key`, the
+/// values of its `group-by` and, for `value_count`, the value counted or,
+/// for `temporal`, the rule's position. A record without a value the
+/// correlation groups or counts by does not count for it.
+fn sigma_groups(
+    set: &crate::sigma::set::Set,
+    j: usize,
+    e: &dyn crate::sigma::Event,
+    key: &str,
+    mut count: impl FnMut(&str),
+) {
+    use crate::sigma::correlation::Kind;
+    use crate::sigma::FieldValue;
+    let run = &set.rules[j];
+    let mut group = String::with_capacity(run.rule.id.len() + 1 + key.len());
+    let start = |group: &mut String, id: &str| {
+        group.clear();
+        push_value(group, Some(id));
+        if !key.is_empty() {
+            group.push(GROUP_SEP);
+            group.push_str(key);
+        }
+    };
+    if run.alone {
+        start(&mut group, &run.rule.id);
+        count(&group);
+    }
+    let value = |group: &mut String, f: &str| match e.field(f) {
+        None | Some(FieldValue::Null) => false,
+        Some(v) => {
+            group.push(GROUP_SEP);
+            push_value(group, Some(&v.text()))
+        }
+    };
+    'corr: for &(c, pos) in &run.member_of {
+        let c = &set.correlations[c];
+        let m = &c.members[pos];
+        start(&mut group, &c.rule.id);
+        for f in &m.group_fields {
+            if !value(&mut group, f) {
+                continue 'corr;
+            }
+        }
+        match &c.corr.kind {
+            Kind::EventCount => {}
+            Kind::ValueCount(_) => {
+                if !m.value_field.as_deref().is_some_and(|f| value(&mut group, f)) {
+                    continue;
+                }
+            }
+            Kind::Temporal | Kind::TemporalOrdered => {
+                group.push(GROUP_SEP);
+                group.push_str(&pos.to_string());
+            }
+        }
+        count(&group);
+    }
+}
+
 fn push_value(key: &mut String, v: Option<&str>) -> bool {
     match v {
         // The separator is one byte in UTF-8 (U+001F), found by memchr.
@@ -464,19 +525,8 @@ impl Tally {
                 continue;
             }
             if let Some(set) = &m.sigma {
-                // The group of each Sigma rule that matches: its id first.
-                let (key, counts) = (&mut self.key, &mut self.per_rule[i]);
-                let base = key.len();
-                set.matches(r, |j| {
-                    let id = &set.rules[j].rule.id;
-                    let mut group = String::with_capacity(id.len() + 1 + base);
-                    push_value(&mut group, Some(id));
-                    if base > 0 {
-                        group.push(GROUP_SEP);
-                        group.push_str(&key[..base]);
-                    }
-                    counts.add(&group, sec, at);
-                });
+                let (key, counts) = (self.key.as_str(), &mut self.per_rule[i]);
+                set.matches(r, |j, e| sigma_groups(set, j, e, key, |g| counts.add(g, sec, at)));
             } else if let Some(slot) = m.slot(r, sec) {
                 self.per_rule[i].add(&self.key, slot, at);
             }

@@ -139,7 +139,7 @@ impl SigmaAbout {
         let rule = job.rules.iter().find(|r| r.id == rule_id)?;
         let crate::config::RuleKind::Sigma { rules, .. } = &rule.kind else { return None };
         let id = group.get(crate::detect::SIGMA_ID)?;
-        rules.set.find(id).map(|r| SigmaAbout::of(&r.rule))
+        rules.set.find(id).map(SigmaAbout::of)
     }
 
     /// In one paragraph (notifications): title, author, description,

@@ -5,10 +5,11 @@
 //!
 //! A file that cannot be read as a rule gives one error naming the file
 //! and the key; a rule that LogTrack cannot run as written (an unknown or
-//! unsupported modifier, a correlation rule, an aggregation) is loaded as
+//! unsupported modifier, an aggregation) is loaded as
 //! unsupported, with the reason, so that nothing silently never matches.
 
 pub mod condition;
+pub mod correlation;
 pub mod detection;
 pub mod prefilter;
 pub mod record;
@@ -24,6 +25,10 @@ use std::path::{Path, PathBuf};
 /// A rule file larger than this is refused (SigmaHQ's largest are a few
 /// kilobytes).
 pub const MAX_RULE_BYTES: u64 = 1 << 20;
+
+/// The values of placeholders (`%name%`) that the `expand` modifier
+/// replaces: from the job's `placeholders`.
+pub type Placeholders = std::collections::BTreeMap<String, Vec<String>>;
 
 /// A field's value as an event gives it.
 #[derive(Debug, Clone)]
@@ -160,8 +165,13 @@ pub struct Rule {
     pub falsepositives: Vec<String>,
     pub tags: Vec<String>,
     pub logsource: LogSource,
-    /// Compiled, or why LogTrack cannot run it.
+    /// The `name` other rules (correlations) may refer to it by.
+    pub name: Option<String>,
+    /// Compiled, or why LogTrack cannot run it (a correlation rule has
+    /// none: it runs over the rules it names).
     pub detection: Result<Detection, String>,
+    /// A correlation rule's `correlation`, or why LogTrack cannot run it.
+    pub correlation: Option<Result<correlation::Correlation, String>>,
 }
 
 /// A compiled `detection`.
@@ -224,23 +234,67 @@ fn texts(v: Option<&Yaml>) -> Vec<String> {
     }
 }
 
-/// Reads one rule from `text` (the contents of `path`). `Err`: the file is
-/// no Sigma rule (the message names the key).
+/// Reads the one rule of `source` (the contents of `path`). `Err`: the
+/// file is no Sigma rule (the message names the key).
 pub fn parse_rule(path: &Path, source: &str) -> Result<Rule, String> {
+    let mut rules = parse_rules(path, source)?;
+    if rules.len() > 1 {
+        return Err(format!("{} rules in one file, where one was expected", rules.len()));
+    }
+    Ok(rules.remove(0))
+}
+
+/// Reads the rules of `source` (the contents of `path`): one per YAML
+/// document, as a correlation and the rules it names are written
+/// together. `Err`: the file is no Sigma rule (the message names the
+/// document, when there are several, and the key).
+pub fn parse_rules(path: &Path, source: &str) -> Result<Vec<Rule>, String> {
+    parse_rules_with(path, source, &Placeholders::new())
+}
+
+/// [`parse_rules`], with the values of the placeholders `expand` reads.
+pub fn parse_rules_with(path: &Path, source: &str, ph: &Placeholders) -> Result<Vec<Rule>, String> {
     let mut docs = Vec::new();
     for doc in serde_norway::Deserializer::from_str(source) {
         let v = <Yaml as serde::Deserialize>::deserialize(doc)
             .map_err(|e| format!("invalid YAML: {e}"))?;
         docs.push(v);
     }
-    let Some(doc) = docs.first() else { return Err("the file is empty".into()) };
+    if docs.is_empty() {
+        return Err("the file is empty".into());
+    }
+    let several = docs.len() > 1;
+    docs.iter()
+        .enumerate()
+        .map(|(i, doc)| {
+            parse_doc(path, doc, ph).map_err(|e| {
+                if several {
+                    format!("document {}: {e}", i + 1)
+                } else {
+                    e
+                }
+            })
+        })
+        .collect()
+}
+
+fn parse_doc(path: &Path, doc: &Yaml, ph: &Placeholders) -> Result<Rule, String> {
     let Yaml::Mapping(m) = doc else {
         return Err("expected a mapping (title, logsource, detection …)".into());
     };
     let get = |k: &str| m.get(Yaml::String(k.into()));
+    if let Some(action) = get("action").and_then(text) {
+        return Err(format!(
+            "action: {action:?}: Sigma 1 rule collections are not supported (write each rule whole)"
+        ));
+    }
     let title = get("title").and_then(text).ok_or("missing key \"title\"")?;
     let id = get("id").and_then(text).unwrap_or_else(|| title.clone());
     let mut logsource = LogSource::default();
+    let correlation = match get("correlation") {
+        Some(c) => Some(correlation::parse(c)?),
+        None => None,
+    };
     match get("logsource") {
         Some(Yaml::Mapping(ls)) => {
             let f = |k: &str| {
@@ -250,17 +304,14 @@ pub fn parse_rule(path: &Path, source: &str) -> Result<Rule, String> {
                 LogSource { product: f("product"), service: f("service"), category: f("category") };
         }
         Some(_) => return Err("logsource: expected a mapping".into()),
-        None if get("correlation").is_some() => {}
+        None if correlation.is_some() => {}
         None => return Err("missing key \"logsource\"".into()),
     }
-    let detection = if docs.len() > 1 {
-        Err("a file of several YAML documents (a rule collection) is not supported".into())
-    } else if get("correlation").is_some() {
-        Err("correlation rules are not run yet: write a LogTrack window rule over the base rule"
-            .into())
+    let detection = if correlation.is_some() {
+        Err("a correlation rule: it runs over the rules it names".into())
     } else {
         match get("detection") {
-            Some(Yaml::Mapping(d)) => compile(d)?,
+            Some(Yaml::Mapping(d)) => compile(d, ph)?,
             Some(_) => return Err("detection: expected a mapping".into()),
             None => return Err("missing key \"detection\"".into()),
         }
@@ -277,14 +328,19 @@ pub fn parse_rule(path: &Path, source: &str) -> Result<Rule, String> {
         falsepositives: texts(get("falsepositives")),
         tags: texts(get("tags")),
         logsource,
+        name: get("name").and_then(text),
         detection,
+        correlation,
     })
 }
 
 /// Compiles a `detection`. The outer `Err` is a broken rule (a missing
 /// condition, a regex that does not compile, a condition naming a missing
 /// identifier); the inner one a rule LogTrack does not run as written.
-fn compile(d: &serde_norway::Mapping) -> Result<Result<Detection, String>, String> {
+fn compile(
+    d: &serde_norway::Mapping,
+    ph: &Placeholders,
+) -> Result<Result<Detection, String>, String> {
     let mut searches = Vec::new();
     let mut unsupported: Option<String> = None;
     let mut condition = None;
@@ -297,7 +353,7 @@ fn compile(d: &serde_norway::Mapping) -> Result<Result<Detection, String>, Strin
         if name == "timeframe" {
             continue;
         }
-        match search(v) {
+        match search(v, ph) {
             Ok(test) => searches.push(Search { name, test }),
             Err(Why::Broken(e)) => return Err(format!("detection.{name}: {e}")),
             Err(Why::Unsupported(e)) => {
@@ -339,7 +395,7 @@ enum Why {
     Unsupported(String),
 }
 
-fn search(v: &Yaml) -> Result<SearchTest, Why> {
+fn search(v: &Yaml, ph: &Placeholders) -> Result<SearchTest, Why> {
     match v {
         // `'|all': [...]`: keywords with modifiers.
         Yaml::Mapping(m)
@@ -360,19 +416,19 @@ fn search(v: &Yaml) -> Result<SearchTest, Why> {
                     }
                 }
             }
-            match search(v)? {
+            match search(v, ph)? {
                 SearchTest::Keywords { values, .. } => Ok(SearchTest::Keywords { values, all }),
                 SearchTest::Maps(_) => {
                     Err(Why::Broken(format!("{mods}: expected a list of keywords")))
                 }
             }
         }
-        Yaml::Mapping(m) => Ok(SearchTest::Maps(vec![map(m)?])),
+        Yaml::Mapping(m) => Ok(SearchTest::Maps(vec![map(m, ph)?])),
         Yaml::Sequence(items) if items.iter().all(|i| matches!(i, Yaml::Mapping(_))) => {
             let maps = items
                 .iter()
                 .map(|i| match i {
-                    Yaml::Mapping(m) => map(m),
+                    Yaml::Mapping(m) => map(m, ph),
                     _ => unreachable!("all are mappings"),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -395,17 +451,17 @@ fn search(v: &Yaml) -> Result<SearchTest, Why> {
             }
             Ok(SearchTest::Keywords { values, all: false })
         }
-        Yaml::String(_) | Yaml::Number(_) => search(&Yaml::Sequence(vec![v.clone()])),
+        Yaml::String(_) | Yaml::Number(_) => search(&Yaml::Sequence(vec![v.clone()]), ph),
         _ => Err(Why::Broken("expected a mapping of fields, a list of them, or keywords".into())),
     }
 }
 
 /// One map of field tests (all must hold).
-fn map(m: &serde_norway::Mapping) -> Result<Vec<FieldTest>, Why> {
+fn map(m: &serde_norway::Mapping, ph: &Placeholders) -> Result<Vec<FieldTest>, Why> {
     let mut out = Vec::new();
     for (k, v) in m {
         let key = text(k).ok_or_else(|| Why::Broken("a key that is no field name".into()))?;
-        out.push(field_test(&key, v).map_err(|w| match w {
+        out.push(field_test(&key, v, ph).map_err(|w| match w {
             Why::Broken(e) => Why::Broken(format!("{key}: {e}")),
             Why::Unsupported(e) => Why::Unsupported(format!("{key}: {e}")),
         })?);
@@ -413,7 +469,7 @@ fn map(m: &serde_norway::Mapping) -> Result<Vec<FieldTest>, Why> {
     Ok(out)
 }
 
-fn field_test(key: &str, v: &Yaml) -> Result<FieldTest, Why> {
+fn field_test(key: &str, v: &Yaml, ph: &Placeholders) -> Result<FieldTest, Why> {
     let mut parts = key.split('|');
     let field = parts.next().unwrap_or("").to_string();
     let mods: Vec<&str> = parts.collect();
@@ -422,6 +478,7 @@ fn field_test(key: &str, v: &Yaml) -> Result<FieldTest, Why> {
         (false, String::new(), false, false, false);
     let mut cmp = None;
     let mut transforms: Vec<&str> = Vec::new();
+    let mut expand = false;
     for m in &mods {
         match *m {
             "contains" => placement = Placement::Inside,
@@ -439,7 +496,8 @@ fn field_test(key: &str, v: &Yaml) -> Result<FieldTest, Why> {
             "lt" => cmp = Some(detection::Cmp::Lt),
             "lte" => cmp = Some(detection::Cmp::Lte),
             "base64" | "base64offset" | "windash" => transforms.push(m),
-            "expand" | "utf16le" | "utf16be" | "utf16" | "wide" => {
+            "expand" => expand = true,
+            "utf16le" | "utf16be" | "utf16" | "wide" => {
                 return Err(Why::Unsupported(format!("the modifier {m:?} is not supported")))
             }
             other => return Err(Why::Broken(format!("unknown modifier {other:?}"))),
@@ -469,6 +527,23 @@ fn field_test(key: &str, v: &Yaml) -> Result<FieldTest, Why> {
             kind: TestKind::FieldRef { other: other.clone(), placement, cased },
         });
     }
+    // `expand`: each `%name%` is each of the job's values for it.
+    let expanded: Vec<Yaml>;
+    let items: Vec<&Yaml> = if expand {
+        let mut out = Vec::new();
+        for item in items {
+            match item {
+                Yaml::String(s) => {
+                    out.extend(expand_placeholders(s, ph)?.into_iter().map(Yaml::String))
+                }
+                other => out.push(other.clone()),
+            }
+        }
+        expanded = out;
+        expanded.iter().collect()
+    } else {
+        items
+    };
     let mut values = Vec::new();
     for item in items {
         if matches!(item, Yaml::Null) {
@@ -528,6 +603,42 @@ fn field_test(key: &str, v: &Yaml) -> Result<FieldTest, Why> {
     Ok(FieldTest { field, kind: TestKind::Values { values, all } })
 }
 
+/// `s` with each `%name%` (letters, digits, `_`) replaced by each of its
+/// values (every combination). A placeholder without values makes the rule
+/// unsupported, naming it.
+fn expand_placeholders(s: &str, ph: &Placeholders) -> Result<Vec<String>, Why> {
+    let mut out = vec![String::new()];
+    let (mut rest, mut from) = (s, 0);
+    while let Some(start) = rest[from..].find('%').map(|i| i + from) {
+        let Some(len) = rest[start + 1..].find('%') else { break };
+        let name = &rest[start + 1..start + 1 + len];
+        // A name is letters, digits and `_` (`100% %x%`: the first % is text).
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            from = start + 1;
+            continue;
+        }
+        let values = ph.get(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+            Why::Unsupported(format!(
+                "the placeholder %{name}% has no values (give them in the job rule's `placeholders`)"
+            ))
+        })?;
+        let before = &rest[..start];
+        out = out
+            .iter()
+            .flat_map(|o| values.iter().map(move |v| format!("{o}{before}{v}")))
+            .collect();
+        if out.len() > 10_000 {
+            return Err(Why::Broken("expand makes more than 10000 values".into()));
+        }
+        rest = &rest[start + len + 2..];
+        from = 0;
+    }
+    for o in &mut out {
+        o.push_str(rest);
+    }
+    Ok(out)
+}
+
 /// The rule files under `paths` (files, folders searched recursively, or
 /// globs), `.yml` and `.yaml`, in a stable order; other files are ignored.
 pub fn rule_files(paths: &[String]) -> Result<Vec<PathBuf>, String> {
@@ -576,7 +687,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 /// Reads every rule of `files`: the rules, and one error per file that is
 /// no rule (naming the file).
-pub fn load(files: &[PathBuf]) -> (Vec<Rule>, Vec<String>) {
+pub fn load(files: &[PathBuf], ph: &Placeholders) -> (Vec<Rule>, Vec<String>) {
     let (mut rules, mut errors) = (Vec::new(), Vec::new());
     for f in files {
         let read = std::fs::metadata(f).and_then(|m| {
@@ -589,8 +700,8 @@ pub fn load(files: &[PathBuf]) -> (Vec<Rule>, Vec<String>) {
                 std::fs::read_to_string(f)
             }
         });
-        match read.map_err(|e| e.to_string()).and_then(|t| parse_rule(f, &t)) {
-            Ok(r) => rules.push(r),
+        match read.map_err(|e| e.to_string()).and_then(|t| parse_rules_with(f, &t, ph)) {
+            Ok(rs) => rules.extend(rs),
             Err(e) => errors.push(format!("{}: {e}", f.display())),
         }
     }

@@ -3,9 +3,10 @@
 //! to. A file that is no rule, or a rule LogTrack cannot run as written,
 //! is a problem of its own (one per file, naming it); the other rules run.
 
+use super::correlation::{Correlation, Kind as Counted};
 use super::record::RecordEvent;
 use super::source::{self, Family, Kind, Slot};
-use super::{load, rule_files, Rule};
+use super::{load, rule_files, Event, Placeholders, Rule};
 use crate::parse::Record;
 
 /// Sigma's levels, lowest first.
@@ -55,12 +56,40 @@ impl Filter {
 pub struct Runnable {
     pub rule: Rule,
     pub kind: Kind,
+    /// Whether its matches alert on their own (not when only correlations
+    /// run it, unless one says `generate: true`).
+    pub alone: bool,
+    /// The correlations it counts for: (index in [`Set::correlations`],
+    /// its position in that correlation's `rules`).
+    pub member_of: Vec<(usize, usize)>,
+}
+
+/// A correlation that runs over rules of the set.
+#[derive(Debug)]
+pub struct Correlated {
+    pub rule: Rule,
+    pub corr: Correlation,
+    /// Per position in `corr.rules`: the index of the rule in
+    /// [`Set::rules`], the fields its records hold the group in (one per
+    /// `group-by`), and for `value_count` the field counted.
+    pub members: Vec<Member>,
+}
+
+#[derive(Debug)]
+pub struct Member {
+    pub rule: usize,
+    pub group_fields: Vec<String>,
+    pub value_field: Option<String>,
 }
 
 /// Why LogTrack cannot run `r` as written, if it cannot: its detection
 /// uses what is not supported, no LogTrack source has its `logsource`, or
-/// it reads a field its sources do not have.
+/// it reads a field its sources do not have. (Whether a correlation's
+/// rules can run is found when the set is loaded.)
 pub fn unsupported(r: &Rule) -> Option<String> {
+    if let Some(c) = &r.correlation {
+        return c.as_ref().err().cloned();
+    }
     let ls = &r.logsource;
     match (&r.detection, source::kind(ls)) {
         (Err(why), _) => Some(why.clone()),
@@ -76,6 +105,7 @@ pub fn unsupported(r: &Rule) -> Option<String> {
 #[derive(Debug, Default)]
 pub struct Set {
     pub rules: Vec<Runnable>,
+    pub correlations: Vec<Correlated>,
     /// Rule files read.
     pub files: usize,
     /// Rules left out by the filter.
@@ -87,24 +117,59 @@ pub struct Set {
     prefilter: super::prefilter::Prefilter,
 }
 
+/// A correlation as loaded: its members as indexes into the loaded rules.
+struct Resolved {
+    rule: Rule,
+    corr: Correlation,
+    members: Vec<(usize, Vec<String>, Option<String>)>,
+}
+
 impl Set {
     /// Reads the rules under `paths` (files, folders, globs). `Err`: a path
     /// names nothing.
-    pub fn load(paths: &[String], filter: &Filter) -> Result<Set, String> {
+    pub fn load(paths: &[String], filter: &Filter, ph: &Placeholders) -> Result<Set, String> {
         let files = rule_files(paths)?;
-        let (rules, errors) = load(&files);
+        let (rules, errors) = load(&files, ph);
         let mut set = Set { files: files.len(), problems: errors, ..Set::default() };
-        for rule in rules {
+        let (corrs, base): (Vec<Rule>, Vec<Rule>) =
+            rules.into_iter().partition(|r| r.correlation.is_some());
+        // The correlations that run, with the rules they run over.
+        let mut resolved: Vec<Resolved> = Vec::new();
+        for rule in corrs {
             if !filter.takes(&rule) {
                 set.filtered += 1;
                 continue;
             }
-            if let Some(why) = unsupported(&rule) {
-                set.problems.push(format!(
+            match resolve(&rule, &base) {
+                Ok(members) => {
+                    let Some(Ok(corr)) = rule.correlation.clone() else { unreachable!() };
+                    resolved.push(Resolved { rule, corr, members });
+                }
+                Err(why) => set.problems.push(format!(
                     "{}: {} is not run: {why}",
                     rule.path.display(),
                     rule.id
-                ));
+                )),
+            }
+        }
+        let mut at: Vec<Option<usize>> = vec![None; base.len()];
+        for (b, rule) in base.into_iter().enumerate() {
+            let refs: Vec<&Resolved> =
+                resolved.iter().filter(|c| c.members.iter().any(|m| m.0 == b)).collect();
+            let takes = filter.takes(&rule);
+            if !takes && refs.is_empty() {
+                set.filtered += 1;
+                continue;
+            }
+            if let Some(why) = unsupported(&rule) {
+                // (A correlation over it was refused when resolved.)
+                if takes {
+                    set.problems.push(format!(
+                        "{}: {} is not run: {why}",
+                        rule.path.display(),
+                        rule.id
+                    ));
+                }
                 continue;
             }
             if set.rules.iter().any(|r| r.rule.id == rule.id) {
@@ -115,8 +180,41 @@ impl Set {
                 ));
                 continue;
             }
+            // A correlation's rules alert alone where it says `generate`
+            // (whatever their own status: the correlation's is what counts).
+            let alone = (takes && refs.is_empty()) || refs.iter().any(|c| c.corr.generate);
             let kind = source::kind(&rule.logsource).expect("checked by unsupported()");
-            set.rules.push(Runnable { rule, kind });
+            at[b] = Some(set.rules.len());
+            set.rules.push(Runnable { rule, kind, alone, member_of: Vec::new() });
+        }
+        for c in resolved {
+            let clash = set.rules.iter().any(|r| r.rule.id == c.rule.id)
+                || set.correlations.iter().any(|o| o.rule.id == c.rule.id);
+            let members: Option<Vec<Member>> = c
+                .members
+                .into_iter()
+                .map(|(b, group_fields, value_field)| {
+                    Some(Member { rule: at[b]?, group_fields, value_field })
+                })
+                .collect();
+            let why = match (&members, clash) {
+                (_, true) => "another rule has the same id",
+                (None, _) => "a rule it names is not run (another has the same id)",
+                (Some(_), false) => "",
+            };
+            let Some(members) = members.filter(|_| why.is_empty()) else {
+                set.problems.push(format!(
+                    "{}: {} is not run: {why}",
+                    c.rule.path.display(),
+                    c.rule.id
+                ));
+                continue;
+            };
+            let ci = set.correlations.len();
+            for (pos, m) in members.iter().enumerate() {
+                set.rules[m.rule].member_of.push((ci, pos));
+            }
+            set.correlations.push(Correlated { rule: c.rule, corr: c.corr, members });
         }
         let mut kinds: Vec<&Kind> = Vec::new();
         let groups: Vec<usize> = set
@@ -154,18 +252,40 @@ impl Set {
                 }
             }
         }
+        for c in &self.correlations {
+            for m in &c.members {
+                let kind = &self.rules[m.rule].kind;
+                for f in m.group_fields.iter().chain(&m.value_field) {
+                    match kind.slot(f) {
+                        Some(Slot::Field(k) | Slot::Json(k)) => out.push(k),
+                        Some(Slot::PathStem) => out.push("path"),
+                        _ => {}
+                    }
+                }
+            }
+        }
         out.sort_unstable();
         out.dedup();
         out
     }
 
-    /// The rule with this id.
-    pub fn find(&self, id: &str) -> Option<&Runnable> {
-        self.rules.iter().find(|r| r.rule.id == id)
+    /// The rule or correlation with this id.
+    pub fn find(&self, id: &str) -> Option<&Rule> {
+        self.rules
+            .iter()
+            .map(|r| &r.rule)
+            .chain(self.correlations.iter().map(|c| &c.rule))
+            .find(|r| r.id == id)
     }
 
-    /// Calls `hit` with the index of each rule that matches `r`.
-    pub fn matches(&self, r: &Record<'_>, mut hit: impl FnMut(usize)) {
+    /// The correlation with this id.
+    pub fn correlation(&self, id: &str) -> Option<&Correlated> {
+        self.correlations.iter().find(|c| c.rule.id == id)
+    }
+
+    /// Calls `hit` with the index of each rule that matches `r`, and the
+    /// record as that rule reads it.
+    pub fn matches(&self, r: &Record<'_>, mut hit: impl FnMut(usize, &dyn Event)) {
         let family = source::family(r);
         if family == Family::Other {
             return;
@@ -176,9 +296,63 @@ impl Set {
             if run.kind.applies(family, &r.service) {
                 let e = RecordEvent::new(&run.kind, r, &line);
                 if self.prefilter.may_match(i, &e, &mut found) && run.rule.matches(&e) {
-                    hit(i);
+                    hit(i, &e);
                 }
             }
         }
     }
+}
+
+/// The rules (indexes into `base`) a correlation runs over, each with the
+/// fields its records hold the group in and the counted value, or why it
+/// cannot run.
+#[allow(clippy::type_complexity)]
+pub fn resolve<R: std::borrow::Borrow<Rule>>(
+    rule: &Rule,
+    base: &[R],
+) -> Result<Vec<(usize, Vec<String>, Option<String>)>, String> {
+    let corr = match &rule.correlation {
+        Some(Ok(c)) => c,
+        Some(Err(why)) => return Err(why.clone()),
+        None => return Err("no correlation".into()),
+    };
+    let mut out = Vec::new();
+    for name in &corr.rules {
+        let found: Vec<usize> = (0..base.len())
+            .filter(|&i| {
+                let b = base[i].borrow();
+                b.name.as_deref() == Some(name.as_str()) || b.id == *name
+            })
+            .collect();
+        let b = match found.as_slice() {
+            [b] => *b,
+            [] => {
+                return Err(format!(
+                    "correlation.rules: {name:?} names no rule loaded (a correlation over another correlation is not run)"
+                ))
+            }
+            _ => return Err(format!("correlation.rules: {name:?} names several rules")),
+        };
+        let r = base[b].borrow();
+        if let Some(why) = unsupported(r) {
+            return Err(format!("correlation.rules: {name:?} is not run: {why}"));
+        }
+        let kind = source::kind(&r.logsource).expect("checked by unsupported()");
+        let group_fields: Vec<String> = corr
+            .group_by
+            .iter()
+            .map(|k| corr.field_of(k, r.name.as_deref(), &r.id).to_string())
+            .collect();
+        let value_field = match &corr.kind {
+            Counted::ValueCount(f) => Some(f.clone()),
+            _ => None,
+        };
+        for f in group_fields.iter().chain(&value_field) {
+            if let Err(why) = kind.field(f) {
+                return Err(format!("correlation: rule {name:?}: {why}"));
+            }
+        }
+        out.push((b, group_fields, value_field));
+    }
+    Ok(out)
 }

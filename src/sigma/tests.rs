@@ -189,7 +189,7 @@ fn broken_rules_say_what_and_where() {
         &format!("{head}detection:\n  sel:\n    f|expand: '%x%'\n  condition: sel"),
     )
     .unwrap();
-    assert!(r.detection.unwrap_err().contains("\"expand\" is not supported"));
+    assert!(r.detection.unwrap_err().contains("the placeholder %x% has no values"));
     let r = parse_rule(
         Path::new("u.yml"),
         &format!("{head}detection:\n  sel:\n    f: x\n  condition: sel | count() > 5"),
@@ -212,7 +212,7 @@ fn a_huge_or_broken_file_is_one_error_and_the_others_load() {
     .unwrap();
     let files = rule_files(&[dir.path().display().to_string()]).unwrap();
     assert_eq!(files.len(), 3, "{files:?}");
-    let (rules, errors) = load(&files);
+    let (rules, errors) = load(&files, &super::Placeholders::new());
     assert_eq!(rules.len(), 1);
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors
@@ -295,4 +295,76 @@ fn a_cloudtrail_record_is_read_by_its_sigma_names() {
     // Absent parts are absent: `null` holds, `not` over them too.
     assert!(hit("s:\n  requestParameters.nothing: null\ncondition: s"));
     assert!(!kind.applies(source::Family::Web, "apache"));
+}
+
+#[test]
+fn correlations_read_as_the_specification_writes_them() {
+    let text = "title: base\nname: b\nlogsource:\n  category: webserver\ndetection:\n  s:\n    sc-status: 401\n  condition: s\n\
+                ---\n\
+                title: c\nid: c1\ncorrelation:\n  type: temporal\n  rules: [b, other]\n  group-by: [ip]\n  timespan: 90m\n  \
+                aliases:\n    ip:\n      b: c-ip\n      other: source.ip\n";
+    let rules = super::parse_rules(Path::new("c.yml"), text).unwrap();
+    assert_eq!(rules.len(), 2);
+    assert_eq!(rules[0].name.as_deref(), Some("b"));
+    let c = rules[1].correlation.as_ref().unwrap().as_ref().unwrap();
+    assert_eq!((c.timespan, c.min, c.generate), (5400, 2, false));
+    assert_eq!(c.field_of("ip", Some("b"), "x"), "c-ip");
+    assert_eq!(c.field_of("ip", None, "other"), "source.ip");
+    assert_eq!(c.field_of("host", Some("b"), "x"), "host");
+    let corr = |body: &str| {
+        super::parse_rules(Path::new("c.yml"), &format!("title: c\ncorrelation:\n{body}"))
+            .map(|mut r| r.remove(0).correlation.unwrap())
+    };
+    let e = corr("  type: event_count\n  rules: [b]\n  condition: {gte: 3}\n").unwrap_err();
+    assert!(e.contains("missing key \"timespan\""), "{e}");
+    let e = corr("  type: value_count\n  rules: [b]\n  timespan: 1m\n  condition: {gte: 3}\n")
+        .unwrap_err();
+    assert!(e.contains("value_count needs \"field\""), "{e}");
+    let e = corr("  type: event_count\n  rules: b\n  timespan: 1m\n  condition: {gte: x}\n")
+        .unwrap_err();
+    assert!(e.contains("correlation.condition.gte: expected a whole number"), "{e}");
+    let why = corr("  type: value_sum\n  rules: b\n  timespan: 1m\n  condition: {gte: 3}\n")
+        .unwrap()
+        .unwrap_err();
+    assert!(why.contains("\"value_sum\" is not run"), "{why}");
+    let c = corr("  type: event_count\n  rules: b\n  timespan: 1m\n  condition: {gt: 3}\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.min, 4);
+    // Which document of several is broken is said.
+    let e =
+        super::parse_rules(Path::new("c.yml"), &format!("{}---\ntitle: x\n", text)).unwrap_err();
+    assert!(e.starts_with("document 3: missing key \"logsource\""), "{e}");
+    let e = super::parse_rules(Path::new("c.yml"), "action: global\ntitle: x\n").unwrap_err();
+    assert!(e.contains("Sigma 1 rule collections"), "{e}");
+}
+
+#[test]
+fn expand_puts_each_of_the_jobs_values_for_a_placeholder() {
+    let mut ph = super::Placeholders::new();
+    ph.insert("admins".into(), vec!["root".into(), "adm*".into()]);
+    ph.insert("dirs".into(), vec!["/tmp".into(), "/dev/shm".into()]);
+    let rule = |sel: &str| {
+        let text = format!(
+            "title: t\nlogsource:\n  category: webserver\ndetection:\n  sel:\n{sel}\n  condition: sel\n"
+        );
+        super::parse_rules_with(Path::new("t.yml"), &text, &ph).unwrap().remove(0)
+    };
+    let r = rule("    user|expand: '%admins%'");
+    assert!(hits(&r, json!({"user": "ROOT"})) && hits(&r, json!({"user": "administrator"})));
+    assert!(!hits(&r, json!({"user": "bob"})) && !hits(&r, json!({"user": "xroot"})));
+    // Every combination, inside other text, with the modifiers after it.
+    let r = rule("    cmd|expand|contains: 'cd %dirs%/%admins%;'");
+    assert!(hits(&r, json!({"cmd": "sh -c 'cd /dev/shm/admin; ls'"})));
+    assert!(hits(&r, json!({"cmd": "cd /tmp/root;"})));
+    assert!(!hits(&r, json!({"cmd": "cd /var/root;"})));
+    // A lone % is text.
+    let r = rule("    cmd|expand: '100% %admins%'");
+    assert!(hits(&r, json!({"cmd": "100% root"})));
+    let r = parse_rule(
+        Path::new("t.yml"),
+        "title: t\nlogsource:\n  category: webserver\ndetection:\n  sel:\n    f|expand: '%nope%'\n  condition: sel\n",
+    )
+    .unwrap();
+    assert!(r.detection.unwrap_err().contains("%nope% has no values"));
 }

@@ -436,6 +436,7 @@ const RULE_KEYS: &[&str] = &[
     "status",
     "level_at_least",
     "tags",
+    "placeholders",
 ];
 
 /// Checks a merged job tree. `default_name` names a job without `name`.

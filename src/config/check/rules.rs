@@ -430,6 +430,22 @@ fn sigma(c: &mut Checker, d: &Dict, path: &str, base: &Path) -> Option<RuleKind>
     if d.contains_key("tags") {
         filter.tags = c.strings(d, "tags", path)?;
     }
+    let mut placeholders = crate::sigma::Placeholders::new();
+    match d.get("placeholders") {
+        None => {}
+        Some(Value::Dict(_, p)) => {
+            let at = join(path, "placeholders");
+            for k in p.keys() {
+                if let Some(values) = c.strings(p, k, &at) {
+                    placeholders.insert(k.clone(), values);
+                }
+            }
+        }
+        Some(other) => c.err(
+            &join(path, "placeholders"),
+            format!("expected a table of names and their values, found {}", describe(other)),
+        ),
+    }
     let min_count = min_count(c, d, path);
     let window =
         if ["window", "window_minutes", "window_seconds"].iter().any(|k| d.contains_key(*k)) {
@@ -438,7 +454,7 @@ fn sigma(c: &mut Checker, d: &Dict, path: &str, base: &Path) -> Option<RuleKind>
             Some(HumanDuration(300))
         };
     let paths: Vec<String> = paths?.iter().map(|p| rebase(base, p)).collect();
-    let set = match Set::load(&paths, &filter) {
+    let set = match Set::load(&paths, &filter, &placeholders) {
         Ok(set) => set,
         Err(e) => {
             c.err(&join(path, "path"), e);
@@ -446,7 +462,7 @@ fn sigma(c: &mut Checker, d: &Dict, path: &str, base: &Path) -> Option<RuleKind>
         }
     };
     Some(RuleKind::Sigma {
-        rules: SigmaRules { paths, filter, set: std::sync::Arc::new(set) },
+        rules: SigmaRules { paths, filter, placeholders, set: std::sync::Arc::new(set) },
         min_count: min_count?,
         window: window?,
         severity_given: d.contains_key("severity"),

@@ -126,10 +126,11 @@ pub fn parse(v: &Yaml) -> Result<Result<Correlation, String>, String> {
         Some(_) => return Err("correlation.aliases: expected a mapping".into()),
     }
     let timespan = get("timespan").and_then(text).ok_or("correlation: missing key \"timespan\"")?;
-    let timespan = timespan
-        .parse::<crate::config::HumanDuration>()
-        .map_err(|e| format!("correlation.timespan: {e}"))?
-        .secs();
+    let timespan = seconds(&timespan).ok_or_else(|| {
+        format!(
+            "correlation.timespan: {timespan:?} is no time span (a number and s, m, h or d: 90m)"
+        )
+    })?;
     let generate = match get("generate") {
         None => false,
         Some(Yaml::Bool(b)) => *b,
@@ -196,4 +197,18 @@ pub fn parse(v: &Yaml) -> Result<Result<Correlation, String>, String> {
         ));
     }
     Ok(Ok(Correlation { kind, rules, group_by, aliases, timespan, min, generate }))
+}
+
+/// A Sigma time span (`30s`, `90m`, `1h`, `7d`) in seconds.
+fn seconds(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let unit = match s.chars().last()? {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return None,
+    };
+    let n: i64 = s[..s.len() - 1].parse().ok().filter(|n| *n > 0)?;
+    n.checked_mul(unit)
 }

@@ -317,6 +317,9 @@ fn correlations_read_as_the_specification_writes_them() {
     };
     let e = corr("  type: event_count\n  rules: [b]\n  condition: {gte: 3}\n").unwrap_err();
     assert!(e.contains("missing key \"timespan\""), "{e}");
+    let e = corr("  type: event_count\n  rules: [b]\n  timespan: 1 week\n  condition: {gte: 3}\n")
+        .unwrap_err();
+    assert!(e.contains("correlation.timespan: \"1 week\" is no time span"), "{e}");
     let e = corr("  type: value_count\n  rules: [b]\n  timespan: 1m\n  condition: {gte: 3}\n")
         .unwrap_err();
     assert!(e.contains("value_count needs \"field\""), "{e}");

@@ -113,10 +113,13 @@ fn try_events(
     let (rules, errors) = sigma::load(&files, &sigma::Placeholders::new());
     let rules: Vec<sigma::Rule> = rules.into_iter().filter(|r| r.detection.is_ok()).collect();
     // As a job runs them: the texts each rule needs looked for first.
-    let filter = sigma::prefilter::Prefilter::new(rules.iter().map(|r| {
-        let d = r.detection.as_ref().expect("kept when compiled");
-        (0, d.searches.as_slice(), &d.condition)
-    }));
+    let filter = sigma::prefilter::Prefilter::new(
+        rules.iter().map(|r| {
+            let d = r.detection.as_ref().expect("kept when compiled");
+            (0, d.searches.as_slice(), &d.condition)
+        }),
+        |_, _| false,
+    );
     for e in &errors {
         msgs.warn(e);
     }
@@ -142,12 +145,13 @@ fn try_events(
             }
         };
         let event = sigma::JsonEvent { value, text: line.to_string() };
-        let mut found = filter.found();
+        let mut bits = vec![0u64; filter.words()];
+        filter.candidates(0, &event, &mut bits);
         let hits: Vec<&str> = rules
             .iter()
             .enumerate()
             .filter(|(i, r)| {
-                (no_prefilter || filter.may_match(*i, &event, &mut found)) && r.matches(&event)
+                (no_prefilter || bits[i / 64] & (1 << (i % 64)) != 0) && r.matches(&event)
             })
             .map(|(_, r)| r.id.as_str())
             .collect();

@@ -59,6 +59,11 @@ pub trait Event {
     fn field(&self, name: &str) -> Option<FieldValue<'_>>;
     /// The line as logged, for keywords.
     fn line(&self) -> &str;
+    /// Whether the value of field `name`, when the event has it, is in
+    /// its line as it is (then what is in the field is in the line).
+    fn in_line(&self, _name: &str) -> bool {
+        false
+    }
 }
 
 /// A JSON object as an event: Sigma field names are dotted paths into it
@@ -183,8 +188,15 @@ pub struct Detection {
 
 impl Detection {
     pub fn matches(&self, e: &dyn Event) -> bool {
-        // Each search at most once per event.
-        let mut memo: Vec<Option<bool>> = vec![None; self.searches.len()];
+        // Each search at most once per event (on the stack for most rules).
+        let n = self.searches.len();
+        let (mut small, mut large) = ([None; 16], Vec::new());
+        let memo: &mut [Option<bool>] = if n <= small.len() {
+            &mut small[..n]
+        } else {
+            large.resize(n, None);
+            &mut large
+        };
         self.condition.eval(&mut |i| *memo[i].get_or_insert_with(|| self.searches[i].matches(e)))
     }
 

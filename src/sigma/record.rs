@@ -69,6 +69,35 @@ impl Event for RecordEvent<'_, '_> {
     fn line(&self) -> &str {
         self.line.get_or_init(|| render(self.r))
     }
+
+    /// For access logs: the fields [`render`] writes as they are, and
+    /// those (the request's parts) in the message.
+    fn in_line(&self, name: &str) -> bool {
+        if *self.kind != Kind::Web {
+            return false;
+        }
+        let verbatim =
+            |k: &str| matches!(self.r.field(k), None | Some(Value::Str(_) | Value::Int(_)));
+        let in_message = |v: Option<FieldValue<'_>>| match v {
+            None => true,
+            Some(FieldValue::Str(s)) => {
+                let (m, p) =
+                    (self.r.message.as_bytes().as_ptr_range(), s.as_bytes().as_ptr_range());
+                (m.start <= p.start && p.end <= m.end) || self.r.message.contains(&*s)
+            }
+            Some(_) => false,
+        };
+        match self.kind.slot(name) {
+            Some(Slot::User) => true,
+            Some(Slot::Field(
+                k @ ("client_ip" | "status" | "bytes" | "referer" | "user_agent"),
+            )) => verbatim(k),
+            Some(Slot::Field("method" | "path" | "protocol") | Slot::PathStem) => {
+                in_message(self.field(name))
+            }
+            _ => false,
+        }
+    }
 }
 
 /// The line keywords are read over, rendered from the record (the same in
@@ -76,20 +105,30 @@ impl Event for RecordEvent<'_, '_> {
 /// program and message, then the other fields as `key=value`.
 pub fn render(r: &Record<'_>) -> String {
     let mut s = String::with_capacity(r.message.len() + 64);
-    let text = |k: &str| r.field(k).and_then(Value::to_text);
     if family(r) == Family::Web {
-        let dash = |v: Option<Cow<'_, str>>| v.map_or_else(|| "-".to_string(), Cow::into_owned);
-        let _ = write!(
-            s,
-            "{} - {} \"{}\" {} {} \"{}\" \"{}\"",
-            dash(text("client_ip")),
-            r.user.as_deref().unwrap_or("-"),
-            r.message,
-            dash(text("status")),
-            dash(text("bytes")),
-            dash(text("referer")),
-            dash(text("user_agent")),
-        );
+        // `client_ip - user "request" status bytes "referer" "user agent"`.
+        let put = |s: &mut String, k: &str| match r.field(k) {
+            Some(Value::Str(v)) => s.push_str(v),
+            Some(Value::Int(n)) => {
+                let _ = write!(s, "{n}");
+            }
+            Some(v) => s.push_str(v.to_text().as_deref().unwrap_or("-")),
+            None => s.push('-'),
+        };
+        put(&mut s, "client_ip");
+        s.push_str(" - ");
+        s.push_str(r.user.as_deref().unwrap_or("-"));
+        s.push_str(" \"");
+        s.push_str(&r.message);
+        s.push_str("\" ");
+        put(&mut s, "status");
+        s.push(' ');
+        put(&mut s, "bytes");
+        s.push_str(" \"");
+        put(&mut s, "referer");
+        s.push_str("\" \"");
+        put(&mut s, "user_agent");
+        s.push('"');
         return s;
     }
     if let Some(h) = &r.host {

@@ -115,6 +115,8 @@ pub struct Set {
     pub problems: Vec<String>,
     /// Which rules may match a record, found in one pass per field.
     prefilter: super::prefilter::Prefilter,
+    /// The kinds of source of the rules, each with a bit per rule of it.
+    groups: Vec<(Kind, Vec<u64>)>,
 }
 
 /// A correlation as loaded: its members as indexes into the loaded rules.
@@ -228,11 +230,20 @@ impl Set {
                 }
             })
             .collect();
-        set.prefilter =
-            super::prefilter::Prefilter::new(set.rules.iter().zip(groups).map(|(r, g)| {
+        let words = set.rules.len().div_ceil(64);
+        let mut masks = vec![vec![0u64; words]; kinds.len()];
+        for (r, &g) in groups.iter().enumerate() {
+            masks[g][r / 64] |= 1 << (r % 64);
+        }
+        let kinds: Vec<Kind> = kinds.into_iter().cloned().collect();
+        set.prefilter = super::prefilter::Prefilter::new(
+            set.rules.iter().zip(groups).map(|(r, g)| {
                 let d = r.rule.detection.as_ref().expect("runnable rules compiled");
                 (g, d.searches.as_slice(), &d.condition)
-            }));
+            }),
+            |g, field| kinds[g].in_line(field),
+        );
+        set.groups = kinds.into_iter().zip(masks).collect();
         Ok(set)
     }
 
@@ -284,21 +295,36 @@ impl Set {
     }
 
     /// Calls `hit` with the index of each rule that matches `r`, and the
-    /// record as that rule reads it.
+    /// record as that rule reads it. Only the rules whose texts are in the
+    /// record are tried (see [`super::prefilter`]).
     pub fn matches(&self, r: &Record<'_>, mut hit: impl FnMut(usize, &dyn Event)) {
         let family = source::family(r);
         if family == Family::Other {
             return;
         }
         let line = std::cell::OnceCell::new();
-        let mut found = self.prefilter.found();
-        for (i, run) in self.rules.iter().enumerate() {
-            if run.kind.applies(family, &r.service) {
-                let e = RecordEvent::new(&run.kind, r, &line);
-                if self.prefilter.may_match(i, &e, &mut found) && run.rule.matches(&e) {
+        let words = self.prefilter.words();
+        let (mut small, mut large) = ([0u64; 8], Vec::new());
+        let bits: &mut [u64] = if words <= small.len() {
+            &mut small[..words]
+        } else {
+            large.resize(words, 0);
+            &mut large
+        };
+        for (g, (kind, mask)) in self.groups.iter().enumerate() {
+            if !kind.applies(family, &r.service) {
+                continue;
+            }
+            let e = RecordEvent::new(kind, r, &line);
+            self.prefilter.candidates(g, &e, bits);
+            for (b, m) in bits.iter_mut().zip(mask) {
+                *b &= m;
+            }
+            super::prefilter::each_bit(bits, |i| {
+                if self.rules[i].rule.matches(&e) {
                     hit(i, &e);
                 }
-            }
+            });
         }
     }
 }

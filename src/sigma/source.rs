@@ -203,6 +203,13 @@ pub fn family(r: &Record<'_>) -> Family {
 }
 
 impl Kind {
+    /// Whether the value of the Sigma field `name` is to be looked for in
+    /// the rendered line of records of this kind (an access log's fields
+    /// are in it; see `RecordEvent::in_line` for each record).
+    pub fn in_line(&self, name: &str) -> bool {
+        *self == Kind::Web && self.slot(name).is_some()
+    }
+
     /// Whether the rules of this kind apply to a record of `family` whose
     /// service (a syslog record's program) is `service`.
     pub fn applies(&self, family: Family, service: &str) -> bool {

@@ -371,3 +371,95 @@ fn expand_puts_each_of_the_jobs_values_for_a_placeholder() {
     .unwrap();
     assert!(r.detection.unwrap_err().contains("%nope% has no values"));
 }
+
+/// The prefilter of a job's web rules (an access log's fields looked for
+/// in its rendered line, clauses of texts) tries every rule that matches:
+/// over the quickstart's access log and lines made of every text of every
+/// web rule, in each part of a request; and over records whose request
+/// parts are not in their message (as rows of another writer could be).
+#[test]
+fn the_prefilter_skips_only_web_rules_that_cannot_match() {
+    use crate::parse::clf::{ClfParser, Mode};
+    use crate::parse::{Outcome, Parser, Record, Value};
+    use std::borrow::Cow;
+    let root = env!("CARGO_MANIFEST_DIR");
+    let all = ["stable", "test", "experimental", "deprecated", "unsupported"];
+    let filter = set::Filter { status: all.map(String::from).to_vec(), ..set::Filter::default() };
+    let paths = [
+        format!("{root}/samples/sigma/rules/web"),
+        format!("{root}/samples/sigma/rules-emerging-threats"),
+    ];
+    let set = set::Set::load(&paths, &filter, &super::Placeholders::new()).unwrap();
+    // Every text in the web rules' detections, without wildcards.
+    let mut texts: Vec<String> = Vec::new();
+    fn walk(v: &Yaml, out: &mut Vec<String>) {
+        match v {
+            Yaml::String(s) => out.push(s.replace(['*', '?', ' ', '"'], "")),
+            Yaml::Number(n) => out.push(n.to_string()),
+            Yaml::Sequence(items) => items.iter().for_each(|i| walk(i, out)),
+            Yaml::Mapping(m) => m.values().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    for r in &set.rules {
+        let text = std::fs::read_to_string(&r.rule.path).unwrap();
+        let doc: Yaml = serde_norway::from_str(&text).unwrap();
+        walk(&doc["detection"], &mut texts);
+    }
+    let mut lines: Vec<String> = std::fs::read_to_string(format!("{root}/samples/web/access.log"))
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    for (i, t) in texts.iter().enumerate() {
+        let (method, status) = (["GET", "POST", "OPTIONS"][i % 3], [200, 404, 301][i % 3]);
+        let ts = "[07/Dec/2026:10:00:00 +0000]";
+        lines.push(format!(
+            "10.0.0.1 - - {ts} \"{method} /x{t}?a={t} HTTP/1.1\" {status} 5 \"-\" \"{t}\""
+        ));
+        lines.push(format!(
+            "10.0.0.1 - - {ts} \"{method} {t} HTTP/1.1\" {status} 5 \"{t}\" \"curl\""
+        ));
+        lines.push(format!("10.0.0.1 - - {ts} \"{method} /{t}/ HTTP/1.1\" {status} 5 \"-\" \"-\""));
+    }
+    let parser = ClfParser::new(Mode::Combined, "web".into(), Default::default());
+    let mut records: Vec<Record<'_>> = lines
+        .iter()
+        .filter_map(|l| match parser.parse(l.as_bytes()) {
+            Outcome::Record(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    // Request parts that are not in the message.
+    for t in texts.iter().take(200) {
+        let mut r = records[0].clone();
+        r.message = Cow::Owned("GET / HTTP/1.1".into());
+        for (k, v) in r.fields.iter_mut() {
+            match &**k {
+                "path" => *v = Value::Str(Cow::Owned(format!("/{t}?q={t}"))),
+                "method" => *v = Value::Str(Cow::Owned("POST".into())),
+                _ => {}
+            }
+        }
+        records.push(r);
+    }
+    let (mut hits, mut tried) = (0, 0);
+    for r in &records {
+        let mut got = Vec::new();
+        set.matches(r, |i, _| got.push(i));
+        got.sort_unstable();
+        let family = source::family(r);
+        let line = std::cell::OnceCell::new();
+        let want: Vec<usize> = (0..set.rules.len())
+            .filter(|&i| {
+                let run = &set.rules[i];
+                run.kind.applies(family, &r.service)
+                    && run.rule.matches(&record::RecordEvent::new(&run.kind, r, &line))
+            })
+            .collect();
+        assert_eq!(got, want, "{}", record::render(r));
+        hits += want.len();
+        tried += 1;
+    }
+    assert!(tried > 1000 && hits > 100, "{tried} records, {hits} matches");
+}

@@ -59,9 +59,9 @@ pub trait Event {
     fn field(&self, name: &str) -> Option<FieldValue<'_>>;
     /// The line as logged, for keywords.
     fn line(&self) -> &str;
-    /// Whether the value of field `name`, when the event has it, is in
-    /// its line as it is (then what is in the field is in the line).
-    fn in_line(&self, _name: &str) -> bool {
+    /// Whether the value of every field the event has is in its line as
+    /// it is (then what is in a field is in the line).
+    fn fields_in_line(&self) -> bool {
         false
     }
 }

@@ -11,7 +11,8 @@
 //! Where a field's value is always in the line its rules' keywords read
 //! (an access log's fields are in its rendered line), its texts are looked
 //! for in the line, so that a record is scanned once; a record whose value
-//! is not in its line (see [`Event::in_line`]) has that field scanned too.
+//! may not be in its line (see [`Event::fields_in_line`]) has those
+//! fields scanned too.
 
 use super::condition::Cond;
 use super::detection::{FieldTest, Search, SearchTest, TestKind, Value};
@@ -315,9 +316,9 @@ impl Prefilter {
             if let Some(v) = value {
                 look(v, &mut found);
             }
-            // A merged field whose value is not in this record's line.
-            for f in &scan.merged {
-                if !e.in_line(f) {
+            // Merged fields, when a value may not be in this record's line.
+            if !scan.merged.is_empty() && !e.fields_in_line() {
+                for f in &scan.merged {
                     if let Some(v) = e.field(f) {
                         look(&v.text(), &mut found);
                     }

@@ -70,33 +70,26 @@ impl Event for RecordEvent<'_, '_> {
         self.line.get_or_init(|| render(self.r))
     }
 
-    /// For access logs: the fields [`render`] writes as they are, and
-    /// those (the request's parts) in the message.
-    fn in_line(&self, name: &str) -> bool {
+    /// For access logs: [`render`] writes the fields as they are (text
+    /// and whole numbers), and the request's parts are in the message.
+    fn fields_in_line(&self) -> bool {
+        let r = self.r;
         if *self.kind != Kind::Web {
             return false;
         }
-        let verbatim =
-            |k: &str| matches!(self.r.field(k), None | Some(Value::Str(_) | Value::Int(_)));
-        let in_message = |v: Option<FieldValue<'_>>| match v {
-            None => true,
-            Some(FieldValue::Str(s)) => {
-                let (m, p) =
-                    (self.r.message.as_bytes().as_ptr_range(), s.as_bytes().as_ptr_range());
-                (m.start <= p.start && p.end <= m.end) || self.r.message.contains(&*s)
+        let m = r.message.as_bytes().as_ptr_range();
+        r.fields.iter().all(|(k, v)| match (&**k, v) {
+            ("method" | "path" | "protocol", Value::Str(s)) => {
+                let p = s.as_bytes().as_ptr_range();
+                (m.start <= p.start && p.end <= m.end) || r.message.contains(&**s)
             }
-            Some(_) => false,
-        };
-        match self.kind.slot(name) {
-            Some(Slot::User) => true,
-            Some(Slot::Field(
-                k @ ("client_ip" | "status" | "bytes" | "referer" | "user_agent"),
-            )) => verbatim(k),
-            Some(Slot::Field("method" | "path" | "protocol") | Slot::PathStem) => {
-                in_message(self.field(name))
+            ("method" | "path" | "protocol", v) => matches!(v, Value::Null),
+            ("client_ip" | "status" | "bytes" | "referer" | "user_agent", v) => {
+                matches!(v, Value::Str(_) | Value::Int(_) | Value::Null)
             }
-            _ => false,
-        }
+            // Not read by web rules.
+            _ => true,
+        })
     }
 }
 
@@ -104,7 +97,7 @@ impl Event for RecordEvent<'_, '_> {
 /// memory and from the database): an access log's combined line, or the
 /// program and message, then the other fields as `key=value`.
 pub fn render(r: &Record<'_>) -> String {
-    let mut s = String::with_capacity(r.message.len() + 64);
+    let mut s = String::with_capacity(r.message.len() + 256);
     if family(r) == Family::Web {
         // `client_ip - user "request" status bytes "referer" "user agent"`.
         let put = |s: &mut String, k: &str| match r.field(k) {

@@ -193,7 +193,16 @@ impl Prefilter {
         let mut groups = 0;
         for (rule, (group, searches, cond)) in rules.enumerate() {
             groups = groups.max(group + 1);
-            let need = cond_need(cond, searches);
+            let mut need = cond_need(cond, searches);
+            // A clause with a text of a few letters (`cs-method: GET`) is
+            // in most records: it costs more to find than it rules out,
+            // when the rule has other clauses.
+            if need.len() > 1 {
+                let short = |c: &Clause| c.iter().any(|(_, t)| t.len() <= 3);
+                if need.iter().any(|c| !short(c)) {
+                    need.retain(|c| !short(c));
+                }
+            }
             clauses.push(Vec::new());
             if need.is_empty() {
                 always_rules.push(rule);

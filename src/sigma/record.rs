@@ -67,7 +67,8 @@ impl Event for RecordEvent<'_, '_> {
     }
 
     fn line(&self) -> &str {
-        self.line.get_or_init(|| render(self.r))
+        // (Rules of a kind read only records of their family.)
+        self.line.get_or_init(|| render_as(self.r, *self.kind == Kind::Web))
     }
 
     /// For access logs: [`render`] writes the fields as they are (text
@@ -97,8 +98,13 @@ impl Event for RecordEvent<'_, '_> {
 /// memory and from the database): an access log's combined line, or the
 /// program and message, then the other fields as `key=value`.
 pub fn render(r: &Record<'_>) -> String {
+    render_as(r, family(r) == Family::Web)
+}
+
+/// [`render`], knowing whether `r` is an access log's record.
+fn render_as(r: &Record<'_>, web: bool) -> String {
     let mut s = String::with_capacity(r.message.len() + 256);
-    if family(r) == Family::Web {
+    if web {
         // `client_ip - user "request" status bytes "referer" "user agent"`.
         let put = |s: &mut String, k: &str| match r.field(k) {
             Some(Value::Str(v)) => s.push_str(v),

@@ -184,13 +184,28 @@ pub const FAMILY_FIELDS: [&str; 8] = [
 ];
 
 pub fn family(r: &Record<'_>) -> Family {
-    let has = |k: &str| r.fields.iter().any(|(n, _)| n == k);
-    if has("event_type") && has("identity_type") {
+    // One pass over the fields: a bit per name of FAMILY_FIELDS.
+    let mut seen = 0u8;
+    for (n, _) in &r.fields {
+        seen |= match &**n {
+            "event_type" => 1,
+            "identity_type" => 2,
+            "method" => 4,
+            "protocol" => 8,
+            "status" => 16,
+            "client_port" => 32,
+            "tid" => 64,
+            "connection" => 128,
+            _ => 0,
+        };
+    }
+    let has = |bits: u8| seen & bits == bits;
+    if has(1 | 2) {
         Family::CloudTrail
-    } else if has("method") && has("protocol") && has("status") {
+    } else if has(4 | 8 | 16) {
         Family::Web
-    } else if has("client_port") && has("tid") {
-        if has("connection") {
+    } else if has(32 | 64) {
+        if has(128) {
             Family::NginxError
         } else {
             Family::ApacheError

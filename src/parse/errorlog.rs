@@ -15,7 +15,7 @@
 //! `host` and `referrer` pieces.
 
 use super::time::{civil_to_secs, month_abbr, num, parse_fraction, Timestamp, Tz};
-use super::{excerpt, line_outcome, LineText, Outcome, Parser, Record, Severity, Value};
+use super::{excerpt, find2, line_outcome, LineText, Outcome, Parser, Record, Severity, Value};
 use memchr::memmem;
 use std::borrow::Cow;
 
@@ -260,7 +260,7 @@ impl NginxErrorParser {
         let rest = rest[close + 1..].strip_prefix(b" ").unwrap_or(&rest[close + 1..]);
         // "123#0: " then an optional "*45 " connection number.
         let pid_tid =
-            memmem::find(rest, b": ").and_then(|k| Some((k, memchr::memchr(b'#', &rest[..k])?)));
+            find2(rest, b':', b' ').and_then(|k| Some((k, memchr::memchr(b'#', &rest[..k])?)));
         let (pid, tid, rest) = match pid_tid {
             Some((k, h)) => (
                 num(&rest[..h]).map(i64::from),
@@ -281,7 +281,10 @@ impl NginxErrorParser {
             None => (None, rest),
         };
         let mut found: [Option<&'a [u8]>; 6] = [None; 6];
-        let message = match memmem::find(rest, b", client: ") {
+        // Built once: a searcher costs more to make than most lines take.
+        static CLIENT: std::sync::LazyLock<memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memmem::Finder::new(b", client: "));
+        let message = match CLIENT.find(rest) {
             Some(k) => {
                 pairs(&rest[k + 2..], &mut found);
                 &rest[..k]
@@ -323,7 +326,7 @@ impl NginxErrorParser {
 /// `client: 1.2.3.4, server: x, request: "GET / HTTP/1.1", host: "x"`.
 fn pairs<'a>(mut b: &'a [u8], found: &mut [Option<&'a [u8]>; 6]) {
     while !b.is_empty() {
-        let Some(k) = memmem::find(b, b": ") else { return };
+        let Some(k) = find2(b, b':', b' ') else { return };
         let key = &b[..k];
         let rest = &b[k + 2..];
         let (value, next) = if let Some(q) = rest.strip_prefix(b"\"") {
@@ -333,7 +336,7 @@ fn pairs<'a>(mut b: &'a [u8], found: &mut [Option<&'a [u8]>; 6]) {
                 None => (q, &b""[..]),
             }
         } else {
-            match memmem::find(rest, b", ") {
+            match find2(rest, b',', b' ') {
                 Some(e) => (&rest[..e], &rest[e..]),
                 None => (rest, &b""[..]),
             }

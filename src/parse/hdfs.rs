@@ -7,7 +7,7 @@
 //! per line) are collected into `fields.block_ids`, each once, in order.
 
 use super::time::{civil_to_secs, num, Timestamp, Tz};
-use super::{excerpt, line_outcome, text, Outcome, Parser, Record, Severity, Value};
+use super::{excerpt, find2, line_outcome, text, Outcome, Parser, Record, Severity, Value};
 use memchr::memmem;
 use std::borrow::Cow;
 
@@ -40,8 +40,11 @@ fn hdfs_time(date: &[u8], time: &[u8], tz: &Tz) -> Result<Timestamp, String> {
 
 /// Every distinct `blk_<id>` in the content, in order of appearance.
 pub fn block_ids(content: &[u8]) -> Vec<Value<'_>> {
+    // Built once: a searcher costs more to make than most lines take.
+    static BLK: std::sync::LazyLock<memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memmem::Finder::new(b"blk_"));
     let mut out: Vec<&[u8]> = Vec::new();
-    for i in memmem::find_iter(content, b"blk_") {
+    for i in BLK.find_iter(content) {
         let start = i + 4;
         let mut end = start;
         if content.get(end) == Some(&b'-') {
@@ -92,7 +95,7 @@ impl HdfsParser {
             return Err(format!("pid {} is not a number", excerpt(pid)));
         }
         let severity = level(lvl)?;
-        let (component, content) = match memmem::find(rest, b": ") {
+        let (component, content) = match find2(rest, b':', b' ') {
             Some(i) => (&rest[..i], &rest[i + 2..]),
             None => match rest.strip_suffix(b":") {
                 Some(c) => (c, &b""[..]),

@@ -581,6 +581,13 @@ pub fn opt_text(b: &[u8]) -> Option<Cow<'_, str>> {
 /// Where a quoted string ends: `b` starts just after its opening quote; the
 /// result is the index of the first quote not escaped by a backslash, and
 /// whether a backslash was seen (so whether [`unescape`] has work to do).
+/// Where the two bytes `a b` first are in `hay` (`": "`, `", "`): the
+/// first byte found by memchr, the second checked (a searcher built for
+/// two bytes would cost more than the search).
+pub(crate) fn find2(hay: &[u8], a: u8, b: u8) -> Option<usize> {
+    memchr::memchr_iter(a, hay).find(|&i| hay.get(i + 1) == Some(&b))
+}
+
 pub(crate) fn closing_quote(b: &[u8]) -> Option<(usize, bool)> {
     let mut i = 0;
     let mut escaped = false;
